@@ -1,0 +1,18 @@
+//! OpenCLM's pure core: domain types, their validation and the logic on them — no I/O, no async,
+//! no database or HTTP types. The clock and the random source are passed in by the caller.
+
+pub mod auth;
+pub mod batch;
+pub mod channel;
+pub mod consent;
+pub mod content;
+pub mod error;
+pub mod event;
+pub mod hcp;
+pub mod time;
+
+pub use channel::Channel;
+pub use error::FieldError;
+pub use event::{Event, EventType};
+pub use hcp::{Hcp, HcpId};
+pub use time::Timestamp;
