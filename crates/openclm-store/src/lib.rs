@@ -1,1 +1,210 @@
-pub fn x() {}
+//! OpenCLM's storage: the [`Store`] trait every backend implements, the types it speaks, and the
+//! embedded SQLite backend.
+
+mod sqlite;
+
+use openclm_core::consent::ConsentRecord;
+use openclm_core::content::{Content, ContentStatus};
+use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+/// Errors a store reports. Only [`StoreError::Invalid`] is the client's doing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request conflicts with what is stored (e.g. an external id owned by another HCP).
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("database location: {0}")]
+    Location(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What to do with an event whose HCP is not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownHcpPolicy {
+    /// Reject the event, naming the `hcp` field.
+    #[default]
+    Reject,
+    /// Create a stub HCP (to be completed by master data later) and accept the event.
+    CreateStub,
+}
+
+/// The fate of one event of an ingest batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored now.
+    Accepted,
+    /// Already stored with the same payload: nothing changed.
+    Duplicate,
+    /// Already stored under the same `event_id` with a different payload: nothing changed.
+    Conflict,
+    /// Not stored, for this reason.
+    Rejected(FieldError),
+}
+
+/// A page of results and the cursor for the next one, if any.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of the HCP list; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct HcpFilter {
+    pub territory: Option<String>,
+    pub specialty: Option<String>,
+    pub country: Option<String>,
+}
+
+/// Filters of the content list.
+#[derive(Debug, Clone, Default)]
+pub struct ContentFilter {
+    pub status: Option<ContentStatus>,
+    pub product: Option<String>,
+}
+
+/// Filters of an HCP's timeline.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineFilter {
+    pub channel: Option<Channel>,
+    pub kind: Option<EventType>,
+}
+
+/// Where a page starts and how long it is.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// An event as stored, with the OpenCLM HCP it was resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub hcp_id: String,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub channel: Channel,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub source: String,
+    /// The event object as the source sent it, unknown fields included.
+    pub event: serde_json::Value,
+}
+
+/// An API key as stored (its hash, never the key).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    #[serde(skip)]
+    pub hash: String,
+    pub role: String,
+    pub label: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Whether an upsert made a new record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+/// Row counts, for reports and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreCounts {
+    pub hcps: u64,
+    pub content: u64,
+    pub events: u64,
+    pub consent_records: u64,
+    pub api_keys: u64,
+}
+
+/// What an integrity check found; empty `problems` means sound.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntegrityReport {
+    pub problems: Vec<String>,
+}
+
+/// The operations OpenCLM needs from a database. Every backend passes the same test suite.
+///
+/// Writes return only once durable. All times are passed in by the caller.
+#[trait_variant::make(Send)]
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Applies pending migrations; returns the versions applied now.
+    async fn migrate(&self) -> Result<Vec<i64>>;
+
+    /// Stores a batch of parsed events, returning one outcome per event in order.
+    async fn ingest(
+        &self,
+        events: Vec<Event>,
+        unknown_hcp: UnknownHcpPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>>;
+
+    async fn put_hcps(&self, hcps: Vec<Hcp>, now: Timestamp) -> Result<Vec<Upserted>>;
+    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>>;
+    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>>;
+
+    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>>;
+    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>>;
+    async fn list_content(
+        &self,
+        filter: ContentFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Content>>;
+
+    /// An HCP's events, newest first; `None` when the HCP is unknown.
+    async fn timeline(
+        &self,
+        hcp: HcpId,
+        filter: TimelineFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<StoredEvent>>>;
+
+    /// An HCP's consent history, oldest first; `None` when the HCP is unknown.
+    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>>;
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()>;
+    async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes a key; false when there is no such key.
+    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool>;
+
+    async fn counts(&self) -> Result<StoreCounts>;
+    /// Checks the database's own integrity and OpenCLM's invariants (each event once, indexes whole).
+    async fn check_integrity(&self) -> Result<IntegrityReport>;
+}
+
+/// Cursor text for keyset pagination: opaque to clients, checked when read back.
+pub(crate) mod cursor {
+    use openclm_core::FieldError;
+
+    pub fn encode_pair(a: i64, b: i64) -> String {
+        format!("{a}_{b}")
+    }
+
+    pub fn decode_pair(text: &str) -> Result<(i64, i64), FieldError> {
+        text.split_once('_')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .ok_or_else(|| FieldError::new("cursor", "is not a cursor this server issued"))
+    }
+
+    pub fn decode_text(text: &str) -> Result<String, FieldError> {
+        openclm_core::hcp::parse_identifier("cursor", text)
+    }
+}

@@ -1,0 +1,784 @@
+//! The embedded SQLite backend: one database file in WAL mode, one writer thread for events, and a
+//! small pool of connections for reads and master-data writes.
+
+mod tail;
+mod writer;
+
+use openclm_core::consent::{ConsentRecord, ConsentState};
+use openclm_core::content::{Content, ContentKind, ContentStatus};
+use openclm_core::hcp::ExternalId;
+use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::{
+    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
+    Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy, Upserted,
+    cursor,
+};
+use tail::Tail;
+use writer::{IngestJob, Writer};
+
+/// Migrations, in order. Append only: a released migration never changes.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+/// The embedded SQLite store. Cheap to clone; all clones share one writer and one pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: SyncSender<IngestJob>,
+    idle: Mutex<Vec<Connection>>,
+    tail: Arc<RwLock<Tail>>,
+}
+
+/// Parses `sqlite://PATH`, `sqlite:PATH` or a plain path.
+pub fn sqlite_path(url: &str) -> PathBuf {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(path)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url`, applies migrations and starts the writer.
+    pub fn open(url: &str) -> Result<Self> {
+        let path = sqlite_path(url);
+        if path.as_os_str().is_empty() {
+            return Err(StoreError::Location("the database path is empty".into()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
+        }
+        let mut conn = connect(&path, 65_536)?;
+        apply_migrations(&mut conn)?;
+        let tail = Arc::new(RwLock::new(Tail::default()));
+        {
+            let upto = meta_get(&conn, "indexed_upto")?;
+            let mut t = tail
+                .write()
+                .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
+            t.catch_up(&conn, upto)?;
+        }
+        let (jobs, rx) = sync_channel::<IngestJob>(64);
+        let writer = Writer::new(conn, tail.clone());
+        std::thread::Builder::new()
+            .name("openclm-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Location(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                jobs,
+                idle: Mutex::new(Vec::new()),
+                tail,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => connect(&inner.path, 8_192)?,
+            };
+            let result = f(&mut conn, &inner);
+            if let Ok(mut idle) = inner.idle.lock()
+                && idle.len() < 8
+            {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Merges the unindexed tail into the lookup tables now (the writer also does so by itself).
+    pub async fn merge_index(&self) -> Result<usize> {
+        self.with_conn(|conn, inner| writer::merge_tail(conn, &inner.tail))
+            .await
+    }
+}
+
+fn connect(path: &Path, cache_kib: i64) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -{cache_kib};"
+    ))?;
+    Ok(conn)
+}
+
+fn apply_migrations(conn: &mut Connection) -> Result<Vec<i64>> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    let mut applied = Vec::new();
+    for &(version, name, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: bool = tx
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !done {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at)
+                 VALUES (?1, ?2, datetime('now'))",
+                params![version, name],
+            )?;
+            applied.push(version);
+        }
+        tx.commit()?;
+    }
+    let newest: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if newest > known {
+        return Err(StoreError::Corrupt(format!(
+            "the database is at schema version {newest}, newer than this openclm knows ({known}); upgrade openclm"
+        )));
+    }
+    Ok(applied)
+}
+
+pub(crate) fn meta_get(conn: &Connection, name: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM store_meta WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?)
+}
+
+pub(crate) fn meta_set(conn: &Connection, name: &str, value: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE store_meta SET value = ?2 WHERE name = ?1")?
+        .execute(params![name, value])?;
+    Ok(())
+}
+
+fn corrupt(what: &str) -> impl Fn(FieldError) -> rusqlite::Error + '_ {
+    move |e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("{what}: {e}").into(),
+        )
+    }
+}
+
+fn json_list(text: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+const HCP_COLUMNS: &str = "hcp_key, id, name, specialty, country, territory, segments, email";
+
+fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
+    let hcp_key: i64 = row.get(0)?;
+    let id: String = row.get(1)?;
+    let mut ext = conn.prepare_cached(
+        "SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1 ORDER BY system, external_id",
+    )?;
+    let external_ids = ext
+        .query_map([hcp_key], |r| {
+            Ok(ExternalId {
+                system: r.get(0)?,
+                id: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Hcp {
+        id: HcpId::parse("id", &id).map_err(corrupt("hcps.id"))?,
+        name: row.get(2)?,
+        specialty: row.get(3)?,
+        country: row.get(4)?,
+        territory: row.get(5)?,
+        segments: json_list(&row.get::<_, String>(6)?)?,
+        email: row.get(7)?,
+        external_ids,
+    })
+}
+
+const CONTENT_COLUMNS: &str =
+    "id, title, kind, product, topics, language, countries, version, status,
+    approval_code, approved_at, valid_from, expires_at";
+
+fn read_content(row: &rusqlite::Row, now: Timestamp) -> rusqlite::Result<Content> {
+    let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(row.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
+    };
+    let mut content = Content {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        kind: ContentKind::parse("kind", &row.get::<_, String>(2)?)
+            .map_err(corrupt("content.kind"))?,
+        product: row.get(3)?,
+        topics: json_list(&row.get::<_, String>(4)?)?,
+        language: row.get(5)?,
+        countries: json_list(&row.get::<_, String>(6)?)?,
+        version: row.get(7)?,
+        status: ContentStatus::parse("status", &row.get::<_, String>(8)?)
+            .map_err(corrupt("content.status"))?,
+        approval_code: row.get(9)?,
+        approved_at: ts(10)?,
+        valid_from: ts(11)?,
+        expires_at: ts(12)?,
+    };
+    content.status = content.status_at(now);
+    Ok(content)
+}
+
+fn page_limit(page: &PageRequest) -> usize {
+    page.limit.clamp(1, 1000)
+}
+
+impl crate::Store for SqliteStore {
+    async fn migrate(&self) -> Result<Vec<i64>> {
+        self.with_conn(|conn, _| apply_migrations(conn)).await
+    }
+
+    async fn ingest(
+        &self,
+        events: Vec<Event>,
+        unknown_hcp: UnknownHcpPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IngestJob {
+            events,
+            policy: unknown_hcp,
+            now,
+            reply,
+        };
+        let jobs = self.inner.jobs.clone();
+        // The queue is bounded: a full queue pushes back on the request, off the async threads.
+        tokio::task::spawn_blocking(move || jobs.send(job))
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn put_hcps(&self, hcps: Vec<Hcp>, now: Timestamp) -> Result<Vec<Upserted>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(hcps.len());
+            for hcp in &hcps {
+                let existing: Option<i64> = tx
+                    .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1")?
+                    .query_row([hcp.id.as_str()], |r| r.get(0))
+                    .optional()?;
+                let hcp_key = match existing {
+                    Some(k) => {
+                        tx.prepare_cached(
+                            "UPDATE hcps SET name = ?2, specialty = ?3, country = ?4, territory = ?5,
+                                segments = ?6, email = ?7, is_stub = 0, updated_at = ?8 WHERE hcp_key = ?1",
+                        )?
+                        .execute(params![
+                            k, hcp.name, hcp.specialty, hcp.country, hcp.territory,
+                            to_json(&hcp.segments), hcp.email, now.millis()
+                        ])?;
+                        k
+                    }
+                    None => {
+                        tx.prepare_cached(
+                            "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
+                                created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                        )?
+                        .execute(params![
+                            hcp.id.as_str(), hcp.name, hcp.specialty, hcp.country, hcp.territory,
+                            to_json(&hcp.segments), hcp.email, now.millis()
+                        ])?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                // External ids given replace those held; an id owned by another HCP is an error.
+                let mut owner = tx.prepare_cached(
+                    "SELECT h.id FROM hcp_external_ids x JOIN hcps h ON h.hcp_key = x.hcp_key
+                     WHERE x.system = ?1 AND x.external_id = ?2 AND x.hcp_key <> ?3",
+                )?;
+                for (i, x) in hcp.external_ids.iter().enumerate() {
+                    let other: Option<String> = owner
+                        .query_row(params![x.system, x.id, hcp_key], |r| r.get(0))
+                        .optional()?;
+                    if let Some(other) = other {
+                        return Err(FieldError::new(
+                            format!("external_ids[{i}]"),
+                            format!("{}:{} already belongs to HCP {other}", x.system, x.id),
+                        )
+                        .into());
+                    }
+                }
+                tx.prepare_cached("DELETE FROM hcp_external_ids WHERE hcp_key = ?1")?
+                    .execute([hcp_key])?;
+                let mut add = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO hcp_external_ids (system, external_id, hcp_key) VALUES (?1, ?2, ?3)",
+                )?;
+                for x in &hcp.external_ids {
+                    add.execute(params![x.system, x.id, hcp_key])?;
+                }
+                results.push(if existing.is_some() {
+                    Upserted::Updated
+                } else {
+                    Upserted::Created
+                });
+            }
+            tx.execute(
+                "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
+                [],
+            )?;
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([id.as_str()], |r| read_hcp(conn, r))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let after = page.cursor.as_deref().map(cursor::decode_text).transpose()?;
+            let limit = page_limit(&page);
+            let sql = format!(
+                "SELECT {HCP_COLUMNS} FROM hcps
+                 WHERE is_stub = 0 AND (?1 IS NULL OR territory = ?1) AND (?2 IS NULL OR specialty = ?2)
+                   AND (?3 IS NULL OR country = ?3) AND (?4 IS NULL OR id > ?4)
+                 ORDER BY id LIMIT ?5"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut items = stmt
+                .query_map(
+                    params![
+                        filter.territory,
+                        filter.specialty.map(|s| s.to_lowercase()),
+                        filter.country.map(|c| c.to_uppercase()),
+                        after,
+                        limit as i64 + 1
+                    ],
+                    |r| read_hcp(conn, r),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = (items.len() > limit).then(|| {
+                items.truncate(limit);
+                items[limit - 1].id.to_string()
+            });
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(items.len());
+            for c in &items {
+                let existed = tx
+                    .prepare_cached("SELECT 1 FROM content WHERE id = ?1")?
+                    .query_row([&c.id], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                tx.prepare_cached(
+                    "INSERT INTO content (id, title, kind, product, topics, language, countries, version,
+                        status, approval_code, approved_at, valid_from, expires_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
+                        product = excluded.product, topics = excluded.topics, language = excluded.language,
+                        countries = excluded.countries, version = excluded.version, status = excluded.status,
+                        approval_code = excluded.approval_code, approved_at = excluded.approved_at,
+                        valid_from = excluded.valid_from, expires_at = excluded.expires_at,
+                        updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    c.id,
+                    c.title,
+                    c.kind.as_str(),
+                    c.product,
+                    to_json(&c.topics),
+                    c.language,
+                    to_json(&c.countries),
+                    c.version,
+                    c.status.as_str(),
+                    c.approval_code,
+                    c.approved_at.map(Timestamp::millis),
+                    c.valid_from.map(Timestamp::millis),
+                    c.expires_at.map(Timestamp::millis),
+                    now.millis(),
+                ])?;
+                results.push(if existed { Upserted::Updated } else { Upserted::Created });
+            }
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = ?1");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([&id], |r| read_content(r, now))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_content(
+        &self,
+        filter: ContentFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Content>> {
+        self.with_conn(move |conn, _| {
+            let after = page
+                .cursor
+                .as_deref()
+                .map(cursor::decode_text)
+                .transpose()?;
+            let limit = page_limit(&page);
+            // Approved content past its expiry counts as expired.
+            let status_clause = match filter.status {
+                None => "1",
+                Some(ContentStatus::Approved) => {
+                    "status = 'approved' AND (expires_at IS NULL OR expires_at > ?3)"
+                }
+                Some(ContentStatus::Expired) => {
+                    "(status = 'expired' OR (status = 'approved' AND expires_at <= ?3))"
+                }
+                Some(_) => "status = ?4",
+            };
+            let sql = format!(
+                "SELECT {CONTENT_COLUMNS} FROM content
+                 WHERE {status_clause} AND (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR id > ?2)
+                   AND ?3 = ?3 AND ?4 = ?4
+                 ORDER BY id LIMIT ?5"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut items = stmt
+                .query_map(
+                    params![
+                        filter.product,
+                        after,
+                        now.millis(),
+                        filter.status.map_or("", |s| s.as_str()),
+                        limit as i64 + 1
+                    ],
+                    |r| read_content(r, now),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = (items.len() > limit).then(|| {
+                items.truncate(limit);
+                items[limit - 1].id.clone()
+            });
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn timeline(
+        &self,
+        hcp: HcpId,
+        filter: TimelineFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<StoredEvent>>> {
+        self.with_conn(move |conn, inner| {
+            let before = match page.cursor.as_deref() {
+                Some(c) => cursor::decode_pair(c)?,
+                None => (i64::MAX, i64::MAX),
+            };
+            let limit = page_limit(&page);
+            let poisoned = || StoreError::Corrupt("tail lock poisoned".into());
+            {
+                let upto = meta_get(conn, "indexed_upto")?;
+                inner
+                    .tail
+                    .write()
+                    .map_err(|_| poisoned())?
+                    .catch_up(conn, upto)?;
+            }
+            // The tail is read under its lock for the whole read, so a merge cannot drop entries
+            // this snapshot does not yet see in the index.
+            let tail = inner.tail.read().map_err(|_| poisoned())?;
+            let tx = conn.transaction()?;
+            let Some(hcp_key) = tx
+                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let channel = filter.channel.map(Channel::code);
+            let kind = filter.kind.map(EventType::code);
+            let mut found: Vec<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT occurred_at, seq FROM hcp_timeline
+                     WHERE hcp_key = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND seq < ?3))
+                       AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR type = ?5)
+                     ORDER BY occurred_at DESC, seq DESC LIMIT ?6",
+                )?
+                .query_map(
+                    params![hcp_key, before.0, before.1, channel, kind, limit as i64 + 1],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            found.extend(
+                tail.of_hcp(hcp_key)
+                    .filter(|e| (e.occurred_at, e.seq) < before)
+                    .filter(|e| channel.is_none_or(|c| c == e.channel))
+                    .filter(|e| kind.is_none_or(|k| k == e.kind))
+                    .map(|e| (e.occurred_at, e.seq)),
+            );
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            found.dedup();
+            let mut items = Vec::with_capacity(limit);
+            let mut fetch = tx.prepare_cached(
+                "SELECT seq, event_id, occurred_at, received_at, channel, type, source, payload
+                 FROM events WHERE seq = ?1",
+            )?;
+            let mut next_cursor = None;
+            for (occurred_at, seq) in found {
+                if items.len() == limit {
+                    next_cursor = Some(cursor::encode_pair(
+                        items
+                            .last()
+                            .map_or(occurred_at, |e: &StoredEvent| e.occurred_at.millis()),
+                        items.last().map_or(seq, |e: &StoredEvent| e.seq),
+                    ));
+                    break;
+                }
+                // An event committed after this snapshot began is left for the next read.
+                let Some(event) = fetch
+                    .query_row([seq], |r| stored_event(r, hcp.as_str()))
+                    .optional()?
+                else {
+                    continue;
+                };
+                items.push(event);
+            }
+            drop(fetch);
+            tx.commit()?;
+            Ok(Some(Page { items, next_cursor }))
+        })
+        .await
+    }
+
+    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction()?;
+            let Some(hcp_key) = tx
+                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let records = tx
+                .prepare_cached(
+                    "SELECT channel, purpose, state, source, event_id, changed_at FROM consent_records
+                     WHERE hcp_key = ?1 ORDER BY changed_at, id",
+                )?
+                .query_map([hcp_key], |r| {
+                    Ok(ConsentRecord {
+                        channel: Channel::from_code(r.get(0)?).ok_or_else(|| {
+                            corrupt("consent_records.channel")(FieldError::new("channel", "unknown code"))
+                        })?,
+                        purpose: r.get(1)?,
+                        state: ConsentState::parse("state", &r.get::<_, String>(2)?)
+                            .map_err(corrupt("consent_records.state"))?,
+                        source: r.get(3)?,
+                        event_id: r.get(4)?,
+                        changed_at: Timestamp::from_millis(r.get(5)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(Some(records))
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.key_id, key.hash, key.role, key.label, key.created_at.millis()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>> {
+        self.with_conn(move |conn, _| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT key_id, hash, role, label, created_at, revoked_at FROM api_keys WHERE key_id = ?1",
+                )?
+                .query_row([key_id], api_key_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        self.with_conn(|conn, _| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT key_id, hash, role, label, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id",
+                )?
+                .query_map([], api_key_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
+        self.with_conn(move |conn, _| {
+            let changed = conn.execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE key_id = ?1",
+                params![key_id, now.millis()],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        self.with_conn(|conn, _| {
+            let tx = conn.transaction()?;
+            let count = |sql: &str| -> Result<u64> {
+                Ok(tx.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            let counts = StoreCounts {
+                hcps: count("SELECT COUNT(*) FROM hcps WHERE is_stub = 0")?,
+                content: count("SELECT COUNT(*) FROM content")?,
+                events: count("SELECT COUNT(*) FROM events")?,
+                consent_records: count("SELECT COUNT(*) FROM consent_records")?,
+                api_keys: count("SELECT COUNT(*) FROM api_keys")?,
+            };
+            tx.commit()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        self.with_conn(|conn, _| {
+            let tx = conn.transaction()?;
+            let mut problems: Vec<String> = tx
+                .prepare("PRAGMA integrity_check")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|line| line != "ok")
+                .collect();
+            let single = |sql: &str| -> Result<i64> { Ok(tx.query_row(sql, [], |r| r.get(0))?) };
+            let repeated = single(
+                "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1)",
+            )?;
+            if repeated > 0 {
+                problems.push(format!("{repeated} event ids are stored more than once"));
+            }
+            let upto = meta_get(&tx, "indexed_upto")?;
+            let below = single(&format!("SELECT COUNT(*) FROM events WHERE seq <= {upto}"))?;
+            for table in ["event_keys", "hcp_timeline"] {
+                let indexed = single(&format!("SELECT COUNT(*) FROM {table} WHERE seq <= {upto}"))?;
+                if indexed != below {
+                    problems.push(format!(
+                        "{table} holds {indexed} events up to seq {upto}; events holds {below}"
+                    ));
+                }
+            }
+            let orphans = single(
+                "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
+            )?;
+            if orphans > 0 {
+                problems.push(format!("{orphans} events name no stored HCP"));
+            }
+            tx.commit()?;
+            Ok(IntegrityReport { problems })
+        })
+        .await
+    }
+}
+
+fn stored_event(r: &rusqlite::Row, hcp_id: &str) -> rusqlite::Result<StoredEvent> {
+    let bad = |what: &str| corrupt(what)(FieldError::new(what, "unknown code"));
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        event_id: r.get(1)?,
+        hcp_id: hcp_id.to_owned(),
+        occurred_at: Timestamp::from_millis(r.get(2)?),
+        received_at: Timestamp::from_millis(r.get(3)?),
+        channel: Channel::from_code(r.get(4)?).ok_or_else(|| bad("events.channel"))?,
+        kind: EventType::from_code(r.get(5)?).ok_or_else(|| bad("events.type"))?,
+        source: r.get(6)?,
+        event: serde_json::from_str(&r.get::<_, String>(7)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+    })
+}
+
+fn api_key_row(r: &rusqlite::Row) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        key_id: r.get(0)?,
+        hash: r.get(1)?,
+        role: r.get(2)?,
+        label: r.get(3)?,
+        created_at: Timestamp::from_millis(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
+    })
+}

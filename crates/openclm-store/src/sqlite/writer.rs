@@ -1,0 +1,359 @@
+//! The single writer of events: group commit and the background index merge.
+//!
+//! Requests hand their batches to one thread, which takes every batch waiting at that moment into
+//! one transaction (so concurrent requests share one commit and its fsync) and answers each only
+//! after the commit. Between groups it merges the unindexed tail into the lookup tables in sorted
+//! order, which touches each index page once per merge instead of once per event.
+
+use openclm_core::consent::consent_change_of;
+use openclm_core::{Event, FieldError, Timestamp};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+use super::tail::{Tail, TailEntry};
+use super::{meta_get, meta_set};
+use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
+
+/// At most this many events share one transaction.
+const GROUP_MAX_EVENTS: usize = 50_000;
+/// The tail is merged into the lookup tables once it holds this many events ...
+const MERGE_AT_EVENTS: usize = 250_000;
+/// ... or once the writer has been idle this long with anything in it.
+const MERGE_WHEN_IDLE: Duration = Duration::from_millis(500);
+
+pub(crate) struct IngestJob {
+    pub events: Vec<Event>,
+    pub policy: UnknownHcpPolicy,
+    pub now: Timestamp,
+    pub reply: oneshot::Sender<Result<Vec<IngestOutcome>>>,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    tail: Arc<RwLock<Tail>>,
+    /// (source, id in source) -> hcp_key; dropped whenever HCP master data changes.
+    hcp_cache: HashMap<(String, String), i64>,
+    hcp_generation: i64,
+}
+
+/// One event accepted in the transaction under way.
+struct Pending {
+    entry: TailEntry,
+    event_id: String,
+    payload: String,
+}
+
+impl Writer {
+    pub fn new(conn: Connection, tail: Arc<RwLock<Tail>>) -> Self {
+        Self {
+            conn,
+            tail,
+            hcp_cache: HashMap::new(),
+            hcp_generation: -1,
+        }
+    }
+
+    pub fn run(mut self, jobs: Receiver<IngestJob>) {
+        loop {
+            let first = match jobs.recv_timeout(MERGE_WHEN_IDLE) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.merge_logged();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.merge_logged();
+                    return;
+                }
+            };
+            let mut group = vec![first];
+            let mut count = group[0].events.len();
+            while count < GROUP_MAX_EVENTS {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        count += job.events.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            match self.write_group(&group) {
+                Ok(outcomes) => {
+                    for (job, outcome) in group.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, batches = group.len(), "event write failed; rolled back");
+                    self.hcp_cache.clear();
+                    for job in group {
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::Corrupt("the write was rolled back".into())));
+                    }
+                }
+            }
+            if self.tail.read().map(|t| t.len()).unwrap_or(0) >= MERGE_AT_EVENTS {
+                self.merge_logged();
+            }
+        }
+    }
+
+    fn write_group(&mut self, group: &[IngestJob]) -> Result<Vec<Vec<IngestOutcome>>> {
+        let Writer {
+            conn,
+            tail: shared_tail,
+            hcp_cache,
+            hcp_generation,
+        } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let indexed_upto = meta_get(&tx, "indexed_upto")?;
+        let generation = meta_get(&tx, "hcp_generation")?;
+        if generation != *hcp_generation {
+            hcp_cache.clear();
+            *hcp_generation = generation;
+        }
+        shared_tail
+            .write()
+            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?
+            .catch_up(&tx, indexed_upto)?;
+
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::new();
+        let mut new_hcps: Vec<((String, String), i64)> = Vec::new();
+        let mut results = Vec::with_capacity(group.len());
+        {
+            let tail = shared_tail
+                .read()
+                .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
+            let mut find_indexed =
+                tx.prepare_cached("SELECT seq FROM event_keys WHERE event_key = ?1")?;
+            let mut fetch =
+                tx.prepare_cached("SELECT event_id, payload FROM events WHERE seq = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (event_key, event_id, hcp_key, occurred_at, received_at,
+                    channel, type, source, content_id, campaign_id, decision_id, rep_id, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            let mut insert_consent = tx.prepare_cached(
+                "INSERT INTO consent_records
+                    (hcp_key, channel, purpose, state, source, event_id, changed_at, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for job in group {
+                let mut outcomes = Vec::with_capacity(job.events.len());
+                for event in &job.events {
+                    let key = event.key_hash();
+                    let payload = event.canonical_payload();
+
+                    // An earlier copy: in this transaction, in the tail, or in the index.
+                    let mut earlier: Option<bool> = None;
+                    for &i in pending_by_key.get(&key).into_iter().flatten() {
+                        if pending[i].event_id == event.event_id {
+                            earlier = Some(pending[i].payload == payload);
+                        }
+                    }
+                    if earlier.is_none() {
+                        let mut seqs: Vec<i64> = tail.seqs_with_key(key).collect();
+                        seqs.extend(
+                            find_indexed
+                                .query_map([key], |r| r.get::<_, i64>(0))?
+                                .collect::<rusqlite::Result<Vec<_>>>()?,
+                        );
+                        for seq in seqs {
+                            let (id, stored): (String, String) =
+                                fetch.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                            if id == event.event_id {
+                                earlier = Some(stored == payload);
+                                break;
+                            }
+                        }
+                    }
+                    match earlier {
+                        Some(true) => {
+                            outcomes.push(IngestOutcome::Duplicate);
+                            continue;
+                        }
+                        Some(false) => {
+                            outcomes.push(IngestOutcome::Conflict);
+                            continue;
+                        }
+                        None => {}
+                    }
+
+                    let hcp_key = match resolve_hcp(hcp_cache, &tx, event, job, &mut new_hcps)? {
+                        Ok(k) => k,
+                        Err(e) => {
+                            outcomes.push(IngestOutcome::Rejected(e));
+                            continue;
+                        }
+                    };
+                    insert.execute(params![
+                        key,
+                        event.event_id,
+                        hcp_key,
+                        event.occurred_at.millis(),
+                        job.now.millis(),
+                        event.channel.code(),
+                        event.kind.code(),
+                        event.source,
+                        event.content_id,
+                        event.campaign_id,
+                        event.decision_id,
+                        event.rep_id,
+                        payload,
+                    ])?;
+                    let seq = tx.last_insert_rowid();
+                    if let Some((state, purpose)) = consent_change_of(event) {
+                        insert_consent.execute(params![
+                            hcp_key,
+                            event.channel.code(),
+                            purpose,
+                            state.as_str(),
+                            event.source,
+                            event.event_id,
+                            event.occurred_at.millis(),
+                            job.now.millis(),
+                        ])?;
+                    }
+                    pending_by_key.entry(key).or_default().push(pending.len());
+                    pending.push(Pending {
+                        entry: TailEntry {
+                            seq,
+                            key,
+                            hcp_key,
+                            occurred_at: event.occurred_at.millis(),
+                            channel: event.channel.code(),
+                            kind: event.kind.code(),
+                        },
+                        event_id: event.event_id.clone(),
+                        payload,
+                    });
+                    outcomes.push(IngestOutcome::Accepted);
+                }
+                results.push(outcomes);
+            }
+        }
+        tx.commit()?;
+        let mut tail = shared_tail
+            .write()
+            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
+        for p in &pending {
+            tail.push(p.entry);
+        }
+        hcp_cache.extend(new_hcps);
+        Ok(results)
+    }
+}
+
+/// Finds the OpenCLM HCP an event names; the inner error is the client's.
+fn resolve_hcp(
+    hcp_cache: &HashMap<(String, String), i64>,
+    tx: &Connection,
+    event: &Event,
+    job: &IngestJob,
+    new_hcps: &mut Vec<((String, String), i64)>,
+) -> Result<Result<i64, FieldError>> {
+    let cache_key = (event.source.clone(), event.hcp.clone());
+    if let Some(&k) = hcp_cache.get(&cache_key) {
+        return Ok(Ok(k));
+    }
+    if let Some(&(_, k)) = new_hcps.iter().find(|(ck, _)| *ck == cache_key) {
+        return Ok(Ok(k));
+    }
+    let found: Option<i64> = tx
+        .prepare_cached(
+            "SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2
+                 UNION ALL SELECT hcp_key FROM hcps WHERE id = ?2 LIMIT 1",
+        )?
+        .query_row(params![event.source, event.hcp], |r| r.get(0))
+        .optional()?;
+    let key = match (found, job.policy) {
+        (Some(k), _) => k,
+        (None, UnknownHcpPolicy::Reject) => {
+            return Ok(Err(FieldError::new(
+                "hcp",
+                format!(
+                    "no HCP is known as {:?} in source {:?}; register it first (PUT /v1/hcps/{{id}} or openclm import hcps)",
+                    event.hcp, event.source
+                ),
+            )));
+        }
+        (None, UnknownHcpPolicy::CreateStub) => {
+            let id = match openclm_core::HcpId::parse("hcp", &event.hcp) {
+                Ok(id) => id,
+                Err(e) => return Ok(Err(e)),
+            };
+            tx.prepare_cached(
+                "INSERT INTO hcps (id, name, specialty, country, is_stub, created_at, updated_at)
+                     VALUES (?1, '', 'unknown', 'ZZ', 1, ?2, ?2)",
+            )?
+            .execute(params![id.as_str(), job.now.millis()])?;
+            let k = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "INSERT INTO hcp_external_ids (system, external_id, hcp_key) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![event.source, event.hcp, k])?;
+            k
+        }
+    };
+    new_hcps.push((cache_key, key));
+    Ok(Ok(key))
+}
+
+impl Writer {
+    fn merge_logged(&mut self) {
+        if let Err(e) = merge_tail(&mut self.conn, &self.tail) {
+            tracing::error!(error = %e, "index merge failed; it will be retried");
+        }
+    }
+}
+
+/// Merges every held tail event into the lookup tables, in key order, in one transaction.
+pub(crate) fn merge_tail(conn: &mut Connection, tail: &RwLock<Tail>) -> Result<usize> {
+    let poisoned = || StoreError::Corrupt("tail lock poisoned".into());
+    if tail.read().map_err(|_| poisoned())?.len() == 0 {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let indexed_upto = meta_get(&tx, "indexed_upto")?;
+    let (mut entries, upto) = {
+        let mut t = tail.write().map_err(|_| poisoned())?;
+        t.catch_up(&tx, indexed_upto)?;
+        (t.snapshot(), t.max_seq())
+    };
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    entries.sort_unstable_by_key(|e| (e.key, e.seq));
+    {
+        let mut keys =
+            tx.prepare_cached("INSERT OR IGNORE INTO event_keys (event_key, seq) VALUES (?1, ?2)")?;
+        for e in &entries {
+            keys.execute([e.key, e.seq])?;
+        }
+    }
+    entries.sort_unstable_by_key(|e| (e.hcp_key, e.occurred_at, e.seq));
+    {
+        let mut timeline = tx.prepare_cached(
+            "INSERT OR IGNORE INTO hcp_timeline (hcp_key, occurred_at, seq, channel, type)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for e in &entries {
+            timeline.execute([e.hcp_key, e.occurred_at, e.seq, e.channel, e.kind])?;
+        }
+    }
+    meta_set(&tx, "indexed_upto", upto)?;
+    tx.commit()?;
+    tail.write().map_err(|_| poisoned())?.trim(upto);
+    tracing::debug!(
+        events = entries.len(),
+        upto,
+        "merged tail into the lookup tables"
+    );
+    Ok(entries.len())
+}
