@@ -1,1 +1,87 @@
+//! OpenCLM's HTTP API: the only crate that knows about HTTP. Routes parse requests into core types,
+//! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
+mod auth;
+mod error;
+mod routes;
+
+use axum::Router;
+use openclm_core::Timestamp;
+use openclm_store::{Store, UnknownHcpPolicy};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+/// Limits and policies of the API, taken from the settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Most events accepted in one `POST /v1/events`.
+    pub max_batch_events: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_batch_bytes: usize,
+    pub unknown_hcp: UnknownHcpPolicy,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_events: 10_000,
+            max_batch_bytes: 10 * 1024 * 1024,
+            unknown_hcp: UnknownHcpPolicy::Reject,
+        }
+    }
+}
+
+/// The source of the current time; injected so tests can pin it.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Timestamp::from_millis(ms)
+    })
+}
+
+/// What every handler can reach.
+pub struct AppState<S> {
+    pub store: S,
+    pub config: ApiConfig,
+    pub clock: Clock,
+}
+
+impl<S: Clone> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    routes::router(state).layer(
+        tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<_>| {
+                // Method and path only: query strings and bodies may carry personal data.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            },
+        ),
+    )
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    state: AppState<S>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

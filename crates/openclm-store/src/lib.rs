@@ -8,7 +8,7 @@ use openclm_core::content::{Content, ContentStatus};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, sqlite_path};
 
 /// Errors a store reports. Only [`StoreError::Invalid`] is the client's doing.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,444 @@
+//! The `/v1` routes and `/healthz`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use openclm_core::auth::Action;
+use openclm_core::batch::{BatchError, BatchFormat, parse_batch};
+use openclm_core::consent;
+use openclm_core::content::{ContentInput, ContentStatus};
+use openclm_core::hcp::HcpInput;
+use openclm_core::{Channel, EventType, FieldError, HcpId};
+use openclm_store::{
+    ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter, Upserted,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/events", post(ingest_events::<S>))
+        .route("/v1/hcps", get(list_hcps::<S>))
+        .route("/v1/hcps/{id}", put(put_hcp::<S>).get(get_hcp::<S>))
+        .route("/v1/hcps/{id}/timeline", get(timeline::<S>))
+        .route("/v1/hcps/{id}/consent", get(consent::<S>))
+        .route(
+            "/v1/content",
+            get(list_content::<S>).post(post_content::<S>),
+        )
+        .route(
+            "/v1/content/{id}",
+            put(put_content::<S>).get(get_content::<S>),
+        )
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// Pagination query parameters shared by the list routes.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+impl PageQuery {
+    fn parse(self) -> Result<PageRequest, ApiError> {
+        let limit = match self.limit.as_deref() {
+            None => DEFAULT_PAGE,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n @ 1..=MAX_PAGE) => n,
+                _ => {
+                    return Err(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE}"),
+                    )
+                    .into());
+                }
+            },
+        };
+        Ok(PageRequest {
+            cursor: self.cursor.filter(|c| !c.is_empty()),
+            limit,
+        })
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+fn body_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let reason = e.to_string();
+        // serde names the offending field in its message ("unknown field `x`", "missing field `y`").
+        let field = reason
+            .split('`')
+            .nth(1)
+            .filter(|_| reason.contains("field"))
+            .unwrap_or("body")
+            .to_owned();
+        ApiError::Invalid(FieldError::new(field, reason))
+    })
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+async fn ingest_events<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::WriteEvents)?;
+    let format = batch_format(&headers)?;
+    let limit = state.config.max_batch_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the body exceeds the limit of {limit} bytes per request; split the batch"
+        ))
+    };
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && length > limit
+    {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    let items = parse_batch(&body, format, state.config.max_batch_events).map_err(|e| match e {
+        BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
+
+    let mut results: Vec<(usize, Option<String>, Option<Result<(), FieldError>>)> =
+        Vec::with_capacity(items.len());
+    let mut valid = Vec::with_capacity(items.len());
+    for item in items {
+        match item.parsed {
+            Ok(event) => {
+                results.push((item.index, item.event_id, None));
+                valid.push(event);
+            }
+            Err(e) => results.push((item.index, item.event_id, Some(Err(e)))),
+        }
+    }
+    let outcomes = state
+        .store
+        .ingest(valid, state.config.unknown_hcp, (state.clock)())
+        .await?;
+    let mut outcomes = outcomes.into_iter();
+    let (mut accepted, mut duplicates, mut conflicts, mut rejected) = (0, 0, 0, 0);
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|(index, event_id, parse_error)| {
+            let outcome = match parse_error {
+                Some(Err(e)) => IngestOutcome::Rejected(e),
+                _ => outcomes
+                    .next()
+                    .unwrap_or(IngestOutcome::Rejected(FieldError::new(
+                        "event",
+                        "was not processed",
+                    ))),
+            };
+            let (status, error) = match outcome {
+                IngestOutcome::Accepted => {
+                    accepted += 1;
+                    ("accepted", None)
+                }
+                IngestOutcome::Duplicate => {
+                    duplicates += 1;
+                    ("duplicate", None)
+                }
+                IngestOutcome::Conflict => {
+                    conflicts += 1;
+                    (
+                        "conflict",
+                        Some(FieldError::new(
+                            "event_id",
+                            "an event with this id is already stored with a different payload",
+                        )),
+                    )
+                }
+                IngestOutcome::Rejected(e) => {
+                    rejected += 1;
+                    ("rejected", Some(e))
+                }
+            };
+            let mut r = json!({"index": index, "event_id": event_id, "status": status});
+            if let Some(e) = error {
+                r["error"] = json!({"field": e.field, "reason": e.reason});
+            }
+            r
+        })
+        .collect();
+    tracing::debug!(accepted, duplicates, conflicts, rejected, "events ingested");
+    Ok(Json(json!({
+        "accepted": accepted, "duplicates": duplicates, "conflicts": conflicts,
+        "rejected": rejected, "results": results,
+    })))
+}
+
+fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(BatchFormat::Json);
+    };
+    let media = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" | "" => Ok(BatchFormat::Json),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines" => Ok(BatchFormat::Ndjson),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "content type {other:?} is not accepted; send application/json or application/x-ndjson"
+        ))),
+    }
+}
+
+// ---- HCPs ------------------------------------------------------------------------------------
+
+fn hcp_id(id: &str) -> Result<HcpId, ApiError> {
+    HcpId::parse("id", id).map_err(ApiError::from)
+}
+
+async fn put_hcp<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteMasterData)?;
+    let input: HcpInput = body_json(&body)?;
+    let hcp = input.validate(&id)?;
+    let upserted = state
+        .store
+        .put_hcps(vec![hcp.clone()], (state.clock)())
+        .await?;
+    let status = match upserted.first() {
+        Some(Upserted::Created) => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    Ok((status, Json(hcp)).into_response())
+}
+
+async fn get_hcp<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let hcp = state
+        .store
+        .get_hcp(hcp_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    Ok(Json(hcp).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct HcpListQuery {
+    territory: Option<String>,
+    specialty: Option<String>,
+    country: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn list_hcps<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<HcpListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let q = query(q)?;
+    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let filter = HcpFilter {
+        territory: nonempty(q.territory),
+        specialty: nonempty(q.specialty),
+        country: nonempty(q.country),
+    };
+    let page = state.store.list_hcps(filter, q.page.parse()?).await?;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelineQuery {
+    channel: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn timeline<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let q = query(q)?;
+    let filter = TimelineFilter {
+        channel: q
+            .channel
+            .filter(|c| !c.is_empty())
+            .map(|c| Channel::parse("channel", &c))
+            .transpose()?,
+        kind: q
+            .kind
+            .filter(|k| !k.is_empty())
+            .map(|k| EventType::parse("type", &k))
+            .transpose()?,
+    };
+    let page = state
+        .store
+        .timeline(hcp_id(&id)?, filter, q.page.parse()?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    Ok(Json(page).into_response())
+}
+
+async fn consent<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let history = state
+        .store
+        .consent_history(hcp_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    Ok(Json(json!({"current": consent::current(&history), "history": history})).into_response())
+}
+
+// ---- content ---------------------------------------------------------------------------------
+
+async fn put_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteMasterData)?;
+    let mut input: ContentInput = body_json(&body)?;
+    match &input.id {
+        Some(body_id) if *body_id != id => {
+            return Err(FieldError::new("id", "differs from the id in the path").into());
+        }
+        _ => input.id = Some(id),
+    }
+    let content = input.validate()?;
+    let upserted = state
+        .store
+        .put_content(vec![content.clone()], (state.clock)())
+        .await?;
+    let status = match upserted.first() {
+        Some(Upserted::Created) => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    Ok((status, Json(content)).into_response())
+}
+
+/// Registers one content item or an array of them; all or none.
+async fn post_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteMasterData)?;
+    let inputs: Vec<ContentInput> = match body_json::<Value>(&body)? {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                serde_json::from_value(v)
+                    .map_err(|e| FieldError::new(format!("[{i}]"), e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+        single => vec![
+            serde_json::from_value(single).map_err(|e| FieldError::new("body", e.to_string()))?,
+        ],
+    };
+    let mut items = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        items.push(input.validate().map_err(|e| e.within(&format!("[{i}]")))?);
+    }
+    let upserted = state.store.put_content(items, (state.clock)()).await?;
+    let created = upserted.iter().filter(|u| **u == Upserted::Created).count();
+    Ok((
+        StatusCode::OK,
+        Json(json!({"created": created, "updated": upserted.len() - created})),
+    )
+        .into_response())
+}
+
+async fn get_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let content = state
+        .store
+        .get_content(id, (state.clock)())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("content".into()))?;
+    Ok(Json(content).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentListQuery {
+    status: Option<String>,
+    product: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn list_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<ContentListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let q = query(q)?;
+    let filter = ContentFilter {
+        status: q
+            .status
+            .filter(|s| !s.is_empty())
+            .map(|s| ContentStatus::parse("status", &s))
+            .transpose()?,
+        product: q.product.filter(|p| !p.is_empty()),
+    };
+    let page = state
+        .store
+        .list_content(filter, q.page.parse()?, (state.clock)())
+        .await?;
+    Ok(Json(page).into_response())
+}

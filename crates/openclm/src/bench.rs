@@ -1,0 +1,346 @@
+//! `openclm bench`: rerunnable measurements of ingest speed and memory, on this machine.
+//!
+//! The ingest benchmark runs the real server on loopback with a fresh database (WAL,
+//! `synchronous = FULL`), sends pre-built batches from concurrent clients, and reports sustained
+//! events/s and batch latency percentiles; then it feeds the same events straight to the store,
+//! so the cost of HTTP shows as a ratio.
+
+use anyhow::Context;
+use openclm_core::auth::Role;
+use openclm_core::batch::{BatchFormat, parse_batch};
+use openclm_core::hcp::{ExternalId, HcpInput};
+use openclm_core::{Event, Timestamp};
+use openclm_server::{AppState, system_clock};
+use openclm_store::{IngestOutcome, SqliteStore, Store, UnknownHcpPolicy};
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cli::{BenchWhich, IngestBenchArgs};
+use crate::{create_key, now};
+
+pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
+    match which {
+        BenchWhich::Ingest(args) => ingest(args).await,
+        BenchWhich::Memory { hcps } => memory(hcps).await,
+    }
+}
+
+/// Registers `count` HCPs `hcp-N` with CRM ids `crm-N`.
+pub async fn load_hcps(store: &SqliteStore, count: usize) -> anyhow::Result<()> {
+    const SPECIALTIES: [&str; 5] = [
+        "general_practice",
+        "cardiology",
+        "oncology",
+        "pharmacy",
+        "nursing",
+    ];
+    const COUNTRIES: [&str; 4] = ["DE", "FR", "GB", "US"];
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..count {
+        batch.push(
+            HcpInput {
+                name: Some(format!("Bench HCP {i}")),
+                specialty: Some(SPECIALTIES[i % SPECIALTIES.len()].into()),
+                country: Some(COUNTRIES[i % COUNTRIES.len()].into()),
+                territory: Some(format!("T-{:03}", i % 400)),
+                segments: vec![],
+                email: None,
+                external_ids: vec![ExternalId {
+                    system: "crm".into(),
+                    id: format!("crm-{i}"),
+                }],
+            }
+            .validate(&format!("hcp-{i}"))?,
+        );
+        if batch.len() == 10_000 || i + 1 == count {
+            store.put_hcps(std::mem::take(&mut batch), now()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Request bodies of `batch` events each: random 128-bit event ids, random HCPs, a channel mix.
+fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
+    const KINDS: [(&str, &str); 6] = [
+        ("email", "delivered"),
+        ("email", "opened"),
+        ("email", "clicked"),
+        ("web", "content_viewed"),
+        ("face_to_face", "slide_viewed"),
+        ("remote_detail", "slide_viewed"),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let base = now().millis() - 30 * 86_400_000;
+    let batches = args.events.div_ceil(args.batch);
+    (0..batches)
+        .map(|_| {
+            let events: Vec<serde_json::Value> = (0..args.batch)
+                .map(|_| {
+                    let (channel, kind) = KINDS[rng.random_range(0..KINDS.len())];
+                    let at = Timestamp::from_millis(base + rng.random_range(0..30 * 86_400_000i64));
+                    serde_json::json!({
+                        "event_id": format!("{:032x}", rng.random::<u128>()),
+                        "occurred_at": at.to_string(),
+                        "hcp": format!("crm-{}", rng.random_range(0..args.hcps)),
+                        "source": "crm",
+                        "channel": channel,
+                        "type": kind,
+                        "content_id": "CARDIO-DECK-01",
+                        "campaign_id": "camp-bench",
+                        "dwell_ms": rng.random_range(500..60_000),
+                        "url": "https://example.org/cardiozan/outcomes",
+                    })
+                })
+                .collect();
+            serde_json::Value::Array(events).to_string()
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn fresh_store(dir: &tempfile::TempDir, name: &str) -> anyhow::Result<SqliteStore> {
+    let path = dir.path().join(name);
+    Ok(SqliteStore::open(
+        path.to_str().context("temporary path is not UTF-8")?,
+    )?)
+}
+
+async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.batch >= 1 && args.clients >= 1 && args.hcps >= 1,
+        "batch, clients and hcps must be 1 or more"
+    );
+    let dir = tempfile::tempdir()?;
+    println!(
+        "ingest benchmark: {} events in batches of {}, {} clients, {} HCPs, fresh SQLite (WAL, synchronous=FULL) in {}",
+        args.events,
+        args.batch,
+        args.clients,
+        args.hcps,
+        dir.path().display()
+    );
+    let bodies = Arc::new(build_bodies(&args, 7));
+
+    // Through HTTP.
+    let store = fresh_store(&dir, "http.db")?;
+    load_hcps(&store, args.hcps).await?;
+    let (_, key) = create_key(&store, Role::Ingest, "bench").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/events", listener.local_addr()?);
+    let state = AppState {
+        store: store.clone(),
+        config: openclm_server::ApiConfig::default(),
+        clock: system_clock(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(openclm_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (client, bodies, next, url, key) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.clone(),
+            key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut accepted = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "batch {i}: HTTP {}",
+                    response.status()
+                );
+                let summary: serde_json::Value = response.json().await?;
+                latencies.push(sent.elapsed());
+                accepted += summary["accepted"].as_u64().unwrap_or(0);
+            }
+            Ok::<_, anyhow::Error>((latencies, accepted))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut accepted = 0;
+    for t in tasks {
+        let (l, a) = t.await??;
+        latencies.extend(l);
+        accepted += a;
+    }
+    let http_elapsed = started.elapsed();
+    let _ = stop.send(());
+    server.await??;
+    latencies.sort();
+    let http_rate = accepted as f64 / http_elapsed.as_secs_f64();
+    println!(
+        "HTTP:  {accepted} events accepted in {:.2} s = {:.0} events/s; batch latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        http_elapsed.as_secs_f64(),
+        http_rate,
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        ms(percentile(&latencies, 100.0)),
+    );
+    anyhow::ensure!(
+        accepted as usize == args.events.div_ceil(args.batch) * args.batch,
+        "not every event was accepted"
+    );
+    let report = store.check_integrity().await?;
+    anyhow::ensure!(
+        report.problems.is_empty(),
+        "integrity check failed: {:?}",
+        report.problems
+    );
+    drop(store);
+    if args.http_only {
+        return Ok(());
+    }
+
+    // Straight into the store, same events, same concurrency.
+    let store = fresh_store(&dir, "store.db")?;
+    load_hcps(&store, args.hcps).await?;
+    let batches: Vec<Vec<Event>> = bodies
+        .iter()
+        .map(|body| {
+            parse_batch(body.as_bytes(), BatchFormat::Json, usize::MAX)
+                .map(|items| items.into_iter().filter_map(|i| i.parsed.ok()).collect())
+        })
+        .collect::<Result<_, _>>()?;
+    let batches = Arc::new(std::sync::Mutex::new(batches.into_iter()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (store, batches) = (store.clone(), batches.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0u64;
+            loop {
+                let next = batches
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .next();
+                let Some(batch) = next else { break };
+                let outcomes = store.ingest(batch, UnknownHcpPolicy::Reject, now()).await?;
+                accepted += outcomes
+                    .iter()
+                    .filter(|o| **o == IngestOutcome::Accepted)
+                    .count() as u64;
+            }
+            Ok::<_, anyhow::Error>(accepted)
+        }));
+    }
+    let mut store_accepted = 0;
+    for t in tasks {
+        store_accepted += t.await??;
+    }
+    let store_elapsed = started.elapsed();
+    let store_rate = store_accepted as f64 / store_elapsed.as_secs_f64();
+    println!(
+        "store: {store_accepted} events accepted in {:.2} s = {:.0} events/s",
+        store_elapsed.as_secs_f64(),
+        store_rate
+    );
+    println!("HTTP / store = {:.2}", http_rate / store_rate);
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Starts `openclm serve` on a database with `hcps` HCPs, reads a few pages, and reports its RSS.
+async fn memory(hcps: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("memory.db");
+    let url = path
+        .to_str()
+        .context("temporary path is not UTF-8")?
+        .to_owned();
+    {
+        let store = SqliteStore::open(&url)?;
+        load_hcps(&store, hcps).await?;
+    }
+    let key = {
+        let store = SqliteStore::open(&url)?;
+        create_key(&store, Role::Read, "bench").await?.1
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "serve",
+            "--database-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("OPENCLM_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..50 {
+        client
+            .get(format!(
+                "{base}/v1/hcps?limit=1000&territory=T-{:03}",
+                i % 400
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .error_for_status()?;
+        client
+            .get(format!("{base}/v1/hcps/hcp-{}/timeline", i * 997 % hcps))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.id().context("the server exited")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc (Linux only)")?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    println!(
+        "serve at rest with {hcps} HCPs: RSS {:.1} MB (peak {:.1} MB)",
+        field("VmRSS:") as f64 / 1024.0,
+        field("VmHWM:") as f64 / 1024.0
+    );
+    child.kill().await?;
+    Ok(())
+}

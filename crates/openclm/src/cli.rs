@@ -1,0 +1,156 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openclm",
+    version,
+    about = "OpenCLM: the open closed-loop marketing engine"
+)]
+pub struct Cli {
+    /// Settings file (TOML); defaults to ./openclm.toml when present.
+    #[arg(long, global = true, env = "OPENCLM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://PATH or a plain path.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Listen address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import master data or events from a file.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Settings.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
+    Demo(DemoArgs),
+    /// Rerunnable benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchWhich,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// HCP master data from CSV: id,name,specialty,country,territory,segments,email,external_ids.
+    Hcps { file: PathBuf },
+    /// Content from CSV or JSON (by extension, or --format).
+    Content {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+    },
+    /// Events from NDJSON or a JSON array (by extension, or --format).
+    Events {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+        /// Accept events for unknown HCPs under stub HCPs instead of rejecting them.
+        #[arg(long)]
+        create_stub_hcps: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key; the key itself is printed alone on the last line, once.
+    Create {
+        #[arg(long, value_parser = ["admin", "ingest", "read"])]
+        role: String,
+        /// What the key is for (e.g. the integration's name).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (ids, roles, labels; never the keys).
+    List,
+    /// Revoke a key by its id (the 12 hex characters after `oclm_`).
+    Revoke { key_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the commented default settings file.
+    Default,
+    /// Print the settings in force after all layers.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Listen address.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Number of synthetic HCPs.
+    #[arg(long, default_value_t = 5000)]
+    pub hcps: usize,
+    /// Months of history.
+    #[arg(long, default_value_t = 6)]
+    pub months: u32,
+    /// Seed of the synthetic world.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Build the world and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhich {
+    /// Sustained ingest through HTTP on loopback, and the store-level rate for comparison.
+    Ingest(IngestBenchArgs),
+    /// Resident memory of `openclm serve` at rest with many HCPs loaded.
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        hcps: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    /// Events to send in all.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// HCPs the events are spread over.
+    #[arg(long, default_value_t = 100_000)]
+    pub hcps: usize,
+    /// Skip the store-level run.
+    #[arg(long)]
+    pub http_only: bool,
+}

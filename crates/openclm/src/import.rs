@@ -1,0 +1,350 @@
+//! `openclm import`: HCPs, content and events from files. Valid records are stored; each invalid
+//! one is reported with its line and the field at fault.
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use openclm_core::batch::{BatchFormat, parse_batch};
+use openclm_core::content::ContentInput;
+use openclm_core::hcp::{ExternalId, HcpInput};
+use openclm_core::{Event, FieldError};
+use openclm_store::{IngestOutcome, SqliteStore, Store, UnknownHcpPolicy};
+use serde::Deserialize;
+use std::io::BufRead;
+use std::path::Path;
+
+use crate::cli::{FileFormat, ImportWhat};
+use crate::now;
+
+/// How many problems are printed before the rest are only counted.
+const SHOWN_PROBLEMS: usize = 20;
+const CHUNK: usize = 10_000;
+
+pub async fn run(store: SqliteStore, what: ImportWhat) -> anyhow::Result<()> {
+    let summary = match what {
+        ImportWhat::Hcps { file } => import_hcps(&store, &file).await?,
+        ImportWhat::Content { file, format } => import_content(&store, &file, format).await?,
+        ImportWhat::Events {
+            file,
+            format,
+            create_stub_hcps,
+        } => {
+            let policy = if create_stub_hcps {
+                UnknownHcpPolicy::CreateStub
+            } else {
+                UnknownHcpPolicy::Reject
+            };
+            import_events(&store, &file, format, policy).await?
+        }
+    };
+    println!("{}", summary.line());
+    for p in summary.problems.iter().take(SHOWN_PROBLEMS) {
+        eprintln!("  {p}");
+    }
+    if summary.problems.len() > SHOWN_PROBLEMS {
+        eprintln!("  ... and {} more", summary.problems.len() - SHOWN_PROBLEMS);
+    }
+    anyhow::ensure!(
+        summary.problems.is_empty(),
+        "{} record(s) were not imported",
+        summary.problems.len()
+    );
+    Ok(())
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub problems: Vec<String>,
+}
+
+impl Summary {
+    fn line(&self) -> String {
+        format!(
+            "imported {} record(s); {} already present; {} rejected",
+            self.stored,
+            self.duplicates,
+            self.problems.len()
+        )
+    }
+}
+
+fn format_of(path: &Path, given: Option<FileFormat>) -> anyhow::Result<FileFormat> {
+    if let Some(f) = given {
+        return Ok(f);
+    }
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("csv") => Ok(FileFormat::Csv),
+        Some("json") => Ok(FileFormat::Json),
+        Some("ndjson" | "jsonl") => Ok(FileFormat::Ndjson),
+        _ => anyhow::bail!(
+            "cannot tell the format of {}; pass --format",
+            path.display()
+        ),
+    }
+}
+
+/// One HCP row: lists are `;`-separated, external ids are `system:id`.
+#[derive(Debug, Deserialize)]
+struct HcpRow {
+    id: String,
+    name: Option<String>,
+    specialty: Option<String>,
+    country: Option<String>,
+    territory: Option<String>,
+    segments: Option<String>,
+    email: Option<String>,
+    external_ids: Option<String>,
+}
+
+fn split_list(text: Option<String>) -> Vec<String> {
+    text.unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn hcp_of_row(row: HcpRow) -> Result<openclm_core::Hcp, FieldError> {
+    let mut external_ids = Vec::new();
+    for (i, pair) in split_list(row.external_ids).into_iter().enumerate() {
+        let (system, id) = pair
+            .split_once(':')
+            .ok_or_else(|| FieldError::new(format!("external_ids[{i}]"), "must be system:id"))?;
+        external_ids.push(ExternalId {
+            system: system.into(),
+            id: id.into(),
+        });
+    }
+    HcpInput {
+        name: row.name,
+        specialty: row.specialty,
+        country: row.country,
+        territory: row.territory,
+        segments: split_list(row.segments),
+        email: row.email,
+        external_ids,
+    }
+    .validate(row.id.trim())
+}
+
+pub async fn import_hcps(store: &SqliteStore, file: &Path) -> anyhow::Result<Summary> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let mut summary = Summary::default();
+    let mut chunk = Vec::new();
+    for (i, row) in reader.deserialize::<HcpRow>().enumerate() {
+        let line = i + 2; // after the header
+        match row
+            .map_err(|e| FieldError::new("row", e.to_string()))
+            .and_then(hcp_of_row)
+        {
+            Ok(hcp) => chunk.push(hcp),
+            Err(e) => summary.problems.push(format!("line {line}: {e}")),
+        }
+        if chunk.len() == CHUNK {
+            summary.stored += store
+                .put_hcps(std::mem::take(&mut chunk), now())
+                .await?
+                .len();
+        }
+    }
+    if !chunk.is_empty() {
+        summary.stored += store.put_hcps(chunk, now()).await?.len();
+    }
+    Ok(summary)
+}
+
+/// One content row: lists are `;`-separated.
+#[derive(Debug, Deserialize)]
+struct ContentRow {
+    id: Option<String>,
+    title: Option<String>,
+    kind: Option<String>,
+    product: Option<String>,
+    topics: Option<String>,
+    language: Option<String>,
+    countries: Option<String>,
+    version: Option<u32>,
+    status: Option<String>,
+    approval_code: Option<String>,
+    approved_at: Option<String>,
+    valid_from: Option<String>,
+    expires_at: Option<String>,
+}
+
+pub async fn import_content(
+    store: &SqliteStore,
+    file: &Path,
+    format: Option<FileFormat>,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut items = Vec::new();
+    match format_of(file, format)? {
+        FileFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_path(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            for (i, row) in reader.deserialize::<ContentRow>().enumerate() {
+                let parsed = row
+                    .map_err(|e| FieldError::new("row", e.to_string()))
+                    .and_then(|r| {
+                        ContentInput {
+                            id: r.id,
+                            title: r.title,
+                            kind: r.kind,
+                            product: r.product,
+                            topics: split_list(r.topics),
+                            language: r.language,
+                            countries: split_list(r.countries),
+                            version: r.version,
+                            status: r.status,
+                            approval_code: r.approval_code,
+                            approved_at: r.approved_at,
+                            valid_from: r.valid_from,
+                            expires_at: r.expires_at,
+                        }
+                        .validate()
+                    });
+                match parsed {
+                    Ok(c) => items.push(c),
+                    Err(e) => summary.problems.push(format!("line {}: {e}", i + 2)),
+                }
+            }
+        }
+        FileFormat::Json | FileFormat::Ndjson => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let values: Vec<serde_json::Value> = if text.trim_start().starts_with('[') {
+                serde_json::from_str(&text).context("the file is not a JSON array")?
+            } else {
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<_, _>>()
+                    .context("a line is not valid JSON")?
+            };
+            for (i, v) in values.into_iter().enumerate() {
+                match serde_json::from_value::<ContentInput>(v)
+                    .map_err(|e| FieldError::new("item", e.to_string()))
+                    .and_then(ContentInput::validate)
+                {
+                    Ok(c) => items.push(c),
+                    Err(e) => summary.problems.push(format!("item {}: {e}", i + 1)),
+                }
+            }
+        }
+    }
+    summary.stored = store.put_content(items, now()).await?.len();
+    Ok(summary)
+}
+
+pub async fn import_events(
+    store: &SqliteStore,
+    file: &Path,
+    format: Option<FileFormat>,
+    policy: UnknownHcpPolicy,
+) -> anyhow::Result<Summary> {
+    let format = format_of(file, format)?;
+    anyhow::ensure!(
+        format != FileFormat::Csv,
+        "events are imported from NDJSON or JSON"
+    );
+    let mut summary = Summary::default();
+    let progress = progress_bar(std::fs::metadata(file)?.len(), "bytes");
+    if format == FileFormat::Json {
+        let body =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let items = parse_batch(&body, BatchFormat::Json, usize::MAX)?;
+        let mut events = Vec::new();
+        for item in items {
+            match item.parsed {
+                Ok(e) => events.push((item.index + 1, e)),
+                Err(e) => summary
+                    .problems
+                    .push(format!("item {}: {e}", item.index + 1)),
+            }
+        }
+        for chunk in events.chunks(CHUNK) {
+            ingest_chunk(store, chunk.to_vec(), policy, &mut summary, "item").await?;
+        }
+        progress.finish_and_clear();
+        return Ok(summary);
+    }
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let mut chunk: Vec<(usize, Event)> = Vec::with_capacity(CHUNK);
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        progress.inc(line.len() as u64 + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str(&line)
+            .map_err(|e| FieldError::new("event", format!("not valid JSON: {e}")))
+            .and_then(Event::from_json);
+        match parsed {
+            Ok(e) => chunk.push((i + 1, e)),
+            Err(e) => summary.problems.push(format!("line {}: {e}", i + 1)),
+        }
+        if chunk.len() == CHUNK {
+            ingest_chunk(
+                store,
+                std::mem::take(&mut chunk),
+                policy,
+                &mut summary,
+                "line",
+            )
+            .await?;
+        }
+    }
+    ingest_chunk(store, chunk, policy, &mut summary, "line").await?;
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+async fn ingest_chunk(
+    store: &SqliteStore,
+    chunk: Vec<(usize, Event)>,
+    policy: UnknownHcpPolicy,
+    summary: &mut Summary,
+    unit: &str,
+) -> anyhow::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let (lines, events): (Vec<usize>, Vec<Event>) = chunk.into_iter().unzip();
+    let outcomes = store.ingest(events, policy, now()).await?;
+    for (line, outcome) in lines.into_iter().zip(outcomes) {
+        match outcome {
+            IngestOutcome::Accepted => summary.stored += 1,
+            IngestOutcome::Duplicate => summary.duplicates += 1,
+            IngestOutcome::Conflict => summary.problems.push(format!(
+                "{unit} {line}: event_id: already stored with a different payload"
+            )),
+            IngestOutcome::Rejected(e) => summary.problems.push(format!("{unit} {line}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}

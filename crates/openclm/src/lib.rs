@@ -1,0 +1,196 @@
+//! The `openclm` binary's library: glue between the command line, the settings, the store and the
+//! server. Kept thin; the work happens in `openclm-core`, `openclm-store` and `openclm-server`.
+
+pub mod bench;
+pub mod cli;
+
+pub mod import;
+pub mod settings;
+
+use anyhow::Context;
+use openclm_core::Timestamp;
+use openclm_core::auth::{NewApiKey, Role};
+use openclm_server::{ApiConfig, AppState, system_clock};
+use openclm_store::{ApiKeyRecord, SqliteStore, Store};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+use cli::{Cli, Command, ConfigAction, KeysAction};
+use settings::{Overrides, Settings};
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        Command::Demo(args) => args.listen.clone(),
+        _ => None,
+    };
+    let settings = Settings::load(
+        cli.config.as_deref(),
+        Overrides {
+            database_url: cli.database_url.clone(),
+            listen,
+        },
+    )?;
+    init_tracing(&settings.log);
+    match cli.command {
+        Command::Serve { .. } => {
+            let store = open_store(&settings.database_url)?;
+            let listener = bind(&settings.listen).await?;
+            println!("OpenCLM listening on http://{}", listener.local_addr()?);
+            serve(listener, store, &settings).await
+        }
+        Command::Migrate => {
+            let store = open_store(&settings.database_url)?;
+            let applied = store.migrate().await?;
+            println!(
+                "database {} is up to date ({} migration(s) applied now)",
+                settings.database_url,
+                applied.len()
+            );
+            Ok(())
+        }
+        Command::Import { what } => import::run(open_store(&settings.database_url)?, what).await,
+        Command::Keys { action } => keys(open_store(&settings.database_url)?, action).await,
+        Command::Config { action } => {
+            match action {
+                ConfigAction::Default => print!("{}", settings::DEFAULT_TOML),
+                ConfigAction::Show => print!("{}", toml::to_string(&settings)?),
+            }
+            Ok(())
+        }
+        Command::Demo(_) => todo!(),
+        Command::Bench { which } => bench::run(which).await,
+    }
+}
+
+/// Opens the store a database URL names, applying migrations.
+pub fn open_store(database_url: &str) -> anyhow::Result<SqliteStore> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        anyhow::bail!(
+            "database_url: PostgreSQL is not supported by this version; use a SQLite path"
+        );
+    }
+    SqliteStore::open(database_url).with_context(|| format!("cannot open database {database_url}"))
+}
+
+pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen: {listen:?} is not an address"))?;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Serves the API until Ctrl-C or SIGTERM.
+pub async fn serve(
+    listener: TcpListener,
+    store: SqliteStore,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let state = AppState {
+        store,
+        config: api_config(settings),
+        clock: system_clock(),
+    };
+    openclm_server::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+pub fn api_config(settings: &Settings) -> ApiConfig {
+    ApiConfig {
+        max_batch_events: settings.max_batch_events,
+        max_batch_bytes: settings.max_batch_bytes,
+        unknown_hcp: settings.unknown_hcp,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn now() -> Timestamp {
+    (system_clock())()
+}
+
+/// Creates an API key and returns the key itself (shown once).
+pub async fn create_key(
+    store: &SqliteStore,
+    role: Role,
+    label: &str,
+) -> anyhow::Result<(String, String)> {
+    let key = NewApiKey::generate(&mut rand::rng());
+    store
+        .create_api_key(ApiKeyRecord {
+            key_id: key.key_id.clone(),
+            hash: key.hash,
+            role: role.as_str().to_owned(),
+            label: label.to_owned(),
+            created_at: now(),
+            revoked_at: None,
+        })
+        .await?;
+    Ok((key.key_id, key.secret))
+}
+
+async fn keys(store: SqliteStore, action: KeysAction) -> anyhow::Result<()> {
+    match action {
+        KeysAction::Create { role, label } => {
+            let role = Role::parse("role", &role)?;
+            let (key_id, secret) = create_key(&store, role, &label).await?;
+            println!("created {role} key {key_id}; store it now, it is not shown again:");
+            println!("{secret}");
+        }
+        KeysAction::List => {
+            println!(
+                "{:<14} {:<8} {:<26} {:<26} label",
+                "key id", "role", "created", "revoked"
+            );
+            for k in store.list_api_keys().await? {
+                let revoked = k
+                    .revoked_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<14} {:<8} {:<26} {:<26} {}",
+                    k.key_id, k.role, k.created_at, revoked, k.label
+                );
+            }
+        }
+        KeysAction::Revoke { key_id } => {
+            anyhow::ensure!(
+                store.revoke_api_key(key_id.clone(), now()).await?,
+                "no key with id {key_id}"
+            );
+            println!("revoked key {key_id}");
+        }
+    }
+    Ok(())
+}
+
+/// Sets up logging to stderr with the given filter (overridden by `RUST_LOG`).
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,171 @@
+//! Settings: one typed struct, read once, layered defaults < file < `OPENCLM_*` environment < flags.
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use openclm_store::UnknownHcpPolicy;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything `openclm` can be configured with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or a plain path (SQLite, embedded).
+    pub database_url: String,
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// Most events accepted per `POST /v1/events`.
+    pub max_batch_events: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_batch_bytes: usize,
+    /// What to do with an event naming an unknown HCP: `reject` or `create_stub`.
+    pub unknown_hcp: UnknownHcpPolicy,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://openclm.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            max_batch_events: 10_000,
+            max_batch_bytes: 10 * 1024 * 1024,
+            unknown_hcp: UnknownHcpPolicy::Reject,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The commented default configuration printed by `openclm config default`.
+pub const DEFAULT_TOML: &str = r#"# OpenCLM settings. Each can also be set as an OPENCLM_* environment variable
+# (e.g. OPENCLM_DATABASE_URL) or a command-line flag; flags win over the environment,
+# the environment over this file, this file over the defaults shown here.
+
+# Where the data lives: a SQLite file (sqlite://PATH or a plain path).
+database_url = "sqlite://openclm.db"
+
+# Address the HTTP API and dashboard listen on.
+listen = "127.0.0.1:8080"
+
+# Most events accepted in one POST /v1/events; a larger batch gets 413.
+max_batch_events = 10000
+
+# Largest request body accepted, in bytes (10 MiB); a larger body gets 413.
+max_batch_bytes = 10485760
+
+# An event naming an HCP OpenCLM does not know: "reject" it (naming the hcp field),
+# or "create_stub" to accept it under a stub HCP completed by master data later.
+unknown_hcp = "reject"
+
+# Log filter, e.g. "info" or "openclm_store=debug,info". Personal data is never logged at info.
+log = "info"
+"#;
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+impl Settings {
+    /// Loads the layers. `file` is read when given (it must then exist), else `openclm.toml` if present.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "settings file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("openclm.toml")),
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("OPENCLM_").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid settings")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.database_url.trim().is_empty(),
+            "database_url: must not be empty"
+        );
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| {
+                format!(
+                    "listen: {:?} is not an address such as 127.0.0.1:8080",
+                    self.listen
+                )
+            })?;
+        anyhow::ensure!(
+            self.max_batch_events >= 1,
+            "max_batch_events: must be 1 or more"
+        );
+        anyhow::ensure!(
+            self.max_batch_bytes >= 1024,
+            "max_batch_bytes: must be 1024 or more"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_defaults_are_the_defaults() {
+        let parsed: Settings = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "listen = \"127.0.0.1:9000\"\nmax_batch_events = 5\n",
+            )?;
+            jail.set_env("OPENCLM_MAX_BATCH_EVENTS", "7");
+            jail.set_env("OPENCLM_DATABASE_URL", "env.db");
+            let s = Settings::load(
+                Some(Path::new("custom.toml")),
+                Overrides {
+                    database_url: Some("flag.db".into()),
+                    listen: None,
+                },
+            )
+            .unwrap();
+            assert_eq!(s.listen, "127.0.0.1:9000");
+            assert_eq!(s.max_batch_events, 7);
+            assert_eq!(s.database_url, "flag.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OPENCLM_LISTEN", "everywhere");
+            let e = Settings::load(None, Overrides::default()).unwrap_err();
+            assert!(format!("{e:#}").contains("listen"), "{e:#}");
+            jail.set_env("OPENCLM_LISTEN", "127.0.0.1:1");
+            jail.set_env("OPENCLM_UNKNOWN_HCP", "maybe");
+            let e = Settings::load(None, Overrides::default()).unwrap_err();
+            assert!(format!("{e:#}").contains("unknown_hcp"), "{e:#}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,535 @@
+//! Black-box tests of the HTTP API: what a client sends and what it sees.
+
+mod common;
+
+use common::{event, spawn_app, spawn_app_with};
+use openclm_server::ApiConfig;
+use openclm_store::UnknownHcpPolicy;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_mixed_batch_reports_every_outcome_and_a_resend_changes_nothing() {
+    let app = spawn_app().await;
+    app.seed_hcps(2).await;
+    let first = app
+        .post_events(
+            &app.ingest,
+            "application/json",
+            json!([event("pre-1", 0, 1)]).to_string(),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+
+    let mut changed = event("pre-1", 0, 1);
+    changed["type"] = json!("clicked");
+    let mut bad_time = event("bad-time", 0, 2);
+    bad_time["occurred_at"] = json!("yesterday");
+    let mut bad_channel = event("bad-channel", 0, 3);
+    bad_channel["channel"] = json!("carrier_pigeon");
+    let mut missing = event("missing", 1, 4);
+    missing.as_object_mut().unwrap().remove("type");
+    let mut with_unknown_field = event("new-2", 1, 6);
+    with_unknown_field["utm_source"] = json!("newsletter");
+    let batch = json!([
+        event("new-1", 0, 5),  // 0 accepted
+        event("pre-1", 0, 1),  // 1 duplicate of the stored event
+        changed,               // 2 conflict
+        bad_time,              // 3 rejected: occurred_at
+        bad_channel,           // 4 rejected: channel
+        event("ghost", 99, 7), // 5 rejected: unknown HCP
+        missing,               // 6 rejected: type missing
+        with_unknown_field,    // 7 accepted, unknown field kept
+        event("new-1", 0, 5),  // 8 duplicate within the batch
+    ]);
+    let response = app
+        .post_events(&app.ingest, "application/json", batch.to_string())
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(body["duplicates"], 2);
+    assert_eq!(body["conflicts"], 1);
+    assert_eq!(body["rejected"], 4);
+    let results = body["results"].as_array().unwrap();
+    let status: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        status,
+        [
+            "accepted",
+            "duplicate",
+            "conflict",
+            "rejected",
+            "rejected",
+            "rejected",
+            "rejected",
+            "accepted",
+            "duplicate"
+        ]
+    );
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["index"], i);
+    }
+    assert_eq!(results[2]["error"]["field"], "event_id");
+    assert_eq!(results[3]["error"]["field"], "occurred_at");
+    assert_eq!(results[4]["error"]["field"], "channel");
+    assert!(
+        results[4]["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("carrier_pigeon")
+    );
+    assert_eq!(results[5]["error"]["field"], "hcp");
+    assert_eq!(
+        results[6]["error"],
+        json!({"field": "type", "reason": "is required"})
+    );
+    assert_eq!(results[3]["event_id"], "bad-time");
+    assert!(results[0].get("error").is_none());
+    assert_eq!(app.event_count().await, 3);
+
+    // The whole batch again: nothing new is stored, and what was stored reads as duplicate.
+    let again: Value = app
+        .post_events(&app.ingest, "application/json", batch.to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert_eq!(
+        (again["conflicts"].as_u64(), again["rejected"].as_u64()),
+        (Some(1), Some(4))
+    );
+    assert_eq!(app.event_count().await, 3);
+
+    let timeline: Value = app
+        .get(&app.read, "/v1/hcps/hcp-1/timeline")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(timeline["items"][0]["event_id"], "new-2");
+    assert_eq!(timeline["items"][0]["event"]["utm_source"], "newsletter");
+    assert_eq!(timeline["items"][0]["hcp_id"], "hcp-1");
+}
+
+#[tokio::test]
+async fn ndjson_and_single_objects_are_accepted() {
+    let app = spawn_app().await;
+    app.seed_hcps(1).await;
+    let ndjson = format!("{}\n\n{}\n{{oops\n", event("n1", 0, 1), event("n2", 0, 2));
+    let body: Value = app
+        .post_events(&app.ingest, "application/x-ndjson", ndjson)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(body["results"][2]["error"]["field"], "event");
+    let single: Value = app
+        .post_events(
+            &app.ingest,
+            "application/json",
+            event("n3", 0, 3).to_string(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(single["accepted"], 1);
+    let r = app.post_events(&app.ingest, "text/csv", "a,b").await;
+    assert_eq!(r.status(), 415);
+    let r = app
+        .post_events(&app.ingest, "application/json", "{not json")
+        .await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+}
+
+#[tokio::test]
+async fn keys_are_required_and_roles_are_enforced() {
+    let app = spawn_app().await;
+    app.seed_hcps(1).await;
+    let body = event("k1", 0, 1).to_string();
+    let no_key = app
+        .client
+        .post(format!("{}/v1/events", app.base))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), 401);
+    assert_eq!(no_key.headers()["www-authenticate"], "Bearer");
+    let forged = format!("{}0", &app.admin[..app.admin.len() - 1]);
+    assert_eq!(
+        app.post_events(&forged, "application/json", body.clone())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.post_events("garbage", "application/json", body.clone())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.post_events(&app.read, "application/json", body.clone())
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.get(&app.ingest, "/v1/hcps/hcp-0").await.status(), 403);
+    assert_eq!(app.get(&app.read, "/v1/hcps/hcp-0").await.status(), 200);
+    let r = app
+        .client
+        .put(format!("{}/v1/hcps/x", app.base))
+        .bearer_auth(&app.read)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Revocation takes effect at once.
+    let key_id = openclm_core::auth::key_id_of(&app.read).unwrap().to_owned();
+    use openclm_store::Store;
+    assert!(
+        app.store
+            .revoke_api_key(key_id, openclm::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.get(&app.read, "/v1/hcps/hcp-0").await.status(), 401);
+    // Health needs no key.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn batches_over_the_limits_get_413_and_store_nothing() {
+    let app = spawn_app_with(ApiConfig {
+        max_batch_events: 3,
+        max_batch_bytes: 4096,
+        ..ApiConfig::default()
+    })
+    .await;
+    app.seed_hcps(1).await;
+    let four = json!([
+        event("a", 0, 1),
+        event("b", 0, 2),
+        event("c", 0, 3),
+        event("d", 0, 4)
+    ])
+    .to_string();
+    let r = app.post_events(&app.ingest, "application/json", four).await;
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"),
+        "{e}"
+    );
+    let big = json!([{"event_id": "x", "padding": "p".repeat(5000)}]).to_string();
+    let r = app.post_events(&app.ingest, "application/json", big).await;
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4096 bytes"),
+        "{e}"
+    );
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_hcps_become_stubs_when_configured() {
+    let app = spawn_app_with(ApiConfig {
+        unknown_hcp: UnknownHcpPolicy::CreateStub,
+        ..ApiConfig::default()
+    })
+    .await;
+    let mut e = event("s1", 0, 1);
+    e["hcp"] = json!("new-hcp-7");
+    let body: Value = app
+        .post_events(&app.ingest, "application/json", e.to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(app.get(&app.read, "/v1/hcps/new-hcp-7").await.status(), 404);
+    let r = app
+        .put_hcp(
+            "new-hcp-7",
+            json!({"name": "Dr. Late", "specialty": "gp", "country": "FR"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = app
+        .get(&app.read, "/v1/hcps/new-hcp-7/timeline")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["items"][0]["event_id"], "s1");
+}
+
+#[tokio::test]
+async fn hcps_are_written_read_filtered_and_paginated() {
+    let app = spawn_app().await;
+    let r = app
+        .put_hcp(
+            "hcp-x",
+            json!({"name": "Dr. X", "specialty": "Cardiology", "country": "de", "segments": ["kol"],
+                                "email": "X@Example.org", "territory": "T-9"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .put_hcp(
+            "hcp-x",
+            json!({"name": "Dr. X", "specialty": "cardiology", "country": "DE"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .put_hcp(
+            "hcp-y",
+            json!({"name": "Dr. Y", "specialty": "gp", "country": "Deutschland"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "country");
+    let r = app
+        .put_hcp(
+            "hcp-y",
+            json!({"name": "Dr. Y", "specialty": "gp", "country": "DE", "shoe_size": 9}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "shoe_size");
+    assert_eq!(app.get(&app.read, "/v1/hcps/nobody").await.status(), 404);
+
+    app.seed_hcps(10).await;
+    let mut ids = Vec::new();
+    let mut path = "/v1/hcps?territory=T-1&specialty=oncology&limit=2".to_owned();
+    loop {
+        let page: Value = app.get(&app.read, &path).await.json().await.unwrap();
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                path = format!("/v1/hcps?territory=T-1&specialty=oncology&limit=2&cursor={c}")
+            }
+            None => break,
+        }
+    }
+    // T-1 holds hcp-1, hcp-4, hcp-7; oncology is the odd ones.
+    assert_eq!(ids, ["hcp-1", "hcp-7"]);
+    let r = app.get(&app.read, "/v1/hcps?limit=0").await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "limit");
+}
+
+#[tokio::test]
+async fn the_timeline_pages_newest_first_and_filters() {
+    let app = spawn_app().await;
+    app.seed_hcps(2).await;
+    let mut events: Vec<Value> = (0..7).map(|i| event(&format!("t{i}"), 0, i)).collect();
+    events[3]["channel"] = json!("web");
+    events[3]["type"] = json!("content_viewed");
+    events.push(event("other", 1, 100));
+    app.post_events(
+        &app.ingest,
+        "application/json",
+        Value::Array(events).to_string(),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/hcps/hcp-0/timeline?limit=3".to_owned();
+    loop {
+        let page: Value = app.get(&app.read, &path).await.json().await.unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["event_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/hcps/hcp-0/timeline?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["t6", "t5", "t4", "t3", "t2", "t1", "t0"]);
+    let web: Value = app
+        .get(&app.read, "/v1/hcps/hcp-0/timeline?channel=web")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(web["items"].as_array().unwrap().len(), 1);
+    assert_eq!(web["items"][0]["type"], "content_viewed");
+    let r = app
+        .get(&app.read, "/v1/hcps/hcp-0/timeline?type=teleportation")
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = app
+        .get(&app.read, "/v1/hcps/hcp-0/timeline?cursor=zzz")
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        app.get(&app.read, "/v1/hcps/ghost/timeline").await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn consent_history_comes_from_events() {
+    let app = spawn_app().await;
+    app.seed_hcps(1).await;
+    let mut granted = event("c1", 0, 1);
+    granted["type"] = json!("consent_changed");
+    granted["state"] = json!("granted");
+    let mut unsub = event("c2", 0, 2);
+    unsub["type"] = json!("unsubscribed");
+    app.post_events(
+        &app.ingest,
+        "application/json",
+        json!([granted, unsub]).to_string(),
+    )
+    .await;
+    let consent: Value = app
+        .get(&app.read, "/v1/hcps/hcp-0/consent")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(consent["history"].as_array().unwrap().len(), 2);
+    assert_eq!(consent["current"][0]["channel"], "email");
+    assert_eq!(consent["current"][0]["state"], "withdrawn");
+}
+
+#[tokio::test]
+async fn content_is_registered_and_listed_by_status() {
+    let app = spawn_app().await;
+    let approved = json!({"title": "Outcomes", "kind": "email_template", "product": "cardiozan", "topics": ["efficacy"],
+        "countries": ["DE"], "status": "approved", "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let r = app
+        .client
+        .put(format!("{}/v1/content/CZ-EM-1", app.base))
+        .bearer_auth(&app.ingest)
+        .json(&approved)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let batch = json!([
+        {"id": "CZ-OLD", "title": "Old", "kind": "banner", "product": "cardiozan", "status": "approved",
+         "approval_code": "CZ-0", "approved_at": "2025-01-01T00:00:00Z", "expires_at": "2025-06-01T00:00:00Z"},
+        {"id": "CZ-WIP", "title": "Draft", "kind": "video", "product": "cardiozan"}
+    ]);
+    let r = app
+        .client
+        .post(format!("{}/v1/content", app.base))
+        .bearer_auth(&app.admin)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["created"], 2);
+    let no_code = json!({"title": "X", "kind": "banner", "product": "p", "status": "approved"});
+    let r = app
+        .client
+        .put(format!("{}/v1/content/X", app.base))
+        .bearer_auth(&app.admin)
+        .json(&no_code)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "approval_code");
+
+    let ids = |v: Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(app
+            .get(&app.read, "/v1/content?status=approved")
+            .await
+            .json()
+            .await
+            .unwrap()),
+        ["CZ-EM-1"]
+    );
+    assert_eq!(
+        ids(app
+            .get(&app.read, "/v1/content?status=expired")
+            .await
+            .json()
+            .await
+            .unwrap()),
+        ["CZ-OLD"]
+    );
+    assert_eq!(
+        ids(app
+            .get(&app.read, "/v1/content")
+            .await
+            .json()
+            .await
+            .unwrap())
+        .len(),
+        3
+    );
+    assert_eq!(
+        app.get(&app.read, "/v1/content?status=lost").await.status(),
+        422
+    );
+    let one: Value = app
+        .get(&app.read, "/v1/content/CZ-OLD")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["status"], "expired");
+}

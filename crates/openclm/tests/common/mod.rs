@@ -1,0 +1,123 @@
+//! Test harness: the real server on port 0 over a fresh database, and keys of every role.
+
+#![allow(dead_code)]
+
+use openclm_core::auth::Role;
+use openclm_server::{ApiConfig, AppState, system_clock};
+use openclm_store::{SqliteStore, Store};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub admin: String,
+    pub ingest: String,
+    pub read: String,
+    pub client: reqwest::Client,
+    pub store: SqliteStore,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ApiConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("api.db").to_str().unwrap()).unwrap();
+    let admin = openclm::create_key(&store, Role::Admin, "test")
+        .await
+        .unwrap()
+        .1;
+    let ingest = openclm::create_key(&store, Role::Ingest, "test")
+        .await
+        .unwrap()
+        .1;
+    let read = openclm::create_key(&store, Role::Read, "test")
+        .await
+        .unwrap()
+        .1;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        store: store.clone(),
+        config,
+        clock: system_clock(),
+    };
+    tokio::spawn(openclm_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    TestApp {
+        base,
+        admin,
+        ingest,
+        read,
+        client: reqwest::Client::new(),
+        store,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub async fn put_hcp(&self, id: &str, body: Value) -> reqwest::Response {
+        self.client
+            .put(format!("{}/v1/hcps/{id}", self.base))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_events(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/events", self.base))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers HCP `hcp-N` with CRM id `CRM-N` in territory `T-(N % 3)`.
+    pub async fn seed_hcps(&self, n: usize) {
+        for i in 0..n {
+            let r = self
+                .put_hcp(
+                    &format!("hcp-{i}"),
+                    json!({"name": format!("Dr. Test {i}"), "specialty": if i % 2 == 0 { "cardiology" } else { "oncology" },
+                           "country": "DE", "territory": format!("T-{}", i % 3),
+                           "external_ids": [{"system": "crm", "id": format!("CRM-{i}")}]}),
+                )
+                .await;
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    }
+
+    pub async fn event_count(&self) -> u64 {
+        self.store.counts().await.unwrap().events
+    }
+}
+
+/// A valid event of HCP `CRM-{hcp}` in source `crm`.
+pub fn event(id: &str, hcp: usize, minute: i64) -> Value {
+    let at = openclm_core::Timestamp::from_millis(1_790_000_000_000 + minute * 60_000);
+    json!({"event_id": id, "occurred_at": at.to_string(), "hcp": format!("CRM-{hcp}"), "source": "crm",
+           "channel": "email", "type": "opened"})
+}

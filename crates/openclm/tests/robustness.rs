@@ -1,0 +1,190 @@
+//! Random and mutated input never yields a 5xx or a panic, and never stops the server.
+
+mod common;
+
+use common::{event, spawn_app};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+/// Values of every JSON kind, including awkward ones, to put where a field is expected.
+fn awkward(rng: &mut ChaCha8Rng) -> Value {
+    match rng.random_range(0..14) {
+        0 => Value::Null,
+        1 => json!(true),
+        2 => json!(-1),
+        3 => json!(1e308),
+        4 => json!(u64::MAX),
+        5 => json!(""),
+        6 => json!("\u{0}\u{7}\u{202e}évènement😀"),
+        7 => json!("x".repeat(rng.random_range(100..70_000))),
+        8 => json!([]),
+        9 => json!({"nested": {"deeper": [1, {"x": null}]}}),
+        10 => json!("2026-13-45T25:61:61Z"),
+        11 => json!(-0.0),
+        12 => json!([["a"], {"b": "c"}]),
+        _ => json!("email"),
+    }
+}
+
+fn mutate_text(text: &str, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    for _ in 0..rng.random_range(1..8) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = rng.random_range(0..bytes.len());
+        match rng.random_range(0..4) {
+            0 => bytes[at] = rng.random(),
+            1 => {
+                bytes.remove(at);
+            }
+            2 => {
+                const NOISE: &[u8] = b"{}[]\",:\\\n0e";
+                bytes.insert(at, NOISE[rng.random_range(0..NOISE.len())]);
+            }
+            _ => bytes.truncate(at),
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn random_and_mutated_bodies_never_cause_a_server_error() {
+    let app = spawn_app().await;
+    app.seed_hcps(3).await;
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let fields = [
+        "event_id",
+        "occurred_at",
+        "hcp",
+        "source",
+        "channel",
+        "type",
+        "dwell_ms",
+        "percent",
+        "question",
+        "answer",
+        "score",
+        "text",
+        "rep_id",
+        "key_messages",
+        "units",
+        "value",
+        "state",
+        "content_id",
+        "url",
+    ];
+    let types = [
+        "opened",
+        "slide_viewed",
+        "video_progress",
+        "survey_answered",
+        "comment",
+        "call_logged",
+        "prescription",
+        "consent_changed",
+        "medical_information_requested",
+    ];
+    let content_types = [
+        "application/json",
+        "application/x-ndjson",
+        "text/plain",
+        "application/json; charset=utf-8",
+    ];
+    for round in 0..400 {
+        let body: Vec<u8> = match round % 4 {
+            // Random bytes.
+            0 => (0..rng.random_range(0..2048))
+                .map(|_| rng.random())
+                .collect(),
+            // A valid batch with random fields replaced by awkward values.
+            1 | 2 => {
+                let batch: Vec<Value> = (0..rng.random_range(1..20))
+                    .map(|i| {
+                        let mut e = event(&format!("r{round}-{i}"), rng.random_range(0..5), i);
+                        e["type"] = json!(types[rng.random_range(0..types.len())]);
+                        for _ in 0..rng.random_range(0..4) {
+                            e[fields[rng.random_range(0..fields.len())]] = awkward(&mut rng);
+                        }
+                        e
+                    })
+                    .collect();
+                serde_json::to_vec(&batch).unwrap()
+            }
+            // A valid batch with its text mangled.
+            _ => {
+                let batch = json!([
+                    event(&format!("m{round}"), 0, 1),
+                    event(&format!("n{round}"), 1, 2)
+                ]);
+                mutate_text(&batch.to_string(), &mut rng)
+            }
+        };
+        let content_type = content_types[rng.random_range(0..content_types.len())];
+        let response = app
+            .post_events(&app.ingest, content_type, body.clone())
+            .await;
+        let status = response.status();
+        assert!(
+            !status.is_server_error(),
+            "round {round}: {status} for body {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        if status == 200 {
+            let outcome: Value = response.json().await.unwrap();
+            let n = outcome["results"].as_array().unwrap().len() as u64;
+            let sum: u64 = ["accepted", "duplicates", "conflicts", "rejected"]
+                .iter()
+                .map(|k| outcome[k].as_u64().unwrap())
+                .sum();
+            assert_eq!(
+                n, sum,
+                "round {round}: every event gets exactly one outcome"
+            );
+        }
+    }
+    // Deep nesting and huge arrays are refused cleanly too.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert_eq!(
+        app.post_events(&app.ingest, "application/json", deep)
+            .await
+            .status(),
+        400
+    );
+
+    // Random paths and query strings on the read routes.
+    for round in 0..200 {
+        let junk: String = (0..rng.random_range(0..40))
+            .map(|_| char::from(rng.random_range(0x21u8..0x7f)))
+            .filter(|c| *c != '#' && *c != '?' && *c != '/')
+            .collect();
+        let junk = junk.replace('%', "%25");
+        let paths = [
+            format!("/v1/hcps/{junk}"),
+            format!("/v1/hcps/hcp-0/timeline?cursor={junk}&limit={junk}"),
+            format!("/v1/hcps?territory={junk}&limit=7&cursor={junk}"),
+            format!("/v1/content?status={junk}"),
+            format!("/v1/hcps/{junk}/consent"),
+        ];
+        for path in paths {
+            let status = app.get(&app.read, &path).await.status();
+            assert!(
+                !status.is_server_error(),
+                "round {round}: {status} for {path}"
+            );
+        }
+    }
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let report = {
+        use openclm_store::Store;
+        app.store.check_integrity().await.unwrap()
+    };
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
