@@ -28,7 +28,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let listener = if args.no_serve { None } else { Some(bind(&settings.listen).await?) };
+    let listener = if args.no_serve {
+        None
+    } else {
+        Some(bind(&settings.listen).await?)
+    };
     let store = open_store(&settings.database_url)?;
     let config = WorldConfig {
         hcps: args.hcps,
@@ -77,10 +81,13 @@ pub async fn build(store: &SqliteStore, config: WorldConfig) -> anyhow::Result<D
     store.put_content(world.content.clone(), now()).await?;
     let bar = progress_bar(world.estimated_events(), "events");
     let mut chunk = Vec::with_capacity(10_000);
-    let mut flush = async |chunk: Vec<_>, stats: &mut DemoStats| -> anyhow::Result<()> {
+    let flush = async |chunk: Vec<_>, stats: &mut DemoStats| -> anyhow::Result<()> {
         let n = chunk.len();
         let outcomes = store.ingest(chunk, UnknownHcpPolicy::Reject, now()).await?;
-        if let Some(bad) = outcomes.iter().find(|o| !matches!(o, IngestOutcome::Accepted)) {
+        if let Some(bad) = outcomes
+            .iter()
+            .find(|o| !matches!(o, IngestOutcome::Accepted))
+        {
             anyhow::bail!("the synthetic world produced an event the store refused: {bad:?}");
         }
         stats.events += n;
@@ -95,7 +102,10 @@ pub async fn build(store: &SqliteStore, config: WorldConfig) -> anyhow::Result<D
     }
     flush(chunk, &mut stats).await?;
     bar.finish_and_clear();
-    store.merge_index().await.context("indexing the demo history")?;
+    store
+        .merge_index()
+        .await
+        .context("indexing the demo history")?;
     Ok(stats)
 }
 

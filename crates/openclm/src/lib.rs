@@ -3,7 +3,7 @@
 
 pub mod bench;
 pub mod cli;
-
+pub mod demo;
 pub mod import;
 pub mod settings;
 
@@ -59,7 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo(_) => todo!(),
+        Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }
 }
