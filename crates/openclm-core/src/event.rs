@@ -170,6 +170,8 @@ pub struct Event {
     pub details: Details,
     /// The object as the source sent it, unknown fields included.
     pub payload: Map<String, Value>,
+    /// `payload` in canonical form (keys sorted at every level): equal events give equal text.
+    canonical: String,
 }
 
 /// Longest accepted identifier (event, HCP, content, campaign ...).
@@ -195,6 +197,8 @@ impl Event {
         let channel = Channel::parse("channel", &f.required_str("channel")?)?;
         let kind = EventType::parse("type", &f.required_str("type")?)?;
         let details = parse_details(kind, &f)?;
+        let mut canonical = String::with_capacity(256);
+        write_canonical_map(&payload, &mut canonical);
         Ok(Event {
             event_id,
             occurred_at,
@@ -209,12 +213,14 @@ impl Event {
             rep_id: f.opt_id("rep_id")?,
             details,
             payload,
+            canonical,
         })
     }
 
     /// The payload in canonical form (keys sorted at every level): equal events give equal text.
-    pub fn canonical_payload(&self) -> String {
-        canonical_json(&Value::Object(self.payload.clone()))
+    /// Computed once, at parse time, off the store's single writer.
+    pub fn canonical_payload(&self) -> &str {
+        &self.canonical
     }
 
     /// A stable 64-bit key for `event_id`, used to find a possible earlier copy quickly.
@@ -459,22 +465,24 @@ pub fn canonical_json(value: &Value) -> String {
     out
 }
 
+fn write_canonical_map(map: &Map<String, Value>, out: &mut String) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_canonical(&Value::String(k.clone()), out);
+        out.push(':');
+        write_canonical(v, out);
+    }
+    out.push('}');
+}
+
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_canonical_map(map, out),
         Value::Array(items) => {
             out.push('[');
             for (i, v) in items.iter().enumerate() {

@@ -392,3 +392,54 @@ async fn content_status_filter_treats_past_expiry_as_expired() {
     let old = store.get_content("old".into(), NOW).await.unwrap().unwrap();
     assert_eq!(old.status, ContentStatus::Expired);
 }
+
+#[tokio::test]
+async fn a_merge_in_several_steps_keeps_every_event_findable_once() {
+    let (_dir, store) = fresh().await;
+    // More than one merge step's worth of rows, spread over two HCPs.
+    let events: Vec<Event> = (0..60_000)
+        .map(|i| {
+            event(
+                &format!("bulk-{i}"),
+                if i % 3 == 0 { "B1" } else { "A1" },
+                i % 5000,
+                "web",
+                "content_viewed",
+            )
+        })
+        .collect();
+    for chunk in events.chunks(10_000) {
+        let out = store
+            .ingest(chunk.to_vec(), UnknownHcpPolicy::Reject, NOW)
+            .await
+            .unwrap();
+        assert!(out.iter().all(|o| *o == IngestOutcome::Accepted));
+    }
+    store.merge_index().await.unwrap();
+    let resent = store
+        .ingest(events[..20_000].to_vec(), UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(resent.iter().all(|o| *o == IngestOutcome::Duplicate));
+    let report = store.check_integrity().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let mut total = 0;
+    let mut cursor = None;
+    loop {
+        let p = store
+            .timeline(
+                HcpId::parse("id", "hcp-b").unwrap(),
+                TimelineFilter::default(),
+                page(1000, cursor),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        total += p.items.len();
+        cursor = p.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(total, 20_000);
+}

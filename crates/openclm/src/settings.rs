@@ -164,7 +164,10 @@ mod tests {
             jail.set_env("OPENCLM_LISTEN", "127.0.0.1:1");
             jail.set_env("OPENCLM_UNKNOWN_HCP", "maybe");
             let e = Settings::load(None, Overrides::default()).unwrap_err();
-            assert!(format!("{e:#}").to_lowercase().contains("unknown_hcp"), "{e:#}");
+            assert!(
+                format!("{e:#}").to_lowercase().contains("unknown_hcp"),
+                "{e:#}"
+            );
             Ok(())
         });
     }

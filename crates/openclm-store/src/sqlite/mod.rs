@@ -10,6 +10,7 @@ use openclm_core::hcp::ExternalId;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -39,6 +40,27 @@ struct Inner {
     jobs: SyncSender<IngestJob>,
     idle: Mutex<Vec<Connection>>,
     tail: Arc<RwLock<Tail>>,
+    /// Tells the checkpoint thread to end.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn checkpoint_until(conn: Connection, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        // PASSIVE never blocks writers or readers; what it cannot copy now, it copies next time.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+        }
+    }
 }
 
 /// Parses `sqlite://PATH`, `sqlite:PATH` or a plain path.
@@ -71,6 +93,18 @@ impl SqliteStore {
                 .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
             t.catch_up(&conn, upto)?;
         }
+        // The writer never checkpoints: copying the WAL back into the database (and its fsync)
+        // happens on a thread of its own, off the ingest path.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpointer = connect(&path, 2_048)?;
+        let stop_checkpoints = stop.clone();
+        std::thread::Builder::new()
+            .name("openclm-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpointer, &stop_checkpoints))
+            .map_err(|e| {
+                StoreError::Location(format!("cannot start the checkpoint thread: {e}"))
+            })?;
         let (jobs, rx) = sync_channel::<IngestJob>(64);
         let writer = Writer::new(conn, tail.clone());
         std::thread::Builder::new()
@@ -83,6 +117,7 @@ impl SqliteStore {
                 jobs,
                 idle: Mutex::new(Vec::new()),
                 tail,
+                stop,
             }),
         })
     }
@@ -134,6 +169,7 @@ fn connect(path: &Path, cache_kib: i64) -> Result<Connection> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
+         PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -{cache_kib};"
     ))?;
     Ok(conn)
@@ -184,12 +220,6 @@ pub(crate) fn meta_get(conn: &Connection, name: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT value FROM store_meta WHERE name = ?1")?
         .query_row([name], |r| r.get(0))?)
-}
-
-pub(crate) fn meta_set(conn: &Connection, name: &str, value: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE store_meta SET value = ?2 WHERE name = ?1")?
-        .execute(params![name, value])?;
-    Ok(())
 }
 
 fn corrupt(what: &str) -> impl Fn(FieldError) -> rusqlite::Error + '_ {

@@ -14,13 +14,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use super::meta_get;
 use super::tail::{Tail, TailEntry};
-use super::{meta_get, meta_set};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 
 /// At most this many events share one transaction.
 const GROUP_MAX_EVENTS: usize = 50_000;
-/// The tail is merged into the lookup tables once it holds this many events ...
+/// A merge of the tail into the lookup tables starts once it holds this many events ...
 const MERGE_AT_EVENTS: usize = 250_000;
 /// ... or once the writer has been idle this long with anything in it.
 const MERGE_WHEN_IDLE: Duration = Duration::from_millis(500);
@@ -35,9 +35,16 @@ pub(crate) struct IngestJob {
 pub(crate) struct Writer {
     conn: Connection,
     tail: Arc<RwLock<Tail>>,
-    /// (source, id in source) -> hcp_key; dropped whenever HCP master data changes.
-    hcp_cache: HashMap<(String, String), i64>,
+    /// source -> id in source -> hcp_key; dropped whenever HCP master data changes.
+    hcp_cache: HcpCache,
     hcp_generation: i64,
+    merge: Option<Merge>,
+}
+
+type HcpCache = HashMap<String, HashMap<String, i64>>;
+
+fn cached(cache: &HcpCache, source: &str, id: &str) -> Option<i64> {
+    cache.get(source).and_then(|ids| ids.get(id)).copied()
 }
 
 /// One event accepted in the transaction under way.
@@ -54,51 +61,93 @@ impl Writer {
             tail,
             hcp_cache: HashMap::new(),
             hcp_generation: -1,
+            merge: None,
         }
     }
 
     pub fn run(mut self, jobs: Receiver<IngestJob>) {
         loop {
-            let first = match jobs.recv_timeout(MERGE_WHEN_IDLE) {
-                Ok(job) => job,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.merge_logged();
-                    continue;
+            // While a merge is under way, its steps run between groups without waiting.
+            let wait = if self.merge.is_some() {
+                Duration::ZERO
+            } else {
+                MERGE_WHEN_IDLE
+            };
+            let idle = match jobs.recv_timeout(wait) {
+                Ok(first) => {
+                    self.write_waiting(first, &jobs);
+                    false
                 }
+                Err(RecvTimeoutError::Timeout) => true,
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.merge_logged();
+                    while self.merge.is_some() || self.merge_due(true) {
+                        if !self.advance_merge() {
+                            break;
+                        }
+                    }
                     return;
                 }
             };
-            let mut group = vec![first];
-            let mut count = group[0].events.len();
-            while count < GROUP_MAX_EVENTS {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        count += job.events.len();
-                        group.push(job);
-                    }
-                    Err(_) => break,
+            if self.merge.is_some() || self.merge_due(idle) {
+                self.advance_merge();
+            }
+        }
+    }
+
+    /// Writes `first` and every batch already waiting behind it in one transaction.
+    fn write_waiting(&mut self, first: IngestJob, jobs: &Receiver<IngestJob>) {
+        let mut group = vec![first];
+        let mut count = group[0].events.len();
+        while count < GROUP_MAX_EVENTS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    count += job.events.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        match self.write_group(&group) {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
                 }
             }
-            match self.write_group(&group) {
-                Ok(outcomes) => {
-                    for (job, outcome) in group.into_iter().zip(outcomes) {
-                        let _ = job.reply.send(Ok(outcome));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, batches = group.len(), "event write failed; rolled back");
-                    self.hcp_cache.clear();
-                    for job in group {
-                        let _ = job
-                            .reply
-                            .send(Err(StoreError::Corrupt("the write was rolled back".into())));
-                    }
+            Err(e) => {
+                tracing::error!(error = %e, batches = group.len(), "event write failed; rolled back");
+                self.hcp_cache.clear();
+                for job in group {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Corrupt("the write was rolled back".into())));
                 }
             }
-            if self.tail.read().map(|t| t.len()).unwrap_or(0) >= MERGE_AT_EVENTS {
-                self.merge_logged();
+        }
+    }
+
+    fn merge_due(&self, idle: bool) -> bool {
+        let held = self.tail.read().map(|t| t.len()).unwrap_or(0);
+        held >= MERGE_AT_EVENTS || (idle && held > 0)
+    }
+
+    /// Starts a merge if none is under way, then runs one step of it; false if that failed.
+    fn advance_merge(&mut self) -> bool {
+        let merge = match self.merge.take() {
+            Some(m) => m,
+            None => match self.tail.read() {
+                Ok(t) => Merge::of(&t),
+                Err(_) => return false,
+            },
+        };
+        match merge.step(&mut self.conn, &self.tail) {
+            Ok(Some(rest)) => {
+                self.merge = Some(rest);
+                true
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "index merge failed; it will be retried");
+                false
             }
         }
     }
@@ -109,6 +158,7 @@ impl Writer {
             tail: shared_tail,
             hcp_cache,
             hcp_generation,
+            ..
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let indexed_upto = meta_get(&tx, "indexed_upto")?;
@@ -124,7 +174,7 @@ impl Writer {
 
         let mut pending: Vec<Pending> = Vec::new();
         let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::new();
-        let mut new_hcps: Vec<((String, String), i64)> = Vec::new();
+        let mut new_hcps = HcpCache::new();
         let mut results = Vec::with_capacity(group.len());
         {
             let tail = shared_tail
@@ -231,7 +281,7 @@ impl Writer {
                             kind: event.kind.code(),
                         },
                         event_id: event.event_id.clone(),
-                        payload,
+                        payload: payload.to_owned(),
                     });
                     outcomes.push(IngestOutcome::Accepted);
                 }
@@ -245,24 +295,24 @@ impl Writer {
         for p in &pending {
             tail.push(p.entry);
         }
-        hcp_cache.extend(new_hcps);
+        for (source, ids) in new_hcps {
+            hcp_cache.entry(source).or_default().extend(ids);
+        }
         Ok(results)
     }
 }
 
 /// Finds the OpenCLM HCP an event names; the inner error is the client's.
 fn resolve_hcp(
-    hcp_cache: &HashMap<(String, String), i64>,
+    hcp_cache: &HcpCache,
     tx: &Connection,
     event: &Event,
     job: &IngestJob,
-    new_hcps: &mut Vec<((String, String), i64)>,
+    new_hcps: &mut HcpCache,
 ) -> Result<Result<i64, FieldError>> {
-    let cache_key = (event.source.clone(), event.hcp.clone());
-    if let Some(&k) = hcp_cache.get(&cache_key) {
-        return Ok(Ok(k));
-    }
-    if let Some(&(_, k)) = new_hcps.iter().find(|(ck, _)| *ck == cache_key) {
+    if let Some(k) = cached(hcp_cache, &event.source, &event.hcp)
+        .or_else(|| cached(new_hcps, &event.source, &event.hcp))
+    {
         return Ok(Ok(k));
     }
     let found: Option<i64> = tx
@@ -301,59 +351,106 @@ fn resolve_hcp(
             k
         }
     };
-    new_hcps.push((cache_key, key));
+    new_hcps
+        .entry(event.source.clone())
+        .or_default()
+        .insert(event.hcp.clone(), key);
     Ok(Ok(key))
 }
 
-impl Writer {
-    fn merge_logged(&mut self) {
-        if let Err(e) = merge_tail(&mut self.conn, &self.tail) {
-            tracing::error!(error = %e, "index merge failed; it will be retried");
+/// A merge of the tail into the lookup tables, run in steps of [`MERGE_STEP_ROWS`] rows so that
+/// ingest transactions are not held up behind one long transaction. Rows are written in key order,
+/// so each index page is touched once per merge however the steps fall.
+pub(crate) struct Merge {
+    by_key: Vec<TailEntry>,
+    by_hcp: Vec<TailEntry>,
+    done_keys: usize,
+    done_hcps: usize,
+    upto: i64,
+}
+
+/// Rows written per merge step.
+const MERGE_STEP_ROWS: usize = 40_000;
+
+impl Merge {
+    pub fn of(tail: &Tail) -> Self {
+        let mut by_key = tail.snapshot();
+        by_key.sort_unstable_by_key(|e| (e.key, e.seq));
+        let mut by_hcp = by_key.clone();
+        by_hcp.sort_unstable_by_key(|e| (e.hcp_key, e.occurred_at, e.seq));
+        Self {
+            by_key,
+            by_hcp,
+            done_keys: 0,
+            done_hcps: 0,
+            upto: tail.max_seq(),
         }
+    }
+
+    /// Writes the next rows in one transaction; returns what is left, or `None` once finished.
+    pub fn step(mut self, conn: &mut Connection, tail: &RwLock<Tail>) -> Result<Option<Self>> {
+        if self.by_key.is_empty() {
+            return Ok(None);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut budget = MERGE_STEP_ROWS;
+        {
+            let mut keys = tx.prepare_cached(
+                "INSERT OR IGNORE INTO event_keys (event_key, seq) VALUES (?1, ?2)",
+            )?;
+            for e in self.by_key[self.done_keys..].iter().take(budget) {
+                keys.execute([e.key, e.seq])?;
+                self.done_keys += 1;
+                budget -= 1;
+            }
+            let mut timeline = tx.prepare_cached(
+                "INSERT OR IGNORE INTO hcp_timeline (hcp_key, occurred_at, seq, channel, type)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for e in self.by_hcp[self.done_hcps..].iter().take(budget) {
+                timeline.execute([e.hcp_key, e.occurred_at, e.seq, e.channel, e.kind])?;
+                self.done_hcps += 1;
+            }
+        }
+        let finished = self.done_keys == self.by_key.len() && self.done_hcps == self.by_hcp.len();
+        if finished {
+            // Another process may have merged further already: the mark never moves back.
+            tx.execute(
+                "UPDATE store_meta SET value = MAX(value, ?1) WHERE name = 'indexed_upto'",
+                [self.upto],
+            )?;
+        }
+        tx.commit()?;
+        if !finished {
+            return Ok(Some(self));
+        }
+        tail.write()
+            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?
+            .trim(self.upto);
+        tracing::debug!(
+            events = self.by_key.len(),
+            upto = self.upto,
+            "merged the tail into the lookup tables"
+        );
+        Ok(None)
     }
 }
 
-/// Merges every held tail event into the lookup tables, in key order, in one transaction.
+/// Merges every held tail event into the lookup tables now, step by step.
 pub(crate) fn merge_tail(conn: &mut Connection, tail: &RwLock<Tail>) -> Result<usize> {
     let poisoned = || StoreError::Corrupt("tail lock poisoned".into());
-    if tail.read().map_err(|_| poisoned())?.len() == 0 {
-        return Ok(0);
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let indexed_upto = meta_get(&tx, "indexed_upto")?;
-    let (mut entries, upto) = {
+    let mut merge = {
+        // Catch up first, so events another process appended are merged too.
+        let upto = meta_get(conn, "indexed_upto")?;
         let mut t = tail.write().map_err(|_| poisoned())?;
-        t.catch_up(&tx, indexed_upto)?;
-        (t.snapshot(), t.max_seq())
+        t.catch_up(conn, upto)?;
+        Merge::of(&t)
     };
-    if entries.is_empty() {
-        return Ok(0);
-    }
-    entries.sort_unstable_by_key(|e| (e.key, e.seq));
-    {
-        let mut keys =
-            tx.prepare_cached("INSERT OR IGNORE INTO event_keys (event_key, seq) VALUES (?1, ?2)")?;
-        for e in &entries {
-            keys.execute([e.key, e.seq])?;
+    let merged = merge.by_key.len();
+    loop {
+        match merge.step(conn, tail)? {
+            Some(rest) => merge = rest,
+            None => return Ok(merged),
         }
     }
-    entries.sort_unstable_by_key(|e| (e.hcp_key, e.occurred_at, e.seq));
-    {
-        let mut timeline = tx.prepare_cached(
-            "INSERT OR IGNORE INTO hcp_timeline (hcp_key, occurred_at, seq, channel, type)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for e in &entries {
-            timeline.execute([e.hcp_key, e.occurred_at, e.seq, e.channel, e.kind])?;
-        }
-    }
-    meta_set(&tx, "indexed_upto", upto)?;
-    tx.commit()?;
-    tail.write().map_err(|_| poisoned())?.trim(upto);
-    tracing::debug!(
-        events = entries.len(),
-        upto,
-        "merged tail into the lookup tables"
-    );
-    Ok(entries.len())
 }
