@@ -16,7 +16,7 @@ use openclm_core::{Channel, EventType, FieldError, HcpId};
 use openclm_store::{
     ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter, Upserted,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
@@ -104,7 +104,7 @@ async fn ingest_events<S: Store>(
     caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IngestResponse>, ApiError> {
     caller.require(Action::WriteEvents)?;
     let format = batch_format(&headers)?;
     let limit = state.config.max_batch_bytes;
@@ -146,55 +146,75 @@ async fn ingest_events<S: Store>(
         .ingest(valid, state.config.unknown_hcp, (state.clock)())
         .await?;
     let mut outcomes = outcomes.into_iter();
-    let (mut accepted, mut duplicates, mut conflicts, mut rejected) = (0, 0, 0, 0);
-    let results: Vec<Value> = results
-        .into_iter()
-        .map(|(index, event_id, parse_error)| {
-            let outcome = match parse_error {
-                Some(Err(e)) => IngestOutcome::Rejected(e),
-                _ => outcomes
-                    .next()
-                    .unwrap_or(IngestOutcome::Rejected(FieldError::new(
-                        "event",
-                        "was not processed",
-                    ))),
-            };
-            let (status, error) = match outcome {
-                IngestOutcome::Accepted => {
-                    accepted += 1;
-                    ("accepted", None)
-                }
-                IngestOutcome::Duplicate => {
-                    duplicates += 1;
-                    ("duplicate", None)
-                }
-                IngestOutcome::Conflict => {
-                    conflicts += 1;
-                    (
-                        "conflict",
-                        Some(FieldError::new(
-                            "event_id",
-                            "an event with this id is already stored with a different payload",
-                        )),
-                    )
-                }
-                IngestOutcome::Rejected(e) => {
-                    rejected += 1;
-                    ("rejected", Some(e))
-                }
-            };
-            let mut r = json!({"index": index, "event_id": event_id, "status": status});
-            if let Some(e) = error {
-                r["error"] = json!({"field": e.field, "reason": e.reason});
+    let mut response = IngestResponse::default();
+    for (index, event_id, parse_error) in results {
+        let outcome = match parse_error {
+            Some(Err(e)) => IngestOutcome::Rejected(e),
+            _ => outcomes
+                .next()
+                .unwrap_or(IngestOutcome::Rejected(FieldError::new(
+                    "event",
+                    "was not processed",
+                ))),
+        };
+        let (status, error) = match outcome {
+            IngestOutcome::Accepted => {
+                response.accepted += 1;
+                ("accepted", None)
             }
-            r
-        })
-        .collect();
-    tracing::debug!(accepted, duplicates, conflicts, rejected, "events ingested");
-    Ok(Json(json!({
-        "accepted": accepted, "duplicates": duplicates, "conflicts": conflicts,
-        "rejected": rejected, "results": results,
-    })))
+            IngestOutcome::Duplicate => {
+                response.duplicates += 1;
+                ("duplicate", None)
+            }
+            IngestOutcome::Conflict => {
+                response.conflicts += 1;
+                (
+                    "conflict",
+                    Some(FieldError::new(
+                        "event_id",
+                        "an event with this id is already stored with a different payload",
+                    )),
+                )
+            }
+            IngestOutcome::Rejected(e) => {
+                response.rejected += 1;
+                ("rejected", Some(e))
+            }
+        };
+        response.results.push(EventResult {
+            index,
+            event_id,
+            status,
+            error,
+        });
+    }
+    tracing::debug!(
+        accepted = response.accepted,
+        duplicates = response.duplicates,
+        conflicts = response.conflicts,
+        rejected = response.rejected,
+        "events ingested"
+    );
+    Ok(Json(response))
+}
+
+/// The answer to `POST /v1/events`: counts, and one result per event in request order.
+#[derive(Debug, Default, Serialize)]
+struct IngestResponse {
+    accepted: usize,
+    duplicates: usize,
+    conflicts: usize,
+    rejected: usize,
+    results: Vec<EventResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct EventResult {
+    index: usize,
+    event_id: Option<String>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<FieldError>,
 }
 
 fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {
