@@ -197,8 +197,7 @@ impl Event {
         let channel = Channel::parse("channel", &f.required_str("channel")?)?;
         let kind = EventType::parse("type", &f.required_str("type")?)?;
         let details = parse_details(kind, &f)?;
-        let mut canonical = String::with_capacity(256);
-        write_canonical_map(&payload, &mut canonical);
+        let canonical = canonical_map(&payload);
         Ok(Event {
             event_id,
             occurred_at,
@@ -221,6 +220,11 @@ impl Event {
     /// Computed once, at parse time, off the store's single writer.
     pub fn canonical_payload(&self) -> &str {
         &self.canonical
+    }
+
+    /// The canonical payload, giving up the parsed one.
+    pub fn into_canonical_payload(self) -> String {
+        self.canonical
     }
 
     /// A stable 64-bit key for `event_id`, used to find a possible earlier copy quickly.
@@ -460,41 +464,53 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// JSON text with object keys sorted at every level, whatever map order serde_json was built with.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical_map(map: &Map<String, Value>, out: &mut String) {
+fn canonical_map(map: &Map<String, Value>) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical_map(map, &mut out);
+    // Only JSON text was written, which is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_canonical_map(map: &Map<String, Value>, out: &mut Vec<u8>) {
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    out.push('{');
+    out.push(b'{');
     for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        write_canonical(&Value::String(k.clone()), out);
-        out.push(':');
+        write_scalar(k, out);
+        out.push(b':');
         write_canonical(v, out);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => write_canonical_map(map, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(v, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+fn write_scalar<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing JSON scalars into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::{
     cursor,
 };
 use tail::Tail;
-use writer::{IngestJob, Writer};
+use writer::{EventRow, IngestJob, Writer};
 
 /// Migrations, in order. Append only: a released migration never changes.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -319,7 +319,7 @@ impl crate::Store for SqliteStore {
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = IngestJob {
-            events,
+            events: events.into_iter().map(EventRow::from).collect(),
             policy: unknown_hcp,
             now,
             reply,

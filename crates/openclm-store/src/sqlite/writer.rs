@@ -5,6 +5,7 @@
 //! after the commit. Between groups it merges the unindexed tail into the lookup tables in sorted
 //! order, which touches each index page once per merge instead of once per event.
 
+use openclm_core::consent::ConsentState;
 use openclm_core::consent::consent_change_of;
 use openclm_core::{Event, FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -25,8 +26,60 @@ const MERGE_AT_EVENTS: usize = 250_000;
 /// ... or once the writer has been idle this long with anything in it.
 const MERGE_WHEN_IDLE: Duration = Duration::from_millis(500);
 
+/// What the writer needs of an event. Made on the request's thread, so that the parsed JSON is
+/// freed there and the single writer spends its time on the database only.
+pub(crate) struct EventRow {
+    key: i64,
+    event_id: String,
+    hcp: String,
+    source: String,
+    occurred_at: i64,
+    channel: i64,
+    kind: i64,
+    content_id: Option<String>,
+    campaign_id: Option<String>,
+    decision_id: Option<String>,
+    rep_id: Option<String>,
+    consent: Option<(ConsentState, String)>,
+    payload: String,
+}
+
+impl From<Event> for EventRow {
+    fn from(event: Event) -> Self {
+        let consent = consent_change_of(&event);
+        let key = event.key_hash();
+        let (occurred_at, channel, kind) = (
+            event.occurred_at.millis(),
+            event.channel.code(),
+            event.kind.code(),
+        );
+        let event_id = event.event_id.clone();
+        let hcp = event.hcp.clone();
+        let source = event.source.clone();
+        let content_id = event.content_id.clone();
+        let campaign_id = event.campaign_id.clone();
+        let decision_id = event.decision_id.clone();
+        let rep_id = event.rep_id.clone();
+        Self {
+            key,
+            event_id,
+            hcp,
+            source,
+            occurred_at,
+            channel,
+            kind,
+            content_id,
+            campaign_id,
+            decision_id,
+            rep_id,
+            consent,
+            payload: event.into_canonical_payload(),
+        }
+    }
+}
+
 pub(crate) struct IngestJob {
-    pub events: Vec<Event>,
+    pub events: Vec<EventRow>,
     pub policy: UnknownHcpPolicy,
     pub now: Timestamp,
     pub reply: oneshot::Sender<Result<Vec<IngestOutcome>>>,
@@ -197,8 +250,8 @@ impl Writer {
             for job in group {
                 let mut outcomes = Vec::with_capacity(job.events.len());
                 for event in &job.events {
-                    let key = event.key_hash();
-                    let payload = event.canonical_payload();
+                    let key = event.key;
+                    let payload = event.payload.as_str();
 
                     // An earlier copy: in this transaction, in the tail, or in the index.
                     let mut earlier: Option<bool> = None;
@@ -246,10 +299,10 @@ impl Writer {
                         key,
                         event.event_id,
                         hcp_key,
-                        event.occurred_at.millis(),
+                        event.occurred_at,
                         job.now.millis(),
-                        event.channel.code(),
-                        event.kind.code(),
+                        event.channel,
+                        event.kind,
                         event.source,
                         event.content_id,
                         event.campaign_id,
@@ -258,15 +311,15 @@ impl Writer {
                         payload,
                     ])?;
                     let seq = tx.last_insert_rowid();
-                    if let Some((state, purpose)) = consent_change_of(event) {
+                    if let Some((state, purpose)) = &event.consent {
                         insert_consent.execute(params![
                             hcp_key,
-                            event.channel.code(),
+                            event.channel,
                             purpose,
                             state.as_str(),
                             event.source,
                             event.event_id,
-                            event.occurred_at.millis(),
+                            event.occurred_at,
                             job.now.millis(),
                         ])?;
                     }
@@ -276,9 +329,9 @@ impl Writer {
                             seq,
                             key,
                             hcp_key,
-                            occurred_at: event.occurred_at.millis(),
-                            channel: event.channel.code(),
-                            kind: event.kind.code(),
+                            occurred_at: event.occurred_at,
+                            channel: event.channel,
+                            kind: event.kind,
                         },
                         event_id: event.event_id.clone(),
                         payload: payload.to_owned(),
@@ -306,7 +359,7 @@ impl Writer {
 fn resolve_hcp(
     hcp_cache: &HcpCache,
     tx: &Connection,
-    event: &Event,
+    event: &EventRow,
     job: &IngestJob,
     new_hcps: &mut HcpCache,
 ) -> Result<Result<i64, FieldError>> {
