@@ -129,7 +129,8 @@ async fn ingest_events<S: Store>(
         other => ApiError::BadRequest(other.to_string()),
     })?;
 
-    let mut results: Vec<(usize, Option<String>, Option<Result<(), FieldError>>)> =
+    // Each event's position, id, and parse error; events without one get the store's outcome.
+    let mut results: Vec<(usize, Option<String>, Option<FieldError>)> =
         Vec::with_capacity(items.len());
     let mut valid = Vec::with_capacity(items.len());
     for item in items {
@@ -138,7 +139,7 @@ async fn ingest_events<S: Store>(
                 results.push((item.index, item.event_id, None));
                 valid.push(event);
             }
-            Err(e) => results.push((item.index, item.event_id, Some(Err(e)))),
+            Err(e) => results.push((item.index, item.event_id, Some(e))),
         }
     }
     let outcomes = state
@@ -149,8 +150,8 @@ async fn ingest_events<S: Store>(
     let mut response = IngestResponse::default();
     for (index, event_id, parse_error) in results {
         let outcome = match parse_error {
-            Some(Err(e)) => IngestOutcome::Rejected(e),
-            _ => outcomes
+            Some(e) => IngestOutcome::Rejected(e),
+            None => outcomes
                 .next()
                 .unwrap_or(IngestOutcome::Rejected(FieldError::new(
                     "event",

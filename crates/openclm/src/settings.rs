@@ -122,6 +122,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's test jail returns its own large error type
 mod tests {
     use super::*;
 
