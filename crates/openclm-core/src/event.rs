@@ -462,18 +462,12 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// JSON text with object keys sorted at every level, whatever map order serde_json was built with.
-pub fn canonical_json(value: &Value) -> String {
-    let mut out = Vec::with_capacity(256);
-    write_canonical(value, &mut out);
-    String::from_utf8(out).unwrap_or_default()
-}
-
 fn canonical_map(map: &Map<String, Value>) -> String {
     let mut out = Vec::with_capacity(256);
     write_canonical_map(map, &mut out);
     // Only JSON text was written, which is UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    // Only JSON text was written, which is UTF-8; the lossy path is never taken.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn write_canonical_map(map: &Map<String, Value>, out: &mut Vec<u8>) {

@@ -68,8 +68,13 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     routes::router(state).layer(
         tower_http::trace::TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<_>| {
-                // Method and path only: query strings and bodies may carry personal data.
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                // Method and route only: ids in paths, query strings and bodies may carry
+                // personal data.
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                tracing::info_span!("http", method = %req.method(), route = %route)
             },
         ),
     )

@@ -121,9 +121,13 @@ async fn ingest_events<S: Store>(
     {
         return Err(too_large());
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
     let items = parse_batch(&body, format, state.config.max_batch_events).map_err(|e| match e {
         BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
         other => ApiError::BadRequest(other.to_string()),
@@ -212,10 +216,24 @@ struct IngestResponse {
 #[derive(Debug, Serialize)]
 struct EventResult {
     index: usize,
+    /// Absent when the event's id could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<String>,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<FieldError>,
+}
+
+/// Whether reading a body failed because it passed the size limit (not, say, a broken connection).
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {
@@ -260,10 +278,12 @@ async fn put_hcp<S: Store>(
     let upserted = state
         .store
         .put_hcps(vec![hcp.clone()], (state.clock)())
-        .await?;
-    let status = match upserted.first() {
-        Some(Upserted::Created) => StatusCode::CREATED,
-        _ => StatusCode::OK,
+        .await?
+        .pop()
+        .unwrap_or(Ok(Upserted::Updated))?;
+    let status = match upserted {
+        Upserted::Created => StatusCode::CREATED,
+        Upserted::Updated => StatusCode::OK,
     };
     Ok((status, Json(hcp)).into_response())
 }

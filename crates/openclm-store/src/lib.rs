@@ -155,7 +155,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Vec<IngestOutcome>>;
 
-    async fn put_hcps(&self, hcps: Vec<Hcp>, now: Timestamp) -> Result<Vec<Upserted>>;
+    /// Writes HCPs, each on its own: one whose external ids belong to another HCP is refused with
+    /// the field at fault, and the others are written.
+    async fn put_hcps(
+        &self,
+        hcps: Vec<Hcp>,
+        now: Timestamp,
+    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>>;
     async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>>;
     async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>>;
 

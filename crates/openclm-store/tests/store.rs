@@ -282,7 +282,7 @@ async fn unknown_hcps_can_become_stubs_and_later_master_data() {
         .put_hcps(vec![hcp("new-hcp", "north", "gp", "N1")], NOW)
         .await
         .unwrap();
-    assert_eq!(up, vec![Upserted::Updated]);
+    assert_eq!(up, vec![Ok(Upserted::Updated)]);
     let t = store
         .timeline(
             HcpId::parse("id", "new-hcp").unwrap(),
@@ -293,6 +293,54 @@ async fn unknown_hcps_can_become_stubs_and_later_master_data() {
         .unwrap()
         .unwrap();
     assert_eq!(t.items.len(), 1);
+}
+
+#[tokio::test]
+async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
+    let (_dir, store) = fresh().await;
+    store
+        .ingest(
+            vec![event("early", "CRM-77", 1, "web", "content_viewed")],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    // The real record names the id the events used, under its own OpenCLM id.
+    let results = store
+        .put_hcps(vec![hcp("hcp-77", "north", "gp", "CRM-77")], NOW)
+        .await
+        .unwrap();
+    assert_eq!(results, vec![Ok(Upserted::Created)]);
+    let t = store
+        .timeline(
+            HcpId::parse("id", "hcp-77").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.items.len(), 1);
+    assert_eq!(t.items[0].hcp_id, "hcp-77");
+    assert!(
+        store
+            .get_hcp(HcpId::parse("id", "CRM-77").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Later events with the same id land on the same HCP.
+    store
+        .ingest(
+            vec![event("later", "CRM-77", 2, "web", "content_viewed")],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.counts().await.unwrap().hcps, 3);
+    assert!(store.check_integrity().await.unwrap().problems.is_empty());
 }
 
 #[tokio::test]
@@ -327,13 +375,30 @@ async fn hcp_lists_filter_and_paginate_and_external_ids_stay_unique() {
     assert_eq!(ids.len(), 14); // hcp-a and h00, h02 ... h24
     assert_eq!(ids[0], "h00");
     assert_eq!(ids.last().unwrap(), "hcp-a");
-    let clash = store
-        .put_hcps(vec![hcp("h99", "north", "gp", "A1")], NOW)
+    // A clash refuses that HCP alone, naming the field; the others in the call are written.
+    let results = store
+        .put_hcps(
+            vec![
+                hcp("h99", "north", "gp", "A1"),
+                hcp("h98", "north", "gp", "Z9"),
+            ],
+            NOW,
+        )
         .await
-        .unwrap_err();
+        .unwrap();
+    let clash = results[0].as_ref().unwrap_err();
+    assert_eq!(clash.field, "external_ids[0]");
     assert!(
-        clash.to_string().contains("already belongs to HCP hcp-a"),
+        clash.reason.contains("already belongs to HCP hcp-a"),
         "{clash}"
+    );
+    assert_eq!(results[1], Ok(Upserted::Created));
+    assert!(
+        store
+            .get_hcp(HcpId::parse("id", "h99").unwrap())
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 

@@ -55,7 +55,9 @@ pub async fn load_hcps(store: &SqliteStore, count: usize) -> anyhow::Result<()> 
             .validate(&format!("hcp-{i}"))?,
         );
         if batch.len() == 10_000 || i + 1 == count {
-            store.put_hcps(std::mem::take(&mut batch), now()).await?;
+            for result in store.put_hcps(std::mem::take(&mut batch), now()).await? {
+                result?;
+            }
         }
     }
     Ok(())

@@ -76,7 +76,9 @@ pub async fn build(store: &SqliteStore, config: WorldConfig) -> anyhow::Result<D
         events: 0,
     };
     for chunk in world.hcps.chunks(10_000) {
-        store.put_hcps(chunk.to_vec(), now()).await?;
+        for result in store.put_hcps(chunk.to_vec(), now()).await? {
+            result.context("the synthetic world produced an HCP the store refused")?;
+        }
     }
     store.put_content(world.content.clone(), now()).await?;
     let bar = progress_bar(world.estimated_events(), "events");

@@ -142,26 +142,44 @@ pub async fn import_hcps(store: &SqliteStore, file: &Path) -> anyhow::Result<Sum
         .with_context(|| format!("cannot read {}", file.display()))?;
     let mut summary = Summary::default();
     let mut chunk = Vec::new();
+    let mut lines = Vec::new();
     for (i, row) in reader.deserialize::<HcpRow>().enumerate() {
         let line = i + 2; // after the header
         match row
             .map_err(|e| FieldError::new("row", e.to_string()))
             .and_then(hcp_of_row)
         {
-            Ok(hcp) => chunk.push(hcp),
+            Ok(hcp) => {
+                chunk.push(hcp);
+                lines.push(line);
+            }
             Err(e) => summary.problems.push(format!("line {line}: {e}")),
         }
         if chunk.len() == CHUNK {
-            summary.stored += store
-                .put_hcps(std::mem::take(&mut chunk), now())
-                .await?
-                .len();
+            store_hcps(store, &mut chunk, &mut lines, &mut summary).await?;
         }
     }
-    if !chunk.is_empty() {
-        summary.stored += store.put_hcps(chunk, now()).await?.len();
-    }
+    store_hcps(store, &mut chunk, &mut lines, &mut summary).await?;
     Ok(summary)
+}
+
+async fn store_hcps(
+    store: &SqliteStore,
+    chunk: &mut Vec<openclm_core::Hcp>,
+    lines: &mut Vec<usize>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let results = store.put_hcps(std::mem::take(chunk), now()).await?;
+    for (line, result) in lines.drain(..).zip(results) {
+        match result {
+            Ok(_) => summary.stored += 1,
+            Err(e) => summary.problems.push(format!("line {line}: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// One content row: lists are `;`-separated.
@@ -285,13 +303,14 @@ pub async fn import_events(
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
     );
     let mut chunk: Vec<(usize, Event)> = Vec::with_capacity(CHUNK);
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
+    // Raw lines: a line that is not UTF-8 is one bad event, not the end of the import.
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
         progress.inc(line.len() as u64 + 1);
-        if line.trim().is_empty() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let parsed = serde_json::from_str(&line)
+        let parsed = serde_json::from_slice(&line)
             .map_err(|e| FieldError::new("event", format!("not valid JSON: {e}")))
             .and_then(Event::from_json);
         match parsed {

@@ -38,6 +38,16 @@ impl Default for Settings {
     }
 }
 
+/// The settings' names, as they appear in the file and (upper case) after `OPENCLM_`.
+const SETTING_NAMES: [&str; 6] = [
+    "database_url",
+    "listen",
+    "max_batch_events",
+    "max_batch_bytes",
+    "unknown_hcp",
+    "log",
+];
+
 /// The commented default configuration printed by `openclm config default`.
 pub const DEFAULT_TOML: &str = r#"# OpenCLM settings. Each can also be set as an OPENCLM_* environment variable
 # (e.g. OPENCLM_DATABASE_URL) or a command-line flag; flags win over the environment,
@@ -88,7 +98,8 @@ impl Settings {
             None => figment = figment.merge(Toml::file("openclm.toml")),
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("OPENCLM_").ignore(&["config"]))
+            // Only the variables that name a setting: OPENCLM_CONFIG and others are not settings.
+            .merge(Env::prefixed("OPENCLM_").only(&SETTING_NAMES))
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid settings")?;
@@ -141,6 +152,7 @@ mod tests {
             )?;
             jail.set_env("OPENCLM_MAX_BATCH_EVENTS", "7");
             jail.set_env("OPENCLM_DATABASE_URL", "env.db");
+            jail.set_env("OPENCLM_API_KEY", "not a setting, ignored");
             let s = Settings::load(
                 Some(Path::new("custom.toml")),
                 Overrides {

@@ -196,6 +196,15 @@ async fn keys_are_required_and_roles_are_enforced() {
     );
     assert_eq!(app.get(&app.ingest, "/v1/hcps/hcp-0").await.status(), 403);
     assert_eq!(app.get(&app.read, "/v1/hcps/hcp-0").await.status(), 200);
+    // The scheme is case-insensitive.
+    let lower = app
+        .client
+        .get(format!("{}/v1/hcps/hcp-0", app.base))
+        .header("authorization", format!("bearer {}", app.read))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
     let r = app
         .client
         .put(format!("{}/v1/hcps/x", app.base))

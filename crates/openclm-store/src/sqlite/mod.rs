@@ -86,13 +86,7 @@ impl SqliteStore {
         let mut conn = connect(&path, 65_536)?;
         apply_migrations(&mut conn)?;
         let tail = Arc::new(RwLock::new(Tail::default()));
-        {
-            let upto = meta_get(&conn, "indexed_upto")?;
-            let mut t = tail
-                .write()
-                .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
-            t.catch_up(&conn, upto)?;
-        }
+        tail::catch_up(&tail, &conn)?;
         // The writer never checkpoints: copying the WAL back into the database (and its fsync)
         // happens on a thread of its own, off the ingest path.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
@@ -333,69 +327,16 @@ impl crate::Store for SqliteStore {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn put_hcps(&self, hcps: Vec<Hcp>, now: Timestamp) -> Result<Vec<Upserted>> {
+    async fn put_hcps(
+        &self,
+        hcps: Vec<Hcp>,
+        now: Timestamp,
+    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(hcps.len());
             for hcp in &hcps {
-                let existing: Option<i64> = tx
-                    .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1")?
-                    .query_row([hcp.id.as_str()], |r| r.get(0))
-                    .optional()?;
-                let hcp_key = match existing {
-                    Some(k) => {
-                        tx.prepare_cached(
-                            "UPDATE hcps SET name = ?2, specialty = ?3, country = ?4, territory = ?5,
-                                segments = ?6, email = ?7, is_stub = 0, updated_at = ?8 WHERE hcp_key = ?1",
-                        )?
-                        .execute(params![
-                            k, hcp.name, hcp.specialty, hcp.country, hcp.territory,
-                            to_json(&hcp.segments), hcp.email, now.millis()
-                        ])?;
-                        k
-                    }
-                    None => {
-                        tx.prepare_cached(
-                            "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
-                                created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                        )?
-                        .execute(params![
-                            hcp.id.as_str(), hcp.name, hcp.specialty, hcp.country, hcp.territory,
-                            to_json(&hcp.segments), hcp.email, now.millis()
-                        ])?;
-                        tx.last_insert_rowid()
-                    }
-                };
-                // External ids given replace those held; an id owned by another HCP is an error.
-                let mut owner = tx.prepare_cached(
-                    "SELECT h.id FROM hcp_external_ids x JOIN hcps h ON h.hcp_key = x.hcp_key
-                     WHERE x.system = ?1 AND x.external_id = ?2 AND x.hcp_key <> ?3",
-                )?;
-                for (i, x) in hcp.external_ids.iter().enumerate() {
-                    let other: Option<String> = owner
-                        .query_row(params![x.system, x.id, hcp_key], |r| r.get(0))
-                        .optional()?;
-                    if let Some(other) = other {
-                        return Err(FieldError::new(
-                            format!("external_ids[{i}]"),
-                            format!("{}:{} already belongs to HCP {other}", x.system, x.id),
-                        )
-                        .into());
-                    }
-                }
-                tx.prepare_cached("DELETE FROM hcp_external_ids WHERE hcp_key = ?1")?
-                    .execute([hcp_key])?;
-                let mut add = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO hcp_external_ids (system, external_id, hcp_key) VALUES (?1, ?2, ?3)",
-                )?;
-                for x in &hcp.external_ids {
-                    add.execute(params![x.system, x.id, hcp_key])?;
-                }
-                results.push(if existing.is_some() {
-                    Upserted::Updated
-                } else {
-                    Upserted::Created
-                });
+                results.push(put_hcp(&tx, hcp, now)?);
             }
             tx.execute(
                 "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
@@ -523,31 +464,35 @@ impl crate::Store for SqliteStore {
             let status_clause = match filter.status {
                 None => "1",
                 Some(ContentStatus::Approved) => {
-                    "status = 'approved' AND (expires_at IS NULL OR expires_at > ?3)"
+                    "status = 'approved' AND (expires_at IS NULL OR expires_at > :now)"
                 }
                 Some(ContentStatus::Expired) => {
-                    "(status = 'expired' OR (status = 'approved' AND expires_at <= ?3))"
+                    "(status = 'expired' OR (status = 'approved' AND expires_at <= :now))"
                 }
-                Some(_) => "status = ?4",
+                Some(_) => "status = :status",
             };
             let sql = format!(
                 "SELECT {CONTENT_COLUMNS} FROM content
-                 WHERE {status_clause} AND (?1 IS NULL OR product = ?1) AND (?2 IS NULL OR id > ?2)
-                   AND ?3 = ?3 AND ?4 = ?4
-                 ORDER BY id LIMIT ?5"
+                 WHERE {status_clause} AND (:product IS NULL OR product = :product)
+                   AND (:after IS NULL OR id > :after)
+                 ORDER BY id LIMIT :limit"
             );
             let mut stmt = conn.prepare(&sql)?;
+            // Bind only the names this statement uses.
+            let status = filter.status.map_or("", |s| s.as_str());
+            let values: [(&str, &dyn rusqlite::ToSql); 5] = [
+                (":now", &now.millis()),
+                (":status", &status),
+                (":product", &filter.product),
+                (":after", &after),
+                (":limit", &(limit as i64 + 1)),
+            ];
+            let bound: Vec<(&str, &dyn rusqlite::ToSql)> = values
+                .into_iter()
+                .filter(|(name, _)| sql.contains(name))
+                .collect();
             let mut items = stmt
-                .query_map(
-                    params![
-                        filter.product,
-                        after,
-                        now.millis(),
-                        filter.status.map_or("", |s| s.as_str()),
-                        limit as i64 + 1
-                    ],
-                    |r| read_content(r, now),
-                )?
+                .query_map(bound.as_slice(), |r| read_content(r, now))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let next_cursor = (items.len() > limit).then(|| {
                 items.truncate(limit);
@@ -570,18 +515,10 @@ impl crate::Store for SqliteStore {
                 None => (i64::MAX, i64::MAX),
             };
             let limit = page_limit(&page);
-            let poisoned = || StoreError::Corrupt("tail lock poisoned".into());
-            {
-                let upto = meta_get(conn, "indexed_upto")?;
-                inner
-                    .tail
-                    .write()
-                    .map_err(|_| poisoned())?
-                    .catch_up(conn, upto)?;
-            }
+            tail::catch_up(&inner.tail, conn)?;
             // The tail is read under its lock for the whole read, so a merge cannot drop entries
             // this snapshot does not yet see in the index.
-            let tail = inner.tail.read().map_err(|_| poisoned())?;
+            let tail = tail::read(&inner.tail);
             let tx = conn.transaction()?;
             let Some(hcp_key) = tx
                 .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
@@ -783,6 +720,98 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+}
+
+/// Writes one HCP inside the caller's transaction. An external id owned by another HCP is the
+/// client's error and writes nothing; one owned by a stub (made when events arrived before the
+/// master data) makes the stub this HCP, so its events stay with it.
+fn put_hcp(
+    tx: &Connection,
+    hcp: &Hcp,
+    now: Timestamp,
+) -> Result<std::result::Result<Upserted, FieldError>> {
+    let existing: Option<(i64, bool)> = tx
+        .prepare_cached("SELECT hcp_key, is_stub FROM hcps WHERE id = ?1")?
+        .query_row([hcp.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let mut owner = tx.prepare_cached(
+        "SELECT h.hcp_key, h.id, h.is_stub FROM hcp_external_ids x JOIN hcps h ON h.hcp_key = x.hcp_key
+         WHERE x.system = ?1 AND x.external_id = ?2 AND x.hcp_key <> ?3",
+    )?;
+    let mut adopted: Option<i64> = None;
+    for (i, x) in hcp.external_ids.iter().enumerate() {
+        let other: Option<(i64, String, bool)> = owner
+            .query_row(params![x.system, x.id, existing.map_or(-1, |e| e.0)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        match other {
+            None => {}
+            Some((stub, _, true)) if existing.is_none() && adopted.is_none_or(|a| a == stub) => {
+                adopted = Some(stub);
+            }
+            Some((_, other_id, _)) => {
+                return Ok(Err(FieldError::new(
+                    format!("external_ids[{i}]"),
+                    format!("{}:{} already belongs to HCP {other_id}", x.system, x.id),
+                )));
+            }
+        }
+    }
+    let segments = to_json(&hcp.segments);
+    let (hcp_key, was_stub) = match existing.or(adopted.map(|stub| (stub, true))) {
+        Some((k, was_stub)) => {
+            tx.prepare_cached(
+                "UPDATE hcps SET id = ?2, name = ?3, specialty = ?4, country = ?5, territory = ?6,
+                    segments = ?7, email = ?8, is_stub = 0, updated_at = ?9 WHERE hcp_key = ?1",
+            )?
+            .execute(params![
+                k,
+                hcp.id.as_str(),
+                hcp.name,
+                hcp.specialty,
+                hcp.country,
+                hcp.territory,
+                segments,
+                hcp.email,
+                now.millis()
+            ])?;
+            (k, was_stub)
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
+                    created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            )?
+            .execute(params![
+                hcp.id.as_str(),
+                hcp.name,
+                hcp.specialty,
+                hcp.country,
+                hcp.territory,
+                segments,
+                hcp.email,
+                now.millis()
+            ])?;
+            (tx.last_insert_rowid(), false)
+        }
+    };
+    // The external ids given replace those held, except a stub's, which events already use.
+    if !was_stub {
+        tx.prepare_cached("DELETE FROM hcp_external_ids WHERE hcp_key = ?1")?
+            .execute([hcp_key])?;
+    }
+    let mut add = tx.prepare_cached(
+        "INSERT OR IGNORE INTO hcp_external_ids (system, external_id, hcp_key) VALUES (?1, ?2, ?3)",
+    )?;
+    for x in &hcp.external_ids {
+        add.execute(params![x.system, x.id, hcp_key])?;
+    }
+    Ok(Ok(if existing.is_some() {
+        Upserted::Updated
+    } else {
+        Upserted::Created
+    }))
 }
 
 fn stored_event(r: &rusqlite::Row, hcp_id: &str) -> rusqlite::Result<StoredEvent> {

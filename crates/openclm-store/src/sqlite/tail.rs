@@ -5,8 +5,25 @@
 
 use rusqlite::Connection;
 use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::Result;
+
+/// Reads the shared tail. A panic elsewhere never leaves it half-updated (every change is a
+/// single push or a rebuild), so a poisoned lock is taken as it is.
+pub(crate) fn read(tail: &RwLock<Tail>) -> RwLockReadGuard<'_, Tail> {
+    tail.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn write(tail: &RwLock<Tail>) -> RwLockWriteGuard<'_, Tail> {
+    tail.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Brings the shared tail up to date with the database as `conn` sees it.
+pub(crate) fn catch_up(tail: &RwLock<Tail>, conn: &Connection) -> Result<()> {
+    let indexed_upto = super::meta_get(conn, "indexed_upto")?;
+    write(tail).catch_up(conn, indexed_upto)
+}
 
 /// The indexed columns of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,9 +16,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::meta_get;
-use super::tail::{Tail, TailEntry};
+use super::tail::{self, Tail, TailEntry};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 
+/// How long the writer waits before retrying a failed merge.
+const MERGE_RETRY: Duration = Duration::from_secs(5);
 /// At most this many events share one transaction.
 const GROUP_MAX_EVENTS: usize = 50_000;
 /// A merge of the tail into the lookup tables starts once it holds this many events ...
@@ -92,6 +94,8 @@ pub(crate) struct Writer {
     hcp_cache: HcpCache,
     hcp_generation: i64,
     merge: Option<Merge>,
+    /// After a failed merge step, no new attempt before this moment.
+    merge_paused_until: Option<std::time::Instant>,
 }
 
 type HcpCache = HashMap<String, HashMap<String, i64>>;
@@ -115,6 +119,7 @@ impl Writer {
             hcp_cache: HashMap::new(),
             hcp_generation: -1,
             merge: None,
+            merge_paused_until: None,
         }
     }
 
@@ -141,7 +146,7 @@ impl Writer {
                     return;
                 }
             };
-            if self.merge.is_some() || self.merge_due(idle) {
+            if (self.merge.is_some() && self.merge_paused_until.is_none()) || self.merge_due(idle) {
                 self.advance_merge();
             }
         }
@@ -179,7 +184,13 @@ impl Writer {
     }
 
     fn merge_due(&self, idle: bool) -> bool {
-        let held = self.tail.read().map(|t| t.len()).unwrap_or(0);
+        if self
+            .merge_paused_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            return false;
+        }
+        let held = tail::read(&self.tail).len();
         held >= MERGE_AT_EVENTS || (idle && held > 0)
     }
 
@@ -187,19 +198,21 @@ impl Writer {
     fn advance_merge(&mut self) -> bool {
         let merge = match self.merge.take() {
             Some(m) => m,
-            None => match self.tail.read() {
-                Ok(t) => Merge::of(&t),
-                Err(_) => return false,
-            },
+            None => Merge::of(&tail::read(&self.tail)),
         };
         match merge.step(&mut self.conn, &self.tail) {
             Ok(Some(rest)) => {
                 self.merge = Some(rest);
+                self.merge_paused_until = None;
                 true
             }
-            Ok(None) => true,
+            Ok(None) => {
+                self.merge_paused_until = None;
+                true
+            }
             Err(e) => {
-                tracing::error!(error = %e, "index merge failed; it will be retried");
+                tracing::error!(error = %e, "index merge failed; retrying in {MERGE_RETRY:?}");
+                self.merge_paused_until = Some(std::time::Instant::now() + MERGE_RETRY);
                 false
             }
         }
@@ -220,19 +233,14 @@ impl Writer {
             hcp_cache.clear();
             *hcp_generation = generation;
         }
-        shared_tail
-            .write()
-            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?
-            .catch_up(&tx, indexed_upto)?;
+        tail::write(shared_tail).catch_up(&tx, indexed_upto)?;
 
         let mut pending: Vec<Pending> = Vec::new();
         let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::new();
         let mut new_hcps = HcpCache::new();
         let mut results = Vec::with_capacity(group.len());
         {
-            let tail = shared_tail
-                .read()
-                .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
+            let tail = tail::read(shared_tail);
             let mut find_indexed =
                 tx.prepare_cached("SELECT seq FROM event_keys WHERE event_key = ?1")?;
             let mut fetch =
@@ -268,8 +276,17 @@ impl Writer {
                                 .collect::<rusqlite::Result<Vec<_>>>()?,
                         );
                         for seq in seqs {
-                            let (id, stored): (String, String) =
-                                fetch.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                            let Some((id, stored)) = fetch
+                                .query_row([seq], |r| {
+                                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                                })
+                                .optional()?
+                            else {
+                                // Events are never deleted; a lookup naming a missing one is
+                                // stale and must not block the events that hash alike.
+                                tracing::warn!(seq, "a lookup names an event that is not stored");
+                                continue;
+                            };
                             if id == event.event_id {
                                 earlier = Some(stored == payload);
                                 break;
@@ -342,9 +359,7 @@ impl Writer {
             }
         }
         tx.commit()?;
-        let mut tail = shared_tail
-            .write()
-            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?;
+        let mut tail = tail::write(shared_tail);
         for p in &pending {
             tail.push(p.entry);
         }
@@ -477,9 +492,7 @@ impl Merge {
         if !finished {
             return Ok(Some(self));
         }
-        tail.write()
-            .map_err(|_| StoreError::Corrupt("tail lock poisoned".into()))?
-            .trim(self.upto);
+        tail::write(tail).trim(self.upto);
         tracing::debug!(
             events = self.by_key.len(),
             upto = self.upto,
@@ -491,14 +504,9 @@ impl Merge {
 
 /// Merges every held tail event into the lookup tables now, step by step.
 pub(crate) fn merge_tail(conn: &mut Connection, tail: &RwLock<Tail>) -> Result<usize> {
-    let poisoned = || StoreError::Corrupt("tail lock poisoned".into());
-    let mut merge = {
-        // Catch up first, so events another process appended are merged too.
-        let upto = meta_get(conn, "indexed_upto")?;
-        let mut t = tail.write().map_err(|_| poisoned())?;
-        t.catch_up(conn, upto)?;
-        Merge::of(&t)
-    };
+    // Catch up first, so events another process appended are merged too.
+    tail::catch_up(tail, conn)?;
+    let mut merge = Merge::of(&tail::read(tail));
     let merged = merge.by_key.len();
     loop {
         match merge.step(conn, tail)? {

@@ -1,0 +1,100 @@
+//! The command line as a user runs it: imports keep every valid record and name the bad ones.
+
+use openclm_core::HcpId;
+use openclm_store::{SqliteStore, Store, TimelineFilter};
+use std::process::Output;
+
+const BIN: &str = env!("CARGO_BIN_EXE_openclm");
+
+fn run(db: &str, args: &[&str]) -> Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .args(["--database-url", db])
+        .env("OPENCLM_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn imports_store_valid_records_and_report_bad_ones_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db").to_str().unwrap().to_owned();
+    let hcps = dir.path().join("hcps.csv");
+    std::fs::write(
+        &hcps,
+        "id,name,specialty,country,territory,segments,email,external_ids\n\
+         hcp-1,Dr. One,cardiology,DE,T-1,kol;early_adopter,one@example.org,crm:C1\n\
+         hcp-2,Dr. Two,oncology,FR,T-2,,,crm:C1\n\
+         hcp-3,Dr. Three,oncology,Germany,T-2,,,\n\
+         hcp-4,Dr. Four,oncology,FR,T-2,,,crm:C4\n",
+    )
+    .unwrap();
+    let out = run(&db, &["import", "hcps", hcps.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("imported 2 record(s)"), "{stdout}");
+    assert!(
+        stderr.contains("line 3: external_ids[0]: crm:C1 already belongs to HCP hcp-1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 4: country:"), "{stderr}");
+
+    let events = dir.path().join("events.ndjson");
+    let mut body = br#"{"event_id":"a","occurred_at":"2026-01-01T00:00:00Z","hcp":"C1","source":"crm","channel":"web","type":"content_viewed"}"#.to_vec();
+    body.extend_from_slice(b"\n\xff\xfe not utf-8\n");
+    body.extend_from_slice(br#"{"event_id":"b","occurred_at":"2026-01-02T00:00:00Z","hcp":"C4","source":"crm","channel":"email","type":"opened"}"#);
+    body.push(b'\n');
+    std::fs::write(&events, body).unwrap();
+    let out = run(&db, &["import", "events", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2: event:"), "{stderr}");
+    // Importing again: both valid events are already there.
+    let again = run(&db, &["import", "events", events.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("imported 0 record(s); 2 already present")
+    );
+
+    let store = SqliteStore::open(&db).unwrap();
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.hcps, counts.events), (2, 2));
+    let t = store
+        .timeline(
+            HcpId::parse("id", "hcp-4").unwrap(),
+            TimelineFilter::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.items[0].event_id, "b");
+}
+
+#[test]
+fn keys_create_prints_the_key_alone_on_its_last_line_and_config_default_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db").to_str().unwrap().to_owned();
+    let out = run(&db, &["keys", "create", "--role", "read", "--label", "bi"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().unwrap();
+    assert!(key.starts_with("oclm_") && !key.contains(' '), "{key}");
+    let listed = String::from_utf8(run(&db, &["keys", "list"]).stdout).unwrap();
+    let key_id = openclm_core::auth::key_id_of(key).unwrap();
+    assert!(listed.contains(key_id) && listed.contains("read") && !listed.contains(key));
+    assert!(run(&db, &["keys", "revoke", key_id]).status.success());
+    assert!(
+        !run(&db, &["keys", "revoke", "000000000000"])
+            .status
+            .success()
+    );
+    let bad = run(&db, &["keys", "create", "--role", "root"]);
+    assert!(!bad.status.success());
+
+    let defaults = run(&db, &["config", "default"]);
+    let text = String::from_utf8(defaults.stdout).unwrap();
+    assert!(text.contains("database_url = \"sqlite://openclm.db\""));
+    let migrate = run(&db, &["migrate"]);
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("up to date"));
+}
