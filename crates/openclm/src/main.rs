@@ -1,5 +1,10 @@
 use clap::Parser;
 
+// Ingest allocates many small strings per event on several threads; mimalloc serves that
+// pattern markedly faster than the system allocator (see the README's benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = openclm::cli::Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;

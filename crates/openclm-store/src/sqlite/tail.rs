@@ -4,7 +4,7 @@
 //! it relies on it, so several processes on one database file all see every event.
 
 use rusqlite::Connection;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::Result;

@@ -9,7 +9,7 @@ use openclm_core::consent::ConsentState;
 use openclm_core::consent::consent_change_of;
 use openclm_core::{Event, FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -116,7 +116,7 @@ impl Writer {
         Self {
             conn,
             tail,
-            hcp_cache: HashMap::new(),
+            hcp_cache: HashMap::default(),
             hcp_generation: -1,
             merge: None,
             merge_paused_until: None,
@@ -236,8 +236,8 @@ impl Writer {
         tail::write(shared_tail).catch_up(&tx, indexed_upto)?;
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::new();
-        let mut new_hcps = HcpCache::new();
+        let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::default();
+        let mut new_hcps = HcpCache::default();
         let mut results = Vec::with_capacity(group.len());
         {
             let tail = tail::read(shared_tail);
