@@ -71,6 +71,58 @@ async fn imports_store_valid_records_and_report_bad_ones_by_line() {
     assert_eq!(t.items[0].event_id, "b");
 }
 
+#[tokio::test]
+async fn content_imports_from_csv_and_json_with_per_row_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("content.db").to_str().unwrap().to_owned();
+    let csv = dir.path().join("content.csv");
+    std::fs::write(
+        &csv,
+        "id,title,kind,product,topics,language,countries,version,status,approval_code,approved_at,valid_from,expires_at\n\
+         CZ-1,Outcomes deck,slide_deck,cardiozan,efficacy;safety,en,DE;FR,2,approved,CZ-2026-1,2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,2099-01-01T00:00:00Z\n\
+         CZ-2,No code,email_template,cardiozan,,en,DE,1,approved,,2026-01-01T00:00:00Z,,\n",
+    )
+    .unwrap();
+    let out = run(&db, &["import", "content", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3: approval_code: is required"));
+    let json = dir.path().join("content.json");
+    std::fs::write(
+        &json,
+        r#"[{"id": "CZ-3", "title": "Video", "kind": "video", "product": "cardiozan"}]"#,
+    )
+    .unwrap();
+    assert!(
+        run(&db, &["import", "content", json.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let store = SqliteStore::open(&db).unwrap();
+    let deck = store
+        .get_content("CZ-1".into(), openclm::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deck.countries, vec!["DE", "FR"]);
+    assert_eq!(deck.topics, vec!["efficacy", "safety"]);
+    assert_eq!(deck.version, 2);
+    assert_eq!(deck.approval_code.as_deref(), Some("CZ-2026-1"));
+    let video = store
+        .get_content("CZ-3".into(), openclm::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(video.status.as_str(), "draft");
+    assert!(
+        store
+            .get_content("CZ-2".into(), openclm::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 #[test]
 fn keys_create_prints_the_key_alone_on_its_last_line_and_config_default_parses() {
     let dir = tempfile::tempdir().unwrap();
