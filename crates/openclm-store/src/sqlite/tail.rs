@@ -36,11 +36,17 @@ pub(crate) struct TailEntry {
     pub kind: i64,
 }
 
+const NONE: u32 = u32::MAX;
+
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
     /// Ascending by `seq`.
     entries: Vec<TailEntry>,
-    by_key: HashMap<i64, Vec<u32>>,
+    /// For each entry, the previous entry with the same key (`NONE` if none): ids rarely
+    /// collide, so a chain costs less than a list per key.
+    previous_with_key: Vec<u32>,
+    /// The last entry with each key.
+    by_key: HashMap<i64, u32>,
     by_hcp: HashMap<i64, Vec<u32>>,
     /// Every event with `indexed_upto < seq <= max_seq` is in `entries`.
     max_seq: i64,
@@ -88,7 +94,8 @@ impl Tail {
             return;
         }
         let at = self.entries.len() as u32;
-        self.by_key.entry(e.key).or_default().push(at);
+        let previous = self.by_key.insert(e.key, at).unwrap_or(NONE);
+        self.previous_with_key.push(previous);
         self.by_hcp.entry(e.hcp_key).or_default().push(at);
         self.entries.push(e);
         self.max_seq = e.seq;
@@ -96,11 +103,12 @@ impl Tail {
 
     /// Sequence numbers of held events whose id hashes to `key`.
     pub fn seqs_with_key(&self, key: i64) -> impl Iterator<Item = i64> + '_ {
-        self.by_key
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .map(|&i| self.entries[i as usize].seq)
+        let mut at = self.by_key.get(&key).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            let entry = self.entries.get(at as usize)?;
+            at = self.previous_with_key[at as usize];
+            Some(entry.seq)
+        })
     }
 
     /// Held events of one HCP, in any order.
@@ -128,6 +136,7 @@ impl Tail {
             .filter(|e| e.seq > self.indexed_upto)
             .collect();
         self.entries.clear();
+        self.previous_with_key.clear();
         self.by_key.clear();
         self.by_hcp.clear();
         let max_seq = self.max_seq;
@@ -162,7 +171,8 @@ mod tests {
         }
         t.push(entry(3, 9, 9)); // already held: ignored
         assert_eq!(t.len(), 5);
-        assert_eq!(t.seqs_with_key(1).collect::<Vec<_>>(), vec![1, 3, 5]);
+        assert_eq!(t.seqs_with_key(1).collect::<Vec<_>>(), vec![5, 3, 1]);
+        assert_eq!(t.seqs_with_key(7).count(), 0);
         t.trim(3);
         assert_eq!(t.len(), 2);
         assert_eq!(t.seqs_with_key(1).collect::<Vec<_>>(), vec![5]);

@@ -24,7 +24,7 @@ const MERGE_RETRY: Duration = Duration::from_secs(5);
 /// At most this many events share one transaction.
 const GROUP_MAX_EVENTS: usize = 50_000;
 /// A merge of the tail into the lookup tables starts once it holds this many events ...
-const MERGE_AT_EVENTS: usize = 250_000;
+const MERGE_AT_EVENTS: usize = 500_000;
 /// ... or once the writer has been idle this long with anything in it.
 const MERGE_WHEN_IDLE: Duration = Duration::from_millis(500);
 
