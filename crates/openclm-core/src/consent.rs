@@ -46,19 +46,6 @@ pub struct ConsentRecord {
     pub changed_at: Timestamp,
 }
 
-/// The consent an event implies, if any: an explicit change, or an unsubscribe (honoured at once).
-pub fn consent_change_of(event: &crate::Event) -> Option<(ConsentState, String)> {
-    match (&event.details, event.kind) {
-        (crate::event::Details::ConsentChanged { state, purpose }, _) => {
-            Some((*state, purpose.clone()))
-        }
-        (_, crate::EventType::Unsubscribed) => {
-            Some((ConsentState::Withdrawn, DEFAULT_PURPOSE.to_owned()))
-        }
-        _ => None,
-    }
-}
-
 /// The current state per channel and purpose: the latest change by time wins.
 pub fn current(history: &[ConsentRecord]) -> Vec<ConsentRecord> {
     let mut latest: Vec<ConsentRecord> = Vec::new();

@@ -232,6 +232,19 @@ impl Event {
         event_key_hash(&self.event_id)
     }
 
+    /// The consent change this event carries, if any: an explicit change, or an unsubscribe
+    /// (honoured at once, for the event's channel).
+    pub fn consent_change(&self) -> Option<(ConsentState, String)> {
+        match (&self.details, self.kind) {
+            (Details::ConsentChanged { state, purpose }, _) => Some((*state, purpose.clone())),
+            (_, EventType::Unsubscribed) => Some((
+                ConsentState::Withdrawn,
+                crate::consent::DEFAULT_PURPOSE.to_owned(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The free-text fields of the event (what adverse-event screening must read).
     pub fn free_text(&self) -> Vec<&str> {
         match &self.details {

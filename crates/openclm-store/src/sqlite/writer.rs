@@ -6,7 +6,6 @@
 //! order, which touches each index page once per merge instead of once per event.
 
 use openclm_core::consent::ConsentState;
-use openclm_core::consent::consent_change_of;
 use openclm_core::{Event, FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap as HashMap;
@@ -48,7 +47,7 @@ pub(crate) struct EventRow {
 
 impl From<Event> for EventRow {
     fn from(event: Event) -> Self {
-        let consent = consent_change_of(&event);
+        let consent = event.consent_change();
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
             event.occurred_at.millis(),
