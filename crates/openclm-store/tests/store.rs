@@ -306,6 +306,13 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
         )
         .await
         .unwrap();
+    // A second source reaches the stub by its id alone.
+    let mut by_id = event("other-source", "CRM-77", 2, "web", "content_viewed");
+    by_id.source = "web".into();
+    store
+        .ingest(vec![by_id], UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
     // The real record names the id the events used, under its own OpenCLM id.
     let results = store
         .put_hcps(vec![hcp("hcp-77", "north", "gp", "CRM-77")], NOW)
@@ -321,7 +328,7 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(t.items.len(), 1);
+    assert_eq!(t.items.len(), 2);
     assert_eq!(t.items[0].hcp_id, "hcp-77");
     assert!(
         store
@@ -330,16 +337,49 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
             .unwrap()
             .is_none()
     );
-    // Later events with the same id land on the same HCP.
-    store
+    // Later events land on the same HCP, whichever route they took to the stub.
+    let mut again_by_id = event("other-source-later", "CRM-77", 5, "web", "content_viewed");
+    again_by_id.source = "web".into();
+    let out = store
         .ingest(
-            vec![event("later", "CRM-77", 2, "web", "content_viewed")],
+            vec![
+                event("later", "CRM-77", 4, "web", "content_viewed"),
+                again_by_id,
+            ],
             UnknownHcpPolicy::Reject,
             NOW,
         )
         .await
         .unwrap();
+    assert_eq!(out, vec![IngestOutcome::Accepted, IngestOutcome::Accepted]);
+    let t = store
+        .timeline(
+            HcpId::parse("id", "hcp-77").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.items.len(), 4);
     assert_eq!(store.counts().await.unwrap().hcps, 3);
+    // An existing HCP cannot take over a stub's id; the error says why.
+    store
+        .ingest(
+            vec![event("x9", "X9", 1, "web", "content_viewed")],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut claim = hcp("hcp-a", "north", "cardiology", "A1");
+    claim.external_ids.push(ExternalId {
+        system: "crm".into(),
+        id: "X9".into(),
+    });
+    let refused = store.put_hcps(vec![claim], NOW).await.unwrap();
+    let e = refused[0].as_ref().unwrap_err();
+    assert!(e.reason.contains("stub HCP (X9)"), "{e}");
     assert!(store.check_integrity().await.unwrap().problems.is_empty());
 }
 

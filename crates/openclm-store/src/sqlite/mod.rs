@@ -750,10 +750,18 @@ fn put_hcp(
             Some((stub, _, true)) if existing.is_none() && adopted.is_none_or(|a| a == stub) => {
                 adopted = Some(stub);
             }
-            Some((_, other_id, _)) => {
+            Some((_, other_id, is_stub)) => {
+                let owner = if is_stub {
+                    format!(
+                        "a stub HCP ({other_id}) made from events before its master data; \
+                         only a new HCP id can take it over, merging into an existing HCP is not supported"
+                    )
+                } else {
+                    format!("HCP {other_id}")
+                };
                 return Ok(Err(FieldError::new(
                     format!("external_ids[{i}]"),
-                    format!("{}:{} already belongs to HCP {other_id}", x.system, x.id),
+                    format!("{}:{} already belongs to {owner}", x.system, x.id),
                 )));
             }
         }

@@ -382,13 +382,30 @@ fn resolve_hcp(
     {
         return Ok(Ok(k));
     }
-    let found: Option<i64> = tx
+    let mut found: Option<i64> = tx
         .prepare_cached(
-            "SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2
-                 UNION ALL SELECT hcp_key FROM hcps WHERE id = ?2 LIMIT 1",
+            "SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2",
         )?
         .query_row(params![event.source, event.hcp], |r| r.get(0))
         .optional()?;
+    if found.is_none() {
+        let by_own_id: Option<(i64, bool)> = tx
+            .prepare_cached("SELECT hcp_key, is_stub FROM hcps WHERE id = ?1")?
+            .query_row([&event.hcp], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((k, is_stub)) = by_own_id {
+            if is_stub {
+                // Every route to a stub is an explicit external id, so that when master data
+                // adopts the stub (and renames it) later events still find it.
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO hcp_external_ids (system, external_id, hcp_key)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![event.source, event.hcp, k])?;
+            }
+            found = Some(k);
+        }
+    }
     let key = match (found, job.policy) {
         (Some(k), _) => k,
         (None, UnknownHcpPolicy::Reject) => {
