@@ -23,7 +23,7 @@ use crate::{create_key, now};
 pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
     match which {
         BenchWhich::Ingest(args) => ingest(args).await,
-        BenchWhich::Memory { hcps } => memory(hcps).await,
+        BenchWhich::Memory { hcps, ingest } => memory(hcps, ingest).await,
     }
 }
 
@@ -267,12 +267,28 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Resident and peak resident memory of a process, in MB (Linux).
+fn memory_of(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc (Linux only)")?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0) as f64
+            / 1024.0
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// Starts `openclm serve` on a database with `hcps` HCPs, reads a few pages, and reports its RSS.
-async fn memory(hcps: usize) -> anyhow::Result<()> {
+async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("memory.db");
     let url = path
@@ -285,7 +301,7 @@ async fn memory(hcps: usize) -> anyhow::Result<()> {
     }
     let key = {
         let store = SqliteStore::open(&url)?;
-        create_key(&store, Role::Read, "bench").await?.1
+        create_key(&store, Role::Admin, "bench").await?.1
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -328,21 +344,59 @@ async fn memory(hcps: usize) -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = child.id().context("the server exited")?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .context("reading /proc (Linux only)")?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    println!(
-        "serve at rest with {hcps} HCPs: RSS {:.1} MB (peak {:.1} MB)",
-        field("VmRSS:") as f64 / 1024.0,
-        field("VmHWM:") as f64 / 1024.0
-    );
+    let (rss, peak) = memory_of(pid)?;
+    println!("serve at rest with {hcps} HCPs: RSS {rss:.1} MB (peak {peak:.1} MB)");
+    if ingest > 0 {
+        let args = IngestBenchArgs {
+            events: ingest,
+            batch: 1000,
+            clients: 8,
+            hcps,
+            http_only: true,
+        };
+        let bodies = Arc::new(build_bodies(&args, 11));
+        let next = Arc::new(AtomicUsize::new(0));
+        let url = format!("{base}/v1/events");
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..args.clients {
+            let (client, bodies, next, url, key) = (
+                client.clone(),
+                bodies.clone(),
+                next.clone(),
+                url.clone(),
+                key.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        // Read the answer whole, so the connection is reused.
+                        .bytes()
+                        .await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let (_, peak) = memory_of(pid)?;
+        // Long enough for the tail to be merged away and freed memory to be returned.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (rss, _) = memory_of(pid)?;
+        println!(
+            "serve after {ingest} events in a separate process ({:.0} events/s): peak RSS {peak:.1} MB, RSS 10 s later {rss:.1} MB",
+            ingest as f64 / elapsed
+        );
+    }
     child.kill().await?;
     Ok(())
 }

@@ -133,6 +133,9 @@ pub enum BenchWhich {
     Memory {
         #[arg(long, default_value_t = 100_000)]
         hcps: usize,
+        /// Then send this many events (batches of 1,000, 8 clients) and report the peak.
+        #[arg(long, default_value_t = 0)]
+        ingest: usize,
     },
 }
 

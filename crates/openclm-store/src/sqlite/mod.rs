@@ -130,7 +130,7 @@ impl SqliteStore {
             let pooled = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
             let mut conn = match pooled {
                 Some(c) => c,
-                None => connect(&inner.path, 8_192)?,
+                None => connect(&inner.path, 4_096)?,
             };
             let result = f(&mut conn, &inner);
             if let Ok(mut idle) = inner.idle.lock()

@@ -135,10 +135,11 @@ impl Tail {
             .copied()
             .filter(|e| e.seq > self.indexed_upto)
             .collect();
-        self.entries.clear();
-        self.previous_with_key.clear();
-        self.by_key.clear();
-        self.by_hcp.clear();
+        // Fresh structures, so the memory of a large tail goes back once it is merged.
+        self.entries = Vec::new();
+        self.previous_with_key = Vec::new();
+        self.by_key = HashMap::default();
+        self.by_hcp = HashMap::default();
         let max_seq = self.max_seq;
         self.max_seq = self.indexed_upto;
         for e in keep {

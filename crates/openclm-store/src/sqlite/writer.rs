@@ -95,6 +95,8 @@ pub(crate) struct Writer {
     merge: Option<Merge>,
     /// After a failed merge step, no new attempt before this moment.
     merge_paused_until: Option<std::time::Instant>,
+    /// Whether the page cache was released since the last write.
+    cache_released: bool,
 }
 
 type HcpCache = HashMap<String, HashMap<String, i64>>;
@@ -119,6 +121,7 @@ impl Writer {
             hcp_generation: -1,
             merge: None,
             merge_paused_until: None,
+            cache_released: false,
         }
     }
 
@@ -132,10 +135,20 @@ impl Writer {
             };
             let idle = match jobs.recv_timeout(wait) {
                 Ok(first) => {
+                    self.cache_released = false;
                     self.write_waiting(first, &jobs);
                     false
                 }
-                Err(RecvTimeoutError::Timeout) => true,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.merge.is_none() && !self.merge_due(true) && !self.cache_released {
+                        // Idle with nothing to merge: hand the page cache back until the next burst.
+                        if let Err(e) = self.conn.execute_batch("PRAGMA shrink_memory;") {
+                            tracing::warn!(error = %e, "could not release the page cache");
+                        }
+                        self.cache_released = true;
+                    }
+                    true
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     while self.merge.is_some() || self.merge_due(true) {
                         if !self.advance_merge() {
