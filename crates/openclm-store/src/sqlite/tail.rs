@@ -125,6 +125,14 @@ impl Tail {
         self.entries.clone()
     }
 
+    /// Gives back memory held beyond what the tail now needs (after a burst of ingest).
+    pub fn release_spare(&mut self) {
+        self.entries.shrink_to_fit();
+        self.previous_with_key.shrink_to_fit();
+        self.by_key.shrink_to_fit();
+        self.by_hcp.shrink_to_fit();
+    }
+
     /// Drops events now in the lookup tables.
     pub fn trim(&mut self, indexed_upto: i64) {
         self.indexed_upto = self.indexed_upto.max(indexed_upto);
@@ -135,11 +143,11 @@ impl Tail {
             .copied()
             .filter(|e| e.seq > self.indexed_upto)
             .collect();
-        // Fresh structures, so the memory of a large tail goes back once it is merged.
-        self.entries = Vec::new();
-        self.previous_with_key = Vec::new();
-        self.by_key = HashMap::default();
-        self.by_hcp = HashMap::default();
+        // Capacity is kept for the next stretch of ingest; `release_spare` gives it back.
+        self.entries.clear();
+        self.previous_with_key.clear();
+        self.by_key.clear();
+        self.by_hcp.clear();
         let max_seq = self.max_seq;
         self.max_seq = self.indexed_upto;
         for e in keep {

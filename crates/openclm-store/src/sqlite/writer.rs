@@ -141,10 +141,11 @@ impl Writer {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if self.merge.is_none() && !self.merge_due(true) && !self.cache_released {
-                        // Idle with nothing to merge: hand the page cache back until the next burst.
+                        // Idle with nothing to merge: hand memory back until the next burst.
                         if let Err(e) = self.conn.execute_batch("PRAGMA shrink_memory;") {
                             tracing::warn!(error = %e, "could not release the page cache");
                         }
+                        tail::write(&self.tail).release_spare();
                         self.cache_released = true;
                     }
                     true
