@@ -101,6 +101,62 @@ fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
         .collect()
 }
 
+/// Posts every body to `url` from `clients` concurrent clients; returns each batch's latency and
+/// the number of events accepted.
+async fn post_all(
+    url: &str,
+    key: &str,
+    bodies: Arc<Vec<String>>,
+    clients: usize,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, bodies, next, url, key) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.to_owned(),
+            key.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut accepted = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "batch {i}: HTTP {}",
+                    response.status()
+                );
+                // Read the answer whole (which also lets the connection be reused).
+                let summary: serde_json::Value = response.json().await?;
+                latencies.push(sent.elapsed());
+                accepted += summary["accepted"].as_u64().unwrap_or(0);
+            }
+            Ok::<_, anyhow::Error>((latencies, accepted))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut accepted = 0;
+    for t in tasks {
+        let (l, a) = t.await??;
+        latencies.extend(l);
+        accepted += a;
+    }
+    Ok((latencies, accepted))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -147,51 +203,8 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(openclm_server::serve(listener, state, async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::new();
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let (client, bodies, next, url, key) = (
-            client.clone(),
-            bodies.clone(),
-            next.clone(),
-            url.clone(),
-            key.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut accepted = 0u64;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "batch {i}: HTTP {}",
-                    response.status()
-                );
-                let summary: serde_json::Value = response.json().await?;
-                latencies.push(sent.elapsed());
-                accepted += summary["accepted"].as_u64().unwrap_or(0);
-            }
-            Ok::<_, anyhow::Error>((latencies, accepted))
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut accepted = 0;
-    for t in tasks {
-        let (l, a) = t.await??;
-        latencies.extend(l);
-        accepted += a;
-    }
+    let (mut latencies, accepted) = post_all(&url, &key, bodies.clone(), args.clients).await?;
     let http_elapsed = started.elapsed();
     let _ = stop.send(());
     server.await??;
@@ -355,38 +368,8 @@ async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
             http_only: true,
         };
         let bodies = Arc::new(build_bodies(&args, 11));
-        let next = Arc::new(AtomicUsize::new(0));
-        let url = format!("{base}/v1/events");
         let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..args.clients {
-            let (client, bodies, next, url, key) = (
-                client.clone(),
-                bodies.clone(),
-                next.clone(),
-                url.clone(),
-                key.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    client
-                        .post(&url)
-                        .bearer_auth(&key)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        // Read the answer whole, so the connection is reused.
-                        .bytes()
-                        .await?;
-                }
-                Ok::<_, anyhow::Error>(())
-            }));
-        }
-        for t in tasks {
-            t.await??;
-        }
+        post_all(&format!("{base}/v1/events"), &key, bodies, args.clients).await?;
         let elapsed = started.elapsed().as_secs_f64();
         let (_, peak) = memory_of(pid)?;
         // Long enough for the tail to be merged away and freed memory to be returned.
