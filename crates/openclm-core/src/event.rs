@@ -244,20 +244,6 @@ impl Event {
             _ => None,
         }
     }
-
-    /// The free-text fields of the event (what adverse-event screening must read).
-    pub fn free_text(&self) -> Vec<&str> {
-        match &self.details {
-            Details::Text { text } => vec![text],
-            Details::CallLogged {
-                notes: Some(notes), ..
-            } => vec![notes],
-            Details::SurveyAnswered {
-                answer: Some(a), ..
-            } => vec![a],
-            _ => vec![],
-        }
-    }
 }
 
 /// The stable hash of an event id (xxh3, fixed for all versions of OpenCLM).

@@ -766,41 +766,34 @@ fn put_hcp(
             }
         }
     }
-    let segments = to_json(&hcp.segments);
-    let (hcp_key, was_stub) = match existing.or(adopted.map(|stub| (stub, true))) {
+    // One parameter list for both statements: the insert leaves ?1 (the key) unused.
+    let target = existing.or(adopted.map(|stub| (stub, true)));
+    let values = params![
+        target.map(|t| t.0),
+        hcp.id.as_str(),
+        hcp.name,
+        hcp.specialty,
+        hcp.country,
+        hcp.territory,
+        to_json(&hcp.segments),
+        hcp.email,
+        now.millis()
+    ];
+    let (hcp_key, was_stub) = match target {
         Some((k, was_stub)) => {
             tx.prepare_cached(
                 "UPDATE hcps SET id = ?2, name = ?3, specialty = ?4, country = ?5, territory = ?6,
                     segments = ?7, email = ?8, is_stub = 0, updated_at = ?9 WHERE hcp_key = ?1",
             )?
-            .execute(params![
-                k,
-                hcp.id.as_str(),
-                hcp.name,
-                hcp.specialty,
-                hcp.country,
-                hcp.territory,
-                segments,
-                hcp.email,
-                now.millis()
-            ])?;
+            .execute(values)?;
             (k, was_stub)
         }
         None => {
             tx.prepare_cached(
                 "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
-                    created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                    created_at, updated_at) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
             )?
-            .execute(params![
-                hcp.id.as_str(),
-                hcp.name,
-                hcp.specialty,
-                hcp.country,
-                hcp.territory,
-                segments,
-                hcp.email,
-                now.millis()
-            ])?;
+            .execute(values)?;
             (tx.last_insert_rowid(), false)
         }
     };
