@@ -41,6 +41,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Invalid(field) => ApiError::Invalid(field),
             StoreError::Closed => ApiError::Unavailable,
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other),
         }
     }

@@ -1,14 +1,21 @@
-//! OpenCLM's storage: the [`Store`] trait every backend implements, the types it speaks, and the
-//! embedded SQLite backend.
+//! OpenCLM's storage: the [`Store`] trait every backend implements, the types it speaks, the
+//! embedded SQLite backend and the PostgreSQL backend for shared deployments.
 
+mod any;
+mod postgres;
+mod rows;
 mod sqlite;
+pub mod transfer;
 
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
+pub use any::AnyStore;
+pub use postgres::{PgStore, create_schema, is_postgres_url, url_with_schema};
 pub use sqlite::{SqliteStore, sqlite_path};
+pub use transfer::TableDigest;
 
 /// Errors a store reports. Only [`StoreError::Invalid`] is the client's doing.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +25,11 @@ pub enum StoreError {
     Invalid(#[from] FieldError),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be reached now (no free connection, server down).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the store is shutting down")]
@@ -194,6 +206,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn counts(&self) -> Result<StoreCounts>;
     /// Checks the database's own integrity and OpenCLM's invariants (each event once, indexes whole).
     async fn check_integrity(&self) -> Result<IntegrityReport>;
+
+    /// Row count and content hash of every table of the logical schema, from one snapshot: equal
+    /// on two databases exactly when they hold the same data.
+    async fn table_digests(&self) -> Result<Vec<TableDigest>>;
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

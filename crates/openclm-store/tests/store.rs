@@ -1,11 +1,13 @@
-//! The storage story every backend must tell the same way.
+//! The storage story every backend must tell the same way. Every story runs against SQLite, and
+//! against PostgreSQL when `OPENCLM_TEST_DATABASE_URL` names a database (each run in a schema of
+//! its own); CI always sets it.
 
 use openclm_core::consent::ConsentState;
 use openclm_core::content::{ContentInput, ContentStatus};
 use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{Channel, Event, EventType, HcpId, Timestamp};
 use openclm_store::{
-    ContentFilter, HcpFilter, IngestOutcome, PageRequest, SqliteStore, Store, TimelineFilter,
+    AnyStore, ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter,
     UnknownHcpPolicy, Upserted,
 };
 use serde_json::json;
@@ -42,9 +44,53 @@ fn event(id: &str, hcp: &str, minute: i64, channel: &str, kind: &str) -> Event {
     Event::from_json(v).unwrap()
 }
 
-async fn fresh() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("openclm.db").to_str().unwrap()).unwrap();
+/// A fresh, empty database of one backend, which can be opened any number of times.
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("openclm.db").display().to_string();
+        Self {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new schema in the test database, or `None` when no test database is configured.
+    async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var("OPENCLM_TEST_DATABASE_URL") else {
+            eprintln!("skipped: OPENCLM_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let schema = format!(
+            "store_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        openclm_store::create_schema(&base, &schema).await.unwrap();
+        Some(Self {
+            url: openclm_store::url_with_schema(&base, &schema),
+            _dir: None,
+        })
+    }
+
+    async fn open(&self) -> AnyStore {
+        AnyStore::open(&self.url).await.unwrap()
+    }
+}
+
+/// A store with two HCPs: hcp-a (crm A1, north, cardiology) and hcp-b (crm B1, south, oncology).
+async fn fresh(db: &TestDb) -> AnyStore {
+    let store = db.open().await;
     store
         .put_hcps(
             vec![
@@ -55,16 +101,15 @@ async fn fresh() -> (tempfile::TempDir, SqliteStore) {
         )
         .await
         .unwrap();
-    (dir, store)
+    store
 }
 
 fn page(limit: usize, cursor: Option<String>) -> PageRequest {
     PageRequest { cursor, limit }
 }
 
-#[tokio::test]
-async fn ingest_dedupes_before_and_after_the_index_merge_and_across_restart() {
-    let (dir, store) = fresh().await;
+async fn ingest_dedupes_before_and_after_the_index_merge_and_across_restart(db: TestDb) {
+    let store = fresh(&db).await;
     let first = vec![
         event("e1", "A1", 1, "email", "opened"),
         event("e2", "A1", 2, "web", "content_viewed"),
@@ -128,7 +173,7 @@ async fn ingest_dedupes_before_and_after_the_index_merge_and_across_restart() {
         .await
         .unwrap();
     drop(store);
-    let store = SqliteStore::open(dir.path().join("openclm.db").to_str().unwrap()).unwrap();
+    let store = db.open().await;
     let again = store
         .ingest(
             vec![
@@ -148,9 +193,8 @@ async fn ingest_dedupes_before_and_after_the_index_merge_and_across_restart() {
     assert!(store.check_integrity().await.unwrap().problems.is_empty());
 }
 
-#[tokio::test]
-async fn timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor() {
-    let (_dir, store) = fresh().await;
+async fn timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor(db: TestDb) {
+    let store = fresh(&db).await;
     let older: Vec<Event> = (0..5)
         .map(|i| event(&format!("old{i}"), "A1", i * 10, "email", "opened"))
         .collect();
@@ -230,9 +274,8 @@ async fn timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor(
     );
 }
 
-#[tokio::test]
-async fn consent_changes_and_unsubscribes_become_history() {
-    let (_dir, store) = fresh().await;
+async fn consent_changes_and_unsubscribes_become_history(db: TestDb) {
+    let store = fresh(&db).await;
     store
         .ingest(
             vec![
@@ -258,9 +301,8 @@ async fn consent_changes_and_unsubscribes_become_history() {
     assert_eq!(history[0].event_id.as_deref(), Some("c1"));
 }
 
-#[tokio::test]
-async fn unknown_hcps_can_become_stubs_and_later_master_data() {
-    let (_dir, store) = fresh().await;
+async fn unknown_hcps_can_become_stubs_and_later_master_data(db: TestDb) {
+    let store = fresh(&db).await;
     let out = store
         .ingest(
             vec![event("s1", "new-hcp", 1, "web", "content_viewed")],
@@ -295,9 +337,8 @@ async fn unknown_hcps_can_become_stubs_and_later_master_data() {
     assert_eq!(t.items.len(), 1);
 }
 
-#[tokio::test]
-async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
-    let (_dir, store) = fresh().await;
+async fn master_data_arriving_after_events_adopts_the_stub_and_its_events(db: TestDb) {
+    let store = fresh(&db).await;
     store
         .ingest(
             vec![event("early", "CRM-77", 1, "web", "content_viewed")],
@@ -383,9 +424,8 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events() {
     assert!(store.check_integrity().await.unwrap().problems.is_empty());
 }
 
-#[tokio::test]
-async fn hcp_lists_filter_and_paginate_and_external_ids_stay_unique() {
-    let (_dir, store) = fresh().await;
+async fn hcp_lists_filter_and_paginate_and_external_ids_stay_unique(db: TestDb) {
+    let store = fresh(&db).await;
     let many: Vec<_> = (0..25)
         .map(|i| {
             hcp(
@@ -442,9 +482,8 @@ async fn hcp_lists_filter_and_paginate_and_external_ids_stay_unique() {
     );
 }
 
-#[tokio::test]
-async fn content_status_filter_treats_past_expiry_as_expired() {
-    let (_dir, store) = fresh().await;
+async fn content_status_filter_treats_past_expiry_as_expired(db: TestDb) {
+    let store = fresh(&db).await;
     let item = |id: &str, status: &str, expires: &str| {
         ContentInput {
             id: Some(id.into()),
@@ -498,9 +537,8 @@ async fn content_status_filter_treats_past_expiry_as_expired() {
     assert_eq!(old.status, ContentStatus::Expired);
 }
 
-#[tokio::test]
-async fn a_merge_in_several_steps_keeps_every_event_findable_once() {
-    let (_dir, store) = fresh().await;
+async fn a_merge_in_several_steps_keeps_every_event_findable_once(db: TestDb) {
+    let store = fresh(&db).await;
     // More than one merge step's worth of rows, spread over two HCPs.
     let events: Vec<Event> = (0..60_000)
         .map(|i| {
@@ -548,3 +586,218 @@ async fn a_merge_in_several_steps_keeps_every_event_findable_once() {
     }
     assert_eq!(total, 20_000);
 }
+
+async fn two_handles_ingesting_the_same_events_at_once_store_each_exactly_once(db: TestDb) {
+    // Two handles on one database: two nodes for PostgreSQL, two writers for SQLite.
+    let first = fresh(&db).await;
+    let second = db.open().await;
+    let all: Vec<Event> = (0..4000)
+        .map(|i| {
+            event(
+                &format!("race-{i}"),
+                if i % 2 == 0 { "A1" } else { "B1" },
+                i,
+                "email",
+                "opened",
+            )
+        })
+        .collect();
+    // Each of 8 senders sends overlapping batches: every event goes out 4 times in all.
+    let mut tasks = Vec::new();
+    for sender in 0..8usize {
+        let store = if sender % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let mut mine: Vec<Event> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (i + sender) % 2 == 0)
+            .map(|(_, e)| e.clone())
+            .collect();
+        if sender % 3 == 0 {
+            mine.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            for chunk in mine.chunks(250) {
+                let out = store
+                    .ingest(chunk.to_vec(), UnknownHcpPolicy::Reject, NOW)
+                    .await
+                    .unwrap();
+                for (e, o) in chunk.iter().zip(out) {
+                    assert!(
+                        matches!(o, IngestOutcome::Accepted | IngestOutcome::Duplicate),
+                        "{}: {o:?}",
+                        e.event_id
+                    );
+                    if o == IngestOutcome::Accepted {
+                        accepted.push(e.event_id.clone());
+                    }
+                }
+            }
+            accepted
+        }));
+    }
+    let mut accepted = Vec::new();
+    for t in tasks {
+        accepted.extend(t.await.unwrap());
+    }
+    accepted.sort();
+    let before = accepted.len();
+    accepted.dedup();
+    assert_eq!(before, accepted.len(), "an event was accepted twice");
+    assert_eq!(accepted.len(), 4000, "every event accepted once");
+    for store in [&first, &second] {
+        assert_eq!(store.counts().await.unwrap().events, 4000);
+        let p = store
+            .timeline(
+                HcpId::parse("id", "hcp-b").unwrap(),
+                TimelineFilter::default(),
+                page(1000, None),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.items.len(), 1000);
+        assert!(p.next_cursor.is_some());
+    }
+    let report = second.check_integrity().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+async fn migrations_started_together_apply_once(db: TestDb) {
+    let (a, b, c) = tokio::join!(
+        AnyStore::open(&db.url),
+        AnyStore::open(&db.url),
+        AnyStore::open(&db.url)
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    // Whoever came first applied the schema; the others and a later run apply nothing.
+    for store in [&a, &b, &c] {
+        assert!(store.migrate().await.unwrap().is_empty());
+    }
+    let store = fresh(&db).await;
+    assert_eq!(store.counts().await.unwrap().hcps, 2);
+}
+
+async fn a_copy_rejected_for_its_hcp_is_still_a_duplicate_of_the_stored_event(db: TestDb) {
+    let store = fresh(&db).await;
+    let out = store
+        .ingest(
+            vec![
+                event("kept", "A1", 1, "email", "opened"),
+                event("late", "nobody", 2, "email", "opened"),
+                event("late", "A1", 2, "email", "opened"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0], IngestOutcome::Accepted);
+    assert!(matches!(&out[1], IngestOutcome::Rejected(e) if e.field == "hcp"));
+    assert_eq!(out[2], IngestOutcome::Accepted);
+    // The HCP's crm id changes; a resend of the stored event under the old id is still a
+    // duplicate (or a conflict), never a rejection.
+    store
+        .put_hcps(vec![hcp("hcp-a", "north", "cardiology", "A2")], NOW)
+        .await
+        .unwrap();
+    let out = store
+        .ingest(
+            vec![
+                event("kept", "A1", 1, "email", "opened"),
+                event("kept", "A1", 1, "email", "clicked"),
+            ],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![IngestOutcome::Duplicate, IngestOutcome::Conflict]);
+    // No stub was made for a copy of a stored event.
+    assert_eq!(store.counts().await.unwrap().hcps, 2);
+    assert!(
+        store
+            .get_hcp(HcpId::parse("id", "A1").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
+    let store = fresh(&db).await;
+    store
+        .ingest(
+            vec![event("d1", "A1", 1, "email", "consent_changed")],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let digests = store.table_digests().await.unwrap();
+    let names: Vec<&str> = digests.iter().map(|d| d.table).collect();
+    assert_eq!(
+        names,
+        [
+            "hcps",
+            "hcp_external_ids",
+            "content",
+            "events",
+            "consent_records",
+            "api_keys"
+        ]
+    );
+    let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
+    assert_eq!(rows, [2, 2, 0, 1, 1, 0]);
+    assert_eq!(store.table_digests().await.unwrap(), digests);
+    store
+        .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], NOW)
+        .await
+        .unwrap();
+    let after = store.table_digests().await.unwrap();
+    assert_ne!(after[0].sha256, digests[0].sha256, "an updated HCP changes the digest");
+    assert_eq!(after[3], digests[3], "events are untouched");
+}
+
+/// Runs each story once per backend.
+macro_rules! on_every_backend {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(super::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    if let Some(db) = super::TestDb::postgres().await {
+                        super::$story(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    ingest_dedupes_before_and_after_the_index_merge_and_across_restart,
+    timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor,
+    consent_changes_and_unsubscribes_become_history,
+    unknown_hcps_can_become_stubs_and_later_master_data,
+    master_data_arriving_after_events_adopts_the_stub_and_its_events,
+    hcp_lists_filter_and_paginate_and_external_ids_stay_unique,
+    content_status_filter_treats_past_expiry_as_expired,
+    a_merge_in_several_steps_keeps_every_event_findable_once,
+    two_handles_ingesting_the_same_events_at_once_store_each_exactly_once,
+    migrations_started_together_apply_once,
+    a_copy_rejected_for_its_hcp_is_still_a_duplicate_of_the_stored_event,
+    digests_change_with_any_row_and_match_for_equal_data,
+);

@@ -20,7 +20,9 @@ use crate::{
     cursor,
 };
 use tail::Tail;
-use writer::{EventRow, IngestJob, Writer};
+use crate::rows::EventRow;
+use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
+use writer::{IngestJob, Writer};
 
 /// Migrations, in order. Append only: a released migration never changes.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -720,6 +722,10 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+
+    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
+        self.with_conn(|conn, _| digests(conn)).await
+    }
 }
 
 /// Writes one HCP inside the caller's transaction. An external id owned by another HCP is the
@@ -841,4 +847,120 @@ fn api_key_row(r: &rusqlite::Row) -> rusqlite::Result<ApiKeyRecord> {
         created_at: Timestamp::from_millis(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
     })
+}
+
+/// A row of the logical schema as cells.
+fn cells(row: &rusqlite::Row, width: usize) -> rusqlite::Result<Vec<Cell>> {
+    use rusqlite::types::ValueRef;
+    (0..width)
+        .map(|i| match row.get_ref(i)? {
+            ValueRef::Null => Ok(Cell::Null),
+            ValueRef::Integer(v) => Ok(Cell::Int(v)),
+            ValueRef::Text(t) => Ok(Cell::Text(
+                std::str::from_utf8(t)
+                    .map_err(rusqlite::Error::Utf8Error)?
+                    .to_owned(),
+            )),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                i,
+                format!("unexpected {:?} value", other.data_type()),
+                other.data_type(),
+            )),
+        })
+        .collect()
+}
+
+fn select_all(spec: &TableSpec) -> String {
+    format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        spec.column_list(),
+        spec.name,
+        spec.key.join(", ")
+    )
+}
+
+fn digests(conn: &mut Connection) -> Result<Vec<TableDigest>> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::with_capacity(TABLES.len());
+    for spec in TABLES {
+        let mut digest = Digester::new(spec.name);
+        let mut stmt = tx.prepare(&select_all(spec))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            digest.row(&cells(row, spec.columns.len())?);
+        }
+        out.push(digest.finish());
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// A chunk of one table's rows in PostgreSQL's COPY text format: (table, rows, data).
+pub(crate) type CopyChunk = (&'static str, u64, bytes::Bytes);
+
+/// Reads every table of the database at `path` from one snapshot, in key order, and hands the
+/// rows over in chunks. The database is opened read-only and must be at the schema version this
+/// build knows.
+pub(crate) fn read_for_copy(
+    path: &Path,
+    chunks: tokio::sync::mpsc::Sender<CopyChunk>,
+) -> Result<()> {
+    if !path.exists() {
+        return Err(StoreError::Invalid(FieldError::new(
+            "from",
+            format!("{} does not exist", path.display()),
+        )));
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    let version: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|_| {
+            StoreError::Invalid(FieldError::new(
+                "from",
+                format!("{} is not an OpenCLM database", path.display()),
+            ))
+        })?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if version != known {
+        return Err(StoreError::Invalid(FieldError::new(
+            "from",
+            format!(
+                "the database is at schema version {version}; this openclm copies version {known} (run openclm migrate on it first)"
+            ),
+        )));
+    }
+    const CHUNK_BYTES: usize = 4 << 20;
+    for spec in TABLES {
+        let mut stmt = tx.prepare(&select_all(spec))?;
+        let mut rows = stmt.query([])?;
+        let mut data = Vec::with_capacity(CHUNK_BYTES + 4096);
+        let mut count = 0u64;
+        let send = |data: &mut Vec<u8>, count: &mut u64| -> Result<()> {
+            let chunk = bytes::Bytes::from(std::mem::take(data));
+            chunks
+                .blocking_send((spec.name, std::mem::take(count), chunk))
+                .map_err(|_| StoreError::Closed)
+        };
+        while let Some(row) = rows.next()? {
+            copy_text_row(&mut data, &cells(row, spec.columns.len())?);
+            count += 1;
+            if data.len() >= CHUNK_BYTES {
+                send(&mut data, &mut count)?;
+            }
+        }
+        if count > 0 {
+            send(&mut data, &mut count)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }

@@ -5,8 +5,7 @@
 //! after the commit. Between groups it merges the unindexed tail into the lookup tables in sorted
 //! order, which touches each index page once per merge instead of once per event.
 
-use openclm_core::consent::ConsentState;
-use openclm_core::{Event, FieldError, Timestamp};
+use openclm_core::{FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -15,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::meta_get;
+use crate::rows::EventRow;
 use super::tail::{self, Tail, TailEntry};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 
@@ -26,58 +26,6 @@ const GROUP_MAX_EVENTS: usize = 50_000;
 const MERGE_AT_EVENTS: usize = 500_000;
 /// ... or once the writer has been idle this long with anything in it.
 const MERGE_WHEN_IDLE: Duration = Duration::from_millis(500);
-
-/// What the writer needs of an event. Made on the request's thread, so that the parsed JSON is
-/// freed there and the single writer spends its time on the database only.
-pub(crate) struct EventRow {
-    key: i64,
-    event_id: String,
-    hcp: String,
-    source: String,
-    occurred_at: i64,
-    channel: i64,
-    kind: i64,
-    content_id: Option<String>,
-    campaign_id: Option<String>,
-    decision_id: Option<String>,
-    rep_id: Option<String>,
-    consent: Option<(ConsentState, String)>,
-    payload: String,
-}
-
-impl From<Event> for EventRow {
-    fn from(event: Event) -> Self {
-        let consent = event.consent_change();
-        let key = event.key_hash();
-        let (occurred_at, channel, kind) = (
-            event.occurred_at.millis(),
-            event.channel.code(),
-            event.kind.code(),
-        );
-        let event_id = event.event_id.clone();
-        let hcp = event.hcp.clone();
-        let source = event.source.clone();
-        let content_id = event.content_id.clone();
-        let campaign_id = event.campaign_id.clone();
-        let decision_id = event.decision_id.clone();
-        let rep_id = event.rep_id.clone();
-        Self {
-            key,
-            event_id,
-            hcp,
-            source,
-            occurred_at,
-            channel,
-            kind,
-            content_id,
-            campaign_id,
-            decision_id,
-            rep_id,
-            consent,
-            payload: event.into_canonical_payload(),
-        }
-    }
-}
 
 pub(crate) struct IngestJob {
     pub events: Vec<EventRow>,

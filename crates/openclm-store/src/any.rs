@@ -1,0 +1,146 @@
+//! The store a database URL names: SQLite for a path or `sqlite://…`, PostgreSQL for
+//! `postgres://…`. One concrete type for the binary and the server, so both are built once.
+
+use openclm_core::consent::ConsentRecord;
+use openclm_core::content::Content;
+use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
+
+use crate::{
+    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
+    PgStore, Result, SqliteStore, Store, StoreCounts, StoredEvent, TableDigest, TimelineFilter,
+    UnknownHcpPolicy, Upserted, is_postgres_url,
+};
+
+/// Either backend.
+#[derive(Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens the database `url` names, applying pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        if is_postgres_url(url) {
+            Ok(Self::Postgres(PgStore::open(url).await?))
+        } else {
+            Ok(Self::Sqlite(SqliteStore::open(url)?))
+        }
+    }
+
+    /// The backend's name, for messages.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Brings every lookup structure up to date with the stored events now. SQLite merges its
+    /// unindexed tail; PostgreSQL indexes each event as it commits, so there is nothing to do.
+    pub async fn merge_index(&self) -> Result<usize> {
+        match self {
+            Self::Sqlite(s) => s.merge_index().await,
+            Self::Postgres(_) => Ok(0),
+        }
+    }
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            AnyStore::Sqlite(s) => s.$method($($arg),*).await,
+            AnyStore::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn migrate(&self) -> Result<Vec<i64>> {
+        delegate!(self.migrate())
+    }
+
+    async fn ingest(
+        &self,
+        events: Vec<Event>,
+        unknown_hcp: UnknownHcpPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>> {
+        delegate!(self.ingest(events, unknown_hcp, now))
+    }
+
+    async fn put_hcps(
+        &self,
+        hcps: Vec<Hcp>,
+        now: Timestamp,
+    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
+        delegate!(self.put_hcps(hcps, now))
+    }
+
+    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {
+        delegate!(self.get_hcp(id))
+    }
+
+    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
+        delegate!(self.list_hcps(filter, page))
+    }
+
+    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
+        delegate!(self.put_content(items, now))
+    }
+
+    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
+        delegate!(self.get_content(id, now))
+    }
+
+    async fn list_content(
+        &self,
+        filter: ContentFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Content>> {
+        delegate!(self.list_content(filter, page, now))
+    }
+
+    async fn timeline(
+        &self,
+        hcp: HcpId,
+        filter: TimelineFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<StoredEvent>>> {
+        delegate!(self.timeline(hcp, filter, page))
+    }
+
+    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
+        delegate!(self.consent_history(hcp))
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
+        delegate!(self.create_api_key(key))
+    }
+
+    async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>> {
+        delegate!(self.find_api_key(key_id))
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        delegate!(self.list_api_keys())
+    }
+
+    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
+        delegate!(self.revoke_api_key(key_id, now))
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        delegate!(self.counts())
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        delegate!(self.check_integrity())
+    }
+
+    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
+        delegate!(self.table_digests())
+    }
+}

@@ -1,0 +1,972 @@
+//! The PostgreSQL backend, for shared deployments: any number of `openclm serve` nodes on one
+//! database. It keeps no state of its own between calls (no cache, no unindexed tail), so what one
+//! node writes, every node reads at once; concurrency is the database's business, settled by
+//! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
+
+mod ingest;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use openclm_core::consent::{ConsentRecord, ConsentState};
+use openclm_core::content::{Content, ContentKind, ContentStatus};
+use openclm_core::hcp::ExternalId;
+use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_postgres::types::ToSql;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{NoTls, Row};
+
+use crate::transfer::{Cell, Digester, TABLES, TableDigest};
+use crate::{
+    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
+    Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy, Upserted,
+    cursor,
+};
+
+/// Migrations, in order. Append only: a released migration never changes.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Advisory lock held while migrations run, so that nodes starting together apply each once.
+const MIGRATION_LOCK: i64 = 0x6f63_6c6d_0001;
+/// Advisory lock serializing HCP master-data writes (and stub creation) across nodes, so that
+/// the check "this external id belongs to nobody else" and the write that relies on it are one.
+const MASTER_DATA_LOCK: i64 = 0x6f63_6c6d_0002;
+
+/// Connections kept per node.
+const POOL_SIZE: usize = 16;
+/// How long a request waits for a free connection before failing.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// The PostgreSQL store. Cheap to clone; all clones share one connection pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db?options=...`),
+    /// applies pending migrations, and keeps a pool of connections.
+    pub async fn open(url: &str) -> Result<Self> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
+        // Acknowledged means durable, whatever the server's default for this setting.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c synchronous_commit=on"),
+            None => "-c synchronous_commit=on".to_owned(),
+        };
+        config.options(&options);
+        if config.get_application_name().is_none() {
+            config.application_name("openclm");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
+        let store = Self { pool };
+        store.apply_migrations().await?;
+        Ok(store)
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
+            other => StoreError::Unavailable(other.to_string()),
+        })
+    }
+
+    async fn apply_migrations(&self) -> Result<Vec<i64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await?;
+        let newest: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if newest > known {
+            return Err(StoreError::Corrupt(format!(
+                "the database is at schema version {newest}, newer than this openclm knows ({known}); upgrade openclm"
+            )));
+        }
+        let mut applied = Vec::new();
+        for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > newest) {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&version, &name],
+            )
+            .await?;
+            applied.push(version);
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Writes the rows of one table in PostgreSQL's COPY text format, inside `tx`.
+    pub(crate) async fn copy_rows(
+        tx: &deadpool_postgres::Transaction<'_>,
+        table: &str,
+        columns: &str,
+        data: bytes::Bytes,
+    ) -> Result<()> {
+        use futures_util::SinkExt;
+        let sink = tx
+            .copy_in(&format!("COPY {table} ({columns}) FROM STDIN"))
+            .await?;
+        futures_util::pin_mut!(sink);
+        sink.send(data).await?;
+        sink.finish().await?;
+        Ok(())
+    }
+
+    /// Copies a whole SQLite deployment into this (empty) database in one transaction: all or
+    /// nothing. Keys are kept, so timeline cursors and references stay valid.
+    pub async fn copy_from_sqlite(
+        &self,
+        source: &std::path::Path,
+        mut progress: impl FnMut(&'static str, u64) + Send,
+    ) -> Result<Vec<TableDigest>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MASTER_DATA_LOCK])
+            .await?;
+        for spec in TABLES {
+            let any: bool = tx
+                .query_one(
+                    &format!("SELECT EXISTS (SELECT 1 FROM {})", spec.name),
+                    &[],
+                )
+                .await?
+                .get(0);
+            if any {
+                return Err(StoreError::Invalid(FieldError::new(
+                    "to",
+                    format!(
+                        "the target database already holds {}; copy only into an empty database",
+                        spec.name
+                    ),
+                )));
+            }
+        }
+        let (chunks, mut received) = tokio::sync::mpsc::channel(4);
+        let path = source.to_owned();
+        let reader =
+            tokio::task::spawn_blocking(move || crate::sqlite::read_for_copy(&path, chunks));
+        while let Some((table, rows, data)) = received.recv().await {
+            let spec = TABLES
+                .iter()
+                .find(|t| t.name == table)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown table {table}")))?;
+            Self::copy_rows(&tx, spec.name, &spec.column_list(), data).await?;
+            progress(table, rows);
+        }
+        reader.await.map_err(|_| StoreError::Closed)??;
+        for spec in TABLES {
+            if let Some(column) = spec.generated {
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', '{column}'),
+                            COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)",
+                        table = spec.name
+                    ),
+                    &[],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        drop(client);
+        <Self as crate::Store>::table_digests(self).await
+    }
+}
+
+/// Runs `f` again when PostgreSQL aborted its transaction for a deadlock or a serialization
+/// failure: both are outcomes of concurrency, not of the request, and a retry succeeds.
+pub(crate) async fn retrying<T, F, Fut>(mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(StoreError::Postgres(e)) if attempt < 8 && is_transient(&e) => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "transaction retried");
+                tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn json_list(what: &str, text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+fn page_limit(page: &PageRequest) -> usize {
+    page.limit.clamp(1, 1000)
+}
+
+const HCP_COLUMNS: &str = "hcp_key, id, name, specialty, country, territory, segments, email";
+
+/// Reads HCP rows and their external ids (one query for all of them).
+async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hcp>> {
+    let keys: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut external: HashMap<i64, Vec<ExternalId>> = HashMap::new();
+    if !keys.is_empty() {
+        let stmt = client
+            .prepare_cached(
+                "SELECT hcp_key, system, external_id FROM hcp_external_ids
+                 WHERE hcp_key = ANY($1) ORDER BY hcp_key, system, external_id",
+            )
+            .await?;
+        for r in client.query(&stmt, &[&keys]).await? {
+            external.entry(r.get(0)).or_default().push(ExternalId {
+                system: r.get(1),
+                id: r.get(2),
+            });
+        }
+    }
+    rows.into_iter()
+        .map(|r| {
+            let key: i64 = r.get(0);
+            let id: String = r.get(1);
+            Ok(Hcp {
+                id: HcpId::parse("id", &id).map_err(|e| corrupt("hcps.id", e))?,
+                name: r.get(2),
+                specialty: r.get(3),
+                country: r.get(4),
+                territory: r.get(5),
+                segments: json_list("hcps.segments", r.get(6))?,
+                email: r.get(7),
+                external_ids: external.remove(&key).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+const CONTENT_COLUMNS: &str = "id, title, kind, product, topics, language, countries, version, \
+     status, approval_code, approved_at, valid_from, expires_at";
+
+fn read_content(r: &Row, now: Timestamp) -> Result<Content> {
+    let ts = |i: usize| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
+    let mut content = Content {
+        id: r.get(0),
+        title: r.get(1),
+        kind: ContentKind::parse("kind", r.get(2)).map_err(|e| corrupt("content.kind", e))?,
+        product: r.get(3),
+        topics: json_list("content.topics", r.get(4))?,
+        language: r.get(5),
+        countries: json_list("content.countries", r.get(6))?,
+        version: u32::try_from(r.get::<_, i64>(7)).map_err(|e| corrupt("content.version", e))?,
+        status: ContentStatus::parse("status", r.get(8))
+            .map_err(|e| corrupt("content.status", e))?,
+        approval_code: r.get(9),
+        approved_at: ts(10),
+        valid_from: ts(11),
+        expires_at: ts(12),
+    };
+    content.status = content.status_at(now);
+    Ok(content)
+}
+
+fn stored_event(r: &Row, hcp_id: &str) -> Result<StoredEvent> {
+    let channel: i16 = r.get(4);
+    let kind: i16 = r.get(5);
+    Ok(StoredEvent {
+        seq: r.get(0),
+        event_id: r.get(1),
+        hcp_id: hcp_id.to_owned(),
+        occurred_at: Timestamp::from_millis(r.get(2)),
+        received_at: Timestamp::from_millis(r.get(3)),
+        channel: Channel::from_code(channel.into())
+            .ok_or_else(|| corrupt("events.channel", channel))?,
+        kind: EventType::from_code(kind.into()).ok_or_else(|| corrupt("events.type", kind))?,
+        source: r.get(6),
+        event: serde_json::from_str(r.get(7)).map_err(|e| corrupt("events.payload", e))?,
+    })
+}
+
+fn api_key_row(r: &Row) -> ApiKeyRecord {
+    ApiKeyRecord {
+        key_id: r.get(0),
+        hash: r.get(1),
+        role: r.get(2),
+        label: r.get(3),
+        created_at: Timestamp::from_millis(r.get(4)),
+        revoked_at: r.get::<_, Option<i64>>(5).map(Timestamp::from_millis),
+    }
+}
+
+/// The HCP key of a non-stub HCP by its OpenCLM id.
+async fn hcp_key_of(client: &impl GenericClient, id: &HcpId) -> Result<Option<i64>> {
+    let stmt = client
+        .prepare_cached("SELECT hcp_key FROM hcps WHERE id = $1 AND NOT is_stub")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id.as_str()])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+impl crate::Store for PgStore {
+    async fn migrate(&self) -> Result<Vec<i64>> {
+        self.apply_migrations().await
+    }
+
+    async fn ingest(
+        &self,
+        events: Vec<Event>,
+        unknown_hcp: UnknownHcpPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        let batch = ingest::Batch::new(events);
+        retrying(|| ingest::write(self, &batch, unknown_hcp, now)).await
+    }
+
+    async fn put_hcps(
+        &self,
+        hcps: Vec<Hcp>,
+        now: Timestamp,
+    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MASTER_DATA_LOCK])
+                .await?;
+            let mut results = Vec::with_capacity(hcps.len());
+            for hcp in &hcps {
+                results.push(put_hcp(&tx, hcp, now).await?);
+            }
+            tx.commit().await?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {HCP_COLUMNS} FROM hcps WHERE id = $1 AND NOT is_stub"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&id.as_str()]).await?;
+        Ok(read_hcps(&client, rows).await?.pop())
+    }
+
+    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
+        let after = page.cursor.as_deref().map(cursor::decode_text).transpose()?;
+        let limit = page_limit(&page);
+        let mut client = self.client().await?;
+        // One snapshot for the page and its external ids.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {HCP_COLUMNS} FROM hcps
+                 WHERE NOT is_stub AND ($1::text IS NULL OR territory = $1)
+                   AND ($2::text IS NULL OR specialty = $2) AND ($3::text IS NULL OR country = $3)
+                   AND ($4::text IS NULL OR id > $4)
+                 ORDER BY id LIMIT $5"
+            ))
+            .await?;
+        let rows = tx
+            .query(
+                &stmt,
+                &[
+                    &filter.territory,
+                    &filter.specialty.map(|s| s.to_lowercase()),
+                    &filter.country.map(|c| c.to_uppercase()),
+                    &after,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?;
+        let mut items = read_hcps(&tx, rows).await?;
+        tx.commit().await?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items[limit - 1].id.to_string()
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO content (id, title, kind, product, topics, language, countries,
+                        version, status, approval_code, approved_at, valid_from, expires_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                     ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
+                        product = excluded.product, topics = excluded.topics,
+                        language = excluded.language, countries = excluded.countries,
+                        version = excluded.version, status = excluded.status,
+                        approval_code = excluded.approval_code, approved_at = excluded.approved_at,
+                        valid_from = excluded.valid_from, expires_at = excluded.expires_at,
+                        updated_at = excluded.updated_at
+                     RETURNING (xmax = 0) AS inserted",
+                )
+                .await?;
+            let mut results = Vec::with_capacity(items.len());
+            for c in &items {
+                let params: [&(dyn ToSql + Sync); 14] = [
+                    &c.id,
+                    &c.title,
+                    &c.kind.as_str(),
+                    &c.product,
+                    &to_json(&c.topics),
+                    &c.language,
+                    &to_json(&c.countries),
+                    &i64::from(c.version),
+                    &c.status.as_str(),
+                    &c.approval_code,
+                    &c.approved_at.map(Timestamp::millis),
+                    &c.valid_from.map(Timestamp::millis),
+                    &c.expires_at.map(Timestamp::millis),
+                    &now.millis(),
+                ];
+                let inserted: bool = tx.query_one(&stmt, &params).await?.get(0);
+                results.push(if inserted {
+                    Upserted::Created
+                } else {
+                    Upserted::Updated
+                });
+            }
+            tx.commit().await?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"))
+            .await?;
+        client
+            .query_opt(&stmt, &[&id])
+            .await?
+            .map(|r| read_content(&r, now))
+            .transpose()
+    }
+
+    async fn list_content(
+        &self,
+        filter: ContentFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Content>> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(cursor::decode_text)
+            .transpose()?;
+        let limit = page_limit(&page);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                // Approved content past its expiry counts as expired.
+                "SELECT {CONTENT_COLUMNS} FROM content
+                 WHERE ($2::text = '' OR $2 = CASE
+                        WHEN status = 'approved' AND expires_at <= $1 THEN 'expired'
+                        ELSE status END)
+                   AND ($3::text IS NULL OR product = $3) AND ($4::text IS NULL OR id > $4)
+                 ORDER BY id LIMIT $5"
+            ))
+            .await?;
+        let status = filter.status.map_or("", |s| s.as_str());
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &now.millis(),
+                    &status,
+                    &filter.product,
+                    &after,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(|r| read_content(r, now))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items[limit - 1].id.clone()
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn timeline(
+        &self,
+        hcp: HcpId,
+        filter: TimelineFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<StoredEvent>>> {
+        let before = match page.cursor.as_deref() {
+            Some(c) => cursor::decode_pair(c)?,
+            None => (i64::MAX, i64::MAX),
+        };
+        let limit = page_limit(&page);
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(None);
+        };
+        let channel = filter.channel.map(|c| c.code() as i16);
+        let kind = filter.kind.map(|k| k.code() as i16);
+        let stmt = client
+            .prepare_cached(
+                "SELECT seq, event_id, occurred_at, received_at, channel, type, source, payload
+                 FROM events
+                 WHERE hcp_key = $1 AND (occurred_at, seq) < ($2, $3)
+                   AND ($4::smallint IS NULL OR channel = $4) AND ($5::smallint IS NULL OR type = $5)
+                 ORDER BY occurred_at DESC, seq DESC LIMIT $6",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &hcp_key,
+                    &before.0,
+                    &before.1,
+                    &channel,
+                    &kind,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(|r| stored_event(r, hcp.as_str()))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            let last = &items[limit - 1];
+            cursor::encode_pair(last.occurred_at.millis(), last.seq)
+        });
+        Ok(Some(Page { items, next_cursor }))
+    }
+
+    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(None);
+        };
+        let stmt = client
+            .prepare_cached(
+                "SELECT channel, purpose, state, source, event_id, changed_at FROM consent_records
+                 WHERE hcp_key = $1 ORDER BY changed_at, id",
+            )
+            .await?;
+        let records = client
+            .query(&stmt, &[&hcp_key])
+            .await?
+            .iter()
+            .map(|r| {
+                let channel: i16 = r.get(0);
+                Ok(ConsentRecord {
+                    channel: Channel::from_code(channel.into())
+                        .ok_or_else(|| corrupt("consent_records.channel", channel))?,
+                    purpose: r.get(1),
+                    state: ConsentState::parse("state", r.get(2))
+                        .map_err(|e| corrupt("consent_records.state", e))?,
+                    source: r.get(3),
+                    event_id: r.get(4),
+                    changed_at: Timestamp::from_millis(r.get(5)),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(records))
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&key.key_id, &key.hash, &key.role, &key.label, &key.created_at.millis()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT key_id, hash, role, label, created_at, revoked_at FROM api_keys WHERE key_id = $1",
+            )
+            .await?;
+        Ok(client
+            .query_opt(&stmt, &[&key_id])
+            .await?
+            .as_ref()
+            .map(api_key_row))
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT key_id, hash, role, label, created_at, revoked_at FROM api_keys
+                 ORDER BY created_at, key_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(api_key_row)
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1",
+                &[&key_id, &now.millis()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        let client = self.client().await?;
+        let r = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM hcps WHERE NOT is_stub),
+                        (SELECT COUNT(*) FROM content),
+                        (SELECT COUNT(*) FROM events),
+                        (SELECT COUNT(*) FROM consent_records),
+                        (SELECT COUNT(*) FROM api_keys)",
+                &[],
+            )
+            .await?;
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(StoreCounts {
+            hcps: n(0),
+            content: n(1),
+            events: n(2),
+            consent_records: n(3),
+            api_keys: n(4),
+        })
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let single = async |sql: &str| -> Result<i64> { Ok(tx.query_one(sql, &[]).await?.get(0)) };
+        let mut problems = Vec::new();
+        let repeated = single(
+            "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1) r",
+        )
+        .await?;
+        if repeated > 0 {
+            problems.push(format!("{repeated} event ids are stored more than once"));
+        }
+        let orphans = single(
+            "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
+        )
+        .await?;
+        if orphans > 0 {
+            problems.push(format!("{orphans} events name no stored HCP"));
+        }
+        let invalid_indexes = single(
+            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+             WHERE c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
+        )
+        .await?;
+        if invalid_indexes > 0 {
+            problems.push(format!(
+                "{invalid_indexes} indexes are invalid (an interrupted CREATE INDEX CONCURRENTLY?)"
+            ));
+        }
+        tx.commit().await?;
+        Ok(IntegrityReport { problems })
+    }
+
+    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let mut digests = Vec::with_capacity(TABLES.len());
+        for spec in TABLES {
+            let order = spec
+                .key
+                .iter()
+                .map(|k| format!("{k} COLLATE \"C\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Integer keys need no collation; text keys compare byte-wise as in SQLite.
+            let order = if spec.generated.is_some() {
+                spec.key.join(", ")
+            } else {
+                order
+            };
+            let sql = format!(
+                "SELECT {} FROM {} ORDER BY {order}",
+                spec.column_list(),
+                spec.name
+            );
+            let mut digest = Digester::new(spec.name);
+            let portal = tx.bind(sql.as_str(), &[]).await?;
+            loop {
+                let rows = tx.query_portal(&portal, 10_000).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    digest.row(&cells(row)?);
+                }
+            }
+            digests.push(digest.finish());
+        }
+        tx.commit().await?;
+        Ok(digests)
+    }
+}
+
+/// A row as cells of the logical schema.
+fn cells(row: &Row) -> Result<Vec<Cell>> {
+    use tokio_postgres::types::Type;
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let cell = match *column.type_() {
+            Type::INT8 => row.get::<_, Option<i64>>(i).map(Cell::Int),
+            Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| Cell::Int(v.into())),
+            Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| Cell::Int(v.into())),
+            Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| Cell::Int(v.into())),
+            Type::TEXT | Type::VARCHAR => row.get::<_, Option<String>>(i).map(Cell::Text),
+            ref other => return Err(corrupt(column.name(), format!("unexpected type {other}"))),
+        };
+        out.push(cell.unwrap_or(Cell::Null));
+    }
+    Ok(out)
+}
+
+/// Writes one HCP inside the caller's transaction, which holds [`MASTER_DATA_LOCK`]. Same rules
+/// as the SQLite backend: an external id owned by another HCP refuses this HCP alone; one owned by
+/// a stub makes the stub this HCP, so its events stay with it.
+async fn put_hcp(
+    tx: &deadpool_postgres::Transaction<'_>,
+    hcp: &Hcp,
+    now: Timestamp,
+) -> Result<std::result::Result<Upserted, FieldError>> {
+    let stmt = tx
+        .prepare_cached("SELECT hcp_key, is_stub FROM hcps WHERE id = $1")
+        .await?;
+    let existing: Option<(i64, bool)> = tx
+        .query_opt(&stmt, &[&hcp.id.as_str()])
+        .await?
+        .map(|r| (r.get(0), r.get(1)));
+    let owner = tx
+        .prepare_cached(
+            "SELECT h.hcp_key, h.id, h.is_stub FROM hcp_external_ids x
+             JOIN hcps h ON h.hcp_key = x.hcp_key
+             WHERE x.system = $1 AND x.external_id = $2 AND x.hcp_key <> $3",
+        )
+        .await?;
+    let mut adopted: Option<i64> = None;
+    for (i, x) in hcp.external_ids.iter().enumerate() {
+        let other: Option<(i64, String, bool)> = tx
+            .query_opt(&owner, &[&x.system, &x.id, &existing.map_or(-1, |e| e.0)])
+            .await?
+            .map(|r| (r.get(0), r.get(1), r.get(2)));
+        match other {
+            None => {}
+            Some((stub, _, true)) if existing.is_none() && adopted.is_none_or(|a| a == stub) => {
+                adopted = Some(stub);
+            }
+            Some((_, other_id, is_stub)) => {
+                let owner = if is_stub {
+                    format!(
+                        "a stub HCP ({other_id}) made from events before its master data; \
+                         only a new HCP id can take it over, merging into an existing HCP is not supported"
+                    )
+                } else {
+                    format!("HCP {other_id}")
+                };
+                return Ok(Err(FieldError::new(
+                    format!("external_ids[{i}]"),
+                    format!("{}:{} already belongs to {owner}", x.system, x.id),
+                )));
+            }
+        }
+    }
+    let target = existing.or(adopted.map(|stub| (stub, true)));
+    let segments = to_json(&hcp.segments);
+    let (hcp_key, was_stub) = match target {
+        Some((key, was_stub)) => {
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE hcps SET id = $2, name = $3, specialty = $4, country = $5,
+                        territory = $6, segments = $7, email = $8, is_stub = FALSE, updated_at = $9
+                     WHERE hcp_key = $1",
+                )
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &key,
+                    &hcp.id.as_str(),
+                    &hcp.name,
+                    &hcp.specialty,
+                    &hcp.country,
+                    &hcp.territory,
+                    &segments,
+                    &hcp.email,
+                    &now.millis(),
+                ],
+            )
+            .await?;
+            (key, was_stub)
+        }
+        None => {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
+                        created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                     RETURNING hcp_key",
+                )
+                .await?;
+            let key: i64 = tx
+                .query_one(
+                    &stmt,
+                    &[
+                        &hcp.id.as_str(),
+                        &hcp.name,
+                        &hcp.specialty,
+                        &hcp.country,
+                        &hcp.territory,
+                        &segments,
+                        &hcp.email,
+                        &now.millis(),
+                    ],
+                )
+                .await?
+                .get(0);
+            (key, false)
+        }
+    };
+    // The external ids given replace those held, except a stub's, which events already use.
+    if !was_stub {
+        let stmt = tx
+            .prepare_cached("DELETE FROM hcp_external_ids WHERE hcp_key = $1")
+            .await?;
+        tx.execute(&stmt, &[&hcp_key]).await?;
+    }
+    let systems: Vec<&str> = hcp.external_ids.iter().map(|x| x.system.as_str()).collect();
+    let ids: Vec<&str> = hcp.external_ids.iter().map(|x| x.id.as_str()).collect();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO hcp_external_ids (system, external_id, hcp_key)
+             SELECT s, x, $3 FROM unnest($1::text[], $2::text[]) AS t(s, x)
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    tx.execute(&stmt, &[&systems, &ids, &hcp_key]).await?;
+    Ok(Ok(if existing.is_some() {
+        Upserted::Updated
+    } else {
+        Upserted::Created
+    }))
+}
+
+/// `url` with its sessions' `search_path` set to `schema`: one database can hold several
+/// OpenCLM deployments (or test runs), each in a schema of its own.
+pub fn url_with_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates `schema` in the database at `url` unless it exists.
+pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
+    if schema.is_empty()
+        || !schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Invalid(FieldError::new(
+            "schema",
+            "must be lower-case letters, digits and underscores",
+        )));
+    }
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The logical schema both backends share, row by row: what `openclm copy` moves and what the
+//! table digests hash. Backend-specific structures (SQLite's lookup tables, its metadata) are not
+//! part of it; they are rebuilt from these tables.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// One table of the logical schema: its columns in order, and the key its rows are read in.
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    /// Columns of the primary key; rows are read, copied and hashed in this order.
+    pub key: &'static [&'static str],
+    /// The integer key the database generates, whose counter must move past copied rows.
+    pub generated: Option<&'static str>,
+}
+
+impl TableSpec {
+    pub fn column_list(&self) -> String {
+        self.columns.join(", ")
+    }
+}
+
+/// Every table, parents before children.
+pub const TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "hcps",
+        columns: &[
+            "hcp_key",
+            "id",
+            "name",
+            "specialty",
+            "country",
+            "territory",
+            "segments",
+            "email",
+            "is_stub",
+            "created_at",
+            "updated_at",
+        ],
+        key: &["hcp_key"],
+        generated: Some("hcp_key"),
+    },
+    TableSpec {
+        name: "hcp_external_ids",
+        columns: &["system", "external_id", "hcp_key"],
+        key: &["system", "external_id"],
+        generated: None,
+    },
+    TableSpec {
+        name: "content",
+        columns: &[
+            "id",
+            "title",
+            "kind",
+            "product",
+            "topics",
+            "language",
+            "countries",
+            "version",
+            "status",
+            "approval_code",
+            "approved_at",
+            "valid_from",
+            "expires_at",
+            "updated_at",
+        ],
+        key: &["id"],
+        generated: None,
+    },
+    TableSpec {
+        name: "events",
+        columns: &[
+            "seq",
+            "event_id",
+            "hcp_key",
+            "occurred_at",
+            "received_at",
+            "channel",
+            "type",
+            "source",
+            "content_id",
+            "campaign_id",
+            "decision_id",
+            "rep_id",
+            "payload",
+        ],
+        key: &["seq"],
+        generated: Some("seq"),
+    },
+    TableSpec {
+        name: "consent_records",
+        columns: &[
+            "id",
+            "hcp_key",
+            "channel",
+            "purpose",
+            "state",
+            "source",
+            "event_id",
+            "changed_at",
+            "recorded_at",
+        ],
+        key: &["id"],
+        generated: Some("id"),
+    },
+    TableSpec {
+        name: "api_keys",
+        columns: &[
+            "key_id",
+            "hash",
+            "role",
+            "label",
+            "created_at",
+            "revoked_at",
+        ],
+        key: &["key_id"],
+        generated: None,
+    },
+];
+
+/// A value of the logical schema. Booleans are integers 0 and 1, as SQLite stores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// How many rows a table holds and a SHA-256 of all of them in key order: equal digests mean
+/// equal contents, whichever backend computed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableDigest {
+    pub table: &'static str,
+    pub rows: u64,
+    pub sha256: String,
+}
+
+/// Hashes rows in an unambiguous encoding (each value tagged and length-prefixed).
+pub(crate) struct Digester {
+    table: &'static str,
+    rows: u64,
+    hash: Sha256,
+}
+
+impl Digester {
+    pub fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            rows: 0,
+            hash: Sha256::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: &[Cell]) {
+        for cell in cells {
+            match cell {
+                Cell::Null => self.hash.update(b"N"),
+                Cell::Int(v) => {
+                    self.hash.update(b"I");
+                    self.hash.update(v.to_le_bytes());
+                }
+                Cell::Text(t) => {
+                    self.hash.update(b"T");
+                    self.hash.update((t.len() as u64).to_le_bytes());
+                    self.hash.update(t.as_bytes());
+                }
+            }
+        }
+        self.hash.update(b"\n");
+        self.rows += 1;
+    }
+
+    pub fn finish(self) -> TableDigest {
+        TableDigest {
+            table: self.table,
+            rows: self.rows,
+            sha256: hex::encode(self.hash.finalize()),
+        }
+    }
+}
+
+/// Appends one row in PostgreSQL's COPY text format.
+pub(crate) fn copy_text_row(out: &mut Vec<u8>, cells: &[Cell]) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match cell {
+            Cell::Null => out.extend_from_slice(b"\\N"),
+            Cell::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+            Cell::Text(t) => {
+                for &b in t.as_bytes() {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        _ => out.push(b),
+                    }
+                }
+            }
+        }
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_misread() {
+        let mut out = Vec::new();
+        copy_text_row(
+            &mut out,
+            &[
+                Cell::Int(-7),
+                Cell::Null,
+                Cell::Text("a\tb\\c\nd\re".into()),
+            ],
+        );
+        assert_eq!(out, b"-7\t\\N\ta\\tb\\\\c\\nd\\re\n");
+    }
+
+    #[test]
+    fn digests_tell_null_from_empty_and_rows_apart() {
+        let digest = |rows: &[&[Cell]]| {
+            let mut d = Digester::new("t");
+            for r in rows {
+                d.row(r);
+            }
+            d.finish().sha256
+        };
+        let a = digest(&[&[Cell::Null]]);
+        let b = digest(&[&[Cell::Text(String::new())]]);
+        assert_ne!(a, b);
+        let one_row = digest(&[&[Cell::Text("ab".into()), Cell::Text("c".into())]]);
+        let moved = digest(&[&[Cell::Text("a".into()), Cell::Text("bc".into())]]);
+        assert_ne!(one_row, moved);
+        assert_eq!(one_row.len(), 64);
+    }
+}
