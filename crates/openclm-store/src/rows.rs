@@ -54,4 +54,3 @@ impl From<Event> for EventRow {
         }
     }
 }
-

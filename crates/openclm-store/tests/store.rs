@@ -63,6 +63,10 @@ impl TestDb {
     /// A new schema in the test database, or `None` when no test database is configured.
     async fn postgres() -> Option<Self> {
         let Ok(base) = std::env::var("OPENCLM_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var_os("OPENCLM_REQUIRE_POSTGRES").is_none(),
+                "OPENCLM_REQUIRE_POSTGRES is set but OPENCLM_TEST_DATABASE_URL is not"
+            );
             eprintln!("skipped: OPENCLM_TEST_DATABASE_URL is not set");
             return None;
         };
@@ -759,7 +763,10 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
         .await
         .unwrap();
     let after = store.table_digests().await.unwrap();
-    assert_ne!(after[0].sha256, digests[0].sha256, "an updated HCP changes the digest");
+    assert_ne!(
+        after[0].sha256, digests[0].sha256,
+        "an updated HCP changes the digest"
+    );
     assert_eq!(after[3], digests[3], "events are untouched");
 }
 

@@ -1,17 +1,17 @@
 //! `openclm bench`: rerunnable measurements of ingest speed and memory, on this machine.
 //!
-//! The ingest benchmark runs the real server on loopback with a fresh database (WAL,
-//! `synchronous = FULL`), sends pre-built batches from concurrent clients, and reports sustained
-//! events/s and batch latency percentiles; then it feeds the same events straight to the store,
-//! so the cost of HTTP shows as a ratio.
+//! The ingest benchmark starts real `openclm serve` processes (one or more nodes) on loopback
+//! over a fresh database (SQLite with WAL and `synchronous = FULL`, or a new schema in a
+//! PostgreSQL database), sends pre-built batches from concurrent clients spread over the nodes,
+//! and reports sustained events/s and batch latency percentiles; then it feeds the same events
+//! straight to the store in-process, so the cost of HTTP shows as a ratio.
 
 use anyhow::Context;
 use openclm_core::auth::Role;
 use openclm_core::batch::{BatchFormat, parse_batch};
 use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{Event, Timestamp};
-use openclm_server::{AppState, system_clock};
-use openclm_store::{IngestOutcome, SqliteStore, Store, UnknownHcpPolicy};
+use openclm_store::{AnyStore, IngestOutcome, Store, UnknownHcpPolicy};
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +28,7 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
 }
 
 /// Registers `count` HCPs `hcp-N` with CRM ids `crm-N`.
-pub async fn load_hcps(store: &SqliteStore, count: usize) -> anyhow::Result<()> {
+pub async fn load_hcps(store: &AnyStore, count: usize) -> anyhow::Result<()> {
     const SPECIALTIES: [&str; 5] = [
         "general_practice",
         "cardiology",
@@ -104,7 +104,7 @@ fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
 /// Posts every body to `url` from `clients` concurrent clients; returns each batch's latency and
 /// the number of events accepted.
 async fn post_all(
-    url: &str,
+    urls: &[String],
     key: &str,
     bodies: Arc<Vec<String>>,
     clients: usize,
@@ -112,12 +112,12 @@ async fn post_all(
     let client = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for c in 0..clients {
         let (client, bodies, next, url, key) = (
             client.clone(),
             bodies.clone(),
             next.clone(),
-            url.to_owned(),
+            urls[c % urls.len()].clone(),
             key.to_owned(),
         );
         tasks.push(tokio::spawn(async move {
@@ -165,49 +165,122 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn fresh_store(dir: &tempfile::TempDir, name: &str) -> anyhow::Result<SqliteStore> {
-    let path = dir.path().join(name);
-    Ok(SqliteStore::open(
-        path.to_str().context("temporary path is not UTF-8")?,
-    )?)
+/// A fresh, empty database for one run, removed when the run is over.
+struct Target {
+    url: String,
+    /// The PostgreSQL database and the schema made in it.
+    schema: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    async fn fresh(database_url: Option<&str>, name: &str) -> anyhow::Result<Self> {
+        match database_url {
+            Some(base) => {
+                anyhow::ensure!(
+                    openclm_store::is_postgres_url(base),
+                    "database_url: the benchmark takes a postgres:// URL (SQLite runs in a temporary file)"
+                );
+                let schema = format!("bench_{}_{name}", std::process::id());
+                openclm_store::create_schema(base, &schema).await?;
+                Ok(Self {
+                    url: openclm_store::url_with_schema(base, &schema),
+                    schema: Some((base.to_owned(), schema)),
+                    _dir: None,
+                })
+            }
+            None => {
+                let dir = tempfile::tempdir()?;
+                let url = dir
+                    .path()
+                    .join(format!("{name}.db"))
+                    .to_str()
+                    .context("temporary path is not UTF-8")?
+                    .to_owned();
+                Ok(Self {
+                    url,
+                    schema: None,
+                    _dir: Some(dir),
+                })
+            }
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<AnyStore> {
+        Ok(AnyStore::open(&self.url).await?)
+    }
+
+    async fn remove(self) -> anyhow::Result<()> {
+        if let Some((base, schema)) = &self.schema {
+            openclm_store::drop_schema(base, schema).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts `openclm serve` on `database_url` on a free loopback port and waits until it answers.
+async fn start_node(database_url: &str) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "serve",
+            "--database-url",
+            database_url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("OPENCLM_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((child, base))
 }
 
 async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.batch >= 1 && args.clients >= 1 && args.hcps >= 1,
-        "batch, clients and hcps must be 1 or more"
+        args.batch >= 1 && args.clients >= 1 && args.hcps >= 1 && args.nodes >= 1,
+        "batch, clients, hcps and nodes must be 1 or more"
     );
-    let dir = tempfile::tempdir()?;
+    anyhow::ensure!(
+        args.nodes == 1 || args.database_url.is_some(),
+        "nodes: several nodes share a PostgreSQL database; give --database-url postgres://…"
+    );
+    let backend = match &args.database_url {
+        Some(url) => format!("PostgreSQL ({})", crate::redact(url)),
+        None => "SQLite (WAL, synchronous=FULL)".to_owned(),
+    };
     println!(
-        "ingest benchmark: {} events in batches of {}, {} clients, {} HCPs, fresh SQLite (WAL, synchronous=FULL) in {}",
-        args.events,
-        args.batch,
-        args.clients,
-        args.hcps,
-        dir.path().display()
+        "ingest benchmark: {} events in batches of {}, {} clients, {} HCPs, {} node(s), fresh {backend}",
+        args.events, args.batch, args.clients, args.hcps, args.nodes,
     );
     let bodies = Arc::new(build_bodies(&args, 7));
 
-    // Through HTTP.
-    let store = fresh_store(&dir, "http.db")?;
+    // Through HTTP, to separate `openclm serve` processes.
+    let target = Target::fresh(args.database_url.as_deref(), "http").await?;
+    let store = target.open().await?;
     load_hcps(&store, args.hcps).await?;
     let (_, key) = create_key(&store, Role::Ingest, "bench").await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/v1/events", listener.local_addr()?);
-    let state = AppState {
-        store: store.clone(),
-        config: openclm_server::ApiConfig::default(),
-        clock: system_clock(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(openclm_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let mut nodes = Vec::new();
+    for _ in 0..args.nodes {
+        nodes.push(start_node(&target.url).await?);
+    }
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|(_, base)| format!("{base}/v1/events"))
+        .collect();
     let started = Instant::now();
-    let (mut latencies, accepted) = post_all(&url, &key, bodies.clone(), args.clients).await?;
+    let (mut latencies, accepted) = post_all(&urls, &key, bodies.clone(), args.clients).await?;
     let http_elapsed = started.elapsed();
-    let _ = stop.send(());
-    server.await??;
+    drop(nodes);
     latencies.sort();
     let http_rate = accepted as f64 / http_elapsed.as_secs_f64();
     println!(
@@ -229,12 +302,14 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         report.problems
     );
     drop(store);
+    target.remove().await?;
     if args.http_only {
         return Ok(());
     }
 
     // Straight into the store, same events, same concurrency.
-    let store = fresh_store(&dir, "store.db")?;
+    let target = Target::fresh(args.database_url.as_deref(), "store").await?;
+    let store = target.open().await?;
     load_hcps(&store, args.hcps).await?;
     let batches: Vec<Vec<Event>> = bodies
         .iter()
@@ -277,6 +352,8 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         store_rate
     );
     println!("HTTP / store = {:.2}", http_rate / store_rate);
+    drop(store);
+    target.remove().await?;
     Ok(())
 }
 
@@ -302,42 +379,14 @@ fn ms(d: Duration) -> f64 {
 
 /// Starts `openclm serve` on a database with `hcps` HCPs, reads a few pages, and reports its RSS.
 async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("memory.db");
-    let url = path
-        .to_str()
-        .context("temporary path is not UTF-8")?
-        .to_owned();
-    {
-        let store = SqliteStore::open(&url)?;
-        load_hcps(&store, hcps).await?;
-    }
+    let target = Target::fresh(None, "memory").await?;
     let key = {
-        let store = SqliteStore::open(&url)?;
+        let store = target.open().await?;
+        load_hcps(&store, hcps).await?;
         create_key(&store, Role::Admin, "bench").await?.1
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "serve",
-            "--database-url",
-            &url,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("OPENCLM_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = start_node(&target.url).await?;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     for i in 0..50 {
         client
             .get(format!(
@@ -366,10 +415,12 @@ async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
             clients: 8,
             hcps,
             http_only: true,
+            database_url: None,
+            nodes: 1,
         };
         let bodies = Arc::new(build_bodies(&args, 11));
         let started = Instant::now();
-        post_all(&format!("{base}/v1/events"), &key, bodies, args.clients).await?;
+        post_all(&[format!("{base}/v1/events")], &key, bodies, args.clients).await?;
         let elapsed = started.elapsed().as_secs_f64();
         let (_, peak) = memory_of(pid)?;
         // Long enough for the tail to be merged away and freed memory to be returned.

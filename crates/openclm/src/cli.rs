@@ -13,7 +13,7 @@ pub struct Cli {
     /// Settings file (TOML); defaults to ./openclm.toml when present.
     #[arg(long, global = true, env = "OPENCLM_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Database: sqlite://PATH or a plain path.
+    /// Database: sqlite://PATH or a plain path (embedded), or postgres://USER:PASSWORD@HOST/DB.
     #[arg(long, global = true)]
     pub database_url: Option<String>,
     #[command(subcommand)]
@@ -44,6 +44,17 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Move a deployment from the embedded SQLite database to an empty PostgreSQL database,
+    /// then check that every table's row count and content hash agree on both sides.
+    Copy {
+        /// The SQLite database to copy: sqlite://PATH or a plain path. Stop the servers using
+        /// it first: events they accept after the copy starts stay behind.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database to fill: postgres://USER:PASSWORD@HOST/DB. Must hold no data.
+        #[arg(long)]
+        to: String,
     },
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
@@ -156,4 +167,11 @@ pub struct IngestBenchArgs {
     /// Skip the store-level run.
     #[arg(long)]
     pub http_only: bool,
+    /// Benchmark PostgreSQL at this URL (each run in a fresh schema, dropped afterwards) instead
+    /// of a fresh SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// `openclm serve` processes sharing the database; clients are spread over them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }

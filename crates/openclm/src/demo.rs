@@ -3,7 +3,7 @@
 use anyhow::Context;
 use openclm_core::auth::Role;
 use openclm_sim::{World, WorldConfig};
-use openclm_store::{IngestOutcome, SqliteStore, Store, UnknownHcpPolicy};
+use openclm_store::{AnyStore, IngestOutcome, Store, UnknownHcpPolicy};
 use std::path::Path;
 
 use crate::cli::DemoArgs;
@@ -18,8 +18,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if settings.database_url == Settings::default().database_url {
         settings.database_url = DEMO_DATABASE.into();
     }
+    let postgres = openclm_store::is_postgres_url(&settings.database_url);
     let path = openclm_store::sqlite_path(&settings.database_url);
-    if path.as_os_str() == DEMO_DATABASE {
+    if postgres {
+        // Checked once the store is open: the database must hold no data.
+    } else if path.as_os_str() == DEMO_DATABASE {
         remove_database(&path)?;
     } else {
         anyhow::ensure!(
@@ -33,7 +36,20 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     } else {
         Some(bind(&settings.listen).await?)
     };
-    let store = open_store(&settings.database_url)?;
+    let store = open_store(&settings.database_url).await?;
+    if postgres {
+        let counts = store.counts().await?;
+        anyhow::ensure!(
+            counts.hcps + counts.events + counts.content == 0,
+            "database_url: the demo builds a fresh world and needs an empty database"
+        );
+    }
+    let shown = crate::redact(&settings.database_url);
+    let shown = if postgres {
+        shown
+    } else {
+        path.display().to_string()
+    };
     let config = WorldConfig {
         hcps: args.hcps,
         months: args.months,
@@ -47,12 +63,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     );
     let (_, key) = create_key(&store, Role::Admin, "demo").await?;
     let Some(listener) = listener else {
-        println!("database: {}", path.display());
+        println!("database: {shown}");
         println!("admin API key: {key}");
         return Ok(());
     };
     let url = format!("http://{}", listener.local_addr()?);
-    println!("database: {}", path.display());
+    println!("database: {shown}");
     println!("API: {url}   try: curl -H 'Authorization: Bearer {key}' {url}/v1/hcps?limit=3");
     println!("admin API key (shown once):");
     println!("{key}");
@@ -68,7 +84,7 @@ pub struct DemoStats {
 }
 
 /// Generates the world and stores it, showing progress.
-pub async fn build(store: &SqliteStore, config: WorldConfig) -> anyhow::Result<DemoStats> {
+pub async fn build(store: &AnyStore, config: WorldConfig) -> anyhow::Result<DemoStats> {
     let world = World::generate(config);
     let mut stats = DemoStats {
         hcps: world.hcps.len(),

@@ -7,7 +7,7 @@ use openclm_core::batch::{BatchFormat, parse_batch};
 use openclm_core::content::ContentInput;
 use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{Event, FieldError};
-use openclm_store::{IngestOutcome, SqliteStore, Store, UnknownHcpPolicy};
+use openclm_store::{AnyStore, IngestOutcome, Store, UnknownHcpPolicy};
 use serde::Deserialize;
 use std::io::BufRead;
 use std::path::Path;
@@ -19,7 +19,7 @@ use crate::now;
 const SHOWN_PROBLEMS: usize = 20;
 const CHUNK: usize = 10_000;
 
-pub async fn run(store: SqliteStore, what: ImportWhat) -> anyhow::Result<()> {
+pub async fn run(store: AnyStore, what: ImportWhat) -> anyhow::Result<()> {
     let summary = match what {
         ImportWhat::Hcps { file } => import_hcps(&store, &file).await?,
         ImportWhat::Content { file, format } => import_content(&store, &file, format).await?,
@@ -135,7 +135,7 @@ fn hcp_of_row(row: HcpRow) -> Result<openclm_core::Hcp, FieldError> {
     .validate(row.id.trim())
 }
 
-pub async fn import_hcps(store: &SqliteStore, file: &Path) -> anyhow::Result<Summary> {
+pub async fn import_hcps(store: &AnyStore, file: &Path) -> anyhow::Result<Summary> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(file)
@@ -164,7 +164,7 @@ pub async fn import_hcps(store: &SqliteStore, file: &Path) -> anyhow::Result<Sum
 }
 
 async fn store_hcps(
-    store: &SqliteStore,
+    store: &AnyStore,
     chunk: &mut Vec<openclm_core::Hcp>,
     lines: &mut Vec<usize>,
     summary: &mut Summary,
@@ -201,7 +201,7 @@ struct ContentRow {
 }
 
 pub async fn import_content(
-    store: &SqliteStore,
+    store: &AnyStore,
     file: &Path,
     format: Option<FileFormat>,
 ) -> anyhow::Result<Summary> {
@@ -268,7 +268,7 @@ pub async fn import_content(
 }
 
 pub async fn import_events(
-    store: &SqliteStore,
+    store: &AnyStore,
     file: &Path,
     format: Option<FileFormat>,
     policy: UnknownHcpPolicy,
@@ -334,7 +334,7 @@ pub async fn import_events(
 }
 
 async fn ingest_chunk(
-    store: &SqliteStore,
+    store: &AnyStore,
     chunk: Vec<(usize, Event)>,
     policy: UnknownHcpPolicy,
     summary: &mut Summary,

@@ -11,7 +11,7 @@ use anyhow::Context;
 use openclm_core::Timestamp;
 use openclm_core::auth::{NewApiKey, Role};
 use openclm_server::{ApiConfig, AppState, system_clock};
-use openclm_store::{ApiKeyRecord, SqliteStore, Store};
+use openclm_store::{AnyStore, ApiKeyRecord, Store};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -35,43 +35,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing(&settings.log);
     match cli.command {
         Command::Serve { .. } => {
-            let store = open_store(&settings.database_url)?;
+            let store = open_store(&settings.database_url).await?;
             let listener = bind(&settings.listen).await?;
             println!("OpenCLM listening on http://{}", listener.local_addr()?);
             serve(listener, store, &settings).await
         }
         Command::Migrate => {
-            let store = open_store(&settings.database_url)?;
+            let store = open_store(&settings.database_url).await?;
             let applied = store.migrate().await?;
             println!(
                 "database {} is up to date ({} migration(s) applied now)",
-                settings.database_url,
+                redact(&settings.database_url),
                 applied.len()
             );
             Ok(())
         }
-        Command::Import { what } => import::run(open_store(&settings.database_url)?, what).await,
-        Command::Keys { action } => keys(open_store(&settings.database_url)?, action).await,
+        Command::Import { what } => {
+            import::run(open_store(&settings.database_url).await?, what).await
+        }
+        Command::Keys { action } => keys(open_store(&settings.database_url).await?, action).await,
         Command::Config { action } => {
             match action {
                 ConfigAction::Default => print!("{}", settings::DEFAULT_TOML),
-                ConfigAction::Show => print!("{}", toml::to_string(&settings)?),
+                ConfigAction::Show => {
+                    let shown = Settings {
+                        database_url: redact(&settings.database_url),
+                        ..settings
+                    };
+                    print!("{}", toml::to_string(&shown)?)
+                }
             }
             Ok(())
         }
+        Command::Copy { from, to } => copy(&from, &to).await,
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }
 }
 
-/// Opens the store a database URL names, applying migrations.
-pub fn open_store(database_url: &str) -> anyhow::Result<SqliteStore> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        anyhow::bail!(
-            "database_url: PostgreSQL is not supported by this version; use a SQLite path"
-        );
+/// Opens the store a database URL names (a path or `sqlite://…` for SQLite, `postgres://…` for
+/// PostgreSQL), applying migrations.
+pub async fn open_store(database_url: &str) -> anyhow::Result<AnyStore> {
+    AnyStore::open(database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(database_url)))
+}
+
+/// A database URL fit for messages and logs: any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
     }
-    SqliteStore::open(database_url).with_context(|| format!("cannot open database {database_url}"))
 }
 
 pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
@@ -83,10 +105,60 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
+/// `openclm copy`: SQLite to PostgreSQL, all or nothing, verified table by table.
+async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !openclm_store::is_postgres_url(from),
+        "from: must name a SQLite database (sqlite://PATH or a path)"
+    );
+    anyhow::ensure!(
+        openclm_store::is_postgres_url(to),
+        "to: must name a PostgreSQL database (postgres://…)"
+    );
+    let source = openclm_store::SqliteStore::open(from)
+        .with_context(|| format!("cannot open database {from}"))?;
+    let expected = source.table_digests().await?;
+    drop(source);
+    let target = openclm_store::PgStore::open(to)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(to)))?;
+    let bar = indicatif::ProgressBar::new(expected.iter().map(|d| d.rows).sum());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let copied = target
+        .copy_from_sqlite(&openclm_store::sqlite_path(from), |table, rows| {
+            bar.set_message(table);
+            bar.inc(rows);
+        })
+        .await?;
+    bar.finish_and_clear();
+    println!("{:<18} {:>12}  sha256", "table", "rows");
+    for (want, got) in expected.iter().zip(&copied) {
+        println!("{:<18} {:>12}  {}", got.table, got.rows, got.sha256);
+        anyhow::ensure!(
+            want == got,
+            "{}: the copy differs from the source ({} rows, {} vs {} rows, {})",
+            want.table,
+            want.sha256,
+            got.rows,
+            want.rows,
+            got.sha256
+        );
+    }
+    println!(
+        "copied {} into {}: every table's rows and content hash match",
+        from,
+        redact(to)
+    );
+    Ok(())
+}
+
 /// Serves the API until Ctrl-C or SIGTERM.
 pub async fn serve(
     listener: TcpListener,
-    store: SqliteStore,
+    store: AnyStore,
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let state = AppState {
@@ -132,7 +204,7 @@ pub fn now() -> Timestamp {
 
 /// Creates an API key and returns the key itself (shown once).
 pub async fn create_key(
-    store: &SqliteStore,
+    store: &impl Store,
     role: Role,
     label: &str,
 ) -> anyhow::Result<(String, String)> {
@@ -150,7 +222,7 @@ pub async fn create_key(
     Ok((key.key_id, key.secret))
 }
 
-async fn keys(store: SqliteStore, action: KeysAction) -> anyhow::Result<()> {
+async fn keys(store: AnyStore, action: KeysAction) -> anyhow::Result<()> {
     match action {
         KeysAction::Create { role, label } => {
             let role = Role::parse("role", &role)?;

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Everything `openclm` can be configured with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// `sqlite://PATH` or a plain path (SQLite, embedded).
+    /// `sqlite://PATH` or a plain path (SQLite, embedded), or `postgres://…` (shared).
     pub database_url: String,
     /// Address the HTTP API listens on.
     pub listen: String,
@@ -23,6 +23,20 @@ pub struct Settings {
     pub unknown_hcp: UnknownHcpPolicy,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+}
+
+/// Shows everything but the database password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &crate::redact(&self.database_url))
+            .field("listen", &self.listen)
+            .field("max_batch_events", &self.max_batch_events)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("unknown_hcp", &self.unknown_hcp)
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -53,7 +67,9 @@ pub const DEFAULT_TOML: &str = r#"# OpenCLM settings. Each can also be set as an
 # (e.g. OPENCLM_DATABASE_URL) or a command-line flag; flags win over the environment,
 # the environment over this file, this file over the defaults shown here.
 
-# Where the data lives: a SQLite file (sqlite://PATH or a plain path).
+# Where the data lives: a SQLite file (sqlite://PATH or a plain path) for one machine, or
+# PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) for several `openclm serve` nodes
+# sharing one database. Add ?options=-c%20search_path%3DNAME to use a schema other than public.
 database_url = "sqlite://openclm.db"
 
 # Address the HTTP API and dashboard listen on.

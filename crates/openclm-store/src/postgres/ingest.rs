@@ -46,8 +46,11 @@ pub(crate) async fn write(
     let tx = client.transaction().await?;
     if policy == UnknownHcpPolicy::CreateStub {
         // Stubs are master data: no HCP write of another node may interleave with ours.
-        tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&MASTER_DATA_LOCK])
-            .await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock_shared($1)",
+            &[&MASTER_DATA_LOCK],
+        )
+        .await?;
     }
 
     // 1. The HCP each (source, id) pair names, where known.
@@ -313,9 +316,8 @@ async fn insert_events(
         return Ok(HashSet::new());
     }
     let take = |f: fn(&EventRow) -> &str| picked.iter().map(|&i| f(&rows[i])).collect::<Vec<_>>();
-    let take_opt = |f: fn(&EventRow) -> Option<&str>| {
-        picked.iter().map(|&i| f(&rows[i])).collect::<Vec<_>>()
-    };
+    let take_opt =
+        |f: fn(&EventRow) -> Option<&str>| picked.iter().map(|&i| f(&rows[i])).collect::<Vec<_>>();
     let event_ids = take(|r| &r.event_id);
     let hcp_keys: Vec<i64> = picked
         .iter()

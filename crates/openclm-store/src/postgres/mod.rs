@@ -5,6 +5,7 @@
 
 mod ingest;
 
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
@@ -14,7 +15,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::{NoTls, Row};
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
@@ -165,10 +165,7 @@ impl PgStore {
             .await?;
         for spec in TABLES {
             let any: bool = tx
-                .query_one(
-                    &format!("SELECT EXISTS (SELECT 1 FROM {})", spec.name),
-                    &[],
-                )
+                .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {})", spec.name), &[])
                 .await?
                 .get(0);
             if any {
@@ -408,7 +405,11 @@ impl crate::Store for PgStore {
     }
 
     async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
-        let after = page.cursor.as_deref().map(cursor::decode_text).transpose()?;
+        let after = page
+            .cursor
+            .as_deref()
+            .map(cursor::decode_text)
+            .transpose()?;
         let limit = page_limit(&page);
         let mut client = self.client().await?;
         // One snapshot for the page and its external ids.
@@ -501,7 +502,9 @@ impl crate::Store for PgStore {
     async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(&format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"))
+            .prepare_cached(&format!(
+                "SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"
+            ))
             .await?;
         client
             .query_opt(&stmt, &[&id])
@@ -965,6 +968,19 @@ pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
     let driver = tokio::spawn(connection);
     client
         .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// Drops `schema` and everything in it from the database at `url`.
+pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+    create_schema(url, schema).await?; // validates the name
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await?;
     drop(client);
     let _ = driver.await;

@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::rows::EventRow;
+use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use crate::{
     ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
     Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy, Upserted,
     cursor,
 };
 use tail::Tail;
-use crate::rows::EventRow;
-use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use writer::{IngestJob, Writer};
 
 /// Migrations, in order. Append only: a released migration never changes.

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::meta_get;
-use crate::rows::EventRow;
 use super::tail::{self, Tail, TailEntry};
+use crate::rows::EventRow;
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 
 /// How long the writer waits before retrying a failed merge.
