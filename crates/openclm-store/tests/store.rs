@@ -770,6 +770,82 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     assert_eq!(after[3], digests[3], "events are untouched");
 }
 
+async fn hcps_written_in_one_call_see_the_writes_before_them(db: TestDb) {
+    let store = fresh(&db).await;
+    store
+        .ingest(
+            vec![event("s1", "S-1", 1, "web", "content_viewed")],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let get = |id: &str| {
+        let store = store.clone();
+        let id = HcpId::parse("id", id).unwrap();
+        async move { store.get_hcp(id).await.unwrap() }
+    };
+    let results = store
+        .put_hcps(
+            vec![
+                // hcp-a gives up A1 for A2 ...
+                hcp("hcp-a", "north", "cardiology", "A2"),
+                // ... so a new HCP may take A1.
+                hcp("hcp-c", "east", "gp", "A1"),
+                // A2 is hcp-a's now.
+                hcp("hcp-d", "east", "gp", "A2"),
+                // The same HCP twice: the second record wins.
+                hcp("hcp-e", "west", "gp", "E1"),
+                hcp("hcp-e", "west", "oncology", "E2"),
+                // A new HCP takes over the stub made for S-1 ...
+                hcp("hcp-s", "west", "gp", "S-1"),
+                // ... and the stub's old id is free for an HCP of its own.
+                hcp("S-1", "west", "gp", "S-1-own"),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(results[0], Ok(Upserted::Updated));
+    assert_eq!(results[1], Ok(Upserted::Created));
+    let refused = results[2].as_ref().unwrap_err();
+    assert_eq!(refused.field, "external_ids[0]");
+    assert!(refused.reason.contains("crm:A2 already belongs to HCP hcp-a"), "{refused}");
+    assert_eq!(results[3], Ok(Upserted::Created));
+    assert_eq!(results[4], Ok(Upserted::Updated));
+    assert_eq!(results[5], Ok(Upserted::Created));
+    assert_eq!(results[6], Ok(Upserted::Created));
+
+    let ids = |h: Option<openclm_core::Hcp>| {
+        h.unwrap()
+            .external_ids
+            .into_iter()
+            .map(|x| format!("{}:{}", x.system, x.id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(get("hcp-a").await), ["crm:A2"]);
+    assert_eq!(ids(get("hcp-c").await), ["crm:A1"]);
+    assert!(get("hcp-d").await.is_none());
+    let e = get("hcp-e").await.unwrap();
+    assert_eq!(e.specialty, "oncology");
+    assert_eq!(ids(Some(e)), ["crm:E2"]);
+    assert_eq!(ids(get("hcp-s").await), ["crm:S-1"]);
+    assert_eq!(ids(get("S-1").await), ["crm:S-1-own"]);
+    // The stub's event went with it to hcp-s.
+    let t = store
+        .timeline(
+            HcpId::parse("id", "hcp-s").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.items.len(), 1);
+    assert_eq!(store.counts().await.unwrap().hcps, 6);
+    assert!(store.check_integrity().await.unwrap().problems.is_empty());
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -807,4 +883,5 @@ on_every_backend!(
     migrations_started_together_apply_once,
     a_copy_rejected_for_its_hcp_is_still_a_duplicate_of_the_stored_event,
     digests_change_with_any_row_and_match_for_equal_data,
+    hcps_written_in_one_call_see_the_writes_before_them,
 );

@@ -4,6 +4,7 @@
 //! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
 
 mod ingest;
+mod master;
 
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -383,10 +384,7 @@ impl crate::Store for PgStore {
             let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MASTER_DATA_LOCK])
                 .await?;
-            let mut results = Vec::with_capacity(hcps.len());
-            for hcp in &hcps {
-                results.push(put_hcp(&tx, hcp, now).await?);
-            }
+            let results = master::put_hcps(&tx, &hcps, now).await?;
             tx.commit().await?;
             Ok(results)
         })
@@ -817,134 +815,6 @@ fn cells(row: &Row) -> Result<Vec<Cell>> {
     Ok(out)
 }
 
-/// Writes one HCP inside the caller's transaction, which holds [`MASTER_DATA_LOCK`]. Same rules
-/// as the SQLite backend: an external id owned by another HCP refuses this HCP alone; one owned by
-/// a stub makes the stub this HCP, so its events stay with it.
-async fn put_hcp(
-    tx: &deadpool_postgres::Transaction<'_>,
-    hcp: &Hcp,
-    now: Timestamp,
-) -> Result<std::result::Result<Upserted, FieldError>> {
-    let stmt = tx
-        .prepare_cached("SELECT hcp_key, is_stub FROM hcps WHERE id = $1")
-        .await?;
-    let existing: Option<(i64, bool)> = tx
-        .query_opt(&stmt, &[&hcp.id.as_str()])
-        .await?
-        .map(|r| (r.get(0), r.get(1)));
-    let owner = tx
-        .prepare_cached(
-            "SELECT h.hcp_key, h.id, h.is_stub FROM hcp_external_ids x
-             JOIN hcps h ON h.hcp_key = x.hcp_key
-             WHERE x.system = $1 AND x.external_id = $2 AND x.hcp_key <> $3",
-        )
-        .await?;
-    let mut adopted: Option<i64> = None;
-    for (i, x) in hcp.external_ids.iter().enumerate() {
-        let other: Option<(i64, String, bool)> = tx
-            .query_opt(&owner, &[&x.system, &x.id, &existing.map_or(-1, |e| e.0)])
-            .await?
-            .map(|r| (r.get(0), r.get(1), r.get(2)));
-        match other {
-            None => {}
-            Some((stub, _, true)) if existing.is_none() && adopted.is_none_or(|a| a == stub) => {
-                adopted = Some(stub);
-            }
-            Some((_, other_id, is_stub)) => {
-                let owner = if is_stub {
-                    format!(
-                        "a stub HCP ({other_id}) made from events before its master data; \
-                         only a new HCP id can take it over, merging into an existing HCP is not supported"
-                    )
-                } else {
-                    format!("HCP {other_id}")
-                };
-                return Ok(Err(FieldError::new(
-                    format!("external_ids[{i}]"),
-                    format!("{}:{} already belongs to {owner}", x.system, x.id),
-                )));
-            }
-        }
-    }
-    let target = existing.or(adopted.map(|stub| (stub, true)));
-    let segments = to_json(&hcp.segments);
-    let (hcp_key, was_stub) = match target {
-        Some((key, was_stub)) => {
-            let stmt = tx
-                .prepare_cached(
-                    "UPDATE hcps SET id = $2, name = $3, specialty = $4, country = $5,
-                        territory = $6, segments = $7, email = $8, is_stub = FALSE, updated_at = $9
-                     WHERE hcp_key = $1",
-                )
-                .await?;
-            tx.execute(
-                &stmt,
-                &[
-                    &key,
-                    &hcp.id.as_str(),
-                    &hcp.name,
-                    &hcp.specialty,
-                    &hcp.country,
-                    &hcp.territory,
-                    &segments,
-                    &hcp.email,
-                    &now.millis(),
-                ],
-            )
-            .await?;
-            (key, was_stub)
-        }
-        None => {
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
-                        created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-                     RETURNING hcp_key",
-                )
-                .await?;
-            let key: i64 = tx
-                .query_one(
-                    &stmt,
-                    &[
-                        &hcp.id.as_str(),
-                        &hcp.name,
-                        &hcp.specialty,
-                        &hcp.country,
-                        &hcp.territory,
-                        &segments,
-                        &hcp.email,
-                        &now.millis(),
-                    ],
-                )
-                .await?
-                .get(0);
-            (key, false)
-        }
-    };
-    // The external ids given replace those held, except a stub's, which events already use.
-    if !was_stub {
-        let stmt = tx
-            .prepare_cached("DELETE FROM hcp_external_ids WHERE hcp_key = $1")
-            .await?;
-        tx.execute(&stmt, &[&hcp_key]).await?;
-    }
-    let systems: Vec<&str> = hcp.external_ids.iter().map(|x| x.system.as_str()).collect();
-    let ids: Vec<&str> = hcp.external_ids.iter().map(|x| x.id.as_str()).collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO hcp_external_ids (system, external_id, hcp_key)
-             SELECT s, x, $3 FROM unnest($1::text[], $2::text[]) AS t(s, x)
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
-    tx.execute(&stmt, &[&systems, &ids, &hcp_key]).await?;
-    Ok(Ok(if existing.is_some() {
-        Upserted::Updated
-    } else {
-        Upserted::Created
-    }))
-}
-
 /// `url` with its sessions' `search_path` set to `schema`: one database can hold several
 /// OpenCLM deployments (or test runs), each in a schema of its own.
 pub fn url_with_schema(url: &str, schema: &str) -> String {
@@ -952,8 +822,7 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
-/// Creates `schema` in the database at `url` unless it exists.
-pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
+fn check_schema_name(schema: &str) -> Result<()> {
     if schema.is_empty()
         || !schema
             .chars()
@@ -964,6 +833,12 @@ pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
             "must be lower-case letters, digits and underscores",
         )));
     }
+    Ok(())
+}
+
+/// Creates `schema` in the database at `url` unless it exists.
+pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
+    check_schema_name(schema)?;
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let driver = tokio::spawn(connection);
     client
@@ -976,7 +851,7 @@ pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
 
 /// Drops `schema` and everything in it from the database at `url`.
 pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
-    create_schema(url, schema).await?; // validates the name
+    check_schema_name(schema)?;
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let driver = tokio::spawn(connection);
     client
