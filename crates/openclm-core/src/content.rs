@@ -123,6 +123,12 @@ impl ContentInput {
         if title.len() > 300 {
             return Err(FieldError::new("title", "must be at most 300 bytes"));
         }
+        if title.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "title",
+                "must not contain control characters",
+            ));
+        }
         let kind = ContentKind::parse("kind", self.kind.as_deref().unwrap_or_default())?;
         let product = parse_identifier("product", self.product.as_deref().unwrap_or_default())?;
         let mut topics = Vec::new();
@@ -164,6 +170,15 @@ impl ContentInput {
         let valid_from = time("valid_from", self.valid_from)?;
         let expires_at = time("expires_at", self.expires_at)?;
         let approval_code = self.approval_code.filter(|c| !c.trim().is_empty());
+        if approval_code
+            .as_deref()
+            .is_some_and(|c| c.len() > 100 || c.chars().any(char::is_control))
+        {
+            return Err(FieldError::new(
+                "approval_code",
+                "must be at most 100 bytes, without control characters",
+            ));
+        }
         if matches!(status, ContentStatus::Approved | ContentStatus::Expired) {
             if approval_code.is_none() {
                 return Err(FieldError::new(
@@ -256,5 +271,19 @@ mod tests {
             ..approved()
         };
         assert_eq!(i.validate().unwrap_err().field, "countries[0]");
+    }
+
+    #[test]
+    fn text_that_no_database_can_store_is_refused_by_field() {
+        let i = ContentInput {
+            title: Some("Outcomes\u{0}data".into()),
+            ..approved()
+        };
+        assert_eq!(i.validate().unwrap_err().field, "title");
+        let i = ContentInput {
+            approval_code: Some("CZ\u{7}1".into()),
+            ..approved()
+        };
+        assert_eq!(i.validate().unwrap_err().field, "approval_code");
     }
 }

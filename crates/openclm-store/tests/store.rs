@@ -810,7 +810,12 @@ async fn hcps_written_in_one_call_see_the_writes_before_them(db: TestDb) {
     assert_eq!(results[1], Ok(Upserted::Created));
     let refused = results[2].as_ref().unwrap_err();
     assert_eq!(refused.field, "external_ids[0]");
-    assert!(refused.reason.contains("crm:A2 already belongs to HCP hcp-a"), "{refused}");
+    assert!(
+        refused
+            .reason
+            .contains("crm:A2 already belongs to HCP hcp-a"),
+        "{refused}"
+    );
     assert_eq!(results[3], Ok(Upserted::Created));
     assert_eq!(results[4], Ok(Upserted::Updated));
     assert_eq!(results[5], Ok(Upserted::Created));
@@ -844,6 +849,70 @@ async fn hcps_written_in_one_call_see_the_writes_before_them(db: TestDb) {
     assert_eq!(t.items.len(), 1);
     assert_eq!(store.counts().await.unwrap().hcps, 6);
     assert!(store.check_integrity().await.unwrap().problems.is_empty());
+}
+
+async fn batch_order_stub_making_and_rejection_reasons_read_alike(db: TestDb) {
+    let store = fresh(&db).await;
+    // Same time, same HCP: the later in the batch is the newer in the timeline.
+    let out = store
+        .ingest(
+            vec![
+                event("zz-first", "A1", 7, "web", "content_viewed"),
+                event("aa-second", "A1", 7, "web", "content_viewed"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![IngestOutcome::Accepted, IngestOutcome::Accepted]);
+    let t = store
+        .timeline(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let ids: Vec<&str> = t.items.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["aa-second", "zz-first"]);
+    assert!(t.items[0].seq > t.items[1].seq);
+
+    // A later copy naming an unknown HCP is judged against the first copy; no stub is made.
+    let out = store
+        .ingest(
+            vec![
+                event("k1", "A1", 8, "web", "content_viewed"),
+                event("k1", "U-2", 8, "web", "content_viewed"),
+            ],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![IngestOutcome::Accepted, IngestOutcome::Conflict]);
+    assert_eq!(store.counts().await.unwrap().hcps, 2);
+    let results = store
+        .put_hcps(vec![hcp("U-2", "north", "gp", "U2")], NOW)
+        .await
+        .unwrap();
+    assert_eq!(results, vec![Ok(Upserted::Created)]);
+
+    // Unknown under `reject` says so, even for an id that could not name a stub.
+    let out = store
+        .ingest(
+            vec![event("r1", "crm 42", 9, "web", "content_viewed")],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let IngestOutcome::Rejected(e) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(e.field, "hcp");
+    assert!(e.reason.starts_with("no HCP is known as \"crm 42\""), "{e}");
 }
 
 /// Runs each story once per backend.
@@ -884,4 +953,5 @@ on_every_backend!(
     a_copy_rejected_for_its_hcp_is_still_a_duplicate_of_the_stored_event,
     digests_change_with_any_row_and_match_for_equal_data,
     hcps_written_in_one_call_see_the_writes_before_them,
+    batch_order_stub_making_and_rejection_reasons_read_alike,
 );

@@ -224,13 +224,9 @@ async fn start_node(database_url: &str) -> anyhow::Result<(tokio::process::Child
         .local_addr()?
         .port();
     let child = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "serve",
-            "--database-url",
-            database_url,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        // The URL may carry a password: through the environment, not the visible command line.
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("OPENCLM_DATABASE_URL", database_url)
         .env("OPENCLM_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -27,14 +27,6 @@ impl Batch {
     }
 }
 
-/// What happened to one event id of the batch (all its copies).
-enum Fate {
-    /// Its first resolvable copy, at this index, is to be inserted.
-    Insert(usize),
-    /// No copy names a known HCP.
-    Unresolved,
-}
-
 pub(crate) async fn write(
     store: &PgStore,
     batch: &Batch,
@@ -43,15 +35,20 @@ pub(crate) async fn write(
 ) -> Result<Vec<IngestOutcome>> {
     let rows = &batch.rows;
     let mut client = store.client().await?;
-    let tx = client.transaction().await?;
-    if policy == UnknownHcpPolicy::CreateStub {
-        // Stubs are master data: no HCP write of another node may interleave with ours.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock_shared($1)",
-            &[&MASTER_DATA_LOCK],
-        )
+    // Each statement sees what other nodes committed before it: a skipped insert is then
+    // followed by a read that finds the winning row.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
         .await?;
-    }
+    // Routes to stubs and stubs themselves are master data: no HCP write of another node may
+    // interleave with ours.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock_shared($1)",
+        &[&MASTER_DATA_LOCK],
+    )
+    .await?;
 
     // 1. The HCP each (source, id) pair names, where known.
     let mut pairs: Vec<(&str, &str)> = rows
@@ -60,9 +57,11 @@ pub(crate) async fn write(
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let mut hcps = resolve(&tx, &pairs).await?;
+    let (mut hcps, mut routes) = resolve(&tx, &pairs).await?;
+    let pair = |i: usize| (rows[i].source.as_str(), rows[i].hcp.as_str());
 
-    // 2. Copies of one event id, in batch order.
+    // 2. Copies of one event id, in batch order, and the copy that would be stored: the first
+    //    whose HCP is known, or, by policy, can be a stub.
     let mut copies: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rows.len());
     let mut order: Vec<&str> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -74,49 +73,38 @@ pub(crate) async fn write(
             })
             .push(i);
     }
-    let resolved = |hcps: &HashMap<(&str, &str), i64>, i: usize| {
-        hcps.contains_key(&(rows[i].source.as_str(), rows[i].hcp.as_str()))
+    let storable = |i: usize| {
+        hcps.contains_key(&pair(i))
+            || (policy == UnknownHcpPolicy::CreateStub && HcpId::parse("hcp", &rows[i].hcp).is_ok())
     };
+    let candidate: HashMap<&str, Option<usize>> = order
+        .iter()
+        .map(|&id| (id, copies[id].iter().copied().find(|&i| storable(i))))
+        .collect();
 
-    // 3. An id with an unresolvable copy may be stored already: then every copy is judged
-    //    against what is stored, before any stub is made for it.
+    // 3. Every copy of a stored event is judged against what is stored, whether or not its HCP
+    //    can be resolved now, and no stub is made for it.
     let doubtful: Vec<&str> = order
         .iter()
         .copied()
-        .filter(|id| copies[id].iter().any(|&i| !resolved(&hcps, i)))
+        .filter(|id| candidate[id].is_none_or(|i| !hcps.contains_key(&pair(i))))
         .collect();
     let mut stored = stored_payloads(&tx, &doubtful).await?;
-    if policy == UnknownHcpPolicy::CreateStub {
-        let wanted: Vec<(&str, &str)> = order
-            .iter()
-            .filter(|id| !stored.contains_key(**id))
-            .flat_map(|id| copies[id].iter())
-            .filter(|&&i| !resolved(&hcps, i))
-            .map(|&i| (rows[i].source.as_str(), rows[i].hcp.as_str()))
-            .filter(|(_, hcp)| HcpId::parse("hcp", hcp).is_ok())
-            .collect();
-        create_stubs(&tx, &wanted, now, &mut hcps).await?;
-    }
+    let wanted: Vec<(&str, &str)> = order
+        .iter()
+        .filter(|id| !stored.contains_key(**id))
+        .filter_map(|id| candidate[id])
+        .map(pair)
+        .filter(|p| !hcps.contains_key(p))
+        .collect();
+    create_stubs(&tx, &wanted, now, &mut hcps, &mut routes).await?;
 
-    // 4. Insert the first resolvable copy of every id not known to be stored.
-    let mut fates: HashMap<&str, Fate> = HashMap::with_capacity(order.len());
-    let mut to_insert: Vec<usize> = Vec::new();
-    for &id in &order {
-        if stored.contains_key(id) {
-            continue;
-        }
-        match copies[id].iter().copied().find(|&i| resolved(&hcps, i)) {
-            Some(i) => {
-                fates.insert(id, Fate::Insert(i));
-                to_insert.push(i);
-            }
-            None => {
-                fates.insert(id, Fate::Unresolved);
-            }
-        }
-    }
-    // A fixed order of unique-key insertions across nodes: no two batches wait on each other.
-    to_insert.sort_unstable_by(|&a, &b| rows[a].event_id.cmp(&rows[b].event_id));
+    // 4. Insert the candidate copy of every id not known to be stored.
+    let to_insert: Vec<usize> = order
+        .iter()
+        .filter(|id| !stored.contains_key(**id))
+        .filter_map(|id| candidate[id])
+        .collect();
     let inserted = insert_events(&tx, rows, &to_insert, &hcps, now).await?;
     let skipped: Vec<&str> = to_insert
         .iter()
@@ -124,13 +112,31 @@ pub(crate) async fn write(
         .filter(|id| !inserted.contains(*id))
         .collect();
     // Stored meanwhile by another request or node: judge against what it stored.
-    stored.extend(stored_payloads(&tx, &skipped).await?);
-    let consents: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            rows[i].consent.is_some()
-                && inserted.contains(rows[i].event_id.as_str())
-                && matches!(fates.get(rows[i].event_id.as_str()), Some(Fate::Insert(f)) if *f == i)
-        })
+    let winners = stored_payloads(&tx, &skipped).await?;
+    if let Some(lost) = skipped.iter().find(|id| !winners.contains_key(**id)) {
+        return Err(crate::StoreError::Corrupt(format!(
+            "event {lost:?} was neither inserted nor found stored"
+        )));
+    }
+    stored.extend(winners);
+    let accepted: Vec<usize> = to_insert
+        .iter()
+        .copied()
+        .filter(|&i| inserted.contains(rows[i].event_id.as_str()))
+        .collect();
+    // A stub reached by its OpenCLM id gets that route as an external id, so that it still
+    // leads there once master data adopts (and renames) the stub.
+    let mut new_routes: Vec<(&str, &str, i64)> = accepted
+        .iter()
+        .filter_map(|&i| routes.get(&pair(i)).map(|&key| (pair(i).0, pair(i).1, key)))
+        .collect();
+    new_routes.sort_unstable();
+    new_routes.dedup();
+    add_routes(&tx, &new_routes).await?;
+    let consents: Vec<usize> = accepted
+        .iter()
+        .copied()
+        .filter(|&i| rows[i].consent.is_some())
         .collect();
     insert_consents(&tx, rows, &consents, &hcps, now).await?;
     tx.commit().await?;
@@ -143,25 +149,28 @@ pub(crate) async fn write(
             IngestOutcome::Conflict
         }
     };
-    let mut outcomes = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        let id = r.event_id.as_str();
-        let outcome = if let Some(payload) = stored.get(id) {
-            judge(payload, i)
-        } else {
-            match fates.get(id) {
-                Some(Fate::Insert(first)) if *first == i => IngestOutcome::Accepted,
-                Some(Fate::Insert(first)) if *first < i => judge(&rows[*first].payload, i),
-                _ => IngestOutcome::Rejected(unknown_hcp(r)),
+    let outcomes = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = r.event_id.as_str();
+            if let Some(payload) = stored.get(id) {
+                return judge(payload, i);
             }
-        };
-        outcomes.push(outcome);
-    }
+            match candidate[id] {
+                Some(c) if c == i => IngestOutcome::Accepted,
+                Some(c) if c < i => judge(&rows[c].payload, i),
+                _ => IngestOutcome::Rejected(unknown_hcp(r, policy)),
+            }
+        })
+        .collect();
     Ok(outcomes)
 }
 
-fn unknown_hcp(r: &EventRow) -> FieldError {
-    if let Err(e) = HcpId::parse("hcp", &r.hcp) {
+fn unknown_hcp(r: &EventRow, policy: UnknownHcpPolicy) -> FieldError {
+    if policy == UnknownHcpPolicy::CreateStub
+        && let Err(e) = HcpId::parse("hcp", &r.hcp)
+    {
         return e;
     }
     FieldError::new(
@@ -175,13 +184,15 @@ fn unknown_hcp(r: &EventRow) -> FieldError {
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
-/// Finds the HCP of each pair: by external id in that source, else by OpenCLM id. A stub reached
-/// by its OpenCLM id gets that route as an external id, so it still leads there once master data
-/// adopts (and renames) the stub.
+/// A map from (source, id) pairs of the batch to HCP keys.
+type PairKeys<'a> = HashMap<(&'a str, &'a str), i64>;
+
+/// Finds the HCP of each pair: by external id in that source, else by OpenCLM id. Also returns
+/// the pairs that reached a stub by its OpenCLM id, whose route is to be recorded.
 async fn resolve<'a>(
     tx: &Tx<'_>,
     pairs: &[(&'a str, &'a str)],
-) -> Result<HashMap<(&'a str, &'a str), i64>> {
+) -> Result<(PairKeys<'a>, PairKeys<'a>)> {
     let systems: Vec<&str> = pairs.iter().map(|p| p.0).collect();
     let ids: Vec<&str> = pairs.iter().map(|p| p.1).collect();
     let stmt = tx
@@ -194,15 +205,18 @@ async fn resolve<'a>(
     let mut found = HashMap::with_capacity(pairs.len());
     for row in tx.query(&stmt, &[&systems, &ids]).await? {
         let n: i64 = row.get(0);
-        found.insert(pairs[n as usize - 1], row.get::<_, i64>(1));
+        if let Some(&pair) = usize::try_from(n - 1).ok().and_then(|n| pairs.get(n)) {
+            found.insert(pair, row.get::<_, i64>(1));
+        }
     }
+    let mut routes = HashMap::new();
     let missing: Vec<&str> = pairs
         .iter()
         .filter(|p| !found.contains_key(*p))
         .map(|p| p.1)
         .collect();
     if missing.is_empty() {
-        return Ok(found);
+        return Ok((found, routes));
     }
     let stmt = tx
         .prepare_cached("SELECT id, hcp_key, is_stub FROM hcps WHERE id = ANY($1)")
@@ -211,7 +225,6 @@ async fn resolve<'a>(
     for row in tx.query(&stmt, &[&missing]).await? {
         by_id.insert(row.get(0), (row.get(1), row.get(2)));
     }
-    let mut routes: Vec<(&str, &str, i64)> = Vec::new();
     for &pair in pairs {
         if found.contains_key(&pair) {
             continue;
@@ -219,12 +232,11 @@ async fn resolve<'a>(
         if let Some(&(key, is_stub)) = by_id.get(pair.1) {
             found.insert(pair, key);
             if is_stub {
-                routes.push((pair.0, pair.1, key));
+                routes.insert(pair, key);
             }
         }
     }
-    add_routes(tx, &routes).await?;
-    Ok(found)
+    Ok((found, routes))
 }
 
 async fn add_routes(tx: &Tx<'_>, routes: &[(&str, &str, i64)]) -> Result<()> {
@@ -246,12 +258,13 @@ async fn add_routes(tx: &Tx<'_>, routes: &[(&str, &str, i64)]) -> Result<()> {
 }
 
 /// Makes a stub HCP (named by the id the source used) for each pair, or finds the one another
-/// node made at the same moment.
+/// node made at the same moment; its route is recorded with the event that needed it.
 async fn create_stubs<'a>(
     tx: &Tx<'_>,
     wanted: &[(&'a str, &'a str)],
     now: Timestamp,
-    hcps: &mut HashMap<(&'a str, &'a str), i64>,
+    hcps: &mut PairKeys<'a>,
+    routes: &mut PairKeys<'a>,
 ) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
@@ -276,16 +289,13 @@ async fn create_stubs<'a>(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let mut routes = Vec::with_capacity(wanted.len());
     for &pair in wanted {
         if let Some(&key) = keys.get(pair.1) {
             hcps.insert(pair, key);
-            routes.push((pair.0, pair.1, key));
+            routes.insert(pair, key);
         }
     }
-    routes.sort_unstable();
-    routes.dedup();
-    add_routes(tx, &routes).await
+    Ok(())
 }
 
 /// The stored payload of each of `ids` that is stored.
@@ -304,7 +314,10 @@ async fn stored_payloads(tx: &Tx<'_>, ids: &[&str]) -> Result<HashMap<String, St
         .collect())
 }
 
-/// Inserts the rows at `picked` (one per event id); returns the ids inserted now.
+/// Inserts the rows at `picked` (one per event id, in batch order); returns the ids inserted now.
+/// Sequence numbers follow batch order, as in SQLite; the rows themselves go in in `event_id`
+/// order, the same on every node, so that two batches sharing ids wait on each other in one
+/// direction only.
 async fn insert_events(
     tx: &Tx<'_>,
     rows: &[EventRow],
@@ -334,14 +347,18 @@ async fn insert_events(
     let payloads = take(|r| &r.payload);
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO events (event_id, hcp_key, occurred_at, received_at, channel, type, source,
-                content_id, campaign_id, decision_id, rep_id, payload)
-             SELECT e.event_id, e.hcp_key, e.occurred_at, $12, e.channel, e.type, e.source,
+            "WITH e AS (
+                SELECT nextval('events_seq_seq') AS seq, u.*
+                FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int2[], $5::int2[],
+                    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+                    AS u(event_id, hcp_key, occurred_at, channel, type, source,
+                         content_id, campaign_id, decision_id, rep_id, payload)
+             )
+             INSERT INTO events (seq, event_id, hcp_key, occurred_at, received_at, channel, type,
+                source, content_id, campaign_id, decision_id, rep_id, payload)
+             SELECT e.seq, e.event_id, e.hcp_key, e.occurred_at, $12, e.channel, e.type, e.source,
                 e.content_id, e.campaign_id, e.decision_id, e.rep_id, e.payload
-             FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int2[], $5::int2[], $6::text[],
-                $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-                AS e(event_id, hcp_key, occurred_at, channel, type, source,
-                     content_id, campaign_id, decision_id, rep_id, payload)
+             FROM e ORDER BY e.event_id
              ON CONFLICT ON CONSTRAINT events_event_id_unique DO NOTHING
              RETURNING event_id",
         )

@@ -154,7 +154,9 @@ impl PgStore {
     }
 
     /// Copies a whole SQLite deployment into this (empty) database in one transaction: all or
-    /// nothing. Keys are kept, so timeline cursors and references stay valid.
+    /// nothing. Keys are kept, so timeline cursors and references stay valid. Before committing,
+    /// every table's digest is compared with the source's (taken from the snapshot copied); any
+    /// difference rolls the copy back.
     pub async fn copy_from_sqlite(
         &self,
         source: &std::path::Path,
@@ -191,7 +193,7 @@ impl PgStore {
             Self::copy_rows(&tx, spec.name, &spec.column_list(), data).await?;
             progress(table, rows);
         }
-        reader.await.map_err(|_| StoreError::Closed)??;
+        let expected = reader.await.map_err(|_| StoreError::Closed)??;
         for spec in TABLES {
             if let Some(column) = spec.generated {
                 tx.execute(
@@ -205,9 +207,17 @@ impl PgStore {
                 .await?;
             }
         }
+        let copied = digests_in(&tx).await?;
+        for (want, got) in expected.iter().zip(&copied) {
+            if want != got {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: the copy holds {} rows (sha256 {}) but the source {} rows (sha256 {}); nothing was copied",
+                    want.table, got.rows, got.sha256, want.rows, want.sha256
+                )));
+            }
+        }
         tx.commit().await?;
-        drop(client);
-        <Self as crate::Store>::table_digests(self).await
+        Ok(copied)
     }
 }
 
@@ -740,7 +750,8 @@ impl crate::Store for PgStore {
         }
         let invalid_indexes = single(
             "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-             WHERE c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
+             WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+               AND NOT i.indisvalid",
         )
         .await?;
         if invalid_indexes > 0 {
@@ -760,41 +771,48 @@ impl crate::Store for PgStore {
             .read_only(true)
             .start()
             .await?;
-        let mut digests = Vec::with_capacity(TABLES.len());
-        for spec in TABLES {
-            let order = spec
-                .key
-                .iter()
-                .map(|k| format!("{k} COLLATE \"C\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            // Integer keys need no collation; text keys compare byte-wise as in SQLite.
-            let order = if spec.generated.is_some() {
-                spec.key.join(", ")
-            } else {
-                order
-            };
-            let sql = format!(
-                "SELECT {} FROM {} ORDER BY {order}",
-                spec.column_list(),
-                spec.name
-            );
-            let mut digest = Digester::new(spec.name);
-            let portal = tx.bind(sql.as_str(), &[]).await?;
-            loop {
-                let rows = tx.query_portal(&portal, 10_000).await?;
-                if rows.is_empty() {
-                    break;
-                }
-                for row in &rows {
-                    digest.row(&cells(row)?);
-                }
-            }
-            digests.push(digest.finish());
-        }
+        let digests = digests_in(&tx).await?;
         tx.commit().await?;
         Ok(digests)
     }
+}
+
+/// The digest of every table as `tx` sees them.
+async fn digests_in(tx: &deadpool_postgres::Transaction<'_>) -> Result<Vec<TableDigest>> {
+    let mut digests = Vec::with_capacity(TABLES.len());
+    for spec in TABLES {
+        // Integer keys need no collation; text keys compare byte-wise, as in SQLite.
+        let order = spec
+            .key
+            .iter()
+            .map(|k| {
+                if spec.generated.is_some() {
+                    (*k).to_owned()
+                } else {
+                    format!("{k} COLLATE \"C\"")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {order}",
+            spec.column_list(),
+            spec.name
+        );
+        let mut digest = Digester::new(spec.name);
+        let portal = tx.bind(sql.as_str(), &[]).await?;
+        loop {
+            let rows = tx.query_portal(&portal, 10_000).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                digest.row(&cells(row)?);
+            }
+        }
+        digests.push(digest.finish());
+    }
+    Ok(digests)
 }
 
 /// A row as cells of the logical schema.

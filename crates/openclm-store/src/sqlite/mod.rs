@@ -898,13 +898,13 @@ fn digests(conn: &mut Connection) -> Result<Vec<TableDigest>> {
 /// A chunk of one table's rows in PostgreSQL's COPY text format: (table, rows, data).
 pub(crate) type CopyChunk = (&'static str, u64, bytes::Bytes);
 
-/// Reads every table of the database at `path` from one snapshot, in key order, and hands the
-/// rows over in chunks. The database is opened read-only and must be at the schema version this
-/// build knows.
+/// Reads every table of the database at `path` from one snapshot, in key order, hands the rows
+/// over in chunks, and returns the digests of what it read. The database is opened read-only and
+/// must be at the schema version this build knows.
 pub(crate) fn read_for_copy(
     path: &Path,
     chunks: tokio::sync::mpsc::Sender<CopyChunk>,
-) -> Result<()> {
+) -> Result<Vec<TableDigest>> {
     if !path.exists() {
         return Err(StoreError::Invalid(FieldError::new(
             "from",
@@ -939,7 +939,9 @@ pub(crate) fn read_for_copy(
         )));
     }
     const CHUNK_BYTES: usize = 4 << 20;
+    let mut digests = Vec::with_capacity(TABLES.len());
     for spec in TABLES {
+        let mut digest = Digester::new(spec.name);
         let mut stmt = tx.prepare(&select_all(spec))?;
         let mut rows = stmt.query([])?;
         let mut data = Vec::with_capacity(CHUNK_BYTES + 4096);
@@ -951,7 +953,9 @@ pub(crate) fn read_for_copy(
                 .map_err(|_| StoreError::Closed)
         };
         while let Some(row) = rows.next()? {
-            copy_text_row(&mut data, &cells(row, spec.columns.len())?);
+            let row = cells(row, spec.columns.len())?;
+            digest.row(&row);
+            copy_text_row(&mut data, &row);
             count += 1;
             if data.len() >= CHUNK_BYTES {
                 send(&mut data, &mut count)?;
@@ -960,7 +964,8 @@ pub(crate) fn read_for_copy(
         if count > 0 {
             send(&mut data, &mut count)?;
         }
+        digests.push(digest.finish());
     }
     tx.commit()?;
-    Ok(())
+    Ok(digests)
 }
