@@ -333,8 +333,8 @@ pub(crate) static ITEMS: &[Item] = &[
         [Guidelines], "en", ALL, 1, approved(110, 255)),
     item!("PX-EM-GOLD-FR", EmailTemplate, PULMAXA, "GOLD 2026 : la place de Pulmaxa",
         [Guidelines], "fr", &["FR"], 1, Lifecycle::InReview),
-    item!("PX-BAN-ONCEDAILY", Banner, PULMAXA, "Pulmaxa: one inhaler,
-        once daily", [Dosing], "en", ALL, 1, approved(356, 9)),
+    item!("PX-BAN-ONCEDAILY", Banner, PULMAXA, "Pulmaxa: one inhaler, once daily",
+        [Dosing], "en", ALL, 1, approved(356, 9)),
     item!("PX-WEB-INHALER", WebPage, PULMAXA, "Inhaler technique resources",
         [Dosing, PatientSupport], "en", ALL, 1, approved(400, -40)),
     // Rheumora: rheumatology and dermatology.
