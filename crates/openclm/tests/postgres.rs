@@ -157,6 +157,17 @@ async fn two_nodes_on_one_database_store_every_event_exactly_once_and_read_each_
             post(&client, &nodes[node], &key, &batch).await
         }));
     }
+    // Meanwhile an operator runs the migrations: safe while nodes serve, and nothing to apply.
+    let migrate = Command::new(BIN)
+        .args(["migrate", "--database-url", &url])
+        .env("OPENCLM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    assert!(
+        String::from_utf8_lossy(&migrate.stdout).contains("(0 migration(s) applied now)"),
+        "{migrate:?}"
+    );
     let (mut accepted, mut duplicates) = (0, 0);
     for t in tasks {
         let summary = t.await.unwrap();

@@ -60,10 +60,12 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<Self> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
-        // Acknowledged means durable, whatever the server's default for this setting.
+        // Acknowledged means durable, whatever the server's default for this setting; and the
+        // server's notices ("already exists, skipping") are not worth a log line each.
+        const SESSION: &str = "-c synchronous_commit=on -c client_min_messages=warning";
         let options = match config.get_options() {
-            Some(given) => format!("{given} -c synchronous_commit=on"),
-            None => "-c synchronous_commit=on".to_owned(),
+            Some(given) => format!("{given} {SESSION}"),
+            None => SESSION.to_owned(),
         };
         config.options(&options);
         if config.get_application_name().is_none() {
