@@ -955,3 +955,58 @@ on_every_backend!(
     hcps_written_in_one_call_see_the_writes_before_them,
     batch_order_stub_making_and_rejection_reasons_read_alike,
 );
+
+/// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's
+/// PostgreSQL, whose certificate is self-signed for the machine's name (Debian's default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_honour_sslmode() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let open = |params: &str| {
+        let url = format!("{}&{params}", db.url);
+        async move { openclm_store::PgStore::open(&url).await }
+    };
+    let plain = open("sslmode=disable").await.unwrap();
+    assert!(!plain.tls_in_use().await.unwrap());
+    let server_offers_tls = open("sslmode=prefer")
+        .await
+        .unwrap()
+        .tls_in_use()
+        .await
+        .unwrap();
+    let root = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    if !server_offers_tls || !std::path::Path::new(root).exists() {
+        eprintln!("skipped: the test server offers no TLS with Debian's snake-oil certificate");
+        return;
+    }
+    // Encrypted without checking whom to, as libpq does.
+    assert!(
+        open("sslmode=require")
+            .await
+            .unwrap()
+            .tls_in_use()
+            .await
+            .unwrap()
+    );
+    // The chain checked against the given root, not the host name (127.0.0.1 is not in it).
+    let chain = open(&format!("sslmode=verify-ca&sslrootcert={root}"))
+        .await
+        .unwrap();
+    assert!(chain.tls_in_use().await.unwrap());
+    // The host name too: refused, with the given root or the system's.
+    let e = open(&format!("sslmode=verify-full&sslrootcert={root}"))
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{e:?}").contains("NotValidForName"), "{e:?}");
+    assert!(open("sslmode=verify-full").await.is_err());
+    let e = open("sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem")
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("sslrootcert /nonexistent/ca.pem"),
+        "{e}"
+    );
+}

@@ -36,6 +36,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => {
             let store = open_store(&settings.database_url).await?;
+            if let AnyStore::Postgres(pg) = &store {
+                let encrypted = pg.tls_in_use().await?;
+                tracing::info!(encrypted, "connected to PostgreSQL");
+                if !encrypted {
+                    tracing::warn!(
+                        "the connection to PostgreSQL is not encrypted; add sslmode=require (or verify-full) to database_url unless the network is trusted"
+                    );
+                }
+            }
             let listener = bind(&settings.listen).await?;
             println!("OpenCLM listening on http://{}", listener.local_addr()?);
             serve(listener, store, &settings).await

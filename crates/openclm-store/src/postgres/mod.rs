@@ -5,6 +5,7 @@
 
 mod ingest;
 mod master;
+mod tls;
 
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -15,8 +16,8 @@ use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp}
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
 use crate::{
@@ -58,8 +59,10 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?options=...`),
     /// applies pending migrations, and keeps a pool of connections.
     pub async fn open(url: &str) -> Result<Self> {
-        let mut config = tokio_postgres::Config::from_str(url)
+        let tls = tls::split_url(url)?;
+        let mut config = tokio_postgres::Config::from_str(&tls.url)
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
+        config.ssl_mode(tls.ssl_mode());
         // Acknowledged means durable, whatever the server's default for this setting; and the
         // server's notices ("already exists, skipping") are not worth a log line each.
         const SESSION: &str = "-c synchronous_commit=on -c client_min_messages=warning";
@@ -76,7 +79,7 @@ impl PgStore {
         }
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls.connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -91,6 +94,18 @@ impl PgStore {
         let store = Self { pool };
         store.apply_migrations().await?;
         Ok(store)
+    }
+
+    /// Whether this store's connections to the server are encrypted.
+    pub async fn tls_in_use(&self) -> Result<bool> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?
+            .is_some_and(|r| r.get::<_, bool>(0)))
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -842,6 +857,19 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
+/// One connection outside any pool, with the URL's TLS settings, and the task driving it.
+async fn connect_once(url: &str) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let tls = tls::split_url(url)?;
+    let mut config = tokio_postgres::Config::from_str(&tls.url)
+        .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
+    config.ssl_mode(tls.ssl_mode());
+    let (client, connection) = config.connect(tls.connector()?).await?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
+}
+
 fn check_schema_name(schema: &str) -> Result<()> {
     if schema.is_empty()
         || !schema
@@ -859,8 +887,7 @@ fn check_schema_name(schema: &str) -> Result<()> {
 /// Creates `schema` in the database at `url` unless it exists.
 pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
     check_schema_name(schema)?;
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = connect_once(url).await?;
     client
         .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .await?;
@@ -872,8 +899,7 @@ pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
 /// Drops `schema` and everything in it from the database at `url`.
 pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
     check_schema_name(schema)?;
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = connect_once(url).await?;
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await?;
