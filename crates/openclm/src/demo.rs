@@ -20,11 +20,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     }
     let postgres = openclm_store::is_postgres_url(&settings.database_url);
     let path = openclm_store::sqlite_path(&settings.database_url);
-    if postgres {
-        // Checked once the store is open: the database must hold no data.
-    } else if path.as_os_str() == DEMO_DATABASE {
+    // A PostgreSQL database is checked for emptiness once open.
+    if !postgres && path.as_os_str() == DEMO_DATABASE {
         remove_database(&path)?;
-    } else {
+    } else if !postgres {
         anyhow::ensure!(
             !path.exists(),
             "database_url: {} already exists; the demo builds a fresh database, so choose a new path",
@@ -44,9 +43,8 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             "database_url: the demo builds a fresh world and needs an empty database"
         );
     }
-    let shown = crate::redact(&settings.database_url);
     let shown = if postgres {
-        shown
+        crate::redact(&settings.database_url)
     } else {
         path.display().to_string()
     };

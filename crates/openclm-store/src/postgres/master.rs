@@ -4,6 +4,7 @@
 
 use openclm_core::{FieldError, Hcp, Timestamp};
 use std::collections::HashMap;
+use tokio_postgres::types::ToSql;
 
 use super::to_json;
 use crate::{Result, Upserted};
@@ -40,6 +41,19 @@ struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
+    /// The arrays as statement parameters, in declaration order.
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.ids,
+            &self.names,
+            &self.specialties,
+            &self.countries,
+            &self.territories,
+            &self.segments,
+            &self.emails,
+        ]
+    }
+
     fn of(rows: &[&Row<'a>]) -> Self {
         Self {
             ids: rows.iter().map(|r| r.hcp.id.as_str()).collect(),
@@ -209,15 +223,8 @@ pub(super) async fn put_hcps(
     let (updates, inserts): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.key >= 0);
     if !updates.is_empty() {
         let keys: Vec<i64> = updates.iter().map(|r| r.key).collect();
-        let Columns {
-            ids,
-            names,
-            specialties,
-            countries,
-            territories,
-            segments,
-            emails,
-        } = Columns::of(&updates);
+        let columns = Columns::of(&updates);
+        let now = now.millis();
         let stmt = tx
             .prepare_cached(
                 "UPDATE hcps h SET id = u.id, name = u.name, specialty = u.specialty,
@@ -229,33 +236,15 @@ pub(super) async fn put_hcps(
                  WHERE h.hcp_key = u.hcp_key",
             )
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &keys,
-                &ids,
-                &names,
-                &specialties,
-                &countries,
-                &territories,
-                &segments,
-                &emails,
-                &now.millis(),
-            ],
-        )
-        .await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys];
+        params.extend(columns.params());
+        params.push(&now);
+        tx.execute(&stmt, &params).await?;
     }
     let mut real_key: HashMap<i64, i64> = rows.iter().map(|r| (r.key, r.key)).collect();
     if !inserts.is_empty() {
-        let Columns {
-            ids,
-            names,
-            specialties,
-            countries,
-            territories,
-            segments,
-            emails,
-        } = Columns::of(&inserts);
+        let columns = Columns::of(&inserts);
+        let now = now.millis();
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
@@ -269,20 +258,10 @@ pub(super) async fn put_hcps(
                  RETURNING id, hcp_key",
             )
             .await?;
+        let mut params = columns.params();
+        params.push(&now);
         let made: HashMap<String, i64> = tx
-            .query(
-                &stmt,
-                &[
-                    &ids,
-                    &names,
-                    &specialties,
-                    &countries,
-                    &territories,
-                    &segments,
-                    &emails,
-                    &now.millis(),
-                ],
-            )
+            .query(&stmt, &params)
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))

@@ -887,22 +887,18 @@ fn check_schema_name(schema: &str) -> Result<()> {
 /// Creates `schema` in the database at `url` unless it exists.
 pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
     check_schema_name(schema)?;
-    let (client, driver) = connect_once(url).await?;
-    client
-        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .await?;
-    drop(client);
-    let _ = driver.await;
-    Ok(())
+    execute_once(url, &format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await
 }
 
 /// Drops `schema` and everything in it from the database at `url`.
 pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
     check_schema_name(schema)?;
+    execute_once(url, &format!("DROP SCHEMA {schema} CASCADE")).await
+}
+
+async fn execute_once(url: &str, sql: &str) -> Result<()> {
     let (client, driver) = connect_once(url).await?;
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await?;
+    client.batch_execute(sql).await?;
     drop(client);
     let _ = driver.await;
     Ok(())
