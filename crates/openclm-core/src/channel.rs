@@ -24,6 +24,14 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Channels on which the brand sends an item the HCP may open (email, SMS, mail, app push).
+    pub fn is_outbound_message(self) -> bool {
+        matches!(
+            self,
+            Channel::Email | Channel::Sms | Channel::DirectMail | Channel::MobileApp
+        )
+    }
+
     pub const ALL: [Channel; 12] = [
         Channel::FaceToFace,
         Channel::RemoteDetail,

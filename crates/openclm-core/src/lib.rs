@@ -9,6 +9,7 @@ pub mod content;
 pub mod error;
 pub mod event;
 pub mod hcp;
+pub mod state;
 pub mod time;
 
 pub use channel::Channel;

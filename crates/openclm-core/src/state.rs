@@ -1,0 +1,590 @@
+//! The living state of one HCP, learned from their events: engagement by channel and topic
+//! (recency-weighted), touches and their rolling windows, responses per touch, dwell depth, the
+//! moments they engage, opt-outs, and machine opens told apart from human ones.
+//!
+//! [`HcpState::apply`] folds one event in. The fold is order-independent (decayed sums are kept
+//! relative to a reference time and rescaled; windows keep timestamps; the rest are counts,
+//! minima and maxima), so events arriving late or from several nodes give the same state as
+//! events in order, and replaying an HCP's events rebuilds it exactly. One exception: an open is
+//! judged a machine's by the deliveries seen before it, so an open folded in before its own
+//! delivery event is judged by its user agent and address only.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::consent::ConsentState;
+use crate::event::{Details, Event, EventType};
+use crate::{Channel, Timestamp};
+
+const DAY_MS: i64 = 86_400_000;
+/// Touches older than this (before the newest event seen) are forgotten: no window is longer.
+const TOUCH_MEMORY_MS: i64 = 30 * DAY_MS;
+/// Outbound items remembered, newest last, for "opened 4 of the last 5" explanations.
+const SENDS_REMEMBERED: usize = 20;
+
+/// How events are read into state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateConfig {
+    /// Half-life of engagement, in days: an interaction this old weighs half a fresh one.
+    pub half_life_days: f64,
+    /// An email "opened" this soon after its delivery was opened by a machine (a scanner or a
+    /// privacy proxy fetching images), not a person.
+    pub machine_open_within_ms: i64,
+    /// User-agent fragments of privacy proxies and scanners (compared case-insensitively).
+    pub machine_user_agents: Vec<String>,
+    /// IP address prefixes of privacy proxies (e.g. "17." for Apple's relays), matched against
+    /// an event's `ip` field.
+    pub machine_ip_prefixes: Vec<String>,
+    /// Dwell at or above this, in milliseconds, counts as engaged reading.
+    pub engaged_dwell_ms: i64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            half_life_days: 30.0,
+            machine_open_within_ms: 10_000,
+            machine_user_agents: [
+                "googleimageproxy",
+                "yahoomailproxy",
+                "apple mail privacy",
+                "mimecast",
+                "barracuda",
+                "proofpoint",
+                "microsoft office protection",
+            ]
+            .map(String::from)
+            .to_vec(),
+            machine_ip_prefixes: vec!["17.".into()],
+            engaged_dwell_ms: 10_000,
+        }
+    }
+}
+
+/// A recency-weighted sum: `value` as of `as_of`; earlier or later contributions are rescaled by
+/// the decay between the two times, so the order they arrive in does not matter.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Decayed {
+    pub value: f64,
+    pub as_of: i64,
+}
+
+impl Decayed {
+    fn add(&mut self, weight: f64, at: i64, half_life_ms: f64) {
+        if self.value == 0.0 || at > self.as_of {
+            self.value = self.value * decay(at - self.as_of, half_life_ms) + weight;
+            self.as_of = at.max(self.as_of);
+        } else {
+            self.value += weight * decay(self.as_of - at, half_life_ms);
+        }
+    }
+
+    /// The sum as of `now`.
+    pub fn at(&self, now: Timestamp, half_life_ms: f64) -> f64 {
+        self.value * decay(now.millis() - self.as_of, half_life_ms)
+    }
+}
+
+fn decay(elapsed_ms: i64, half_life_ms: f64) -> f64 {
+    (0.5f64).powf(elapsed_ms.max(0) as f64 / half_life_ms)
+}
+
+/// One brand-initiated contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Touch {
+    pub at: Timestamp,
+    pub channel: Channel,
+    pub content_id: Option<String>,
+}
+
+/// One item sent to the HCP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendRecord {
+    pub at: Timestamp,
+    pub channel: Channel,
+    pub content_id: String,
+    pub topics: Vec<String>,
+}
+
+/// A person's reaction to an item, kept to tell which sends were opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub at: Timestamp,
+    pub content_id: String,
+    pub clicked: bool,
+}
+
+/// A send and what the HCP did with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendOutcome<'a> {
+    pub send: &'a SendRecord,
+    /// Opened by a person (machine opens never count).
+    pub opened: bool,
+    pub clicked: bool,
+}
+
+/// Per-channel counts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChannelCounts {
+    pub touches: u32,
+    pub responses: u32,
+    pub human_opens: u32,
+    pub machine_opens: u32,
+    pub clicks: u32,
+    pub last_touch: Option<Timestamp>,
+    pub last_response: Option<Timestamp>,
+}
+
+/// Everything OpenCLM has learned about one HCP from their events.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HcpState {
+    /// Events folded in.
+    pub events: u64,
+    /// The newest event time seen.
+    pub newest: Option<Timestamp>,
+    pub engagement: BTreeMap<Channel, Decayed>,
+    pub topic_engagement: BTreeMap<String, Decayed>,
+    pub channels: BTreeMap<Channel, ChannelCounts>,
+    /// Touches of the last 30 days (before `newest`), oldest first.
+    pub touches: Vec<Touch>,
+    /// Recent items sent, oldest first.
+    pub sends: Vec<SendRecord>,
+    /// Reactions to items since the oldest remembered send.
+    pub reactions: Vec<Reaction>,
+    /// Recent deliveries (content id, channel, time), for telling machine opens.
+    pub deliveries: Vec<(String, Channel, Timestamp)>,
+    pub dwell_events: u32,
+    pub dwell_ms_total: i64,
+    pub engaged_dwells: u32,
+    /// Engagements by UTC hour of day and by weekday (Monday = 0).
+    pub engaged_hours: [u32; 24],
+    pub engaged_weekdays: [u32; 7],
+    /// Channels the HCP opted out of (by unsubscribing or withdrawing consent), until regranted.
+    pub opted_out: BTreeMap<Channel, Timestamp>,
+}
+
+/// What an event is, for the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRole {
+    /// A contact the brand initiated (sent, delivered, a call).
+    Touch,
+    /// The HCP reacted or engaged.
+    Response,
+    /// An open by a machine: recorded, never counted as engagement.
+    MachineOpen,
+    /// Anything else (consent, prescriptions, bounces).
+    Other,
+}
+
+impl HcpState {
+    /// Folds one event in. `topics` are the topics of the event's content, if any.
+    pub fn apply(&mut self, event: &Event, topics: &[String], config: &StateConfig) -> EventRole {
+        let at = event.occurred_at;
+        let half_life = config.half_life_days * DAY_MS as f64;
+        self.events += 1;
+        self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+        let role = self.role_of(event, config);
+        let channel = event.channel;
+        match role {
+            EventRole::Touch => {
+                let counts = self.channels.entry(channel).or_default();
+                let content = event.content_id.clone();
+                // A "sent" and its "delivered" (or a call logged twice) are one touch, at the
+                // earlier time.
+                match self.touches.iter_mut().find(|t| {
+                    t.channel == channel
+                        && t.content_id == content
+                        && (t.at.millis() - at.millis()).abs() < 3_600_000
+                }) {
+                    Some(t) => t.at = t.at.min(at),
+                    None => {
+                        counts.touches += 1;
+                        self.touches.push(Touch {
+                            at,
+                            channel,
+                            content_id: content.clone(),
+                        });
+                    }
+                }
+                self.touches.sort_by_key(|t| t.at);
+                counts.last_touch = Some(counts.last_touch.map_or(at, |l| l.max(at)));
+                if let Some(content_id) = content {
+                    if event.kind == EventType::Delivered || event.kind == EventType::Sent {
+                        self.deliveries.push((content_id.clone(), channel, at));
+                    }
+                    if channel.is_outbound_message() {
+                        match self.sends.iter_mut().find(|s| {
+                            s.channel == channel
+                                && s.content_id == content_id
+                                && (s.at.millis() - at.millis()).abs() < 3_600_000
+                        }) {
+                            Some(s) => s.at = s.at.min(at),
+                            None => self.sends.push(SendRecord {
+                                at,
+                                channel,
+                                content_id,
+                                topics: topics.to_vec(),
+                            }),
+                        }
+                        self.sends.sort_by_key(|s| s.at);
+                    }
+                }
+            }
+            EventRole::MachineOpen => {
+                self.channels.entry(channel).or_default().machine_opens += 1;
+            }
+            EventRole::Response => {
+                let weight = self.response_weight(event, config);
+                self.engagement
+                    .entry(channel)
+                    .or_default()
+                    .add(weight, at.millis(), half_life);
+                for topic in topics {
+                    self.topic_engagement
+                        .entry(topic.clone())
+                        .or_default()
+                        .add(weight, at.millis(), half_life);
+                }
+                let counts = self.channels.entry(channel).or_default();
+                counts.responses += 1;
+                counts.last_response = Some(counts.last_response.map_or(at, |l| l.max(at)));
+                match event.kind {
+                    EventType::Opened => counts.human_opens += 1,
+                    EventType::Clicked => counts.clicks += 1,
+                    _ => {}
+                }
+                if let Some(content_id) = &event.content_id
+                    && channel.is_outbound_message()
+                {
+                    self.reactions.push(Reaction {
+                        at,
+                        content_id: content_id.clone(),
+                        clicked: event.kind == EventType::Clicked,
+                    });
+                    self.reactions.sort_by(|a, b| {
+                        (a.at, &a.content_id, a.clicked).cmp(&(b.at, &b.content_id, b.clicked))
+                    });
+                }
+                if let Some(dwell) = dwell_of(event) {
+                    self.dwell_events += 1;
+                    self.dwell_ms_total += dwell;
+                    if dwell >= config.engaged_dwell_ms {
+                        self.engaged_dwells += 1;
+                    }
+                }
+                let time = at.to_datetime();
+                use chrono::{Datelike, Timelike};
+                self.engaged_hours[time.hour() as usize] += 1;
+                self.engaged_weekdays[time.weekday().num_days_from_monday() as usize] += 1;
+            }
+            EventRole::Other => match &event.details {
+                Details::ConsentChanged { state, .. } => match state {
+                    ConsentState::Withdrawn => {
+                        self.opted_out.insert(channel, at);
+                    }
+                    ConsentState::Granted => {
+                        if self.opted_out.get(&channel).is_some_and(|&t| t <= at) {
+                            self.opted_out.remove(&channel);
+                        }
+                    }
+                },
+                _ if event.kind == EventType::Unsubscribed => {
+                    self.opted_out.insert(channel, at);
+                }
+                _ => {}
+            },
+        }
+        self.forget_old();
+        role
+    }
+
+    /// Classifies an event; an open is a machine's when a proxy's user agent or address made it,
+    /// or when it came within seconds of the item's delivery.
+    pub fn role_of(&self, event: &Event, config: &StateConfig) -> EventRole {
+        match event.kind {
+            EventType::Sent | EventType::Delivered | EventType::CallLogged => EventRole::Touch,
+            EventType::Opened if self.is_machine_open(event, config) => EventRole::MachineOpen,
+            EventType::Opened
+            | EventType::Clicked
+            | EventType::SlideViewed
+            | EventType::ContentViewed
+            | EventType::VideoProgress
+            | EventType::SurveyAnswered
+            | EventType::Comment
+            | EventType::MeetingAttended
+            | EventType::MedicalInformationRequested => EventRole::Response,
+            _ => EventRole::Other,
+        }
+    }
+
+    fn is_machine_open(&self, event: &Event, config: &StateConfig) -> bool {
+        if let Details::Opened {
+            user_agent: Some(agent),
+        } = &event.details
+        {
+            let agent = agent.to_lowercase();
+            if config
+                .machine_user_agents
+                .iter()
+                .any(|m| agent.contains(&m.to_lowercase()))
+            {
+                return true;
+            }
+        }
+        if let Some(ip) = event.payload.get("ip").and_then(|v| v.as_str())
+            && config
+                .machine_ip_prefixes
+                .iter()
+                .any(|p| ip.starts_with(p.as_str()))
+        {
+            return true;
+        }
+        let Some(content_id) = &event.content_id else {
+            return false;
+        };
+        self.deliveries.iter().any(|(c, channel, delivered)| {
+            c == content_id
+                && *channel == event.channel
+                && (0..config.machine_open_within_ms)
+                    .contains(&(event.occurred_at.millis() - delivered.millis()))
+        })
+    }
+
+    /// How much one response says: a click or a long read says more than an open.
+    fn response_weight(&self, event: &Event, config: &StateConfig) -> f64 {
+        match event.kind {
+            EventType::Opened => 0.5,
+            EventType::Clicked
+            | EventType::SurveyAnswered
+            | EventType::MeetingAttended
+            | EventType::MedicalInformationRequested => 1.0,
+            _ => match dwell_of(event) {
+                Some(d) if d >= config.engaged_dwell_ms => 1.0,
+                Some(_) => 0.5,
+                None => 0.5,
+            },
+        }
+    }
+
+    fn forget_old(&mut self) {
+        let Some(newest) = self.newest else { return };
+        let horizon = newest.millis() - TOUCH_MEMORY_MS;
+        self.touches.retain(|t| t.at.millis() >= horizon);
+        self.deliveries.retain(|d| d.2.millis() >= horizon);
+        if self.sends.len() > SENDS_REMEMBERED {
+            let extra = self.sends.len() - SENDS_REMEMBERED;
+            self.sends.drain(..extra);
+            let oldest = self.sends[0].at;
+            self.reactions.retain(|r| r.at >= oldest);
+        }
+    }
+
+    /// Touches in the `days` before `now`, on one channel or all.
+    pub fn touches_within(&self, now: Timestamp, days: i64, channel: Option<Channel>) -> usize {
+        let from = now.millis() - days * DAY_MS;
+        self.touches
+            .iter()
+            .filter(|t| t.at.millis() > from && t.at <= now)
+            .filter(|t| channel.is_none_or(|c| c == t.channel))
+            .count()
+    }
+
+    /// The most recent touch, on one channel or any.
+    pub fn last_touch(&self, channel: Option<Channel>) -> Option<Timestamp> {
+        self.channels
+            .iter()
+            .filter(|(c, _)| channel.is_none_or(|ch| ch == **c))
+            .filter_map(|(_, counts)| counts.last_touch)
+            .max()
+    }
+
+    /// Responses per touch on a channel (`None` before the first touch).
+    pub fn response_rate(&self, channel: Channel) -> Option<f64> {
+        let c = self.channels.get(&channel)?;
+        (c.touches > 0).then(|| c.responses as f64 / c.touches as f64)
+    }
+
+    /// Mean dwell in milliseconds over the events that carried one.
+    pub fn mean_dwell_ms(&self) -> Option<f64> {
+        (self.dwell_events > 0).then(|| self.dwell_ms_total as f64 / self.dwell_events as f64)
+    }
+
+    /// The hour of day (UTC) at which the HCP engages most, if they ever did.
+    pub fn preferred_hour(&self) -> Option<u32> {
+        let (hour, count) = self
+            .engaged_hours
+            .iter()
+            .enumerate()
+            .max_by_key(|(h, c)| (**c, std::cmp::Reverse(*h)))?;
+        (*count > 0).then_some(hour as u32)
+    }
+
+    /// The weekday (Monday = 0) on which the HCP engages most, if they ever did.
+    pub fn preferred_weekday(&self) -> Option<u32> {
+        let (day, count) = self
+            .engaged_weekdays
+            .iter()
+            .enumerate()
+            .max_by_key(|(d, c)| (**c, std::cmp::Reverse(*d)))?;
+        (*count > 0).then_some(day as u32)
+    }
+
+    /// The recent items of a channel (and topic, if given), newest first, each with whether a
+    /// person opened or clicked it: a reaction belongs to the latest send of its content before it.
+    pub fn recent_sends<'a>(
+        &'a self,
+        channel: Channel,
+        topic: Option<&'a str>,
+    ) -> impl Iterator<Item = SendOutcome<'a>> + 'a {
+        self.sends
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(move |(_, s)| s.channel == channel)
+            .filter(move |(_, s)| topic.is_none_or(|t| s.topics.iter().any(|x| x == t)))
+            .map(move |(i, send)| {
+                let next = self.sends[i + 1..]
+                    .iter()
+                    .find(|later| later.content_id == send.content_id)
+                    .map(|later| later.at);
+                let mine = self.reactions.iter().filter(|r| {
+                    r.content_id == send.content_id
+                        && r.at >= send.at
+                        && next.is_none_or(|n| r.at < n)
+                });
+                let (mut opened, mut clicked) = (false, false);
+                for r in mine {
+                    opened = true;
+                    clicked |= r.clicked;
+                }
+                SendOutcome {
+                    send,
+                    opened,
+                    clicked,
+                }
+            })
+    }
+}
+
+fn dwell_of(event: &Event) -> Option<i64> {
+    match &event.details {
+        Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
+        Details::ContentViewed { dwell_ms, .. } => *dwell_ms,
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    fn event(id: &str, minutes: i64, channel: &str, kind: &str, extra: serde_json::Value) -> Event {
+        event_ms(id, minutes * 60_000, channel, kind, extra)
+    }
+
+    fn event_ms(id: &str, ms: i64, channel: &str, kind: &str, extra: serde_json::Value) -> Event {
+        let mut v = json!({"event_id": id, "occurred_at": Timestamp::from_millis(T0 + ms).to_string(),
+            "hcp": "h", "source": "crm", "channel": channel, "type": kind, "content_id": "CZ-EM-1"});
+        if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, val) in more {
+                obj.insert(k.clone(), val.clone());
+            }
+        }
+        Event::from_json(v).unwrap()
+    }
+
+    fn topics() -> Vec<String> {
+        vec!["cardiology".into()]
+    }
+
+    #[test]
+    fn an_open_seconds_after_delivery_or_from_a_proxy_is_a_machine_open() {
+        let config = StateConfig::default();
+        let mut s = HcpState::default();
+        s.apply(&event("d", 0, "email", "delivered", json!({})), &topics(), &config);
+        let fast = event_ms("o1", 2_000, "email", "opened", json!({}));
+        assert_eq!(s.apply(&fast, &topics(), &config), EventRole::MachineOpen);
+        let proxy = event(
+            "o2",
+            90,
+            "email",
+            "opened",
+            json!({"user_agent": "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"}),
+        );
+        assert_eq!(s.apply(&proxy, &topics(), &config), EventRole::MachineOpen);
+        let relay = event("o3", 95, "email", "opened", json!({"ip": "17.58.1.9"}));
+        assert_eq!(s.apply(&relay, &topics(), &config), EventRole::MachineOpen);
+        let person = event("o4", 120, "email", "opened", json!({"user_agent": "Outlook"}));
+        assert_eq!(s.apply(&person, &topics(), &config), EventRole::Response);
+        let email = s.channels[&Channel::Email];
+        assert_eq!((email.machine_opens, email.human_opens), (3, 1));
+        assert_eq!(email.responses, 1);
+        // Only the human open counts as engagement, and it marks the send as opened.
+        assert!(s.engagement[&Channel::Email].value > 0.0);
+        let sends: Vec<_> = s.recent_sends(Channel::Email, Some("cardiology")).collect();
+        assert_eq!(sends.len(), 1);
+        assert!(sends[0].opened && !sends[0].clicked);
+    }
+
+    #[test]
+    fn the_fold_does_not_depend_on_arrival_order() {
+        let config = StateConfig::default();
+        let events = vec![
+            event("a", 0, "email", "sent", json!({})),
+            event("b", 60, "email", "opened", json!({})),
+            event("c", 120, "email", "clicked", json!({})),
+            event("d", 3 * 1440, "face_to_face", "call_logged", json!({"rep_id": "rep-1"})),
+            event("e", 3 * 1440 + 5, "face_to_face", "slide_viewed", json!({"dwell_ms": 42_000})),
+            event("f", 10 * 1440, "web", "content_viewed", json!({"dwell_ms": 3_000})),
+            event("g", 12 * 1440, "email", "unsubscribed", json!({})),
+        ];
+        let mut forward = HcpState::default();
+        for e in &events {
+            forward.apply(e, &topics(), &config);
+        }
+        let mut backward = HcpState::default();
+        for e in events.iter().rev() {
+            backward.apply(e, &topics(), &config);
+        }
+        let now = Timestamp::from_millis(T0 + 13 * DAY_MS);
+        let half_life = config.half_life_days * DAY_MS as f64;
+        for channel in [Channel::Email, Channel::FaceToFace, Channel::Web] {
+            let (f, b) = (
+                forward.engagement[&channel].at(now, half_life),
+                backward.engagement[&channel].at(now, half_life),
+            );
+            assert!((f - b).abs() < 1e-9, "{channel:?}: {f} vs {b}");
+            assert_eq!(forward.channels[&channel], backward.channels[&channel]);
+        }
+        assert_eq!(forward.touches, backward.touches);
+        let outcomes = |s: &HcpState| {
+            s.recent_sends(Channel::Email, None)
+                .map(|o| (o.send.at, o.opened, o.clicked))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(outcomes(&forward), outcomes(&backward));
+        // The email was opened and clicked, whichever order the events came in.
+        assert!(outcomes(&forward)[0].1 && outcomes(&forward)[0].2);
+        assert_eq!(forward.engaged_hours, backward.engaged_hours);
+        assert_eq!(forward.opted_out, backward.opted_out);
+        assert_eq!(forward.touches_within(now, 30, None), 2);
+        assert_eq!(forward.touches_within(now, 7, None), 0);
+        assert_eq!(forward.mean_dwell_ms(), Some(22_500.0));
+        assert_eq!(forward.engaged_dwells, 1);
+        assert!(forward.opted_out.contains_key(&Channel::Email));
+    }
+
+    #[test]
+    fn engagement_halves_every_half_life() {
+        let config = StateConfig::default();
+        let mut s = HcpState::default();
+        s.apply(&event("c", 0, "email", "clicked", json!({})), &[], &config);
+        let half_life = config.half_life_days * DAY_MS as f64;
+        let later = Timestamp::from_millis(T0 + 30 * DAY_MS);
+        let e = s.engagement[&Channel::Email].at(later, half_life);
+        assert!((e - 0.5).abs() < 1e-9, "{e}");
+    }
+}
