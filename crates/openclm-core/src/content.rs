@@ -71,8 +71,10 @@ pub struct Content {
     pub topics: Vec<String>,
     /// ISO 639-1 language code, lower case.
     pub language: String,
-    /// ISO 3166-1 alpha-2 codes where the content may be used.
+    /// ISO 3166-1 alpha-2 codes where the content may be used; empty means everywhere.
     pub countries: Vec<String>,
+    /// The specialties the content is meant for (lower case); empty means all.
+    pub specialties: Vec<String>,
     pub version: u32,
     pub status: ContentStatus,
     pub approval_code: Option<String>,
@@ -104,6 +106,8 @@ pub struct ContentInput {
     pub language: Option<String>,
     #[serde(default)]
     pub countries: Vec<String>,
+    #[serde(default)]
+    pub specialties: Vec<String>,
     pub version: Option<u32>,
     pub status: Option<String>,
     pub approval_code: Option<String>,
@@ -156,6 +160,13 @@ impl ContentInput {
             }
             countries.push(c);
         }
+        let mut specialties = Vec::new();
+        for (i, s) in self.specialties.iter().enumerate() {
+            specialties.push(parse_identifier(
+                &format!("specialties[{i}]"),
+                &s.trim().to_lowercase(),
+            )?);
+        }
         let version = self.version.unwrap_or(1);
         if version == 0 {
             return Err(FieldError::new("version", "must be 1 or more"));
@@ -206,6 +217,7 @@ impl ContentInput {
             topics,
             language,
             countries,
+            specialties,
             version,
             status,
             approval_code,
@@ -229,6 +241,7 @@ mod tests {
             topics: vec!["Efficacy".into()],
             language: Some("EN".into()),
             countries: vec!["de".into(), "FR".into()],
+            specialties: vec!["Cardiology".into()],
             version: Some(2),
             status: Some("approved".into()),
             approval_code: Some("CZ-2026-0042".into()),
@@ -242,6 +255,7 @@ mod tests {
     fn approved_content_expires_at_its_date() {
         let c = approved().validate().unwrap();
         assert_eq!(c.countries, vec!["DE", "FR"]);
+        assert_eq!(c.specialties, vec!["cardiology"]);
         assert_eq!(c.topics, vec!["efficacy"]);
         let before = Timestamp::parse("t", "2026-12-31T00:00:00Z").unwrap();
         let after = Timestamp::parse("t", "2027-01-15T00:00:00Z").unwrap();

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod channel;
 pub mod consent;
 pub mod content;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod hcp;

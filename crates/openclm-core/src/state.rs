@@ -240,10 +240,11 @@ impl HcpState {
                     .or_default()
                     .add(weight, at.millis(), half_life);
                 for topic in topics {
-                    self.topic_engagement
-                        .entry(topic.clone())
-                        .or_default()
-                        .add(weight, at.millis(), half_life);
+                    self.topic_engagement.entry(topic.clone()).or_default().add(
+                        weight,
+                        at.millis(),
+                        half_life,
+                    );
                 }
                 let counts = self.channels.entry(channel).or_default();
                 counts.responses += 1;
@@ -504,7 +505,11 @@ mod tests {
     fn an_open_seconds_after_delivery_or_from_a_proxy_is_a_machine_open() {
         let config = StateConfig::default();
         let mut s = HcpState::default();
-        s.apply(&event("d", 0, "email", "delivered", json!({})), &topics(), &config);
+        s.apply(
+            &event("d", 0, "email", "delivered", json!({})),
+            &topics(),
+            &config,
+        );
         let fast = event_ms("o1", 2_000, "email", "opened", json!({}));
         assert_eq!(s.apply(&fast, &topics(), &config), EventRole::MachineOpen);
         let proxy = event(
@@ -517,7 +522,13 @@ mod tests {
         assert_eq!(s.apply(&proxy, &topics(), &config), EventRole::MachineOpen);
         let relay = event("o3", 95, "email", "opened", json!({"ip": "17.58.1.9"}));
         assert_eq!(s.apply(&relay, &topics(), &config), EventRole::MachineOpen);
-        let person = event("o4", 120, "email", "opened", json!({"user_agent": "Outlook"}));
+        let person = event(
+            "o4",
+            120,
+            "email",
+            "opened",
+            json!({"user_agent": "Outlook"}),
+        );
         assert_eq!(s.apply(&person, &topics(), &config), EventRole::Response);
         let email = s.channels[&Channel::Email];
         assert_eq!((email.machine_opens, email.human_opens), (3, 1));
@@ -536,9 +547,27 @@ mod tests {
             event("a", 0, "email", "sent", json!({})),
             event("b", 60, "email", "opened", json!({})),
             event("c", 120, "email", "clicked", json!({})),
-            event("d", 3 * 1440, "face_to_face", "call_logged", json!({"rep_id": "rep-1"})),
-            event("e", 3 * 1440 + 5, "face_to_face", "slide_viewed", json!({"dwell_ms": 42_000})),
-            event("f", 10 * 1440, "web", "content_viewed", json!({"dwell_ms": 3_000})),
+            event(
+                "d",
+                3 * 1440,
+                "face_to_face",
+                "call_logged",
+                json!({"rep_id": "rep-1"}),
+            ),
+            event(
+                "e",
+                3 * 1440 + 5,
+                "face_to_face",
+                "slide_viewed",
+                json!({"dwell_ms": 42_000}),
+            ),
+            event(
+                "f",
+                10 * 1440,
+                "web",
+                "content_viewed",
+                json!({"dwell_ms": 3_000}),
+            ),
             event("g", 12 * 1440, "email", "unsubscribed", json!({})),
         ];
         let mut forward = HcpState::default();

@@ -463,6 +463,7 @@ impl Library {
                 topics: item.topics.iter().map(|t| t.as_str().to_owned()).collect(),
                 language: Some(item.language.to_owned()),
                 countries: item.countries.iter().map(|c| (*c).to_owned()).collect(),
+                specialties: Vec::new(),
                 version: Some(item.version),
                 status: Some(status.to_owned()),
                 approval_code,

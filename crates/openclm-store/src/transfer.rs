@@ -65,6 +65,7 @@ pub const TABLES: &[TableSpec] = &[
             "valid_from",
             "expires_at",
             "updated_at",
+            "specialties",
         ],
         key: &["id"],
         generated: None,

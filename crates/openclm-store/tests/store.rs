@@ -539,6 +539,12 @@ async fn content_status_filter_treats_past_expiry_as_expired(db: TestDb) {
     assert_eq!(list(ContentStatus::Draft).await, vec!["wip"]);
     let old = store.get_content("old".into(), NOW).await.unwrap().unwrap();
     assert_eq!(old.status, ContentStatus::Expired);
+    // Content meant for some specialties keeps the list.
+    let mut special = item("special", "approved", "2099-01-01T00:00:00Z");
+    special.specialties = vec!["oncology".into(), "haematology".into()];
+    store.put_content(vec![special.clone()], NOW).await.unwrap();
+    let read = store.get_content("special".into(), NOW).await.unwrap();
+    assert_eq!(read, Some(special));
 }
 
 async fn a_merge_in_several_steps_keeps_every_event_findable_once(db: TestDb) {

@@ -192,6 +192,8 @@ struct ContentRow {
     topics: Option<String>,
     language: Option<String>,
     countries: Option<String>,
+    #[serde(default)]
+    specialties: Option<String>,
     version: Option<u32>,
     status: Option<String>,
     approval_code: Option<String>,
@@ -225,6 +227,7 @@ pub async fn import_content(
                             topics: split_list(r.topics),
                             language: r.language,
                             countries: split_list(r.countries),
+                            specialties: split_list(r.specialties),
                             version: r.version,
                             status: r.status,
                             approval_code: r.approval_code,

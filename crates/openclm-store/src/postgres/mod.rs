@@ -27,11 +27,18 @@ use crate::{
 };
 
 /// Migrations, in order. Append only: a released migration never changes.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "content_specialties",
+        include_str!("../../migrations/postgres/0002_content_specialties.sql"),
+    ),
+];
 
 /// Advisory lock held while migrations run, so that nodes starting together apply each once.
 const MIGRATION_LOCK: i64 = 0x6f63_6c6d_0001;
@@ -320,7 +327,7 @@ async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hc
 }
 
 const CONTENT_COLUMNS: &str = "id, title, kind, product, topics, language, countries, version, \
-     status, approval_code, approved_at, valid_from, expires_at";
+     status, approval_code, approved_at, valid_from, expires_at, specialties";
 
 fn read_content(r: &Row, now: Timestamp) -> Result<Content> {
     let ts = |i: usize| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
@@ -332,6 +339,7 @@ fn read_content(r: &Row, now: Timestamp) -> Result<Content> {
         topics: json_list("content.topics", r.get(4))?,
         language: r.get(5),
         countries: json_list("content.countries", r.get(6))?,
+        specialties: json_list("content.specialties", r.get(13))?,
         version: u32::try_from(r.get::<_, i64>(7)).map_err(|e| corrupt("content.version", e))?,
         status: ContentStatus::parse("status", r.get(8))
             .map_err(|e| corrupt("content.status", e))?,
@@ -481,21 +489,23 @@ impl crate::Store for PgStore {
             let stmt = tx
                 .prepare_cached(
                     "INSERT INTO content (id, title, kind, product, topics, language, countries,
-                        version, status, approval_code, approved_at, valid_from, expires_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                        version, status, approval_code, approved_at, valid_from, expires_at, updated_at,
+                        specialties)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                      ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
                         product = excluded.product, topics = excluded.topics,
                         language = excluded.language, countries = excluded.countries,
                         version = excluded.version, status = excluded.status,
                         approval_code = excluded.approval_code, approved_at = excluded.approved_at,
                         valid_from = excluded.valid_from, expires_at = excluded.expires_at,
-                        updated_at = excluded.updated_at
+                        updated_at = excluded.updated_at, specialties = excluded.specialties
                      RETURNING (xmax = 0) AS inserted",
                 )
                 .await?;
             let mut results = Vec::with_capacity(items.len());
             for c in &items {
-                let params: [&(dyn ToSql + Sync); 14] = [
+                let specialties = to_json(&c.specialties);
+                let params: [&(dyn ToSql + Sync); 15] = [
                     &c.id,
                     &c.title,
                     &c.kind.as_str(),
@@ -510,6 +520,7 @@ impl crate::Store for PgStore {
                     &c.valid_from.map(Timestamp::millis),
                     &c.expires_at.map(Timestamp::millis),
                     &now.millis(),
+                    &specialties,
                 ];
                 let inserted: bool = tx.query_one(&stmt, &params).await?.get(0);
                 results.push(if inserted {

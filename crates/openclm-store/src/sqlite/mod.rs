@@ -25,11 +25,18 @@ use tail::Tail;
 use writer::{IngestJob, Writer};
 
 /// Migrations, in order. Append only: a released migration never changes.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "content_specialties",
+        include_str!("../../migrations/sqlite/0002_content_specialties.sql"),
+    ),
+];
 
 /// The embedded SQLite store. Cheap to clone; all clones share one writer and one pool.
 #[derive(Clone)]
@@ -268,7 +275,7 @@ fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
 
 const CONTENT_COLUMNS: &str =
     "id, title, kind, product, topics, language, countries, version, status,
-    approval_code, approved_at, valid_from, expires_at";
+    approval_code, approved_at, valid_from, expires_at, specialties";
 
 fn read_content(row: &rusqlite::Row, now: Timestamp) -> rusqlite::Result<Content> {
     let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
@@ -283,6 +290,7 @@ fn read_content(row: &rusqlite::Row, now: Timestamp) -> rusqlite::Result<Content
         topics: json_list(&row.get::<_, String>(4)?)?,
         language: row.get(5)?,
         countries: json_list(&row.get::<_, String>(6)?)?,
+        specialties: json_list(&row.get::<_, String>(13)?)?,
         version: row.get(7)?,
         status: ContentStatus::parse("status", &row.get::<_, String>(8)?)
             .map_err(corrupt("content.status"))?,
@@ -405,14 +413,15 @@ impl crate::Store for SqliteStore {
                     .is_some();
                 tx.prepare_cached(
                     "INSERT INTO content (id, title, kind, product, topics, language, countries, version,
-                        status, approval_code, approved_at, valid_from, expires_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                        status, approval_code, approved_at, valid_from, expires_at, updated_at,
+                        specialties)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                      ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
                         product = excluded.product, topics = excluded.topics, language = excluded.language,
                         countries = excluded.countries, version = excluded.version, status = excluded.status,
                         approval_code = excluded.approval_code, approved_at = excluded.approved_at,
                         valid_from = excluded.valid_from, expires_at = excluded.expires_at,
-                        updated_at = excluded.updated_at",
+                        updated_at = excluded.updated_at, specialties = excluded.specialties",
                 )?
                 .execute(params![
                     c.id,
@@ -429,6 +438,7 @@ impl crate::Store for SqliteStore {
                     c.valid_from.map(Timestamp::millis),
                     c.expires_at.map(Timestamp::millis),
                     now.millis(),
+                    to_json(&c.specialties),
                 ])?;
                 results.push(if existed { Upserted::Updated } else { Upserted::Created });
             }
