@@ -24,6 +24,11 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
     match which {
         BenchWhich::Ingest(args) => ingest(args).await,
         BenchWhich::Memory { hcps, ingest } => memory(hcps, ingest).await,
+        BenchWhich::Decide {
+            hcps,
+            content,
+            decisions,
+        } => crate::bench_decide::run(hcps, content, decisions),
     }
 }
 

@@ -148,6 +148,17 @@ pub enum BenchWhich {
         #[arg(long, default_value_t = 0)]
         ingest: usize,
     },
+    /// Next-best-action decisions in process: latency per decision and decisions/s on all cores.
+    Decide {
+        #[arg(long, default_value_t = 100_000)]
+        hcps: usize,
+        /// Content items in the library (spread over kinds that reach 6+ channels).
+        #[arg(long, default_value_t = 200)]
+        content: usize,
+        /// Decisions to time in all.
+        #[arg(long, default_value_t = 200_000)]
+        decisions: usize,
+    },
 }
 
 #[derive(Debug, Args)]

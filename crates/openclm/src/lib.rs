@@ -2,6 +2,7 @@
 //! server. Kept thin; the work happens in `openclm-core`, `openclm-store` and `openclm-server`.
 
 pub mod bench;
+mod bench_decide;
 pub mod cli;
 pub mod demo;
 pub mod import;

@@ -1,13 +1,14 @@
 //! The next-best-action engine: for one HCP at one moment, every content × channel candidate is
 //! checked against the hard constraints ([`rules`]); the allowed ones are scored by what the
-//! engine has learned ([`model`]), ranked, one is picked by Thompson sampling with its
-//! propensity, and each is explained from the HCP's own history.
+//! engine has learned ([`model`]), ranked, one is picked with Thompson sampling's choice
+//! probabilities (logged as its propensity), and each is explained from the HCP's own history.
 
 pub mod model;
 pub mod rules;
 
 use rand::Rng;
 use serde::Serialize;
+use std::collections::HashMap;
 
 use crate::content::{Content, ContentKind};
 use crate::state::HcpState;
@@ -41,20 +42,9 @@ pub fn topic_of(content: &Content) -> &str {
 }
 
 /// How the engine decides.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Engine {
     pub rules: Rules,
-    /// Draws used to estimate each action's propensity.
-    pub draws: usize,
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Self {
-            rules: Rules::default(),
-            draws: 200,
-        }
-    }
 }
 
 /// One decision asked of the engine.
@@ -78,7 +68,7 @@ pub struct Action {
     pub topic: String,
     /// The expected chance of a response (the posterior mean).
     pub score: f64,
-    /// The probability that the engine picks this action (estimated from `draws` Thompson draws).
+    /// The probability with which the engine picks this action (see [`PROPENSITY_METHOD`]).
     pub propensity: f64,
     pub explanation: String,
 }
@@ -97,17 +87,37 @@ pub struct Blocked {
 pub struct Decision {
     /// The best `n` allowed actions by expected response, best first.
     pub actions: Vec<Action>,
-    /// The action Thompson sampling picked (an index into `actions`), if any is allowed. It may
-    /// lie outside the top `n`, in which case it is appended to `actions`.
+    /// The action the engine picked (an index into `actions`), if any is allowed. It may lie
+    /// outside the top `n`, in which case it is appended to `actions`.
     pub chosen: Option<usize>,
     pub blocked: Vec<Blocked>,
     /// How the propensities were obtained.
-    pub propensity_method: String,
+    pub propensity_method: &'static str,
     pub model_version: u64,
     /// Why nothing is allowed, when nothing is.
     pub nothing_allowed: Option<String>,
 }
 
+/// How propensities are obtained: the pick is drawn from them, so they are exact.
+pub const PROPENSITY_METHOD: &str = "exact: the pick is drawn with these probabilities, each arm's \
+     chance of having the highest response rate under a normal approximation of its posterior \
+     (Thompson sampling's choice distribution), shared equally by the arm's content";
+
+/// An allowed candidate.
+struct Allowed<'a> {
+    content: &'a Content,
+    channel: Channel,
+    /// Index into the decision's arms.
+    arm: usize,
+}
+
+/// A channel × topic: its estimate, shared by the candidates on it.
+struct Arm {
+    estimate: Estimate,
+    members: usize,
+}
+
+/// An allowed candidate being shown.
 struct Scored<'a> {
     content: &'a Content,
     channel: Channel,
@@ -118,9 +128,15 @@ impl Engine {
     /// Decides for one HCP. Deterministic given the random source.
     pub fn decide(&self, request: &Request<'_>, model: &Model, rng: &mut impl Rng) -> Decision {
         let facts = &request.facts;
+        let now = request.now;
         let mut blocked = Vec::new();
-        let mut allowed: Vec<Scored> = Vec::new();
+        let mut allowed: Vec<Allowed> = Vec::new();
+        let mut arms: Vec<Arm> = Vec::new();
+        let mut arm_of: HashMap<(Channel, &str), usize> = HashMap::new();
+        // Contact rules depend on the channel alone: checked once per channel.
+        let mut contact: Vec<(Channel, Result<(), rules::Violation>)> = Vec::new();
         for content in request.content {
+            let fits = self.rules.check_content(facts, content, now);
             for &channel in channels_for(content.kind) {
                 if request
                     .channels
@@ -128,30 +144,57 @@ impl Engine {
                 {
                     continue;
                 }
-                match self.rules.check(facts, content, channel, request.now) {
-                    Ok(()) => allowed.push(Scored {
-                        content,
-                        channel,
-                        estimate: model.estimate(&arm(facts, content, channel)),
-                    }),
-                    Err(v) => blocked.push(Blocked {
+                let verdict = match &fits {
+                    Err(v) => Err(v.clone()),
+                    Ok(()) => match contact.iter().find(|(c, _)| *c == channel) {
+                        Some((_, v)) => v.clone(),
+                        None => {
+                            let v = self.rules.check_contact(facts, channel, now);
+                            contact.push((channel, v.clone()));
+                            v
+                        }
+                    },
+                };
+                if let Err(v) = verdict {
+                    blocked.push(Blocked {
                         content_id: content.id.clone(),
                         channel,
                         code: v.code,
                         reason: v.reason,
-                    }),
+                    });
+                    continue;
                 }
+                let topic = topic_of(content);
+                let arm = *arm_of.entry((channel, topic)).or_insert_with(|| {
+                    arms.push(Arm {
+                        estimate: model.estimate(&arm_context(facts, topic, channel)),
+                        members: 0,
+                    });
+                    arms.len() - 1
+                });
+                arms[arm].members += 1;
+                allowed.push(Allowed {
+                    content,
+                    channel,
+                    arm,
+                });
             }
         }
         let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
-        let propensities = self.propensities(&allowed, rng);
-        let chosen_index = pick(&propensities, rng);
+        let arm_chances = chances(&arms);
+        let propensity = |a: &Allowed| arm_chances[a.arm] / arms[a.arm].members as f64;
+        // The pick: an arm by its chance, then one of its items at random.
+        let chosen_index = pick(&arm_chances, rng).and_then(|arm| {
+            let members: Vec<usize> = (0..allowed.len())
+                .filter(|&i| allowed[i].arm == arm)
+                .collect();
+            (!members.is_empty()).then(|| members[rng.random_range(0..members.len())])
+        });
+        let mean = |a: &Allowed| arms[a.arm].estimate.mean();
         let mut order: Vec<usize> = (0..allowed.len()).collect();
         order.sort_by(|&a, &b| {
-            allowed[b]
-                .estimate
-                .mean()
-                .total_cmp(&allowed[a].estimate.mean())
+            mean(&allowed[b])
+                .total_cmp(&mean(&allowed[a]))
                 .then_with(|| allowed[a].content.id.cmp(&allowed[b].content.id))
                 .then_with(|| allowed[a].channel.cmp(&allowed[b].channel))
         });
@@ -164,14 +207,19 @@ impl Engine {
         let actions: Vec<Action> = shown
             .iter()
             .map(|&i| {
-                let s = &allowed[i];
+                let a = &allowed[i];
+                let scored = Scored {
+                    content: a.content,
+                    channel: a.channel,
+                    estimate: arms[a.arm].estimate,
+                };
                 Action {
-                    content_id: s.content.id.clone(),
-                    channel: s.channel,
-                    topic: topic_of(s.content).to_owned(),
-                    score: s.estimate.mean(),
-                    propensity: propensities[i],
-                    explanation: explain(facts, s, request.now),
+                    content_id: a.content.id.clone(),
+                    channel: a.channel,
+                    topic: topic_of(a.content).to_owned(),
+                    score: scored.estimate.mean(),
+                    propensity: propensity(a),
+                    explanation: explain(facts, &scored, now),
                 }
             })
             .collect();
@@ -180,60 +228,96 @@ impl Engine {
             actions,
             chosen,
             blocked,
-            propensity_method: format!(
-                "estimated: share of {} Thompson-sampling draws won",
-                self.draws
-            ),
+            propensity_method: PROPENSITY_METHOD,
             model_version: model.version,
             nothing_allowed,
         }
     }
-
-    /// The chance each allowed action wins a Thompson draw, estimated from `draws` draws. Only
-    /// actions that can plausibly win are drawn for (mean + 4 sd reaches the best mean − 4 sd);
-    /// the others' chance is below what the draws could measure and is given as 0.
-    fn propensities(&self, allowed: &[Scored], rng: &mut impl Rng) -> Vec<f64> {
-        let mut result = vec![0.0; allowed.len()];
-        if allowed.is_empty() {
-            return result;
-        }
-        let spread = |e: &Estimate| {
-            let (a, b) = (e.alpha, e.beta);
-            (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt()
-        };
-        let floor = allowed
-            .iter()
-            .map(|s| s.estimate.mean() - 4.0 * spread(&s.estimate))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let contenders: Vec<usize> = (0..allowed.len())
-            .filter(|&i| {
-                let e = &allowed[i].estimate;
-                e.mean() + 4.0 * spread(e) >= floor
-            })
-            .collect();
-        let draws = self.draws.max(1);
-        let mut wins = vec![0usize; allowed.len()];
-        for _ in 0..draws {
-            let mut best = (f64::NEG_INFINITY, contenders[0]);
-            for &i in &contenders {
-                let draw = allowed[i].estimate.sample(rng);
-                if draw > best.0 {
-                    best = (draw, i);
-                }
-            }
-            wins[best.1] += 1;
-        }
-        for (i, w) in wins.into_iter().enumerate() {
-            result[i] = w as f64 / draws as f64;
-        }
-        result
-    }
 }
 
-fn arm<'a>(facts: &HcpFacts<'a>, content: &'a Content, channel: Channel) -> ArmContext<'a> {
+/// Each arm's chance of having the highest response rate, with each posterior taken as a normal
+/// of its mean and variance: `P_i = ∫ φ_i(x) Π_{j≠i} Φ_j(x) dx`, by the trapezoid rule on 32
+/// steps. Arms that cannot plausibly be highest (mean + 3 sd below the best mean − 3 sd) get 0.
+/// The chances are normalized to sum to 1.
+fn chances(arms: &[Arm]) -> Vec<f64> {
+    use statrs::function::erf::erfc;
+    let mut result = vec![0.0; arms.len()];
+    if arms.is_empty() {
+        return result;
+    }
+    let moments: Vec<(f64, f64)> = arms
+        .iter()
+        .map(|a| {
+            let (al, be) = (a.estimate.alpha, a.estimate.beta);
+            let mean = al / (al + be);
+            let sd = (al * be / ((al + be).powi(2) * (al + be + 1.0)))
+                .sqrt()
+                .max(1e-6);
+            (mean, sd)
+        })
+        .collect();
+    let floor = moments
+        .iter()
+        .map(|(m, s)| m - 3.0 * s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let contenders: Vec<usize> = (0..arms.len())
+        .filter(|&i| moments[i].0 + 3.0 * moments[i].1 >= floor)
+        .collect();
+    if contenders.len() == 1 {
+        result[contenders[0]] = 1.0;
+        return result;
+    }
+    let lo = contenders
+        .iter()
+        .map(|&i| moments[i].0 - 6.0 * moments[i].1)
+        .fold(f64::INFINITY, f64::min);
+    let hi = contenders
+        .iter()
+        .map(|&i| moments[i].0 + 6.0 * moments[i].1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    const STEPS: usize = 32;
+    let dx = (hi - lo) / STEPS as f64;
+    let mut cdf = vec![0.0; contenders.len()];
+    let mut below = vec![0.0; contenders.len()];
+    for k in 0..=STEPS {
+        let x = lo + k as f64 * dx;
+        for (slot, &i) in contenders.iter().enumerate() {
+            let (m, s) = moments[i];
+            cdf[slot] = 0.5 * erfc(-(x - m) / (s * std::f64::consts::SQRT_2));
+        }
+        // The product of every other arm's CDF, by prefix and suffix products (no division).
+        let mut prefix = 1.0;
+        for slot in 0..contenders.len() {
+            below[slot] = prefix;
+            prefix *= cdf[slot];
+        }
+        let mut suffix = 1.0;
+        for slot in (0..contenders.len()).rev() {
+            let (m, s) = moments[contenders[slot]];
+            let z = (x - m) / s;
+            let density = (-0.5 * z * z).exp() / (s * (std::f64::consts::TAU).sqrt());
+            let weight = if k == 0 || k == STEPS { 0.5 } else { 1.0 };
+            result[contenders[slot]] += weight * density * below[slot] * suffix * dx;
+            suffix *= cdf[slot];
+        }
+    }
+    let total: f64 = result.iter().sum();
+    if total > 0.0 {
+        for p in &mut result {
+            *p /= total;
+        }
+    } else {
+        for &i in &contenders {
+            result[i] = 1.0 / contenders.len() as f64;
+        }
+    }
+    result
+}
+
+fn arm_context<'a>(facts: &HcpFacts<'a>, topic: &'a str, channel: Channel) -> ArmContext<'a> {
     ArmContext {
         channel,
-        topic: topic_of(content),
+        topic,
         specialty: &facts.hcp.specialty,
         country: &facts.hcp.country,
         hcp: facts.hcp.id.as_str(),

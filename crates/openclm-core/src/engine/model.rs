@@ -10,8 +10,9 @@
 
 use rand::Rng;
 use rand_distr::Distribution;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::Channel;
 
@@ -78,32 +79,56 @@ impl Estimate {
     }
 }
 
-/// The learned model. Keys are strings of the level and its context, so the model serializes
-/// as plain JSON and a database can hold it row by row.
+/// The learned model. Each node of the hierarchy is keyed by a 64-bit hash of its level and
+/// context (see [`node_key`]), so a lookup allocates nothing and a database can hold the model
+/// row by row under the same keys.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Model {
     pub strengths: Strengths,
-    pub counts: HashMap<String, Counts>,
+    pub counts: FxHashMap<u64, Counts>,
     /// Bumped by every update: decisions record the version they were made with.
     pub version: u64,
 }
 
-fn global_key(c: &ArmContext<'_>) -> String {
-    format!("g|{}|{}", c.channel.as_str(), c.topic)
+/// A level of the hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Global,
+    Segment,
+    Hcp,
 }
 
-fn segment_key(c: &ArmContext<'_>) -> String {
-    format!(
-        "s|{}|{}|{}|{}",
-        c.channel.as_str(),
-        c.topic,
-        c.specialty,
-        c.country
-    )
+/// The key of one node: the level and the parts of the context that level uses, hashed with
+/// separators so that no two contexts share a key by concatenation.
+pub fn node_key(level: Level, c: &ArmContext<'_>) -> u64 {
+    let mut h = Xxh3::new();
+    let mut part = |bytes: &[u8]| {
+        h.update(bytes);
+        h.update(&[0xff]);
+    };
+    part(&[level as u8, c.channel.code() as u8]);
+    part(c.topic.as_bytes());
+    match level {
+        Level::Global => {}
+        Level::Segment => {
+            part(c.specialty.as_bytes());
+            part(c.country.as_bytes());
+        }
+        Level::Hcp => part(c.hcp.as_bytes()),
+    }
+    h.digest()
 }
 
-fn hcp_key(c: &ArmContext<'_>) -> String {
-    format!("h|{}|{}|{}", c.channel.as_str(), c.topic, c.hcp)
+fn global_key(c: &ArmContext<'_>) -> u64 {
+    node_key(Level::Global, c)
+}
+
+fn segment_key(c: &ArmContext<'_>) -> u64 {
+    node_key(Level::Segment, c)
+}
+
+fn hcp_key(c: &ArmContext<'_>) -> u64 {
+    node_key(Level::Hcp, c)
 }
 
 impl Model {
@@ -114,8 +139,8 @@ impl Model {
         }
     }
 
-    fn get(&self, key: &str) -> Counts {
-        self.counts.get(key).copied().unwrap_or_default()
+    fn get(&self, key: u64) -> Counts {
+        self.counts.get(&key).copied().unwrap_or_default()
     }
 
     /// The estimate for an arm and HCP, level by level.
@@ -124,11 +149,11 @@ impl Model {
         let shrink = |prior: f64, strength: f64, counts: Counts| {
             (prior * strength + counts.successes) / (strength + counts.trials)
         };
-        let g = self.get(&global_key(c));
+        let g = self.get(global_key(c));
         let global = shrink(s.global_rate, s.global, g);
-        let seg = self.get(&segment_key(c));
+        let seg = self.get(segment_key(c));
         let segment = shrink(global, s.segment, seg);
-        let own = self.get(&hcp_key(c));
+        let own = self.get(hcp_key(c));
         Estimate {
             global: (global, g),
             segment: (segment, seg),

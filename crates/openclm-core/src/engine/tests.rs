@@ -317,7 +317,6 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
     engine.rules.channel_caps.clear();
     engine.rules.total_cap = None;
     engine.rules.min_gap_hours = 0;
-    engine.draws = 50;
     let state = HcpState::default();
     let mut model = Model::default();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -349,7 +348,10 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
                 last_round += f64::from(u8::from(responded));
             }
             let item = library.iter().find(|c| c.id == chosen.content_id).unwrap();
-            model.record(&arm(&facts, item, chosen.channel), responded);
+            model.record(
+                &arm_context(&facts, topic_of(item), chosen.channel),
+                responded,
+            );
             // What a uniformly random allowed action would have earned, in expectation.
             let options: Vec<(String, Channel)> = library
                 .iter()
