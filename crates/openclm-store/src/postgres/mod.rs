@@ -380,6 +380,18 @@ fn api_key_row(r: &Row) -> ApiKeyRecord {
     }
 }
 
+/// A read-only transaction that sees one snapshot of the database for all its statements.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
 /// The HCP key of a non-stub HCP by its OpenCLM id.
 async fn hcp_key_of(client: &impl GenericClient, id: &HcpId) -> Result<Option<i64>> {
     let stmt = client
@@ -446,12 +458,7 @@ impl crate::Store for PgStore {
         let limit = page_limit(&page);
         let mut client = self.client().await?;
         // One snapshot for the page and its external ids.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let stmt = tx
             .prepare_cached(&format!(
                 "SELECT {HCP_COLUMNS} FROM hcps
@@ -754,12 +761,7 @@ impl crate::Store for PgStore {
 
     async fn check_integrity(&self) -> Result<IntegrityReport> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let single = async |sql: &str| -> Result<i64> { Ok(tx.query_one(sql, &[]).await?.get(0)) };
         let mut problems = Vec::new();
         let repeated = single(
@@ -793,12 +795,7 @@ impl crate::Store for PgStore {
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let digests = digests_in(&tx).await?;
         tx.commit().await?;
         Ok(digests)
