@@ -137,6 +137,7 @@ pub struct ChannelCounts {
 
 /// Everything OpenCLM has learned about one HCP from their events.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HcpState {
     /// Events folded in.
     pub events: u64,
@@ -163,6 +164,62 @@ pub struct HcpState {
     pub opted_out: BTreeMap<Channel, Timestamp>,
 }
 
+/// What the state needs of one event, taken on the request's thread so that whoever folds it in
+/// (a store's writer) needs neither the parsed JSON nor the configuration's user-agent lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub at: Timestamp,
+    pub channel: Channel,
+    pub kind: EventType,
+    pub content_id: Option<String>,
+    pub dwell_ms: Option<i64>,
+    /// The new consent state, for a consent change.
+    pub consent: Option<ConsentState>,
+    /// A privacy proxy's user agent or address made this open.
+    pub proxy: bool,
+}
+
+impl Observation {
+    pub fn of(event: &Event, config: &StateConfig) -> Self {
+        let proxy = event.kind == EventType::Opened && {
+            let agent = match &event.details {
+                Details::Opened {
+                    user_agent: Some(agent),
+                } => agent.to_lowercase(),
+                _ => String::new(),
+            };
+            let by_agent = !agent.is_empty()
+                && config
+                    .machine_user_agents
+                    .iter()
+                    .any(|m| agent.contains(&m.to_lowercase()));
+            let by_address = event
+                .payload
+                .get("ip")
+                .and_then(|v| v.as_str())
+                .is_some_and(|ip| {
+                    config
+                        .machine_ip_prefixes
+                        .iter()
+                        .any(|p| ip.starts_with(p.as_str()))
+                });
+            by_agent || by_address
+        };
+        Self {
+            at: event.occurred_at,
+            channel: event.channel,
+            kind: event.kind,
+            content_id: event.content_id.clone(),
+            dwell_ms: dwell_of(event),
+            consent: match &event.details {
+                Details::ConsentChanged { state, .. } => Some(*state),
+                _ => None,
+            },
+            proxy,
+        }
+    }
+}
+
 /// What an event is, for the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventRole {
@@ -178,8 +235,23 @@ pub enum EventRole {
 
 impl HcpState {
     /// Folds one event in. `topics` are the topics of the event's content, if any.
-    pub fn apply(&mut self, event: &Event, topics: &[String], config: &StateConfig) -> EventRole {
-        let at = event.occurred_at;
+    pub fn apply_event(
+        &mut self,
+        event: &Event,
+        topics: &[String],
+        config: &StateConfig,
+    ) -> EventRole {
+        self.apply(&Observation::of(event, config), topics, config)
+    }
+
+    /// Folds one observed event in. `topics` are the topics of the event's content, if any.
+    pub fn apply(
+        &mut self,
+        event: &Observation,
+        topics: &[String],
+        config: &StateConfig,
+    ) -> EventRole {
+        let at = event.at;
         let half_life = config.half_life_days * DAY_MS as f64;
         self.events += 1;
         self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
@@ -266,7 +338,7 @@ impl HcpState {
                         (a.at, &a.content_id, a.clicked).cmp(&(b.at, &b.content_id, b.clicked))
                     });
                 }
-                if let Some(dwell) = dwell_of(event) {
+                if let Some(dwell) = event.dwell_ms {
                     self.dwell_events += 1;
                     self.dwell_ms_total += dwell;
                     if dwell >= config.engaged_dwell_ms {
@@ -278,8 +350,8 @@ impl HcpState {
                 self.engaged_hours[time.hour() as usize] += 1;
                 self.engaged_weekdays[time.weekday().num_days_from_monday() as usize] += 1;
             }
-            EventRole::Other => match &event.details {
-                Details::ConsentChanged { state, .. } => match state {
+            EventRole::Other => match &event.consent {
+                Some(state) => match state {
                     ConsentState::Withdrawn => {
                         self.opted_out.insert(channel, at);
                     }
@@ -301,7 +373,7 @@ impl HcpState {
 
     /// Classifies an event; an open is a machine's when a proxy's user agent or address made it,
     /// or when it came within seconds of the item's delivery.
-    pub fn role_of(&self, event: &Event, config: &StateConfig) -> EventRole {
+    pub fn role_of(&self, event: &Observation, config: &StateConfig) -> EventRole {
         match event.kind {
             EventType::Sent | EventType::Delivered | EventType::CallLogged => EventRole::Touch,
             EventType::Opened if self.is_machine_open(event, config) => EventRole::MachineOpen,
@@ -318,26 +390,8 @@ impl HcpState {
         }
     }
 
-    fn is_machine_open(&self, event: &Event, config: &StateConfig) -> bool {
-        if let Details::Opened {
-            user_agent: Some(agent),
-        } = &event.details
-        {
-            let agent = agent.to_lowercase();
-            if config
-                .machine_user_agents
-                .iter()
-                .any(|m| agent.contains(&m.to_lowercase()))
-            {
-                return true;
-            }
-        }
-        if let Some(ip) = event.payload.get("ip").and_then(|v| v.as_str())
-            && config
-                .machine_ip_prefixes
-                .iter()
-                .any(|p| ip.starts_with(p.as_str()))
-        {
+    fn is_machine_open(&self, event: &Observation, config: &StateConfig) -> bool {
+        if event.proxy {
             return true;
         }
         let Some(content_id) = &event.content_id else {
@@ -347,19 +401,19 @@ impl HcpState {
             c == content_id
                 && *channel == event.channel
                 && (0..config.machine_open_within_ms)
-                    .contains(&(event.occurred_at.millis() - delivered.millis()))
+                    .contains(&(event.at.millis() - delivered.millis()))
         })
     }
 
     /// How much one response says: a click or a long read says more than an open.
-    fn response_weight(&self, event: &Event, config: &StateConfig) -> f64 {
+    fn response_weight(&self, event: &Observation, config: &StateConfig) -> f64 {
         match event.kind {
             EventType::Opened => 0.5,
             EventType::Clicked
             | EventType::SurveyAnswered
             | EventType::MeetingAttended
             | EventType::MedicalInformationRequested => 1.0,
-            _ => match dwell_of(event) {
+            _ => match event.dwell_ms {
                 Some(d) if d >= config.engaged_dwell_ms => 1.0,
                 Some(_) => 0.5,
                 None => 0.5,
@@ -505,13 +559,16 @@ mod tests {
     fn an_open_seconds_after_delivery_or_from_a_proxy_is_a_machine_open() {
         let config = StateConfig::default();
         let mut s = HcpState::default();
-        s.apply(
+        s.apply_event(
             &event("d", 0, "email", "delivered", json!({})),
             &topics(),
             &config,
         );
         let fast = event_ms("o1", 2_000, "email", "opened", json!({}));
-        assert_eq!(s.apply(&fast, &topics(), &config), EventRole::MachineOpen);
+        assert_eq!(
+            s.apply_event(&fast, &topics(), &config),
+            EventRole::MachineOpen
+        );
         let proxy = event(
             "o2",
             90,
@@ -519,9 +576,15 @@ mod tests {
             "opened",
             json!({"user_agent": "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"}),
         );
-        assert_eq!(s.apply(&proxy, &topics(), &config), EventRole::MachineOpen);
+        assert_eq!(
+            s.apply_event(&proxy, &topics(), &config),
+            EventRole::MachineOpen
+        );
         let relay = event("o3", 95, "email", "opened", json!({"ip": "17.58.1.9"}));
-        assert_eq!(s.apply(&relay, &topics(), &config), EventRole::MachineOpen);
+        assert_eq!(
+            s.apply_event(&relay, &topics(), &config),
+            EventRole::MachineOpen
+        );
         let person = event(
             "o4",
             120,
@@ -529,7 +592,10 @@ mod tests {
             "opened",
             json!({"user_agent": "Outlook"}),
         );
-        assert_eq!(s.apply(&person, &topics(), &config), EventRole::Response);
+        assert_eq!(
+            s.apply_event(&person, &topics(), &config),
+            EventRole::Response
+        );
         let email = s.channels[&Channel::Email];
         assert_eq!((email.machine_opens, email.human_opens), (3, 1));
         assert_eq!(email.responses, 1);
@@ -572,11 +638,11 @@ mod tests {
         ];
         let mut forward = HcpState::default();
         for e in &events {
-            forward.apply(e, &topics(), &config);
+            forward.apply_event(e, &topics(), &config);
         }
         let mut backward = HcpState::default();
         for e in events.iter().rev() {
-            backward.apply(e, &topics(), &config);
+            backward.apply_event(e, &topics(), &config);
         }
         let now = Timestamp::from_millis(T0 + 13 * DAY_MS);
         let half_life = config.half_life_days * DAY_MS as f64;
@@ -610,7 +676,7 @@ mod tests {
     fn engagement_halves_every_half_life() {
         let config = StateConfig::default();
         let mut s = HcpState::default();
-        s.apply(&event("c", 0, "email", "clicked", json!({})), &[], &config);
+        s.apply_event(&event("c", 0, "email", "clicked", json!({})), &[], &config);
         let half_life = config.half_life_days * DAY_MS as f64;
         let later = Timestamp::from_millis(T0 + 30 * DAY_MS);
         let e = s.engagement[&Channel::Email].at(later, half_life);

@@ -128,7 +128,7 @@ fn population(
                 if kind == "content_viewed" {
                     v["dwell_ms"] = rng.random_range(1_000..90_000).into();
                 }
-                state.apply(&Event::from_json(v)?, &item.topics, &config);
+                state.apply_event(&Event::from_json(v)?, &item.topics, &config);
             }
             Ok(Person {
                 hcp,

@@ -73,20 +73,20 @@ fn explanations_cite_the_hcps_real_history() {
     for i in 0..5 {
         let sent = 40.0 - i as f64 * 5.0;
         let id = format!("em-{i}");
-        state.apply(
+        state.apply_event(
             &event(&format!("d{i}"), sent, "email", "delivered", &id),
             &cardio,
             &config,
         );
         if i != 2 {
-            state.apply(
+            state.apply_event(
                 &event(&format!("o{i}"), sent - 0.5, "email", "opened", &id),
                 &cardio,
                 &config,
             );
         }
     }
-    state.apply(
+    state.apply_event(
         &event("v1", 41.0, "face_to_face", "call_logged", "deck"),
         &cardio,
         &config,
@@ -233,7 +233,7 @@ proptest! {
             let v = json!({"event_id": format!("t{i}"), "occurred_at": at.to_string(), "hcp": "h",
                 "source": "crm", "channel": channel.as_str(), "type": "sent",
                 "content_id": format!("x{i}")});
-            state.apply(&Event::from_json(v).unwrap(), &[], &config);
+            state.apply_event(&Event::from_json(v).unwrap(), &[], &config);
         }
         let mut engine = Engine::default();
         engine.rules.channel_caps.insert(Channel::Email, Cap { max: email_cap.into(), days: 7 });
