@@ -3,6 +3,7 @@
 
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::Content;
+use openclm_core::state::HcpState;
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 
 use crate::{
@@ -114,6 +115,10 @@ impl Store for AnyStore {
 
     async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
         delegate!(self.consent_history(hcp))
+    }
+
+    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
+        delegate!(self.hcp_state(hcp))
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {

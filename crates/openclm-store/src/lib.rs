@@ -9,6 +9,7 @@ pub mod transfer;
 
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
+use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
@@ -196,6 +197,10 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// An HCP's consent history, oldest first; `None` when the HCP is unknown.
     async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>>;
+
+    /// What has been learned about an HCP from every event stored for them (the empty state
+    /// before the first); `None` when the HCP is unknown.
+    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>>;
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()>;
     async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>>;

@@ -2,6 +2,11 @@
 
 use openclm_core::Event;
 use openclm_core::consent::ConsentState;
+use openclm_core::state::{Observation, StateConfig};
+use std::sync::LazyLock;
+
+/// How events are read into HCP state.
+pub(crate) static STATE_CONFIG: LazyLock<StateConfig> = LazyLock::new(StateConfig::default);
 
 /// What a backend stores of an event. Made on the request's thread, so that the parsed JSON is
 /// freed there and SQLite's single writer spends its time on the database only.
@@ -19,11 +24,14 @@ pub(crate) struct EventRow {
     pub rep_id: Option<String>,
     pub consent: Option<(ConsentState, String)>,
     pub payload: String,
+    /// What the HCP's state folds in.
+    pub observation: Observation,
 }
 
 impl From<Event> for EventRow {
     fn from(event: Event) -> Self {
         let consent = event.consent_change();
+        let observation = Observation::of(&event, &STATE_CONFIG);
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
             event.occurred_at.millis(),
@@ -50,6 +58,7 @@ impl From<Event> for EventRow {
             decision_id,
             rep_id,
             consent,
+            observation,
             payload: event.into_canonical_payload(),
         }
     }

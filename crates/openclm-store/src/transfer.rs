@@ -12,6 +12,8 @@ pub struct TableSpec {
     pub columns: &'static [&'static str],
     /// Columns of the primary key; rows are read, copied and hashed in this order.
     pub key: &'static [&'static str],
+    /// Whether the key is text (ordered byte-wise on both backends) rather than integers.
+    pub text_key: bool,
     /// The integer key the database generates, whose counter must move past copied rows.
     pub generated: Option<&'static str>,
 }
@@ -40,12 +42,14 @@ pub const TABLES: &[TableSpec] = &[
             "updated_at",
         ],
         key: &["hcp_key"],
+        text_key: false,
         generated: Some("hcp_key"),
     },
     TableSpec {
         name: "hcp_external_ids",
         columns: &["system", "external_id", "hcp_key"],
         key: &["system", "external_id"],
+        text_key: true,
         generated: None,
     },
     TableSpec {
@@ -68,6 +72,7 @@ pub const TABLES: &[TableSpec] = &[
             "specialties",
         ],
         key: &["id"],
+        text_key: true,
         generated: None,
     },
     TableSpec {
@@ -88,6 +93,7 @@ pub const TABLES: &[TableSpec] = &[
             "payload",
         ],
         key: &["seq"],
+        text_key: false,
         generated: Some("seq"),
     },
     TableSpec {
@@ -104,6 +110,7 @@ pub const TABLES: &[TableSpec] = &[
             "recorded_at",
         ],
         key: &["id"],
+        text_key: false,
         generated: Some("id"),
     },
     TableSpec {
@@ -117,6 +124,14 @@ pub const TABLES: &[TableSpec] = &[
             "revoked_at",
         ],
         key: &["key_id"],
+        text_key: true,
+        generated: None,
+    },
+    TableSpec {
+        name: "hcp_state",
+        columns: &["hcp_key", "state", "events", "updated_at"],
+        key: &["hcp_key"],
+        text_key: false,
         generated: None,
     },
 ];

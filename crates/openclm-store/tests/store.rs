@@ -675,6 +675,16 @@ async fn two_handles_ingesting_the_same_events_at_once_store_each_exactly_once(d
     }
     let report = second.check_integrity().await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // Every accepted event was folded into its HCP's state exactly once: no update was lost
+    // between the two handles.
+    for id in ["hcp-a", "hcp-b"] {
+        let state = first
+            .hcp_state(HcpId::parse("id", id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.events, 2000, "{id}");
+    }
 }
 
 async fn migrations_started_together_apply_once(db: TestDb) {
@@ -758,11 +768,12 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "content",
             "events",
             "consent_records",
-            "api_keys"
+            "api_keys",
+            "hcp_state"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
-    assert_eq!(rows, [2, 2, 0, 1, 1, 0]);
+    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 1]);
     assert_eq!(store.table_digests().await.unwrap(), digests);
     store
         .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], NOW)
@@ -921,6 +932,67 @@ async fn batch_order_stub_making_and_rejection_reasons_read_alike(db: TestDb) {
     assert!(e.reason.starts_with("no HCP is known as \"crm 42\""), "{e}");
 }
 
+async fn hcp_state_folds_each_stored_event_once_and_survives_reopening(db: TestDb) {
+    let store = fresh(&db).await;
+    let at = |minute: i64, seconds: i64, id: &str, kind: &str| {
+        let mut e = event(id, "A1", minute, "email", kind);
+        e.occurred_at = Timestamp::from_millis(e.occurred_at.millis() + seconds * 1000);
+        e.content_id = Some("CZ-EM-1".into());
+        e
+    };
+    let batch = vec![
+        at(0, 0, "delivered", "delivered"),
+        at(0, 2, "scanner-open", "opened"),
+        at(90, 0, "person-open", "opened"),
+        at(91, 0, "click", "clicked"),
+    ];
+    store
+        .ingest(batch.clone(), UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    // A resend changes nothing.
+    let again = store
+        .ingest(batch, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|o| *o == IngestOutcome::Duplicate));
+    let id = HcpId::parse("id", "hcp-a").unwrap();
+    let check = |state: openclm_core::state::HcpState| {
+        assert_eq!(state.events, 4);
+        let email = state.channels[&Channel::Email];
+        assert_eq!(
+            (
+                email.touches,
+                email.machine_opens,
+                email.human_opens,
+                email.clicks
+            ),
+            (1, 1, 1, 1)
+        );
+        let sends: Vec<_> = state.recent_sends(Channel::Email, None).collect();
+        assert_eq!(sends.len(), 1);
+        assert!(sends[0].opened && sends[0].clicked);
+    };
+    check(store.hcp_state(id.clone()).await.unwrap().unwrap());
+    drop(store);
+    let store = db.open().await;
+    check(store.hcp_state(id).await.unwrap().unwrap());
+    // An HCP without events has the empty state; an unknown one has none.
+    let b = store
+        .hcp_state(HcpId::parse("id", "hcp-b").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.events, 0);
+    assert!(
+        store
+            .hcp_state(HcpId::parse("id", "ghost").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -960,6 +1032,7 @@ on_every_backend!(
     digests_change_with_any_row_and_match_for_equal_data,
     hcps_written_in_one_call_see_the_writes_before_them,
     batch_order_stub_making_and_rejection_reasons_read_alike,
+    hcp_state_folds_each_stored_event_once_and_survives_reopening,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

@@ -12,6 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::hcp::ExternalId;
+use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -37,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "content_specialties",
         include_str!("../../migrations/postgres/0002_content_specialties.sql"),
+    ),
+    (
+        3,
+        "hcp_state",
+        include_str!("../../migrations/postgres/0003_hcp_state.sql"),
     ),
 ];
 
@@ -687,6 +693,22 @@ impl crate::Store for PgStore {
         Ok(Some(records))
     }
 
+    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(None);
+        };
+        let stmt = client
+            .prepare_cached("SELECT state FROM hcp_state WHERE hcp_key = $1")
+            .await?;
+        match client.query_opt(&stmt, &[&hcp_key]).await? {
+            None => Ok(Some(HcpState::default())),
+            Some(row) => serde_json::from_str(row.get(0))
+                .map(Some)
+                .map_err(|e| corrupt("hcp_state", e)),
+        }
+    }
+
     async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
         let client = self.client().await?;
         client
@@ -811,10 +833,10 @@ async fn digests_in(tx: &deadpool_postgres::Transaction<'_>) -> Result<Vec<Table
             .key
             .iter()
             .map(|k| {
-                if spec.generated.is_some() {
-                    (*k).to_owned()
-                } else {
+                if spec.text_key {
                     format!("{k} COLLATE \"C\"")
+                } else {
+                    (*k).to_owned()
                 }
             })
             .collect::<Vec<_>>()

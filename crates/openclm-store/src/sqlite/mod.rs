@@ -7,6 +7,7 @@ mod writer;
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::hcp::ExternalId;
+use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "content_specialties",
         include_str!("../../migrations/sqlite/0002_content_specialties.sql"),
+    ),
+    (
+        3,
+        "hcp_state",
+        include_str!("../../migrations/sqlite/0003_hcp_state.sql"),
     ),
 ];
 
@@ -625,6 +631,31 @@ impl crate::Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(Some(records))
+        })
+        .await
+    }
+
+    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction()?;
+            let Some(hcp_key) = tx
+                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let text: Option<String> = tx
+                .prepare_cached("SELECT state FROM hcp_state WHERE hcp_key = ?1")?
+                .query_row([hcp_key], |r| r.get(0))
+                .optional()?;
+            tx.commit()?;
+            match text {
+                None => Ok(Some(HcpState::default())),
+                Some(text) => serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("hcp_state of {hcp}: {e}"))),
+            }
         })
         .await
     }
