@@ -521,6 +521,89 @@ impl HcpState {
     }
 }
 
+/// One channel of [`StateSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelSummary {
+    /// Recency-weighted engagement as of the summary's time.
+    pub engagement: f64,
+    pub touches: u32,
+    pub touches_7d: usize,
+    pub touches_30d: usize,
+    pub responses: u32,
+    pub response_rate: Option<f64>,
+    pub human_opens: u32,
+    pub machine_opens: u32,
+    pub clicks: u32,
+    pub last_touch: Option<Timestamp>,
+    pub last_response: Option<Timestamp>,
+}
+
+/// An HCP's state as a person reads it, as of one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateSummary {
+    pub as_of: Timestamp,
+    pub events: u64,
+    pub channels: BTreeMap<Channel, ChannelSummary>,
+    /// Recency-weighted engagement per topic.
+    pub topics: BTreeMap<String, f64>,
+    pub touches_7d: usize,
+    pub touches_30d: usize,
+    pub mean_dwell_ms: Option<f64>,
+    pub engaged_reads: u32,
+    pub preferred_hour_utc: Option<u32>,
+    /// Monday = 0.
+    pub preferred_weekday: Option<u32>,
+    /// Channels opted out of, with when.
+    pub opted_out: BTreeMap<Channel, Timestamp>,
+}
+
+impl HcpState {
+    /// The state as of `now`, with decayed engagement and rolling windows evaluated then.
+    pub fn summary(&self, now: Timestamp, config: &StateConfig) -> StateSummary {
+        let half_life = config.half_life_days * DAY_MS as f64;
+        let channels = self
+            .channels
+            .iter()
+            .map(|(&channel, c)| {
+                let summary = ChannelSummary {
+                    engagement: self
+                        .engagement
+                        .get(&channel)
+                        .map_or(0.0, |e| e.at(now, half_life)),
+                    touches: c.touches,
+                    touches_7d: self.touches_within(now, 7, Some(channel)),
+                    touches_30d: self.touches_within(now, 30, Some(channel)),
+                    responses: c.responses,
+                    response_rate: self.response_rate(channel),
+                    human_opens: c.human_opens,
+                    machine_opens: c.machine_opens,
+                    clicks: c.clicks,
+                    last_touch: c.last_touch,
+                    last_response: c.last_response,
+                };
+                (channel, summary)
+            })
+            .collect();
+        StateSummary {
+            as_of: now,
+            events: self.events,
+            channels,
+            topics: self
+                .topic_engagement
+                .iter()
+                .map(|(t, e)| (t.clone(), e.at(now, half_life)))
+                .collect(),
+            touches_7d: self.touches_within(now, 7, None),
+            touches_30d: self.touches_within(now, 30, None),
+            mean_dwell_ms: self.mean_dwell_ms(),
+            engaged_reads: self.engaged_dwells,
+            preferred_hour_utc: self.preferred_hour(),
+            preferred_weekday: self.preferred_weekday(),
+            opted_out: self.opted_out.clone(),
+        }
+    }
+}
+
 fn dwell_of(event: &Event) -> Option<i64> {
     match &event.details {
         Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),

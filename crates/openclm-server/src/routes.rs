@@ -12,6 +12,7 @@ use openclm_core::batch::{BatchError, BatchFormat, parse_batch};
 use openclm_core::consent;
 use openclm_core::content::{ContentInput, ContentStatus};
 use openclm_core::hcp::HcpInput;
+use openclm_core::state::StateConfig;
 use openclm_core::{Channel, EventType, FieldError, HcpId};
 use openclm_store::{
     ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter, Upserted,
@@ -30,6 +31,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/hcps/{id}", put(put_hcp::<S>).get(get_hcp::<S>))
         .route("/v1/hcps/{id}/timeline", get(timeline::<S>))
         .route("/v1/hcps/{id}/consent", get(consent::<S>))
+        .route("/v1/hcps/{id}/state", get(hcp_state::<S>))
         .route(
             "/v1/content",
             get(list_content::<S>).post(post_content::<S>),
@@ -377,6 +379,23 @@ async fn consent<S: Store>(
         .await?
         .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
     Ok(Json(json!({"current": consent::current(&history), "history": history})).into_response())
+}
+
+/// What has been learned about an HCP, evaluated now.
+async fn hcp_state<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let id = hcp_id(&id)?;
+    let learned = state
+        .store
+        .hcp_state(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    let summary = learned.summary((state.clock)(), &StateConfig::default());
+    Ok(Json(json!({"hcp_id": id, "state": summary})).into_response())
 }
 
 // ---- content ---------------------------------------------------------------------------------

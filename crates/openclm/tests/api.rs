@@ -453,6 +453,59 @@ async fn consent_history_comes_from_events() {
 }
 
 #[tokio::test]
+async fn the_learned_state_counts_people_not_scanners() {
+    let app = spawn_app().await;
+    app.seed_hcps(1).await;
+    let with = |id: &str, minute: i64, seconds: i64, kind: &str, extra: Value| {
+        let mut e = event(id, 0, minute);
+        let at = 1_790_000_000_000 + minute * 60_000 + seconds * 1000;
+        e["occurred_at"] = json!(openclm_core::Timestamp::from_millis(at).to_string());
+        e["type"] = json!(kind);
+        e["content_id"] = json!("CZ-EM-1");
+        if let (Some(obj), Some(more)) = (e.as_object_mut(), extra.as_object()) {
+            obj.extend(more.clone());
+        }
+        e
+    };
+    let batch = json!([
+        with("d", 0, 0, "delivered", json!({})),
+        with("scan", 0, 1, "opened", json!({})),
+        with(
+            "proxy",
+            30,
+            0,
+            "opened",
+            json!({"user_agent": "Mozilla/5.0 GoogleImageProxy"})
+        ),
+        with(
+            "person",
+            60,
+            0,
+            "opened",
+            json!({"user_agent": "Outlook/16.0"})
+        ),
+    ]);
+    app.post_events(&app.ingest, "application/json", batch.to_string())
+        .await;
+    let body: Value = app
+        .get(&app.read, "/v1/hcps/hcp-0/state")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = &body["state"]["channels"]["email"];
+    assert_eq!(body["state"]["events"], 4, "{body}");
+    assert_eq!(email["touches"], 1);
+    assert_eq!(email["machine_opens"], 2);
+    assert_eq!(email["human_opens"], 1);
+    assert_eq!(email["responses"], 1);
+    assert_eq!(email["response_rate"], 1.0);
+    assert!(email["engagement"].as_f64().unwrap() > 0.0);
+    let missing = app.get(&app.read, "/v1/hcps/nobody/state").await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
 async fn content_is_registered_and_listed_by_status() {
     let app = spawn_app().await;
     let approved = json!({"title": "Outcomes", "kind": "email_template", "product": "cardiozan", "topics": ["efficacy"],
