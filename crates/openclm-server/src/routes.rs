@@ -32,6 +32,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/hcps/{id}/timeline", get(timeline::<S>))
         .route("/v1/hcps/{id}/consent", get(consent::<S>))
         .route("/v1/hcps/{id}/state", get(hcp_state::<S>))
+        .route("/v1/decide", post(crate::decide::decide::<S>))
         .route(
             "/v1/content",
             get(list_content::<S>).post(post_content::<S>),
@@ -85,7 +86,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
 }
 
-fn body_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn body_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         let reason = e.to_string();
         // serde names the offending field in its message ("unknown field `x`", "missing field `y`").

@@ -3,13 +3,14 @@
 
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::Content;
+use openclm_core::engine::model::Counts;
 use openclm_core::state::HcpState;
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
-    PgStore, Result, SqliteStore, Store, StoreCounts, StoredEvent, TableDigest, TimelineFilter,
-    UnknownHcpPolicy, Upserted, is_postgres_url,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
+    PageRequest, PgStore, Result, SqliteStore, Store, StoreCounts, StoredEvent, TableDigest,
+    TimelineFilter, UnknownHcpPolicy, Upserted, is_postgres_url,
 };
 
 /// Either backend.
@@ -147,5 +148,21 @@ impl Store for AnyStore {
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {
         delegate!(self.table_digests())
+    }
+
+    async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>> {
+        delegate!(self.model_nodes(keys))
+    }
+
+    async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()> {
+        delegate!(self.add_model_counts(increments))
+    }
+
+    async fn log_decision(&self, decision: DecisionRecord) -> Result<bool> {
+        delegate!(self.log_decision(decision))
+    }
+
+    async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
+        delegate!(self.get_decision(decision_id))
     }
 }

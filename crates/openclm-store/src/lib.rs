@@ -9,6 +9,7 @@ pub mod transfer;
 
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
+use openclm_core::engine::model::Counts;
 use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
@@ -129,6 +130,22 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A decision of the engine, as logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub decision_id: String,
+    pub hcp_id: String,
+    pub made_at: Timestamp,
+    /// Identifies the learned counts the decision was made with.
+    pub model_version: i64,
+    pub chosen_content: Option<String>,
+    pub chosen_channel: Option<Channel>,
+    /// The probability with which the chosen action was picked.
+    pub propensity: Option<f64>,
+    /// The whole decision: ranked actions, blocked candidates, how propensities were obtained.
+    pub body: serde_json::Value,
+}
+
 /// Whether an upsert made a new record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upserted {
@@ -215,6 +232,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Row count and content hash of every table of the logical schema, from one snapshot: equal
     /// on two databases exactly when they hold the same data.
     async fn table_digests(&self) -> Result<Vec<TableDigest>>;
+
+    /// The learned counts of the model nodes with these keys; nodes never updated are left out.
+    async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>>;
+    /// Adds to model counts. Increments commute, so nodes adding at once lose nothing.
+    async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()>;
+    /// Logs a decision; false when its HCP is unknown.
+    async fn log_decision(&self, decision: DecisionRecord) -> Result<bool>;
+    async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

@@ -2,11 +2,41 @@
 
 use openclm_core::Event;
 use openclm_core::consent::ConsentState;
-use openclm_core::state::{Observation, StateConfig};
+use openclm_core::state::{HcpState, Observation, StateConfig};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// How events are read into HCP state.
 pub(crate) static STATE_CONFIG: LazyLock<StateConfig> = LazyLock::new(StateConfig::default);
+
+/// Folds stored events (their canonical payloads) into an HCP's state. `topics` gives the topics
+/// of a content id. A payload that no longer parses (it did when stored) is skipped with a warning.
+pub(crate) fn fold_payloads<'a>(
+    state: &mut HcpState,
+    payloads: impl IntoIterator<Item = &'a str>,
+    topics: &HashMap<String, Vec<String>>,
+) {
+    let none: Vec<String> = Vec::new();
+    for payload in payloads {
+        let event = serde_json::from_str(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
+        match event {
+            Ok(event) => {
+                let observation = Observation::of(&event, &STATE_CONFIG);
+                let topics = observation
+                    .content_id
+                    .as_ref()
+                    .and_then(|id| topics.get(id))
+                    .unwrap_or(&none);
+                state.apply(&observation, topics, &STATE_CONFIG);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored event no longer parses; left out of the HCP state")
+            }
+        }
+    }
+}
 
 /// What a backend stores of an event. Made on the request's thread, so that the parsed JSON is
 /// freed there and SQLite's single writer spends its time on the database only.
@@ -24,14 +54,11 @@ pub(crate) struct EventRow {
     pub rep_id: Option<String>,
     pub consent: Option<(ConsentState, String)>,
     pub payload: String,
-    /// What the HCP's state folds in.
-    pub observation: Observation,
 }
 
 impl From<Event> for EventRow {
     fn from(event: Event) -> Self {
         let consent = event.consent_change();
-        let observation = Observation::of(&event, &STATE_CONFIG);
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
             event.occurred_at.millis(),
@@ -58,7 +85,6 @@ impl From<Event> for EventRow {
             decision_id,
             rep_id,
             consent,
-            observation,
             payload: event.into_canonical_payload(),
         }
     }

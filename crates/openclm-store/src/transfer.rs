@@ -1,6 +1,6 @@
 //! The logical schema both backends share, row by row: what `openclm copy` moves and what the
-//! table digests hash. Backend-specific structures (SQLite's lookup tables, its metadata) are not
-//! part of it; they are rebuilt from these tables.
+//! table digests hash. Backend-specific structures (SQLite's lookup tables, its metadata and its
+//! cache of HCP state) are not part of it; they are rebuilt from these tables.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -128,19 +128,36 @@ pub const TABLES: &[TableSpec] = &[
         generated: None,
     },
     TableSpec {
-        name: "hcp_state",
-        columns: &["hcp_key", "state", "events", "updated_at"],
-        key: &["hcp_key"],
+        name: "model_counts",
+        columns: &["node_key", "trials", "successes"],
+        key: &["node_key"],
         text_key: false,
+        generated: None,
+    },
+    TableSpec {
+        name: "decisions",
+        columns: &[
+            "decision_id",
+            "hcp_key",
+            "made_at",
+            "model_version",
+            "chosen_content",
+            "chosen_channel",
+            "propensity",
+            "body",
+        ],
+        key: &["decision_id"],
+        text_key: true,
         generated: None,
     },
 ];
 
 /// A value of the logical schema. Booleans are integers 0 and 1, as SQLite stores them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Null,
     Int(i64),
+    Real(f64),
     Text(String),
 }
 
@@ -177,6 +194,10 @@ impl Digester {
                     self.hash.update(b"I");
                     self.hash.update(v.to_le_bytes());
                 }
+                Cell::Real(v) => {
+                    self.hash.update(b"R");
+                    self.hash.update(v.to_bits().to_le_bytes());
+                }
                 Cell::Text(t) => {
                     self.hash.update(b"T");
                     self.hash.update((t.len() as u64).to_le_bytes());
@@ -206,6 +227,8 @@ pub(crate) fn copy_text_row(out: &mut Vec<u8>, cells: &[Cell]) {
         match cell {
             Cell::Null => out.extend_from_slice(b"\\N"),
             Cell::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+            // Rust prints the shortest text that reads back as the same f64.
+            Cell::Real(v) => out.extend_from_slice(v.to_string().as_bytes()),
             Cell::Text(t) => {
                 for &b in t.as_bytes() {
                     match b {

@@ -769,11 +769,12 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "events",
             "consent_records",
             "api_keys",
-            "hcp_state"
+            "model_counts",
+            "decisions"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
-    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 1]);
+    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 0, 0]);
     assert_eq!(store.table_digests().await.unwrap(), digests);
     store
         .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], NOW)
@@ -935,10 +936,12 @@ async fn batch_order_stub_making_and_rejection_reasons_read_alike(db: TestDb) {
 async fn hcp_state_folds_each_stored_event_once_and_survives_reopening(db: TestDb) {
     let store = fresh(&db).await;
     let at = |minute: i64, seconds: i64, id: &str, kind: &str| {
-        let mut e = event(id, "A1", minute, "email", kind);
-        e.occurred_at = Timestamp::from_millis(e.occurred_at.millis() + seconds * 1000);
-        e.content_id = Some("CZ-EM-1".into());
-        e
+        let time = Timestamp::from_millis(1_770_000_000_000 + minute * 60_000 + seconds * 1000);
+        Event::from_json(
+            json!({"event_id": id, "occurred_at": time.to_string(), "hcp": "A1",
+            "source": "crm", "channel": "email", "type": kind, "content_id": "CZ-EM-1"}),
+        )
+        .unwrap()
     };
     let batch = vec![
         at(0, 0, "delivered", "delivered"),
@@ -993,6 +996,75 @@ async fn hcp_state_folds_each_stored_event_once_and_survives_reopening(db: TestD
     );
 }
 
+async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb) {
+    use openclm_core::engine::model::Counts;
+    let first = fresh(&db).await;
+    let second = db.open().await;
+    // Eight writers on two handles add to five nodes at once; no increment is lost.
+    let mut tasks = Vec::new();
+    for writer in 0..8u64 {
+        let store = if writer % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            for round in 0..25u64 {
+                let increments = (0..5u64)
+                    .map(|k| {
+                        let key = u64::MAX - k; // the full 64-bit range round-trips
+                        let success = (round + k + writer) % 2 == 0;
+                        (
+                            key,
+                            Counts {
+                                trials: 1.0,
+                                successes: f64::from(u8::from(success)),
+                            },
+                        )
+                    })
+                    .collect();
+                store.add_model_counts(increments).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut nodes = second
+        .model_nodes((0..6u64).map(|k| u64::MAX - k).collect())
+        .await
+        .unwrap();
+    nodes.sort_by_key(|(k, _)| std::cmp::Reverse(*k));
+    assert_eq!(nodes.len(), 5, "a node never written is left out");
+    for (_, counts) in &nodes {
+        assert_eq!(counts.trials, 200.0);
+        assert_eq!(counts.successes, 100.0);
+    }
+
+    let record = openclm_store::DecisionRecord {
+        decision_id: "dec_1".into(),
+        hcp_id: "hcp-a".into(),
+        made_at: NOW,
+        model_version: -42,
+        chosen_content: Some("CZ-EM-1".into()),
+        chosen_channel: Some(Channel::Email),
+        propensity: Some(0.625),
+        body: json!({"actions": [{"content_id": "CZ-EM-1"}]}),
+    };
+    assert!(first.log_decision(record.clone()).await.unwrap());
+    let ghost = openclm_store::DecisionRecord {
+        decision_id: "dec_2".into(),
+        hcp_id: "ghost".into(),
+        ..record.clone()
+    };
+    assert!(!first.log_decision(ghost).await.unwrap());
+    assert_eq!(
+        second.get_decision("dec_1".into()).await.unwrap(),
+        Some(record)
+    );
+    assert!(second.get_decision("dec_2".into()).await.unwrap().is_none());
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -1033,6 +1105,7 @@ on_every_backend!(
     hcps_written_in_one_call_see_the_writes_before_them,
     batch_order_stub_making_and_rejection_reasons_read_alike,
     hcp_state_folds_each_stored_event_once_and_survives_reopening,
+    model_counts_add_up_across_handles_and_decisions_are_logged,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

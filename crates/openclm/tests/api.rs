@@ -4,7 +4,7 @@ mod common;
 
 use common::{event, spawn_app, spawn_app_with};
 use openclm_server::ApiConfig;
-use openclm_store::UnknownHcpPolicy;
+use openclm_store::{Store, UnknownHcpPolicy};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -595,4 +595,147 @@ async fn content_is_registered_and_listed_by_status() {
         .await
         .unwrap();
     assert_eq!(one["status"], "expired");
+}
+
+#[tokio::test]
+async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_content() {
+    let app = spawn_app().await;
+    app.seed_hcps(2).await;
+    let item = |kind: &str, topic: &str, status: &str| {
+        json!({"title": "Item", "kind": kind, "product": "cardiozan", "topics": [topic],
+            "status": status, "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z"})
+    };
+    for (id, body) in [
+        ("CZ-EM-1", item("email_template", "efficacy", "approved")),
+        ("CZ-DECK", item("slide_deck", "efficacy", "approved")),
+        ("CZ-EM-OLD", item("email_template", "safety", "withdrawn")),
+    ] {
+        let r = app
+            .client
+            .put(format!("{}/v1/content/{id}", app.base))
+            .bearer_auth(&app.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    // hcp-0 opted in to email; hcp-1 did not.
+    let mut consent = event("consent", 0, 1);
+    consent["type"] = json!("consent_changed");
+    consent["state"] = json!("granted");
+    app.post_events(
+        &app.ingest,
+        "application/json",
+        json!([consent]).to_string(),
+    )
+    .await;
+    let decide = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(format!("{}/v1/decide", app.base))
+                .bearer_auth(&app.read)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let body = decide(json!({"hcps": ["hcp-0", "hcp-1", "nobody"], "n": 5})).await;
+    let decisions = body["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 3);
+
+    let first = &decisions[0];
+    let actions = first["actions"].as_array().unwrap();
+    let offered: Vec<(&str, &str)> = actions
+        .iter()
+        .map(|a| {
+            (
+                a["content_id"].as_str().unwrap(),
+                a["channel"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    assert!(offered.contains(&("CZ-EM-1", "email")));
+    assert!(!offered.iter().any(|(c, _)| *c == "CZ-EM-OLD"));
+    let total: f64 = actions
+        .iter()
+        .map(|a| a["propensity"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    for a in actions {
+        assert!(!a["explanation"].as_str().unwrap().is_empty());
+    }
+    let withdrawn = first["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["content_id"] == "CZ-EM-OLD")
+        .unwrap();
+    assert_eq!(withdrawn["code"], "content_withdrawn");
+    // The decision is logged with the chosen action's propensity.
+    let id = first["decision_id"].as_str().unwrap().to_owned();
+    let logged = app.store.get_decision(id).await.unwrap().unwrap();
+    let chosen = &first["chosen"];
+    assert_eq!(
+        logged.chosen_content.as_deref(),
+        chosen["content_id"].as_str()
+    );
+    let chosen_propensity = actions
+        .iter()
+        .find(|a| a["content_id"] == chosen["content_id"] && a["channel"] == chosen["channel"])
+        .unwrap()["propensity"]
+        .as_f64();
+    assert_eq!(logged.propensity, chosen_propensity);
+
+    // Without an email opt-in, email is blocked for hcp-1, naming the reason.
+    let second = &decisions[1];
+    assert!(
+        second["blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["content_id"] == "CZ-EM-1" && b["code"] == "consent_missing")
+    );
+    assert_eq!(decisions[2]["error"]["code"], "not_found");
+
+    // Withdrawn now: no later decision offers it.
+    let r = app
+        .client
+        .put(format!("{}/v1/content/CZ-EM-1", app.base))
+        .bearer_auth(&app.admin)
+        .json(&item("email_template", "efficacy", "withdrawn"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let after = decide(json!({"hcp": "hcp-0", "channels": ["email"]})).await;
+    let decision = &after["decisions"][0];
+    assert_eq!(decision["actions"].as_array().unwrap().len(), 0);
+    assert!(
+        decision["nothing_allowed"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn"),
+        "{decision}"
+    );
+
+    // Bad requests name the field.
+    let r = app
+        .client
+        .post(format!("{}/v1/decide", app.base))
+        .bearer_auth(&app.read)
+        .json(&json!({"hcp": "hcp-0", "n": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "n");
 }

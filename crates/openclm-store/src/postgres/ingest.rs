@@ -10,10 +10,9 @@ use openclm_core::{FieldError, HcpId, Timestamp};
 use std::collections::{HashMap, HashSet};
 
 use super::{MASTER_DATA_LOCK, PgStore};
-use crate::rows::{EventRow, STATE_CONFIG};
+use crate::rows::EventRow;
 use crate::{IngestOutcome, Result, UnknownHcpPolicy};
 use openclm_core::Event;
-use openclm_core::state::HcpState;
 
 /// A batch flattened once, reused by every attempt of its transaction.
 pub(crate) struct Batch {
@@ -134,7 +133,6 @@ pub(crate) async fn write(
     new_routes.sort_unstable();
     new_routes.dedup();
     add_routes(&tx, &new_routes).await?;
-    fold_states(&tx, rows, &accepted, &hcps, now).await?;
     let consents: Vec<usize> = accepted
         .iter()
         .copied()
@@ -443,105 +441,5 @@ async fn insert_consents(
         ],
     )
     .await?;
-    Ok(())
-}
-
-/// Folds the events just inserted into their HCPs' states. The state rows are locked in key
-/// order (made first where missing), so nodes folding events of the same HCP wait for each other
-/// instead of overwriting each other.
-async fn fold_states(
-    tx: &Tx<'_>,
-    rows: &[EventRow],
-    accepted: &[usize],
-    hcps: &HashMap<(&str, &str), i64>,
-    now: Timestamp,
-) -> Result<()> {
-    if accepted.is_empty() {
-        return Ok(());
-    }
-    let mut by_hcp: std::collections::BTreeMap<i64, Vec<&EventRow>> = Default::default();
-    for &i in accepted {
-        let r = &rows[i];
-        if let Some(&key) = hcps.get(&(r.source.as_str(), r.hcp.as_str())) {
-            by_hcp.entry(key).or_default().push(r);
-        }
-    }
-    let keys: Vec<i64> = by_hcp.keys().copied().collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO hcp_state (hcp_key, state, events, updated_at)
-             SELECT k, '{}', 0, $2 FROM unnest($1::int8[]) AS t(k)
-             ON CONFLICT (hcp_key) DO NOTHING",
-        )
-        .await?;
-    tx.execute(&stmt, &[&keys, &now.millis()]).await?;
-    let stmt = tx
-        .prepare_cached(
-            "SELECT hcp_key, state FROM hcp_state WHERE hcp_key = ANY($1)
-             ORDER BY hcp_key FOR UPDATE",
-        )
-        .await?;
-    let stored: HashMap<i64, String> = tx
-        .query(&stmt, &[&keys])
-        .await?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let content_ids: Vec<&str> = {
-        let mut ids: Vec<&str> = accepted
-            .iter()
-            .filter_map(|&i| rows[i].content_id.as_deref())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    let stmt = tx
-        .prepare_cached("SELECT id, topics FROM content WHERE id = ANY($1)")
-        .await?;
-    let topics: HashMap<String, Vec<String>> = tx
-        .query(&stmt, &[&content_ids])
-        .await?
-        .into_iter()
-        .map(|r| {
-            let list: Vec<String> = serde_json::from_str(r.get(1)).unwrap_or_default();
-            (r.get(0), list)
-        })
-        .collect();
-    let none: Vec<String> = Vec::new();
-    let mut texts = Vec::with_capacity(keys.len());
-    let mut counts = Vec::with_capacity(keys.len());
-    for (key, events) in &by_hcp {
-        let mut state: HcpState = match stored.get(key).map(|t| serde_json::from_str(t)) {
-            Some(Ok(state)) => state,
-            Some(Err(e)) => {
-                tracing::error!(hcp_key = key, error = %e, "unreadable HCP state; starting afresh");
-                HcpState::default()
-            }
-            None => HcpState::default(),
-        };
-        for r in events {
-            let topics = r
-                .content_id
-                .as_deref()
-                .and_then(|id| topics.get(id))
-                .unwrap_or(&none);
-            state.apply(&r.observation, topics, &STATE_CONFIG);
-        }
-        texts.push(
-            serde_json::to_string(&state)
-                .map_err(|e| crate::StoreError::Corrupt(format!("HCP state: {e}")))?,
-        );
-        counts.push(state.events as i64);
-    }
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE hcp_state h SET state = u.state, events = u.events, updated_at = $4
-             FROM unnest($1::int8[], $2::text[], $3::int8[]) AS u(hcp_key, state, events)
-             WHERE h.hcp_key = u.hcp_key",
-        )
-        .await?;
-    tx.execute(&stmt, &[&keys, &texts, &counts, &now.millis()])
-        .await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
+use openclm_core::engine::model::Counts;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
@@ -22,9 +23,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
 use crate::{
-    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
-    Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy, Upserted,
-    cursor,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
+    PageRequest, Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy,
+    Upserted, cursor,
 };
 
 /// Migrations, in order. Append only: a released migration never changes.
@@ -41,8 +42,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         3,
-        "hcp_state",
-        include_str!("../../migrations/postgres/0003_hcp_state.sql"),
+        "decisions",
+        include_str!("../../migrations/postgres/0003_decisions.sql"),
     ),
 ];
 
@@ -694,19 +695,42 @@ impl crate::Store for PgStore {
     }
 
     async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
-        let client = self.client().await?;
-        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+        // Folded from the HCP's events on every read: exact whichever node stored them, and no
+        // cost on the ingest path.
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let Some(hcp_key) = hcp_key_of(&tx, &hcp).await? else {
             return Ok(None);
         };
-        let stmt = client
-            .prepare_cached("SELECT state FROM hcp_state WHERE hcp_key = $1")
+        let stmt = tx
+            .prepare_cached(
+                "SELECT payload, content_id FROM events WHERE hcp_key = $1 ORDER BY seq",
+            )
             .await?;
-        match client.query_opt(&stmt, &[&hcp_key]).await? {
-            None => Ok(Some(HcpState::default())),
-            Some(row) => serde_json::from_str(row.get(0))
-                .map(Some)
-                .map_err(|e| corrupt("hcp_state", e)),
-        }
+        let rows = tx.query(&stmt, &[&hcp_key]).await?;
+        let mut content_ids: Vec<&str> = rows.iter().filter_map(|r| r.get(1)).collect();
+        content_ids.sort_unstable();
+        content_ids.dedup();
+        let stmt = tx
+            .prepare_cached("SELECT id, topics FROM content WHERE id = ANY($1)")
+            .await?;
+        let topics: std::collections::HashMap<String, Vec<String>> = tx
+            .query(&stmt, &[&content_ids])
+            .await?
+            .iter()
+            .map(|r| {
+                let list: Vec<String> = serde_json::from_str(r.get(1)).unwrap_or_default();
+                (r.get(0), list)
+            })
+            .collect();
+        let mut state = HcpState::default();
+        crate::rows::fold_payloads(
+            &mut state,
+            rows.iter().map(|r| r.get::<_, &str>(0)),
+            &topics,
+        );
+        tx.commit().await?;
+        Ok(Some(state))
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
@@ -815,6 +839,115 @@ impl crate::Store for PgStore {
         Ok(IntegrityReport { problems })
     }
 
+    async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>> {
+        // Keys are stored as the i64 with the same bits.
+        let keys: Vec<i64> = keys.into_iter().map(|k| k as i64).collect();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT node_key, trials, successes FROM model_counts WHERE node_key = ANY($1)",
+            )
+            .await?;
+        Ok(client
+            .query(&stmt, &[&keys])
+            .await?
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, i64>(0) as u64,
+                    Counts {
+                        trials: r.get(1),
+                        successes: r.get(2),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()> {
+        let mut increments = increments;
+        // One order on every node: concurrent additions wait on each other in one direction.
+        increments.sort_by_key(|(k, _)| *k as i64);
+        let keys: Vec<i64> = increments.iter().map(|(k, _)| *k as i64).collect();
+        let trials: Vec<f64> = increments.iter().map(|(_, c)| c.trials).collect();
+        let successes: Vec<f64> = increments.iter().map(|(_, c)| c.successes).collect();
+        retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO model_counts (node_key, trials, successes)
+                     SELECT k, SUM(t), SUM(s)
+                     FROM unnest($1::int8[], $2::float8[], $3::float8[]) AS u(k, t, s)
+                     GROUP BY k ORDER BY k
+                     ON CONFLICT (node_key) DO UPDATE
+                     SET trials = model_counts.trials + excluded.trials,
+                         successes = model_counts.successes + excluded.successes",
+                )
+                .await?;
+            client.execute(&stmt, &[&keys, &trials, &successes]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn log_decision(&self, d: DecisionRecord) -> Result<bool> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
+                    chosen_content, chosen_channel, propensity, body)
+                 SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8 FROM hcps
+                 WHERE id = $2 AND NOT is_stub",
+            )
+            .await?;
+        let inserted = client
+            .execute(
+                &stmt,
+                &[
+                    &d.decision_id,
+                    &d.hcp_id,
+                    &d.made_at.millis(),
+                    &d.model_version,
+                    &d.chosen_content,
+                    &d.chosen_channel.map(|c| c.code() as i16),
+                    &d.propensity,
+                    &d.body.to_string(),
+                ],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
+                    d.chosen_channel, d.propensity, d.body
+                 FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+                 WHERE d.decision_id = $1",
+            )
+            .await?;
+        client
+            .query_opt(&stmt, &[&decision_id])
+            .await?
+            .map(|r| {
+                let channel: Option<i16> = r.get(5);
+                Ok(DecisionRecord {
+                    decision_id: r.get(0),
+                    hcp_id: r.get(1),
+                    made_at: Timestamp::from_millis(r.get(2)),
+                    model_version: r.get(3),
+                    chosen_content: r.get(4),
+                    chosen_channel: channel.and_then(|c| Channel::from_code(c.into())),
+                    propensity: r.get(6),
+                    body: serde_json::from_str(r.get(7))
+                        .map_err(|e| corrupt("decisions.body", e))?,
+                })
+            })
+            .transpose()
+    }
+
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
@@ -871,6 +1004,7 @@ fn cells(row: &Row) -> Result<Vec<Cell>> {
             Type::INT8 => row.get::<_, Option<i64>>(i).map(Cell::Int),
             Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| Cell::Int(v.into())),
             Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| Cell::Int(v.into())),
+            Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(Cell::Real),
             Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| Cell::Int(v.into())),
             Type::TEXT | Type::VARCHAR => row.get::<_, Option<String>>(i).map(Cell::Text),
             ref other => return Err(corrupt(column.name(), format!("unexpected type {other}"))),

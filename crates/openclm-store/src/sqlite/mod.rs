@@ -6,10 +6,12 @@ mod writer;
 
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
+use openclm_core::engine::model::Counts;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -18,9 +20,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::rows::EventRow;
 use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use crate::{
-    ApiKeyRecord, ContentFilter, HcpFilter, IngestOutcome, IntegrityReport, Page, PageRequest,
-    Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy, Upserted,
-    cursor,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
+    PageRequest, Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy,
+    Upserted, cursor,
 };
 use tail::Tail;
 use writer::{IngestJob, Writer};
@@ -41,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "hcp_state",
         include_str!("../../migrations/sqlite/0003_hcp_state.sql"),
+    ),
+    (
+        4,
+        "decisions",
+        include_str!("../../migrations/sqlite/0004_decisions.sql"),
     ),
 ];
 
@@ -636,26 +643,109 @@ impl crate::Store for SqliteStore {
     }
 
     async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
-        self.with_conn(move |conn, _| {
-            let tx = conn.transaction()?;
-            let Some(hcp_key) = tx
-                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
-                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
-                .optional()?
-            else {
-                return Ok(None);
+        self.with_conn(move |conn, inner| {
+            tail::catch_up(&inner.tail, conn)?;
+            let folded = {
+                // The tail is read under its lock for the whole read, as for timelines.
+                let tail = tail::read(&inner.tail);
+                let tx = conn.transaction()?;
+                let Some(hcp_key) = tx
+                    .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+                    .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let cached: Option<(String, i64)> = tx
+                    .prepare_cached("SELECT state, upto_seq FROM hcp_state WHERE hcp_key = ?1")?
+                    .query_row([hcp_key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let (mut state, upto) = match cached {
+                    None => (HcpState::default(), 0),
+                    Some((text, upto)) => match serde_json::from_str(&text) {
+                        Ok(state) => (state, upto),
+                        Err(e) => {
+                            tracing::warn!(hcp_key, error = %e, "unreadable cached HCP state; folding it anew");
+                            (HcpState::default(), 0)
+                        }
+                    },
+                };
+                // Events are committed in `seq` order (one writer at a time), so everything
+                // after the cache's watermark is exactly what it lacks.
+                let mut seqs: Vec<i64> = tx
+                    .prepare_cached("SELECT seq FROM hcp_timeline WHERE hcp_key = ?1 AND seq > ?2")?
+                    .query_map(params![hcp_key, upto], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                seqs.extend(tail.of_hcp(hcp_key).filter(|e| e.seq > upto).map(|e| e.seq));
+                seqs.sort_unstable();
+                seqs.dedup();
+                let mut payloads = Vec::with_capacity(seqs.len());
+                let mut topics: HashMap<String, Vec<String>> = HashMap::new();
+                let mut newest = upto;
+                {
+                    let mut fetch = tx.prepare_cached(
+                        "SELECT payload, content_id FROM events WHERE seq = ?1",
+                    )?;
+                    let mut topics_of =
+                        tx.prepare_cached("SELECT topics FROM content WHERE id = ?1")?;
+                    for seq in seqs {
+                        let Some((payload, content_id)) = fetch
+                            .query_row([seq], |r| {
+                                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                            })
+                            .optional()?
+                        else {
+                            // Committed after this snapshot began: left for the next read.
+                            continue;
+                        };
+                        if let Some(id) = content_id
+                            && !topics.contains_key(&id)
+                        {
+                            let list: Option<String> =
+                                topics_of.query_row([&id], |r| r.get(0)).optional()?;
+                            let list = list
+                                .and_then(|l| serde_json::from_str(&l).ok())
+                                .unwrap_or_default();
+                            topics.insert(id, list);
+                        }
+                        payloads.push(payload);
+                        newest = newest.max(seq);
+                    }
+                }
+                crate::rows::fold_payloads(&mut state, payloads.iter().map(String::as_str), &topics);
+                tx.commit()?;
+                (hcp_key, state, upto, newest)
             };
-            let text: Option<String> = tx
-                .prepare_cached("SELECT state FROM hcp_state WHERE hcp_key = ?1")?
-                .query_row([hcp_key], |r| r.get(0))
-                .optional()?;
-            tx.commit()?;
-            match text {
-                None => Ok(Some(HcpState::default())),
-                Some(text) => serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt(format!("hcp_state of {hcp}: {e}"))),
+            let (hcp_key, state, upto, newest) = folded;
+            if newest > upto {
+                // Best effort: a cache that is not written back is folded again next time.
+                let written = serde_json::to_string(&state)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        conn.prepare_cached(
+                            "INSERT INTO hcp_state (hcp_key, state, events, upto_seq, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (hcp_key) DO UPDATE SET state = excluded.state,
+                                events = excluded.events, upto_seq = excluded.upto_seq,
+                                updated_at = excluded.updated_at
+                             WHERE excluded.upto_seq > hcp_state.upto_seq",
+                        )
+                        .and_then(|mut stmt| {
+                            stmt.execute(params![
+                                hcp_key,
+                                text,
+                                state.events as i64,
+                                newest,
+                                state.newest.map_or(0, Timestamp::millis)
+                            ])
+                        })
+                        .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = written {
+                    tracing::debug!(hcp_key, error = %e, "HCP state cache not written back");
+                }
             }
+            Ok(Some(state))
         })
         .await
     }
@@ -766,6 +856,127 @@ impl crate::Store for SqliteStore {
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {
         self.with_conn(|conn, _| digests(conn)).await
+    }
+
+    async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction()?;
+            let mut found = Vec::with_capacity(keys.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT trials, successes FROM model_counts WHERE node_key = ?1",
+                )?;
+                for key in keys {
+                    // Keys are stored as the i64 with the same bits.
+                    if let Some(counts) = stmt
+                        .query_row([key as i64], |r| {
+                            Ok(Counts {
+                                trials: r.get(0)?,
+                                successes: r.get(1)?,
+                            })
+                        })
+                        .optional()?
+                    {
+                        found.push((key, counts));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO model_counts (node_key, trials, successes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (node_key) DO UPDATE SET trials = trials + excluded.trials,
+                        successes = successes + excluded.successes",
+                )?;
+                for (key, c) in increments {
+                    stmt.execute(params![key as i64, c.trials, c.successes])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn log_decision(&self, d: DecisionRecord) -> Result<bool> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(hcp_key) = tx
+                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+                .query_row([&d.hcp_id], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            tx.prepare_cached(
+                "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
+                    chosen_content, chosen_channel, propensity, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                d.decision_id,
+                hcp_key,
+                d.made_at.millis(),
+                d.model_version,
+                d.chosen_content,
+                d.chosen_channel.map(Channel::code),
+                d.propensity,
+                d.body.to_string(),
+            ])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
+        self.with_conn(move |conn, _| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
+                        d.chosen_channel, d.propensity, d.body
+                     FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+                     WHERE d.decision_id = ?1",
+                )?
+                .query_row([&decision_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<f64>>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                })
+                .optional()?;
+            row.map(
+                |(id, hcp, made_at, version, content, channel, propensity, body)| {
+                    Ok(DecisionRecord {
+                        decision_id: id,
+                        hcp_id: hcp,
+                        made_at: Timestamp::from_millis(made_at),
+                        model_version: version,
+                        chosen_content: content,
+                        chosen_channel: channel.and_then(Channel::from_code),
+                        propensity,
+                        body: serde_json::from_str(&body)
+                            .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?,
+                    })
+                },
+            )
+            .transpose()
+        })
+        .await
     }
 }
 
@@ -897,6 +1108,7 @@ fn cells(row: &rusqlite::Row, width: usize) -> rusqlite::Result<Vec<Cell>> {
         .map(|i| match row.get_ref(i)? {
             ValueRef::Null => Ok(Cell::Null),
             ValueRef::Integer(v) => Ok(Cell::Int(v)),
+            ValueRef::Real(v) => Ok(Cell::Real(v)),
             ValueRef::Text(t) => Ok(Cell::Text(
                 std::str::from_utf8(t)
                     .map_err(rusqlite::Error::Utf8Error)?

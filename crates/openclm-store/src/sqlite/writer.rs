@@ -15,9 +15,8 @@ use tokio::sync::oneshot;
 
 use super::meta_get;
 use super::tail::{self, Tail, TailEntry};
-use crate::rows::{EventRow, STATE_CONFIG};
+use crate::rows::EventRow;
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
-use openclm_core::state::{HcpState, Observation};
 
 /// How long the writer waits before retrying a failed merge.
 const MERGE_RETRY: Duration = Duration::from_secs(5);
@@ -198,7 +197,6 @@ impl Writer {
         tail::write(shared_tail).catch_up(&tx, indexed_upto)?;
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut observed: Vec<(i64, &Observation)> = Vec::new();
         let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::default();
         let mut new_hcps = HcpCache::default();
         let mut results = Vec::with_capacity(group.len());
@@ -303,7 +301,6 @@ impl Writer {
                             job.now.millis(),
                         ])?;
                     }
-                    observed.push((hcp_key, &event.observation));
                     pending_by_key.entry(key).or_default().push(pending.len());
                     pending.push(Pending {
                         entry: TailEntry {
@@ -322,7 +319,6 @@ impl Writer {
                 results.push(outcomes);
             }
         }
-        fold_states(&tx, &observed, group.first().map_or(0, |j| j.now.millis()))?;
         tx.commit()?;
         let mut tail = tail::write(shared_tail);
         for p in &pending {
@@ -333,64 +329,6 @@ impl Writer {
         }
         Ok(results)
     }
-}
-
-/// Folds the events just stored into their HCPs' states, inside the same transaction.
-pub(crate) fn fold_states(
-    tx: &Connection,
-    observed: &[(i64, &Observation)],
-    now: i64,
-) -> Result<()> {
-    if observed.is_empty() {
-        return Ok(());
-    }
-    let mut topics: HashMap<&str, Vec<String>> = HashMap::default();
-    let mut lookup = tx.prepare_cached("SELECT topics FROM content WHERE id = ?1")?;
-    for (_, o) in observed {
-        if let Some(id) = o.content_id.as_deref()
-            && !topics.contains_key(id)
-        {
-            let list: Option<String> = lookup.query_row([id], |r| r.get(0)).optional()?;
-            let list = list
-                .and_then(|l| serde_json::from_str(&l).ok())
-                .unwrap_or_default();
-            topics.insert(id, list);
-        }
-    }
-    let mut by_hcp: std::collections::BTreeMap<i64, Vec<&Observation>> = Default::default();
-    for (key, o) in observed {
-        by_hcp.entry(*key).or_default().push(o);
-    }
-    let mut read = tx.prepare_cached("SELECT state FROM hcp_state WHERE hcp_key = ?1")?;
-    let mut write = tx.prepare_cached(
-        "INSERT INTO hcp_state (hcp_key, state, events, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (hcp_key) DO UPDATE SET state = excluded.state, events = excluded.events,
-            updated_at = excluded.updated_at",
-    )?;
-    let none: Vec<String> = Vec::new();
-    for (key, observations) in by_hcp {
-        let stored: Option<String> = read.query_row([key], |r| r.get(0)).optional()?;
-        let mut state: HcpState = match stored.as_deref().map(serde_json::from_str) {
-            None => HcpState::default(),
-            Some(Ok(state)) => state,
-            Some(Err(e)) => {
-                tracing::error!(hcp_key = key, error = %e, "unreadable HCP state; starting afresh");
-                HcpState::default()
-            }
-        };
-        for o in observations {
-            let topics = o
-                .content_id
-                .as_deref()
-                .and_then(|id| topics.get(id))
-                .unwrap_or(&none);
-            state.apply(o, topics, &STATE_CONFIG);
-        }
-        let text = serde_json::to_string(&state)
-            .map_err(|e| StoreError::Corrupt(format!("HCP state: {e}")))?;
-        write.execute(params![key, text, state.events as i64, now])?;
-    }
-    Ok(())
 }
 
 /// Finds the OpenCLM HCP an event names; the inner error is the client's.

@@ -1,0 +1,212 @@
+//! `POST /v1/decide`: the next best actions for one HCP or many, each decision logged with its
+//! candidates, choice, propensities and explanations.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use openclm_core::auth::Action;
+use openclm_core::content::Content;
+use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
+use openclm_core::engine::rules::HcpFacts;
+use openclm_core::engine::{Engine, Request, channels_for, topic_of};
+use openclm_core::{Channel, FieldError, HcpId, Timestamp};
+use openclm_store::{ContentFilter, DecisionRecord, PageRequest, Store};
+use rand::SeedableRng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::routes::body_json;
+use crate::{ApiError, AppState};
+
+/// Most HCPs decided for in one request.
+const MAX_HCPS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    hcp: Option<String>,
+    #[serde(default)]
+    hcps: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    n: Option<usize>,
+}
+
+pub(crate) async fn decide<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let body: DecideBody = body_json(&body)?;
+    let mut ids = body.hcps;
+    if let Some(one) = body.hcp {
+        ids.insert(0, one);
+    }
+    if ids.is_empty() {
+        return Err(FieldError::new("hcp", "name an HCP (hcp) or several (hcps)").into());
+    }
+    if ids.len() > MAX_HCPS {
+        return Err(FieldError::new("hcps", format!("at most {MAX_HCPS} per request")).into());
+    }
+    let n = body.n.unwrap_or(3);
+    if !(1..=50).contains(&n) {
+        return Err(FieldError::new("n", "must be between 1 and 50").into());
+    }
+    let channels = body
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Channel::parse(&format!("channels[{i}]"), c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = (state.clock)();
+    let library = content_library(&state.store, now).await?;
+    let engine = Engine::default();
+    let mut decisions = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let hcp_id = HcpId::parse(&format!("hcps[{i}]"), id)?;
+        decisions.push(
+            decide_one(
+                &state.store,
+                &engine,
+                &library,
+                hcp_id,
+                (!channels.is_empty()).then_some(channels.as_slice()),
+                n,
+                now,
+            )
+            .await?,
+        );
+    }
+    Ok(Json(json!({ "decisions": decisions })).into_response())
+}
+
+/// Every content item, whatever its status: the engine reports why the unusable ones are out.
+async fn content_library<S: Store>(store: &S, now: Timestamp) -> Result<Vec<Content>, ApiError> {
+    let mut library = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_content(
+                ContentFilter::default(),
+                PageRequest {
+                    cursor,
+                    limit: 1000,
+                },
+                now,
+            )
+            .await?;
+        library.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(library),
+        }
+    }
+}
+
+async fn decide_one<S: Store>(
+    store: &S,
+    engine: &Engine,
+    library: &[Content],
+    id: HcpId,
+    channels: Option<&[Channel]>,
+    n: usize,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let Some(hcp) = store.get_hcp(id.clone()).await? else {
+        return Ok(json!({"hcp_id": id, "error": {"code": "not_found",
+            "message": "no HCP with this id"}}));
+    };
+    let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
+    let learned = store.hcp_state(id.clone()).await?.unwrap_or_default();
+    let model = model_for(store, library, &hcp).await?;
+    let decision_id = format!("dec_{:032x}", rand::random::<u128>());
+    let mut rng =
+        rand::rngs::StdRng::seed_from_u64(xxhash_rust::xxh3::xxh3_64(decision_id.as_bytes()));
+    let facts = HcpFacts {
+        hcp: &hcp,
+        consent: &consent,
+        state: &learned,
+        restricted_products: &[],
+    };
+    let request = Request {
+        facts,
+        content: library,
+        channels,
+        n,
+        now,
+    };
+    let decision = engine.decide(&request, &model, &mut rng);
+    let chosen = decision.chosen.map(|c| &decision.actions[c]);
+    let body = json!({
+        "hcp_id": id,
+        "decision_id": decision_id,
+        "made_at": now,
+        "actions": decision.actions,
+        "chosen": chosen.map(|a| json!({"content_id": a.content_id, "channel": a.channel})),
+        "blocked": decision.blocked,
+        "nothing_allowed": decision.nothing_allowed,
+        "propensity_method": decision.propensity_method,
+        "model_version": format!("{:016x}", decision.model_version),
+    });
+    store
+        .log_decision(DecisionRecord {
+            decision_id,
+            hcp_id: id.to_string(),
+            made_at: now,
+            model_version: decision.model_version as i64,
+            chosen_content: chosen.map(|a| a.content_id.clone()),
+            chosen_channel: chosen.map(|a| a.channel),
+            propensity: chosen.map(|a| a.propensity),
+            body: body.clone(),
+        })
+        .await?;
+    Ok(body)
+}
+
+/// The part of the learned model this HCP's decision can use: every channel × topic of the
+/// library at the three levels. Its version is a hash of exactly these counts.
+async fn model_for<S: Store>(
+    store: &S,
+    library: &[Content],
+    hcp: &openclm_core::Hcp,
+) -> Result<Model, ApiError> {
+    let mut arms: Vec<(Channel, &str)> = library
+        .iter()
+        .flat_map(|c| {
+            channels_for(c.kind)
+                .iter()
+                .map(move |ch| (*ch, topic_of(c)))
+        })
+        .collect();
+    arms.sort_unstable();
+    arms.dedup();
+    let keys: Vec<u64> = arms
+        .iter()
+        .flat_map(|&(channel, topic)| {
+            let context = ArmContext {
+                channel,
+                topic,
+                specialty: &hcp.specialty,
+                country: &hcp.country,
+                hcp: hcp.id.as_str(),
+            };
+            [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &context))
+        })
+        .collect();
+    let mut nodes = store.model_nodes(keys).await?;
+    nodes.sort_by_key(|(k, _)| *k);
+    let mut version = xxhash_rust::xxh3::Xxh3::new();
+    for (key, c) in &nodes {
+        version.update(&key.to_le_bytes());
+        version.update(&c.trials.to_bits().to_le_bytes());
+        version.update(&c.successes.to_bits().to_le_bytes());
+    }
+    Ok(Model {
+        counts: nodes.into_iter().collect(),
+        version: version.digest(),
+        ..Model::default()
+    })
+}
