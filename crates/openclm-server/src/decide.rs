@@ -140,6 +140,17 @@ async fn decide_one<S: Store>(
     };
     let decision = engine.decide(&request, &model, &mut rng);
     let chosen = decision.chosen.map(|c| &decision.actions[c]);
+    // The chosen action's arm: what its delivery and response will credit.
+    let nodes = chosen.map(|a| {
+        let context = ArmContext {
+            channel: a.channel,
+            topic: &a.topic,
+            specialty: &hcp.specialty,
+            country: &hcp.country,
+            hcp: hcp.id.as_str(),
+        };
+        [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &context))
+    });
     let body = json!({
         "hcp_id": id,
         "decision_id": decision_id,
@@ -160,6 +171,9 @@ async fn decide_one<S: Store>(
             chosen_content: chosen.map(|a| a.content_id.clone()),
             chosen_channel: chosen.map(|a| a.channel),
             propensity: chosen.map(|a| a.propensity),
+            nodes,
+            delivered_at: None,
+            rewarded_at: None,
             body: body.clone(),
         })
         .await?;

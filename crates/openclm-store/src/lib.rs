@@ -142,6 +142,12 @@ pub struct DecisionRecord {
     pub chosen_channel: Option<Channel>,
     /// The probability with which the chosen action was picked.
     pub propensity: Option<f64>,
+    /// The model nodes (global, segment, HCP) of the chosen action's arm, which its outcome
+    /// credits.
+    pub nodes: Option<[u64; 3]>,
+    /// When the chosen action was first reported delivered, and first responded to.
+    pub delivered_at: Option<Timestamp>,
+    pub rewarded_at: Option<Timestamp>,
     /// The whole decision: ranked actions, blocked candidates, how propensities were obtained.
     pub body: serde_json::Value,
 }

@@ -2,9 +2,13 @@
 
 use openclm_core::Event;
 use openclm_core::consent::ConsentState;
+use openclm_core::engine::reward::{Outcome, RewardConfig};
 use openclm_core::state::{HcpState, Observation, StateConfig};
 use std::collections::HashMap;
 use std::sync::LazyLock;
+
+/// What counts as the outcome of a decision.
+pub(crate) static REWARDS: LazyLock<RewardConfig> = LazyLock::new(RewardConfig::default);
 
 /// How events are read into HCP state.
 pub(crate) static STATE_CONFIG: LazyLock<StateConfig> = LazyLock::new(StateConfig::default);
@@ -54,11 +58,14 @@ pub(crate) struct EventRow {
     pub rep_id: Option<String>,
     pub consent: Option<(ConsentState, String)>,
     pub payload: String,
+    /// What the event reports about the decision it names.
+    pub outcome: Option<Outcome>,
 }
 
 impl From<Event> for EventRow {
     fn from(event: Event) -> Self {
         let consent = event.consent_change();
+        let outcome = REWARDS.outcome_of(&event);
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
             event.occurred_at.millis(),
@@ -85,7 +92,43 @@ impl From<Event> for EventRow {
             decision_id,
             rep_id,
             consent,
+            outcome,
             payload: event.into_canonical_payload(),
         }
     }
+}
+
+/// What crediting one outcome to its decision changes: `(trials, successes)` to add to the
+/// decision's model nodes, and the decision's new delivery and reward times.
+pub(crate) struct Credit {
+    pub trials: f64,
+    pub successes: f64,
+    pub delivered_at: Option<i64>,
+    pub rewarded_at: Option<i64>,
+}
+
+/// Credits an outcome at `at` to a decision made at `made_at`, given what it was credited with
+/// before: a delivery once, a response once and only within the attribution window (a response
+/// also proves the delivery).
+pub(crate) fn credit(
+    outcome: Outcome,
+    at: i64,
+    made_at: i64,
+    delivered_at: Option<i64>,
+    rewarded_at: Option<i64>,
+) -> Option<Credit> {
+    let window = REWARDS.window_ms();
+    if at < made_at {
+        return None;
+    }
+    let deliver = delivered_at.is_none();
+    let reward = outcome == Outcome::Response
+        && rewarded_at.is_none()
+        && (made_at..=made_at + window).contains(&at);
+    (deliver || reward).then(|| Credit {
+        trials: f64::from(u8::from(deliver)),
+        successes: f64::from(u8::from(reward)),
+        delivered_at: delivered_at.or(Some(at)),
+        rewarded_at: if reward { Some(at) } else { rewarded_at },
+    })
 }

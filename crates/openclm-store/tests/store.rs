@@ -1049,6 +1049,9 @@ async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb)
         chosen_content: Some("CZ-EM-1".into()),
         chosen_channel: Some(Channel::Email),
         propensity: Some(0.625),
+        nodes: Some([1, 2, u64::MAX]),
+        delivered_at: None,
+        rewarded_at: None,
         body: json!({"actions": [{"content_id": "CZ-EM-1"}]}),
     };
     assert!(first.log_decision(record.clone()).await.unwrap());
@@ -1063,6 +1066,84 @@ async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb)
         Some(record)
     );
     assert!(second.get_decision("dec_2".into()).await.unwrap().is_none());
+}
+
+async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
+    use openclm_core::engine::model::Counts;
+    let store = fresh(&db).await;
+    let made = Timestamp::from_millis(1_770_000_000_000);
+    let decision = |id: &str, nodes: [u64; 3]| openclm_store::DecisionRecord {
+        decision_id: id.into(),
+        hcp_id: "hcp-a".into(),
+        made_at: made,
+        model_version: 0,
+        chosen_content: Some("CZ-EM-1".into()),
+        chosen_channel: Some(Channel::Email),
+        propensity: Some(0.5),
+        nodes: Some(nodes),
+        delivered_at: None,
+        rewarded_at: None,
+        body: json!({}),
+    };
+    assert!(
+        store
+            .log_decision(decision("dec_a", [11, 12, 13]))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .log_decision(decision("dec_b", [11, 22, 23]))
+            .await
+            .unwrap()
+    );
+    let named = |id: &str, decision: &str, minute: i64, kind: &str| {
+        let mut e = event(id, "A1", minute, "email", kind);
+        let mut v = e.payload.clone();
+        v.insert("decision_id".into(), json!(decision));
+        e = Event::from_json(serde_json::Value::Object(v)).unwrap();
+        e
+    };
+    let day = 24 * 60;
+    store
+        .ingest(
+            vec![
+                named("a-sent", "dec_a", 1, "sent"),
+                named("a-delivered", "dec_a", 2, "delivered"),
+                named("a-open", "dec_a", 3, "opened"),
+                named("a-click", "dec_a", 4, "clicked"),
+                named("a-click-2", "dec_a", 5, "clicked"),
+                // dec_b: a click long after the window proves delivery but earns nothing.
+                named("b-late-click", "dec_b", 20 * day, "clicked"),
+                named("nobody", "dec_missing", 6, "clicked"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut nodes = store.model_nodes(vec![11, 12, 13, 22, 23]).await.unwrap();
+    nodes.sort_by_key(|(k, _)| *k);
+    let counts = |trials: f64, successes: f64| Counts { trials, successes };
+    assert_eq!(
+        nodes,
+        vec![
+            (11, counts(2.0, 1.0)),
+            (12, counts(1.0, 1.0)),
+            (13, counts(1.0, 1.0)),
+            (22, counts(1.0, 0.0)),
+            (23, counts(1.0, 0.0)),
+        ]
+    );
+    let a = store.get_decision("dec_a".into()).await.unwrap().unwrap();
+    assert_eq!(
+        a.delivered_at.map(|t| t.millis()),
+        Some(1_770_000_000_000 + 60_000)
+    );
+    assert_eq!(
+        a.rewarded_at.map(|t| t.millis()),
+        Some(1_770_000_000_000 + 4 * 60_000)
+    );
 }
 
 /// Runs each story once per backend.
@@ -1106,6 +1187,7 @@ on_every_backend!(
     batch_order_stub_making_and_rejection_reasons_read_alike,
     hcp_state_folds_each_stored_event_once_and_survives_reopening,
     model_counts_add_up_across_handles_and_decisions_are_logged,
+    outcomes_credit_their_decision_once_within_the_window,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

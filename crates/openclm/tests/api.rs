@@ -694,6 +694,54 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
         .as_f64();
     assert_eq!(logged.propensity, chosen_propensity);
 
+    // The loop closes: the chosen action is delivered and clicked; the decision is credited once
+    // and the next decision sees a model that learned from it.
+    let decision_id = first["decision_id"].as_str().unwrap();
+    let outcome = |id: &str, kind: &str| {
+        json!({"event_id": id, "occurred_at": first["made_at"], "hcp": "CRM-0",
+            "source": "crm", "channel": chosen["channel"], "type": kind,
+            "content_id": chosen["content_id"], "decision_id": decision_id})
+    };
+    let kind = if chosen["channel"] == "email" {
+        "delivered"
+    } else {
+        "call_logged"
+    };
+    let mut delivered = outcome("out-1", kind);
+    delivered["rep_id"] = json!("rep-1");
+    let reply = if chosen["channel"] == "email" {
+        "clicked"
+    } else {
+        "meeting_attended"
+    };
+    app.post_events(
+        &app.ingest,
+        "application/json",
+        json!([delivered, outcome("out-2", reply), outcome("out-3", reply)]).to_string(),
+    )
+    .await;
+    let credited = app
+        .store
+        .get_decision(decision_id.to_owned())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(credited.delivered_at.is_some() && credited.rewarded_at.is_some());
+    let learned = app
+        .store
+        .model_nodes(credited.nodes.unwrap().to_vec())
+        .await
+        .unwrap();
+    assert_eq!(learned.len(), 3);
+    for (_, counts) in &learned {
+        assert_eq!((counts.trials, counts.successes), (1.0, 1.0));
+    }
+    let again = decide(json!({"hcp": "hcp-0", "n": 5})).await;
+    assert_ne!(
+        again["decisions"][0]["model_version"],
+        first["model_version"]
+    );
+
     // Without an email opt-in, email is blocked for hcp-1, naming the reason.
     let second = &decisions[1];
     assert!(

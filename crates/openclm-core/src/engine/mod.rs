@@ -4,6 +4,7 @@
 //! probabilities (logged as its propensity), and each is explained from the HCP's own history.
 
 pub mod model;
+pub mod reward;
 pub mod rules;
 
 use rand::Rng;

@@ -7,7 +7,9 @@ CREATE TABLE model_counts (
 );
 
 -- Every decision the engine made: what it was offered, what it chose and with which
--- probability, and why; outcomes tie back by decision_id.
+-- probability, and why; outcomes tie back by decision_id: the first delivery event naming the
+-- decision adds a trial to its arm's model nodes, the first response within the attribution
+-- window a success.
 CREATE TABLE decisions (
     decision_id    TEXT PRIMARY KEY,
     hcp_key        INTEGER NOT NULL REFERENCES hcps (hcp_key),
@@ -16,6 +18,14 @@ CREATE TABLE decisions (
     chosen_content TEXT,
     chosen_channel INTEGER,
     propensity     REAL,
+    -- The model nodes (global, segment, HCP) of the chosen action's arm, credited by outcomes.
+    node_global    INTEGER,
+    node_segment   INTEGER,
+    node_hcp       INTEGER,
+    -- When the chosen action was delivered and when the HCP first responded to it: each is
+    -- credited to the model once.
+    delivered_at   INTEGER,
+    rewarded_at    INTEGER,
     body           TEXT NOT NULL
 );
 CREATE INDEX decisions_hcp ON decisions (hcp_key, made_at);

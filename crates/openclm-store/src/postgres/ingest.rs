@@ -10,9 +10,10 @@ use openclm_core::{FieldError, HcpId, Timestamp};
 use std::collections::{HashMap, HashSet};
 
 use super::{MASTER_DATA_LOCK, PgStore};
-use crate::rows::EventRow;
+use crate::rows::{EventRow, credit};
 use crate::{IngestOutcome, Result, UnknownHcpPolicy};
 use openclm_core::Event;
+use openclm_core::engine::reward::Outcome;
 
 /// A batch flattened once, reused by every attempt of its transaction.
 pub(crate) struct Batch {
@@ -133,6 +134,7 @@ pub(crate) async fn write(
     new_routes.sort_unstable();
     new_routes.dedup();
     add_routes(&tx, &new_routes).await?;
+    credit_decisions(&tx, rows, &accepted).await?;
     let consents: Vec<usize> = accepted
         .iter()
         .copied()
@@ -441,5 +443,55 @@ async fn insert_consents(
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// Credits the outcomes of decisions that the events just inserted report: a trial for the first
+/// delivery, a success for the first response within the window. Each decision row is locked
+/// while it is credited (in id order), so nodes crediting one decision at once credit it once.
+async fn credit_decisions(tx: &Tx<'_>, rows: &[EventRow], accepted: &[usize]) -> Result<()> {
+    let mut named: Vec<(&str, Outcome, i64)> = accepted
+        .iter()
+        .filter_map(|&i| {
+            let r = &rows[i];
+            Some((r.decision_id.as_deref()?, r.outcome?, r.occurred_at))
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    named.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+    let read = tx
+        .prepare_cached(
+            "SELECT made_at, delivered_at, rewarded_at, node_global, node_segment, node_hcp
+             FROM decisions WHERE decision_id = $1 AND node_global IS NOT NULL FOR UPDATE",
+        )
+        .await?;
+    let mark = tx
+        .prepare_cached(
+            "UPDATE decisions SET delivered_at = $2, rewarded_at = $3 WHERE decision_id = $1",
+        )
+        .await?;
+    let add = tx
+        .prepare_cached(
+            "INSERT INTO model_counts (node_key, trials, successes)
+             SELECT k, $2, $3 FROM unnest($1::int8[]) AS t(k) ORDER BY k
+             ON CONFLICT (node_key) DO UPDATE
+             SET trials = model_counts.trials + excluded.trials,
+                 successes = model_counts.successes + excluded.successes",
+        )
+        .await?;
+    for (decision, outcome, at) in named {
+        let Some(row) = tx.query_opt(&read, &[&decision]).await? else {
+            continue;
+        };
+        let Some(c) = credit(outcome, at, row.get(0), row.get(1), row.get(2)) else {
+            continue;
+        };
+        tx.execute(&mark, &[&decision, &c.delivered_at, &c.rewarded_at])
+            .await?;
+        let nodes: Vec<i64> = vec![row.get(3), row.get(4), row.get(5)];
+        tx.execute(&add, &[&nodes, &c.trials, &c.successes]).await?;
+    }
     Ok(())
 }

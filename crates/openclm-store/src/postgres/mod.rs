@@ -895,11 +895,13 @@ impl crate::Store for PgStore {
         let stmt = client
             .prepare_cached(
                 "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
-                    chosen_content, chosen_channel, propensity, body)
-                 SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8 FROM hcps
+                    chosen_content, chosen_channel, propensity, node_global, node_segment,
+                    node_hcp, delivered_at, rewarded_at, body)
+                 SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM hcps
                  WHERE id = $2 AND NOT is_stub",
             )
             .await?;
+        let node = |i: usize| d.nodes.map(|n| n[i] as i64);
         let inserted = client
             .execute(
                 &stmt,
@@ -911,6 +913,11 @@ impl crate::Store for PgStore {
                     &d.chosen_content,
                     &d.chosen_channel.map(|c| c.code() as i16),
                     &d.propensity,
+                    &node(0),
+                    &node(1),
+                    &node(2),
+                    &d.delivered_at.map(Timestamp::millis),
+                    &d.rewarded_at.map(Timestamp::millis),
                     &d.body.to_string(),
                 ],
             )
@@ -923,7 +930,8 @@ impl crate::Store for PgStore {
         let stmt = client
             .prepare_cached(
                 "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
-                    d.chosen_channel, d.propensity, d.body
+                    d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
+                    d.node_hcp, d.delivered_at, d.rewarded_at
                  FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                  WHERE d.decision_id = $1",
             )
@@ -933,6 +941,15 @@ impl crate::Store for PgStore {
             .await?
             .map(|r| {
                 let channel: Option<i16> = r.get(5);
+                let nodes = match (
+                    r.get::<_, Option<i64>>(8),
+                    r.get::<_, Option<i64>>(9),
+                    r.get::<_, Option<i64>>(10),
+                ) {
+                    (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
+                    _ => None,
+                };
+                let time = |i| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
                 Ok(DecisionRecord {
                     decision_id: r.get(0),
                     hcp_id: r.get(1),
@@ -941,6 +958,9 @@ impl crate::Store for PgStore {
                     chosen_content: r.get(4),
                     chosen_channel: channel.and_then(|c| Channel::from_code(c.into())),
                     propensity: r.get(6),
+                    nodes,
+                    delivered_at: time(11),
+                    rewarded_at: time(12),
                     body: serde_json::from_str(r.get(7))
                         .map_err(|e| corrupt("decisions.body", e))?,
                 })

@@ -918,8 +918,9 @@ impl crate::Store for SqliteStore {
             };
             tx.prepare_cached(
                 "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
-                    chosen_content, chosen_channel, propensity, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    chosen_content, chosen_channel, propensity, node_global, node_segment,
+                    node_hcp, delivered_at, rewarded_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 d.decision_id,
@@ -929,6 +930,11 @@ impl crate::Store for SqliteStore {
                 d.chosen_content,
                 d.chosen_channel.map(Channel::code),
                 d.propensity,
+                d.nodes.map(|n| n[0] as i64),
+                d.nodes.map(|n| n[1] as i64),
+                d.nodes.map(|n| n[2] as i64),
+                d.delivered_at.map(Timestamp::millis),
+                d.rewarded_at.map(Timestamp::millis),
                 d.body.to_string(),
             ])?;
             tx.commit()?;
@@ -942,38 +948,44 @@ impl crate::Store for SqliteStore {
             let row = conn
                 .prepare_cached(
                     "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
-                        d.chosen_channel, d.propensity, d.body
+                        d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
+                        d.node_hcp, d.delivered_at, d.rewarded_at
                      FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                      WHERE d.decision_id = ?1",
                 )?
                 .query_row([&decision_id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, Option<f64>>(6)?,
-                        r.get::<_, String>(7)?,
-                    ))
+                    let nodes = match (
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<i64>>(9)?,
+                        r.get::<_, Option<i64>>(10)?,
+                    ) {
+                        (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
+                        _ => None,
+                    };
+                    let time = |i| -> rusqlite::Result<Option<Timestamp>> {
+                        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
+                    };
+                    let record = DecisionRecord {
+                        decision_id: r.get(0)?,
+                        hcp_id: r.get(1)?,
+                        made_at: Timestamp::from_millis(r.get(2)?),
+                        model_version: r.get(3)?,
+                        chosen_content: r.get(4)?,
+                        chosen_channel: r.get::<_, Option<i64>>(5)?.and_then(Channel::from_code),
+                        propensity: r.get(6)?,
+                        nodes,
+                        delivered_at: time(11)?,
+                        rewarded_at: time(12)?,
+                        body: serde_json::Value::Null,
+                    };
+                    Ok((record, r.get::<_, String>(7)?))
                 })
                 .optional()?;
-            row.map(
-                |(id, hcp, made_at, version, content, channel, propensity, body)| {
-                    Ok(DecisionRecord {
-                        decision_id: id,
-                        hcp_id: hcp,
-                        made_at: Timestamp::from_millis(made_at),
-                        model_version: version,
-                        chosen_content: content,
-                        chosen_channel: channel.and_then(Channel::from_code),
-                        propensity,
-                        body: serde_json::from_str(&body)
-                            .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?,
-                    })
-                },
-            )
+            row.map(|(mut record, body)| {
+                record.body = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?;
+                Ok(record)
+            })
             .transpose()
         })
         .await

@@ -15,8 +15,9 @@ use tokio::sync::oneshot;
 
 use super::meta_get;
 use super::tail::{self, Tail, TailEntry};
-use crate::rows::EventRow;
+use crate::rows::{EventRow, credit};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
+use openclm_core::engine::reward::Outcome;
 
 /// How long the writer waits before retrying a failed merge.
 const MERGE_RETRY: Duration = Duration::from_secs(5);
@@ -197,6 +198,7 @@ impl Writer {
         tail::write(shared_tail).catch_up(&tx, indexed_upto)?;
 
         let mut pending: Vec<Pending> = Vec::new();
+        let mut outcomes_named: Vec<(&str, Outcome, i64)> = Vec::new();
         let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::default();
         let mut new_hcps = HcpCache::default();
         let mut results = Vec::with_capacity(group.len());
@@ -301,6 +303,9 @@ impl Writer {
                             job.now.millis(),
                         ])?;
                     }
+                    if let (Some(outcome), Some(decision)) = (event.outcome, &event.decision_id) {
+                        outcomes_named.push((decision, outcome, event.occurred_at));
+                    }
                     pending_by_key.entry(key).or_default().push(pending.len());
                     pending.push(Pending {
                         entry: TailEntry {
@@ -319,6 +324,7 @@ impl Writer {
                 results.push(outcomes);
             }
         }
+        credit_decisions(&tx, &outcomes_named)?;
         tx.commit()?;
         let mut tail = tail::write(shared_tail);
         for p in &pending {
@@ -329,6 +335,52 @@ impl Writer {
         }
         Ok(results)
     }
+}
+
+/// Credits the outcomes of decisions that the events just stored report, in the same transaction:
+/// a trial for the first delivery, a success for the first response within the window.
+fn credit_decisions(tx: &Connection, named: &[(&str, Outcome, i64)]) -> Result<()> {
+    if named.is_empty() {
+        return Ok(());
+    }
+    let mut read = tx.prepare_cached(
+        "SELECT made_at, delivered_at, rewarded_at, node_global, node_segment, node_hcp
+         FROM decisions WHERE decision_id = ?1 AND node_global IS NOT NULL",
+    )?;
+    let mut mark = tx.prepare_cached(
+        "UPDATE decisions SET delivered_at = ?2, rewarded_at = ?3 WHERE decision_id = ?1",
+    )?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO model_counts (node_key, trials, successes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (node_key) DO UPDATE SET trials = trials + excluded.trials,
+            successes = successes + excluded.successes",
+    )?;
+    type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
+    for &(decision, outcome, at) in named {
+        let found: Option<Row> = read
+            .query_row([decision], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((made_at, delivered, rewarded, g, s, h)) = found else {
+            continue;
+        };
+        let Some(c) = credit(outcome, at, made_at, delivered, rewarded) else {
+            continue;
+        };
+        mark.execute(params![decision, c.delivered_at, c.rewarded_at])?;
+        for node in [g, s, h] {
+            add.execute(params![node, c.trials, c.successes])?;
+        }
+    }
+    Ok(())
 }
 
 /// Finds the OpenCLM HCP an event names; the inner error is the client's.

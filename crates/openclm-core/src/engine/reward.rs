@@ -1,0 +1,106 @@
+//! What counts as the outcome of a delivered decision: the first delivery event naming it is a
+//! trial of its arm; the first response within the attribution window is a success.
+
+use crate::event::{Details, Event, EventType};
+
+/// What an event says about the decision it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The chosen action reached the HCP (sent, delivered, a call made).
+    Delivery,
+    /// The HCP responded in a way that counts as a reward.
+    Response,
+}
+
+/// Which reactions count as a reward, and for how long after the decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardConfig {
+    /// Responses later than this after the decision are not credited to it.
+    pub window_days: u32,
+    /// Event types that count as a response (opens never do: machines open email too).
+    pub responses: Vec<EventType>,
+    /// Slide and content views count when they last at least this long.
+    pub engaged_dwell_ms: i64,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            responses: vec![
+                EventType::Clicked,
+                EventType::SurveyAnswered,
+                EventType::MeetingAttended,
+                EventType::MedicalInformationRequested,
+                EventType::Prescription,
+                EventType::SlideViewed,
+                EventType::ContentViewed,
+            ],
+            engaged_dwell_ms: 10_000,
+        }
+    }
+}
+
+impl RewardConfig {
+    pub fn window_ms(&self) -> i64 {
+        i64::from(self.window_days) * 86_400_000
+    }
+
+    /// The outcome an event reports for the decision it names, if it names one.
+    pub fn outcome_of(&self, event: &Event) -> Option<Outcome> {
+        event.decision_id.as_ref()?;
+        match event.kind {
+            EventType::Sent | EventType::Delivered | EventType::CallLogged => {
+                Some(Outcome::Delivery)
+            }
+            kind if self.responses.contains(&kind) => {
+                let dwell = match &event.details {
+                    Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
+                    Details::ContentViewed { dwell_ms, .. } => Some(dwell_ms.unwrap_or(0)),
+                    _ => None,
+                };
+                match dwell {
+                    Some(d) if d < self.engaged_dwell_ms => None,
+                    _ => Some(Outcome::Response),
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: &str, extra: serde_json::Value) -> Event {
+        let mut v = json!({"event_id": "e", "occurred_at": "2026-03-01T00:00:00Z", "hcp": "h",
+            "source": "crm", "channel": "email", "type": kind, "decision_id": "dec_1"});
+        if let (Some(o), Some(m)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(m.clone());
+        }
+        Event::from_json(v).unwrap()
+    }
+
+    #[test]
+    fn deliveries_and_engaged_responses_count_opens_and_short_views_do_not() {
+        let config = RewardConfig::default();
+        assert_eq!(
+            config.outcome_of(&event("delivered", json!({}))),
+            Some(Outcome::Delivery)
+        );
+        assert_eq!(
+            config.outcome_of(&event("clicked", json!({}))),
+            Some(Outcome::Response)
+        );
+        assert_eq!(config.outcome_of(&event("opened", json!({}))), None);
+        let long = event("content_viewed", json!({"dwell_ms": 30_000}));
+        let short = event("content_viewed", json!({"dwell_ms": 2_000}));
+        assert_eq!(config.outcome_of(&long), Some(Outcome::Response));
+        assert_eq!(config.outcome_of(&short), None);
+        let mut unnamed = event("clicked", json!({}));
+        unnamed.decision_id = None;
+        assert_eq!(config.outcome_of(&unnamed), None);
+    }
+}
