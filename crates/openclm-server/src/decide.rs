@@ -11,7 +11,7 @@ use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
 use openclm_core::engine::rules::HcpFacts;
 use openclm_core::engine::{Engine, Request, channels_for, topic_of};
 use openclm_core::{Channel, FieldError, HcpId, Timestamp};
-use openclm_store::{ContentFilter, DecisionRecord, PageRequest, Store};
+use openclm_store::{ContentFilter, DecisionRecord, PageRequest, Store, StoreError};
 use rand::SeedableRng;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,30 +61,36 @@ pub(crate) async fn decide<S: Store>(
         .enumerate()
         .map(|(i, c)| Channel::parse(&format!("channels[{i}]"), c))
         .collect::<Result<Vec<_>, _>>()?;
-    let now = (state.clock)();
-    let library = content_library(&state.store, now).await?;
-    let engine = Engine::default();
-    let mut decisions = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let hcp_id = HcpId::parse(&format!("hcps[{i}]"), id)?;
-        decisions.push(
-            decide_one(
-                &state.store,
-                &engine,
-                &library,
-                hcp_id,
-                (!channels.is_empty()).then_some(channels.as_slice()),
-                n,
-                now,
-            )
-            .await?,
-        );
-    }
+    let ids = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| HcpId::parse(&format!("hcps[{i}]"), id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let channels = (!channels.is_empty()).then_some(channels.as_slice());
+    let decisions = decide_for(&state.store, &ids, channels, n, (state.clock)()).await?;
     Ok(Json(json!({ "decisions": decisions })).into_response())
 }
 
+/// Decides for each HCP and logs each decision; the answers are what `POST /v1/decide` returns
+/// per HCP (an unknown HCP gets an `error` entry).
+pub async fn decide_for<S: Store>(
+    store: &S,
+    ids: &[HcpId],
+    channels: Option<&[Channel]>,
+    n: usize,
+    now: Timestamp,
+) -> Result<Vec<Value>, StoreError> {
+    let library = content_library(store, now).await?;
+    let engine = Engine::default();
+    let mut decisions = Vec::with_capacity(ids.len());
+    for id in ids {
+        decisions.push(decide_one(store, &engine, &library, id.clone(), channels, n, now).await?);
+    }
+    Ok(decisions)
+}
+
 /// Every content item, whatever its status: the engine reports why the unusable ones are out.
-async fn content_library<S: Store>(store: &S, now: Timestamp) -> Result<Vec<Content>, ApiError> {
+async fn content_library<S: Store>(store: &S, now: Timestamp) -> Result<Vec<Content>, StoreError> {
     let mut library = Vec::new();
     let mut cursor = None;
     loop {
@@ -114,7 +120,7 @@ async fn decide_one<S: Store>(
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
-) -> Result<Value, ApiError> {
+) -> Result<Value, StoreError> {
     let Some(hcp) = store.get_hcp(id.clone()).await? else {
         return Ok(json!({"hcp_id": id, "error": {"code": "not_found",
             "message": "no HCP with this id"}}));
@@ -186,7 +192,7 @@ async fn model_for<S: Store>(
     store: &S,
     library: &[Content],
     hcp: &openclm_core::Hcp,
-) -> Result<Model, ApiError> {
+) -> Result<Model, StoreError> {
     let mut arms: Vec<(Channel, &str)> = library
         .iter()
         .flat_map(|c| {

@@ -2,7 +2,7 @@
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
 mod auth;
-mod decide;
+pub mod decide;
 mod error;
 mod routes;
 

@@ -56,6 +56,21 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Next best actions for HCPs, with reasons; each decision is logged as by POST /v1/decide.
+    Decide {
+        /// OpenCLM HCP id (repeat for several).
+        #[arg(long = "hcp", required = true)]
+        hcps: Vec<String>,
+        /// Only these channels (comma-separated), e.g. email,face_to_face.
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<String>,
+        /// How many ranked actions to show per HCP.
+        #[arg(long, default_value_t = 3)]
+        n: usize,
+        /// Print the full answer as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
     /// Rerunnable benchmarks.

@@ -78,6 +78,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Copy { from, to } => copy(&from, &to).await,
+        Command::Decide {
+            hcps,
+            channels,
+            n,
+            json,
+        } => {
+            decide(
+                open_store(&settings.database_url).await?,
+                hcps,
+                channels,
+                n,
+                json,
+            )
+            .await
+        }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }
@@ -125,6 +140,58 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// `openclm decide`: the engine's answer for some HCPs, as a table or as JSON.
+async fn decide(
+    store: AnyStore,
+    hcps: Vec<String>,
+    channels: Vec<String>,
+    n: usize,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=50).contains(&n), "n: must be between 1 and 50");
+    let ids = hcps
+        .iter()
+        .map(|h| openclm_core::HcpId::parse("hcp", h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let channels = channels
+        .iter()
+        .map(|c| openclm_core::Channel::parse("channels", c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let only = (!channels.is_empty()).then_some(channels.as_slice());
+    let decisions = openclm_server::decide::decide_for(&store, &ids, only, n, now()).await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&decisions)?);
+        return Ok(());
+    }
+    for d in &decisions {
+        println!("HCP {}", d["hcp_id"].as_str().unwrap_or("?"));
+        if let Some(e) = d.get("error") {
+            println!("  {}", e["message"].as_str().unwrap_or("error"));
+            continue;
+        }
+        println!("  decision {}", d["decision_id"].as_str().unwrap_or("?"));
+        for a in d["actions"].as_array().into_iter().flatten() {
+            let chosen = d["chosen"]["content_id"] == a["content_id"]
+                && d["chosen"]["channel"] == a["channel"];
+            println!(
+                "  {} {:<16} {:<14} score {:.3}  p {:.3}  {}",
+                if chosen { "*" } else { " " },
+                a["content_id"].as_str().unwrap_or("?"),
+                a["channel"].as_str().unwrap_or("?"),
+                a["score"].as_f64().unwrap_or(0.0),
+                a["propensity"].as_f64().unwrap_or(0.0),
+                a["explanation"].as_str().unwrap_or(""),
+            );
+        }
+        if let Some(why) = d["nothing_allowed"].as_str() {
+            println!("  nothing allowed: {why}");
+        }
+        let blocked = d["blocked"].as_array().map_or(0, Vec::len);
+        println!("  ({blocked} candidates blocked by hard constraints; * = the engine's pick)");
+    }
+    Ok(())
 }
 
 /// `openclm copy`: SQLite to PostgreSQL, all or nothing, verified table by table.

@@ -150,3 +150,45 @@ fn keys_create_prints_the_key_alone_on_its_last_line_and_config_default_parses()
     let migrate = run(&db, &["migrate"]);
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("up to date"));
 }
+
+#[tokio::test]
+async fn decide_prints_ranked_actions_with_reasons_and_logs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("decide.db").to_str().unwrap().to_owned();
+    let demo = run(
+        &db,
+        &["demo", "--no-serve", "--hcps", "50", "--months", "1"],
+    );
+    assert!(demo.status.success(), "{demo:?}");
+    let out = run(
+        &db,
+        &[
+            "decide",
+            "--hcp",
+            "hcp-000001",
+            "--hcp",
+            "nobody",
+            "--n",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("HCP hcp-000001\n  decision dec_"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("no HCP with this id"), "{stdout}");
+    assert!(stdout.contains("* = the engine's pick"), "{stdout}");
+    let json = run(&db, &["decide", "--hcp", "hcp-000001", "--json"]);
+    let answer: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let id = answer[0]["decision_id"].as_str().unwrap().to_owned();
+    let store = SqliteStore::open(&db).unwrap();
+    assert!(store.get_decision(id).await.unwrap().is_some());
+    let bad = run(
+        &db,
+        &["decide", "--hcp", "hcp-000001", "--channels", "pigeon"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("channels"));
+}
