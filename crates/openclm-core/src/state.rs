@@ -12,13 +12,19 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::consent::ConsentState;
+use crate::consent::{ConsentState, DEFAULT_PURPOSE};
 use crate::event::{Details, Event, EventType};
 use crate::{Channel, Timestamp};
 
 const DAY_MS: i64 = 86_400_000;
-/// Touches older than this (before the newest event seen) are forgotten: no window is longer.
-const TOUCH_MEMORY_MS: i64 = 30 * DAY_MS;
+/// Touches remembered (the most recent), for caps and gaps: enough for any window a rule names.
+const TOUCHES_REMEMBERED: usize = 100;
+/// Deliveries remembered, for telling machine opens.
+const DELIVERIES_REMEMBERED: usize = 50;
+/// Reactions remembered, for telling which sends were opened.
+const REACTIONS_REMEMBERED: usize = 200;
+/// The version of the fold: a state folded by another version is folded anew.
+pub const FOLD_VERSION: u32 = 2;
 /// Outbound items remembered, newest last, for "opened 4 of the last 5" explanations.
 const SENDS_REMEMBERED: usize = 20;
 
@@ -160,8 +166,28 @@ pub struct HcpState {
     /// Engagements by UTC hour of day and by weekday (Monday = 0).
     pub engaged_hours: [u32; 24],
     pub engaged_weekdays: [u32; 7],
-    /// Channels the HCP opted out of (by unsubscribing or withdrawing consent), until regranted.
-    pub opted_out: BTreeMap<Channel, Timestamp>,
+    /// Per channel, the latest promotional opt-out (unsubscribe or withdrawal) and the latest
+    /// grant: the later of the two decides, whatever order they arrived in.
+    pub opt_outs: BTreeMap<Channel, OptChanges>,
+    /// The fold version that made this state ([`FOLD_VERSION`]).
+    pub fold_version: u32,
+}
+
+/// The latest opt-out and opt-in of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OptChanges {
+    pub last_out: Option<Timestamp>,
+    pub last_in: Option<Timestamp>,
+}
+
+impl OptChanges {
+    /// When the HCP opted out, if that is the latest word (an opt-out wins a tie).
+    pub fn opted_out(&self) -> Option<Timestamp> {
+        match (self.last_out, self.last_in) {
+            (Some(out), Some(grant)) if grant > out => None,
+            (out, _) => out,
+        }
+    }
 }
 
 /// What the state needs of one event, taken on the request's thread so that whoever folds it in
@@ -173,8 +199,8 @@ pub struct Observation {
     pub kind: EventType,
     pub content_id: Option<String>,
     pub dwell_ms: Option<i64>,
-    /// The new consent state, for a consent change.
-    pub consent: Option<ConsentState>,
+    /// The new consent state and its purpose, for a consent change.
+    pub consent: Option<(ConsentState, String)>,
     /// A privacy proxy's user agent or address made this open.
     pub proxy: bool,
 }
@@ -212,7 +238,7 @@ impl Observation {
             content_id: event.content_id.clone(),
             dwell_ms: dwell_of(event),
             consent: match &event.details {
-                Details::ConsentChanged { state, .. } => Some(*state),
+                Details::ConsentChanged { state, purpose } => Some((*state, purpose.clone())),
                 _ => None,
             },
             proxy,
@@ -340,7 +366,7 @@ impl HcpState {
                 }
                 if let Some(dwell) = event.dwell_ms {
                     self.dwell_events += 1;
-                    self.dwell_ms_total += dwell;
+                    self.dwell_ms_total = self.dwell_ms_total.saturating_add(dwell);
                     if dwell >= config.engaged_dwell_ms {
                         self.engaged_dwells += 1;
                     }
@@ -350,22 +376,27 @@ impl HcpState {
                 self.engaged_hours[time.hour() as usize] += 1;
                 self.engaged_weekdays[time.weekday().num_days_from_monday() as usize] += 1;
             }
-            EventRole::Other => match &event.consent {
-                Some(state) => match state {
-                    ConsentState::Withdrawn => {
-                        self.opted_out.insert(channel, at);
+            EventRole::Other => {
+                let change = match &event.consent {
+                    Some((state, purpose)) if purpose == DEFAULT_PURPOSE => Some(*state),
+                    Some(_) => None,
+                    None if event.kind == EventType::Unsubscribed => Some(ConsentState::Withdrawn),
+                    None => None,
+                };
+                let opt = self.opt_outs.entry(channel).or_default();
+                match change {
+                    Some(ConsentState::Withdrawn) => {
+                        opt.last_out = Some(opt.last_out.map_or(at, |t| t.max(at)));
                     }
-                    ConsentState::Granted => {
-                        if self.opted_out.get(&channel).is_some_and(|&t| t <= at) {
-                            self.opted_out.remove(&channel);
-                        }
+                    Some(ConsentState::Granted) => {
+                        opt.last_in = Some(opt.last_in.map_or(at, |t| t.max(at)));
                     }
-                },
-                _ if event.kind == EventType::Unsubscribed => {
-                    self.opted_out.insert(channel, at);
+                    None => {}
                 }
-                _ => {}
-            },
+                if opt.last_out.is_none() && opt.last_in.is_none() {
+                    self.opt_outs.remove(&channel);
+                }
+            }
         }
         self.forget_old();
         role
@@ -421,11 +452,23 @@ impl HcpState {
         }
     }
 
+    /// Keeps the most recent of each list. By count, not by age: one event dated in the future
+    /// must not make the others look old.
     fn forget_old(&mut self) {
-        let Some(newest) = self.newest else { return };
-        let horizon = newest.millis() - TOUCH_MEMORY_MS;
-        self.touches.retain(|t| t.at.millis() >= horizon);
-        self.deliveries.retain(|d| d.2.millis() >= horizon);
+        self.fold_version = FOLD_VERSION;
+        if self.touches.len() > TOUCHES_REMEMBERED {
+            let extra = self.touches.len() - TOUCHES_REMEMBERED;
+            self.touches.drain(..extra);
+        }
+        if self.deliveries.len() > DELIVERIES_REMEMBERED {
+            self.deliveries.sort_by_key(|d| d.2);
+            let extra = self.deliveries.len() - DELIVERIES_REMEMBERED;
+            self.deliveries.drain(..extra);
+        }
+        if self.reactions.len() > REACTIONS_REMEMBERED {
+            let extra = self.reactions.len() - REACTIONS_REMEMBERED;
+            self.reactions.drain(..extra);
+        }
         if self.sends.len() > SENDS_REMEMBERED {
             let extra = self.sends.len() - SENDS_REMEMBERED;
             self.sends.drain(..extra);
@@ -434,14 +477,28 @@ impl HcpState {
         }
     }
 
-    /// Touches in the `days` before `now`, on one channel or all.
+    /// Touches in the `days` before `now`, on one channel or all. A touch dated after `now` (a
+    /// clock ahead, a mislabelled zone) counts as recent: caps err on the side of the HCP.
     pub fn touches_within(&self, now: Timestamp, days: i64, channel: Option<Channel>) -> usize {
         let from = now.millis() - days * DAY_MS;
         self.touches
             .iter()
-            .filter(|t| t.at.millis() > from && t.at <= now)
+            .filter(|t| t.at.millis() > from)
             .filter(|t| channel.is_none_or(|c| c == t.channel))
             .count()
+    }
+
+    /// A touch on any channel less than `gap_ms` from `now`, before or after it.
+    pub fn touch_near(&self, now: Timestamp, gap_ms: i64) -> Option<Timestamp> {
+        self.touches
+            .iter()
+            .map(|t| t.at)
+            .find(|t| (now.millis() - t.millis()).abs() < gap_ms)
+    }
+
+    /// Whether (and since when) the HCP opted out of promotional contact on a channel.
+    pub fn opted_out(&self, channel: Channel) -> Option<Timestamp> {
+        self.opt_outs.get(&channel).and_then(OptChanges::opted_out)
     }
 
     /// The most recent touch, on one channel or any.
@@ -599,7 +656,11 @@ impl HcpState {
             engaged_reads: self.engaged_dwells,
             preferred_hour_utc: self.preferred_hour(),
             preferred_weekday: self.preferred_weekday(),
-            opted_out: self.opted_out.clone(),
+            opted_out: self
+                .opt_outs
+                .iter()
+                .filter_map(|(c, o)| Some((*c, o.opted_out()?)))
+                .collect(),
         }
     }
 }
@@ -747,12 +808,64 @@ mod tests {
         // The email was opened and clicked, whichever order the events came in.
         assert!(outcomes(&forward)[0].1 && outcomes(&forward)[0].2);
         assert_eq!(forward.engaged_hours, backward.engaged_hours);
-        assert_eq!(forward.opted_out, backward.opted_out);
+        assert_eq!(forward.opt_outs, backward.opt_outs);
         assert_eq!(forward.touches_within(now, 30, None), 2);
         assert_eq!(forward.touches_within(now, 7, None), 0);
         assert_eq!(forward.mean_dwell_ms(), Some(22_500.0));
         assert_eq!(forward.engaged_dwells, 1);
-        assert!(forward.opted_out.contains_key(&Channel::Email));
+        assert!(forward.opted_out(Channel::Email).is_some());
+    }
+
+    #[test]
+    fn an_event_dated_in_the_future_does_not_erase_recent_touches() {
+        let config = StateConfig::default();
+        let mut s = HcpState::default();
+        s.apply_event(&event("now", 0, "email", "sent", json!({})), &[], &config);
+        // A typo'd year.
+        let far = event_ms("far", 40 * 365 * DAY_MS, "web", "content_viewed", json!({}));
+        s.apply_event(&far, &[], &config);
+        let later = Timestamp::from_millis(T0 + DAY_MS);
+        assert_eq!(s.touches_within(later, 7, Some(Channel::Email)), 1);
+        assert!(s.touch_near(later, 2 * DAY_MS).is_some());
+    }
+
+    #[test]
+    fn the_later_of_an_opt_out_and_a_grant_decides_in_any_order() {
+        let config = StateConfig::default();
+        let unsubscribe = event("u", 3 * 1440, "email", "unsubscribed", json!({}));
+        let old_out = event(
+            "w",
+            1440,
+            "email",
+            "consent_changed",
+            json!({"state": "withdrawn"}),
+        );
+        let old_grant = event(
+            "g",
+            2 * 1440,
+            "email",
+            "consent_changed",
+            json!({"state": "granted"}),
+        );
+        let other = event(
+            "m",
+            4 * 1440,
+            "email",
+            "consent_changed",
+            json!({"state": "granted", "purpose": "medical_information"}),
+        );
+        for order in [
+            [&unsubscribe, &old_out, &old_grant, &other],
+            [&other, &old_grant, &old_out, &unsubscribe],
+        ] {
+            let mut s = HcpState::default();
+            for e in order {
+                s.apply_event(e, &[], &config);
+            }
+            // The unsubscribe is the latest promotional word; a grant for another purpose
+            // does not undo it.
+            assert_eq!(s.opted_out(Channel::Email), Some(unsubscribe.occurred_at));
+        }
     }
 
     #[test]

@@ -67,7 +67,15 @@ pub(crate) async fn decide<S: Store>(
         .map(|(i, id)| HcpId::parse(&format!("hcps[{i}]"), id))
         .collect::<Result<Vec<_>, _>>()?;
     let channels = (!channels.is_empty()).then_some(channels.as_slice());
-    let decisions = decide_for(&state.store, &ids, channels, n, (state.clock)()).await?;
+    let decisions = decide_for(
+        &state.store,
+        &state.config.engine,
+        &ids,
+        channels,
+        n,
+        (state.clock)(),
+    )
+    .await?;
     Ok(Json(json!({ "decisions": decisions })).into_response())
 }
 
@@ -75,16 +83,16 @@ pub(crate) async fn decide<S: Store>(
 /// per HCP (an unknown HCP gets an `error` entry).
 pub async fn decide_for<S: Store>(
     store: &S,
+    engine: &Engine,
     ids: &[HcpId],
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
 ) -> Result<Vec<Value>, StoreError> {
     let library = content_library(store, now).await?;
-    let engine = Engine::default();
     let mut decisions = Vec::with_capacity(ids.len());
     for id in ids {
-        decisions.push(decide_one(store, &engine, &library, id.clone(), channels, n, now).await?);
+        decisions.push(decide_one(store, engine, &library, id.clone(), channels, n, now).await?);
     }
     Ok(decisions)
 }

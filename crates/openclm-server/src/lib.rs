@@ -22,6 +22,8 @@ pub struct ApiConfig {
     /// Largest request body accepted, in bytes.
     pub max_batch_bytes: usize,
     pub unknown_hcp: UnknownHcpPolicy,
+    /// The engine decisions are made with (its contact rules come from the settings).
+    pub engine: openclm_core::engine::Engine,
 }
 
 impl Default for ApiConfig {
@@ -30,6 +32,7 @@ impl Default for ApiConfig {
             max_batch_events: 10_000,
             max_batch_bytes: 10 * 1024 * 1024,
             unknown_hcp: UnknownHcpPolicy::Reject,
+            engine: openclm_core::engine::Engine::default(),
         }
     }
 }

@@ -118,12 +118,16 @@ pub(crate) fn credit(
     rewarded_at: Option<i64>,
 ) -> Option<Credit> {
     let window = REWARDS.window_ms();
-    if at < made_at {
+    // A delivery may be logged with a coarser clock (a CRM call dated at midnight): a day early
+    // still counts. A response before the decision never does.
+    const DELIVERY_SKEW_MS: i64 = 86_400_000;
+    if at < made_at - DELIVERY_SKEW_MS {
         return None;
     }
     let deliver = delivered_at.is_none();
     let reward = outcome == Outcome::Response
         && rewarded_at.is_none()
+        && at >= made_at
         && (made_at..=made_at + window).contains(&at);
     (deliver || reward).then(|| Credit {
         trials: f64::from(u8::from(deliver)),

@@ -979,7 +979,19 @@ async fn hcp_state_folds_each_stored_event_once_and_survives_reopening(db: TestD
     check(store.hcp_state(id.clone()).await.unwrap().unwrap());
     drop(store);
     let store = db.open().await;
-    check(store.hcp_state(id).await.unwrap().unwrap());
+    check(store.hcp_state(id.clone()).await.unwrap().unwrap());
+    // Events after a read are folded on top of what that read kept.
+    store
+        .ingest(
+            vec![at(120, 0, "later-click", "clicked")],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let state = store.hcp_state(id.clone()).await.unwrap().unwrap();
+    assert_eq!(state.events, 5);
+    assert_eq!(state.channels[&Channel::Email].clicks, 2);
     // An HCP without events has the empty state; an unknown one has none.
     let b = store
         .hcp_state(HcpId::parse("id", "hcp-b").unwrap())
@@ -1116,6 +1128,12 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
                 // dec_b: a click long after the window proves delivery but earns nothing.
                 named("b-late-click", "dec_b", 20 * day, "clicked"),
                 named("nobody", "dec_missing", 6, "clicked"),
+                // Another HCP's event naming dec_b credits nothing.
+                {
+                    let mut v = named("other-hcp", "dec_b", 7, "delivered").payload;
+                    v.insert("hcp".into(), json!("B1"));
+                    Event::from_json(serde_json::Value::Object(v)).unwrap()
+                },
             ],
             UnknownHcpPolicy::Reject,
             NOW,
@@ -1144,6 +1162,13 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
         a.rewarded_at.map(|t| t.millis()),
         Some(1_770_000_000_000 + 4 * 60_000)
     );
+    // dec_b was delivered by its own HCP's late click, not by the other HCP's event.
+    let b = store.get_decision("dec_b".into()).await.unwrap().unwrap();
+    assert_eq!(
+        b.delivered_at.map(|t| t.millis()),
+        Some(1_770_000_000_000 + 20 * day * 60_000)
+    );
+    assert_eq!(b.rewarded_at, None);
 }
 
 /// Runs each story once per backend.

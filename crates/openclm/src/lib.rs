@@ -84,14 +84,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             n,
             json,
         } => {
-            decide(
-                open_store(&settings.database_url).await?,
-                hcps,
-                channels,
-                n,
-                json,
-            )
-            .await
+            let store = open_store(&settings.database_url).await?;
+            let engine = openclm_core::engine::Engine {
+                rules: settings.rules.clone(),
+            };
+            decide(store, &engine, hcps, channels, n, json).await
         }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
@@ -145,6 +142,7 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
 /// `openclm decide`: the engine's answer for some HCPs, as a table or as JSON.
 async fn decide(
     store: AnyStore,
+    engine: &openclm_core::engine::Engine,
     hcps: Vec<String>,
     channels: Vec<String>,
     n: usize,
@@ -160,7 +158,8 @@ async fn decide(
         .map(|c| openclm_core::Channel::parse("channels", c))
         .collect::<Result<Vec<_>, _>>()?;
     let only = (!channels.is_empty()).then_some(channels.as_slice());
-    let decisions = openclm_server::decide::decide_for(&store, &ids, only, n, now()).await?;
+    let decisions =
+        openclm_server::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&decisions)?);
         return Ok(());
@@ -258,6 +257,9 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         max_batch_events: settings.max_batch_events,
         max_batch_bytes: settings.max_batch_bytes,
         unknown_hcp: settings.unknown_hcp,
+        engine: openclm_core::engine::Engine {
+            rules: settings.rules.clone(),
+        },
     }
 }
 

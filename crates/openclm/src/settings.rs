@@ -3,6 +3,7 @@
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use openclm_core::engine::rules::Rules;
 use openclm_store::UnknownHcpPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -23,6 +24,8 @@ pub struct Settings {
     pub unknown_hcp: UnknownHcpPolicy,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// Contact rules every decision obeys (hard constraints).
+    pub rules: Rules,
 }
 
 /// Shows everything but the database password.
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Settings {
             .field("max_batch_bytes", &self.max_batch_bytes)
             .field("unknown_hcp", &self.unknown_hcp)
             .field("log", &self.log)
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -48,6 +52,7 @@ impl Default for Settings {
             max_batch_bytes: 10 * 1024 * 1024,
             unknown_hcp: UnknownHcpPolicy::Reject,
             log: "info".into(),
+            rules: Rules::default(),
         }
     }
 }
@@ -87,6 +92,23 @@ unknown_hcp = "reject"
 
 # Log filter, e.g. "info" or "openclm_store=debug,info". Personal data is never logged at info.
 log = "info"
+
+# Contact rules: hard constraints on every decision, never mere warnings. Touches count from
+# every source (CRM calls, email sends, ...).
+[rules]
+# No touch on any channel sooner than this many hours after the previous one.
+min_gap_hours = 24
+# The consent purpose a promotional contact needs.
+purpose = "promotional"
+# At most `max` touches of any kind in any `days` days.
+total_cap = { max = 4, days = 30 }
+
+# At most `max` touches on one channel in any `days` days.
+[rules.channel_caps]
+face_to_face = { max = 2, days = 30 }
+remote_detail = { max = 2, days = 30 }
+email = { max = 2, days = 7 }
+sms = { max = 1, days = 7 }
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.

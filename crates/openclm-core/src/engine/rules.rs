@@ -13,6 +13,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// At most `max` touches in any `days` days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Cap {
     pub max: u32,
     pub days: u32,
@@ -20,6 +21,7 @@ pub struct Cap {
 
 /// Contact rules, configurable per brand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rules {
     /// Caps per channel, counting touches from every source.
     pub channel_caps: BTreeMap<Channel, Cap>,
@@ -157,11 +159,14 @@ impl Rules {
         channel: Channel,
         now: Timestamp,
     ) -> Result<(), Violation> {
+        // A withdrawal counts at once, even one stamped ahead of `now` (clocks differ); a grant
+        // only from its time. At the same instant, the withdrawal wins.
         let consent = facts
             .consent
             .iter()
-            .filter(|r| r.channel == channel && r.purpose == self.purpose && r.changed_at <= now)
-            .max_by_key(|r| r.changed_at)
+            .filter(|r| r.channel == channel && r.purpose == self.purpose)
+            .filter(|r| r.state == ConsentState::Withdrawn || r.changed_at <= now)
+            .max_by_key(|r| (r.changed_at, r.state == ConsentState::Withdrawn))
             .map(|r| r.state);
         match consent {
             Some(ConsentState::Withdrawn) => {
@@ -178,12 +183,7 @@ impl Rules {
             }
             _ => {}
         }
-        if facts
-            .state
-            .opted_out
-            .get(&channel)
-            .is_some_and(|&at| at <= now)
-        {
+        if facts.state.opted_out(channel).is_some() {
             return Err(violation(
                 "opted_out",
                 format!("the HCP unsubscribed from {channel}"),
@@ -215,15 +215,13 @@ impl Rules {
                 ));
             }
         }
-        if let Some(last) = facts.state.last_touch(None)
-            && last <= now
-            && now.millis() - last.millis() < i64::from(self.min_gap_hours) * HOUR_MS
-        {
-            let hours = (now.millis() - last.millis()) / HOUR_MS;
+        let gap_ms = i64::from(self.min_gap_hours) * HOUR_MS;
+        if let Some(near) = facts.state.touch_near(now, gap_ms) {
+            let hours = (now.millis() - near.millis()).abs() / HOUR_MS;
             return Err(violation(
                 "min_gap",
                 format!(
-                    "last touch {hours} h ago; at least {} h must pass between touches",
+                    "a touch {hours} h from now; at least {} h must pass between touches",
                     self.min_gap_hours
                 ),
             ));

@@ -134,7 +134,7 @@ pub(crate) async fn write(
     new_routes.sort_unstable();
     new_routes.dedup();
     add_routes(&tx, &new_routes).await?;
-    credit_decisions(&tx, rows, &accepted).await?;
+    credit_decisions(&tx, rows, &accepted, &hcps).await?;
     let consents: Vec<usize> = accepted
         .iter()
         .copied()
@@ -447,51 +447,111 @@ async fn insert_consents(
 }
 
 /// Credits the outcomes of decisions that the events just inserted report: a trial for the first
-/// delivery, a success for the first response within the window. Each decision row is locked
-/// while it is credited (in id order), so nodes crediting one decision at once credit it once.
-async fn credit_decisions(tx: &Tx<'_>, rows: &[EventRow], accepted: &[usize]) -> Result<()> {
-    let mut named: Vec<(&str, Outcome, i64)> = accepted
+/// delivery, a success for the first response within the window, and only an outcome of the
+/// decision's own HCP on the chosen channel. The decisions are locked together in id order and
+/// the increments applied in one statement in key order, so nodes crediting at once wait on each
+/// other in one direction only.
+async fn credit_decisions(
+    tx: &Tx<'_>,
+    rows: &[EventRow],
+    accepted: &[usize],
+    hcps: &HashMap<(&str, &str), i64>,
+) -> Result<()> {
+    let named: Vec<(&str, Outcome, i64, i64, i16)> = accepted
         .iter()
         .filter_map(|&i| {
             let r = &rows[i];
-            Some((r.decision_id.as_deref()?, r.outcome?, r.occurred_at))
+            let hcp_key = *hcps.get(&(r.source.as_str(), r.hcp.as_str()))?;
+            Some((
+                r.decision_id.as_deref()?,
+                r.outcome?,
+                r.occurred_at,
+                hcp_key,
+                r.channel as i16,
+            ))
         })
         .collect();
     if named.is_empty() {
         return Ok(());
     }
-    named.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
-    let read = tx
+    let mut ids: Vec<&str> = named.iter().map(|n| n.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stmt = tx
         .prepare_cached(
-            "SELECT made_at, delivered_at, rewarded_at, node_global, node_segment, node_hcp
-             FROM decisions WHERE decision_id = $1 AND node_global IS NOT NULL FOR UPDATE",
+            "SELECT decision_id, made_at, delivered_at, rewarded_at, node_global, node_segment,
+                node_hcp, hcp_key, chosen_channel
+             FROM decisions WHERE decision_id = ANY($1) AND node_global IS NOT NULL
+             ORDER BY decision_id FOR UPDATE",
         )
         .await?;
+    type Locked = (i64, Option<i64>, Option<i64>, [i64; 3], i64, Option<i16>);
+    let mut decisions: HashMap<String, Locked> = tx
+        .query(&stmt, &[&ids])
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                r.get(0),
+                (
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    [r.get(4), r.get(5), r.get(6)],
+                    r.get(7),
+                    r.get(8),
+                ),
+            )
+        })
+        .collect();
+    let mut increments: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
+    let mut marks: Vec<(&str, Option<i64>, Option<i64>)> = Vec::new();
+    let mut ordered = named;
+    ordered.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+    for (decision, outcome, at, hcp_key, channel) in ordered {
+        let Some(d) = decisions.get_mut(decision) else {
+            continue;
+        };
+        if d.4 != hcp_key || d.5 != Some(channel) {
+            continue;
+        }
+        let Some(c) = credit(outcome, at, d.0, d.1, d.2) else {
+            continue;
+        };
+        d.1 = c.delivered_at;
+        d.2 = c.rewarded_at;
+        for node in d.3 {
+            let e = increments.entry(node).or_default();
+            e.0 += c.trials;
+            e.1 += c.successes;
+        }
+        marks.push((decision, c.delivered_at, c.rewarded_at));
+    }
     let mark = tx
         .prepare_cached(
             "UPDATE decisions SET delivered_at = $2, rewarded_at = $3 WHERE decision_id = $1",
         )
         .await?;
+    for (decision, delivered, rewarded) in marks {
+        tx.execute(&mark, &[&decision, &delivered, &rewarded])
+            .await?;
+    }
+    if increments.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<i64> = increments.keys().copied().collect();
+    let trials: Vec<f64> = increments.values().map(|v| v.0).collect();
+    let successes: Vec<f64> = increments.values().map(|v| v.1).collect();
     let add = tx
         .prepare_cached(
             "INSERT INTO model_counts (node_key, trials, successes)
-             SELECT k, $2, $3 FROM unnest($1::int8[]) AS t(k) ORDER BY k
+             SELECT * FROM unnest($1::int8[], $2::float8[], $3::float8[]) AS u(k, t, s)
+             ORDER BY k
              ON CONFLICT (node_key) DO UPDATE
              SET trials = model_counts.trials + excluded.trials,
                  successes = model_counts.successes + excluded.successes",
         )
         .await?;
-    for (decision, outcome, at) in named {
-        let Some(row) = tx.query_opt(&read, &[&decision]).await? else {
-            continue;
-        };
-        let Some(c) = credit(outcome, at, row.get(0), row.get(1), row.get(2)) else {
-            continue;
-        };
-        tx.execute(&mark, &[&decision, &c.delivered_at, &c.rewarded_at])
-            .await?;
-        let nodes: Vec<i64> = vec![row.get(3), row.get(4), row.get(5)];
-        tx.execute(&add, &[&nodes, &c.trials, &c.successes]).await?;
-    }
+    tx.execute(&add, &[&keys, &trials, &successes]).await?;
     Ok(())
 }

@@ -662,8 +662,12 @@ impl crate::Store for SqliteStore {
                     .optional()?;
                 let (mut state, upto) = match cached {
                     None => (HcpState::default(), 0),
-                    Some((text, upto)) => match serde_json::from_str(&text) {
-                        Ok(state) => (state, upto),
+                    Some((text, upto)) => match serde_json::from_str::<HcpState>(&text) {
+                        // A state folded by another version of the fold is folded anew.
+                        Ok(state) if state.fold_version == openclm_core::state::FOLD_VERSION => {
+                            (state, upto)
+                        }
+                        Ok(_) => (HcpState::default(), 0),
                         Err(e) => {
                             tracing::warn!(hcp_key, error = %e, "unreadable cached HCP state; folding it anew");
                             (HcpState::default(), 0)
@@ -728,7 +732,7 @@ impl crate::Store for SqliteStore {
                              ON CONFLICT (hcp_key) DO UPDATE SET state = excluded.state,
                                 events = excluded.events, upto_seq = excluded.upto_seq,
                                 updated_at = excluded.updated_at
-                             WHERE excluded.upto_seq > hcp_state.upto_seq",
+                             WHERE excluded.upto_seq >= hcp_state.upto_seq",
                         )
                         .and_then(|mut stmt| {
                             stmt.execute(params![

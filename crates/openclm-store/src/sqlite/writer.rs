@@ -198,7 +198,7 @@ impl Writer {
         tail::write(shared_tail).catch_up(&tx, indexed_upto)?;
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut outcomes_named: Vec<(&str, Outcome, i64)> = Vec::new();
+        let mut outcomes_named: Vec<Named> = Vec::new();
         let mut pending_by_key: HashMap<i64, Vec<usize>> = HashMap::default();
         let mut new_hcps = HcpCache::default();
         let mut results = Vec::with_capacity(group.len());
@@ -304,7 +304,13 @@ impl Writer {
                         ])?;
                     }
                     if let (Some(outcome), Some(decision)) = (event.outcome, &event.decision_id) {
-                        outcomes_named.push((decision, outcome, event.occurred_at));
+                        outcomes_named.push(Named {
+                            decision,
+                            outcome,
+                            at: event.occurred_at,
+                            hcp_key,
+                            channel: event.channel,
+                        });
                     }
                     pending_by_key.entry(key).or_default().push(pending.len());
                     pending.push(Pending {
@@ -337,15 +343,26 @@ impl Writer {
     }
 }
 
+/// An accepted event that names a decision.
+struct Named<'a> {
+    decision: &'a str,
+    outcome: Outcome,
+    at: i64,
+    hcp_key: i64,
+    channel: i64,
+}
+
 /// Credits the outcomes of decisions that the events just stored report, in the same transaction:
 /// a trial for the first delivery, a success for the first response within the window.
-fn credit_decisions(tx: &Connection, named: &[(&str, Outcome, i64)]) -> Result<()> {
+fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
     if named.is_empty() {
         return Ok(());
     }
+    // Only an outcome of the decision's own HCP on the chosen channel credits it.
     let mut read = tx.prepare_cached(
         "SELECT made_at, delivered_at, rewarded_at, node_global, node_segment, node_hcp
-         FROM decisions WHERE decision_id = ?1 AND node_global IS NOT NULL",
+         FROM decisions WHERE decision_id = ?1 AND node_global IS NOT NULL
+            AND hcp_key = ?2 AND chosen_channel = ?3",
     )?;
     let mut mark = tx.prepare_cached(
         "UPDATE decisions SET delivered_at = ?2, rewarded_at = ?3 WHERE decision_id = ?1",
@@ -356,9 +373,10 @@ fn credit_decisions(tx: &Connection, named: &[(&str, Outcome, i64)]) -> Result<(
             successes = successes + excluded.successes",
     )?;
     type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
-    for &(decision, outcome, at) in named {
+    for n in named {
+        let (decision, outcome, at) = (n.decision, n.outcome, n.at);
         let found: Option<Row> = read
-            .query_row([decision], |r| {
+            .query_row(params![decision, n.hcp_key, n.channel], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
