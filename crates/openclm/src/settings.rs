@@ -182,6 +182,33 @@ mod tests {
     }
 
     #[test]
+    fn contact_rules_come_from_the_file_channel_by_channel() {
+        use openclm_core::Channel;
+        use openclm_core::engine::rules::Cap;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "brand.toml",
+                "[rules]\nmin_gap_hours = 48\n[rules.channel_caps]\nemail = { max = 1, days = 14 }\n",
+            )?;
+            let s = Settings::load(Some(Path::new("brand.toml")), Overrides::default()).unwrap();
+            assert_eq!(s.rules.min_gap_hours, 48);
+            assert_eq!(
+                s.rules.channel_caps[&Channel::Email],
+                Cap { max: 1, days: 14 }
+            );
+            // Channels the file does not name keep their default caps.
+            assert_eq!(s.rules.channel_caps[&Channel::Sms], Cap { max: 1, days: 7 });
+            jail.create_file(
+                "bad.toml",
+                "[rules.channel_caps]\npigeon = { max = 1, days = 7 }\n",
+            )?;
+            let e = Settings::load(Some(Path::new("bad.toml")), Overrides::default()).unwrap_err();
+            assert!(format!("{e:#}").contains("pigeon"), "{e:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
