@@ -29,6 +29,12 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
             content,
             decisions,
         } => crate::bench_decide::run(hcps, content, decisions),
+        BenchWhich::DecideHttp {
+            hcps,
+            batch,
+            requests,
+            clients,
+        } => decide_http(hcps, batch, requests, clients).await,
     }
 }
 
@@ -434,4 +440,99 @@ async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
     }
     child.kill().await?;
     Ok(())
+}
+
+/// `POST /v1/decide` on a real `openclm serve` over the demo world (SQLite): decisions/s and
+/// request latency, every decision logged as in production.
+async fn decide_http(
+    hcps: usize,
+    batch: usize,
+    requests: usize,
+    clients: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        hcps >= 1 && batch >= 1 && requests >= 1 && clients >= 1,
+        "hcps, batch, requests and clients must be 1 or more"
+    );
+    let target = Target::fresh(None, "decide").await?;
+    let key = {
+        let store = target.open().await?;
+        let config = openclm_sim::WorldConfig {
+            hcps,
+            months: 6,
+            seed: 7,
+            now: now(),
+        };
+        let stats = crate::demo::build(&store, config).await?;
+        println!(
+            "decide over HTTP: demo world of {} HCPs, {} content items, {} events; {requests} requests of {batch} HCPs from {clients} clients",
+            stats.hcps, stats.content, stats.events
+        );
+        create_key(&store, Role::Read, "bench").await?.1
+    };
+    let (_node, base) = start_node(&target.url).await?;
+    let bodies: Vec<String> = (0..requests)
+        .map(|r| {
+            let ids: Vec<String> = (0..batch)
+                .map(|i| format!("hcp-{:06}", (r * batch + i) % hcps + 1))
+                .collect();
+            serde_json::json!({"hcps": ids, "n": 3}).to_string()
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{base}/v1/decide");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, bodies, next, url, key) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.clone(),
+            key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut decided = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "HTTP {}", response.status());
+                let answer: serde_json::Value = response.json().await?;
+                latencies.push(sent.elapsed());
+                decided += answer["decisions"].as_array().map_or(0, |d| {
+                    d.iter().filter(|x| x.get("decision_id").is_some()).count()
+                });
+            }
+            Ok::<_, anyhow::Error>((latencies, decided))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut decided = 0;
+    for t in tasks {
+        let (l, d) = t.await??;
+        latencies.extend(l);
+        decided += d;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!(
+        "{decided} decisions in {:.2} s = {:.0} decisions/s; request ({batch} HCPs) latency p50 {:.1} ms, p99 {:.1} ms",
+        elapsed.as_secs_f64(),
+        decided as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+    );
+    anyhow::ensure!(decided == requests * batch, "not every HCP was decided for");
+    target.remove().await
 }

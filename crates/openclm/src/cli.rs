@@ -174,6 +174,21 @@ pub enum BenchWhich {
         #[arg(long, default_value_t = 200_000)]
         decisions: usize,
     },
+    /// Decisions through HTTP: `POST /v1/decide` on `openclm serve` over the demo world.
+    DecideHttp {
+        /// HCPs of the demo world.
+        #[arg(long, default_value_t = 5000)]
+        hcps: usize,
+        /// HCPs per request.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        /// Requests to send in all.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
 }
 
 #[derive(Debug, Args)]
