@@ -91,9 +91,15 @@ pub async fn decide_for<S: Store>(
 ) -> Result<Vec<Value>, StoreError> {
     let library = content_library(store, now).await?;
     let mut decisions = Vec::with_capacity(ids.len());
+    let mut records = Vec::with_capacity(ids.len());
     for id in ids {
-        decisions.push(decide_one(store, engine, &library, id.clone(), channels, n, now).await?);
+        let (answer, record) =
+            decide_one(store, engine, &library, id.clone(), channels, n, now).await?;
+        decisions.push(answer);
+        records.extend(record);
     }
+    // One durable write for all of the request's decisions.
+    store.log_decisions(records).await?;
     Ok(decisions)
 }
 
@@ -128,10 +134,11 @@ async fn decide_one<S: Store>(
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
-) -> Result<Value, StoreError> {
+) -> Result<(Value, Option<DecisionRecord>), StoreError> {
     let Some(hcp) = store.get_hcp(id.clone()).await? else {
-        return Ok(json!({"hcp_id": id, "error": {"code": "not_found",
-            "message": "no HCP with this id"}}));
+        let answer = json!({"hcp_id": id, "error": {"code": "not_found",
+            "message": "no HCP with this id"}});
+        return Ok((answer, None));
     };
     let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
     let learned = store.hcp_state(id.clone()).await?.unwrap_or_default();
@@ -176,22 +183,20 @@ async fn decide_one<S: Store>(
         "propensity_method": decision.propensity_method,
         "model_version": format!("{:016x}", decision.model_version),
     });
-    store
-        .log_decision(DecisionRecord {
-            decision_id,
-            hcp_id: id.to_string(),
-            made_at: now,
-            model_version: decision.model_version as i64,
-            chosen_content: chosen.map(|a| a.content_id.clone()),
-            chosen_channel: chosen.map(|a| a.channel),
-            propensity: chosen.map(|a| a.propensity),
-            nodes,
-            delivered_at: None,
-            rewarded_at: None,
-            body: body.clone(),
-        })
-        .await?;
-    Ok(body)
+    let record = DecisionRecord {
+        decision_id,
+        hcp_id: id.to_string(),
+        made_at: now,
+        model_version: decision.model_version as i64,
+        chosen_content: chosen.map(|a| a.content_id.clone()),
+        chosen_channel: chosen.map(|a| a.channel),
+        propensity: chosen.map(|a| a.propensity),
+        nodes,
+        delivered_at: None,
+        rewarded_at: None,
+        body: body.clone(),
+    };
+    Ok((body, Some(record)))
 }
 
 /// The part of the learned model this HCP's decision can use: every channel × topic of the

@@ -158,8 +158,8 @@ impl Store for AnyStore {
         delegate!(self.add_model_counts(increments))
     }
 
-    async fn log_decision(&self, decision: DecisionRecord) -> Result<bool> {
-        delegate!(self.log_decision(decision))
+    async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>> {
+        delegate!(self.log_decisions(decisions))
     }
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {

@@ -243,8 +243,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>>;
     /// Adds to model counts. Increments commute, so nodes adding at once lose nothing.
     async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()>;
-    /// Logs a decision; false when its HCP is unknown.
-    async fn log_decision(&self, decision: DecisionRecord) -> Result<bool>;
+    /// Logs decisions in one durable write; for each, false when its HCP is unknown.
+    async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>>;
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
 }
 

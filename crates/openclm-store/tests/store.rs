@@ -1066,13 +1066,16 @@ async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb)
         rewarded_at: None,
         body: json!({"actions": [{"content_id": "CZ-EM-1"}]}),
     };
-    assert!(first.log_decision(record.clone()).await.unwrap());
+    assert_eq!(
+        first.log_decisions(vec![record.clone()]).await.unwrap(),
+        vec![true]
+    );
     let ghost = openclm_store::DecisionRecord {
         decision_id: "dec_2".into(),
         hcp_id: "ghost".into(),
         ..record.clone()
     };
-    assert!(!first.log_decision(ghost).await.unwrap());
+    assert_eq!(first.log_decisions(vec![ghost]).await.unwrap(), vec![false]);
     assert_eq!(
         second.get_decision("dec_1".into()).await.unwrap(),
         Some(record)
@@ -1097,17 +1100,19 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
         rewarded_at: None,
         body: json!({}),
     };
-    assert!(
+    assert_eq!(
         store
-            .log_decision(decision("dec_a", [11, 12, 13]))
+            .log_decisions(vec![decision("dec_a", [11, 12, 13])])
             .await
-            .unwrap()
+            .unwrap(),
+        vec![true]
     );
-    assert!(
+    assert_eq!(
         store
-            .log_decision(decision("dec_b", [11, 22, 23]))
+            .log_decisions(vec![decision("dec_b", [11, 22, 23])])
             .await
-            .unwrap()
+            .unwrap(),
+        vec![true]
     );
     let named = |id: &str, decision: &str, minute: i64, kind: &str| {
         let mut e = event(id, "A1", minute, "email", kind);

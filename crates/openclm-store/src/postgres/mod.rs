@@ -890,9 +890,10 @@ impl crate::Store for PgStore {
         .await
     }
 
-    async fn log_decision(&self, d: DecisionRecord) -> Result<bool> {
-        let client = self.client().await?;
-        let stmt = client
+    async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let stmt = tx
             .prepare_cached(
                 "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
                     chosen_content, chosen_channel, propensity, node_global, node_segment,
@@ -901,28 +902,33 @@ impl crate::Store for PgStore {
                  WHERE id = $2 AND NOT is_stub",
             )
             .await?;
-        let node = |i: usize| d.nodes.map(|n| n[i] as i64);
-        let inserted = client
-            .execute(
-                &stmt,
-                &[
-                    &d.decision_id,
-                    &d.hcp_id,
-                    &d.made_at.millis(),
-                    &d.model_version,
-                    &d.chosen_content,
-                    &d.chosen_channel.map(|c| c.code() as i16),
-                    &d.propensity,
-                    &node(0),
-                    &node(1),
-                    &node(2),
-                    &d.delivered_at.map(Timestamp::millis),
-                    &d.rewarded_at.map(Timestamp::millis),
-                    &d.body.to_string(),
-                ],
-            )
-            .await?;
-        Ok(inserted == 1)
+        let mut logged = Vec::with_capacity(decisions.len());
+        for d in &decisions {
+            let node = |i: usize| d.nodes.map(|n| n[i] as i64);
+            let inserted = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &d.decision_id,
+                        &d.hcp_id,
+                        &d.made_at.millis(),
+                        &d.model_version,
+                        &d.chosen_content,
+                        &d.chosen_channel.map(|c| c.code() as i16),
+                        &d.propensity,
+                        &node(0),
+                        &node(1),
+                        &node(2),
+                        &d.delivered_at.map(Timestamp::millis),
+                        &d.rewarded_at.map(Timestamp::millis),
+                        &d.body.to_string(),
+                    ],
+                )
+                .await?;
+            logged.push(inserted == 1);
+        }
+        tx.commit().await?;
+        Ok(logged)
     }
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {

@@ -910,39 +910,47 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn log_decision(&self, d: DecisionRecord) -> Result<bool> {
+    async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let Some(hcp_key) = tx
-                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
-                .query_row([&d.hcp_id], |r| r.get::<_, i64>(0))
-                .optional()?
-            else {
-                return Ok(false);
-            };
-            tx.prepare_cached(
-                "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
-                    chosen_content, chosen_channel, propensity, node_global, node_segment,
-                    node_hcp, delivered_at, rewarded_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![
-                d.decision_id,
-                hcp_key,
-                d.made_at.millis(),
-                d.model_version,
-                d.chosen_content,
-                d.chosen_channel.map(Channel::code),
-                d.propensity,
-                d.nodes.map(|n| n[0] as i64),
-                d.nodes.map(|n| n[1] as i64),
-                d.nodes.map(|n| n[2] as i64),
-                d.delivered_at.map(Timestamp::millis),
-                d.rewarded_at.map(Timestamp::millis),
-                d.body.to_string(),
-            ])?;
+            let mut logged = Vec::with_capacity(decisions.len());
+            {
+                let mut find =
+                    tx.prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
+                        chosen_content, chosen_channel, propensity, node_global, node_segment,
+                        node_hcp, delivered_at, rewarded_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?;
+                for d in &decisions {
+                    let Some(hcp_key) = find
+                        .query_row([&d.hcp_id], |r| r.get::<_, i64>(0))
+                        .optional()?
+                    else {
+                        logged.push(false);
+                        continue;
+                    };
+                    insert.execute(params![
+                        d.decision_id,
+                        hcp_key,
+                        d.made_at.millis(),
+                        d.model_version,
+                        d.chosen_content,
+                        d.chosen_channel.map(Channel::code),
+                        d.propensity,
+                        d.nodes.map(|n| n[0] as i64),
+                        d.nodes.map(|n| n[1] as i64),
+                        d.nodes.map(|n| n[2] as i64),
+                        d.delivered_at.map(Timestamp::millis),
+                        d.rewarded_at.map(Timestamp::millis),
+                        d.body.to_string(),
+                    ])?;
+                    logged.push(true);
+                }
+            }
             tx.commit()?;
-            Ok(true)
+            Ok(logged)
         })
         .await
     }
