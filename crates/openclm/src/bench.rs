@@ -112,13 +112,14 @@ fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
         .collect()
 }
 
-/// Posts every body to `url` from `clients` concurrent clients; returns each batch's latency and
-/// the number of events accepted.
+/// Posts every body to the urls (client `c` to `urls[c % n]`) from `clients` concurrent clients;
+/// returns each request's latency and the sum of what `count` reads from the answers.
 async fn post_all(
     urls: &[String],
     key: &str,
     bodies: Arc<Vec<String>>,
     clients: usize,
+    count: fn(&serde_json::Value) -> u64,
 ) -> anyhow::Result<(Vec<Duration>, u64)> {
     let client = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(0));
@@ -151,9 +152,9 @@ async fn post_all(
                     response.status()
                 );
                 // Read the answer whole (which also lets the connection be reused).
-                let summary: serde_json::Value = response.json().await?;
+                let answer: serde_json::Value = response.json().await?;
                 latencies.push(sent.elapsed());
-                accepted += summary["accepted"].as_u64().unwrap_or(0);
+                accepted += count(&answer);
             }
             Ok::<_, anyhow::Error>((latencies, accepted))
         }));
@@ -166,6 +167,18 @@ async fn post_all(
         accepted += a;
     }
     Ok((latencies, accepted))
+}
+
+/// Events an ingest answer reports accepted.
+fn accepted_events(answer: &serde_json::Value) -> u64 {
+    answer["accepted"].as_u64().unwrap_or(0)
+}
+
+/// Decisions a `/v1/decide` answer made.
+fn decisions_made(answer: &serde_json::Value) -> u64 {
+    answer["decisions"].as_array().map_or(0, |d| {
+        d.iter().filter(|x| x.get("decision_id").is_some()).count() as u64
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -285,7 +298,8 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         .map(|(_, base)| format!("{base}/v1/events"))
         .collect();
     let started = Instant::now();
-    let (mut latencies, accepted) = post_all(&urls, &key, bodies.clone(), args.clients).await?;
+    let (mut latencies, accepted) =
+        post_all(&urls, &key, bodies.clone(), args.clients, accepted_events).await?;
     let http_elapsed = started.elapsed();
     drop(nodes);
     latencies.sort();
@@ -427,7 +441,14 @@ async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
         };
         let bodies = Arc::new(build_bodies(&args, 11));
         let started = Instant::now();
-        post_all(&[format!("{base}/v1/events")], &key, bodies, args.clients).await?;
+        post_all(
+            &[format!("{base}/v1/events")],
+            &key,
+            bodies,
+            args.clients,
+            accepted_events,
+        )
+        .await?;
         let elapsed = started.elapsed().as_secs_f64();
         let (_, peak) = memory_of(pid)?;
         // Long enough for the tail to be merged away and freed memory to be returned.
@@ -479,51 +500,15 @@ async fn decide_http(
             serde_json::json!({"hcps": ids, "n": 3}).to_string()
         })
         .collect();
-    let bodies = Arc::new(bodies);
-    let client = reqwest::Client::new();
-    let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("{base}/v1/decide");
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, bodies, next, url, key) = (
-            client.clone(),
-            bodies.clone(),
-            next.clone(),
-            url.clone(),
-            key.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut decided = 0usize;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                anyhow::ensure!(response.status().is_success(), "HTTP {}", response.status());
-                let answer: serde_json::Value = response.json().await?;
-                latencies.push(sent.elapsed());
-                decided += answer["decisions"].as_array().map_or(0, |d| {
-                    d.iter().filter(|x| x.get("decision_id").is_some()).count()
-                });
-            }
-            Ok::<_, anyhow::Error>((latencies, decided))
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut decided = 0;
-    for t in tasks {
-        let (l, d) = t.await??;
-        latencies.extend(l);
-        decided += d;
-    }
+    let (mut latencies, decided) = post_all(
+        &[format!("{base}/v1/decide")],
+        &key,
+        Arc::new(bodies),
+        clients,
+        decisions_made,
+    )
+    .await?;
     let elapsed = started.elapsed();
     latencies.sort();
     println!(
@@ -533,6 +518,9 @@ async fn decide_http(
         ms(percentile(&latencies, 50.0)),
         ms(percentile(&latencies, 99.0)),
     );
-    anyhow::ensure!(decided == requests * batch, "not every HCP was decided for");
+    anyhow::ensure!(
+        decided as usize == requests * batch,
+        "not every HCP was decided for"
+    );
     target.remove().await
 }

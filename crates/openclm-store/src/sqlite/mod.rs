@@ -545,11 +545,7 @@ impl crate::Store for SqliteStore {
             // this snapshot does not yet see in the index.
             let tail = tail::read(&inner.tail);
             let tx = conn.transaction()?;
-            let Some(hcp_key) = tx
-                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
-                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
-                .optional()?
-            else {
+            let Some(hcp_key) = hcp_key_of(&tx, &hcp)? else {
                 return Ok(None);
             };
             let channel = filter.channel.map(Channel::code);
@@ -610,11 +606,7 @@ impl crate::Store for SqliteStore {
     async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction()?;
-            let Some(hcp_key) = tx
-                .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
-                .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
-                .optional()?
-            else {
+            let Some(hcp_key) = hcp_key_of(&tx, &hcp)? else {
                 return Ok(None);
             };
             let records = tx
@@ -649,11 +641,7 @@ impl crate::Store for SqliteStore {
                 // The tail is read under its lock for the whole read, as for timelines.
                 let tail = tail::read(&inner.tail);
                 let tx = conn.transaction()?;
-                let Some(hcp_key) = tx
-                    .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
-                    .query_row([hcp.as_str()], |r| r.get::<_, i64>(0))
-                    .optional()?
-                else {
+                let Some(hcp_key) = hcp_key_of(&tx, &hcp)? else {
                     return Ok(None);
                 };
                 let cached: Option<(String, i64)> = tx
@@ -1095,6 +1083,14 @@ fn put_hcp(
     } else {
         Upserted::Created
     }))
+}
+
+/// The key of a non-stub HCP by its OpenCLM id.
+fn hcp_key_of(conn: &Connection, id: &HcpId) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?
+        .query_row([id.as_str()], |r| r.get::<_, i64>(0))
+        .optional()?)
 }
 
 fn stored_event(r: &rusqlite::Row, hcp_id: &str) -> rusqlite::Result<StoredEvent> {
