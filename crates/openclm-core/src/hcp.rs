@@ -69,6 +69,9 @@ pub struct Hcp {
     pub segments: Vec<String>,
     pub email: Option<String>,
     pub external_ids: Vec<ExternalId>,
+    /// Products that must not be promoted to this HCP (a trial investigator, an institution's
+    /// policy, the HCP's own request); the engine never proposes their content.
+    pub restricted_products: Vec<String>,
 }
 
 /// HCP master data as a client sends it, before validation.
@@ -84,6 +87,8 @@ pub struct HcpInput {
     pub email: Option<String>,
     #[serde(default)]
     pub external_ids: Vec<ExternalId>,
+    #[serde(default)]
+    pub restricted_products: Vec<String>,
 }
 
 impl HcpInput {
@@ -121,6 +126,15 @@ impl HcpInput {
             let ext = required_text("id", Some(x.id), MAX_ID_LEN).map_err(|e| e.within(&at))?;
             external_ids.push(ExternalId { system, id: ext });
         }
+        let mut restricted_products = Vec::with_capacity(self.restricted_products.len());
+        for (i, p) in self.restricted_products.iter().enumerate() {
+            restricted_products.push(parse_identifier(
+                &format!("restricted_products[{i}]"),
+                p.trim(),
+            )?);
+        }
+        restricted_products.sort();
+        restricted_products.dedup();
         Ok(Hcp {
             id,
             name,
@@ -130,6 +144,7 @@ impl HcpInput {
             segments,
             email,
             external_ids,
+            restricted_products,
         })
     }
 }
@@ -187,6 +202,7 @@ mod tests {
                 system: "crm".into(),
                 id: "0015g00000XyZ".into(),
             }],
+            restricted_products: vec!["cardiozan".into()],
         }
     }
 

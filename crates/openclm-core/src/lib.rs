@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod hcp;
 pub mod state;
+pub mod suggest;
 pub mod time;
 
 pub use channel::Channel;

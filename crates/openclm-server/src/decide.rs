@@ -6,11 +6,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use openclm_core::auth::Action;
-use openclm_core::content::Content;
+use openclm_core::consent::ConsentRecord;
+use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
-use openclm_core::engine::rules::HcpFacts;
-use openclm_core::engine::{Engine, Request, channels_for, topic_of};
-use openclm_core::{Channel, FieldError, HcpId, Timestamp};
+use openclm_core::engine::rules::{HcpFacts, Planned};
+use openclm_core::engine::{Decision, Engine, Request, channels_for, topic_of};
+use openclm_core::state::HcpState;
+use openclm_core::{Channel, FieldError, Hcp, HcpId, Timestamp};
 use openclm_store::{ContentFilter, DecisionRecord, PageRequest, Store, StoreError};
 use rand::SeedableRng;
 use serde::Deserialize;
@@ -104,7 +106,10 @@ pub async fn decide_for<S: Store>(
 }
 
 /// Every content item, whatever its status: the engine reports why the unusable ones are out.
-async fn content_library<S: Store>(store: &S, now: Timestamp) -> Result<Vec<Content>, StoreError> {
+pub(crate) async fn content_library<S: Store>(
+    store: &S,
+    now: Timestamp,
+) -> Result<Vec<Content>, StoreError> {
     let mut library = Vec::new();
     let mut cursor = None;
     loop {
@@ -140,40 +145,115 @@ async fn decide_one<S: Store>(
             "message": "no HCP with this id"}});
         return Ok((answer, None));
     };
-    let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
-    let learned = store.hcp_state(id.clone()).await?.unwrap_or_default();
-    let model = model_for(store, library, &hcp).await?;
+    let context = HcpContext::read(store, library, hcp, now).await?;
+    let hold =
+        Timestamp::from_millis(now.millis() + i64::from(engine.rules.reserve_hours) * 3_600_000);
+    let decided = decide_with(engine, library, &context, channels, n, now, hold);
+    Ok((decided.answer, Some(decided.record)))
+}
+
+/// What a decision for one HCP needs from the store.
+pub(crate) struct HcpContext {
+    pub hcp: Hcp,
+    consent: Vec<ConsentRecord>,
+    learned: HcpState,
+    /// Touches decided and not yet delivered whose content may still be used.
+    planned: Vec<Planned>,
+    model: Model,
+}
+
+impl HcpContext {
+    pub(crate) async fn read<S: Store>(
+        store: &S,
+        library: &[Content],
+        hcp: Hcp,
+        now: Timestamp,
+    ) -> Result<Self, StoreError> {
+        let id = hcp.id.clone();
+        let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
+        let learned = store.hcp_state(id.clone()).await?.unwrap_or_default();
+        // A planned touch whose content was withdrawn or has expired will not be made.
+        let usable = |content: &Option<String>| {
+            content.as_ref().is_none_or(|c| {
+                library
+                    .iter()
+                    .any(|item| &item.id == c && item.status_at(now) == ContentStatus::Approved)
+            })
+        };
+        let planned = store
+            .planned_touches(id, now)
+            .await?
+            .into_iter()
+            .filter(|p| usable(&p.content_id))
+            .map(|p| Planned {
+                channel: p.channel,
+                at: p.at,
+            })
+            .collect();
+        let model = model_for(store, library, &hcp).await?;
+        Ok(Self {
+            hcp,
+            consent,
+            learned,
+            planned,
+            model,
+        })
+    }
+
+    pub(crate) fn facts(&self) -> HcpFacts<'_> {
+        HcpFacts {
+            hcp: &self.hcp,
+            consent: &self.consent,
+            state: &self.learned,
+            planned: &self.planned,
+        }
+    }
+}
+
+/// A decision made and ready to log.
+pub(crate) struct Decided {
+    /// What `POST /v1/decide` answers for the HCP.
+    pub answer: Value,
+    pub record: DecisionRecord,
+    pub decision: Decision,
+}
+
+/// Decides for one HCP; the chosen action holds its place under the caps until `hold`.
+pub(crate) fn decide_with(
+    engine: &Engine,
+    library: &[Content],
+    context: &HcpContext,
+    channels: Option<&[Channel]>,
+    n: usize,
+    now: Timestamp,
+    hold: Timestamp,
+) -> Decided {
+    let hcp = &context.hcp;
     let decision_id = format!("dec_{:032x}", rand::random::<u128>());
     let mut rng =
         rand::rngs::StdRng::seed_from_u64(xxhash_rust::xxh3::xxh3_64(decision_id.as_bytes()));
-    let facts = HcpFacts {
-        hcp: &hcp,
-        consent: &consent,
-        state: &learned,
-        restricted_products: &[],
-    };
     let request = Request {
-        facts,
+        facts: context.facts(),
         content: library,
         channels,
         n,
         now,
     };
-    let decision = engine.decide(&request, &model, &mut rng);
+    let decision = engine.decide(&request, &context.model, &mut rng);
     let chosen = decision.chosen.map(|c| &decision.actions[c]);
     // The chosen action's arm: what its delivery and response will credit.
     let nodes = chosen.map(|a| {
-        let context = ArmContext {
+        let arm = ArmContext {
             channel: a.channel,
             topic: &a.topic,
             specialty: &hcp.specialty,
             country: &hcp.country,
             hcp: hcp.id.as_str(),
         };
-        [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &context))
+        [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &arm))
     });
-    let body = json!({
-        "hcp_id": id,
+    let answer = json!({
+        "hcp_id": hcp.id,
         "decision_id": decision_id,
         "made_at": now,
         "actions": decision.actions,
@@ -185,7 +265,7 @@ async fn decide_one<S: Store>(
     });
     let record = DecisionRecord {
         decision_id,
-        hcp_id: id.to_string(),
+        hcp_id: hcp.id.to_string(),
         made_at: now,
         model_version: decision.model_version as i64,
         chosen_content: chosen.map(|a| a.content_id.clone()),
@@ -194,9 +274,14 @@ async fn decide_one<S: Store>(
         nodes,
         delivered_at: None,
         rewarded_at: None,
-        body: body.clone(),
+        reserved_until: chosen.map(|_| hold),
+        body: answer.clone(),
     };
-    Ok((body, Some(record)))
+    Decided {
+        answer,
+        record,
+        decision,
+    }
 }
 
 /// The part of the learned model this HCP's decision can use: every channel × topic of the

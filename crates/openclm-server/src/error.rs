@@ -18,6 +18,9 @@ pub enum ApiError {
     NotFound(String),
     #[error(transparent)]
     Invalid(FieldError),
+    /// The request is well formed but does not apply to the record's current state.
+    #[error(transparent)]
+    Conflict(FieldError),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -57,6 +60,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => {
@@ -70,8 +74,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "request failed");
                 json!({"error": {"code": code, "message": "internal error; it has been logged"}})
             }
-            ApiError::Invalid(f) => json!({"error": {"code": code, "message": f.to_string(),
-                "field": f.field, "reason": f.reason}}),
+            ApiError::Invalid(f) | ApiError::Conflict(f) => {
+                json!({"error": {"code": code, "message": f.to_string(),
+                "field": f.field, "reason": f.reason}})
+            }
             other => json!({"error": {"code": code, "message": other.to_string()}}),
         };
         let mut response = (status, Json(body)).into_response();

@@ -5,6 +5,7 @@ mod auth;
 pub mod decide;
 mod error;
 mod routes;
+pub mod suggest;
 
 use axum::Router;
 use openclm_core::Timestamp;

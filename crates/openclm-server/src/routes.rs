@@ -34,6 +34,26 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/hcps/{id}/state", get(hcp_state::<S>))
         .route("/v1/decide", post(crate::decide::decide::<S>))
         .route(
+            "/v1/reps/{id}",
+            put(crate::suggest::put_rep::<S>).get(crate::suggest::get_rep::<S>),
+        )
+        .route(
+            "/v1/reps/{id}/suggestions",
+            get(crate::suggest::rep_suggestions::<S>),
+        )
+        .route(
+            "/v1/suggestions/report",
+            get(crate::suggest::suggestion_report::<S>),
+        )
+        .route(
+            "/v1/suggestions/{id}",
+            get(crate::suggest::get_suggestion::<S>),
+        )
+        .route(
+            "/v1/suggestions/{id}/feedback",
+            post(crate::suggest::feedback::<S>),
+        )
+        .route(
             "/v1/content",
             get(list_content::<S>).post(post_content::<S>),
         )

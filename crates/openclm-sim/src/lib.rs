@@ -25,6 +25,7 @@ mod random;
 mod texts;
 
 use openclm_core::content::Content;
+use openclm_core::suggest::Rep;
 use openclm_core::{Event, FieldError, Hcp, Timestamp};
 
 use calendar::DAY_MS;
@@ -125,6 +126,25 @@ impl World {
             start,
             end,
         })
+    }
+
+    /// The field force: one rep per territory (the rep every HCP of the territory is called on
+    /// by), each with 30 visits a week — about six calls a day, a common field-force norm.
+    pub fn reps(&self) -> Vec<Rep> {
+        let territories: std::collections::BTreeSet<&str> = self
+            .hcps
+            .iter()
+            .filter_map(|h| h.territory.as_deref())
+            .collect();
+        territories
+            .into_iter()
+            .map(|t| Rep {
+                id: format!("rep-{t}"),
+                name: format!("Rep {t}"),
+                territories: vec![t.to_owned()],
+                visits_per_week: 30,
+            })
+            .collect()
     }
 
     /// The first instant the history may cover: `now` minus `months` × 30 days.

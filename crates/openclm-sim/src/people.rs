@@ -346,6 +346,18 @@ pub(crate) struct Persona {
     pub rep_id: String,
 }
 
+/// About one HCP in fifty is an investigator in a trial of one of the products and must not be
+/// promoted it. Derived from the HCP's number, not drawn, so that the rest of the world does not
+/// depend on it.
+fn trial_restrictions(number: usize) -> Vec<String> {
+    if number % 50 == 17 {
+        let product = &crate::catalog::PRODUCTS[(number / 50) % crate::catalog::PRODUCTS.len()];
+        vec![product.key.to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
 impl Persona {
     pub(crate) fn favourite_topic(&self) -> Topic {
         let mut best = Topic::Efficacy;
@@ -582,6 +594,7 @@ pub(crate) fn generate(seed: u64, index: usize) -> Result<(Hcp, Persona), FieldE
         segments: segments.into_iter().map(String::from).collect(),
         email,
         external_ids,
+        restricted_products: trial_restrictions(number),
     }
     .validate(&format!("hcp-{number:06}"))?;
 

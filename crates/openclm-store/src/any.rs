@@ -5,12 +5,14 @@ use openclm_core::consent::ConsentRecord;
 use openclm_core::content::Content;
 use openclm_core::engine::model::Counts;
 use openclm_core::state::HcpState;
+use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
-    PageRequest, PgStore, Result, SqliteStore, Store, StoreCounts, StoredEvent, TableDigest,
-    TimelineFilter, UnknownHcpPolicy, Upserted, is_postgres_url,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
+    NewPlan, Page, PageRequest, PgStore, PlannedTouch, Result, SqliteStore, Store, StoreCounts,
+    StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
+    is_postgres_url,
 };
 
 /// Either backend.
@@ -164,5 +166,50 @@ impl Store for AnyStore {
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
         delegate!(self.get_decision(decision_id))
+    }
+
+    async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {
+        delegate!(self.planned_touches(hcp, now))
+    }
+
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
+        delegate!(self.put_rep(rep, now))
+    }
+
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
+        delegate!(self.get_rep(rep_id))
+    }
+
+    async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>> {
+        delegate!(self.save_plan(plan))
+    }
+
+    async fn get_plan(&self, rep_id: String, week: Week) -> Result<Option<Vec<Suggestion>>> {
+        delegate!(self.get_plan(rep_id, week))
+    }
+
+    async fn list_suggestions(&self, filter: SuggestionFilter) -> Result<Vec<Suggestion>> {
+        delegate!(self.list_suggestions(filter))
+    }
+
+    async fn get_suggestion(&self, suggestion_id: String) -> Result<Option<Suggestion>> {
+        delegate!(self.get_suggestion(suggestion_id))
+    }
+
+    async fn suggestion_feedback(
+        &self,
+        suggestion_id: String,
+        feedback: Feedback,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<Suggestion, FieldError>>> {
+        delegate!(self.suggestion_feedback(suggestion_id, feedback, now))
+    }
+
+    async fn cancel_suggestions(
+        &self,
+        cancellations: Vec<(String, String)>,
+        now: Timestamp,
+    ) -> Result<usize> {
+        delegate!(self.cancel_suggestions(cancellations, now))
     }
 }

@@ -11,6 +11,7 @@ use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::Counts;
 use openclm_core::state::HcpState;
+use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
@@ -148,8 +149,36 @@ pub struct DecisionRecord {
     /// When the chosen action was first reported delivered, and first responded to.
     pub delivered_at: Option<Timestamp>,
     pub rewarded_at: Option<Timestamp>,
+    /// Until when the chosen action, while undelivered, holds its place under the caps.
+    pub reserved_until: Option<Timestamp>,
     /// The whole decision: ranked actions, blocked candidates, how propensities were obtained.
     pub body: serde_json::Value,
+}
+
+/// A touch decided for an HCP and not yet reported delivered, still holding its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTouch {
+    pub decision_id: String,
+    pub channel: Channel,
+    pub at: Timestamp,
+    pub content_id: Option<String>,
+}
+
+/// A rep's plan for a week, stored with the decisions behind its suggestions.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    pub rep_id: String,
+    pub week: Week,
+    pub decisions: Vec<DecisionRecord>,
+    pub suggestions: Vec<Suggestion>,
+    pub made_at: Timestamp,
+}
+
+/// Which suggestions to list; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct SuggestionFilter {
+    pub week: Option<Week>,
+    pub rep_id: Option<String>,
 }
 
 /// Whether an upsert made a new record.
@@ -246,6 +275,36 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Logs decisions in one durable write; for each, false when its HCP is unknown.
     async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>>;
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
+    /// The HCP's decisions not yet reported delivered whose hold lasts beyond `now`.
+    async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>>;
+
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;
+    /// Stores a rep's weekly plan and its decisions in one write, unless a plan for that rep and
+    /// week is stored already (by another request or node): then nothing is written. Returns the
+    /// stored plan either way.
+    async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>>;
+    /// A rep's plan for a week; `None` when none was made yet.
+    async fn get_plan(&self, rep_id: String, week: Week) -> Result<Option<Vec<Suggestion>>>;
+    async fn list_suggestions(&self, filter: SuggestionFilter) -> Result<Vec<Suggestion>>;
+    async fn get_suggestion(&self, suggestion_id: String) -> Result<Option<Suggestion>>;
+    /// Records a rep's feedback, in one write: a dismissal releases the decision's hold on the
+    /// caps and, when its reason says the action was wrong for the HCP, counts as a failed trial
+    /// of the decision's arm. The inner error is the client's (feedback that does not apply to
+    /// the suggestion's status); `None` when there is no such suggestion.
+    async fn suggestion_feedback(
+        &self,
+        suggestion_id: String,
+        feedback: Feedback,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<Suggestion, FieldError>>>;
+    /// Cancels open suggestions, each with why, releasing their decisions' holds; returns how
+    /// many were still open.
+    async fn cancel_suggestions(
+        &self,
+        cancellations: Vec<(String, String)>,
+        now: Timestamp,
+    ) -> Result<usize>;
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

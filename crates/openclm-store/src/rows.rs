@@ -98,6 +98,10 @@ impl From<Event> for EventRow {
     }
 }
 
+/// A delivery may be logged with a coarser clock (a CRM call dated at midnight): a day before
+/// the decision still counts.
+pub(crate) const DELIVERY_SKEW_MS: i64 = 86_400_000;
+
 /// What crediting one outcome to its decision changes: `(trials, successes)` to add to the
 /// decision's model nodes, and the decision's new delivery and reward times.
 pub(crate) struct Credit {
@@ -118,9 +122,7 @@ pub(crate) fn credit(
     rewarded_at: Option<i64>,
 ) -> Option<Credit> {
     let window = REWARDS.window_ms();
-    // A delivery may be logged with a coarser clock (a CRM call dated at midnight): a day early
-    // still counts. A response before the decision never does.
-    const DELIVERY_SKEW_MS: i64 = 86_400_000;
+    // A response before the decision never counts.
     if at < made_at - DELIVERY_SKEW_MS {
         return None;
     }

@@ -26,6 +26,7 @@ fn hcp(id: &str, territory: &str, specialty: &str, crm_id: &str) -> openclm_core
             system: "crm".into(),
             id: crm_id.into(),
         }],
+        restricted_products: vec![],
     }
     .validate(id)
     .unwrap()
@@ -770,11 +771,15 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "consent_records",
             "api_keys",
             "model_counts",
-            "decisions"
+            "decisions",
+            "reps",
+            "suggestion_plans",
+            "suggestions",
+            "suggestion_content"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
-    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 0, 0]);
+    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(store.table_digests().await.unwrap(), digests);
     store
         .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], NOW)
@@ -1064,6 +1069,7 @@ async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb)
         nodes: Some([1, 2, u64::MAX]),
         delivered_at: None,
         rewarded_at: None,
+        reserved_until: Some(Timestamp::from_millis(NOW.millis() + 3_600_000)),
         body: json!({"actions": [{"content_id": "CZ-EM-1"}]}),
     };
     assert_eq!(
@@ -1098,6 +1104,7 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
         nodes: Some(nodes),
         delivered_at: None,
         rewarded_at: None,
+        reserved_until: None,
         body: json!({}),
     };
     assert_eq!(
@@ -1176,6 +1183,306 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
     assert_eq!(b.rewarded_at, None);
 }
 
+/// A decision for `hcp-a` on email with `content`, made at `made` (ms), crediting `nodes`.
+fn email_decision(
+    id: &str,
+    content: &str,
+    made: i64,
+    nodes: [u64; 3],
+    hold_until: Option<i64>,
+) -> openclm_store::DecisionRecord {
+    openclm_store::DecisionRecord {
+        decision_id: id.into(),
+        hcp_id: "hcp-a".into(),
+        made_at: Timestamp::from_millis(made),
+        model_version: 0,
+        chosen_content: Some(content.into()),
+        chosen_channel: Some(Channel::Email),
+        propensity: Some(0.5),
+        nodes: Some(nodes),
+        delivered_at: None,
+        rewarded_at: None,
+        reserved_until: hold_until.map(Timestamp::from_millis),
+        body: json!({}),
+    }
+}
+
+async fn outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content(db: TestDb) {
+    use openclm_core::engine::model::Counts;
+    let store = fresh(&db).await;
+    let minute = 60_000;
+    let t0 = 1_770_000_000_000;
+    let day = 24 * 60;
+    store
+        .log_decisions(vec![
+            // Outside the 14-day window of the events below.
+            email_decision(
+                "dec_old",
+                "CZ-EM-1",
+                t0 - 20 * day * minute,
+                [1, 2, 3],
+                None,
+            ),
+            email_decision("dec_new", "CZ-EM-1", t0, [1, 4, 5], None),
+            email_decision("dec_other", "CZ-EM-2", t0, [1, 6, 7], None),
+        ])
+        .await
+        .unwrap();
+    let about = |id: &str, minute: i64, channel: &str, kind: &str, content: &str| {
+        let mut v = event(id, "A1", minute, channel, kind).payload;
+        v.insert("content_id".into(), json!(content));
+        Event::from_json(serde_json::Value::Object(v)).unwrap()
+    };
+    store
+        .ingest(
+            vec![
+                about("d", 1, "email", "delivered", "CZ-EM-1"),
+                about("c", 2, "email", "clicked", "CZ-EM-1"),
+                about("c2", 3, "email", "clicked", "CZ-EM-1"),
+                // The same content on another channel, and unrelated content, credit nothing.
+                about("w", 4, "web", "content_viewed", "CZ-EM-1"),
+                about("x", 5, "email", "clicked", "CZ-EM-9"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut nodes = store.model_nodes(vec![1, 2, 3, 4, 5, 6, 7]).await.unwrap();
+    nodes.sort_by_key(|(k, _)| *k);
+    let counts = |trials: f64, successes: f64| Counts { trials, successes };
+    assert_eq!(
+        nodes,
+        vec![
+            (1, counts(1.0, 1.0)),
+            (4, counts(1.0, 1.0)),
+            (5, counts(1.0, 1.0))
+        ]
+    );
+    let new = store.get_decision("dec_new".into()).await.unwrap().unwrap();
+    assert_eq!(new.delivered_at.map(|t| t.millis()), Some(t0 + minute));
+    assert_eq!(new.rewarded_at.map(|t| t.millis()), Some(t0 + 2 * minute));
+    let old = store.get_decision("dec_old".into()).await.unwrap().unwrap();
+    assert_eq!((old.delivered_at, old.rewarded_at), (None, None));
+}
+
+async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions(db: TestDb) {
+    use openclm_core::engine::model::Counts;
+    use openclm_core::suggest::{
+        DismissReason, FeedbackInput, RepInput, Suggestion, SuggestionStatus, Week,
+    };
+    let store = fresh(&db).await;
+    let other = db.open().await;
+    // Master data carries the products an HCP must not be promoted.
+    let mut restricted = hcp("hcp-r", "north", "cardiology", "R1");
+    restricted.restricted_products = vec!["oncovira".into()];
+    store.put_hcps(vec![restricted], NOW).await.unwrap();
+    let back = other
+        .get_hcp(HcpId::parse("id", "hcp-r").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.restricted_products, ["oncovira"]);
+
+    let rep = RepInput {
+        name: Some("Ann Rep".into()),
+        territories: vec!["north".into()],
+        visits_per_week: Some(2),
+    }
+    .validate("rep-n")
+    .unwrap();
+    assert_eq!(
+        store.put_rep(rep.clone(), NOW).await.unwrap(),
+        Upserted::Created
+    );
+    assert_eq!(
+        store.put_rep(rep.clone(), NOW).await.unwrap(),
+        Upserted::Updated
+    );
+    assert_eq!(other.get_rep("rep-n".into()).await.unwrap(), Some(rep));
+    assert!(other.get_rep("rep-x".into()).await.unwrap().is_none());
+
+    let week = Week::containing(NOW);
+    let end = week.end().millis();
+    let suggestion = |id: &str, decision: &str, content: &str, extra: &[&str]| Suggestion {
+        suggestion_id: id.into(),
+        rep_id: "rep-n".into(),
+        week,
+        hcp_id: "hcp-a".into(),
+        decision_id: decision.into(),
+        channel: Channel::Email,
+        content_id: content.into(),
+        key_messages: extra.iter().map(|s| s.to_string()).collect(),
+        score: 0.25,
+        explanation: "opened 2 of the last 2 emails".into(),
+        status: SuggestionStatus::Pending,
+        reason: None,
+        cancelled_because: None,
+        note: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    assert!(
+        other
+            .get_plan("rep-n".into(), week)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let plan = openclm_store::NewPlan {
+        rep_id: "rep-n".into(),
+        week,
+        decisions: vec![
+            email_decision("dec_s1", "CZ-EM-1", NOW.millis(), [31, 32, 33], Some(end)),
+            email_decision("dec_s2", "CZ-EM-2", NOW.millis(), [31, 34, 35], Some(end)),
+        ],
+        suggestions: vec![
+            suggestion("sug_1", "dec_s1", "CZ-EM-1", &[]),
+            suggestion("sug_2", "dec_s2", "CZ-EM-2", &["CZ-EM-3"]),
+        ],
+        made_at: NOW,
+    };
+    let stored = store.save_plan(plan.clone()).await.unwrap();
+    assert_eq!(stored, plan.suggestions);
+    // A second plan for the same rep and week (another request, another node) changes nothing.
+    let again = openclm_store::NewPlan {
+        decisions: vec![email_decision(
+            "dec_s9",
+            "CZ-EM-9",
+            NOW.millis(),
+            [9, 9, 9],
+            Some(end),
+        )],
+        suggestions: vec![suggestion("sug_9", "dec_s9", "CZ-EM-9", &[])],
+        ..plan.clone()
+    };
+    assert_eq!(other.save_plan(again).await.unwrap(), plan.suggestions);
+    assert!(other.get_decision("dec_s9".into()).await.unwrap().is_none());
+    assert_eq!(
+        other.get_plan("rep-n".into(), week).await.unwrap(),
+        Some(plan.suggestions.clone())
+    );
+
+    // Both planned touches hold their place until the week ends.
+    let a = HcpId::parse("id", "hcp-a").unwrap();
+    let planned = other.planned_touches(a.clone(), NOW).await.unwrap();
+    let held: Vec<&str> = planned.iter().map(|p| p.decision_id.as_str()).collect();
+    assert_eq!(held, ["dec_s1", "dec_s2"]);
+    assert!(
+        other
+            .planned_touches(a.clone(), week.end())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let feedback = |status: &str, reason: Option<&str>| {
+        FeedbackInput {
+            status: Some(status.into()),
+            reason: reason.map(Into::into),
+            note: Some("Saw her at the congress".into()),
+        }
+        .validate()
+        .unwrap()
+    };
+    let later = Timestamp::from_millis(NOW.millis() + 60_000);
+    let dismissed = other
+        .suggestion_feedback(
+            "sug_1".into(),
+            feedback("dismissed", Some("not_relevant")),
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(dismissed.status, SuggestionStatus::Dismissed);
+    assert_eq!(dismissed.reason, Some(DismissReason::NotRelevant));
+    assert_eq!(dismissed.note.as_deref(), Some("Saw her at the congress"));
+    assert_eq!(dismissed.updated_at, later);
+    // The dismissal is a failed trial of the arm, and frees the slot it held.
+    let mut nodes = store.model_nodes(vec![31, 32, 33, 34]).await.unwrap();
+    nodes.sort_by_key(|(k, _)| *k);
+    let failed = Counts {
+        trials: 1.0,
+        successes: 0.0,
+    };
+    assert_eq!(nodes, vec![(31, failed), (32, failed), (33, failed)]);
+    let planned = store.planned_touches(a.clone(), NOW).await.unwrap();
+    assert_eq!(planned.len(), 1);
+    assert_eq!(planned[0].decision_id, "dec_s2");
+    // Feedback that does not fit the status is refused; an unknown suggestion is absent.
+    let refused = store
+        .suggestion_feedback("sug_1".into(), feedback("accepted", None), later)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.field, "status");
+    assert!(
+        store
+            .suggestion_feedback("sug_x".into(), feedback("accepted", None), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let accepted = store
+        .suggestion_feedback("sug_2".into(), feedback("accepted", None), later)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(accepted.status, SuggestionStatus::Accepted);
+
+    // Withdrawing a key message the accepted suggestion carries cancels it at once.
+    let withdrawn = ContentInput {
+        id: Some("CZ-EM-3".into()),
+        title: Some("t".into()),
+        kind: Some("email_template".into()),
+        product: Some("cardiozan".into()),
+        status: Some("withdrawn".into()),
+        approval_code: Some("C-1".into()),
+        approved_at: Some("2026-01-01T00:00:00Z".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    other.put_content(vec![withdrawn], later).await.unwrap();
+    let cancelled = store.get_suggestion("sug_2".into()).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, SuggestionStatus::Cancelled);
+    assert_eq!(
+        cancelled.cancelled_because.as_deref(),
+        Some("content CZ-EM-3 is withdrawn")
+    );
+    assert!(store.planned_touches(a, NOW).await.unwrap().is_empty());
+    // Cancelling again finds nothing open.
+    assert_eq!(
+        store
+            .cancel_suggestions(vec![("sug_2".into(), "again".into())], later)
+            .await
+            .unwrap(),
+        0
+    );
+    let listed = other
+        .list_suggestions(openclm_store::SuggestionFilter {
+            week: Some(week),
+            rep_id: None,
+        })
+        .await
+        .unwrap();
+    let statuses: Vec<(&str, SuggestionStatus)> = listed
+        .iter()
+        .map(|s| (s.suggestion_id.as_str(), s.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("sug_1", SuggestionStatus::Dismissed),
+            ("sug_2", SuggestionStatus::Cancelled)
+        ]
+    );
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -1218,6 +1525,8 @@ on_every_backend!(
     hcp_state_folds_each_stored_event_once_and_survives_reopening,
     model_counts_add_up_across_handles_and_decisions_are_logged,
     outcomes_credit_their_decision_once_within_the_window,
+    outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content,
+    weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

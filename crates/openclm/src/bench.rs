@@ -62,6 +62,7 @@ pub async fn load_hcps(store: &AnyStore, count: usize) -> anyhow::Result<()> {
                     system: "crm".into(),
                     id: format!("crm-{i}"),
                 }],
+                restricted_products: vec![],
             }
             .validate(&format!("hcp-{i}"))?,
         );

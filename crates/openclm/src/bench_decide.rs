@@ -219,7 +219,7 @@ pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> 
                             hcp: &person.hcp,
                             consent: &person.consent,
                             state: &person.state,
-                            restricted_products: &[],
+                            planned: &[],
                         };
                         let request = Request {
                             facts,

@@ -71,6 +71,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A rep's weekly plan: whom to see, with which key messages and why. Made on first request
+    /// for the week and read back unchanged after, as by GET /v1/reps/{rep}/suggestions.
+    Suggest {
+        /// The rep's id.
+        #[arg(long)]
+        rep: String,
+        /// ISO week (2026-W48) or a date in it; this week by default.
+        #[arg(long)]
+        week: Option<String>,
+        /// Print the plan as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
     /// Rerunnable benchmarks.
@@ -82,7 +95,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportWhat {
-    /// HCP master data from CSV: id,name,specialty,country,territory,segments,email,external_ids.
+    /// HCP master data from CSV: id,name,specialty,country,territory,segments,email,external_ids
+    /// and optionally restricted_products (lists `;`-separated).
     Hcps { file: PathBuf },
     /// Content from CSV or JSON (by extension, or --format).
     Content {

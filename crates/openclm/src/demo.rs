@@ -95,6 +95,9 @@ pub async fn build(store: &AnyStore, config: WorldConfig) -> anyhow::Result<Demo
         }
     }
     store.put_content(world.content.clone(), now()).await?;
+    for rep in world.reps() {
+        store.put_rep(rep, now()).await?;
+    }
     let bar = progress_bar(world.estimated_events(), "events");
     let mut chunk = Vec::with_capacity(10_000);
     let flush = async |chunk: Vec<_>, stats: &mut DemoStats| -> anyhow::Result<()> {

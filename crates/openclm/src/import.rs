@@ -101,6 +101,9 @@ struct HcpRow {
     segments: Option<String>,
     email: Option<String>,
     external_ids: Option<String>,
+    /// Optional column: products not to promote to the HCP, `;`-separated.
+    #[serde(default)]
+    restricted_products: Option<String>,
 }
 
 fn split_list(text: Option<String>) -> Vec<String> {
@@ -131,6 +134,7 @@ fn hcp_of_row(row: HcpRow) -> Result<openclm_core::Hcp, FieldError> {
         segments: split_list(row.segments),
         email: row.email,
         external_ids,
+        restricted_products: split_list(row.restricted_products),
     }
     .validate(row.id.trim())
 }

@@ -90,6 +90,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             decide(store, &engine, hcps, channels, n, json).await
         }
+        Command::Suggest { rep, week, json } => {
+            let store = open_store(&settings.database_url).await?;
+            let engine = openclm_core::engine::Engine {
+                rules: settings.rules.clone(),
+            };
+            suggest(store, &engine, &rep, week.as_deref(), json).await
+        }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }
@@ -137,6 +144,60 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// `openclm suggest`: a rep's plan for a week, as a table or as JSON.
+async fn suggest(
+    store: AnyStore,
+    engine: &openclm_core::engine::Engine,
+    rep: &str,
+    week: Option<&str>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let now = now();
+    let week = match week {
+        Some(w) => openclm_core::suggest::Week::parse("week", w)?,
+        None => openclm_core::suggest::Week::containing(now),
+    };
+    let rep_id = openclm_core::hcp::parse_identifier("rep", rep)?;
+    let rep = store
+        .get_rep(rep_id)
+        .await?
+        .with_context(|| format!("rep: no rep {rep:?}; add it with PUT /v1/reps/{{id}}"))?;
+    let plan = openclm_server::suggest::plan_week(&store, engine, &rep, week, now).await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({}), week {}: {} suggestions for {} visits",
+        rep.name,
+        rep.id,
+        plan.week,
+        plan.suggestions.len(),
+        plan.capacity
+    );
+    if let Some(note) = &plan.note {
+        println!("  {note}");
+    }
+    for s in &plan.suggestions {
+        let mut messages = vec![s.content_id.as_str()];
+        messages.extend(s.key_messages.iter().map(String::as_str));
+        println!(
+            "  {:<10} {:<14} {:<13} expected response {:>5.1}%  {}",
+            s.status.as_str(),
+            s.hcp_id,
+            s.channel.as_str(),
+            s.score * 100.0,
+            messages.join(", ")
+        );
+        println!("             why: {}", s.explanation);
+        if let Some(why) = &s.cancelled_because {
+            println!("             cancelled: {why}");
+        }
+        println!("             suggestion {}", s.suggestion_id);
+    }
+    Ok(())
 }
 
 /// `openclm decide`: the engine's answer for some HCPs, as a table or as JSON.

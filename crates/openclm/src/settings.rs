@@ -100,6 +100,9 @@ log = "info"
 min_gap_hours = 24
 # The consent purpose a promotional contact needs.
 purpose = "promotional"
+# How long a decision not yet reported delivered holds its place under the caps and the gap
+# (a rep's planned visit holds it until the end of its week).
+reserve_hours = 72
 # At most `max` touches of any kind in any `days` days.
 total_cap = { max = 4, days = 30 }
 

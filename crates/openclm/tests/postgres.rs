@@ -87,6 +87,7 @@ fn hcp(i: usize) -> openclm_core::Hcp {
             system: "crm".into(),
             id: format!("crm-{i}"),
         }],
+        restricted_products: vec![],
     }
     .validate(&format!("hcp-{i}"))
     .unwrap()

@@ -1,5 +1,5 @@
-//! What counts as the outcome of a delivered decision: the first delivery event naming it is a
-//! trial of its arm; the first response within the attribution window is a success.
+//! What counts as the outcome of a delivered decision: the first delivery event reporting it is
+//! a trial of its arm; the first response within the attribution window is a success.
 
 use crate::event::{Details, Event, EventType};
 
@@ -46,9 +46,13 @@ impl RewardConfig {
         i64::from(self.window_days) * 86_400_000
     }
 
-    /// The outcome an event reports for the decision it names, if it names one.
+    /// The outcome an event reports for a decision: the one it names by `decision_id`, else the
+    /// latest decision for the same HCP, content and channel within the attribution window
+    /// (found by the store). An event naming neither a decision nor content reports none.
     pub fn outcome_of(&self, event: &Event) -> Option<Outcome> {
-        event.decision_id.as_ref()?;
+        if event.decision_id.is_none() && event.content_id.is_none() {
+            return None;
+        }
         match event.kind {
             EventType::Sent | EventType::Delivered | EventType::CallLogged => {
                 Some(Outcome::Delivery)

@@ -31,6 +31,9 @@ pub struct Rules {
     pub min_gap_hours: u32,
     /// The consent purpose a promotional contact needs.
     pub purpose: String,
+    /// How long a decision not yet reported delivered holds its place under the caps and the
+    /// gap (see [`Planned`]).
+    pub reserve_hours: u32,
 }
 
 impl Default for Rules {
@@ -45,6 +48,7 @@ impl Default for Rules {
             total_cap: Some(Cap { max: 4, days: 30 }),
             min_gap_hours: 24,
             purpose: DEFAULT_PURPOSE.to_owned(),
+            reserve_hours: 72,
         }
     }
 }
@@ -72,15 +76,49 @@ fn violation(code: &'static str, reason: impl Into<String>) -> Violation {
     }
 }
 
+/// A touch decided but not yet reported delivered (an earlier decision, a rep's planned visit):
+/// it holds its place under the caps and the gap until it is delivered or released, so that two
+/// decisions in a row cannot both take the last slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    pub channel: Channel,
+    pub at: Timestamp,
+}
+
 /// What the rules look at for one HCP.
 #[derive(Debug, Clone, Copy)]
 pub struct HcpFacts<'a> {
+    /// Master data, including the products that must not be promoted to this HCP.
     pub hcp: &'a Hcp,
     /// The HCP's consent history (any order).
     pub consent: &'a [ConsentRecord],
     pub state: &'a HcpState,
-    /// Products that must not be promoted to this HCP.
-    pub restricted_products: &'a [String],
+    /// Touches decided and not yet delivered.
+    pub planned: &'a [Planned],
+}
+
+impl HcpFacts<'_> {
+    /// Touches delivered or planned in the `days` days up to `now` (and any dated after it), on
+    /// one channel or all.
+    pub fn touches_within(&self, now: Timestamp, days: i64, channel: Option<Channel>) -> usize {
+        let from = now.millis() - days * 86_400_000;
+        let planned = self
+            .planned
+            .iter()
+            .filter(|p| p.at.millis() > from && channel.is_none_or(|c| c == p.channel))
+            .count();
+        self.state.touches_within(now, days, channel) + planned
+    }
+
+    /// A delivered or planned touch less than `gap_ms` from `now`.
+    pub fn touch_near(&self, now: Timestamp, gap_ms: i64) -> Option<Timestamp> {
+        self.state.touch_near(now, gap_ms).or_else(|| {
+            self.planned
+                .iter()
+                .map(|p| p.at)
+                .find(|t| (now.millis() - t.millis()).abs() < gap_ms)
+        })
+    }
 }
 
 impl Rules {
@@ -143,7 +181,7 @@ impl Rules {
                 format!("the content is not meant for {specialty}"),
             ));
         }
-        if facts.restricted_products.contains(&content.product) {
+        if facts.hcp.restricted_products.contains(&content.product) {
             return Err(violation(
                 "product_restricted",
                 format!("{} may not be promoted to this HCP", content.product),
@@ -154,6 +192,17 @@ impl Rules {
 
     /// The constraints on contacting the HCP on a channel now (consent, caps, gap).
     pub fn check_contact(
+        &self,
+        facts: &HcpFacts<'_>,
+        channel: Channel,
+        now: Timestamp,
+    ) -> Result<(), Violation> {
+        self.check_consent(facts, channel, now)?;
+        self.check_frequency(facts, channel, now)
+    }
+
+    /// Consent and opt-outs on a channel: what must still hold when a planned touch is made.
+    pub fn check_consent(
         &self,
         facts: &HcpFacts<'_>,
         channel: Channel,
@@ -189,34 +238,42 @@ impl Rules {
                 format!("the HCP unsubscribed from {channel}"),
             ));
         }
+        Ok(())
+    }
+
+    /// Caps and the minimum gap, counting delivered and planned touches.
+    pub fn check_frequency(
+        &self,
+        facts: &HcpFacts<'_>,
+        channel: Channel,
+        now: Timestamp,
+    ) -> Result<(), Violation> {
         if let Some(cap) = self.channel_caps.get(&channel) {
-            let used = facts
-                .state
-                .touches_within(now, cap.days.into(), Some(channel));
+            let used = facts.touches_within(now, cap.days.into(), Some(channel));
             if used >= cap.max as usize {
                 return Err(violation(
                     "channel_cap",
                     format!(
-                        "{used} {channel} touches in the last {} days (cap {})",
+                        "{used} {channel} touches made or planned in the last {} days (cap {})",
                         cap.days, cap.max
                     ),
                 ));
             }
         }
         if let Some(cap) = self.total_cap {
-            let used = facts.state.touches_within(now, cap.days.into(), None);
+            let used = facts.touches_within(now, cap.days.into(), None);
             if used >= cap.max as usize {
                 return Err(violation(
                     "total_cap",
                     format!(
-                        "{used} touches on all channels in the last {} days (cap {})",
+                        "{used} touches on all channels made or planned in the last {} days (cap {})",
                         cap.days, cap.max
                     ),
                 ));
             }
         }
         let gap_ms = i64::from(self.min_gap_hours) * HOUR_MS;
-        if let Some(near) = facts.state.touch_near(now, gap_ms) {
+        if let Some(near) = facts.touch_near(now, gap_ms) {
             let hours = (now.millis() - near.millis()).abs() / HOUR_MS;
             return Err(violation(
                 "min_gap",

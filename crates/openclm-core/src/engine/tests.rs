@@ -97,7 +97,7 @@ fn explanations_cite_the_hcps_real_history() {
         hcp: &doctor,
         consent: &consent,
         state: &state,
-        restricted_products: &[],
+        planned: &[],
     };
     let library = [
         content("CZ-EM-9", "email_template", "cardiology", "approved"),
@@ -147,7 +147,7 @@ fn when_nothing_is_allowed_the_answer_says_why() {
         hcp: &doctor,
         consent: &[],
         state: &state,
-        restricted_products: &[],
+        planned: &[],
     };
     let library = [
         content("a", "email_template", "efficacy", "approved"),
@@ -173,8 +173,17 @@ fn when_nothing_is_allowed_the_answer_says_why() {
 }
 
 /// A random HCP situation: consents (channel, granted?), content (kind, status, country choice,
-/// expiry in days from now), touches (channel, hours ago), the email cap and the total cap.
-type Situation = (Vec<(u8, u8)>, Vec<(u8, u8, u8, i8)>, Vec<(u8, i16)>, u8, u8);
+/// expiry in days from now), touches (channel, hours ago), planned touches (channel, hours ago),
+/// the email cap, the total cap and whether the HCP may not hear about the second product.
+type Situation = (
+    Vec<(u8, u8)>,
+    Vec<(u8, u8, u8, i8)>,
+    Vec<(u8, i16)>,
+    Vec<(u8, i16)>,
+    u8,
+    u8,
+    bool,
+);
 
 fn situation() -> impl Strategy<Value = Situation> {
     (
@@ -182,8 +191,10 @@ fn situation() -> impl Strategy<Value = Situation> {
         prop::collection::vec((0u8..8, 0u8..5, 0u8..3, -30i8..60), 1..25),
         // Some touches are dated ahead of now (clocks differ).
         prop::collection::vec((0u8..12, -48i16..1500), 0..12),
+        prop::collection::vec((0u8..12, 0i16..200), 0..3),
         0u8..4,
         1u8..8,
+        any::<bool>(),
     )
 }
 
@@ -192,11 +203,21 @@ proptest! {
 
     #[test]
     fn no_returned_action_breaks_a_hard_constraint_and_propensities_are_probabilities(
-        (consents, items, touches, email_cap, total_cap) in situation(),
+        (consents, items, touches, planned, email_cap, total_cap, restricted) in situation(),
         seed in 0u64..1000,
     ) {
         let now = Timestamp::from_millis(NOW);
-        let doctor = hcp("h", "cardiology", "DE");
+        let mut doctor = hcp("h", "cardiology", "DE");
+        if restricted {
+            doctor.restricted_products = vec!["oncozan".into()];
+        }
+        let planned: Vec<rules::Planned> = planned
+            .iter()
+            .map(|(c, hours)| rules::Planned {
+                channel: Channel::ALL[*c as usize],
+                at: Timestamp::from_millis(NOW - i64::from(*hours) * 3_600_000),
+            })
+            .collect();
         let consent: Vec<ConsentRecord> = consents
             .iter()
             .enumerate()
@@ -223,6 +244,9 @@ proptest! {
                     _ => vec!["FR".into()],
                 };
                 c.expires_at = Some(Timestamp::from_millis(NOW + i64::from(*expiry) * DAY_MS));
+                if i % 2 == 1 {
+                    c.product = "oncozan".into();
+                }
                 c
             })
             .collect();
@@ -239,7 +263,7 @@ proptest! {
         let mut engine = Engine::default();
         engine.rules.channel_caps.insert(Channel::Email, Cap { max: email_cap.into(), days: 7 });
         engine.rules.total_cap = Some(Cap { max: total_cap.into(), days: 30 });
-        let facts = HcpFacts { hcp: &doctor, consent: &consent, state: &state, restricted_products: &[] };
+        let facts = HcpFacts { hcp: &doctor, consent: &consent, state: &state, planned: &planned };
         let decision = engine.decide(
             &Request { facts, content: &library, channels: None, n: 50, now },
             &Model::default(),
@@ -250,6 +274,7 @@ proptest! {
             // Checked independently of the engine's own rule code:
             prop_assert_eq!(item.status_at(now), ContentStatus::Approved);
             prop_assert!(item.countries.is_empty() || item.countries.contains(&"DE".to_owned()));
+            prop_assert!(!(restricted && item.product == "oncozan"));
             let latest = consent.iter().filter(|r| r.channel == action.channel).max_by_key(|r| r.changed_at);
             prop_assert!(latest.is_none_or(|r| r.state == ConsentState::Granted));
             if rules::needs_opt_in(action.channel) {
@@ -264,6 +289,13 @@ proptest! {
                             && channel.is_none_or(|ch| Channel::ALL[*c as usize] == ch)
                     })
                     .count()
+                    + planned
+                        .iter()
+                        .filter(|p| {
+                            p.at.millis() > NOW - days * DAY_MS
+                                && channel.is_none_or(|ch| p.channel == ch)
+                        })
+                        .count()
             };
             if let Some(cap) = engine.rules.channel_caps.get(&action.channel) {
                 prop_assert!(recent(cap.days.into(), Some(action.channel)) < cap.max as usize);
@@ -272,6 +304,9 @@ proptest! {
             for t in &touches {
                 let hours_away = i64::from(t.1).abs();
                 prop_assert!(hours_away >= 24, "a touch {} h away", t.1);
+            }
+            for p in &planned {
+                prop_assert!(NOW - p.at.millis() >= 24 * 3_600_000, "a planned touch at {}", p.at);
             }
             prop_assert!((0.0..=1.0).contains(&action.propensity));
             prop_assert!((0.0..=1.0).contains(&action.score));
@@ -342,7 +377,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
                 hcp: doctor,
                 consent: &consent,
                 state: &state,
-                restricted_products: &[],
+                planned: &[],
             };
             let request = Request {
                 facts,
@@ -387,7 +422,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
             hcp: doctor,
             consent: &consent,
             state: &state,
-            restricted_products: &[],
+            planned: &[],
         };
         let request = Request {
             facts,

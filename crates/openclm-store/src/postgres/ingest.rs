@@ -10,7 +10,7 @@ use openclm_core::{FieldError, HcpId, Timestamp};
 use std::collections::{HashMap, HashSet};
 
 use super::{MASTER_DATA_LOCK, PgStore};
-use crate::rows::{EventRow, credit};
+use crate::rows::{DELIVERY_SKEW_MS, EventRow, REWARDS, credit};
 use crate::{IngestOutcome, Result, UnknownHcpPolicy};
 use openclm_core::Event;
 use openclm_core::engine::reward::Outcome;
@@ -446,6 +446,66 @@ async fn insert_consents(
     Ok(())
 }
 
+/// Finds, for each outcome that names content but no decision, the latest decision for the same
+/// HCP, content and channel within the attribution window: for a delivery, preferring one not yet
+/// delivered; for a response, one not yet rewarded and made before it. Keyed by the outcome's
+/// index in `reported`.
+async fn attribute_by_content(
+    tx: &Tx<'_>,
+    reported: &[(Option<&str>, Option<&str>, Outcome, i64, i64, i16)],
+) -> Result<HashMap<usize, String>> {
+    let mut index = Vec::new();
+    let (mut keys, mut contents, mut channels, mut ats, mut responses) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, &(decision, content, outcome, at, hcp_key, channel)) in reported.iter().enumerate() {
+        if let (None, Some(content)) = (decision, content) {
+            index.push(i as i64);
+            keys.push(hcp_key);
+            contents.push(content);
+            channels.push(channel);
+            ats.push(at);
+            responses.push(outcome == Outcome::Response);
+        }
+    }
+    if index.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "SELECT e.i, d.decision_id
+             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int2[], $5::int8[], $6::bool[])
+                AS e(i, hcp_key, content, channel, at, response)
+             CROSS JOIN LATERAL (
+                SELECT decision_id FROM decisions
+                WHERE hcp_key = e.hcp_key AND made_at BETWEEN e.at - $7 AND e.at + $8
+                    AND chosen_content = e.content AND chosen_channel = e.channel
+                    AND node_global IS NOT NULL
+                ORDER BY CASE WHEN e.response THEN rewarded_at IS NULL AND made_at <= e.at
+                    ELSE delivered_at IS NULL END DESC, made_at DESC
+                LIMIT 1) d",
+        )
+        .await?;
+    let found = tx
+        .query(
+            &stmt,
+            &[
+                &index,
+                &keys,
+                &contents,
+                &channels,
+                &ats,
+                &responses,
+                &REWARDS.window_ms(),
+                &DELIVERY_SKEW_MS,
+            ],
+        )
+        .await?;
+    Ok(found
+        .iter()
+        .map(|r| (r.get::<_, i64>(0) as usize, r.get(1)))
+        .collect())
+}
+
 /// Credits the outcomes of decisions that the events just inserted report: a trial for the first
 /// delivery, a success for the first response within the window, and only an outcome of the
 /// decision's own HCP on the chosen channel. The decisions are locked together in id order and
@@ -457,18 +517,31 @@ async fn credit_decisions(
     accepted: &[usize],
     hcps: &HashMap<(&str, &str), i64>,
 ) -> Result<()> {
-    let named: Vec<(&str, Outcome, i64, i64, i16)> = accepted
+    let reported: Vec<(Option<&str>, Option<&str>, Outcome, i64, i64, i16)> = accepted
         .iter()
         .filter_map(|&i| {
             let r = &rows[i];
             let hcp_key = *hcps.get(&(r.source.as_str(), r.hcp.as_str()))?;
             Some((
-                r.decision_id.as_deref()?,
+                r.decision_id.as_deref(),
+                r.content_id.as_deref(),
                 r.outcome?,
                 r.occurred_at,
                 hcp_key,
                 r.channel as i16,
             ))
+        })
+        .collect();
+    if reported.is_empty() {
+        return Ok(());
+    }
+    let unnamed = attribute_by_content(tx, &reported).await?;
+    let named: Vec<(&str, Outcome, i64, i64, i16)> = reported
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(decision, _, outcome, at, hcp_key, channel))| {
+            let decision = decision.or_else(|| unnamed.get(&i).map(String::as_str))?;
+            Some((decision, outcome, at, hcp_key, channel))
         })
         .collect();
     if named.is_empty() {

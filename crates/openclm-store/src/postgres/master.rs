@@ -38,6 +38,7 @@ struct Columns<'a> {
     territories: Vec<Option<&'a str>>,
     segments: Vec<String>,
     emails: Vec<Option<&'a str>>,
+    restricted: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -51,6 +52,7 @@ impl<'a> Columns<'a> {
             &self.territories,
             &self.segments,
             &self.emails,
+            &self.restricted,
         ]
     }
 
@@ -63,6 +65,10 @@ impl<'a> Columns<'a> {
             territories: rows.iter().map(|r| r.hcp.territory.as_deref()).collect(),
             segments: rows.iter().map(|r| to_json(&r.hcp.segments)).collect(),
             emails: rows.iter().map(|r| r.hcp.email.as_deref()).collect(),
+            restricted: rows
+                .iter()
+                .map(|r| to_json(&r.hcp.restricted_products))
+                .collect(),
         }
     }
 }
@@ -229,10 +235,12 @@ pub(super) async fn put_hcps(
             .prepare_cached(
                 "UPDATE hcps h SET id = u.id, name = u.name, specialty = u.specialty,
                     country = u.country, territory = u.territory, segments = u.segments,
-                    email = u.email, is_stub = FALSE, updated_at = $9
+                    email = u.email, restricted_products = u.restricted, is_stub = FALSE,
+                    updated_at = $10
                  FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
-                    $6::text[], $7::text[], $8::text[])
-                    AS u(hcp_key, id, name, specialty, country, territory, segments, email)
+                    $6::text[], $7::text[], $8::text[], $9::text[])
+                    AS u(hcp_key, id, name, specialty, country, territory, segments, email,
+                        restricted)
                  WHERE h.hcp_key = u.hcp_key",
             )
             .await?;
@@ -248,12 +256,12 @@ pub(super) async fn put_hcps(
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
-                    created_at, updated_at)
+                    restricted_products, created_at, updated_at)
                  SELECT u.id, u.name, u.specialty, u.country, u.territory, u.segments, u.email,
-                    $8, $8
+                    u.restricted, $9, $9
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                    $6::text[], $7::text[]) WITH ORDINALITY
-                    AS u(id, name, specialty, country, territory, segments, email, n)
+                    $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
+                    AS u(id, name, specialty, country, territory, segments, email, restricted, n)
                  ORDER BY u.n
                  RETURNING id, hcp_key",
             )

@@ -5,6 +5,7 @@
 
 mod ingest;
 mod master;
+mod suggest;
 mod tls;
 
 use deadpool_postgres::GenericClient;
@@ -14,6 +15,7 @@ use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::engine::model::Counts;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
+use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -23,9 +25,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
 use crate::{
-    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
-    PageRequest, Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy,
-    Upserted, cursor,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
+    NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
+    SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
 
 /// Migrations, in order. Append only: a released migration never changes.
@@ -44,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "decisions",
         include_str!("../../migrations/postgres/0003_decisions.sql"),
+    ),
+    (
+        4,
+        "suggestions",
+        include_str!("../../migrations/postgres/0004_suggestions.sql"),
     ),
 ];
 
@@ -295,7 +302,8 @@ fn page_limit(page: &PageRequest) -> usize {
     page.limit.clamp(1, 1000)
 }
 
-const HCP_COLUMNS: &str = "hcp_key, id, name, specialty, country, territory, segments, email";
+const HCP_COLUMNS: &str =
+    "hcp_key, id, name, specialty, country, territory, segments, email, restricted_products";
 
 /// Reads HCP rows and their external ids (one query for all of them).
 async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hcp>> {
@@ -328,6 +336,7 @@ async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hc
                 segments: json_list("hcps.segments", r.get(6))?,
                 email: r.get(7),
                 external_ids: external.remove(&key).unwrap_or_default(),
+                restricted_products: json_list("hcps.restricted_products", r.get(8))?,
             })
         })
         .collect()
@@ -537,6 +546,10 @@ impl crate::Store for PgStore {
                     &specialties,
                 ];
                 let inserted: bool = tx.query_one(&stmt, &params).await?.get(0);
+                if c.status != ContentStatus::Approved {
+                    let why = format!("content {} is {}", c.id, c.status);
+                    suggest::cancel_for_content(&tx, &c.id, &why, now).await?;
+                }
                 results.push(if inserted {
                     Upserted::Created
                 } else {
@@ -893,40 +906,7 @@ impl crate::Store for PgStore {
     async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
-                    chosen_content, chosen_channel, propensity, node_global, node_segment,
-                    node_hcp, delivered_at, rewarded_at, body)
-                 SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM hcps
-                 WHERE id = $2 AND NOT is_stub",
-            )
-            .await?;
-        let mut logged = Vec::with_capacity(decisions.len());
-        for d in &decisions {
-            let node = |i: usize| d.nodes.map(|n| n[i] as i64);
-            let inserted = tx
-                .execute(
-                    &stmt,
-                    &[
-                        &d.decision_id,
-                        &d.hcp_id,
-                        &d.made_at.millis(),
-                        &d.model_version,
-                        &d.chosen_content,
-                        &d.chosen_channel.map(|c| c.code() as i16),
-                        &d.propensity,
-                        &node(0),
-                        &node(1),
-                        &node(2),
-                        &d.delivered_at.map(Timestamp::millis),
-                        &d.rewarded_at.map(Timestamp::millis),
-                        &d.body.to_string(),
-                    ],
-                )
-                .await?;
-            logged.push(inserted == 1);
-        }
+        let logged = suggest::insert_decisions(&tx, &decisions).await?;
         tx.commit().await?;
         Ok(logged)
     }
@@ -937,7 +917,7 @@ impl crate::Store for PgStore {
             .prepare_cached(
                 "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
                     d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                    d.node_hcp, d.delivered_at, d.rewarded_at
+                    d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until
                  FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                  WHERE d.decision_id = $1",
             )
@@ -967,11 +947,90 @@ impl crate::Store for PgStore {
                     nodes,
                     delivered_at: time(11),
                     rewarded_at: time(12),
+                    reserved_until: time(13),
                     body: serde_json::from_str(r.get(7))
                         .map_err(|e| corrupt("decisions.body", e))?,
                 })
             })
             .transpose()
+    }
+
+    async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(Vec::new());
+        };
+        suggest::planned_touches(&client, hcp_key, now).await
+    }
+
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
+        let client = self.client().await?;
+        suggest::put_rep(&client, &rep, now).await
+    }
+
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
+        let client = self.client().await?;
+        suggest::get_rep(&client, &rep_id).await
+    }
+
+    async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stored = suggest::save_plan(&tx, &plan).await?;
+            tx.commit().await?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn get_plan(&self, rep_id: String, week: Week) -> Result<Option<Vec<Suggestion>>> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let plan = suggest::get_plan(&tx, &rep_id, week).await?;
+        tx.commit().await?;
+        Ok(plan)
+    }
+
+    async fn list_suggestions(&self, filter: SuggestionFilter) -> Result<Vec<Suggestion>> {
+        let client = self.client().await?;
+        suggest::list(&client, &filter).await
+    }
+
+    async fn get_suggestion(&self, suggestion_id: String) -> Result<Option<Suggestion>> {
+        let client = self.client().await?;
+        suggest::get(&client, &suggestion_id).await
+    }
+
+    async fn suggestion_feedback(
+        &self,
+        suggestion_id: String,
+        feedback: Feedback,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<Suggestion, FieldError>>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let result = suggest::feedback(&tx, &suggestion_id, &feedback, now).await?;
+            tx.commit().await?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn cancel_suggestions(
+        &self,
+        cancellations: Vec<(String, String)>,
+        now: Timestamp,
+    ) -> Result<usize> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let cancelled = suggest::cancel(&tx, &cancellations, now).await?;
+            tx.commit().await?;
+            Ok(cancelled)
+        })
+        .await
     }
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread for events, and a
 //! small pool of connections for reads and master-data writes.
 
+mod suggest;
 mod tail;
 mod writer;
 
@@ -9,6 +10,7 @@ use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::engine::model::Counts;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
+use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
@@ -20,9 +22,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::rows::EventRow;
 use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use crate::{
-    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport, Page,
-    PageRequest, Result, StoreCounts, StoreError, StoredEvent, TimelineFilter, UnknownHcpPolicy,
-    Upserted, cursor,
+    ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
+    NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
+    SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
 use tail::Tail;
 use writer::{IngestJob, Writer};
@@ -48,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "decisions",
         include_str!("../../migrations/sqlite/0004_decisions.sql"),
+    ),
+    (
+        5,
+        "suggestions",
+        include_str!("../../migrations/sqlite/0005_suggestions.sql"),
     ),
 ];
 
@@ -258,7 +265,8 @@ fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
-const HCP_COLUMNS: &str = "hcp_key, id, name, specialty, country, territory, segments, email";
+const HCP_COLUMNS: &str =
+    "hcp_key, id, name, specialty, country, territory, segments, email, restricted_products";
 
 fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
     let hcp_key: i64 = row.get(0)?;
@@ -283,6 +291,7 @@ fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
         segments: json_list(&row.get::<_, String>(6)?)?,
         email: row.get(7)?,
         external_ids,
+        restricted_products: json_list(&row.get::<_, String>(8)?)?,
     })
 }
 
@@ -453,6 +462,10 @@ impl crate::Store for SqliteStore {
                     now.millis(),
                     to_json(&c.specialties),
                 ])?;
+                if c.status != ContentStatus::Approved {
+                    let why = format!("content {} is {}", c.id, c.status);
+                    suggest::cancel_for_content(&tx, &c.id, &why, now)?;
+                }
                 results.push(if existed { Upserted::Updated } else { Upserted::Created });
             }
             tx.commit()?;
@@ -901,42 +914,7 @@ impl crate::Store for SqliteStore {
     async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut logged = Vec::with_capacity(decisions.len());
-            {
-                let mut find =
-                    tx.prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1 AND is_stub = 0")?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
-                        chosen_content, chosen_channel, propensity, node_global, node_segment,
-                        node_hcp, delivered_at, rewarded_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?;
-                for d in &decisions {
-                    let Some(hcp_key) = find
-                        .query_row([&d.hcp_id], |r| r.get::<_, i64>(0))
-                        .optional()?
-                    else {
-                        logged.push(false);
-                        continue;
-                    };
-                    insert.execute(params![
-                        d.decision_id,
-                        hcp_key,
-                        d.made_at.millis(),
-                        d.model_version,
-                        d.chosen_content,
-                        d.chosen_channel.map(Channel::code),
-                        d.propensity,
-                        d.nodes.map(|n| n[0] as i64),
-                        d.nodes.map(|n| n[1] as i64),
-                        d.nodes.map(|n| n[2] as i64),
-                        d.delivered_at.map(Timestamp::millis),
-                        d.rewarded_at.map(Timestamp::millis),
-                        d.body.to_string(),
-                    ])?;
-                    logged.push(true);
-                }
-            }
+            let logged = suggest::insert_decisions(&tx, &decisions)?;
             tx.commit()?;
             Ok(logged)
         })
@@ -949,7 +927,7 @@ impl crate::Store for SqliteStore {
                 .prepare_cached(
                     "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
                         d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                        d.node_hcp, d.delivered_at, d.rewarded_at
+                        d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until
                      FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                      WHERE d.decision_id = ?1",
                 )?
@@ -976,6 +954,7 @@ impl crate::Store for SqliteStore {
                         nodes,
                         delivered_at: time(11)?,
                         rewarded_at: time(12)?,
+                        reserved_until: time(13)?,
                         body: serde_json::Value::Null,
                     };
                     Ok((record, r.get::<_, String>(7)?))
@@ -987,6 +966,70 @@ impl crate::Store for SqliteStore {
                 Ok(record)
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {
+        self.with_conn(move |conn, _| {
+            let Some(hcp_key) = hcp_key_of(conn, &hcp)? else {
+                return Ok(Vec::new());
+            };
+            suggest::planned_touches(conn, hcp_key, now)
+        })
+        .await
+    }
+
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
+        self.with_conn(move |conn, _| suggest::put_rep(conn, &rep, now))
+            .await
+    }
+
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
+        self.with_conn(move |conn, _| suggest::get_rep(conn, &rep_id))
+            .await
+    }
+
+    async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>> {
+        self.with_conn(move |conn, _| suggest::save_plan(conn, &plan))
+            .await
+    }
+
+    async fn get_plan(&self, rep_id: String, week: Week) -> Result<Option<Vec<Suggestion>>> {
+        self.with_conn(move |conn, _| suggest::get_plan(conn, &rep_id, week))
+            .await
+    }
+
+    async fn list_suggestions(&self, filter: SuggestionFilter) -> Result<Vec<Suggestion>> {
+        self.with_conn(move |conn, _| suggest::list(conn, &filter))
+            .await
+    }
+
+    async fn get_suggestion(&self, suggestion_id: String) -> Result<Option<Suggestion>> {
+        self.with_conn(move |conn, _| suggest::get(conn, &suggestion_id))
+            .await
+    }
+
+    async fn suggestion_feedback(
+        &self,
+        suggestion_id: String,
+        feedback: Feedback,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<Suggestion, FieldError>>> {
+        self.with_conn(move |conn, _| suggest::feedback(conn, &suggestion_id, &feedback, now))
+            .await
+    }
+
+    async fn cancel_suggestions(
+        &self,
+        cancellations: Vec<(String, String)>,
+        now: Timestamp,
+    ) -> Result<usize> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cancelled = suggest::cancel(&tx, &cancellations, now)?;
+            tx.commit()?;
+            Ok(cancelled)
         })
         .await
     }
@@ -1047,13 +1090,15 @@ fn put_hcp(
         hcp.territory,
         to_json(&hcp.segments),
         hcp.email,
-        now.millis()
+        now.millis(),
+        to_json(&hcp.restricted_products)
     ];
     let (hcp_key, was_stub) = match target {
         Some((k, was_stub)) => {
             tx.prepare_cached(
                 "UPDATE hcps SET id = ?2, name = ?3, specialty = ?4, country = ?5, territory = ?6,
-                    segments = ?7, email = ?8, is_stub = 0, updated_at = ?9 WHERE hcp_key = ?1",
+                    segments = ?7, email = ?8, is_stub = 0, updated_at = ?9,
+                    restricted_products = ?10 WHERE hcp_key = ?1",
             )?
             .execute(values)?;
             (k, was_stub)
@@ -1061,7 +1106,8 @@ fn put_hcp(
         None => {
             tx.prepare_cached(
                 "INSERT INTO hcps (id, name, specialty, country, territory, segments, email,
-                    created_at, updated_at) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    created_at, updated_at, restricted_products)
+                 VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
             )?
             .execute(values)?;
             (tx.last_insert_rowid(), false)

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::meta_get;
 use super::tail::{self, Tail, TailEntry};
-use crate::rows::{EventRow, credit};
+use crate::rows::{DELIVERY_SKEW_MS, EventRow, REWARDS, credit};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 use openclm_core::engine::reward::Outcome;
 
@@ -303,9 +303,10 @@ impl Writer {
                             job.now.millis(),
                         ])?;
                     }
-                    if let (Some(outcome), Some(decision)) = (event.outcome, &event.decision_id) {
+                    if let Some(outcome) = event.outcome {
                         outcomes_named.push(Named {
-                            decision,
+                            decision: event.decision_id.as_deref(),
+                            content: event.content_id.as_deref(),
                             outcome,
                             at: event.occurred_at,
                             hcp_key,
@@ -343,9 +344,11 @@ impl Writer {
     }
 }
 
-/// An accepted event that names a decision.
+/// An accepted event that reports an outcome: of the decision it names, else of the latest
+/// decision for its HCP, content and channel within the attribution window.
 struct Named<'a> {
-    decision: &'a str,
+    decision: Option<&'a str>,
+    content: Option<&'a str>,
     outcome: Outcome,
     at: i64,
     hcp_key: i64,
@@ -372,9 +375,42 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
          ON CONFLICT (node_key) DO UPDATE SET trials = trials + excluded.trials,
             successes = successes + excluded.successes",
     )?;
+    let mut latest = tx.prepare_cached(
+        "SELECT decision_id FROM decisions
+         WHERE hcp_key = ?1 AND made_at BETWEEN ?2 AND ?3 AND chosen_content = ?4
+            AND chosen_channel = ?5 AND node_global IS NOT NULL
+         ORDER BY CASE WHEN ?6 THEN rewarded_at IS NULL AND made_at <= ?7
+            ELSE delivered_at IS NULL END DESC, made_at DESC
+         LIMIT 1",
+    )?;
     type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
     for n in named {
-        let (decision, outcome, at) = (n.decision, n.outcome, n.at);
+        let (outcome, at) = (n.outcome, n.at);
+        let found: Option<String>;
+        let decision = match (n.decision, n.content) {
+            (Some(d), _) => d,
+            (None, Some(content)) => {
+                found = latest
+                    .query_row(
+                        params![
+                            n.hcp_key,
+                            at - REWARDS.window_ms(),
+                            at + DELIVERY_SKEW_MS,
+                            content,
+                            n.channel,
+                            outcome == Outcome::Response,
+                            at
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match &found {
+                    Some(d) => d.as_str(),
+                    None => continue,
+                }
+            }
+            (None, None) => continue,
+        };
         let found: Option<Row> = read
             .query_row(params![decision, n.hcp_key, n.channel], |r| {
                 Ok((

@@ -1,0 +1,464 @@
+//! Reps and their weekly suggestions: `PUT/GET /v1/reps/{id}`, `GET /v1/reps/{id}/suggestions`
+//! (the week's plan, made on first request and read back unchanged after), feedback on a
+//! suggestion, and the report of what reps did with them.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use openclm_core::auth::Action;
+use openclm_core::content::{Content, ContentStatus};
+use openclm_core::engine::Engine;
+use openclm_core::engine::rules::HcpFacts;
+use openclm_core::suggest::{
+    FeedbackInput, Rep, RepInput, Suggestion, SuggestionStatus, Week, pick_visits,
+};
+use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
+use openclm_store::{
+    HcpFilter, IngestOutcome, NewPlan, PageRequest, Store, StoreError, SuggestionFilter,
+    UnknownHcpPolicy, Upserted,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use crate::auth::Caller;
+use crate::decide::{HcpContext, content_library, decide_with};
+use crate::routes::body_json;
+use crate::{ApiError, AppState};
+
+/// The channels a rep's call goes out on.
+pub const REP_CHANNELS: [Channel; 2] = [Channel::FaceToFace, Channel::RemoteDetail];
+
+/// Further key messages a suggestion carries besides its lead content.
+const EXTRA_KEY_MESSAGES: usize = 2;
+
+/// A rep's plan for a week.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub rep_id: String,
+    pub week: Week,
+    /// Visits the rep can make in the week.
+    pub capacity: u32,
+    /// HCPs of the rep's territories considered when the plan was made now (0 when it was read
+    /// back).
+    pub considered: usize,
+    /// Why there is no plan, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// The rep's plan for `week`: the stored one, or one made now from the engine's decisions for
+/// every HCP of the rep's territories (each on a rep channel, within every hard constraint),
+/// keeping the `visits_per_week` HCPs with the highest expected response. Open suggestions
+/// whose content or consent no longer allows them are cancelled before the plan is returned.
+pub async fn plan_week<S: Store>(
+    store: &S,
+    engine: &Engine,
+    rep: &Rep,
+    week: Week,
+    now: Timestamp,
+) -> Result<Plan, StoreError> {
+    let mut plan = Plan {
+        rep_id: rep.id.clone(),
+        week,
+        capacity: rep.visits_per_week,
+        considered: 0,
+        note: None,
+        suggestions: Vec::new(),
+    };
+    if let Some(stored) = store.get_plan(rep.id.clone(), week).await? {
+        plan.suggestions = recheck(store, engine, stored, now).await?;
+        return Ok(plan);
+    }
+    if week.end() <= now {
+        plan.note = Some(format!("{week} is over and no plan was made for it"));
+        return Ok(plan);
+    }
+    // A plan for a later week is decided as of its Monday.
+    let at = now.max(week.start());
+    let library = content_library(store, at).await?;
+    let mut candidates = Vec::new();
+    for territory in &rep.territories {
+        let mut cursor = None;
+        loop {
+            let filter = HcpFilter {
+                territory: Some(territory.clone()),
+                ..HcpFilter::default()
+            };
+            let page = store
+                .list_hcps(filter, PageRequest { cursor, limit: 500 })
+                .await?;
+            for hcp in page.items {
+                plan.considered += 1;
+                let context = HcpContext::read(store, &library, hcp, at).await?;
+                let decided = decide_with(
+                    engine,
+                    &library,
+                    &context,
+                    Some(&REP_CHANNELS),
+                    10,
+                    at,
+                    week.end(),
+                );
+                if decided.decision.chosen.is_some() {
+                    candidates.push(decided);
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let scores: Vec<(&str, f64)> = candidates
+        .iter()
+        .filter_map(|d| {
+            let chosen = &d.decision.actions[d.decision.chosen?];
+            Some((d.record.hcp_id.as_str(), chosen.score))
+        })
+        .collect();
+    let picked: Vec<String> = pick_visits(&scores, rep.visits_per_week as usize)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut decisions = Vec::with_capacity(picked.len());
+    let mut suggestions = Vec::with_capacity(picked.len());
+    for decided in candidates {
+        if !picked.contains(&decided.record.hcp_id) {
+            continue;
+        }
+        let Some(chosen) = decided
+            .decision
+            .chosen
+            .map(|c| &decided.decision.actions[c])
+        else {
+            continue;
+        };
+        let key_messages = decided
+            .decision
+            .actions
+            .iter()
+            .filter(|a| a.channel == chosen.channel && a.content_id != chosen.content_id)
+            .map(|a| a.content_id.clone())
+            .take(EXTRA_KEY_MESSAGES)
+            .collect();
+        suggestions.push(Suggestion {
+            suggestion_id: format!("sug_{:032x}", rand::random::<u128>()),
+            rep_id: rep.id.clone(),
+            week,
+            hcp_id: decided.record.hcp_id.clone(),
+            decision_id: decided.record.decision_id.clone(),
+            channel: chosen.channel,
+            content_id: chosen.content_id.clone(),
+            key_messages,
+            score: chosen.score,
+            explanation: chosen.explanation.clone(),
+            status: SuggestionStatus::Pending,
+            reason: None,
+            cancelled_because: None,
+            note: None,
+            created_at: now,
+            updated_at: now,
+        });
+        let mut record = decided.record;
+        if let Some(body) = record.body.as_object_mut() {
+            body.insert(
+                "plan".into(),
+                json!({"rep_id": rep.id, "week": week, "picked_by": format!(
+                    "the {} HCPs of the rep's territories with the highest expected response",
+                    rep.visits_per_week)}),
+            );
+        }
+        decisions.push(record);
+    }
+    let stored = store
+        .save_plan(NewPlan {
+            rep_id: rep.id.clone(),
+            week,
+            decisions,
+            suggestions,
+            made_at: now,
+        })
+        .await?;
+    plan.suggestions = recheck(store, engine, stored, now).await?;
+    Ok(plan)
+}
+
+/// Cancels the open suggestions that may no longer be carried out (content withdrawn or
+/// expired, consent withdrawn, the HCP opted out) and returns the plan as now stored.
+async fn recheck<S: Store>(
+    store: &S,
+    engine: &Engine,
+    mut suggestions: Vec<Suggestion>,
+    now: Timestamp,
+) -> Result<Vec<Suggestion>, StoreError> {
+    let mut cancellations = Vec::new();
+    for s in suggestions.iter().filter(|s| s.status.is_open()) {
+        if let Some(why) = obstacle(store, engine, s, now).await? {
+            cancellations.push((s.suggestion_id.clone(), why));
+        }
+    }
+    if cancellations.is_empty() {
+        return Ok(suggestions);
+    }
+    store.cancel_suggestions(cancellations.clone(), now).await?;
+    for s in &mut suggestions {
+        if let Some((_, why)) = cancellations.iter().find(|(id, _)| *id == s.suggestion_id) {
+            s.status = SuggestionStatus::Cancelled;
+            s.cancelled_because = Some(why.clone());
+            s.updated_at = now;
+        }
+    }
+    Ok(suggestions)
+}
+
+/// Why a suggestion may not be carried out now, if it may not.
+async fn obstacle<S: Store>(
+    store: &S,
+    engine: &Engine,
+    s: &Suggestion,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    for content_id in std::iter::once(&s.content_id).chain(&s.key_messages) {
+        let status = store
+            .get_content(content_id.clone(), now)
+            .await?
+            .map(|c: Content| c.status_at(now));
+        if status != Some(ContentStatus::Approved) {
+            let status = status.map_or("gone".to_owned(), |s| s.to_string());
+            return Ok(Some(format!("content {content_id} is {status}")));
+        }
+    }
+    let Ok(id) = HcpId::parse("hcp_id", &s.hcp_id) else {
+        return Ok(None);
+    };
+    let Some(hcp) = store.get_hcp(id.clone()).await? else {
+        return Ok(Some("the HCP is no longer known".into()));
+    };
+    let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
+    let state = store.hcp_state(id).await?.unwrap_or_default();
+    let facts = HcpFacts {
+        hcp: &hcp,
+        consent: &consent,
+        state: &state,
+        planned: &[],
+    };
+    Ok(engine
+        .rules
+        .check_consent(&facts, s.channel, now)
+        .err()
+        .map(|v| v.reason))
+}
+
+// ---- routes ----------------------------------------------------------------------------------
+
+fn rep_id(text: &str) -> Result<String, ApiError> {
+    Ok(openclm_core::hcp::parse_identifier("id", text)?)
+}
+
+pub(crate) async fn put_rep<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteMasterData)?;
+    let rep = body_json::<RepInput>(&body)?.validate(&id)?;
+    let upserted = state.store.put_rep(rep.clone(), (state.clock)()).await?;
+    let status = match upserted {
+        Upserted::Created => StatusCode::CREATED,
+        Upserted::Updated => StatusCode::OK,
+    };
+    Ok((status, Json(rep)).into_response())
+}
+
+pub(crate) async fn get_rep<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Rep>, ApiError> {
+    caller.require(Action::Read)?;
+    let id = rep_id(&id)?;
+    state
+        .store
+        .get_rep(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("rep".into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WeekQuery {
+    week: Option<String>,
+    rep: Option<String>,
+}
+
+fn parse_week(text: Option<&str>, now: Timestamp) -> Result<Week, ApiError> {
+    Ok(match text {
+        None | Some("") => Week::containing(now),
+        Some(text) => Week::parse("week", text)?,
+    })
+}
+
+fn week_query(q: Result<Query<WeekQuery>, QueryRejection>) -> Result<WeekQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+pub(crate) async fn rep_suggestions<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<WeekQuery>, QueryRejection>,
+) -> Result<Json<Plan>, ApiError> {
+    caller.require(Action::Read)?;
+    let q = week_query(q)?;
+    if q.rep.is_some() {
+        return Err(FieldError::new("rep", "the rep is named in the path").into());
+    }
+    let now = (state.clock)();
+    let week = parse_week(q.week.as_deref(), now)?;
+    let Some(rep) = state.store.get_rep(rep_id(&id)?).await? else {
+        return Err(ApiError::NotFound("rep".into()));
+    };
+    let plan = plan_week(&state.store, &state.config.engine, &rep, week, now).await?;
+    Ok(Json(plan))
+}
+
+pub(crate) async fn get_suggestion<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Suggestion>, ApiError> {
+    caller.require(Action::Read)?;
+    let id = openclm_core::hcp::parse_identifier("id", &id)?;
+    state
+        .store
+        .get_suggestion(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("suggestion".into()))
+}
+
+pub(crate) async fn feedback<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Suggestion>, ApiError> {
+    caller.require(Action::WriteEvents)?;
+    let id = openclm_core::hcp::parse_identifier("id", &id)?;
+    let feedback = body_json::<FeedbackInput>(&body)?.validate()?;
+    let now = (state.clock)();
+    let suggestion = match state.store.suggestion_feedback(id, feedback, now).await? {
+        None => return Err(ApiError::NotFound("suggestion".into())),
+        Some(Err(e)) => return Err(ApiError::Conflict(e)),
+        Some(Ok(s)) => s,
+    };
+    if suggestion.status == SuggestionStatus::Completed {
+        record_call(&state.store, &suggestion, now).await?;
+    }
+    Ok(Json(suggestion))
+}
+
+/// A completed suggestion is a call made: it is recorded as an event (once, whatever the number
+/// of times the completion is reported), so that it counts under the caps like any other touch
+/// and credits the decision's arm with its delivery.
+async fn record_call<S: Store>(store: &S, s: &Suggestion, now: Timestamp) -> Result<(), ApiError> {
+    let event = json!({
+        "event_id": format!("{}:completed", s.suggestion_id),
+        "occurred_at": s.updated_at.min(now),
+        "hcp": s.hcp_id,
+        "source": "openclm",
+        "channel": s.channel,
+        "type": "call_logged",
+        "content_id": s.content_id,
+        "decision_id": s.decision_id,
+        "rep_id": s.rep_id,
+    });
+    let event = Event::from_json(event)
+        .map_err(|e| ApiError::Internal(StoreError::Corrupt(format!("a completed call: {e}"))))?;
+    let outcome = store
+        .ingest(vec![event], UnknownHcpPolicy::Reject, now)
+        .await?;
+    match outcome.first() {
+        Some(IngestOutcome::Accepted | IngestOutcome::Duplicate) => Ok(()),
+        other => {
+            tracing::warn!(outcome = ?other, "the call of a completed suggestion was not recorded");
+            Ok(())
+        }
+    }
+}
+
+/// What reps did with the suggestions of a week: counts by status, dismissals by reason, and the
+/// same per content item.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub week: Week,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rep_id: Option<String>,
+    pub suggestions: usize,
+    pub by_status: BTreeMap<&'static str, usize>,
+    pub dismissed_because: BTreeMap<&'static str, usize>,
+    pub by_content: Vec<ContentReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContentReport {
+    pub content_id: String,
+    pub suggested: usize,
+    pub by_status: BTreeMap<&'static str, usize>,
+}
+
+pub fn report(week: Week, rep_id: Option<String>, suggestions: &[Suggestion]) -> Report {
+    let mut by_status = BTreeMap::new();
+    let mut dismissed_because = BTreeMap::new();
+    let mut per_content: BTreeMap<&str, ContentReport> = BTreeMap::new();
+    for s in suggestions {
+        *by_status.entry(s.status.as_str()).or_insert(0) += 1;
+        if let Some(reason) = s.reason {
+            *dismissed_because.entry(reason.as_str()).or_insert(0) += 1;
+        }
+        let c = per_content
+            .entry(&s.content_id)
+            .or_insert_with(|| ContentReport {
+                content_id: s.content_id.clone(),
+                suggested: 0,
+                by_status: BTreeMap::new(),
+            });
+        c.suggested += 1;
+        *c.by_status.entry(s.status.as_str()).or_insert(0) += 1;
+    }
+    Report {
+        week,
+        rep_id,
+        suggestions: suggestions.len(),
+        by_status,
+        dismissed_because,
+        by_content: per_content.into_values().collect(),
+    }
+}
+
+pub(crate) async fn suggestion_report<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<WeekQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::Read)?;
+    let q = week_query(q)?;
+    let week = parse_week(q.week.as_deref(), (state.clock)())?;
+    let rep = q.rep.as_deref().map(rep_id).transpose()?;
+    let suggestions = state
+        .store
+        .list_suggestions(SuggestionFilter {
+            week: Some(week),
+            rep_id: rep.clone(),
+        })
+        .await?;
+    Ok(Json(json!(report(week, rep, &suggestions))))
+}
