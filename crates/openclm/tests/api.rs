@@ -787,3 +787,350 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["field"], "n");
 }
+
+/// Now minus some days, as the server's clock sees it.
+fn days_ago(days: f64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    openclm_core::Timestamp::from_millis(now - (days * 86_400_000.0) as i64).to_string()
+}
+
+#[tokio::test]
+async fn reps_get_a_weekly_plan_within_caps_and_capacity_and_their_feedback_closes_the_loop() {
+    let app = spawn_app().await;
+    // Territories: T-0 holds hcp-0, 3, 6, 9; T-1 hcp-1, 4, 7; T-2 (another rep's) the rest.
+    app.seed_hcps(10).await;
+    let item = |kind: &str, topic: &str| {
+        json!({"title": "Item", "kind": kind, "product": "cardiozan", "topics": [topic],
+            "status": "approved", "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z"})
+    };
+    let put_content = |id: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .put(format!("{}/v1/content/{id}", app.base))
+                .bearer_auth(&app.admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    put_content("CZ-DECK", item("slide_deck", "efficacy")).await;
+    put_content("CZ-KM-1", item("key_message", "safety")).await;
+    put_content("CZ-KM-2", item("key_message", "dosing")).await;
+    // hcp-1 is a trial investigator: cardiozan may not be promoted to them.
+    let r = app
+        .put_hcp(
+            "hcp-1",
+            json!({"name": "Dr. Test 1", "specialty": "oncology", "country": "DE",
+                "territory": "T-1", "external_ids": [{"system": "crm", "id": "CRM-1"}],
+                "restricted_products": ["cardiozan"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // hcp-3 had two visits this month (the face-to-face cap); hcp-6 four touches (the total
+    // cap), logged by the CRM and the email platform.
+    let touch = |id: &str, hcp: usize, days: f64, channel: &str, kind: &str| {
+        json!({"event_id": id, "occurred_at": days_ago(days), "hcp": format!("CRM-{hcp}"),
+            "source": "crm", "channel": channel, "type": kind, "rep_id": "rep-x"})
+    };
+    let history = json!([
+        touch("v1", 3, 10.0, "face_to_face", "call_logged"),
+        touch("v2", 3, 20.0, "face_to_face", "call_logged"),
+        touch("t1", 6, 3.0, "email", "sent"),
+        touch("t2", 6, 8.0, "email", "sent"),
+        touch("t3", 6, 12.0, "remote_detail", "call_logged"),
+        touch("t4", 6, 15.0, "face_to_face", "call_logged"),
+    ]);
+    let r = app
+        .post_events(&app.ingest, "application/json", history.to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .put(format!("{}/v1/reps/rep-0", app.base))
+        .bearer_auth(&app.admin)
+        .json(&json!({"name": "Ann Rep", "territories": ["T-0", "T-1"], "visits_per_week": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let plan: Value = app
+        .get(&app.read, "/v1/reps/rep-0/suggestions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["capacity"], 4);
+    assert_eq!(plan["considered"], 7);
+    let suggestions = plan["suggestions"].as_array().unwrap().clone();
+    // Five HCPs may be seen (not hcp-1: restricted; not hcp-6: capped); four fit the week.
+    assert_eq!(suggestions.len(), 4, "{plan}");
+    let field = |s: &Value, f: &str| s[f].as_str().unwrap().to_owned();
+    for s in &suggestions {
+        let hcp = field(s, "hcp_id");
+        assert!(
+            ["hcp-0", "hcp-3", "hcp-4", "hcp-7", "hcp-9"].contains(&hcp.as_str()),
+            "{hcp}"
+        );
+        let channel = field(s, "channel");
+        assert!(["face_to_face", "remote_detail"].contains(&channel.as_str()));
+        if hcp == "hcp-3" {
+            assert_eq!(channel, "remote_detail", "two visits this month already");
+        }
+        assert_eq!(s["status"], "pending");
+        assert!(!s["explanation"].as_str().unwrap().is_empty());
+        assert!(
+            !s["key_messages"]
+                .as_array()
+                .unwrap()
+                .contains(&s["content_id"])
+        );
+    }
+    // Asked again, the plan is the same plan.
+    let again: Value = app
+        .get(&app.read, "/v1/reps/rep-0/suggestions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["suggestions"], plan["suggestions"]);
+
+    // A planned visit holds its place: a decision for the same HCP now finds no rep slot.
+    let planned_hcp = suggestions
+        .iter()
+        .map(|s| field(s, "hcp_id"))
+        .find(|h| h != "hcp-3")
+        .unwrap();
+    let r: Value = app
+        .client
+        .post(format!("{}/v1/decide", app.base))
+        .bearer_auth(&app.read)
+        .json(&json!({"hcp": planned_hcp, "channels": ["face_to_face", "remote_detail"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let blocked = r["decisions"][0]["blocked"].as_array().unwrap();
+    assert!(!blocked.is_empty());
+    assert!(
+        blocked.iter().all(|b| b["code"] == "min_gap"),
+        "{blocked:?}"
+    );
+    assert_eq!(r["decisions"][0]["actions"].as_array().unwrap().len(), 0);
+    // The restricted HCP's blocked candidates say why.
+    let r: Value = app
+        .client
+        .post(format!("{}/v1/decide", app.base))
+        .bearer_auth(&app.read)
+        .json(&json!({"hcp": "hcp-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        r["decisions"][0]["blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["code"] == "product_restricted"),
+        "{r}"
+    );
+
+    let feedback = |id: String, body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .post(format!("{}/v1/suggestions/{id}/feedback", app.base))
+                .bearer_auth(&app.ingest)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let [first, second, third, fourth] =
+        [0, 1, 2, 3].map(|i| field(&suggestions[i], "suggestion_id"));
+    let r = feedback(first.clone(), json!({"status": "accepted"})).await;
+    assert_eq!(r.status(), 200);
+    let r = feedback(first.clone(), json!({"status": "completed"})).await;
+    let completed: Value = r.json().await.unwrap();
+    assert_eq!(completed["status"], "completed");
+    // Reported twice, the call is recorded once, naming the decision, which it credits.
+    feedback(first.clone(), json!({"status": "completed"})).await;
+    let timeline: Value = app
+        .get(
+            &app.read,
+            &format!(
+                "/v1/hcps/{}/timeline?type=call_logged",
+                field(&suggestions[0], "hcp_id")
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls: Vec<&Value> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["decision_id"] == suggestions[0]["decision_id"])
+        .collect();
+    assert_eq!(calls.len(), 1, "{timeline}");
+    let decision = app
+        .store
+        .get_decision(field(&suggestions[0], "decision_id"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(decision.delivered_at.is_some());
+
+    // A dismissal needs a reason; a finished suggestion takes no more feedback.
+    let r = feedback(second.clone(), json!({"status": "dismissed"})).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "reason");
+    let r = feedback(
+        second.clone(),
+        json!({"status": "dismissed", "reason": "not_relevant", "note": "prefers dosing data"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = feedback(
+        first.clone(),
+        json!({"status": "dismissed", "reason": "no_time"}),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "conflict");
+    assert_eq!(e["error"]["field"], "status");
+    assert_eq!(
+        feedback("sug_nope".into(), json!({"status": "accepted"}))
+            .await
+            .status(),
+        404
+    );
+
+    // The fourth HCP withdraws consent on the suggestion's channel: the plan, read again, shows
+    // the suggestion cancelled with the reason.
+    let hcp_number: usize = field(&suggestions[3], "hcp_id")
+        .trim_start_matches("hcp-")
+        .parse()
+        .unwrap();
+    let mut withdrawal = touch(
+        "c4",
+        hcp_number,
+        0.01,
+        &field(&suggestions[3], "channel"),
+        "consent_changed",
+    );
+    withdrawal["state"] = json!("withdrawn");
+    let r = app
+        .post_events(
+            &app.ingest,
+            "application/json",
+            json!([withdrawal]).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let plan: Value = app
+        .get(&app.read, "/v1/reps/rep-0/suggestions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fourth_now = plan["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["suggestion_id"] == fourth.as_str())
+        .unwrap();
+    assert_eq!(fourth_now["status"], "cancelled");
+    assert_eq!(
+        fourth_now["cancelled_because"],
+        format!(
+            "consent for {} (promotional) is withdrawn",
+            field(&suggestions[3], "channel")
+        )
+    );
+
+    // Withdrawing the third suggestion's lead content cancels it at once.
+    let lead = field(&suggestions[2], "content_id");
+    let kind = match lead.as_str() {
+        "CZ-DECK" => "slide_deck",
+        _ => "key_message",
+    };
+    let mut withdrawn = item(kind, "efficacy");
+    withdrawn["status"] = json!("withdrawn");
+    let r = app
+        .client
+        .put(format!("{}/v1/content/{lead}", app.base))
+        .bearer_auth(&app.admin)
+        .json(&withdrawn)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let cancelled: Value = app
+        .get(&app.read, &format!("/v1/suggestions/{third}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        cancelled["cancelled_because"],
+        format!("content {lead} is withdrawn")
+    );
+
+    // What reps did with the week's suggestions, dismissal reasons included.
+    let report: Value = app
+        .get(&app.read, "/v1/suggestions/report?rep=rep-0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["suggestions"], 4);
+    assert_eq!(
+        report["by_status"],
+        json!({"cancelled": 2, "completed": 1, "dismissed": 1})
+    );
+    assert_eq!(report["dismissed_because"], json!({"not_relevant": 1}));
+
+    // Bad requests name what is wrong.
+    assert_eq!(
+        app.get(&app.read, "/v1/reps/rep-9/suggestions")
+            .await
+            .status(),
+        404
+    );
+    let r = app
+        .get(&app.read, "/v1/reps/rep-0/suggestions?week=2026-W99")
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "week");
+    let r = app
+        .client
+        .put(format!("{}/v1/reps/rep-1", app.base))
+        .bearer_auth(&app.admin)
+        .json(&json!({"name": "Bo", "territories": [], "visits_per_week": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "territories"
+    );
+}

@@ -192,3 +192,54 @@ async fn decide_prints_ranked_actions_with_reasons_and_logs_them() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("channels"));
 }
+
+#[tokio::test]
+async fn suggest_prints_a_reps_week_and_reads_the_same_plan_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("suggest.db").to_str().unwrap().to_owned();
+    let demo = run(
+        &db,
+        &["demo", "--no-serve", "--hcps", "300", "--months", "1"],
+    );
+    assert!(demo.status.success(), "{demo:?}");
+    let territory = {
+        let store = SqliteStore::open(&db).unwrap();
+        let page = store
+            .list_hcps(
+                openclm_store::HcpFilter::default(),
+                openclm_store::PageRequest {
+                    cursor: None,
+                    limit: 1,
+                },
+            )
+            .await
+            .unwrap();
+        page.items[0].territory.clone().unwrap()
+    };
+    let rep = format!("rep-{territory}");
+    let json = run(&db, &["suggest", "--rep", &rep, "--json"]);
+    assert!(json.status.success(), "{json:?}");
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let suggestions = plan["suggestions"].as_array().unwrap();
+    assert!(!suggestions.is_empty(), "{plan}");
+    assert!(suggestions.len() <= 30);
+    let store = SqliteStore::open(&db).unwrap();
+    for s in suggestions {
+        let id = openclm_core::HcpId::parse("id", s["hcp_id"].as_str().unwrap()).unwrap();
+        let hcp = store.get_hcp(id).await.unwrap().unwrap();
+        assert_eq!(hcp.territory.as_deref(), Some(territory.as_str()));
+    }
+    drop(store);
+    let table = run(&db, &["suggest", "--rep", &rep]);
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    for s in suggestions {
+        assert!(
+            stdout.contains(s["suggestion_id"].as_str().unwrap()),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("why: "), "{stdout}");
+    let bad = run(&db, &["suggest", "--rep", "rep-nowhere"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no rep"));
+}

@@ -446,13 +446,17 @@ async fn insert_consents(
     Ok(())
 }
 
+/// An accepted event reporting an outcome: (decision id, content id, outcome, when, HCP key,
+/// channel code).
+type Reported<'a> = (Option<&'a str>, Option<&'a str>, Outcome, i64, i64, i16);
+
 /// Finds, for each outcome that names content but no decision, the latest decision for the same
 /// HCP, content and channel within the attribution window: for a delivery, preferring one not yet
 /// delivered; for a response, one not yet rewarded and made before it. Keyed by the outcome's
 /// index in `reported`.
 async fn attribute_by_content(
     tx: &Tx<'_>,
-    reported: &[(Option<&str>, Option<&str>, Outcome, i64, i64, i16)],
+    reported: &[Reported<'_>],
 ) -> Result<HashMap<usize, String>> {
     let mut index = Vec::new();
     let (mut keys, mut contents, mut channels, mut ats, mut responses) =
@@ -517,7 +521,7 @@ async fn credit_decisions(
     accepted: &[usize],
     hcps: &HashMap<(&str, &str), i64>,
 ) -> Result<()> {
-    let reported: Vec<(Option<&str>, Option<&str>, Outcome, i64, i64, i16)> = accepted
+    let reported: Vec<Reported> = accepted
         .iter()
         .filter_map(|&i| {
             let r = &rows[i];
