@@ -10,7 +10,7 @@ use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
 use openclm_core::engine::rules::{HcpFacts, Planned};
-use openclm_core::engine::{Decision, Engine, Request, channels_for, topic_of};
+use openclm_core::engine::{Engine, Request, channels_for, topic_of};
 use openclm_core::state::HcpState;
 use openclm_core::{Channel, FieldError, Hcp, HcpId, Timestamp};
 use openclm_store::{ContentFilter, DecisionRecord, PageRequest, Store, StoreError};
@@ -215,7 +215,9 @@ pub(crate) struct Decided {
     /// What `POST /v1/decide` answers for the HCP.
     pub answer: Value,
     pub record: DecisionRecord,
-    pub decision: Decision,
+    /// The ranked actions and the engine's pick among them.
+    pub actions: Vec<openclm_core::engine::Action>,
+    pub chosen: Option<usize>,
 }
 
 /// Decides for one HCP; the chosen action holds its place under the caps until `hold`.
@@ -280,7 +282,8 @@ pub(crate) fn decide_with(
     Decided {
         answer,
         record,
-        decision,
+        chosen: decision.chosen,
+        actions: decision.actions,
     }
 }
 

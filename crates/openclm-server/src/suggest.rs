@@ -104,7 +104,7 @@ pub async fn plan_week<S: Store>(
                     at,
                     week.end(),
                 );
-                if decided.decision.chosen.is_some() {
+                if decided.chosen.is_some() {
                     candidates.push(decided);
                 }
             }
@@ -117,7 +117,7 @@ pub async fn plan_week<S: Store>(
     let scores: Vec<(&str, f64)> = candidates
         .iter()
         .filter_map(|d| {
-            let chosen = &d.decision.actions[d.decision.chosen?];
+            let chosen = &d.actions[d.chosen?];
             Some((d.record.hcp_id.as_str(), chosen.score))
         })
         .collect();
@@ -131,15 +131,10 @@ pub async fn plan_week<S: Store>(
         if !picked.contains(&decided.record.hcp_id) {
             continue;
         }
-        let Some(chosen) = decided
-            .decision
-            .chosen
-            .map(|c| &decided.decision.actions[c])
-        else {
+        let Some(chosen) = decided.chosen.map(|c| &decided.actions[c]) else {
             continue;
         };
         let key_messages = decided
-            .decision
             .actions
             .iter()
             .filter(|a| a.channel == chosen.channel && a.content_id != chosen.content_id)

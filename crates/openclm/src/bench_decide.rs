@@ -205,6 +205,7 @@ pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let per_thread = decisions.div_ceil(threads);
     let started = Instant::now();
+    let mut blocked_total = 0usize;
     let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -212,7 +213,7 @@ pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> 
                 scope.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(100 + t as u64);
                     let mut latencies = Vec::with_capacity(per_thread);
-                    let mut allowed = 0usize;
+                    let mut blocked = 0usize;
                     for d in 0..per_thread {
                         let person = &people[(d * threads + t) % people.len()];
                         let facts = HcpFacts {
@@ -231,18 +232,26 @@ pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> 
                         let began = Instant::now();
                         let decision = engine.decide(&request, model, &mut rng);
                         latencies.push(began.elapsed());
-                        allowed += decision.actions.len();
+                        blocked += decision.blocked.len();
                     }
-                    (latencies, allowed)
+                    (latencies, blocked)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().map(|(l, _)| l).unwrap_or_default())
-            .collect()
+        let mut all = Vec::with_capacity(decisions);
+        for h in handles {
+            if let Ok((l, b)) = h.join() {
+                all.extend(l);
+                blocked_total += b;
+            }
+        }
+        all
     });
     let elapsed = started.elapsed();
+    println!(
+        "candidates blocked by a hard constraint: {:.0} per decision on average",
+        blocked_total as f64 / latencies.len().max(1) as f64
+    );
     latencies.sort();
     let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!(

@@ -12,7 +12,6 @@ use rand::Rng;
 use rand_distr::Distribution;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::Channel;
 
@@ -55,7 +54,7 @@ pub struct ArmContext<'a> {
 }
 
 /// The estimate for one arm and HCP, level by level.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Estimate {
     pub global: (f64, Counts),
     pub segment: (f64, Counts),
@@ -99,24 +98,44 @@ pub enum Level {
 }
 
 /// The key of one node: the level and the parts of the context that level uses, hashed with
-/// separators so that no two contexts share a key by concatenation.
+/// separators so that no two contexts share a key by concatenation. Keys are stored, so the
+/// bytes hashed never change: `[level, channel] 0xff topic 0xff` then `specialty 0xff country
+/// 0xff` (segment) or `hcp 0xff` (HCP).
 pub fn node_key(level: Level, c: &ArmContext<'_>) -> u64 {
-    let mut h = Xxh3::new();
-    let mut part = |bytes: &[u8]| {
-        h.update(bytes);
-        h.update(&[0xff]);
-    };
-    part(&[level as u8, c.channel.code() as u8]);
-    part(c.topic.as_bytes());
-    match level {
-        Level::Global => {}
+    let mut parts: [&[u8]; 4] = [&[], &[], &[], &[]];
+    let head = [level as u8, c.channel.code() as u8];
+    parts[0] = &head;
+    parts[1] = c.topic.as_bytes();
+    let used = match level {
+        Level::Global => 2,
         Level::Segment => {
-            part(c.specialty.as_bytes());
-            part(c.country.as_bytes());
+            parts[2] = c.specialty.as_bytes();
+            parts[3] = c.country.as_bytes();
+            4
         }
-        Level::Hcp => part(c.hcp.as_bytes()),
+        Level::Hcp => {
+            parts[2] = c.hcp.as_bytes();
+            3
+        }
+    };
+    let len: usize = parts[..used].iter().map(|p| p.len() + 1).sum();
+    // One-shot hashing of the joined bytes (the same digest as streaming them), on the stack
+    // for the usual lengths.
+    let mut stack = [0u8; 320];
+    let mut heap = Vec::new();
+    let buffer: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for part in &parts[..used] {
+        buffer[at..at + part.len()].copy_from_slice(part);
+        buffer[at + part.len()] = 0xff;
+        at += part.len() + 1;
     }
-    h.digest()
+    xxhash_rust::xxh3::xxh3_64(buffer)
 }
 
 fn global_key(c: &ArmContext<'_>) -> u64 {
@@ -145,15 +164,28 @@ impl Model {
 
     /// The estimate for an arm and HCP, level by level.
     pub fn estimate(&self, c: &ArmContext<'_>) -> Estimate {
+        let keys = [global_key(c), segment_key(c), hcp_key(c)];
+        self.estimate_from(keys.map(|k| self.get(k)))
+    }
+
+    /// The estimates of several arms: every key first, then every lookup, so that the lookups
+    /// (cache misses in a large model) overlap.
+    pub fn estimates(&self, contexts: &[ArmContext<'_>]) -> Vec<Estimate> {
+        let keys: Vec<[u64; 3]> = contexts
+            .iter()
+            .map(|c| [global_key(c), segment_key(c), hcp_key(c)])
+            .collect();
+        let counts: Vec<[Counts; 3]> = keys.iter().map(|k| k.map(|k| self.get(k))).collect();
+        counts.into_iter().map(|c| self.estimate_from(c)).collect()
+    }
+
+    fn estimate_from(&self, [g, seg, own]: [Counts; 3]) -> Estimate {
         let s = self.strengths;
         let shrink = |prior: f64, strength: f64, counts: Counts| {
             (prior * strength + counts.successes) / (strength + counts.trials)
         };
-        let g = self.get(global_key(c));
         let global = shrink(s.global_rate, s.global, g);
-        let seg = self.get(segment_key(c));
         let segment = shrink(global, s.segment, seg);
-        let own = self.get(hcp_key(c));
         Estimate {
             global: (global, g),
             segment: (segment, seg),
@@ -180,6 +212,46 @@ impl Model {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Keys are stored: they are what streaming the parts with separators always gave.
+    #[test]
+    fn node_keys_never_change() {
+        let streamed = |level: Level, c: &ArmContext<'_>| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            let mut part = |bytes: &[u8]| {
+                h.update(bytes);
+                h.update(&[0xff]);
+            };
+            part(&[level as u8, c.channel.code() as u8]);
+            part(c.topic.as_bytes());
+            match level {
+                Level::Global => {}
+                Level::Segment => {
+                    part(c.specialty.as_bytes());
+                    part(c.country.as_bytes());
+                }
+                Level::Hcp => part(c.hcp.as_bytes()),
+            }
+            h.digest()
+        };
+        let long = "x".repeat(400);
+        for (hcp, topic) in [
+            ("hcp-1", "efficacy"),
+            (long.as_str(), "t"),
+            ("h", long.as_str()),
+        ] {
+            let c = ArmContext {
+                channel: Channel::Email,
+                topic,
+                specialty: "cardiology",
+                country: "DE",
+                hcp,
+            };
+            for level in [Level::Global, Level::Segment, Level::Hcp] {
+                assert_eq!(node_key(level, &c), streamed(level, &c));
+            }
+        }
+    }
 
     fn ctx<'a>(hcp: &'a str, country: &'a str) -> ArmContext<'a> {
         ArmContext {
