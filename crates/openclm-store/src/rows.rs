@@ -138,3 +138,47 @@ pub(crate) fn credit(
         rewarded_at: if reward { Some(at) } else { rewarded_at },
     })
 }
+
+/// A decision an outcome that names its content but not its decision may belong to.
+pub(crate) struct Candidate {
+    pub decision_id: String,
+    pub hcp_key: i64,
+    pub content: String,
+    pub channel: i64,
+    pub made_at: i64,
+    pub delivered: bool,
+    pub rewarded: bool,
+}
+
+/// Where to look for candidates of outcomes at these times: decisions made since then.
+pub(crate) fn candidates_since(times: impl IntoIterator<Item = i64>) -> Option<i64> {
+    times.into_iter().min().map(|t| t - REWARDS.window_ms())
+}
+
+/// The decision an outcome naming content but no decision is credited to: the latest decision
+/// for the same HCP, content and channel made within the attribution window before it (a day
+/// after it, for a delivery logged with a coarse clock) — for a delivery, preferring one not yet
+/// delivered; for a response, one not yet rewarded and made before it.
+pub(crate) fn attribute(
+    candidates: &[Candidate],
+    hcp_key: i64,
+    content: &str,
+    channel: i64,
+    outcome: Outcome,
+    at: i64,
+) -> Option<usize> {
+    let window = REWARDS.window_ms();
+    let preferred = |c: &Candidate| match outcome {
+        Outcome::Response => !c.rewarded && c.made_at <= at,
+        Outcome::Delivery => !c.delivered,
+    };
+    (0..candidates.len())
+        .filter(|&i| {
+            let c = &candidates[i];
+            c.hcp_key == hcp_key
+                && c.channel == channel
+                && c.content == content
+                && (at - window..=at + DELIVERY_SKEW_MS).contains(&c.made_at)
+        })
+        .max_by_key(|&i| (preferred(&candidates[i]), candidates[i].made_at))
+}

@@ -208,7 +208,7 @@ pub enum BenchWhich {
 #[derive(Debug, Args)]
 pub struct IngestBenchArgs {
     /// Events to send in all.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     pub events: usize,
     /// Events per request.
     #[arg(long, default_value_t = 1000)]

@@ -10,7 +10,7 @@ use openclm_core::{FieldError, HcpId, Timestamp};
 use std::collections::{HashMap, HashSet};
 
 use super::{MASTER_DATA_LOCK, PgStore};
-use crate::rows::{DELIVERY_SKEW_MS, EventRow, REWARDS, credit};
+use crate::rows::{Candidate, EventRow, attribute, candidates_since, credit};
 use crate::{IngestOutcome, Result, UnknownHcpPolicy};
 use openclm_core::Event;
 use openclm_core::engine::reward::Outcome;
@@ -450,64 +450,58 @@ async fn insert_consents(
 /// channel code).
 type Reported<'a> = (Option<&'a str>, Option<&'a str>, Outcome, i64, i64, i16);
 
-/// Finds, for each outcome that names content but no decision, the latest decision for the same
-/// HCP, content and channel within the attribution window: for a delivery, preferring one not yet
-/// delivered; for a response, one not yet rewarded and made before it. Keyed by the outcome's
-/// index in `reported`.
+/// Attributes each outcome that names content but no decision (see [`attribute`]), from one
+/// read of the candidate decisions of its HCPs. Keyed by the outcome's index in `reported`.
 async fn attribute_by_content(
     tx: &Tx<'_>,
     reported: &[Reported<'_>],
 ) -> Result<HashMap<usize, String>> {
-    let mut index = Vec::new();
-    let (mut keys, mut contents, mut channels, mut ats, mut responses) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, &(decision, content, outcome, at, hcp_key, channel)) in reported.iter().enumerate() {
-        if let (None, Some(content)) = (decision, content) {
-            index.push(i as i64);
-            keys.push(hcp_key);
-            contents.push(content);
-            channels.push(channel);
-            ats.push(at);
-            responses.push(outcome == Outcome::Response);
-        }
-    }
-    if index.is_empty() {
+    let unnamed: Vec<usize> = (0..reported.len())
+        .filter(|&i| reported[i].0.is_none() && reported[i].1.is_some())
+        .collect();
+    let Some(since) = candidates_since(unnamed.iter().map(|&i| reported[i].3)) else {
         return Ok(HashMap::new());
-    }
+    };
+    let mut keys: Vec<i64> = unnamed.iter().map(|&i| reported[i].4).collect();
+    keys.sort_unstable();
+    keys.dedup();
     let stmt = tx
         .prepare_cached(
-            "SELECT e.i, d.decision_id
-             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int2[], $5::int8[], $6::bool[])
-                AS e(i, hcp_key, content, channel, at, response)
-             CROSS JOIN LATERAL (
-                SELECT decision_id FROM decisions
-                WHERE hcp_key = e.hcp_key AND made_at BETWEEN e.at - $7 AND e.at + $8
-                    AND chosen_content = e.content AND chosen_channel = e.channel
-                    AND node_global IS NOT NULL
-                ORDER BY CASE WHEN e.response THEN rewarded_at IS NULL AND made_at <= e.at
-                    ELSE delivered_at IS NULL END DESC, made_at DESC
-                LIMIT 1) d",
+            "SELECT decision_id, hcp_key, chosen_content, chosen_channel, made_at,
+                delivered_at IS NOT NULL, rewarded_at IS NOT NULL
+             FROM decisions
+             WHERE hcp_key = ANY($1) AND made_at >= $2 AND chosen_content IS NOT NULL
+                AND chosen_channel IS NOT NULL AND node_global IS NOT NULL",
         )
         .await?;
-    let found = tx
-        .query(
-            &stmt,
-            &[
-                &index,
-                &keys,
-                &contents,
-                &channels,
-                &ats,
-                &responses,
-                &REWARDS.window_ms(),
-                &DELIVERY_SKEW_MS,
-            ],
-        )
-        .await?;
-    Ok(found
+    let mut candidates: Vec<Candidate> = tx
+        .query(&stmt, &[&keys, &since])
+        .await?
         .iter()
-        .map(|r| (r.get::<_, i64>(0) as usize, r.get(1)))
-        .collect())
+        .map(|r| Candidate {
+            decision_id: r.get(0),
+            hcp_key: r.get(1),
+            content: r.get(2),
+            channel: i64::from(r.get::<_, i16>(3)),
+            made_at: r.get(4),
+            delivered: r.get(5),
+            rewarded: r.get(6),
+        })
+        .collect();
+    let mut found = HashMap::new();
+    for i in unnamed {
+        let (_, content, outcome, at, hcp_key, channel) = reported[i];
+        let content = content.unwrap_or_default();
+        if let Some(c) = attribute(&candidates, hcp_key, content, channel.into(), outcome, at) {
+            // Later outcomes of the batch see this one's effect, as they would one by one.
+            match outcome {
+                Outcome::Delivery => candidates[c].delivered = true,
+                Outcome::Response => candidates[c].rewarded = true,
+            }
+            found.insert(i, candidates[c].decision_id.clone());
+        }
+    }
+    Ok(found)
 }
 
 /// Credits the outcomes of decisions that the events just inserted report: a trial for the first

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::meta_get;
 use super::tail::{self, Tail, TailEntry};
-use crate::rows::{DELIVERY_SKEW_MS, EventRow, REWARDS, credit};
+use crate::rows::{Candidate, EventRow, attribute, candidates_since, credit};
 use crate::{IngestOutcome, Result, StoreError, UnknownHcpPolicy};
 use openclm_core::engine::reward::Outcome;
 
@@ -375,42 +375,21 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
          ON CONFLICT (node_key) DO UPDATE SET trials = trials + excluded.trials,
             successes = successes + excluded.successes",
     )?;
-    let mut latest = tx.prepare_cached(
-        "SELECT decision_id FROM decisions
-         WHERE hcp_key = ?1 AND made_at BETWEEN ?2 AND ?3 AND chosen_content = ?4
-            AND chosen_channel = ?5 AND node_global IS NOT NULL
-         ORDER BY CASE WHEN ?6 THEN rewarded_at IS NULL AND made_at <= ?7
-            ELSE delivered_at IS NULL END DESC, made_at DESC
-         LIMIT 1",
-    )?;
     type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
+    let mut candidates = candidates_by_content(tx, named)?;
     for n in named {
         let (outcome, at) = (n.outcome, n.at);
-        let found: Option<String>;
         let decision = match (n.decision, n.content) {
-            (Some(d), _) => d,
+            (Some(d), _) => d.to_owned(),
             (None, Some(content)) => {
-                found = latest
-                    .query_row(
-                        params![
-                            n.hcp_key,
-                            at - REWARDS.window_ms(),
-                            at + DELIVERY_SKEW_MS,
-                            content,
-                            n.channel,
-                            outcome == Outcome::Response,
-                            at
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match &found {
-                    Some(d) => d.as_str(),
+                match attribute(&candidates, n.hcp_key, content, n.channel, outcome, at) {
+                    Some(i) => candidates[i].decision_id.clone(),
                     None => continue,
                 }
             }
             (None, None) => continue,
         };
+        let decision = decision.as_str();
         let found: Option<Row> = read
             .query_row(params![decision, n.hcp_key, n.channel], |r| {
                 Ok((
@@ -430,11 +409,53 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
             continue;
         };
         mark.execute(params![decision, c.delivered_at, c.rewarded_at])?;
+        if let Some(known) = candidates.iter_mut().find(|k| k.decision_id == decision) {
+            known.delivered = c.delivered_at.is_some();
+            known.rewarded = c.rewarded_at.is_some();
+        }
         for node in [g, s, h] {
             add.execute(params![node, c.trials, c.successes])?;
         }
     }
     Ok(())
+}
+
+/// The decisions that outcomes naming content but no decision may belong to, in one query: those
+/// of their HCPs made since the earliest outcome's window opened.
+fn candidates_by_content(tx: &Connection, named: &[Named]) -> Result<Vec<Candidate>> {
+    let unnamed: Vec<&Named> = named
+        .iter()
+        .filter(|n| n.decision.is_none() && n.content.is_some())
+        .collect();
+    let Some(since) = candidates_since(unnamed.iter().map(|n| n.at)) else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<i64> = unnamed.iter().map(|n| n.hcp_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let keys = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
+    let mut stmt = tx.prepare_cached(
+        "SELECT decision_id, hcp_key, chosen_content, chosen_channel, made_at,
+            delivered_at IS NOT NULL, rewarded_at IS NOT NULL
+         FROM decisions
+         WHERE hcp_key IN (SELECT value FROM json_each(?1)) AND made_at >= ?2
+            AND chosen_content IS NOT NULL AND chosen_channel IS NOT NULL
+            AND node_global IS NOT NULL",
+    )?;
+    let found = stmt
+        .query_map(params![keys, since], |r| {
+            Ok(Candidate {
+                decision_id: r.get(0)?,
+                hcp_key: r.get(1)?,
+                content: r.get(2)?,
+                channel: r.get(3)?,
+                made_at: r.get(4)?,
+                delivered: r.get(5)?,
+                rewarded: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found)
 }
 
 /// Finds the OpenCLM HCP an event names; the inner error is the client's.
