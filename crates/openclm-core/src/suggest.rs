@@ -377,12 +377,29 @@ pub struct Suggestion {
     pub updated_at: Timestamp,
 }
 
-/// Picks whom a rep should see: the `capacity` HCPs with the highest expected response, ties by
-/// HCP id. `candidates` are (HCP id, score).
-pub fn pick_visits<'a>(candidates: &[(&'a str, f64)], capacity: usize) -> Vec<&'a str> {
-    let mut order: Vec<(&str, f64)> = candidates.to_vec();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    order.into_iter().take(capacity).map(|(id, _)| id).collect()
+/// An HCP a rep could see this week.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VisitCandidate<'a> {
+    pub hcp_id: &'a str,
+    /// Expected chance of a response to the best allowed rep action.
+    pub score: f64,
+    /// The last visit or remote detail, if any.
+    pub last_visit: Option<Timestamp>,
+}
+
+/// Picks whom a rep should see: the `capacity` HCPs with the highest expected response (to a
+/// tenth of a percentage point); among equals, those not seen for longest (never seen first),
+/// then by HCP id.
+pub fn pick_visits<'a>(candidates: &[VisitCandidate<'a>], capacity: usize) -> Vec<&'a str> {
+    let mut order: Vec<VisitCandidate<'a>> = candidates.to_vec();
+    let bucket = |score: f64| (score * 1000.0).round() as i64;
+    order.sort_by(|a, b| {
+        bucket(b.score)
+            .cmp(&bucket(a.score))
+            .then_with(|| a.last_visit.cmp(&b.last_visit))
+            .then_with(|| a.hcp_id.cmp(b.hcp_id))
+    });
+    order.into_iter().take(capacity).map(|c| c.hcp_id).collect()
 }
 
 #[cfg(test)]
@@ -451,10 +468,25 @@ mod tests {
     }
 
     #[test]
-    fn visits_go_to_the_highest_expected_response() {
-        let picked = pick_visits(&[("a", 0.1), ("b", 0.4), ("c", 0.4), ("d", 0.3)], 3);
-        assert_eq!(picked, ["b", "c", "d"]);
-        assert!(pick_visits(&[("a", 0.1)], 0).is_empty());
+    fn visits_go_to_the_highest_expected_response_then_the_longest_unseen() {
+        let day = |d: i64| Some(Timestamp::from_millis(d * DAY_MS));
+        let c = |hcp_id, score, last_visit| VisitCandidate {
+            hcp_id,
+            score,
+            last_visit,
+        };
+        let picked = pick_visits(
+            &[
+                c("a", 0.1, None),
+                c("b", 0.4, day(30)),
+                c("c", 0.40001, day(10)),
+                c("d", 0.3, None),
+                c("e", 0.4, None),
+            ],
+            4,
+        );
+        assert_eq!(picked, ["e", "c", "b", "d"]);
+        assert!(pick_visits(&[c("a", 0.1, None)], 0).is_empty());
     }
 
     #[test]

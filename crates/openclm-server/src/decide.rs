@@ -200,6 +200,10 @@ impl HcpContext {
         })
     }
 
+    pub(crate) fn state(&self) -> &HcpState {
+        &self.learned
+    }
+
     pub(crate) fn facts(&self) -> HcpFacts<'_> {
         HcpFacts {
             hcp: &self.hcp,

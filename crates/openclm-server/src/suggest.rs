@@ -13,7 +13,7 @@ use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::Engine;
 use openclm_core::engine::rules::HcpFacts;
 use openclm_core::suggest::{
-    FeedbackInput, Rep, RepInput, Suggestion, SuggestionStatus, Week, pick_visits,
+    FeedbackInput, Rep, RepInput, Suggestion, SuggestionStatus, VisitCandidate, Week, pick_visits,
 };
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
 use openclm_store::{
@@ -53,7 +53,7 @@ pub struct Plan {
 
 /// The rep's plan for `week`: the stored one, or one made now from the engine's decisions for
 /// every HCP of the rep's territories (each on a rep channel, within every hard constraint),
-/// keeping the `visits_per_week` HCPs with the highest expected response. Open suggestions
+/// keeping the `visits_per_week` HCPs with the highest expected response ([`pick_visits`]). Open suggestions
 /// whose content or consent no longer allows them are cancelled before the plan is returned.
 pub async fn plan_week<S: Store>(
     store: &S,
@@ -105,7 +105,11 @@ pub async fn plan_week<S: Store>(
                     week.end(),
                 );
                 if decided.chosen.is_some() {
-                    candidates.push(decided);
+                    let last_visit = REP_CHANNELS
+                        .iter()
+                        .filter_map(|c| context.state().last_touch(Some(*c)))
+                        .max();
+                    candidates.push((decided, last_visit));
                 }
             }
             match page.next_cursor {
@@ -114,11 +118,15 @@ pub async fn plan_week<S: Store>(
             }
         }
     }
-    let scores: Vec<(&str, f64)> = candidates
+    let scores: Vec<VisitCandidate> = candidates
         .iter()
-        .filter_map(|d| {
+        .filter_map(|(d, last_visit)| {
             let chosen = &d.actions[d.chosen?];
-            Some((d.record.hcp_id.as_str(), chosen.score))
+            Some(VisitCandidate {
+                hcp_id: d.record.hcp_id.as_str(),
+                score: chosen.score,
+                last_visit: *last_visit,
+            })
         })
         .collect();
     let picked: Vec<String> = pick_visits(&scores, rep.visits_per_week as usize)
@@ -127,7 +135,7 @@ pub async fn plan_week<S: Store>(
         .collect();
     let mut decisions = Vec::with_capacity(picked.len());
     let mut suggestions = Vec::with_capacity(picked.len());
-    for decided in candidates {
+    for (decided, _) in candidates {
         if !picked.contains(&decided.record.hcp_id) {
             continue;
         }
