@@ -4,7 +4,7 @@
 //! kept whole (unknown fields included) as the event's payload; the typed view is what the rest of
 //! OpenCLM reads.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -13,7 +13,7 @@ use crate::consent::ConsentState;
 use crate::{Channel, FieldError, Timestamp};
 
 /// The kind of an interaction. The numeric codes are stored on disk and never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     Sent = 1,

@@ -269,6 +269,11 @@ pub(crate) fn decide_with(
         "propensity_method": decision.propensity_method,
         "model_version": format!("{:016x}", decision.model_version),
     });
+    // The log keeps every allowed candidate with its propensity, for off-policy evaluation.
+    let mut body = answer.clone();
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("candidates".into(), json!(decision.allowed));
+    }
     let record = DecisionRecord {
         decision_id,
         hcp_id: hcp.id.to_string(),
@@ -281,7 +286,7 @@ pub(crate) fn decide_with(
         delivered_at: None,
         rewarded_at: None,
         reserved_until: chosen.map(|_| hold),
-        body: answer.clone(),
+        body,
     };
     Decided {
         answer,

@@ -4,6 +4,7 @@
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::Content;
 use openclm_core::engine::model::Counts;
+use openclm_core::engine::reward::RewardConfig;
 use openclm_core::state::HcpState;
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
@@ -25,10 +26,15 @@ pub enum AnyStore {
 impl AnyStore {
     /// Opens the database `url` names, applying pending migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, RewardConfig::default()).await
+    }
+
+    /// Opens the database `url` names, crediting decisions by these reward rules.
+    pub async fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
         if is_postgres_url(url) {
-            Ok(Self::Postgres(PgStore::open(url).await?))
+            Ok(Self::Postgres(PgStore::open_with(url, rewards).await?))
         } else {
-            Ok(Self::Sqlite(SqliteStore::open(url)?))
+            Ok(Self::Sqlite(SqliteStore::open_with(url, rewards)?))
         }
     }
 

@@ -7,9 +7,6 @@ use openclm_core::state::{HcpState, Observation, StateConfig};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-/// What counts as the outcome of a decision.
-pub(crate) static REWARDS: LazyLock<RewardConfig> = LazyLock::new(RewardConfig::default);
-
 /// How events are read into HCP state.
 pub(crate) static STATE_CONFIG: LazyLock<StateConfig> = LazyLock::new(StateConfig::default);
 
@@ -62,10 +59,11 @@ pub(crate) struct EventRow {
     pub outcome: Option<Outcome>,
 }
 
-impl From<Event> for EventRow {
-    fn from(event: Event) -> Self {
+impl EventRow {
+    /// The row of an event; `rewards` says what outcome of a decision it reports.
+    pub fn new(event: Event, rewards: &RewardConfig) -> Self {
         let consent = event.consent_change();
-        let outcome = REWARDS.outcome_of(&event);
+        let outcome = rewards.outcome_of(&event);
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
             event.occurred_at.millis(),
@@ -118,10 +116,9 @@ pub(crate) fn credit(
     outcome: Outcome,
     at: i64,
     made_at: i64,
-    delivered_at: Option<i64>,
-    rewarded_at: Option<i64>,
+    (delivered_at, rewarded_at): (Option<i64>, Option<i64>),
+    window: i64,
 ) -> Option<Credit> {
-    let window = REWARDS.window_ms();
     // A response before the decision never counts.
     if at < made_at - DELIVERY_SKEW_MS {
         return None;
@@ -151,8 +148,8 @@ pub(crate) struct Candidate {
 }
 
 /// Where to look for candidates of outcomes at these times: decisions made since then.
-pub(crate) fn candidates_since(times: impl IntoIterator<Item = i64>) -> Option<i64> {
-    times.into_iter().min().map(|t| t - REWARDS.window_ms())
+pub(crate) fn candidates_since(times: impl IntoIterator<Item = i64>, window: i64) -> Option<i64> {
+    times.into_iter().min().map(|t| t - window)
 }
 
 /// The decision an outcome naming content but no decision is credited to: the latest decision
@@ -166,8 +163,8 @@ pub(crate) fn attribute(
     channel: i64,
     outcome: Outcome,
     at: i64,
+    window: i64,
 ) -> Option<usize> {
-    let window = REWARDS.window_ms();
     let preferred = |c: &Candidate| match outcome {
         Outcome::Response => !c.rewarded && c.made_at <= at,
         Outcome::Delivery => !c.delivered,

@@ -1483,6 +1483,55 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
     );
 }
 
+async fn a_store_credits_decisions_by_its_own_reward_rules(db: TestDb) {
+    use openclm_core::engine::reward::RewardConfig;
+    fresh(&db).await;
+    let rules = RewardConfig {
+        window_days: 1,
+        responses: vec![EventType::Prescription],
+        ..RewardConfig::default()
+    };
+    let store = AnyStore::open_with(&db.url, rules).await.unwrap();
+    let t0 = 1_770_000_000_000;
+    let day = 24 * 60;
+    store
+        .log_decisions(vec![
+            email_decision("dec_1", "CZ-EM-1", t0, [41, 42, 43], None),
+            email_decision("dec_2", "CZ-EM-2", t0, [41, 44, 45], None),
+        ])
+        .await
+        .unwrap();
+    let named = |id: &str, decision: &str, minute: i64, kind: &str| {
+        let at = Timestamp::from_millis(t0 + minute * 60_000);
+        let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": "A1",
+            "source": "crm", "channel": "email", "type": kind, "decision_id": decision});
+        if kind == "prescription" {
+            v["units"] = json!(2);
+        }
+        Event::from_json(v).unwrap()
+    };
+    store
+        .ingest(
+            vec![
+                named("d1", "dec_1", 1, "delivered"),
+                // A click is not a response under these rules; a prescription is, within a day.
+                named("c1", "dec_1", 2, "clicked"),
+                named("p1", "dec_1", 3, "prescription"),
+                named("d2", "dec_2", 1, "delivered"),
+                named("p2", "dec_2", 2 * day, "prescription"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let one = store.get_decision("dec_1".into()).await.unwrap().unwrap();
+    assert_eq!(one.rewarded_at.map(|t| t.millis()), Some(t0 + 3 * 60_000));
+    let two = store.get_decision("dec_2".into()).await.unwrap().unwrap();
+    assert!(two.delivered_at.is_some());
+    assert_eq!(two.rewarded_at, None, "outside the one-day window");
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -1527,6 +1576,7 @@ on_every_backend!(
     outcomes_credit_their_decision_once_within_the_window,
     outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content,
     weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
+    a_store_credits_decisions_by_its_own_reward_rules,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

@@ -35,7 +35,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     } else {
         Some(bind(&settings.listen).await?)
     };
-    let store = open_store(&settings.database_url).await?;
+    let store = open_store(&settings).await?;
     if postgres {
         let counts = store.counts().await?;
         anyhow::ensure!(

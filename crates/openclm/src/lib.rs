@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing(&settings.log);
     match cli.command {
         Command::Serve { .. } => {
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             if let AnyStore::Postgres(pg) = &store {
                 let encrypted = pg.tls_in_use().await?;
                 tracing::info!(encrypted, "connected to PostgreSQL");
@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(listener, store, &settings).await
         }
         Command::Migrate => {
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let applied = store.migrate().await?;
             println!(
                 "database {} is up to date ({} migration(s) applied now)",
@@ -60,10 +60,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { what } => {
-            import::run(open_store(&settings.database_url).await?, what).await
-        }
-        Command::Keys { action } => keys(open_store(&settings.database_url).await?, action).await,
+        Command::Import { what } => import::run(open_store(&settings).await?, what).await,
+        Command::Keys { action } => keys(open_store(&settings).await?, action).await,
         Command::Config { action } => {
             match action {
                 ConfigAction::Default => print!("{}", settings::DEFAULT_TOML),
@@ -84,14 +82,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             n,
             json,
         } => {
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let engine = openclm_core::engine::Engine {
                 rules: settings.rules.clone(),
             };
             decide(store, &engine, hcps, channels, n, json).await
         }
         Command::Suggest { rep, week, json } => {
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let engine = openclm_core::engine::Engine {
                 rules: settings.rules.clone(),
             };
@@ -104,10 +102,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Opens the store a database URL names (a path or `sqlite://…` for SQLite, `postgres://…` for
 /// PostgreSQL), applying migrations.
-pub async fn open_store(database_url: &str) -> anyhow::Result<AnyStore> {
-    AnyStore::open(database_url)
+pub async fn open_store(settings: &Settings) -> anyhow::Result<AnyStore> {
+    let url = &settings.database_url;
+    AnyStore::open_with(url, settings.rewards.clone())
         .await
-        .with_context(|| format!("cannot open database {}", redact(database_url)))
+        .with_context(|| format!("cannot open database {}", redact(url)))
 }
 
 /// A database URL fit for messages and logs: any password (in the credentials or as a

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use openclm_core::engine::reward::RewardConfig;
 use openclm_core::engine::rules::Rules;
 use openclm_store::UnknownHcpPolicy;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,8 @@ pub struct Settings {
     pub log: String,
     /// Contact rules every decision obeys (hard constraints).
     pub rules: Rules,
+    /// What counts as the outcome of a decision, and for how long.
+    pub rewards: RewardConfig,
 }
 
 /// Shows everything but the database password.
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Settings {
             .field("unknown_hcp", &self.unknown_hcp)
             .field("log", &self.log)
             .field("rules", &self.rules)
+            .field("rewards", &self.rewards)
             .finish()
     }
 }
@@ -53,6 +57,7 @@ impl Default for Settings {
             unknown_hcp: UnknownHcpPolicy::Reject,
             log: "info".into(),
             rules: Rules::default(),
+            rewards: RewardConfig::default(),
         }
     }
 }
@@ -112,6 +117,18 @@ face_to_face = { max = 2, days = 30 }
 remote_detail = { max = 2, days = 30 }
 email = { max = 2, days = 7 }
 sms = { max = 1, days = 7 }
+
+# What the engine learns from: an event reporting a decision's delivery (sent, delivered,
+# call_logged) is a trial of its arm; the first response within the window is a success. An
+# event names its decision by decision_id, or else is credited to the latest decision for the
+# same HCP, content and channel within the window.
+[rewards]
+# Responses later than this many days after the decision are not credited to it.
+window_days = 14
+# Event types that count as a response (never opens: machines open email too).
+responses = ["clicked", "survey_answered", "meeting_attended", "medical_information_requested", "prescription", "slide_viewed", "content_viewed"]
+# Slide and page views count when they last at least this many milliseconds.
+engaged_dwell_ms = 10000
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -169,6 +186,7 @@ impl Settings {
             self.max_batch_bytes >= 1024,
             "max_batch_bytes: must be 1024 or more"
         );
+        self.rewards.validate()?;
         Ok(())
     }
 }
@@ -177,6 +195,26 @@ impl Settings {
 #[allow(clippy::result_large_err)] // figment's test jail returns its own large error type
 mod tests {
     use super::*;
+
+    #[test]
+    fn reward_rules_come_from_the_file_and_are_checked() {
+        use openclm_core::EventType;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "brand.toml",
+                "[rewards]\nwindow_days = 30\nresponses = [\"prescription\"]\n",
+            )?;
+            let s = Settings::load(Some(Path::new("brand.toml")), Overrides::default()).unwrap();
+            assert_eq!(s.rewards.window_days, 30);
+            assert_eq!(s.rewards.responses, [EventType::Prescription]);
+            jail.create_file("opens.toml", "[rewards]\nresponses = [\"opened\"]\n")?;
+            let e = Settings::load(Some(Path::new("opens.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "rewards.responses: opened cannot count as a response");
+            Ok(())
+        });
+    }
 
     #[test]
     fn printed_defaults_are_the_defaults() {

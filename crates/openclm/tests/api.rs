@@ -693,6 +693,18 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
         .unwrap()["propensity"]
         .as_f64();
     assert_eq!(logged.propensity, chosen_propensity);
+    // The log keeps every allowed candidate with its propensity, for off-policy evaluation.
+    let candidates = logged.body["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 3);
+    let logged_total: f64 = candidates
+        .iter()
+        .map(|c| c["propensity"].as_f64().unwrap())
+        .sum();
+    assert!((logged_total - 1.0).abs() < 1e-9, "{logged_total}");
+    assert!(
+        first.get("candidates").is_none(),
+        "the answer shows the ranked actions only"
+    );
 
     // The loop closes: the chosen action is delivered and clicked; the decision is credited once
     // and the next decision sees a model that learned from it.

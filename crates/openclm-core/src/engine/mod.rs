@@ -84,6 +84,16 @@ pub struct Blocked<'a> {
     pub reason: Arc<str>,
 }
 
+/// An allowed candidate with its score and the probability the engine picked it with: what an
+/// off-policy evaluation needs to know of every decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Considered<'a> {
+    pub content_id: &'a str,
+    pub channel: Channel,
+    pub score: f64,
+    pub propensity: f64,
+}
+
 /// The engine's answer for one HCP; it borrows the content library it was given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision<'a> {
@@ -93,6 +103,8 @@ pub struct Decision<'a> {
     /// outside the top `n`, in which case it is appended to `actions`.
     pub chosen: Option<usize>,
     pub blocked: Vec<Blocked<'a>>,
+    /// Every allowed candidate, in library order (the ranked `actions` are the best of these).
+    pub allowed: Vec<Considered<'a>>,
     /// How the propensities were obtained.
     pub propensity_method: &'static str,
     pub model_version: u64,
@@ -258,10 +270,20 @@ impl Engine {
             })
             .collect();
         let chosen = chosen_index.and_then(|c| shown.iter().position(|&i| i == c));
+        let considered = allowed
+            .iter()
+            .map(|a| Considered {
+                content_id: &a.content.id,
+                channel: a.channel,
+                score: mean(a),
+                propensity: propensity(a),
+            })
+            .collect();
         Decision {
             actions,
             chosen,
             blocked,
+            allowed: considered,
             propensity_method: PROPENSITY_METHOD,
             model_version: model.version,
             nothing_allowed,

@@ -1,6 +1,9 @@
 //! What counts as the outcome of a delivered decision: the first delivery event reporting it is
 //! a trial of its arm; the first response within the attribution window is a success.
 
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
 use crate::event::{Details, Event, EventType};
 
 /// What an event says about the decision it names.
@@ -12,8 +15,10 @@ pub enum Outcome {
     Response,
 }
 
-/// Which reactions count as a reward, and for how long after the decision.
-#[derive(Debug, Clone, PartialEq)]
+/// Which reactions count as a reward, and for how long after the decision (the `[rewards]`
+/// settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RewardConfig {
     /// Responses later than this after the decision are not credited to it.
     pub window_days: u32,
@@ -41,7 +46,47 @@ impl Default for RewardConfig {
     }
 }
 
+/// Event types that report a delivery, or say nothing about interest (an open may be a
+/// machine's): never a response.
+const NEVER_RESPONSES: [EventType; 6] = [
+    EventType::Sent,
+    EventType::Delivered,
+    EventType::CallLogged,
+    EventType::Opened,
+    EventType::Bounced,
+    EventType::Unsubscribed,
+];
+
 impl RewardConfig {
+    /// Checks the rules, naming the setting at fault.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !(1..=365).contains(&self.window_days) {
+            return Err(FieldError::new(
+                "rewards.window_days",
+                "must be between 1 and 365",
+            ));
+        }
+        if self.responses.is_empty() {
+            return Err(FieldError::new(
+                "rewards.responses",
+                "name at least one event type that counts as a response",
+            ));
+        }
+        if let Some(t) = self.responses.iter().find(|t| NEVER_RESPONSES.contains(t)) {
+            return Err(FieldError::new(
+                "rewards.responses",
+                format!("{} cannot count as a response", t.as_str()),
+            ));
+        }
+        if !(0..=3_600_000).contains(&self.engaged_dwell_ms) {
+            return Err(FieldError::new(
+                "rewards.engaged_dwell_ms",
+                "must be between 0 and 3600000 (an hour)",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn window_ms(&self) -> i64 {
         i64::from(self.window_days) * 86_400_000
     }

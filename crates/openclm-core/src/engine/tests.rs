@@ -312,7 +312,10 @@ proptest! {
             prop_assert!((0.0..=1.0).contains(&action.score));
         }
         let allowed = decision.actions.len();
+        prop_assert_eq!(decision.allowed.len(), allowed);
         let total: f64 = decision.actions.iter().map(|a| a.propensity).sum();
+        let logged: f64 = decision.allowed.iter().map(|a| a.propensity).sum();
+        prop_assert!((total - logged).abs() < 1e-9);
         prop_assert!(total <= 1.0 + 1e-9);
         if allowed > 0 {
             // n covers every allowed action here, so the propensities sum to one.

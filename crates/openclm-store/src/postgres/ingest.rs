@@ -13,17 +13,23 @@ use super::{MASTER_DATA_LOCK, PgStore};
 use crate::rows::{Candidate, EventRow, attribute, candidates_since, credit};
 use crate::{IngestOutcome, Result, UnknownHcpPolicy};
 use openclm_core::Event;
-use openclm_core::engine::reward::Outcome;
+use openclm_core::engine::reward::{Outcome, RewardConfig};
 
 /// A batch flattened once, reused by every attempt of its transaction.
 pub(crate) struct Batch {
     rows: Vec<EventRow>,
+    /// The attribution window, in milliseconds.
+    window: i64,
 }
 
 impl Batch {
-    pub fn new(events: Vec<Event>) -> Self {
+    pub fn new(events: Vec<Event>, rewards: &RewardConfig) -> Self {
         Self {
-            rows: events.into_iter().map(EventRow::from).collect(),
+            rows: events
+                .into_iter()
+                .map(|e| EventRow::new(e, rewards))
+                .collect(),
+            window: rewards.window_ms(),
         }
     }
 }
@@ -134,7 +140,7 @@ pub(crate) async fn write(
     new_routes.sort_unstable();
     new_routes.dedup();
     add_routes(&tx, &new_routes).await?;
-    credit_decisions(&tx, rows, &accepted, &hcps).await?;
+    credit_decisions(&tx, rows, &accepted, &hcps, batch.window).await?;
     let consents: Vec<usize> = accepted
         .iter()
         .copied()
@@ -455,11 +461,12 @@ type Reported<'a> = (Option<&'a str>, Option<&'a str>, Outcome, i64, i64, i16);
 async fn attribute_by_content(
     tx: &Tx<'_>,
     reported: &[Reported<'_>],
+    window: i64,
 ) -> Result<HashMap<usize, String>> {
     let unnamed: Vec<usize> = (0..reported.len())
         .filter(|&i| reported[i].0.is_none() && reported[i].1.is_some())
         .collect();
-    let Some(since) = candidates_since(unnamed.iter().map(|&i| reported[i].3)) else {
+    let Some(since) = candidates_since(unnamed.iter().map(|&i| reported[i].3), window) else {
         return Ok(HashMap::new());
     };
     let mut keys: Vec<i64> = unnamed.iter().map(|&i| reported[i].4).collect();
@@ -492,7 +499,15 @@ async fn attribute_by_content(
     for i in unnamed {
         let (_, content, outcome, at, hcp_key, channel) = reported[i];
         let content = content.unwrap_or_default();
-        if let Some(c) = attribute(&candidates, hcp_key, content, channel.into(), outcome, at) {
+        if let Some(c) = attribute(
+            &candidates,
+            hcp_key,
+            content,
+            channel.into(),
+            outcome,
+            at,
+            window,
+        ) {
             // Later outcomes of the batch see this one's effect, as they would one by one.
             match outcome {
                 Outcome::Delivery => candidates[c].delivered = true,
@@ -514,6 +529,7 @@ async fn credit_decisions(
     rows: &[EventRow],
     accepted: &[usize],
     hcps: &HashMap<(&str, &str), i64>,
+    window: i64,
 ) -> Result<()> {
     let reported: Vec<Reported> = accepted
         .iter()
@@ -533,7 +549,7 @@ async fn credit_decisions(
     if reported.is_empty() {
         return Ok(());
     }
-    let unnamed = attribute_by_content(tx, &reported).await?;
+    let unnamed = attribute_by_content(tx, &reported, window).await?;
     let named: Vec<(&str, Outcome, i64, i64, i16)> = reported
         .iter()
         .enumerate()
@@ -586,7 +602,7 @@ async fn credit_decisions(
         if d.4 != hcp_key || d.5 != Some(channel) {
             continue;
         }
-        let Some(c) = credit(outcome, at, d.0, d.1, d.2) else {
+        let Some(c) = credit(outcome, at, d.0, (d.1, d.2), window) else {
             continue;
         };
         d.1 = c.delivered_at;

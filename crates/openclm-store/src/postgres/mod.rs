@@ -13,6 +13,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::engine::model::Counts;
+use openclm_core::engine::reward::RewardConfig;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
@@ -69,6 +70,8 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// What counts as the outcome of a decision.
+    rewards: std::sync::Arc<RewardConfig>,
 }
 
 /// Whether a database URL names PostgreSQL.
@@ -80,6 +83,11 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?options=...`),
     /// applies pending migrations, and keeps a pool of connections.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, RewardConfig::default()).await
+    }
+
+    /// Connects, crediting decisions by these reward rules.
+    pub async fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
         let tls = tls::split_url(url)?;
         let mut config = tokio_postgres::Config::from_str(&tls.url)
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
@@ -112,7 +120,10 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            rewards: std::sync::Arc::new(rewards),
+        };
         store.apply_migrations().await?;
         Ok(store)
     }
@@ -433,7 +444,7 @@ impl crate::Store for PgStore {
         if events.is_empty() {
             return Ok(vec![]);
         }
-        let batch = ingest::Batch::new(events);
+        let batch = ingest::Batch::new(events, &self.rewards);
         retrying(|| ingest::write(self, &batch, unknown_hcp, now)).await
     }
 

@@ -8,6 +8,7 @@ mod writer;
 use openclm_core::consent::{ConsentRecord, ConsentState};
 use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::engine::model::Counts;
+use openclm_core::engine::reward::RewardConfig;
 use openclm_core::hcp::ExternalId;
 use openclm_core::state::HcpState;
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
@@ -64,8 +65,14 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// What counts as the outcome of a decision, fixed when a store is opened.
+fn rewards_of(inner: &Inner) -> &RewardConfig {
+    &inner.rewards
+}
+
 struct Inner {
     path: PathBuf,
+    rewards: RewardConfig,
     jobs: SyncSender<IngestJob>,
     idle: Mutex<Vec<Connection>>,
     tail: Arc<RwLock<Tail>>,
@@ -104,6 +111,11 @@ pub fn sqlite_path(url: &str) -> PathBuf {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, applies migrations and starts the writer.
     pub fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, RewardConfig::default())
+    }
+
+    /// Opens the database, crediting decisions by these reward rules.
+    pub fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
         let path = sqlite_path(url);
         if path.as_os_str().is_empty() {
             return Err(StoreError::Location("the database path is empty".into()));
@@ -129,7 +141,7 @@ impl SqliteStore {
                 StoreError::Location(format!("cannot start the checkpoint thread: {e}"))
             })?;
         let (jobs, rx) = sync_channel::<IngestJob>(64);
-        let writer = Writer::new(conn, tail.clone());
+        let writer = Writer::new(conn, tail.clone(), rewards.window_ms());
         std::thread::Builder::new()
             .name("openclm-writer".into())
             .spawn(move || writer.run(rx))
@@ -137,6 +149,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                rewards,
                 jobs,
                 idle: Mutex::new(Vec::new()),
                 tail,
@@ -345,7 +358,10 @@ impl crate::Store for SqliteStore {
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = IngestJob {
-            events: events.into_iter().map(EventRow::from).collect(),
+            events: events
+                .into_iter()
+                .map(|e| EventRow::new(e, rewards_of(&self.inner)))
+                .collect(),
             policy: unknown_hcp,
             now,
             reply,

@@ -37,6 +37,8 @@ pub(crate) struct IngestJob {
 
 pub(crate) struct Writer {
     conn: Connection,
+    /// The attribution window of the store's reward rules, in milliseconds.
+    window: i64,
     tail: Arc<RwLock<Tail>>,
     /// source -> id in source -> hcp_key; dropped whenever HCP master data changes.
     hcp_cache: HcpCache,
@@ -62,10 +64,11 @@ struct Pending {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, tail: Arc<RwLock<Tail>>) -> Self {
+    pub fn new(conn: Connection, tail: Arc<RwLock<Tail>>, window: i64) -> Self {
         Self {
             conn,
             tail,
+            window,
             hcp_cache: HashMap::default(),
             hcp_generation: -1,
             merge: None,
@@ -186,6 +189,7 @@ impl Writer {
             tail: shared_tail,
             hcp_cache,
             hcp_generation,
+            window,
             ..
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -331,7 +335,7 @@ impl Writer {
                 results.push(outcomes);
             }
         }
-        credit_decisions(&tx, &outcomes_named)?;
+        credit_decisions(&tx, &outcomes_named, *window)?;
         tx.commit()?;
         let mut tail = tail::write(shared_tail);
         for p in &pending {
@@ -357,7 +361,7 @@ struct Named<'a> {
 
 /// Credits the outcomes of decisions that the events just stored report, in the same transaction:
 /// a trial for the first delivery, a success for the first response within the window.
-fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
+fn credit_decisions(tx: &Connection, named: &[Named], window: i64) -> Result<()> {
     if named.is_empty() {
         return Ok(());
     }
@@ -376,13 +380,21 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
             successes = successes + excluded.successes",
     )?;
     type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
-    let mut candidates = candidates_by_content(tx, named)?;
+    let mut candidates = candidates_by_content(tx, named, window)?;
     for n in named {
         let (outcome, at) = (n.outcome, n.at);
         let decision = match (n.decision, n.content) {
             (Some(d), _) => d.to_owned(),
             (None, Some(content)) => {
-                match attribute(&candidates, n.hcp_key, content, n.channel, outcome, at) {
+                match attribute(
+                    &candidates,
+                    n.hcp_key,
+                    content,
+                    n.channel,
+                    outcome,
+                    at,
+                    window,
+                ) {
                     Some(i) => candidates[i].decision_id.clone(),
                     None => continue,
                 }
@@ -405,7 +417,7 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
         let Some((made_at, delivered, rewarded, g, s, h)) = found else {
             continue;
         };
-        let Some(c) = credit(outcome, at, made_at, delivered, rewarded) else {
+        let Some(c) = credit(outcome, at, made_at, (delivered, rewarded), window) else {
             continue;
         };
         mark.execute(params![decision, c.delivered_at, c.rewarded_at])?;
@@ -422,12 +434,12 @@ fn credit_decisions(tx: &Connection, named: &[Named]) -> Result<()> {
 
 /// The decisions that outcomes naming content but no decision may belong to, in one query: those
 /// of their HCPs made since the earliest outcome's window opened.
-fn candidates_by_content(tx: &Connection, named: &[Named]) -> Result<Vec<Candidate>> {
+fn candidates_by_content(tx: &Connection, named: &[Named], window: i64) -> Result<Vec<Candidate>> {
     let unnamed: Vec<&Named> = named
         .iter()
         .filter(|n| n.decision.is_none() && n.content.is_some())
         .collect();
-    let Some(since) = candidates_since(unnamed.iter().map(|n| n.at)) else {
+    let Some(since) = candidates_since(unnamed.iter().map(|n| n.at), window) else {
         return Ok(Vec::new());
     };
     let mut keys: Vec<i64> = unnamed.iter().map(|n| n.hcp_key).collect();
