@@ -222,7 +222,14 @@ impl Engine {
         }
         let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
         let arm_chances = chances(&arms);
-        let propensity = |a: &Allowed| arm_chances[a.arm] / arms[a.arm].members as f64;
+        // Per arm once: its mean, and each of its items' share of its chance.
+        let arm_means: Vec<f64> = arms.iter().map(|a| a.estimate.mean()).collect();
+        let arm_shares: Vec<f64> = arms
+            .iter()
+            .zip(&arm_chances)
+            .map(|(a, chance)| chance / a.members as f64)
+            .collect();
+        let propensity = |a: &Allowed| arm_shares[a.arm];
         // The pick: an arm by its chance, then one of its items at random.
         let chosen_index = pick(&arm_chances, rng).and_then(|arm| {
             let members: Vec<usize> = (0..allowed.len())
@@ -230,13 +237,14 @@ impl Engine {
                 .collect();
             (!members.is_empty()).then(|| members[rng.random_range(0..members.len())])
         });
-        let mean = |a: &Allowed| arms[a.arm].estimate.mean();
+        let mean = |a: &Allowed| arm_means[a.arm];
         let mut order: Vec<usize> = (0..allowed.len()).collect();
+        // Equal scores keep the library's order (and each kind's channel order): candidates were
+        // gathered in it.
         let rank = |&a: &usize, &b: &usize| {
             mean(&allowed[b])
                 .total_cmp(&mean(&allowed[a]))
-                .then_with(|| allowed[a].content.id.cmp(&allowed[b].content.id))
-                .then_with(|| allowed[a].channel.cmp(&allowed[b].channel))
+                .then(a.cmp(&b))
         };
         // Only the best n are shown: select them, then order them.
         if request.n < order.len() {
