@@ -488,6 +488,13 @@ impl HcpState {
             .count()
     }
 
+    /// Whether a touch on `channel` happened at or after `since`.
+    pub fn touched_since(&self, channel: Channel, since: Timestamp) -> bool {
+        self.touches
+            .iter()
+            .any(|t| t.channel == channel && t.at >= since)
+    }
+
     /// A touch on any channel less than `gap_ms` from `now`, before or after it.
     pub fn touch_near(&self, now: Timestamp, gap_ms: i64) -> Option<Timestamp> {
         self.touches

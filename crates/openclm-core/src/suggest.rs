@@ -22,9 +22,18 @@ impl Week {
     /// The week a moment falls in.
     pub fn containing(at: Timestamp) -> Self {
         let date = at.to_datetime().date_naive();
-        let back = date.weekday().num_days_from_monday();
         Self {
-            monday: date - chrono::Days::new(back.into()),
+            monday: monday_of(date).unwrap_or(date),
+        }
+    }
+
+    /// The week `weeks` weeks after this one.
+    pub fn plus(self, weeks: u32) -> Self {
+        Self {
+            monday: self
+                .monday
+                .checked_add_days(chrono::Days::new(7 * u64::from(weeks)))
+                .unwrap_or(self.monday),
         }
     }
 
@@ -42,13 +51,19 @@ impl Week {
             let year: i32 = year.parse().map_err(|_| bad())?;
             let week: u32 = week.parse().map_err(|_| bad())?;
             let monday = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(bad)?;
+            if !(1970..=9999).contains(&year) {
+                return Err(bad());
+            }
             return Ok(Self { monday });
         }
         let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
-        let back = date.weekday().num_days_from_monday();
-        Ok(Self {
-            monday: date - chrono::Days::new(back.into()),
-        })
+        let monday = monday_of(date).ok_or_else(bad)?;
+        let week = Self { monday };
+        // Timestamps cover 1970 to 9999.
+        if week.start().millis() < 0 || week.monday.year() > 9999 {
+            return Err(bad());
+        }
+        Ok(week)
     }
 
     /// Monday 00:00 UTC.
@@ -61,6 +76,12 @@ impl Week {
     pub fn end(self) -> Timestamp {
         Timestamp::from_millis(self.start().millis() + 7 * DAY_MS)
     }
+}
+
+/// The Monday on or before a date, if the calendar has it.
+fn monday_of(date: NaiveDate) -> Option<NaiveDate> {
+    let back = date.weekday().num_days_from_monday();
+    date.checked_sub_days(chrono::Days::new(back.into()))
 }
 
 impl fmt::Display for Week {
@@ -422,6 +443,16 @@ mod tests {
         let e = Week::parse("week", "2026-W60").unwrap_err();
         assert_eq!(e.field, "week");
         assert!(Week::parse("week", "next week").is_err());
+        // The calendar's edges are errors, not panics.
+        for edge in ["-262143-01-01", "+262142-12-31", "1969-12-29", "0001-W01"] {
+            assert_eq!(
+                Week::parse("week", edge).unwrap_err().field,
+                "week",
+                "{edge}"
+            );
+        }
+        assert_eq!(w.plus(5).to_string(), "2026-W53");
+        assert_eq!(w.plus(6).to_string(), "2027-W01");
     }
 
     fn feedback(status: &str, reason: Option<&str>) -> Result<Feedback, FieldError> {

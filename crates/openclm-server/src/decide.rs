@@ -180,11 +180,17 @@ impl HcpContext {
                     .any(|item| &item.id == c && item.status_at(now) == ContentStatus::Approved)
             })
         };
+        // A touch on the planned channel since the decision (a call logged without naming it)
+        // is taken to be the planned one: it counts once, as the touch it is.
+        let fulfilled = |p: &openclm_store::PlannedTouch| {
+            let since = Timestamp::from_millis(p.at.millis() - 86_400_000);
+            learned.touched_since(p.channel, since)
+        };
         let planned = store
             .planned_touches(id, now)
             .await?
             .into_iter()
-            .filter(|p| usable(&p.content_id))
+            .filter(|p| usable(&p.content_id) && !fulfilled(p))
             .map(|p| Planned {
                 channel: p.channel,
                 at: p.at,

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openclm_core::auth::Action;
-use openclm_core::content::{Content, ContentStatus};
+use openclm_core::content::ContentStatus;
 use openclm_core::engine::Engine;
 use openclm_core::engine::rules::HcpFacts;
 use openclm_core::suggest::{
@@ -34,6 +34,10 @@ pub const REP_CHANNELS: [Channel; 2] = [Channel::FaceToFace, Channel::RemoteDeta
 
 /// Further key messages a suggestion carries besides its lead content.
 const EXTRA_KEY_MESSAGES: usize = 2;
+
+/// Plans are made for this week and up to this many weeks ahead: a plan holds its visits'
+/// places under the caps, so one for a distant week would only block today's decisions.
+pub const PLAN_WEEKS_AHEAD: u32 = 4;
 
 /// A rep's plan for a week.
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +80,12 @@ pub async fn plan_week<S: Store>(
     }
     if week.end() <= now {
         plan.note = Some(format!("{week} is over and no plan was made for it"));
+        return Ok(plan);
+    }
+    if week > Week::containing(now).plus(PLAN_WEEKS_AHEAD) {
+        plan.note = Some(format!(
+            "plans are made for this week and up to {PLAN_WEEKS_AHEAD} weeks ahead"
+        ));
         return Ok(plan);
     }
     // A plan for a later week is decided as of its Monday.
@@ -199,7 +209,7 @@ async fn recheck<S: Store>(
     mut suggestions: Vec<Suggestion>,
     now: Timestamp,
 ) -> Result<Vec<Suggestion>, StoreError> {
-    let mut cancellations = Vec::new();
+    let mut cancellations: Vec<(String, String)> = Vec::new();
     for s in suggestions.iter().filter(|s| s.status.is_open()) {
         if let Some(why) = obstacle(store, engine, s, now).await? {
             cancellations.push((s.suggestion_id.clone(), why));
@@ -208,34 +218,28 @@ async fn recheck<S: Store>(
     if cancellations.is_empty() {
         return Ok(suggestions);
     }
-    store.cancel_suggestions(cancellations.clone(), now).await?;
+    let ids: Vec<String> = cancellations.iter().map(|(id, _)| id.clone()).collect();
+    store.cancel_suggestions(cancellations, now).await?;
+    // As stored: a suggestion acted on meanwhile keeps what the rep did.
     for s in &mut suggestions {
-        if let Some((_, why)) = cancellations.iter().find(|(id, _)| *id == s.suggestion_id) {
-            s.status = SuggestionStatus::Cancelled;
-            s.cancelled_because = Some(why.clone());
-            s.updated_at = now;
+        if ids.contains(&s.suggestion_id)
+            && let Some(stored) = store.get_suggestion(s.suggestion_id.clone()).await?
+        {
+            *s = stored;
         }
     }
     Ok(suggestions)
 }
 
-/// Why a suggestion may not be carried out now, if it may not.
+/// Why a suggestion may not be carried out now, if it may not: any of its content no longer
+/// usable for this HCP (withdrawn, expired, restricted, outside their country or specialty), or
+/// consent for its channel withdrawn.
 async fn obstacle<S: Store>(
     store: &S,
     engine: &Engine,
     s: &Suggestion,
     now: Timestamp,
 ) -> Result<Option<String>, StoreError> {
-    for content_id in std::iter::once(&s.content_id).chain(&s.key_messages) {
-        let status = store
-            .get_content(content_id.clone(), now)
-            .await?
-            .map(|c: Content| c.status_at(now));
-        if status != Some(ContentStatus::Approved) {
-            let status = status.map_or("gone".to_owned(), |s| s.to_string());
-            return Ok(Some(format!("content {content_id} is {status}")));
-        }
-    }
     let Ok(id) = HcpId::parse("hcp_id", &s.hcp_id) else {
         return Ok(None);
     };
@@ -250,6 +254,20 @@ async fn obstacle<S: Store>(
         state: &state,
         planned: &[],
     };
+    for content_id in std::iter::once(&s.content_id).chain(&s.key_messages) {
+        let Some(content) = store.get_content(content_id.clone(), now).await? else {
+            return Ok(Some(format!("content {content_id} is gone")));
+        };
+        if content.status_at(now) != ContentStatus::Approved {
+            return Ok(Some(format!(
+                "content {content_id} is {}",
+                content.status_at(now)
+            )));
+        }
+        if let Err(v) = engine.rules.check_content(&facts, &content, now) {
+            return Ok(Some(format!("content {content_id}: {}", v.reason)));
+        }
+    }
     Ok(engine
         .rules
         .check_consent(&facts, s.channel, now)
@@ -358,6 +376,21 @@ pub(crate) async fn feedback<S: Store>(
     let id = openclm_core::hcp::parse_identifier("id", &id)?;
     let feedback = body_json::<FeedbackInput>(&body)?.validate()?;
     let now = (state.clock)();
+    // Acting on a suggestion needs it to be allowed still; a dismissal always goes through.
+    if feedback.status != SuggestionStatus::Dismissed
+        && let Some(current) = state.store.get_suggestion(id.clone()).await?
+        && current.status.is_open()
+        && let Some(why) = obstacle(&state.store, &state.config.engine, &current, now).await?
+    {
+        state
+            .store
+            .cancel_suggestions(vec![(id.clone(), why.clone())], now)
+            .await?;
+        return Err(ApiError::Conflict(FieldError::new(
+            "status",
+            format!("the suggestion was cancelled: {why}"),
+        )));
+    }
     let suggestion = match state.store.suggestion_feedback(id, feedback, now).await? {
         None => return Err(ApiError::NotFound("suggestion".into())),
         Some(Err(e)) => return Err(ApiError::Conflict(e)),
@@ -392,7 +425,12 @@ async fn record_call<S: Store>(store: &S, s: &Suggestion, now: Timestamp) -> Res
     match outcome.first() {
         Some(IngestOutcome::Accepted | IngestOutcome::Duplicate) => Ok(()),
         other => {
-            tracing::warn!(outcome = ?other, "the call of a completed suggestion was not recorded");
+            let reason = match other {
+                Some(IngestOutcome::Rejected(e)) => e.field.clone(),
+                Some(IngestOutcome::Conflict) => "conflict".into(),
+                _ => "no outcome".into(),
+            };
+            tracing::warn!(%reason, "the call of a completed suggestion was not recorded");
             Ok(())
         }
     }

@@ -174,6 +174,29 @@ pub struct NewPlan {
     pub made_at: Timestamp,
 }
 
+impl NewPlan {
+    /// The plan's suggestions whose content is all in `usable`, and their decisions.
+    pub(crate) fn usable(&self, usable: &[String]) -> (Vec<DecisionRecord>, Vec<Suggestion>) {
+        let suggestions: Vec<Suggestion> = self
+            .suggestions
+            .iter()
+            .filter(|s| {
+                std::iter::once(&s.content_id)
+                    .chain(&s.key_messages)
+                    .all(|c| usable.contains(c))
+            })
+            .cloned()
+            .collect();
+        let decisions = self
+            .decisions
+            .iter()
+            .filter(|d| suggestions.iter().any(|s| s.decision_id == d.decision_id))
+            .cloned()
+            .collect();
+        (decisions, suggestions)
+    }
+}
+
 /// Which suggestions to list; `None` matches all.
 #[derive(Debug, Clone, Default)]
 pub struct SuggestionFilter {

@@ -153,9 +153,9 @@ pub(crate) fn candidates_since(times: impl IntoIterator<Item = i64>, window: i64
 }
 
 /// The decision an outcome naming content but no decision is credited to: the latest decision
-/// for the same HCP, content and channel made within the attribution window before it (a day
-/// after it, for a delivery logged with a coarse clock) — for a delivery, preferring one not yet
-/// delivered; for a response, one not yet rewarded and made before it.
+/// for the same HCP, content and channel made within the attribution window before it (up to a
+/// day after it, for a delivery logged with a coarse clock), not dismissed by a rep — for a
+/// delivery, preferring one not yet delivered; for a response, one not yet rewarded.
 pub(crate) fn attribute(
     candidates: &[Candidate],
     hcp_key: i64,
@@ -165,8 +165,12 @@ pub(crate) fn attribute(
     at: i64,
     window: i64,
 ) -> Option<usize> {
+    let latest = match outcome {
+        Outcome::Response => at,
+        Outcome::Delivery => at + DELIVERY_SKEW_MS,
+    };
     let preferred = |c: &Candidate| match outcome {
-        Outcome::Response => !c.rewarded && c.made_at <= at,
+        Outcome::Response => !c.rewarded,
         Outcome::Delivery => !c.delivered,
     };
     (0..candidates.len())
@@ -175,7 +179,7 @@ pub(crate) fn attribute(
             c.hcp_key == hcp_key
                 && c.channel == channel
                 && c.content == content
-                && (at - window..=at + DELIVERY_SKEW_MS).contains(&c.made_at)
+                && (at - window..=latest).contains(&c.made_at)
         })
         .max_by_key(|&i| (preferred(&candidates[i]), candidates[i].made_at))
 }

@@ -152,6 +152,7 @@ pub const TABLES: &[TableSpec] = &[
             "rewarded_at",
             "body",
             "reserved_until",
+            "dismissed_at",
         ],
         key: &["decision_id"],
         text_key: true,

@@ -1264,6 +1264,38 @@ async fn outcomes_without_a_decision_id_credit_the_latest_decision_for_their_con
     assert_eq!(new.rewarded_at.map(|t| t.millis()), Some(t0 + 2 * minute));
     let old = store.get_decision("dec_old".into()).await.unwrap().unwrap();
     assert_eq!((old.delivered_at, old.rewarded_at), (None, None));
+
+    // Two decisions for one item, and one batch out of time order: outcomes are credited in
+    // time order, each seeing the ones before it, on every backend alike.
+    store
+        .log_decisions(vec![
+            email_decision("dec_p", "CZ-EM-5", t0 + 10 * minute, [51, 52, 53], None),
+            email_decision("dec_q", "CZ-EM-5", t0 + 11 * minute, [51, 54, 55], None),
+        ])
+        .await
+        .unwrap();
+    store
+        .ingest(
+            vec![
+                about("p-click", 13, "email", "clicked", "CZ-EM-5"),
+                about("p-deliver-1", 12, "email", "delivered", "CZ-EM-5"),
+                about("p-deliver-2", 14, "email", "delivered", "CZ-EM-5"),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let at = |d: &openclm_store::DecisionRecord| {
+        (
+            d.delivered_at.map(|t| (t.millis() - t0) / minute),
+            d.rewarded_at.map(|t| (t.millis() - t0) / minute),
+        )
+    };
+    let q = store.get_decision("dec_q".into()).await.unwrap().unwrap();
+    assert_eq!(at(&q), (Some(12), Some(13)));
+    let p = store.get_decision("dec_p".into()).await.unwrap().unwrap();
+    assert_eq!(at(&p), (Some(14), None));
 }
 
 async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions(db: TestDb) {
@@ -1302,6 +1334,32 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
     assert_eq!(other.get_rep("rep-n".into()).await.unwrap(), Some(rep));
     assert!(other.get_rep("rep-x".into()).await.unwrap().is_none());
 
+    let item = |id: &str, status: &str| {
+        ContentInput {
+            id: Some(id.into()),
+            title: Some("t".into()),
+            kind: Some("email_template".into()),
+            product: Some("cardiozan".into()),
+            status: Some(status.into()),
+            approval_code: Some("C-1".into()),
+            approved_at: Some("2026-01-01T00:00:00Z".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    };
+    store
+        .put_content(
+            vec![
+                item("CZ-EM-1", "approved"),
+                item("CZ-EM-2", "approved"),
+                item("CZ-EM-3", "approved"),
+                item("CZ-EM-4", "withdrawn"),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
     let week = Week::containing(NOW);
     let end = week.end().millis();
     let suggestion = |id: &str, decision: &str, content: &str, extra: &[&str]| Suggestion {
@@ -1339,11 +1397,23 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
         suggestions: vec![
             suggestion("sug_1", "dec_s1", "CZ-EM-1", &[]),
             suggestion("sug_2", "dec_s2", "CZ-EM-2", &["CZ-EM-3"]),
+            // Withdrawn since it was decided: left out, and its decision with it.
+            suggestion("sug_3", "dec_s3", "CZ-EM-1", &["CZ-EM-4"]),
         ],
         made_at: NOW,
     };
+    let mut plan = plan;
+    plan.decisions.push(email_decision(
+        "dec_s3",
+        "CZ-EM-1",
+        NOW.millis(),
+        [31, 32, 33],
+        Some(end),
+    ));
     let stored = store.save_plan(plan.clone()).await.unwrap();
+    plan.suggestions.truncate(2);
     assert_eq!(stored, plan.suggestions);
+    assert!(store.get_decision("dec_s3".into()).await.unwrap().is_none());
     // A second plan for the same rep and week (another request, another node) changes nothing.
     let again = openclm_store::NewPlan {
         decisions: vec![email_decision(
@@ -1411,6 +1481,22 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
     let planned = store.planned_touches(a.clone(), NOW).await.unwrap();
     assert_eq!(planned.len(), 1);
     assert_eq!(planned[0].decision_id, "dec_s2");
+    // The dismissed decision is closed: a call naming it later adds no second trial.
+    // (NOW is minute 166,667 of the test clock.)
+    let mut call = event("late-call", "A1", 166_700, "email", "delivered").payload;
+    call.insert("decision_id".into(), json!("dec_s1"));
+    call.insert("content_id".into(), json!("CZ-EM-1"));
+    store
+        .ingest(
+            vec![Event::from_json(serde_json::Value::Object(call)).unwrap()],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut after = store.model_nodes(vec![31, 32, 33]).await.unwrap();
+    after.sort_by_key(|(k, _)| *k);
+    assert_eq!(after, vec![(31, failed), (32, failed), (33, failed)]);
     // Feedback that does not fit the status is refused; an unknown suggestion is absent.
     let refused = store
         .suggestion_feedback("sug_1".into(), feedback("accepted", None), later)
@@ -1435,19 +1521,10 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
     assert_eq!(accepted.status, SuggestionStatus::Accepted);
 
     // Withdrawing a key message the accepted suggestion carries cancels it at once.
-    let withdrawn = ContentInput {
-        id: Some("CZ-EM-3".into()),
-        title: Some("t".into()),
-        kind: Some("email_template".into()),
-        product: Some("cardiozan".into()),
-        status: Some("withdrawn".into()),
-        approval_code: Some("C-1".into()),
-        approved_at: Some("2026-01-01T00:00:00Z".into()),
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    other.put_content(vec![withdrawn], later).await.unwrap();
+    other
+        .put_content(vec![item("CZ-EM-3", "withdrawn")], later)
+        .await
+        .unwrap();
     let cancelled = store.get_suggestion("sug_2".into()).await.unwrap().unwrap();
     assert_eq!(cancelled.status, SuggestionStatus::Cancelled);
     assert_eq!(

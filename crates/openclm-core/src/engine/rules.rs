@@ -98,14 +98,17 @@ pub struct HcpFacts<'a> {
 }
 
 impl HcpFacts<'_> {
-    /// Touches delivered or planned in the `days` days up to `now` (and any dated after it), on
-    /// one channel or all.
+    /// Touches delivered in the `days` days up to `now` (and any dated after it: clocks differ),
+    /// and touches planned less than `days` days before or after `now` (a window of that length
+    /// holding now would hold them too), on one channel or all.
     pub fn touches_within(&self, now: Timestamp, days: i64, channel: Option<Channel>) -> usize {
-        let from = now.millis() - days * 86_400_000;
+        let span = days * 86_400_000;
+        let (from, until) = (now.millis() - span, now.millis() + span);
         let planned = self
             .planned
             .iter()
-            .filter(|p| p.at.millis() > from && channel.is_none_or(|c| c == p.channel))
+            .filter(|p| (from + 1..until).contains(&p.at.millis()))
+            .filter(|p| channel.is_none_or(|c| c == p.channel))
             .count();
         self.state.touches_within(now, days, channel) + planned
     }

@@ -5,6 +5,10 @@ ALTER TABLE hcps ADD COLUMN restricted_products TEXT NOT NULL DEFAULT '[]';
 -- a rep dismisses its suggestion or a delivery is reported.
 ALTER TABLE decisions ADD COLUMN reserved_until BIGINT;
 
+-- When a rep dismissed the decision's suggestion as wrong for the HCP: that counted as a failed
+-- trial, and the decision takes no further credit.
+ALTER TABLE decisions ADD COLUMN dismissed_at BIGINT;
+
 -- Field reps: the territories whose HCPs they see and their weekly visit capacity.
 CREATE TABLE reps (
     rep_id          TEXT COLLATE "C" PRIMARY KEY,
@@ -24,8 +28,8 @@ CREATE TABLE suggestion_plans (
 
 CREATE TABLE suggestions (
     suggestion_id     TEXT COLLATE "C" PRIMARY KEY,
-    rep_id            TEXT NOT NULL,
-    week              TEXT NOT NULL,
+    rep_id            TEXT COLLATE "C" NOT NULL,
+    week              TEXT COLLATE "C" NOT NULL,
     hcp_key           BIGINT NOT NULL REFERENCES hcps (hcp_key),
     decision_id       TEXT NOT NULL REFERENCES decisions (decision_id),
     channel           SMALLINT NOT NULL,

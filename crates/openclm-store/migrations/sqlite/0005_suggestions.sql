@@ -5,6 +5,10 @@ ALTER TABLE hcps ADD COLUMN restricted_products TEXT NOT NULL DEFAULT '[]';
 -- a rep dismisses its suggestion or a delivery is reported.
 ALTER TABLE decisions ADD COLUMN reserved_until INTEGER;
 
+-- When a rep dismissed the decision's suggestion as wrong for the HCP: that counted as a failed
+-- trial, and the decision takes no further credit.
+ALTER TABLE decisions ADD COLUMN dismissed_at INTEGER;
+
 -- Field reps: the territories whose HCPs they see and their weekly visit capacity.
 CREATE TABLE reps (
     rep_id          TEXT PRIMARY KEY,

@@ -456,20 +456,22 @@ async fn insert_consents(
 /// channel code).
 type Reported<'a> = (Option<&'a str>, Option<&'a str>, Outcome, i64, i64, i16);
 
-/// Attributes each outcome that names content but no decision (see [`attribute`]), from one
-/// read of the candidate decisions of its HCPs. Keyed by the outcome's index in `reported`.
-async fn attribute_by_content(
+/// The decisions that outcomes naming content but no decision may belong to: those of their
+/// HCPs made since the earliest outcome's window opened (read without locks; the crediting
+/// locks and rereads the ones it uses).
+async fn candidates_by_content(
     tx: &Tx<'_>,
     reported: &[Reported<'_>],
     window: i64,
-) -> Result<HashMap<usize, String>> {
-    let unnamed: Vec<usize> = (0..reported.len())
-        .filter(|&i| reported[i].0.is_none() && reported[i].1.is_some())
+) -> Result<Vec<Candidate>> {
+    let unnamed: Vec<&Reported> = reported
+        .iter()
+        .filter(|r| r.0.is_none() && r.1.is_some())
         .collect();
-    let Some(since) = candidates_since(unnamed.iter().map(|&i| reported[i].3), window) else {
-        return Ok(HashMap::new());
+    let Some(since) = candidates_since(unnamed.iter().map(|r| r.3), window) else {
+        return Ok(Vec::new());
     };
-    let mut keys: Vec<i64> = unnamed.iter().map(|&i| reported[i].4).collect();
+    let mut keys: Vec<i64> = unnamed.iter().map(|r| r.4).collect();
     keys.sort_unstable();
     keys.dedup();
     let stmt = tx
@@ -478,10 +480,11 @@ async fn attribute_by_content(
                 delivered_at IS NOT NULL, rewarded_at IS NOT NULL
              FROM decisions
              WHERE hcp_key = ANY($1) AND made_at >= $2 AND chosen_content IS NOT NULL
-                AND chosen_channel IS NOT NULL AND node_global IS NOT NULL",
+                AND chosen_channel IS NOT NULL AND node_global IS NOT NULL
+                AND dismissed_at IS NULL",
         )
         .await?;
-    let mut candidates: Vec<Candidate> = tx
+    Ok(tx
         .query(&stmt, &[&keys, &since])
         .await?
         .iter()
@@ -494,29 +497,7 @@ async fn attribute_by_content(
             delivered: r.get(5),
             rewarded: r.get(6),
         })
-        .collect();
-    let mut found = HashMap::new();
-    for i in unnamed {
-        let (_, content, outcome, at, hcp_key, channel) = reported[i];
-        let content = content.unwrap_or_default();
-        if let Some(c) = attribute(
-            &candidates,
-            hcp_key,
-            content,
-            channel.into(),
-            outcome,
-            at,
-            window,
-        ) {
-            // Later outcomes of the batch see this one's effect, as they would one by one.
-            match outcome {
-                Outcome::Delivery => candidates[c].delivered = true,
-                Outcome::Response => candidates[c].rewarded = true,
-            }
-            found.insert(i, candidates[c].decision_id.clone());
-        }
-    }
-    Ok(found)
+        .collect())
 }
 
 /// Credits the outcomes of decisions that the events just inserted report: a trial for the first
@@ -549,26 +530,21 @@ async fn credit_decisions(
     if reported.is_empty() {
         return Ok(());
     }
-    let unnamed = attribute_by_content(tx, &reported, window).await?;
-    let named: Vec<(&str, Outcome, i64, i64, i16)> = reported
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &(decision, _, outcome, at, hcp_key, channel))| {
-            let decision = decision.or_else(|| unnamed.get(&i).map(String::as_str))?;
-            Some((decision, outcome, at, hcp_key, channel))
-        })
-        .collect();
-    if named.is_empty() {
-        return Ok(());
-    }
-    let mut ids: Vec<&str> = named.iter().map(|n| n.0).collect();
+    let mut candidates = candidates_by_content(tx, &reported, window).await?;
+    // Every decision an outcome may credit is locked, in id order, and read afresh.
+    let mut ids: Vec<&str> = reported.iter().filter_map(|r| r.0).collect();
+    ids.extend(candidates.iter().map(|c| c.decision_id.as_str()));
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
     let stmt = tx
         .prepare_cached(
             "SELECT decision_id, made_at, delivered_at, rewarded_at, node_global, node_segment,
                 node_hcp, hcp_key, chosen_channel
              FROM decisions WHERE decision_id = ANY($1) AND node_global IS NOT NULL
+                AND dismissed_at IS NULL
              ORDER BY decision_id FOR UPDATE",
         )
         .await?;
@@ -591,12 +567,40 @@ async fn credit_decisions(
             )
         })
         .collect();
+    candidates.retain(|c| decisions.contains_key(&c.decision_id));
+    for c in &mut candidates {
+        if let Some(d) = decisions.get(&c.decision_id) {
+            c.delivered = d.1.is_some();
+            c.rewarded = d.2.is_some();
+        }
+    }
     let mut increments: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
-    let mut marks: Vec<(&str, Option<i64>, Option<i64>)> = Vec::new();
-    let mut ordered = named;
-    ordered.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
-    for (decision, outcome, at, hcp_key, channel) in ordered {
-        let Some(d) = decisions.get_mut(decision) else {
+    let mut marks: Vec<(String, Option<i64>, Option<i64>)> = Vec::new();
+    // In time order (batch order among equals), as the SQLite backend does.
+    let mut order: Vec<usize> = (0..reported.len()).collect();
+    order.sort_by_key(|&i| (reported[i].3, i));
+    for i in order {
+        let (named, content, outcome, at, hcp_key, channel) = reported[i];
+        let decision: String = match (named, content) {
+            (Some(d), _) => d.to_owned(),
+            (None, Some(content)) => {
+                let found = attribute(
+                    &candidates,
+                    hcp_key,
+                    content,
+                    channel.into(),
+                    outcome,
+                    at,
+                    window,
+                );
+                match found {
+                    Some(c) => candidates[c].decision_id.clone(),
+                    None => continue,
+                }
+            }
+            (None, None) => continue,
+        };
+        let Some(d) = decisions.get_mut(&decision) else {
             continue;
         };
         if d.4 != hcp_key || d.5 != Some(channel) {
@@ -611,6 +615,10 @@ async fn credit_decisions(
             let e = increments.entry(node).or_default();
             e.0 += c.trials;
             e.1 += c.successes;
+        }
+        if let Some(known) = candidates.iter_mut().find(|k| k.decision_id == decision) {
+            known.delivered = c.delivered_at.is_some();
+            known.rewarded = c.rewarded_at.is_some();
         }
         marks.push((decision, c.delivered_at, c.rewarded_at));
     }

@@ -117,7 +117,31 @@ pub(super) async fn save_plan(
         .execute(&stmt, &[&plan.rep_id, &week, &plan.made_at.millis()])
         .await?;
     if made == 1 {
-        insert_decisions(client, &plan.decisions).await?;
+        // The content the plan carries is locked against a concurrent withdrawal (which cancels
+        // open suggestions once this plan is committed) and must still be approved.
+        let mut ids: Vec<&str> = plan
+            .suggestions
+            .iter()
+            .flat_map(|s| std::iter::once(&s.content_id).chain(&s.key_messages))
+            .map(String::as_str)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let stmt = client
+            .prepare_cached(
+                "SELECT id FROM content WHERE id = ANY($1) AND status = 'approved'
+                    AND (expires_at IS NULL OR expires_at > $2)
+                 ORDER BY id FOR SHARE",
+            )
+            .await?;
+        let usable: Vec<String> = client
+            .query(&stmt, &[&ids, &plan.made_at.millis()])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let (decisions, suggestions) = plan.usable(&usable);
+        insert_decisions(client, &decisions).await?;
         let insert = client
             .prepare_cached(
                 "INSERT INTO suggestions (suggestion_id, rep_id, week, hcp_key, decision_id,
@@ -133,7 +157,7 @@ pub(super) async fn save_plan(
                  ON CONFLICT DO NOTHING",
             )
             .await?;
-        for s in &plan.suggestions {
+        for s in &suggestions {
             let stored = client
                 .execute(
                     &insert,
@@ -279,7 +303,7 @@ pub(super) async fn feedback(
         if next == SuggestionStatus::Dismissed {
             release(client, &current.decision_id).await?;
             if feedback.reason.is_some_and(DismissReason::teaches) {
-                count_failed_trial(client, &current.decision_id).await?;
+                close_as_failed(client, &current.decision_id, now).await?;
             }
         }
     }
@@ -294,7 +318,35 @@ async fn release(client: &impl GenericClient, decision_id: &str) -> Result<()> {
     Ok(())
 }
 
-async fn count_failed_trial(client: &impl GenericClient, decision_id: &str) -> Result<()> {
+/// Closes a decision its rep dismissed as wrong for the HCP: unless its delivery was already
+/// counted, a trial without success for each model node of its arm; either way no later outcome
+/// credits it. The decision row is locked first, as crediting does.
+async fn close_as_failed(
+    client: &impl GenericClient,
+    decision_id: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let lock = client
+        .prepare_cached(
+            "SELECT delivered_at IS NULL AND dismissed_at IS NULL FROM decisions
+             WHERE decision_id = $1 FOR UPDATE",
+        )
+        .await?;
+    let open: bool = client
+        .query_opt(&lock, &[&decision_id])
+        .await?
+        .is_some_and(|r| r.get(0));
+    let close = client
+        .prepare_cached(
+            "UPDATE decisions SET dismissed_at = $2 WHERE decision_id = $1 AND dismissed_at IS NULL",
+        )
+        .await?;
+    client
+        .execute(&close, &[&decision_id, &now.millis()])
+        .await?;
+    if !open {
+        return Ok(());
+    }
     let stmt = client
         .prepare_cached(
             "INSERT INTO model_counts (node_key, trials, successes)

@@ -102,7 +102,26 @@ pub(super) fn save_plan(conn: &mut Connection, plan: &NewPlan) -> Result<Vec<Sug
         )?
         .execute(params![plan.rep_id, week, plan.made_at.millis()])?;
     if made == 1 {
-        insert_decisions(&tx, &plan.decisions)?;
+        // Only content still approved: a withdrawal committed since the decisions were made
+        // has already cancelled the open suggestions it could find.
+        let mut approved = tx.prepare_cached(
+            "SELECT 1 FROM content WHERE id = ?1 AND status = 'approved'
+                AND (expires_at IS NULL OR expires_at > ?2)",
+        )?;
+        let mut usable = Vec::new();
+        for s in &plan.suggestions {
+            for c in std::iter::once(&s.content_id).chain(&s.key_messages) {
+                if approved
+                    .query_row(params![c, plan.made_at.millis()], |_| Ok(()))
+                    .optional()?
+                    .is_some()
+                {
+                    usable.push(c.clone());
+                }
+            }
+        }
+        let (decisions, suggestions) = plan.usable(&usable);
+        insert_decisions(&tx, &decisions)?;
         let mut find = tx.prepare_cached("SELECT hcp_key FROM hcps WHERE id = ?1")?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO suggestions (suggestion_id, rep_id, week, hcp_key, decision_id, channel,
@@ -113,7 +132,7 @@ pub(super) fn save_plan(conn: &mut Connection, plan: &NewPlan) -> Result<Vec<Sug
         let mut carries = tx.prepare_cached(
             "INSERT OR IGNORE INTO suggestion_content (content_id, suggestion_id) VALUES (?1, ?2)",
         )?;
-        for s in &plan.suggestions {
+        for s in &suggestions {
             let Some(hcp_key) = find
                 .query_row([&s.hcp_id], |r| r.get::<_, i64>(0))
                 .optional()?
@@ -252,7 +271,7 @@ pub(super) fn feedback(
         if next == SuggestionStatus::Dismissed {
             release(&tx, &current.decision_id)?;
             if feedback.reason.is_some_and(DismissReason::teaches) {
-                count_failed_trial(&tx, &current.decision_id)?;
+                close_as_failed(&tx, &current.decision_id, now)?;
             }
         }
     }
@@ -268,14 +287,21 @@ fn release(tx: &Connection, decision_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// A trial without success for each model node of the decision's arm.
-fn count_failed_trial(tx: &Connection, decision_id: &str) -> Result<()> {
+/// Closes a decision its rep dismissed as wrong for the HCP: unless its delivery was already
+/// counted, a trial without success for each model node of its arm; either way no later outcome
+/// credits it.
+fn close_as_failed(tx: &Connection, decision_id: &str, now: Timestamp) -> Result<()> {
     let nodes: Option<(Option<i64>, Option<i64>, Option<i64>)> = tx
         .prepare_cached(
-            "SELECT node_global, node_segment, node_hcp FROM decisions WHERE decision_id = ?1",
+            "SELECT node_global, node_segment, node_hcp FROM decisions
+             WHERE decision_id = ?1 AND delivered_at IS NULL AND dismissed_at IS NULL",
         )?
         .query_row([decision_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
+    tx.prepare_cached(
+        "UPDATE decisions SET dismissed_at = ?2 WHERE decision_id = ?1 AND dismissed_at IS NULL",
+    )?
+    .execute(params![decision_id, now.millis()])?;
     let Some((Some(g), Some(s), Some(h))) = nodes else {
         return Ok(());
     };

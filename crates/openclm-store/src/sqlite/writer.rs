@@ -369,7 +369,7 @@ fn credit_decisions(tx: &Connection, named: &[Named], window: i64) -> Result<()>
     let mut read = tx.prepare_cached(
         "SELECT made_at, delivered_at, rewarded_at, node_global, node_segment, node_hcp
          FROM decisions WHERE decision_id = ?1 AND node_global IS NOT NULL
-            AND hcp_key = ?2 AND chosen_channel = ?3",
+            AND hcp_key = ?2 AND chosen_channel = ?3 AND dismissed_at IS NULL",
     )?;
     let mut mark = tx.prepare_cached(
         "UPDATE decisions SET delivered_at = ?2, rewarded_at = ?3 WHERE decision_id = ?1",
@@ -381,7 +381,10 @@ fn credit_decisions(tx: &Connection, named: &[Named], window: i64) -> Result<()>
     )?;
     type Row = (i64, Option<i64>, Option<i64>, i64, i64, i64);
     let mut candidates = candidates_by_content(tx, named, window)?;
-    for n in named {
+    // In time order (batch order among equals), as the PostgreSQL backend does.
+    let mut order: Vec<&Named> = named.iter().collect();
+    order.sort_by_key(|n| n.at);
+    for n in order {
         let (outcome, at) = (n.outcome, n.at);
         let decision = match (n.decision, n.content) {
             (Some(d), _) => d.to_owned(),
@@ -452,7 +455,7 @@ fn candidates_by_content(tx: &Connection, named: &[Named], window: i64) -> Resul
          FROM decisions
          WHERE hcp_key IN (SELECT value FROM json_each(?1)) AND made_at >= ?2
             AND chosen_content IS NOT NULL AND chosen_channel IS NOT NULL
-            AND node_global IS NOT NULL",
+            AND node_global IS NOT NULL AND dismissed_at IS NULL",
     )?;
     let found = stmt
         .query_map(params![keys, since], |r| {
