@@ -22,6 +22,7 @@ mod catalog;
 mod history;
 mod people;
 mod random;
+pub mod simulate;
 mod texts;
 
 use openclm_core::content::Content;

@@ -84,6 +84,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run marketing policies side by side in a synthetic world whose truth is known.
+    Simulate(SimulateArgs),
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
     /// Rerunnable benchmarks.
@@ -203,6 +205,28 @@ pub enum BenchWhich {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub hcps: usize,
+    #[arg(long, default_value_t = 52)]
+    pub weeks: u32,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// default, sparse, noisy, or a TOML file of world parameters.
+    #[arg(long, default_value = "default")]
+    pub world: String,
+    /// Comma-separated: bau, static, loop, oracle (all by default).
+    #[arg(long)]
+    pub policies: Option<String>,
+    /// Share of HCPs held out as the control group.
+    #[arg(long, default_value_t = 0.1)]
+    pub holdout: f64,
+    /// Where the CSV and the chart are written.
+    #[arg(long, default_value = "simulation")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

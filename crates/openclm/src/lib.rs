@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod import;
 pub mod settings;
+mod simulate;
 
 use anyhow::Context;
 use openclm_core::Timestamp;
@@ -95,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             suggest(store, &engine, &rep, week.as_deref(), json).await
         }
+        Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }
