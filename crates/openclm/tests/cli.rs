@@ -243,3 +243,37 @@ async fn suggest_prints_a_reps_week_and_reads_the_same_plan_back() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no rep"));
 }
+
+#[test]
+fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sim");
+    let db = dir.path().join("unused.db").to_str().unwrap().to_owned();
+    let run_sim = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--hcps", "400", "--weeks", "6"];
+        args.extend_from_slice(extra);
+        run(&db, &args)
+    };
+    let ok = run_sim(&["--out", out.to_str().unwrap(), "--policies", "bau,loop"]);
+    assert!(ok.status.success(), "{ok:?}");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("business_as_usual"), "{stdout}");
+    assert!(stdout.contains("closed_loop"), "{stdout}");
+    assert!(!stdout.contains("oracle"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("simulation.csv")).unwrap();
+    // A header and one row per policy and week.
+    assert_eq!(csv.lines().count(), 1 + 2 * 6);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("business_as_usual,1,")
+    );
+    let svg = std::fs::read_to_string(out.join("engagement.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("closed_loop"));
+    let bad = run_sim(&["--world", "stormy"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("world"));
+    let bad = run_sim(&["--policies", "loop,guesswork"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("policies"));
+}
