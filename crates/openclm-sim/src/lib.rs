@@ -148,6 +148,35 @@ impl World {
             .collect()
     }
 
+    /// The hidden chance that the HCP at `index` responds to content on `topic` sent on
+    /// `channel`: their engagement × channel affinity × interest in the topic. What a demo's
+    /// simulated outcomes are drawn from; never shown to the engine.
+    pub fn response_chance(
+        &self,
+        index: usize,
+        channel: openclm_core::Channel,
+        topic: &str,
+    ) -> f64 {
+        use openclm_core::Channel;
+        let Some(p) = self.personas.get(index) else {
+            return 0.0;
+        };
+        let affinity = match channel {
+            Channel::Email => p.affinity.email,
+            Channel::FaceToFace => p.affinity.face_to_face,
+            Channel::RemoteDetail => p.affinity.remote,
+            Channel::Web | Channel::Banner | Channel::MobileApp => p.affinity.web,
+            Channel::Webinar => p.affinity.webinar,
+            Channel::Survey => p.affinity.survey,
+            _ => 0.2,
+        };
+        let interest = catalog::Topic::ALL
+            .iter()
+            .find(|t| t.as_str() == topic)
+            .map_or(0.3, |t| p.topics[t.index()]);
+        (p.engagement * affinity * interest).clamp(0.0, 0.9)
+    }
+
     /// The first instant the history may cover: `now` minus `months` × 30 days.
     pub fn history_start(&self) -> Timestamp {
         Timestamp::from_millis(self.start)

@@ -54,10 +54,24 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         seed: args.seed,
         now: now(),
     };
-    let stats = build(&store, config).await?;
+    let world = World::generate(config);
+    let stats = store_world(&store, &world).await?;
     println!(
         "demo world: {} HCPs, {} content items, {} events over {} months (seed {})",
         stats.hcps, stats.content, stats.events, args.months, args.seed
+    );
+    let engine = openclm_core::engine::Engine {
+        rules: settings.rules.clone(),
+    };
+    let learned = run_loop(&store, &world, &engine, LOOP_WEEKS, args.seed).await?;
+    let curve: Vec<String> = learned
+        .iter()
+        .map(|w| format!("{:.0}%", w.engagement_rate() * 100.0))
+        .collect();
+    println!(
+        "closed loop over the last {LOOP_WEEKS} weeks: {} decisions logged, engagement per week {}",
+        learned.iter().map(|w| w.decisions).sum::<usize>(),
+        curve.join(" → ")
     );
     let (_, key) = create_key(&store, Role::Admin, "demo").await?;
     let Some(listener) = listener else {
@@ -83,7 +97,128 @@ pub struct DemoStats {
 
 /// Generates the world and stores it, showing progress.
 pub async fn build(store: &AnyStore, config: WorldConfig) -> anyhow::Result<DemoStats> {
-    let world = World::generate(config);
+    store_world(store, &World::generate(config)).await
+}
+
+/// Weeks of closed loop the demo runs over the end of its history.
+pub const LOOP_WEEKS: u32 = 4;
+
+/// One week of the demo's closed loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LoopWeek {
+    pub decisions: usize,
+    pub touches: usize,
+    pub responses: usize,
+}
+
+impl LoopWeek {
+    pub fn engagement_rate(&self) -> f64 {
+        self.responses as f64 / self.touches.max(1) as f64
+    }
+}
+
+/// Runs the closed loop through the real decision and store path over the last `weeks` weeks of
+/// the demo's history: each week, half the HCPs (alternating) get a decision, logged as by
+/// `POST /v1/decide`; the chosen action's delivery and, with the HCP's hidden chance, a response
+/// come back as events naming the decision, which the store credits to the model. So the demo
+/// has a decision log, outcomes and a learning curve to show.
+pub async fn run_loop(
+    store: &AnyStore,
+    world: &World,
+    engine: &openclm_core::engine::Engine,
+    weeks: u32,
+    seed: u64,
+) -> anyhow::Result<Vec<LoopWeek>> {
+    use rand::{Rng, SeedableRng};
+    let end = now().millis();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6c6f_6f70);
+    let mut curve = Vec::with_capacity(weeks as usize);
+    for week in 0..weeks {
+        let at = openclm_core::Timestamp::from_millis(
+            end - i64::from(weeks - week) * 7 * 86_400_000 + 9 * 3_600_000,
+        );
+        let picked: Vec<usize> = (0..world.hcps.len())
+            .filter(|i| i % 2 == week as usize % 2)
+            .collect();
+        let mut stats = LoopWeek::default();
+        let mut events = Vec::new();
+        for chunk in picked.chunks(500) {
+            let ids: Vec<openclm_core::HcpId> =
+                chunk.iter().map(|&i| world.hcps[i].id.clone()).collect();
+            let answers =
+                openclm_server::decide::decide_for(store, engine, &ids, None, 3, at).await?;
+            for (&index, answer) in chunk.iter().zip(&answers) {
+                let Some(decision) = answer["decision_id"].as_str() else {
+                    continue;
+                };
+                stats.decisions += 1;
+                let chosen = &answer["chosen"];
+                let (Some(content), Some(channel)) =
+                    (chosen["content_id"].as_str(), chosen["channel"].as_str())
+                else {
+                    continue;
+                };
+                let topic = answer["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| {
+                        a["content_id"] == chosen["content_id"] && a["channel"] == chosen["channel"]
+                    })
+                    .and_then(|a| a["topic"].as_str())
+                    .unwrap_or_default();
+                let channel = openclm_core::Channel::parse("channel", channel)?;
+                let hcp = world.hcps[index].id.as_str();
+                let event = |suffix: &str, kind: &str, minutes: i64| {
+                    let when = openclm_core::Timestamp::from_millis(at.millis() + minutes * 60_000);
+                    serde_json::json!({"event_id": format!("{decision}:{suffix}"),
+                        "occurred_at": when.to_string(), "hcp": hcp, "source": "openclm",
+                        "channel": channel.as_str(), "type": kind, "content_id": content,
+                        "decision_id": decision, "rep_id": format!("rep-{}",
+                            world.hcps[index].territory.as_deref().unwrap_or("none")),
+                        "dwell_ms": 30_000})
+                };
+                let rep_call = matches!(
+                    channel,
+                    openclm_core::Channel::FaceToFace | openclm_core::Channel::RemoteDetail
+                );
+                events.push(event(
+                    "delivered",
+                    if rep_call { "call_logged" } else { "delivered" },
+                    60,
+                ));
+                stats.touches += 1;
+                if rng.random::<f64>() < world.response_chance(index, channel, topic) {
+                    let reply = match channel {
+                        openclm_core::Channel::Email => "clicked",
+                        _ if rep_call => "slide_viewed",
+                        _ => "content_viewed",
+                    };
+                    events.push(event("response", reply, 180));
+                    stats.responses += 1;
+                }
+            }
+        }
+        for batch in events.chunks(5_000) {
+            let parsed = batch
+                .iter()
+                .map(|v| openclm_core::Event::from_json(v.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            store
+                .ingest(parsed, UnknownHcpPolicy::Reject, now())
+                .await?;
+        }
+        curve.push(stats);
+    }
+    store
+        .merge_index()
+        .await
+        .context("indexing the demo's outcomes")?;
+    Ok(curve)
+}
+
+/// Stores a generated world, showing progress.
+pub async fn store_world(store: &AnyStore, world: &World) -> anyhow::Result<DemoStats> {
     let mut stats = DemoStats {
         hcps: world.hcps.len(),
         content: world.content.len(),

@@ -202,6 +202,28 @@ async fn suggest_prints_a_reps_week_and_reads_the_same_plan_back() {
         &["demo", "--no-serve", "--hcps", "300", "--months", "1"],
     );
     assert!(demo.status.success(), "{demo:?}");
+    // The demo ran four weeks of the closed loop through the store: half the HCPs a week.
+    assert!(
+        String::from_utf8_lossy(&demo.stdout)
+            .contains("closed loop over the last 4 weeks: 600 decisions logged"),
+        "{demo:?}"
+    );
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let (logged, delivered): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), count(delivered_at) FROM decisions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(logged, 600);
+        assert!(delivered > 300, "{delivered} of 600 delivered");
+        let learned: i64 = conn
+            .query_row("SELECT count(*) FROM model_counts", [], |r| r.get(0))
+            .unwrap();
+        assert!(learned > 0);
+    }
     let territory = {
         let store = SqliteStore::open(&db).unwrap();
         let page = store
