@@ -58,6 +58,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         elapsed.as_secs_f64()
     );
     print_table(&runs, &config.world);
+    print_targets(&runs);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("out: cannot create {}", args.out.display()))?;
     let csv = args.out.join("simulation.csv");
@@ -99,6 +100,29 @@ fn print_table(runs: &[PolicyRun], world: &WorldParams) {
             s.cost,
             s.romi,
             week16 * 100.0
+        );
+    }
+}
+
+/// The closed loop against the oracle and business as usual in week 16, when all three ran.
+fn print_targets(runs: &[PolicyRun]) {
+    let week16 = |policy: Policy| {
+        runs.iter()
+            .find(|r| r.policy == policy)
+            .and_then(|r| r.weeks.get(15))
+            .map(|w| w.engagement_rate())
+    };
+    if let (Some(closed), Some(oracle)) = (week16(Policy::ClosedLoop), week16(Policy::Oracle)) {
+        println!(
+            "week 16: closed loop at {:.0}% of the oracle's engagement (target: 80%)",
+            closed / oracle.max(f64::MIN_POSITIVE) * 100.0
+        );
+    }
+    if let (Some(closed), Some(bau)) = (week16(Policy::ClosedLoop), week16(Policy::BusinessAsUsual))
+    {
+        println!(
+            "week 16: closed loop at {:.1}× business as usual's engagement (target: 3×)",
+            closed / bau.max(f64::MIN_POSITIVE)
         );
     }
 }
