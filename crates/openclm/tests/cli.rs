@@ -272,7 +272,7 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
     let out = dir.path().join("sim");
     let db = dir.path().join("unused.db").to_str().unwrap().to_owned();
     let run_sim = |extra: &[&str]| {
-        let mut args = vec!["simulate", "--hcps", "400", "--weeks", "6"];
+        let mut args = vec!["simulate", "--hcps", "400", "--weeks", "16"];
         args.extend_from_slice(extra);
         run(&db, &args)
     };
@@ -285,7 +285,7 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
     assert!(!stdout.contains("oracle"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("simulation.csv")).unwrap();
     // A header and one row per policy and week.
-    assert_eq!(csv.lines().count(), 1 + 2 * 6);
+    assert_eq!(csv.lines().count(), 1 + 2 * 16);
     assert!(
         csv.lines()
             .nth(1)
