@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::auth::Caller;
 use crate::decide::{HcpContext, content_library, decide_with};
-use crate::routes::body_json;
+use crate::routes::{body_json, query};
 use crate::{ApiError, AppState};
 
 /// The channels a rep's call goes out on.
@@ -326,11 +326,6 @@ fn parse_week(text: Option<&str>, now: Timestamp) -> Result<Week, ApiError> {
     })
 }
 
-fn week_query(q: Result<Query<WeekQuery>, QueryRejection>) -> Result<WeekQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
-}
-
 pub(crate) async fn rep_suggestions<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
@@ -338,7 +333,7 @@ pub(crate) async fn rep_suggestions<S: Store>(
     q: Result<Query<WeekQuery>, QueryRejection>,
 ) -> Result<Json<Plan>, ApiError> {
     caller.require(Action::Read)?;
-    let q = week_query(q)?;
+    let q = query(q)?;
     if q.rep.is_some() {
         return Err(FieldError::new("rep", "the rep is named in the path").into());
     }
@@ -491,7 +486,7 @@ pub(crate) async fn suggestion_report<S: Store>(
     q: Result<Query<WeekQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Action::Read)?;
-    let q = week_query(q)?;
+    let q = query(q)?;
     let week = parse_week(q.week.as_deref(), (state.clock)())?;
     let rep = q.rep.as_deref().map(rep_id).transpose()?;
     let suggestions = state

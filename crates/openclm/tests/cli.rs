@@ -281,7 +281,10 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(stdout.contains("business_as_usual"), "{stdout}");
     assert!(stdout.contains("closed_loop"), "{stdout}");
-    assert!(stdout.contains("business as usual's engagement (target: 3×)"), "{stdout}");
+    assert!(
+        stdout.contains("business as usual's engagement (target: 3×)"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("oracle"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("simulation.csv")).unwrap();
     // A header and one row per policy and week.
