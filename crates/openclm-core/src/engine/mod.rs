@@ -119,38 +119,39 @@ pub struct Decision<'a> {
 /// With no engagement the prior is the segment's rate unchanged. (Scaling by the HCP's responses
 /// per touch on the channel as well was measured in the simulator and did not help.)
 struct TopicInterest {
-    scores: Vec<(String, f64)>,
+    /// Engagement per topic of the decision, in the order of its topic indexes.
+    scores: Vec<f64>,
     mean: f64,
 }
 
 impl TopicInterest {
-    fn of(state: &HcpState, arms: &[Arm<'_>], now: Timestamp) -> Self {
-        let half_life = crate::state::StateConfig::default().half_life_days * DAY_MS as f64;
-        let mut scores: Vec<(String, f64)> = Vec::new();
-        for arm in arms {
-            if scores.iter().any(|(t, _)| t == arm.topic) {
-                continue;
-            }
-            let score = state
-                .topic_engagement
-                .get(arm.topic)
-                .map_or(0.0, |e| e.at(now, half_life));
-            scores.push((arm.topic.to_owned(), score));
+    fn of(state: &HcpState, topics: &[&str], now: Timestamp) -> Self {
+        if state.topic_engagement.is_empty() {
+            return Self {
+                scores: Vec::new(),
+                mean: 0.0,
+            };
         }
+        let half_life = crate::state::StateConfig::default().half_life_days * DAY_MS as f64;
+        let scores: Vec<f64> = topics
+            .iter()
+            .map(|t| {
+                state
+                    .topic_engagement
+                    .get(*t)
+                    .map_or(0.0, |e| e.at(now, half_life))
+            })
+            .collect();
         let mean = if scores.is_empty() {
             0.0
         } else {
-            scores.iter().map(|(_, s)| s).sum::<f64>() / scores.len() as f64
+            scores.iter().sum::<f64>() / scores.len() as f64
         };
         Self { scores, mean }
     }
 
-    fn inform(&self, mut estimate: Estimate, topic: &str, strength: f64) -> Estimate {
-        let score = self
-            .scores
-            .iter()
-            .find(|(t, _)| t == topic)
-            .map_or(0.0, |(_, s)| *s);
+    fn inform(&self, mut estimate: Estimate, topic_index: usize, strength: f64) -> Estimate {
+        let score = self.scores.get(topic_index).copied().unwrap_or(0.0);
         if score == 0.0 && self.mean == 0.0 {
             return estimate;
         }
@@ -180,6 +181,8 @@ struct Allowed<'a> {
 struct Arm<'a> {
     channel: Channel,
     topic: &'a str,
+    /// Index of the topic among the decision's distinct topics.
+    topic_index: usize,
     estimate: Estimate,
     members: usize,
 }
@@ -205,6 +208,9 @@ impl Engine {
         let mut allowed: Vec<Allowed> = Vec::new();
         let mut arms: Vec<Arm> = Vec::new();
         let mut arm_of: FxHashMap<(Channel, &str), usize> = FxHashMap::default();
+        // The decision's distinct topics, each once.
+        let mut topics: Vec<&str> = Vec::new();
+        let mut topic_ids: FxHashMap<&str, usize> = FxHashMap::default();
         // Contact rules depend on the channel alone: checked once per channel.
         type Verdict = Result<(), (&'static str, Arc<str>)>;
         let shared = |v: rules::Violation| (v.code, Arc::<str>::from(v.reason));
@@ -246,9 +252,14 @@ impl Engine {
                 }
                 let topic = topic_of(content);
                 let arm = *arm_of.entry((channel, topic)).or_insert_with(|| {
+                    let topic_index = *topic_ids.entry(topic).or_insert_with(|| {
+                        topics.push(topic);
+                        topics.len() - 1
+                    });
                     arms.push(Arm {
                         channel,
                         topic,
+                        topic_index,
                         estimate: Estimate::default(),
                         members: 0,
                     });
@@ -268,9 +279,9 @@ impl Engine {
             .iter()
             .map(|a| arm_context(facts, a.topic, a.channel))
             .collect();
-        let interest = TopicInterest::of(facts.state, &arms, now);
+        let interest = TopicInterest::of(facts.state, &topics, now);
         for (arm, estimate) in arms.iter_mut().zip(model.estimates(&contexts)) {
-            arm.estimate = interest.inform(estimate, arm.topic, model.strengths.hcp);
+            arm.estimate = interest.inform(estimate, arm.topic_index, model.strengths.hcp);
         }
         let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
         let arm_chances = chances(&arms);
@@ -626,6 +637,7 @@ mod normal_tests {
             .map(|&(alpha, beta)| Arm {
                 channel: Channel::Email,
                 topic: "t",
+                topic_index: 0,
                 estimate: Estimate {
                     alpha,
                     beta,
