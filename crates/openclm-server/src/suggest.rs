@@ -188,6 +188,10 @@ pub async fn plan_week<S: Store>(
         }
         decisions.push(record);
     }
+    let ours: Vec<String> = suggestions
+        .iter()
+        .map(|s| s.suggestion_id.clone())
+        .collect();
     let stored = store
         .save_plan(NewPlan {
             rep_id: rep.id.clone(),
@@ -197,7 +201,13 @@ pub async fn plan_week<S: Store>(
             made_at: now,
         })
         .await?;
-    plan.suggestions = recheck(store, engine, stored, now).await?;
+    // The plan just decided was checked as it was made (and its content again as it was stored);
+    // one that another request stored first is checked now.
+    plan.suggestions = if stored.iter().all(|s| ours.contains(&s.suggestion_id)) {
+        stored
+    } else {
+        recheck(store, engine, stored, now).await?
+    };
     Ok(plan)
 }
 

@@ -65,13 +65,9 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
-/// What counts as the outcome of a decision, fixed when a store is opened.
-fn rewards_of(inner: &Inner) -> &RewardConfig {
-    &inner.rewards
-}
-
 struct Inner {
     path: PathBuf,
+    /// What counts as the outcome of a decision, fixed when the store is opened.
     rewards: RewardConfig,
     jobs: SyncSender<IngestJob>,
     idle: Mutex<Vec<Connection>>,
@@ -360,7 +356,7 @@ impl crate::Store for SqliteStore {
         let job = IngestJob {
             events: events
                 .into_iter()
-                .map(|e| EventRow::new(e, rewards_of(&self.inner)))
+                .map(|e| EventRow::new(e, &self.inner.rewards))
                 .collect(),
             policy: unknown_hcp,
             now,
