@@ -272,6 +272,7 @@ pub(crate) fn decide_with(
         "chosen": chosen.map(|a| json!({"content_id": a.content_id, "channel": a.channel})),
         "blocked": decision.blocked,
         "nothing_allowed": decision.nothing_allowed,
+        "held": decision.held,
         "propensity_method": decision.propensity_method,
         "model_version": format!("{:016x}", decision.model_version),
     });
@@ -279,6 +280,7 @@ pub(crate) fn decide_with(
     let mut body = answer.clone();
     if let Some(fields) = body.as_object_mut() {
         fields.insert("candidates".into(), json!(decision.allowed));
+        fields.insert("hold_propensity".into(), json!(decision.hold_propensity));
     }
     let record = DecisionRecord {
         decision_id,

@@ -12,7 +12,7 @@ use openclm_core::consent::{ConsentRecord, ConsentState, DEFAULT_PURPOSE};
 use openclm_core::content::{Content, ContentInput};
 use openclm_core::engine::model::{ArmContext, Model};
 use openclm_core::engine::rules::HcpFacts;
-use openclm_core::engine::{Engine, Request, topic_of};
+use openclm_core::engine::{Economics, Engine, Request, topic_of};
 use openclm_core::hcp::HcpInput;
 use openclm_core::state::{HcpState, Observation, StateConfig};
 use openclm_core::{Channel, EventType, FieldError, Hcp, Timestamp};
@@ -42,8 +42,11 @@ const SPECIALTIES: [&str; 4] = [
 ];
 const COUNTRIES: [&str; 3] = ["DE", "FR", "GB"];
 
-/// The parameters of a world. Each is documented with why its default is plausible; the three
-/// named worlds differ only where their names say.
+/// The default world's parameters, each documented with why its value is plausible.
+pub const DEFAULT_WORLD: &str = include_str!("../worlds/default.toml");
+
+/// The parameters of a world. Each is documented with why its default is plausible (at length in
+/// `worlds/default.toml`); the three named worlds differ only where their names say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorldParams {
@@ -124,29 +127,29 @@ impl Default for WorldParams {
 
 impl WorldParams {
     /// A named world: `default`, `sparse` (few responses, many unreachable: little to learn
-    /// from) or `noisy` (a third of responses are noise, prescriptions vary more).
+    /// from) or `noisy` (a third of responses are noise). Each is a documented file in
+    /// `crates/openclm-sim/worlds/`; the sparse and noisy files change only what their names say.
     pub fn named(name: &str) -> Result<Self, FieldError> {
-        let default = Self::default();
-        match name {
-            "default" => Ok(default),
-            "sparse" => Ok(Self {
-                best_response: 0.3,
-                email_unreachable: 0.35,
-                reps_only: 0.2,
-                email_consent: 0.5,
-                ..default
-            }),
-            "noisy" => Ok(Self {
-                noise: 0.3,
-                noise_rate: 0.15,
-                specialty_typical: 0.4,
-                ..default
-            }),
-            other => Err(FieldError::new(
-                "world",
-                format!("unknown world {other:?}; expected default, sparse, noisy or a file"),
-            )),
-        }
+        let text = match name {
+            "default" => DEFAULT_WORLD,
+            "sparse" => include_str!("../worlds/sparse.toml"),
+            "noisy" => include_str!("../worlds/noisy.toml"),
+            other => {
+                return Err(FieldError::new(
+                    "world",
+                    format!("unknown world {other:?}; expected default, sparse, noisy or a file"),
+                ));
+            }
+        };
+        Self::from_toml(text)
+    }
+
+    /// Reads a world from TOML: parameters left out take the default world's values.
+    pub fn from_toml(text: &str) -> Result<Self, FieldError> {
+        let world: Self =
+            toml::from_str(text).map_err(|e| FieldError::new("world", e.message().to_owned()))?;
+        world.validate()?;
+        Ok(world)
     }
 
     /// Checks every parameter, naming the one at fault.
@@ -200,6 +203,23 @@ impl WorldParams {
             ));
         }
         Ok(())
+    }
+
+    /// What one response is worth: the prescriptions it adds while the HCP remembers it
+    /// (`rx_per_week × rx_lift`, decaying by `engagement_memory` a week) at `value_per_rx`. A
+    /// brand estimates this from a holdout test; the closed loop and the oracle are told it.
+    pub fn response_value(&self) -> f64 {
+        self.rx_per_week * self.rx_lift / (1.0 - self.engagement_memory).max(0.01)
+            * self.value_per_rx
+    }
+
+    /// The economics the closed loop decides with: the value of a response and the cost of a
+    /// touch per channel.
+    pub fn economics(&self) -> Economics {
+        Economics {
+            response_value: self.response_value(),
+            cost: CHANNELS.iter().map(|&c| (c, self.cost(c))).collect(),
+        }
     }
 
     fn cost(&self, channel: Channel) -> f64 {
@@ -274,6 +294,9 @@ pub struct SimConfig {
     pub holdout: f64,
     /// The simulated first Monday.
     pub start: Timestamp,
+    /// Whether the closed loop and the oracle weigh what a touch costs against what a response
+    /// is worth ([`WorldParams::economics`]) instead of seeking responses alone.
+    pub economics: bool,
 }
 
 /// One policy's week.
@@ -540,7 +563,10 @@ fn run_policy(
     library: &[Content],
     progress: &(dyn Fn(u64) + Sync),
 ) -> PolicyRun {
-    let engine = Engine::default();
+    let engine = Engine {
+        economics: config.economics.then(|| config.world.economics()),
+        ..Engine::default()
+    };
     let state_config = StateConfig::default();
     let mut model = Model::default();
     let mut tracks: Vec<Track> = people
@@ -921,13 +947,21 @@ fn choose(
                 return None;
             }
             let weekday = person.weekday;
+            let economics = &engine.economics;
             let mut best: Option<(f64, Action)> = None;
-            for channel in 0..CHANNELS.len() {
+            for (channel, &medium) in CHANNELS.iter().enumerate() {
                 for topic in 0..TOPICS.len() {
                     let chance = person.response_chance(&config.world, channel, topic);
-                    if best.is_none_or(|(b, _)| chance > b) && allowed(channel, topic, weekday) {
+                    // The same economics as the closed loop: the net value of the touch.
+                    let value = economics
+                        .as_ref()
+                        .map_or(chance, |e| e.net_value(medium, chance));
+                    if economics.is_some() && value <= 0.0 {
+                        continue;
+                    }
+                    if best.is_none_or(|(b, _)| value > b) && allowed(channel, topic, weekday) {
                         best = Some((
-                            chance,
+                            value,
                             Action {
                                 channel,
                                 topic,

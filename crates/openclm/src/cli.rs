@@ -224,6 +224,10 @@ pub struct SimulateArgs {
     /// Share of HCPs held out as the control group.
     #[arg(long, default_value_t = 0.1)]
     pub holdout: f64,
+    /// The closed loop and the oracle weigh each touch's cost against the value of a response
+    /// (the world's costs and prescription value) instead of seeking responses alone.
+    #[arg(long)]
+    pub economics: bool,
     /// Where the CSV and the chart are written.
     #[arg(long, default_value = "simulation")]
     pub out: PathBuf,

@@ -60,9 +60,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         "demo world: {} HCPs, {} content items, {} events over {} months (seed {})",
         stats.hcps, stats.content, stats.events, args.months, args.seed
     );
-    let engine = openclm_core::engine::Engine {
-        rules: settings.rules.clone(),
-    };
+    let engine = settings.engine();
     let learned = run_loop(&store, &world, &engine, LOOP_WEEKS, args.seed).await?;
     let curve: Vec<String> = learned
         .iter()

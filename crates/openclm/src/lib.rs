@@ -84,16 +84,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let store = open_store(&settings).await?;
-            let engine = openclm_core::engine::Engine {
-                rules: settings.rules.clone(),
-            };
+            let engine = settings.engine();
             decide(store, &engine, hcps, channels, n, json).await
         }
         Command::Suggest { rep, week, json } => {
             let store = open_store(&settings).await?;
-            let engine = openclm_core::engine::Engine {
-                rules: settings.rules.clone(),
-            };
+            let engine = settings.engine();
             suggest(store, &engine, &rep, week.as_deref(), json).await
         }
         Command::Simulate(args) => simulate::run(args),
@@ -319,9 +315,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         max_batch_events: settings.max_batch_events,
         max_batch_bytes: settings.max_batch_bytes,
         unknown_hcp: settings.unknown_hcp,
-        engine: openclm_core::engine::Engine {
-            rules: settings.rules.clone(),
-        },
+        engine: settings.engine(),
     }
 }
 

@@ -5,6 +5,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use openclm_core::engine::reward::RewardConfig;
 use openclm_core::engine::rules::Rules;
+use openclm_core::engine::{Economics, Engine};
 use openclm_store::UnknownHcpPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -29,6 +30,9 @@ pub struct Settings {
     pub rules: Rules,
     /// What counts as the outcome of a decision, and for how long.
     pub rewards: RewardConfig,
+    /// What a response is worth and what a touch costs; when set, decisions weigh them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub economics: Option<Economics>,
 }
 
 /// Shows everything but the database password.
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("rules", &self.rules)
             .field("rewards", &self.rewards)
+            .field("economics", &self.economics)
             .finish()
     }
 }
@@ -58,6 +63,7 @@ impl Default for Settings {
             log: "info".into(),
             rules: Rules::default(),
             rewards: RewardConfig::default(),
+            economics: None,
         }
     }
 }
@@ -129,6 +135,13 @@ window_days = 14
 responses = ["clicked", "survey_answered", "meeting_attended", "medical_information_requested", "prescription", "slide_viewed", "content_viewed"]
 # Slide and page views count when they last at least this many milliseconds.
 engaged_dwell_ms = 10000
+
+# What a response is worth and what a touch costs, in one currency. Unset, the engine ranks
+# actions by their chance of a response; set, by expected net value (chance × value − cost), and
+# it holds back when no allowed action is expected to be worth its cost.
+# [economics]
+# response_value = 250.0
+# cost = { email = 0.5, face_to_face = 150.0, remote_detail = 40.0 }
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -187,7 +200,18 @@ impl Settings {
             "max_batch_bytes: must be 1024 or more"
         );
         self.rewards.validate()?;
+        if let Some(economics) = &self.economics {
+            economics.validate()?;
+        }
         Ok(())
+    }
+
+    /// The decision engine these settings describe.
+    pub fn engine(&self) -> Engine {
+        Engine {
+            rules: self.rules.clone(),
+            economics: self.economics.clone(),
+        }
     }
 }
 
@@ -212,6 +236,37 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert_eq!(e, "rewards.responses: opened cannot count as a response");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn economics_come_from_the_file_and_are_checked() {
+        use openclm_core::Channel;
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Settings::default().engine().economics, None);
+            jail.create_file(
+                "brand.toml",
+                "[economics]\nresponse_value = 250.0\ncost = { email = 0.5, face_to_face = 150.0 }\n",
+            )?;
+            let s = Settings::load(Some(Path::new("brand.toml")), Overrides::default()).unwrap();
+            let economics = s.engine().economics.unwrap();
+            assert_eq!(economics.response_value, 250.0);
+            assert_eq!(economics.cost_of(Channel::FaceToFace), 150.0);
+            assert_eq!(economics.cost_of(Channel::Sms), 0.0);
+            jail.create_file(
+                "bad.toml",
+                "[economics]\nresponse_value = 250.0\ncost = { email = -1.0 }\n",
+            )?;
+            let e = Settings::load(Some(Path::new("bad.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "economics.cost.email: must be a number of 0 or more");
+            jail.create_file("free.toml", "[economics]\ncost = { email = 1.0 }\n")?;
+            let e = Settings::load(Some(Path::new("free.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "economics.response_value: must be a number above 0");
             Ok(())
         });
     }

@@ -15,9 +15,7 @@ pub fn world(name: &str) -> anyhow::Result<WorldParams> {
     if name.ends_with(".toml") {
         let text =
             std::fs::read_to_string(name).with_context(|| format!("world: cannot read {name}"))?;
-        let world: WorldParams = toml::from_str(&text).with_context(|| format!("world: {name}"))?;
-        world.validate()?;
-        return Ok(world);
+        return WorldParams::from_toml(&text).with_context(|| format!("world: {name}"));
     }
     Ok(WorldParams::named(name)?)
 }
@@ -40,6 +38,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         policies,
         holdout: args.holdout,
         start: openclm_core::Timestamp::parse("start", "2026-01-05T00:00:00Z")?,
+        economics: args.economics,
     };
     let total = (config.hcps as u64) * u64::from(config.weeks) * config.policies.len() as u64;
     let bar = progress_bar(total, "HCP-weeks");
@@ -48,12 +47,20 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     println!(
-        "simulated {} HCPs × {} weeks, world {}, seed {}, holdout {:.0}%: {} policies in {:.1} s",
+        "simulated {} HCPs × {} weeks, world {}, seed {}, holdout {:.0}%{}: {} policies in {:.1} s",
         config.hcps,
         config.weeks,
         args.world,
         config.seed,
         config.holdout * 100.0,
+        if config.economics {
+            format!(
+                ", economics (a response worth €{:.0})",
+                config.world.response_value()
+            )
+        } else {
+            String::new()
+        },
         runs.len(),
         elapsed.as_secs_f64()
     );

@@ -47,6 +47,48 @@ pub fn topic_of(content: &Content) -> &str {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Engine {
     pub rules: Rules,
+    /// What a response is worth and what a touch costs, if known: the engine then ranks by
+    /// expected net value and holds back when no allowed action is expected to be worth its cost.
+    pub economics: Option<Economics>,
+}
+
+/// The value of a response and the cost of a touch per channel, in one currency.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Economics {
+    pub response_value: f64,
+    /// Cost of one touch per channel; a channel not listed costs nothing.
+    pub cost: std::collections::BTreeMap<Channel, f64>,
+}
+
+impl Economics {
+    pub fn cost_of(&self, channel: Channel) -> f64 {
+        self.cost.get(&channel).copied().unwrap_or(0.0)
+    }
+
+    /// The expected net value of a touch with the given chance of a response.
+    pub fn net_value(&self, channel: Channel, chance: f64) -> f64 {
+        chance * self.response_value - self.cost_of(channel)
+    }
+
+    /// Checks every figure, naming the one at fault.
+    pub fn validate(&self) -> Result<(), crate::FieldError> {
+        if !(self.response_value.is_finite() && self.response_value > 0.0) {
+            return Err(crate::FieldError::new(
+                "economics.response_value",
+                "must be a number above 0",
+            ));
+        }
+        for (channel, cost) in &self.cost {
+            if !(cost.is_finite() && *cost >= 0.0) {
+                return Err(crate::FieldError::new(
+                    format!("economics.cost.{}", channel.as_str()),
+                    "must be a number of 0 or more",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One decision asked of the engine.
@@ -70,6 +112,11 @@ pub struct Action {
     pub topic: String,
     /// The expected chance of a response (the posterior mean).
     pub score: f64,
+    /// The expected net value (chance × value of a response − cost of the touch), when the
+    /// engine knows the economics; actions are then ranked by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+
     /// The probability with which the engine picks this action (see [`PROPENSITY_METHOD`]).
     pub propensity: f64,
     pub explanation: String,
@@ -110,6 +157,10 @@ pub struct Decision<'a> {
     pub model_version: u64,
     /// Why nothing is allowed, when nothing is.
     pub nothing_allowed: Option<String>,
+    /// The probability with which the engine held back (no action worth its cost), and why,
+    /// when it did.
+    pub hold_propensity: f64,
+    pub held: Option<String>,
 }
 
 /// What the HCP's own engagement says about their interest in each topic, from every source
@@ -284,9 +335,21 @@ impl Engine {
             arm.estimate = interest.inform(estimate, arm.topic_index, model.strengths.hcp);
         }
         let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
-        let arm_chances = chances(&arms);
-        // Per arm once: its mean, and each of its items' share of its chance.
-        let arm_means: Vec<f64> = arms.iter().map(|a| a.estimate.mean()).collect();
+        // Thompson sampling on what is ranked: the chance of a response, or its net value.
+        let economics = self.economics.as_ref();
+        let moments: Vec<(f64, f64)> = arms
+            .iter()
+            .map(|a| {
+                let (mean, sd) = beta_moments(&a.estimate);
+                match economics {
+                    Some(e) => (e.net_value(a.channel, mean), sd * e.response_value),
+                    None => (mean, sd),
+                }
+            })
+            .collect();
+        let (arm_chances, hold_propensity) = chances(&moments, economics.is_some());
+        // Per arm once: what it is ranked by, and each of its items' share of its chance.
+        let arm_means: Vec<f64> = moments.iter().map(|m| m.0).collect();
         let arm_shares: Vec<f64> = arms
             .iter()
             .zip(&arm_chances)
@@ -294,12 +357,19 @@ impl Engine {
             .collect();
         let propensity = |a: &Allowed| arm_shares[a.arm];
         // The pick: an arm by its chance, then one of its items at random.
-        let chosen_index = pick(&arm_chances, rng).and_then(|arm| {
-            let members: Vec<usize> = (0..allowed.len())
-                .filter(|&i| allowed[i].arm == arm)
-                .collect();
-            (!members.is_empty()).then(|| members[rng.random_range(0..members.len())])
-        });
+        let options: Vec<f64> = arm_chances
+            .iter()
+            .copied()
+            .chain(economics.map(|_| hold_propensity))
+            .collect();
+        let chosen_index = pick(&options, rng)
+            .filter(|&o| o < arms.len())
+            .and_then(|arm| {
+                let members: Vec<usize> = (0..allowed.len())
+                    .filter(|&i| allowed[i].arm == arm)
+                    .collect();
+                (!members.is_empty()).then(|| members[rng.random_range(0..members.len())])
+            });
         let mean = |a: &Allowed| arm_means[a.arm];
         let mut order: Vec<usize> = (0..allowed.len()).collect();
         // Equal scores keep the library's order (and each kind's channel order): candidates were
@@ -321,6 +391,20 @@ impl Engine {
         {
             shown.push(c);
         }
+        let held =
+            (economics.is_some() && !allowed.is_empty() && chosen_index.is_none()).then(|| {
+                let best = order_best(&allowed, &arm_means);
+                match best {
+                    Some(i) => format!(
+                        "no allowed action is expected to be worth its cost: the best, {} on {}, \
+                         is expected to return {:.2} net",
+                        allowed[i].content.id,
+                        allowed[i].channel.as_str(),
+                        arm_means[allowed[i].arm]
+                    ),
+                    None => "no allowed action is expected to be worth its cost".to_owned(),
+                }
+            });
         let actions: Vec<Action> = shown
             .iter()
             .map(|&i| {
@@ -335,6 +419,7 @@ impl Engine {
                     channel: a.channel,
                     topic: topic_of(a.content).to_owned(),
                     score: scored.estimate.mean(),
+                    value: economics.map(|e| e.net_value(a.channel, scored.estimate.mean())),
                     propensity: propensity(a),
                     explanation: explain(facts, &scored, now),
                 }
@@ -358,41 +443,64 @@ impl Engine {
             propensity_method: PROPENSITY_METHOD,
             model_version: model.version,
             nothing_allowed,
+            hold_propensity: if economics.is_some() {
+                hold_propensity
+            } else {
+                0.0
+            },
+            held,
         }
     }
 }
 
-/// Each arm's chance of having the highest response rate, with each posterior taken as a normal
-/// of its mean and variance: `P_i = ∫ φ_i(x) Π_{j≠i} Φ_j(x) dx`, by Simpson's rule on 24
-/// steps. Arms that cannot plausibly be highest (mean + 3 sd below the best mean − 3 sd) get 0.
-/// The chances are normalized to sum to 1. Φ is computed to within 1.5e-7 ([`normal_pair`]);
-/// the pick is drawn from these very chances, so the logged propensities stay exact.
-fn chances(arms: &[Arm<'_>]) -> Vec<f64> {
-    let mut result = vec![0.0; arms.len()];
-    if arms.is_empty() {
-        return result;
+/// An arm's posterior mean and standard deviation.
+fn beta_moments(estimate: &Estimate) -> (f64, f64) {
+    let (al, be) = (estimate.alpha, estimate.beta);
+    let mean = al / (al + be);
+    let sd = (al * be / ((al + be).powi(2) * (al + be + 1.0)))
+        .sqrt()
+        .max(1e-6);
+    (mean, sd)
+}
+
+/// The index of the allowed candidate ranked first by `means` (per arm), if any.
+fn order_best(allowed: &[Allowed<'_>], means: &[f64]) -> Option<usize> {
+    (0..allowed.len()).max_by(|&a, &b| {
+        means[allowed[a].arm]
+            .total_cmp(&means[allowed[b].arm])
+            .then(b.cmp(&a))
+    })
+}
+
+/// Each arm's chance of having the highest draw, with each arm's posterior (of its chance of a
+/// response, or of its net value) taken as a normal of the given mean and standard deviation:
+/// `P_i = ∫ φ_i(x) Π_{j≠i} Φ_j(x) dx`, by Simpson's rule on 24 steps. With `hold`, doing
+/// nothing is an option worth exactly 0: it wins with `Π Φ_j(0)`, and an arm only where its draw
+/// is above 0. Arms that cannot plausibly win (mean + 3 sd below the best mean − 3 sd, or below
+/// 0 with `hold`) get 0. The chances (and the hold's) are normalized to sum to 1. Φ is computed
+/// to within 1.5e-7 ([`normal_pair`]); the pick is drawn from these very chances, so the logged
+/// propensities stay exact.
+fn chances(moments: &[(f64, f64)], hold: bool) -> (Vec<f64>, f64) {
+    let mut result = vec![0.0; moments.len()];
+    if moments.is_empty() {
+        return (result, if hold { 1.0 } else { 0.0 });
     }
-    let moments: Vec<(f64, f64)> = arms
-        .iter()
-        .map(|a| {
-            let (al, be) = (a.estimate.alpha, a.estimate.beta);
-            let mean = al / (al + be);
-            let sd = (al * be / ((al + be).powi(2) * (al + be + 1.0)))
-                .sqrt()
-                .max(1e-6);
-            (mean, sd)
-        })
-        .collect();
-    let floor = moments
+    let mut floor = moments
         .iter()
         .map(|(m, s)| m - 3.0 * s)
         .fold(f64::NEG_INFINITY, f64::max);
-    let contenders: Vec<usize> = (0..arms.len())
+    if hold {
+        floor = floor.max(0.0);
+    }
+    let contenders: Vec<usize> = (0..moments.len())
         .filter(|&i| moments[i].0 + 3.0 * moments[i].1 >= floor)
         .collect();
-    if contenders.len() == 1 {
+    if contenders.is_empty() {
+        return (result, 1.0);
+    }
+    if contenders.len() == 1 && !hold {
         result[contenders[0]] = 1.0;
-        return result;
+        return (result, 0.0);
     }
     let lo = contenders
         .iter()
@@ -402,6 +510,19 @@ fn chances(arms: &[Arm<'_>]) -> Vec<f64> {
         .iter()
         .map(|&i| moments[i].0 + 6.0 * moments[i].1)
         .fold(f64::NEG_INFINITY, f64::max);
+    // Doing nothing wins when every draw is below 0; an arm wins only above it.
+    let (lo, hold_chance) = if hold {
+        let below_zero: f64 = contenders
+            .iter()
+            .map(|&i| normal_pair((0.0 - moments[i].0) / moments[i].1).1)
+            .product();
+        (lo.max(0.0), below_zero)
+    } else {
+        (lo, 0.0)
+    };
+    if hi <= lo {
+        return (result, 1.0);
+    }
     const STEPS: usize = 24;
     let dx = (hi - lo) / STEPS as f64;
     let mut cdf = vec![0.0; contenders.len()];
@@ -434,17 +555,18 @@ fn chances(arms: &[Arm<'_>]) -> Vec<f64> {
             suffix *= cdf[slot];
         }
     }
-    let total: f64 = result.iter().sum();
+    let total: f64 = result.iter().sum::<f64>() + hold_chance;
     if total > 0.0 {
         for p in &mut result {
             *p /= total;
         }
+        (result, hold_chance / total)
     } else {
         for &i in &contenders {
             result[i] = 1.0 / contenders.len() as f64;
         }
+        (result, 0.0)
     }
-    result
 }
 
 /// The standard normal density and distribution function at `z`, from one exponential:
@@ -615,8 +737,7 @@ mod tests;
 
 #[cfg(test)]
 mod normal_tests {
-    use super::{Arm, Estimate, chances, normal_pair};
-    use crate::Channel;
+    use super::{Estimate, beta_moments, chances, normal_pair};
     use rand::SeedableRng;
     use rand_distr::Distribution;
     use statrs::distribution::{Continuous, ContinuousCDF, Normal};
@@ -632,21 +753,18 @@ mod normal_tests {
             (50.0, 150.0),
             (2.0, 40.0),
         ];
-        let arms: Vec<Arm<'_>> = posteriors
+        let moments: Vec<(f64, f64)> = posteriors
             .iter()
-            .map(|&(alpha, beta)| Arm {
-                channel: Channel::Email,
-                topic: "t",
-                topic_index: 0,
-                estimate: Estimate {
+            .map(|&(alpha, beta)| {
+                beta_moments(&Estimate {
                     alpha,
                     beta,
                     ..Estimate::default()
-                },
-                members: 1,
+                })
             })
             .collect();
-        let computed = chances(&arms);
+        let (computed, hold) = chances(&moments, false);
+        assert_eq!(hold, 0.0);
         assert!((computed.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let draws = 200_000;
@@ -686,6 +804,44 @@ mod normal_tests {
                 computed[i]
             );
         }
+    }
+
+    /// With economics, doing nothing (worth exactly 0) is an option: its chance and the arms'
+    /// match how often each wins among normal draws of net value.
+    #[test]
+    fn holding_back_wins_as_often_as_every_net_value_draws_below_zero() {
+        let moments = [(-5.0, 20.0), (10.0, 15.0), (-40.0, 10.0), (2.0, 30.0)];
+        let (computed, hold) = chances(&moments, true);
+        assert!((computed.iter().sum::<f64>() + hold - 1.0).abs() < 1e-12);
+        let normals: Vec<rand_distr::Normal<f64>> = moments
+            .iter()
+            .map(|&(m, s)| rand_distr::Normal::new(m, s).unwrap())
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let draws = 200_000;
+        let mut wins = [0usize; 5];
+        for _ in 0..draws {
+            let xs: Vec<f64> = normals.iter().map(|d| d.sample(&mut rng)).collect();
+            let (best, value) = xs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+            wins[if *value > 0.0 { best } else { 4 }] += 1;
+        }
+        let share = |i: usize| wins[i] as f64 / draws as f64;
+        for (i, c) in computed.iter().enumerate() {
+            assert!((c - share(i)).abs() < 0.005, "arm {i}: {c} vs {}", share(i));
+        }
+        assert!(
+            (hold - share(4)).abs() < 0.005,
+            "hold: {hold} vs {}",
+            share(4)
+        );
+        // An arm far below 0 never wins; nothing plausible above 0 means holding for sure.
+        assert_eq!(computed[2], 0.0);
+        let (none, hold) = chances(&[(-50.0, 5.0), (-30.0, 2.0)], true);
+        assert_eq!((none, hold), (vec![0.0, 0.0], 1.0));
     }
 
     #[test]

@@ -172,6 +172,95 @@ fn when_nothing_is_allowed_the_answer_says_why() {
     assert_eq!(codes, ["consent_missing", "content_withdrawn"]);
 }
 
+/// With economics, actions rank by expected net value: a visit with twice the chance of a
+/// response loses to an email when it costs far more than the difference is worth; and when no
+/// action is worth its cost, the engine holds back and says why.
+#[test]
+fn with_economics_actions_rank_by_net_value_and_the_engine_can_hold_back() {
+    let doctor = hcp("h", "cardiology", "DE");
+    let state = HcpState::default();
+    let consent: Vec<ConsentRecord> = [Channel::Email, Channel::FaceToFace]
+        .into_iter()
+        .map(granted)
+        .collect();
+    let facts = HcpFacts {
+        hcp: &doctor,
+        consent: &consent,
+        state: &state,
+        planned: &[],
+    };
+    let library = [
+        content("mail", "email_template", "efficacy", "approved"),
+        content("deck", "key_message", "efficacy", "approved"),
+    ];
+    // Cardiologists answer 40% of visits and 20% of emails.
+    let mut model = Model::default();
+    for i in 0..1000 {
+        let other = format!("peer-{}", i % 100);
+        let peer = hcp(&other, "cardiology", "DE");
+        let ctx = |channel| ArmContext {
+            channel,
+            topic: "efficacy",
+            specialty: &peer.specialty,
+            country: &peer.country,
+            hcp: peer.id.as_str(),
+        };
+        model.record(&ctx(Channel::FaceToFace), i % 5 < 2);
+        model.record(&ctx(Channel::Email), i % 5 == 0);
+    }
+    let decide = |engine: &Engine| {
+        engine.decide(
+            &Request {
+                facts,
+                content: &library,
+                channels: Some(&[Channel::Email, Channel::FaceToFace]),
+                n: 2,
+                now: Timestamp::from_millis(NOW),
+            },
+            &model,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        )
+    };
+    let seeking = decide(&Engine::default());
+    assert_eq!(seeking.actions[0].channel, Channel::FaceToFace);
+    assert_eq!(seeking.actions[0].value, None);
+    let economics = Economics {
+        response_value: 250.0,
+        cost: [(Channel::Email, 0.5), (Channel::FaceToFace, 150.0)].into(),
+    };
+    let weighing = decide(&Engine {
+        economics: Some(economics.clone()),
+        ..Engine::default()
+    });
+    let top = &weighing.actions[0];
+    assert_eq!(top.channel, Channel::Email);
+    // About 20% × 250 − 0.5 for the email, 40% × 250 − 150 for the visit.
+    let value = top.value.unwrap();
+    assert!((value - (top.score * 250.0 - 0.5)).abs() < 1e-9);
+    assert!((45.0..55.0).contains(&value), "{value}");
+    assert!(weighing.actions[1].value.unwrap() < -40.0);
+    // A new HCP's own rate is uncertain: now and then a draw says even the email is not worth it.
+    assert!(
+        (0.0..0.15).contains(&weighing.hold_propensity) && weighing.hold_propensity > 0.0,
+        "{}",
+        weighing.hold_propensity
+    );
+    assert_eq!(weighing.held, None);
+    // When a response is worth less than any touch costs, nothing is sent.
+    let stingy = decide(&Engine {
+        economics: Some(Economics {
+            response_value: 0.5,
+            ..economics
+        }),
+        ..Engine::default()
+    });
+    assert_eq!(stingy.chosen, None);
+    assert_eq!(stingy.hold_propensity, 1.0);
+    let why = stingy.held.unwrap();
+    assert!(why.contains("mail on email"), "{why}");
+    assert!(why.contains("worth its cost"), "{why}");
+}
+
 /// A random HCP situation: consents (channel, granted?), content (kind, status, country choice,
 /// expiry in days from now), touches (channel, hours ago), planned touches (channel, hours ago),
 /// the email cap, the total cap and whether the HCP may not hear about the second product.
