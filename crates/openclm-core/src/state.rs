@@ -24,7 +24,7 @@ const DELIVERIES_REMEMBERED: usize = 50;
 /// Reactions remembered, for telling which sends were opened.
 const REACTIONS_REMEMBERED: usize = 200;
 /// The version of the fold: a state folded by another version is folded anew.
-pub const FOLD_VERSION: u32 = 2;
+pub const FOLD_VERSION: u32 = 3;
 /// Outbound items remembered, newest last, for "opened 4 of the last 5" explanations.
 const SENDS_REMEMBERED: usize = 20;
 
@@ -337,12 +337,17 @@ impl HcpState {
                     .entry(channel)
                     .or_default()
                     .add(weight, at.millis(), half_life);
-                for topic in topics {
-                    self.topic_engagement.entry(topic.clone()).or_default().add(
-                        weight,
-                        at.millis(),
-                        half_life,
-                    );
+                // A topic's interest is what the HCP chose to engage with: an open (a subject
+                // line seen) or a glance at a slide says the channel reached them, not that the
+                // topic interests them.
+                if weight >= 1.0 {
+                    for topic in topics {
+                        self.topic_engagement.entry(topic.clone()).or_default().add(
+                            weight,
+                            at.millis(),
+                            half_life,
+                        );
+                    }
                 }
                 let counts = self.channels.entry(channel).or_default();
                 counts.responses += 1;
@@ -521,6 +526,23 @@ impl HcpState {
     pub fn response_rate(&self, channel: Channel) -> Option<f64> {
         let c = self.channels.get(&channel)?;
         (c.touches > 0).then(|| c.responses as f64 / c.touches as f64)
+    }
+
+    /// How many of the HCP's recent touches on a channel drew any reaction from a person, of how
+    /// many: for messages, sends opened or clicked by a person (machine opens never count); for
+    /// other channels, touches against the responses they drew (at most one per touch).
+    pub fn attention(&self, channel: Channel) -> (u32, u32) {
+        if channel.is_outbound_message() {
+            let (mut attended, mut sent) = (0, 0);
+            for outcome in self.recent_sends(channel, None) {
+                sent += 1;
+                attended += u32::from(outcome.opened || outcome.clicked);
+            }
+            return (attended, sent);
+        }
+        self.channels
+            .get(&channel)
+            .map_or((0, 0), |c| (c.responses.min(c.touches), c.touches))
     }
 
     /// Mean dwell in milliseconds over the events that carried one.

@@ -399,8 +399,14 @@ struct Person {
 }
 
 impl Person {
+    /// The chance of a response on the HCP's day, rested: reached, then engaged.
     fn response_chance(&self, world: &WorldParams, channel: usize, topic: usize) -> f64 {
-        (world.best_response * self.reach[channel] * self.interest[topic]).clamp(0.0, 0.95)
+        self.reach[channel] * self.engage_chance(world, topic)
+    }
+
+    /// The chance of engaging with a topic once a touch has the HCP's attention.
+    fn engage_chance(&self, world: &WorldParams, topic: usize) -> f64 {
+        (world.best_response * self.interest[topic]).clamp(0.0, 0.95)
     }
 }
 
@@ -692,6 +698,7 @@ fn simulate_week(
     let machine_draw: f64 = rng.random();
     let visit_draw: f64 = rng.random();
     let visit_topic = rng.random_range(0..TOPICS.len());
+    let attention_draw: f64 = rng.random();
     let monday = config.start.millis() + i64::from(week) * WEEK_MS;
     let mut outcome = Outcome::default();
     if !person.control {
@@ -709,16 +716,23 @@ fn simulate_week(
                 .iter()
                 .filter(|&&w| week.saturating_sub(w) < 4)
                 .count();
-            let mut chance = person.response_chance(world, action.channel, action.topic);
+            // The funnel: the touch gets the HCP's attention (an email opened, a detail's
+            // slides looked at) as the channel reaches them, on their day, unfatigued; then
+            // they engage as the topic interests them.
+            let mut attention = person.reach[action.channel];
             if action.weekday != person.weekday {
-                chance *= world.off_day_factor;
+                attention *= world.off_day_factor;
             }
-            chance *= (-world.fatigue_per_touch * fatigue_touches.saturating_sub(2) as f64).exp();
+            attention *=
+                (-world.fatigue_per_touch * fatigue_touches.saturating_sub(2) as f64).exp();
+            let attended = attention_draw < attention;
+            let engage = person.engage_chance(world, action.topic);
             let responded = if noise_draw < world.noise {
                 noise_response < world.noise_rate
             } else {
-                response_draw < chance
+                attended && response_draw < engage
             };
+            let attended = attended || responded;
             let opted_out = channel == Channel::Email
                 && opt_out_draw
                     < world.opt_out_base
@@ -755,8 +769,10 @@ fn simulate_week(
                 if machine_draw < world.machine_opens {
                     observe(track, 3_000, EventType::Opened, None, true);
                 }
-                if responded {
+                if attended {
                     observe(track, 3_600_000, EventType::Opened, None, false);
+                }
+                if responded {
                     observe(track, 3_660_000, EventType::Clicked, None, false);
                 }
                 if opted_out {
@@ -775,6 +791,9 @@ fn simulate_week(
                 observe(track, 0, EventType::CallLogged, None, false);
                 if responded {
                     observe(track, 60_000, EventType::SlideViewed, Some(45_000), false);
+                } else if attended {
+                    // Looked at, not engaged with: a glance shorter than an engaged view.
+                    observe(track, 60_000, EventType::SlideViewed, Some(4_000), false);
                 }
             }
             track.recent.retain(|&w| week.saturating_sub(w) < 4);

@@ -163,12 +163,20 @@ pub struct Decision<'a> {
     pub held: Option<String>,
 }
 
+/// The engagement every topic is credited with before the HCP's own: the smaller, the more one
+/// engaged read moves the HCP's prior towards its topic. At 0.5, one read on a topic (and none on
+/// the five others) makes it about 2.3 times as likely as the others; in the simulator's three
+/// worlds 0.5 reached 4–5 points more of the oracle's engagement by week 16 than 1.0, and values
+/// below 0.5 no more.
+const TOPIC_PRIOR_ENGAGEMENT: f64 = 0.5;
+
 /// What the HCP's own engagement says about their interest in each topic, from every source
-/// (pages read, slides dwelt on, emails clicked), recency-weighted: an arm's HCP-level prior —
-/// the segment's rate, before the HCP's own outcomes on the arm move it — is scaled by
-/// `(e_topic + 1) / (ē + 1)`, `ē` being the HCP's mean engagement over the decision's topics.
-/// With no engagement the prior is the segment's rate unchanged. (Scaling by the HCP's responses
-/// per touch on the channel as well was measured in the simulator and did not help.)
+/// (pages read, slides dwelt on, emails clicked — not opens or glances, which say the channel
+/// reached them), recency-weighted: an arm's HCP-level prior — the segment's rate, before the
+/// HCP's own outcomes on the arm move it — is scaled by `(e_topic + c) / (ē + c)`, `ē` being
+/// the HCP's mean engagement over the decision's topics and `c` [`TOPIC_PRIOR_ENGAGEMENT`], and
+/// by the HCP's attention to the channel ([`channel_attention`]). With no engagement and no
+/// touches the prior is the segment's rate unchanged.
 struct TopicInterest {
     /// Engagement per topic of the decision, in the order of its topic indexes.
     scores: Vec<f64>,
@@ -201,18 +209,35 @@ impl TopicInterest {
         Self { scores, mean }
     }
 
-    fn inform(&self, mut estimate: Estimate, topic_index: usize, strength: f64) -> Estimate {
+    fn inform(
+        &self,
+        mut estimate: Estimate,
+        topic_index: usize,
+        attention: f64,
+        strength: f64,
+    ) -> Estimate {
         let score = self.scores.get(topic_index).copied().unwrap_or(0.0);
-        if score == 0.0 && self.mean == 0.0 {
+        if score == 0.0 && self.mean == 0.0 && attention == 1.0 {
             return estimate;
         }
-        let lift = (score + 1.0) / (self.mean + 1.0);
-        let prior = (estimate.segment.0 * lift).clamp(1e-4, 0.95);
+        let lift = (score + TOPIC_PRIOR_ENGAGEMENT) / (self.mean + TOPIC_PRIOR_ENGAGEMENT);
+        let prior = (estimate.segment.0 * lift * attention).clamp(1e-4, 0.95);
         let own = estimate.hcp_counts;
         estimate.alpha = prior * strength + own.successes;
         estimate.beta = (1.0 - prior) * strength + (own.trials - own.successes);
         estimate
     }
+}
+
+/// How much more (or less) than an unknown HCP this one attends to a channel: of their recent
+/// touches on it, how many drew any reaction from a person ([`HcpState::attention`]), under a
+/// uniform prior — `(attended + 1) / (touches + 2)` — divided by that prior's mean, 1/2. An
+/// untried channel is 1; three emails never opened, 0.4; three visits all attended to, 1.6. An
+/// HCP who never opens email stops being offered email long before each email topic has failed
+/// on its own.
+fn channel_attention(state: &HcpState, channel: Channel) -> f64 {
+    let (attended, touches) = state.attention(channel);
+    (f64::from(attended) + 1.0) / (f64::from(touches) + 2.0) * 2.0
 }
 
 /// How propensities are obtained: the pick is drawn from them, so they are exact.
@@ -331,8 +356,17 @@ impl Engine {
             .map(|a| arm_context(facts, a.topic, a.channel))
             .collect();
         let interest = TopicInterest::of(facts.state, &topics, now);
+        let mut attention: Vec<(Channel, f64)> = Vec::new();
         for (arm, estimate) in arms.iter_mut().zip(model.estimates(&contexts)) {
-            arm.estimate = interest.inform(estimate, arm.topic_index, model.strengths.hcp);
+            let lift = match attention.iter().find(|(c, _)| *c == arm.channel) {
+                Some((_, lift)) => *lift,
+                None => {
+                    let lift = channel_attention(facts.state, arm.channel);
+                    attention.push((arm.channel, lift));
+                    lift
+                }
+            };
+            arm.estimate = interest.inform(estimate, arm.topic_index, lift, model.strengths.hcp);
         }
         let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
         // Thompson sampling on what is ranked: the chance of a response, or its net value.

@@ -172,6 +172,100 @@ fn when_nothing_is_allowed_the_answer_says_why() {
     assert_eq!(codes, ["consent_missing", "content_withdrawn"]);
 }
 
+/// What an HCP attends to moves every arm of the channel, whatever its topic: after three
+/// emails on one topic went unopened while three visits on it were looked at, a never-sent email
+/// topic ranks below the same topic in a visit, though the segment answers both alike.
+#[test]
+fn an_hcp_who_never_opens_email_is_offered_visits_on_every_topic() {
+    let config = StateConfig::default();
+    let mut state = HcpState::default();
+    let dosing = vec!["dosing".to_owned()];
+    for i in 0..3 {
+        let days = 40.0 - f64::from(i) * 10.0;
+        state.apply_event(
+            &event(
+                &format!("d{i}"),
+                days,
+                "email",
+                "delivered",
+                &format!("em-{i}"),
+            ),
+            &dosing,
+            &config,
+        );
+        state.apply_event(
+            &event(
+                &format!("c{i}"),
+                days - 1.0,
+                "face_to_face",
+                "call_logged",
+                "deck",
+            ),
+            &dosing,
+            &config,
+        );
+        // A glance at the deck: attention, not engagement.
+        let mut glance = event(
+            &format!("s{i}"),
+            days - 1.0,
+            "face_to_face",
+            "slide_viewed",
+            "deck",
+        );
+        glance.details = crate::event::Details::SlideViewed {
+            dwell_ms: 3_000,
+            slide: None,
+        };
+        state.apply_event(&glance, &dosing, &config);
+    }
+    assert_eq!(state.attention(Channel::Email), (0, 3));
+    assert_eq!(state.attention(Channel::FaceToFace), (3, 3));
+    // A glance says nothing of interest in the topic.
+    assert!(state.topic_engagement.is_empty());
+    let doctor = hcp("h", "cardiology", "DE");
+    let consent: Vec<ConsentRecord> = [Channel::Email, Channel::FaceToFace]
+        .into_iter()
+        .map(granted)
+        .collect();
+    let facts = HcpFacts {
+        hcp: &doctor,
+        consent: &consent,
+        state: &state,
+        planned: &[],
+    };
+    let library = [
+        content("mail-safety", "email_template", "safety", "approved"),
+        content("deck-safety", "key_message", "safety", "approved"),
+    ];
+    // Caps and gaps aside: only what was learned decides here.
+    let mut engine = Engine::default();
+    engine.rules.channel_caps.clear();
+    engine.rules.total_cap = None;
+    let decision = engine.decide(
+        &Request {
+            facts,
+            content: &library,
+            channels: Some(&[Channel::Email, Channel::FaceToFace]),
+            n: 2,
+            now: Timestamp::from_millis(NOW),
+        },
+        &Model::default(),
+        &mut ChaCha8Rng::seed_from_u64(1),
+    );
+    assert_eq!(decision.blocked, [], "{:?}", decision.blocked);
+    let score = |channel| {
+        decision
+            .actions
+            .iter()
+            .find(|a| a.channel == channel)
+            .map(|a| a.score)
+            .unwrap()
+    };
+    // Attention (0 + 1) / (3 + 2) × 2 = 0.4 against (3 + 1) / (3 + 2) × 2 = 1.6: four times.
+    let ratio = score(Channel::FaceToFace) / score(Channel::Email);
+    assert!((ratio - 4.0).abs() < 0.2, "{ratio}");
+}
+
 /// With economics, actions rank by expected net value: a visit with twice the chance of a
 /// response loses to an email when it costs far more than the difference is worth; and when no
 /// action is worth its cost, the engine holds back and says why.
