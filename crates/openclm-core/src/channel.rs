@@ -32,6 +32,15 @@ impl Channel {
         )
     }
 
+    /// Channels whose interactions happen when someone else schedules them (a rep's visit or
+    /// remote detail, a webinar): they say when the brand came, not when the HCP chooses to engage.
+    pub fn is_scheduled(self) -> bool {
+        matches!(
+            self,
+            Channel::FaceToFace | Channel::RemoteDetail | Channel::Webinar
+        )
+    }
+
     pub const ALL: [Channel; 12] = [
         Channel::FaceToFace,
         Channel::RemoteDetail,

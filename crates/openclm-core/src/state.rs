@@ -376,10 +376,13 @@ impl HcpState {
                         self.engaged_dwells += 1;
                     }
                 }
-                let time = at.to_datetime();
-                use chrono::{Datelike, Timelike};
-                self.engaged_hours[time.hour() as usize] += 1;
-                self.engaged_weekdays[time.weekday().num_days_from_monday() as usize] += 1;
+                // The HCP's moment is when they choose to engage, not when a rep came.
+                if !channel.is_scheduled() {
+                    let time = at.to_datetime();
+                    use chrono::{Datelike, Timelike};
+                    self.engaged_hours[time.hour() as usize] += 1;
+                    self.engaged_weekdays[time.weekday().num_days_from_monday() as usize] += 1;
+                }
             }
             EventRole::Other => {
                 let change = match &event.consent {
@@ -726,6 +729,67 @@ mod tests {
 
     fn topics() -> Vec<String> {
         vec!["cardiology".into()]
+    }
+
+    /// The HCP's moment is when they choose to engage: slides viewed during a rep's visit say
+    /// when the rep came; a page read or an email opened says when the HCP reads. Topic interest
+    /// is what they engaged with, not what they opened.
+    #[test]
+    fn the_moment_and_topic_interest_come_from_what_the_hcp_chooses() {
+        let config = StateConfig::default();
+        let mut s = HcpState::default();
+        // T0 is a Thursday, 20:26 UTC. Three visits with slides viewed, on Thursdays...
+        for week in 0..3 {
+            let at = week * 7 * 24 * 60;
+            s.apply_event(
+                &event(
+                    &format!("c{week}"),
+                    at,
+                    "face_to_face",
+                    "call_logged",
+                    json!({"rep_id": "r"}),
+                ),
+                &topics(),
+                &config,
+            );
+            s.apply_event(
+                &event(
+                    &format!("s{week}"),
+                    at + 5,
+                    "face_to_face",
+                    "slide_viewed",
+                    json!({"dwell_ms": 40_000}),
+                ),
+                &topics(),
+                &config,
+            );
+        }
+        assert_eq!(s.preferred_weekday(), None);
+        // ... and one page read on a Saturday morning.
+        s.apply_event(
+            &event(
+                "w",
+                (24 + 12) * 60,
+                "web",
+                "content_viewed",
+                json!({"dwell_ms": 40_000}),
+            ),
+            &topics(),
+            &config,
+        );
+        assert_eq!(s.preferred_weekday(), Some(5));
+        assert_eq!(s.preferred_hour(), Some(8));
+        // Engaged slides count as interest in their topic; an open alone does not.
+        let engaged = s.topic_engagement["cardiology"].at(Timestamp::from_millis(T0), 1e12);
+        assert!((3.0..=4.0).contains(&engaged), "{engaged}");
+        let mut opened = HcpState::default();
+        opened.apply_event(
+            &event("o", 60, "email", "opened", json!({})),
+            &topics(),
+            &config,
+        );
+        assert!(opened.topic_engagement.is_empty());
+        assert_eq!(opened.channels[&Channel::Email].human_opens, 1);
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub const DEFAULT_WORLD: &str = include_str!("../worlds/default.toml");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorldParams {
-    /// Chance of a response to the HCP's best-matching arm when fully reachable and rested. Field
+    /// Chance of a response to the HCP's best-matching arm when fully reachable and rested: the
+    /// chance of engaging once a touch has their attention, which it gets as often as the
+    /// channel reaches them (a funnel, as an email is opened, then clicked). Field
     /// studies of tailored HCP emails and details report click or engaged-read rates of 30–60%
     /// for content an HCP asked for, a few percent for broadcast.
     pub best_response: f64,
@@ -388,7 +390,7 @@ pub fn incremental(rx_treated: f64, treated: usize, rx_control: f64, control: us
 /// An HCP of the simulated world, with what only the simulator knows.
 struct Person {
     hcp: Hcp,
-    /// Reachability per channel of [`CHANNELS`], in [0, 1].
+    /// Reachability per channel of [`CHANNELS`], in [0, 1]: the chance a touch gets attention.
     reach: [f64; 3],
     /// Interest per topic of [`TOPICS`], the favourite at 1.
     interest: [f64; 6],
@@ -769,11 +771,15 @@ fn simulate_week(
                 if machine_draw < world.machine_opens {
                     observe(track, 3_000, EventType::Opened, None, true);
                 }
+                // A person reads email at their own moment: within the hour on their day, else
+                // on their next one.
+                let read_after =
+                    i64::from((person.weekday + 7 - action.weekday) % 7) * DAY_MS + 3_600_000;
                 if attended {
-                    observe(track, 3_600_000, EventType::Opened, None, false);
+                    observe(track, read_after, EventType::Opened, None, false);
                 }
                 if responded {
-                    observe(track, 3_660_000, EventType::Clicked, None, false);
+                    observe(track, read_after + 60_000, EventType::Clicked, None, false);
                 }
                 if opted_out {
                     let observation = Observation {
