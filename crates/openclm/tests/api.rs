@@ -801,6 +801,77 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
 }
 
 /// Now minus some days, as the server's clock sees it.
+/// With economics configured, every action carries its expected net value; when a response is
+/// worth less than any touch costs, the engine holds back, says why, logs the hold's probability
+/// and reserves nothing under the caps.
+#[tokio::test]
+async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
+    let economics = |response_value: f64| openclm_core::engine::Economics {
+        response_value,
+        cost: [
+            (openclm_core::Channel::Email, 1.0),
+            (openclm_core::Channel::FaceToFace, 150.0),
+        ]
+        .into(),
+    };
+    for (response_value, holds) in [(10_000.0, false), (0.5, true)] {
+        let app = spawn_app_with(ApiConfig {
+            engine: openclm_core::engine::Engine {
+                economics: Some(economics(response_value)),
+                ..Default::default()
+            },
+            ..ApiConfig::default()
+        })
+        .await;
+        app.seed_hcps(1).await;
+        let r = app
+            .client
+            .put(format!("{}/v1/content/CZ-DECK", app.base))
+            .bearer_auth(&app.admin)
+            .json(
+                &json!({"title": "Deck", "kind": "slide_deck", "product": "cardiozan",
+                "topics": ["efficacy"], "status": "approved", "approval_code": "CZ-1",
+                "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let r = app
+            .client
+            .post(format!("{}/v1/decide", app.base))
+            .bearer_auth(&app.read)
+            .json(&json!({"hcps": ["hcp-0"], "channels": ["face_to_face"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        let decision = &body["decisions"][0];
+        let action = &decision["actions"][0];
+        let score = action["score"].as_f64().unwrap();
+        let value = action["value"].as_f64().unwrap();
+        assert!(
+            (value - (score * response_value - 150.0)).abs() < 1e-6,
+            "{action}"
+        );
+        let id = decision["decision_id"].as_str().unwrap().to_owned();
+        let logged = app.store.get_decision(id).await.unwrap().unwrap();
+        if holds {
+            assert_eq!(decision["chosen"], Value::Null);
+            let why = decision["held"].as_str().unwrap();
+            assert!(why.contains("CZ-DECK on face_to_face"), "{why}");
+            assert_eq!(logged.body["hold_propensity"], 1.0);
+            assert_eq!(logged.chosen_content, None);
+            assert_eq!(logged.reserved_until, None);
+        } else {
+            assert_eq!(decision["chosen"]["content_id"], "CZ-DECK");
+            assert_eq!(decision["held"], Value::Null);
+            assert!(logged.reserved_until.is_some());
+        }
+    }
+}
+
 fn days_ago(days: f64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
