@@ -531,13 +531,19 @@ impl HcpState {
         (c.touches > 0).then(|| c.responses as f64 / c.touches as f64)
     }
 
-    /// How many of the HCP's recent touches on a channel drew any reaction from a person, of how
-    /// many: for messages, sends opened or clicked by a person (machine opens never count); for
-    /// other channels, touches against the responses they drew (at most one per touch).
-    pub fn attention(&self, channel: Channel) -> (u32, u32) {
+    /// How many of the HCP's touches on a channel drew any reaction from a person, of how many.
+    /// For messages: of the last sends remembered (20), those opened or clicked by a person
+    /// (machine opens never count); a send of the last three days before `now` is not judged
+    /// yet. For other channels: every touch, against the responses they drew, in all (so at
+    /// most one per touch on average, not touch by touch).
+    pub fn attention(&self, channel: Channel, now: Timestamp) -> (u32, u32) {
+        const UNJUDGED_MS: i64 = 3 * DAY_MS;
         if channel.is_outbound_message() {
             let (mut attended, mut sent) = (0, 0);
             for outcome in self.recent_sends(channel, None) {
+                if outcome.send.at.millis() > now.millis() - UNJUDGED_MS {
+                    continue;
+                }
                 sent += 1;
                 attended += u32::from(outcome.opened || outcome.clicked);
             }

@@ -402,7 +402,8 @@ pub struct Suggestion {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VisitCandidate<'a> {
     pub hcp_id: &'a str,
-    /// Expected chance of a response to the best allowed rep action.
+    /// Expected chance of a response to the chosen rep action (its expected net value when the
+    /// engine knows the economics).
     pub score: f64,
     /// The last visit or remote detail, if any.
     pub last_visit: Option<Timestamp>,

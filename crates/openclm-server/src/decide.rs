@@ -289,7 +289,10 @@ pub(crate) fn decide_with(
         model_version: decision.model_version as i64,
         chosen_content: chosen.map(|a| a.content_id.clone()),
         chosen_channel: chosen.map(|a| a.channel),
-        propensity: chosen.map(|a| a.propensity),
+        // A decision that held back logs the hold's probability: holding is its action.
+        propensity: chosen
+            .map(|a| a.propensity)
+            .or(decision.held.as_ref().map(|_| decision.hold_propensity)),
         nodes,
         delivered_at: None,
         rewarded_at: None,

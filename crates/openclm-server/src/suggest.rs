@@ -134,7 +134,7 @@ pub async fn plan_week<S: Store>(
             let chosen = &d.actions[d.chosen?];
             Some(VisitCandidate {
                 hcp_id: d.record.hcp_id.as_str(),
-                score: chosen.score,
+                score: chosen.value.unwrap_or(chosen.score),
                 last_visit: *last_visit,
             })
         })

@@ -141,7 +141,8 @@ pub struct DecisionRecord {
     pub model_version: i64,
     pub chosen_content: Option<String>,
     pub chosen_channel: Option<Channel>,
-    /// The probability with which the chosen action was picked.
+    /// The probability with which the chosen action was picked; for a decision that held back
+    /// (no action chosen, with economics), the probability of holding back.
     pub propensity: Option<f64>,
     /// The model nodes (global, segment, HCP) of the chosen action's arm, which its outcome
     /// credits.

@@ -138,7 +138,7 @@ engaged_dwell_ms = 10000
 
 # What a response is worth and what a touch costs, in one currency. Unset, the engine ranks
 # actions by their chance of a response; set, by expected net value (chance × value − cost), and
-# it holds back when no allowed action is expected to be worth its cost.
+# it holds back with the probability that no action's sampled net value is above zero.
 # [economics]
 # response_value = 250.0
 # cost = { email = 0.5, face_to_face = 150.0, remote_detail = 40.0 }

@@ -800,7 +800,6 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
     assert_eq!(e["error"]["field"], "n");
 }
 
-/// Now minus some days, as the server's clock sees it.
 /// With economics configured, every action carries its expected net value; when a response is
 /// worth less than any touch costs, the engine holds back, says why, logs the hold's probability
 /// and reserves nothing under the caps.
@@ -814,7 +813,9 @@ async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
         ]
         .into(),
     };
-    for (response_value, holds) in [(10_000.0, false), (0.5, true)] {
+    // Worth a million, a visit always pays (the hold cannot win even on a pessimistic draw);
+    // worth 50 cents, it never does.
+    for (response_value, holds) in [(1_000_000.0, false), (0.5, true)] {
         let app = spawn_app_with(ApiConfig {
             engine: openclm_core::engine::Engine {
                 economics: Some(economics(response_value)),
@@ -862,6 +863,7 @@ async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
             let why = decision["held"].as_str().unwrap();
             assert!(why.contains("CZ-DECK on face_to_face"), "{why}");
             assert_eq!(logged.body["hold_propensity"], 1.0);
+            assert_eq!(logged.propensity, Some(1.0));
             assert_eq!(logged.chosen_content, None);
             assert_eq!(logged.reserved_until, None);
         } else {
@@ -872,6 +874,7 @@ async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
     }
 }
 
+/// Now minus some days, as the server's clock sees it.
 fn days_ago(days: f64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

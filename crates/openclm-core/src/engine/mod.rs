@@ -48,7 +48,8 @@ pub fn topic_of(content: &Content) -> &str {
 pub struct Engine {
     pub rules: Rules,
     /// What a response is worth and what a touch costs, if known: the engine then ranks by
-    /// expected net value and holds back when no allowed action is expected to be worth its cost.
+    /// expected net value, and holding back (worth 0) becomes one of the options it samples: it
+    /// holds with the probability that no action's net value is drawn above 0.
     pub economics: Option<Economics>,
 }
 
@@ -137,14 +138,19 @@ pub struct Blocked<'a> {
 pub struct Considered<'a> {
     pub content_id: &'a str,
     pub channel: Channel,
+    /// The expected chance of a response.
     pub score: f64,
+    /// The expected net value, when the engine knows the economics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
     pub propensity: f64,
 }
 
 /// The engine's answer for one HCP; it borrows the content library it was given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision<'a> {
-    /// The best `n` allowed actions by expected response, best first.
+    /// The best `n` allowed actions by expected response (by expected net value with
+    /// economics), best first.
     pub actions: Vec<Action>,
     /// The action the engine picked (an index into `actions`), if any is allowed. It may lie
     /// outside the top `n`, in which case it is appended to `actions`.
@@ -229,21 +235,22 @@ impl TopicInterest {
     }
 }
 
-/// How much more (or less) than an unknown HCP this one attends to a channel: of their recent
-/// touches on it, how many drew any reaction from a person ([`HcpState::attention`]), under a
+/// How much more (or less) than an unknown HCP this one attends to a channel: of their touches
+/// on it, how many drew any reaction from a person ([`HcpState::attention`]), under a
 /// uniform prior — `(attended + 1) / (touches + 2)` — divided by that prior's mean, 1/2. An
 /// untried channel is 1; three emails never opened, 0.4; three visits all attended to, 1.6. An
 /// HCP who never opens email stops being offered email long before each email topic has failed
 /// on its own.
-fn channel_attention(state: &HcpState, channel: Channel) -> f64 {
-    let (attended, touches) = state.attention(channel);
+fn channel_attention(state: &HcpState, channel: Channel, now: Timestamp) -> f64 {
+    let (attended, touches) = state.attention(channel, now);
     (f64::from(attended) + 1.0) / (f64::from(touches) + 2.0) * 2.0
 }
 
 /// How propensities are obtained: the pick is drawn from them, so they are exact.
 pub const PROPENSITY_METHOD: &str = "exact: the pick is drawn with these probabilities, each arm's \
-     chance of having the highest response rate under a normal approximation of its posterior \
-     (Thompson sampling's choice distribution), shared equally by the arm's content";
+     chance of having the highest response rate (or net value, beside holding back, when the \
+     economics are known) under a normal approximation of its posterior (Thompson sampling's \
+     choice distribution), shared equally by the arm's content";
 
 /// An allowed candidate.
 struct Allowed<'a> {
@@ -361,7 +368,7 @@ impl Engine {
             let lift = match attention.iter().find(|(c, _)| *c == arm.channel) {
                 Some((_, lift)) => *lift,
                 None => {
-                    let lift = channel_attention(facts.state, arm.channel);
+                    let lift = channel_attention(facts.state, arm.channel, now);
                     attention.push((arm.channel, lift));
                     lift
                 }
@@ -427,15 +434,27 @@ impl Engine {
         }
         let held =
             (economics.is_some() && !allowed.is_empty() && chosen_index.is_none()).then(|| {
-                let best = order_best(&allowed, &arm_means);
-                match best {
-                    Some(i) => format!(
-                        "no allowed action is expected to be worth its cost: the best, {} on {}, \
-                         is expected to return {:.2} net",
-                        allowed[i].content.id,
-                        allowed[i].channel.as_str(),
-                        arm_means[allowed[i].arm]
-                    ),
+                match order_best(&allowed, &arm_means) {
+                    Some(i) => {
+                        let (best, value) = (&allowed[i], arm_means[allowed[i].arm]);
+                        if value > 0.0 {
+                            format!(
+                                "held back to learn (a {:.0}% chance): the best allowed action, \
+                                 {} on {}, is expected to return {value:.2} net, but what this \
+                                 HCP does is still uncertain",
+                                hold_propensity * 100.0,
+                                best.content.id,
+                                best.channel.as_str(),
+                            )
+                        } else {
+                            format!(
+                                "no allowed action is expected to be worth its cost: the best, \
+                                 {} on {}, is expected to return {value:.2} net",
+                                best.content.id,
+                                best.channel.as_str(),
+                            )
+                        }
+                    }
                     None => "no allowed action is expected to be worth its cost".to_owned(),
                 }
             });
@@ -465,7 +484,8 @@ impl Engine {
             .map(|a| Considered {
                 content_id: &a.content.id,
                 channel: a.channel,
-                score: mean(a),
+                score: arms[a.arm].estimate.mean(),
+                value: economics.map(|_| mean(a)),
                 propensity: propensity(a),
             })
             .collect();
@@ -477,7 +497,8 @@ impl Engine {
             propensity_method: PROPENSITY_METHOD,
             model_version: model.version,
             nothing_allowed,
-            hold_propensity: if economics.is_some() {
+            // Holding back is an option only among allowed actions, and only with economics.
+            hold_propensity: if economics.is_some() && !allowed.is_empty() {
                 hold_propensity
             } else {
                 0.0
@@ -529,8 +550,15 @@ fn chances(moments: &[(f64, f64)], hold: bool) -> (Vec<f64>, f64) {
     let contenders: Vec<usize> = (0..moments.len())
         .filter(|&i| moments[i].0 + 3.0 * moments[i].1 >= floor)
         .collect();
+    // Without a hold there is always a contender (the best arm), unless a moment is not a
+    // number: then every arm is equally likely, as nothing tells them apart.
+    let uniform = |mut result: Vec<f64>| {
+        let n = result.len() as f64;
+        result.iter_mut().for_each(|p| *p = 1.0 / n);
+        (result, 0.0)
+    };
     if contenders.is_empty() {
-        return (result, 1.0);
+        return if hold { (result, 1.0) } else { uniform(result) };
     }
     if contenders.len() == 1 && !hold {
         result[contenders[0]] = 1.0;
@@ -554,8 +582,8 @@ fn chances(moments: &[(f64, f64)], hold: bool) -> (Vec<f64>, f64) {
     } else {
         (lo, 0.0)
     };
-    if hi <= lo {
-        return (result, 1.0);
+    if hi <= lo || hi.is_nan() || lo.is_nan() {
+        return if hold { (result, 1.0) } else { uniform(result) };
     }
     const STEPS: usize = 24;
     let dx = (hi - lo) / STEPS as f64;

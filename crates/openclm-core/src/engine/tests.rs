@@ -218,8 +218,15 @@ fn an_hcp_who_never_opens_email_is_offered_visits_on_every_topic() {
         };
         state.apply_event(&glance, &dosing, &config);
     }
-    assert_eq!(state.attention(Channel::Email), (0, 3));
-    assert_eq!(state.attention(Channel::FaceToFace), (3, 3));
+    let now = Timestamp::from_millis(NOW);
+    // An email sent yesterday has not been ignored yet.
+    state.apply_event(
+        &event("d-new", 1.0, "email", "delivered", "em-new"),
+        &dosing,
+        &config,
+    );
+    assert_eq!(state.attention(Channel::Email, now), (0, 3));
+    assert_eq!(state.attention(Channel::FaceToFace, now), (3, 3));
     // A glance says nothing of interest in the topic.
     assert!(state.topic_engagement.is_empty());
     let doctor = hcp("h", "cardiology", "DE");
