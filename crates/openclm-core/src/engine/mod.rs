@@ -432,32 +432,13 @@ impl Engine {
         {
             shown.push(c);
         }
-        let held =
-            (economics.is_some() && !allowed.is_empty() && chosen_index.is_none()).then(|| {
-                match order_best(&allowed, &arm_means) {
-                    Some(i) => {
-                        let (best, value) = (&allowed[i], arm_means[allowed[i].arm]);
-                        if value > 0.0 {
-                            format!(
-                                "held back to learn (a {:.0}% chance): the best allowed action, \
-                                 {} on {}, is expected to return {value:.2} net, but what this \
-                                 HCP does is still uncertain",
-                                hold_propensity * 100.0,
-                                best.content.id,
-                                best.channel.as_str(),
-                            )
-                        } else {
-                            format!(
-                                "no allowed action is expected to be worth its cost: the best, \
-                                 {} on {}, is expected to return {value:.2} net",
-                                best.content.id,
-                                best.channel.as_str(),
-                            )
-                        }
-                    }
-                    None => "no allowed action is expected to be worth its cost".to_owned(),
-                }
-            });
+        // Held back: the reason names the best allowed action (the first in the ranking).
+        let held = match (economics, chosen_index) {
+            (Some(_), None) => (0..allowed.len())
+                .min_by(rank)
+                .map(|i| held_reason(&allowed[i], arm_means[allowed[i].arm], hold_propensity)),
+            _ => None,
+        };
         let actions: Vec<Action> = shown
             .iter()
             .map(|&i| {
@@ -472,7 +453,7 @@ impl Engine {
                     channel: a.channel,
                     topic: topic_of(a.content).to_owned(),
                     score: scored.estimate.mean(),
-                    value: economics.map(|e| e.net_value(a.channel, scored.estimate.mean())),
+                    value: economics.map(|_| mean(a)),
                     propensity: propensity(a),
                     explanation: explain(facts, &scored, now),
                 }
@@ -518,13 +499,21 @@ fn beta_moments(estimate: &Estimate) -> (f64, f64) {
     (mean, sd)
 }
 
-/// The index of the allowed candidate ranked first by `means` (per arm), if any.
-fn order_best(allowed: &[Allowed<'_>], means: &[f64]) -> Option<usize> {
-    (0..allowed.len()).max_by(|&a, &b| {
-        means[allowed[a].arm]
-            .total_cmp(&means[allowed[b].arm])
-            .then(b.cmp(&a))
-    })
+/// Why the engine held back, given the best allowed action and its expected net value.
+fn held_reason(best: &Allowed<'_>, value: f64, hold_propensity: f64) -> String {
+    let (id, channel) = (&best.content.id, best.channel.as_str());
+    if value > 0.0 {
+        format!(
+            "held back to learn (a {:.0}% chance): the best allowed action, {id} on {channel}, is \
+             expected to return {value:.2} net, but what this HCP does is still uncertain",
+            hold_propensity * 100.0
+        )
+    } else {
+        format!(
+            "no allowed action is expected to be worth its cost: the best, {id} on {channel}, is \
+             expected to return {value:.2} net"
+        )
+    }
 }
 
 /// Each arm's chance of having the highest draw, with each arm's posterior (of its chance of a
