@@ -20,6 +20,7 @@
 mod calendar;
 mod catalog;
 mod history;
+mod ideal;
 mod people;
 mod random;
 pub mod simulate;

@@ -17,6 +17,8 @@ use openclm_core::hcp::HcpInput;
 use openclm_core::state::{HcpState, Observation, StateConfig};
 use openclm_core::{Channel, EventType, FieldError, Hcp, Timestamp};
 use rand::{Rng, SeedableRng};
+
+use crate::ideal::{Belief, Seen};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -244,15 +246,20 @@ pub enum Policy {
     /// OpenCLM's engine, learning from every outcome, every other week, on the HCP's learned
     /// weekday.
     ClosedLoop,
+    /// Knows the world's laws but not the HCP's hidden values, which it infers by Bayes' rule
+    /// and explores by Thompson sampling, every other week: what the best learner could reach
+    /// (see [`crate::ideal`]).
+    IdealLearner,
     /// Knows every HCP's hidden preferences: the upper bound, every other week.
     Oracle,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 4] = [
+    pub const ALL: [Policy; 5] = [
         Policy::BusinessAsUsual,
         Policy::StaticRules,
         Policy::ClosedLoop,
+        Policy::IdealLearner,
         Policy::Oracle,
     ];
 
@@ -261,6 +268,7 @@ impl Policy {
             Policy::BusinessAsUsual => "business_as_usual",
             Policy::StaticRules => "static_rules",
             Policy::ClosedLoop => "closed_loop",
+            Policy::IdealLearner => "ideal_learner",
             Policy::Oracle => "oracle",
         }
     }
@@ -270,6 +278,7 @@ impl Policy {
             "bau" => "business_as_usual",
             "static" => "static_rules",
             "loop" => "closed_loop",
+            "ideal" => "ideal_learner",
             other => other,
         };
         Self::ALL
@@ -278,7 +287,7 @@ impl Policy {
             .ok_or_else(|| {
                 FieldError::new(
                     field,
-                    format!("unknown policy {text:?}; expected bau, static, loop or oracle"),
+                    format!("unknown policy {text:?}; expected bau, static, loop, ideal or oracle"),
                 )
             })
     }
@@ -421,6 +430,30 @@ fn mix(seed: u64, a: u64, b: u64, c: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
+fn specialty_index(hcp: &Hcp) -> usize {
+    SPECIALTIES
+        .iter()
+        .position(|s| *s == hcp.specialty)
+        .unwrap_or(0)
+}
+
+/// What a learner that knows the world's laws expects of a touch's moment: fatigue from the
+/// touches of the last four weeks, and the off-day factor unless the touch is on the weekday the
+/// HCP's state has learned (then taken to be right); on an unknown weekday, the mean over five.
+fn expected_factor(world: &WorldParams, track: &Track, week: u32, weekday: u32) -> f64 {
+    let fatigue_touches = track
+        .recent
+        .iter()
+        .filter(|&&w| week.saturating_sub(w) < 4)
+        .count();
+    let day = if track.state.preferred_weekday() == Some(weekday) {
+        1.0
+    } else {
+        (1.0 + 4.0 * world.off_day_factor) / 5.0
+    };
+    day * (-world.fatigue_per_touch * fatigue_touches.saturating_sub(2) as f64).exp()
+}
+
 /// The specialty's usual favourite topic: what a marketer's table knows.
 fn typical_topic(specialty: usize) -> usize {
     [0, 3, 2, 1][specialty % 4]
@@ -531,6 +564,8 @@ struct Track {
     stock: f64,
     touched: bool,
     opted_out: bool,
+    /// The ideal learner's belief about the HCP (only under that policy).
+    belief: Option<Box<Belief>>,
 }
 
 /// What happened to one HCP in one week.
@@ -579,12 +614,18 @@ fn run_policy(
     let mut model = Model::default();
     let mut tracks: Vec<Track> = people
         .iter()
-        .map(|_| Track {
+        .map(|person| Track {
             state: HcpState::default(),
             recent: Vec::new(),
             stock: 0.0,
             touched: false,
             opted_out: false,
+            belief: (policy == Policy::IdealLearner).then(|| {
+                Box::new(Belief::new(
+                    &config.world,
+                    typical_topic(specialty_index(&person.hcp)),
+                ))
+            }),
         })
         .collect();
     let mut weeks = Vec::with_capacity(config.weeks as usize);
@@ -735,6 +776,19 @@ fn simulate_week(
                 attended && response_draw < engage
             };
             let attended = attended || responded;
+            let factor = expected_factor(world, track, week, action.weekday);
+            if let Some(belief) = &mut track.belief {
+                belief.observe_touch(
+                    world,
+                    &Seen {
+                        channel: action.channel,
+                        topic: action.topic,
+                        factor,
+                        attended,
+                        responded,
+                    },
+                );
+            }
             let opted_out = channel == Channel::Email
                 && opt_out_draw
                     < world.opt_out_base
@@ -846,6 +900,9 @@ fn simulate_week(
                 &[TOPICS[topic].to_owned()],
                 &StateConfig::default(),
             );
+            if let Some(belief) = &mut track.belief {
+                belief.observe_visit(topic);
+            }
         }
     }
     // Prescriptions: the HCP's own baseline, a trend that moves without marketing, the lift of
@@ -927,10 +984,7 @@ fn choose(
             if !wave {
                 return None;
             }
-            let specialty = SPECIALTIES
-                .iter()
-                .position(|s| *s == person.hcp.specialty)
-                .unwrap_or(0);
+            let specialty = specialty_index(&person.hcp);
             let topic = typical_topic(specialty);
             // Visits for the specialists, email for the rest.
             let channel = if specialty == 1 { 0 } else { 1 };
@@ -961,6 +1015,26 @@ fn choose(
             let channel = CHANNELS.iter().position(|c| *c == chosen.channel)?;
             let item = library.iter().find(|c| c.id == chosen.content_id)?;
             let topic = TOPICS.iter().position(|t| *t == topic_of(item))?;
+            Some(Action {
+                channel,
+                topic,
+                weekday,
+            })
+        }
+        Policy::IdealLearner => {
+            if !wave {
+                return None;
+            }
+            let weekday = track.state.preferred_weekday().unwrap_or(TUESDAY).min(4);
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(config.seed, index, u64::from(week), 3));
+            let factor = expected_factor(&config.world, track, week, weekday);
+            let (channel, topic) = track.belief.as_ref()?.choose(
+                &config.world,
+                factor,
+                engine.economics.as_ref(),
+                |channel, topic| allowed(channel, topic, weekday),
+                &mut rng,
+            )?;
             Some(Action {
                 channel,
                 topic,

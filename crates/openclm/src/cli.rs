@@ -218,7 +218,7 @@ pub struct SimulateArgs {
     /// default, sparse, noisy, or a TOML file of world parameters.
     #[arg(long, default_value = "default")]
     pub world: String,
-    /// Comma-separated: bau, static, loop, oracle (all by default).
+    /// Comma-separated: bau, static, loop, ideal, oracle (all by default).
     #[arg(long)]
     pub policies: Option<String>,
     /// Share of HCPs held out as the control group.

@@ -111,7 +111,8 @@ fn print_table(runs: &[PolicyRun], world: &WorldParams) {
     }
 }
 
-/// The closed loop against the oracle and business as usual in week 16, when all three ran.
+/// The closed loop against the oracle, the ideal learner and business as usual in week 16, when
+/// they ran.
 fn print_targets(runs: &[PolicyRun]) {
     let week16 = |policy: Policy| {
         runs.iter()
@@ -123,6 +124,13 @@ fn print_targets(runs: &[PolicyRun]) {
         println!(
             "week 16: closed loop at {:.0}% of the oracle's engagement (target: 80%)",
             closed / oracle.max(f64::MIN_POSITIVE) * 100.0
+        );
+    }
+    if let (Some(closed), Some(ideal)) = (week16(Policy::ClosedLoop), week16(Policy::IdealLearner))
+    {
+        println!(
+            "week 16: closed loop at {:.0}% of the ideal learner's engagement",
+            closed / ideal.max(f64::MIN_POSITIVE) * 100.0
         );
     }
     if let (Some(closed), Some(bau)) = (week16(Policy::ClosedLoop), week16(Policy::BusinessAsUsual))
@@ -198,7 +206,7 @@ fn write_chart(path: &PathBuf, runs: &[PolicyRun]) -> anyhow::Result<()> {
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
         .draw()
         .map_err(|e| anyhow::anyhow!("chart: {e}"))?;
-    const COLOURS: [RGBColor; 4] = [RED, BLUE, GREEN, BLACK];
+    const COLOURS: [RGBColor; 5] = [RED, BLUE, GREEN, MAGENTA, BLACK];
     for (i, r) in runs.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let points = r

@@ -276,7 +276,12 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
         args.extend_from_slice(extra);
         run(&db, &args)
     };
-    let ok = run_sim(&["--out", out.to_str().unwrap(), "--policies", "bau,loop"]);
+    let ok = run_sim(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--policies",
+        "bau,loop,ideal",
+    ]);
     assert!(ok.status.success(), "{ok:?}");
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(stdout.contains("business_as_usual"), "{stdout}");
@@ -285,10 +290,15 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
         stdout.contains("business as usual's engagement (target: 3×)"),
         "{stdout}"
     );
+    assert!(stdout.contains("ideal_learner"), "{stdout}");
+    assert!(
+        stdout.contains("of the ideal learner's engagement"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("oracle"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("simulation.csv")).unwrap();
     // A header and one row per policy and week.
-    assert_eq!(csv.lines().count(), 1 + 2 * 16);
+    assert_eq!(csv.lines().count(), 1 + 3 * 16);
     assert!(
         csv.lines()
             .nth(1)
