@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod hcp;
+pub mod measure;
 pub mod state;
 pub mod suggest;
 pub mod time;

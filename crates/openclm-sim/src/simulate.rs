@@ -248,7 +248,7 @@ pub enum Policy {
     ClosedLoop,
     /// Knows the world's laws but not the HCP's hidden values, which it infers by Bayes' rule
     /// and explores by Thompson sampling, every other week: what the best learner could reach
-    /// (see [`crate::ideal`]).
+    /// (`ideal.rs`).
     IdealLearner,
     /// Knows every HCP's hidden preferences: the upper bound, every other week.
     Oracle,
