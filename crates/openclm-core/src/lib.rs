@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod campaign;
 pub mod channel;
 pub mod consent;
 pub mod content;
