@@ -298,6 +298,7 @@ pub(crate) fn decide_with(
         rewarded_at: None,
         reserved_until: chosen.map(|_| hold),
         body,
+        campaign: None,
     };
     Decided {
         answer,

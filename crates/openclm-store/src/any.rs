@@ -15,6 +15,8 @@ use crate::{
     StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
     is_postgres_url,
 };
+use crate::{NewWave, WaveRecord};
+use openclm_core::campaign::Campaign;
 
 /// Either backend.
 #[derive(Clone)]
@@ -176,6 +178,30 @@ impl Store for AnyStore {
 
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {
         delegate!(self.planned_touches(hcp, now))
+    }
+
+    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
+        delegate!(self.put_campaign(campaign, now))
+    }
+
+    async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {
+        delegate!(self.get_campaign(campaign_id))
+    }
+
+    async fn list_campaigns(&self) -> Result<Vec<Campaign>> {
+        delegate!(self.list_campaigns())
+    }
+
+    async fn save_wave(&self, wave: NewWave) -> Result<(WaveRecord, bool)> {
+        delegate!(self.save_wave(wave))
+    }
+
+    async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>> {
+        delegate!(self.list_waves(campaign_id))
+    }
+
+    async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
+        delegate!(self.campaign_groups(campaign_id))
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

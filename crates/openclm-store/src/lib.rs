@@ -7,6 +7,7 @@ mod rows;
 mod sqlite;
 pub mod transfer;
 
+use openclm_core::campaign::Campaign;
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::Counts;
@@ -154,6 +155,43 @@ pub struct DecisionRecord {
     pub reserved_until: Option<Timestamp>,
     /// The whole decision: ranked actions, blocked candidates, how propensities were obtained.
     pub body: serde_json::Value,
+    /// The campaign wave and arm the decision was made for, if any.
+    pub campaign: Option<CampaignTag>,
+}
+
+/// Which campaign, wave and arm a decision belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignTag {
+    pub campaign_id: String,
+    /// Index of the wave and of the arm in the campaign's definition.
+    pub wave: u32,
+    pub arm: u32,
+}
+
+/// A campaign wave that ran: stored once, with its decisions and the HCPs it targeted.
+#[derive(Debug, Clone)]
+pub struct NewWave {
+    pub campaign_id: String,
+    /// The wave's index in the campaign's definition.
+    pub wave: u32,
+    pub ran_at: Timestamp,
+    /// Every targeted HCP (by OpenCLM id) with their group: [`HOLDOUT`] or the arm's index.
+    pub members: Vec<(String, i64)>,
+    pub decisions: Vec<DecisionRecord>,
+    /// What the wave did, as reported to the marketer (decided, held back, blocked by reason).
+    pub summary: serde_json::Value,
+}
+
+/// The group number of a campaign's holdout in `campaign_members`.
+pub const HOLDOUT: i64 = -1;
+
+/// A wave as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaveRecord {
+    pub campaign_id: String,
+    pub wave: u32,
+    pub ran_at: Timestamp,
+    pub summary: serde_json::Value,
 }
 
 /// A touch decided for an HCP and not yet reported delivered, still holding its place.
@@ -301,6 +339,18 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
     /// The HCP's decisions not yet reported delivered whose hold lasts beyond `now`.
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>>;
+
+    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted>;
+    async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>>;
+    /// Every campaign, by id.
+    async fn list_campaigns(&self) -> Result<Vec<Campaign>>;
+    /// Stores a wave's decisions and members in one transaction, unless the wave already ran
+    /// (on any node): then nothing is written. Returns the stored wave and whether this call
+    /// stored it.
+    async fn save_wave(&self, wave: NewWave) -> Result<(WaveRecord, bool)>;
+    async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>>;
+    /// How many HCPs each group of the campaign holds ([`HOLDOUT`] or an arm's index).
+    async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>>;
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
     async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;

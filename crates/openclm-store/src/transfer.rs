@@ -153,6 +153,9 @@ pub const TABLES: &[TableSpec] = &[
             "body",
             "reserved_until",
             "dismissed_at",
+            "campaign_id",
+            "campaign_wave",
+            "campaign_arm",
         ],
         key: &["decision_id"],
         text_key: true,
@@ -207,6 +210,29 @@ pub const TABLES: &[TableSpec] = &[
         columns: &["content_id", "suggestion_id"],
         key: &["content_id", "suggestion_id"],
         text_key: true,
+        generated: None,
+    },
+    TableSpec {
+        name: "campaigns",
+        columns: &["campaign_id", "definition", "created_at", "updated_at"],
+        key: &["campaign_id"],
+        text_key: true,
+        generated: None,
+    },
+    // Keys of a text and an integer column: the text columns are declared byte-ordered
+    // (COLLATE "C") in PostgreSQL, so no collation is added to the order.
+    TableSpec {
+        name: "campaign_waves",
+        columns: &["campaign_id", "wave", "ran_at", "summary"],
+        key: &["campaign_id", "wave"],
+        text_key: false,
+        generated: None,
+    },
+    TableSpec {
+        name: "campaign_members",
+        columns: &["campaign_id", "hcp_key", "grp", "first_wave"],
+        key: &["campaign_id", "hcp_key"],
+        text_key: false,
         generated: None,
     },
 ];

@@ -1071,6 +1071,11 @@ async fn model_counts_add_up_across_handles_and_decisions_are_logged(db: TestDb)
         rewarded_at: None,
         reserved_until: Some(Timestamp::from_millis(NOW.millis() + 3_600_000)),
         body: json!({"actions": [{"content_id": "CZ-EM-1"}]}),
+        campaign: Some(openclm_store::CampaignTag {
+            campaign_id: "launch".into(),
+            wave: 1,
+            arm: 2,
+        }),
     };
     assert_eq!(
         first.log_decisions(vec![record.clone()]).await.unwrap(),
@@ -1106,6 +1111,7 @@ async fn outcomes_credit_their_decision_once_within_the_window(db: TestDb) {
         rewarded_at: None,
         reserved_until: None,
         body: json!({}),
+        campaign: None,
     };
     assert_eq!(
         store
@@ -1204,6 +1210,7 @@ fn email_decision(
         rewarded_at: None,
         reserved_until: hold_until.map(Timestamp::from_millis),
         body: json!({}),
+        campaign: None,
     }
 }
 
@@ -1609,6 +1616,90 @@ async fn a_store_credits_decisions_by_its_own_reward_rules(db: TestDb) {
     assert_eq!(two.rewarded_at, None, "outside the one-day window");
 }
 
+async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
+    let first = fresh(&db).await;
+    let second = db.open().await;
+    first
+        .put_hcps(
+            vec![
+                hcp("hcp-a", "north", "cardiology", "A1"),
+                hcp("hcp-b", "north", "cardiology", "B1"),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let campaign = openclm_core::campaign::parse_file(
+        "id: launch\nname: Launch\nproduct: cardiozen\ntarget: {specialties: [cardiology]}\n\
+         waves: [{at: 2026-12-01T08:00:00Z}, {at: 2026-12-15T08:00:00Z}]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        first.put_campaign(campaign.clone(), NOW).await.unwrap(),
+        Upserted::Created
+    );
+    let renamed = openclm_core::campaign::Campaign {
+        name: "Launch, renamed".into(),
+        ..campaign.clone()
+    };
+    assert_eq!(
+        first.put_campaign(renamed.clone(), NOW).await.unwrap(),
+        Upserted::Updated
+    );
+    assert_eq!(
+        second.get_campaign("launch".into()).await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(second.list_campaigns().await.unwrap(), vec![renamed]);
+    assert_eq!(second.get_campaign("nope".into()).await.unwrap(), None);
+
+    let tagged = |id: &str| openclm_store::DecisionRecord {
+        campaign: Some(openclm_store::CampaignTag {
+            campaign_id: "launch".into(),
+            wave: 0,
+            arm: 0,
+        }),
+        ..email_decision(id, "CZ-EM-1", NOW.millis(), [1, 2, 3], None)
+    };
+    let wave = |decision: &str| openclm_store::NewWave {
+        campaign_id: "launch".into(),
+        wave: 0,
+        ran_at: NOW,
+        members: vec![
+            ("hcp-a".into(), 0),
+            ("hcp-b".into(), openclm_store::HOLDOUT),
+            ("ghost".into(), 0),
+        ],
+        decisions: vec![tagged(decision)],
+        summary: json!({"decided": 1, "decision": decision}),
+    };
+    // Two handles run the same wave at once: one stores it, the other gets it back.
+    let (a, b) = tokio::join!(
+        first.save_wave(wave("dec_w1")),
+        second.save_wave(wave("dec_w2"))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.1 ^ b.1, "exactly one call stores the wave");
+    assert_eq!(a.0, b.0);
+    let winner = a.0.summary["decision"].as_str().unwrap().to_owned();
+    let loser = if winner == "dec_w1" { "dec_w2" } else { "dec_w1" };
+    let stored = first.get_decision(winner.clone()).await.unwrap().unwrap();
+    assert_eq!(stored.campaign, tagged(&winner).campaign);
+    assert_eq!(first.get_decision(loser.into()).await.unwrap(), None);
+    // Run again later: still nothing new.
+    let (again, stored_now) = first.save_wave(wave("dec_w3")).await.unwrap();
+    assert!(!stored_now);
+    assert_eq!(again.ran_at, NOW);
+    let waves = second.list_waves("launch".into()).await.unwrap();
+    assert_eq!(waves.len(), 1);
+    assert_eq!(waves[0].summary["decided"], 1);
+    // The unknown HCP is not a member; the holdout is.
+    assert_eq!(
+        second.campaign_groups("launch".into()).await.unwrap(),
+        vec![(openclm_store::HOLDOUT, 1), (0, 1)]
+    );
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -1654,6 +1745,7 @@ on_every_backend!(
     outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content,
     weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
     a_store_credits_decisions_by_its_own_reward_rules,
+    campaigns_are_stored_and_each_wave_is_saved_once,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

@@ -3,6 +3,7 @@
 //! node writes, every node reads at once; concurrency is the database's business, settled by
 //! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
 
+mod campaign;
 mod ingest;
 mod master;
 mod suggest;
@@ -30,6 +31,8 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
+use crate::{CampaignTag, NewWave, WaveRecord};
+use openclm_core::campaign::Campaign;
 
 /// Migrations, in order. Append only: a released migration never changes.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -52,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "suggestions",
         include_str!("../../migrations/postgres/0004_suggestions.sql"),
+    ),
+    (
+        5,
+        "campaigns",
+        include_str!("../../migrations/postgres/0005_campaigns.sql"),
     ),
 ];
 
@@ -928,7 +936,8 @@ impl crate::Store for PgStore {
             .prepare_cached(
                 "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
                     d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                    d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until
+                    d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until, d.campaign_id,
+                    d.campaign_wave, d.campaign_arm
                  FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                  WHERE d.decision_id = $1",
             )
@@ -961,6 +970,18 @@ impl crate::Store for PgStore {
                     reserved_until: time(13),
                     body: serde_json::from_str(r.get(7))
                         .map_err(|e| corrupt("decisions.body", e))?,
+                    campaign: match (
+                        r.get::<_, Option<String>>(14),
+                        r.get::<_, Option<i64>>(15),
+                        r.get::<_, Option<i64>>(16),
+                    ) {
+                        (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
+                            campaign_id,
+                            wave: wave as u32,
+                            arm: arm as u32,
+                        }),
+                        _ => None,
+                    },
                 })
             })
             .transpose()
@@ -972,6 +993,42 @@ impl crate::Store for PgStore {
             return Ok(Vec::new());
         };
         suggest::planned_touches(&client, hcp_key, now).await
+    }
+
+    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
+        let client = self.client().await?;
+        campaign::put(&client, &campaign, now).await
+    }
+
+    async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {
+        let client = self.client().await?;
+        campaign::get(&client, &campaign_id).await
+    }
+
+    async fn list_campaigns(&self) -> Result<Vec<Campaign>> {
+        let client = self.client().await?;
+        campaign::list(&client).await
+    }
+
+    async fn save_wave(&self, wave: NewWave) -> Result<(WaveRecord, bool)> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let saved = campaign::save_wave(&tx, &wave).await?;
+            tx.commit().await?;
+            Ok(saved)
+        })
+        .await
+    }
+
+    async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>> {
+        let client = self.client().await?;
+        campaign::list_waves(&client, &campaign_id).await
+    }
+
+    async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
+        let client = self.client().await?;
+        campaign::groups(&client, &campaign_id).await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

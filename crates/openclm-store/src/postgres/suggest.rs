@@ -199,8 +199,10 @@ pub(super) async fn insert_decisions(
         .prepare_cached(
             "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
                 chosen_content, chosen_channel, propensity, node_global, node_segment,
-                node_hcp, delivered_at, rewarded_at, body, reserved_until)
-             SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM hcps
+                node_hcp, delivered_at, rewarded_at, body, reserved_until, campaign_id,
+                campaign_wave, campaign_arm)
+             SELECT $1, hcp_key, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17 FROM hcps
              WHERE id = $2 AND NOT is_stub",
         )
         .await?;
@@ -225,6 +227,9 @@ pub(super) async fn insert_decisions(
                     &d.rewarded_at.map(Timestamp::millis),
                     &d.body.to_string(),
                     &d.reserved_until.map(Timestamp::millis),
+                    &d.campaign.as_ref().map(|c| c.campaign_id.as_str()),
+                    &d.campaign.as_ref().map(|c| i64::from(c.wave)),
+                    &d.campaign.as_ref().map(|c| i64::from(c.arm)),
                 ],
             )
             .await?;

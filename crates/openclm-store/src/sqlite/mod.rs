@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread for events, and a
 //! small pool of connections for reads and master-data writes.
 
+mod campaign;
 mod suggest;
 mod tail;
 mod writer;
@@ -27,6 +28,8 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
+use crate::{CampaignTag, NewWave, WaveRecord};
+use openclm_core::campaign::Campaign;
 use tail::Tail;
 use writer::{IngestJob, Writer};
 
@@ -56,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "suggestions",
         include_str!("../../migrations/sqlite/0005_suggestions.sql"),
+    ),
+    (
+        6,
+        "campaigns",
+        include_str!("../../migrations/sqlite/0006_campaigns.sql"),
     ),
 ];
 
@@ -939,7 +947,8 @@ impl crate::Store for SqliteStore {
                 .prepare_cached(
                     "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
                         d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                        d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until
+                        d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until,
+                        d.campaign_id, d.campaign_wave, d.campaign_arm
                      FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
                      WHERE d.decision_id = ?1",
                 )?
@@ -968,6 +977,18 @@ impl crate::Store for SqliteStore {
                         rewarded_at: time(12)?,
                         reserved_until: time(13)?,
                         body: serde_json::Value::Null,
+                        campaign: match (
+                            r.get::<_, Option<String>>(14)?,
+                            r.get::<_, Option<i64>>(15)?,
+                            r.get::<_, Option<i64>>(16)?,
+                        ) {
+                            (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
+                                campaign_id,
+                                wave: wave as u32,
+                                arm: arm as u32,
+                            }),
+                            _ => None,
+                        },
                     };
                     Ok((record, r.get::<_, String>(7)?))
                 })
@@ -990,6 +1011,35 @@ impl crate::Store for SqliteStore {
             suggest::planned_touches(conn, hcp_key, now)
         })
         .await
+    }
+
+    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
+        self.with_conn(move |conn, _| campaign::put(conn, &campaign, now))
+            .await
+    }
+
+    async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {
+        self.with_conn(move |conn, _| campaign::get(conn, &campaign_id))
+            .await
+    }
+
+    async fn list_campaigns(&self) -> Result<Vec<Campaign>> {
+        self.with_conn(move |conn, _| campaign::list(conn)).await
+    }
+
+    async fn save_wave(&self, wave: NewWave) -> Result<(WaveRecord, bool)> {
+        self.with_conn(move |conn, _| campaign::save_wave(conn, &wave))
+            .await
+    }
+
+    async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>> {
+        self.with_conn(move |conn, _| campaign::list_waves(conn, &campaign_id))
+            .await
+    }
+
+    async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
+        self.with_conn(move |conn, _| campaign::groups(conn, &campaign_id))
+            .await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

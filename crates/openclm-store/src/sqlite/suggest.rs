@@ -176,8 +176,9 @@ pub(super) fn insert_decisions(tx: &Connection, decisions: &[DecisionRecord]) ->
     let mut insert = tx.prepare_cached(
         "INSERT INTO decisions (decision_id, hcp_key, made_at, model_version,
             chosen_content, chosen_channel, propensity, node_global, node_segment,
-            node_hcp, delivered_at, rewarded_at, body, reserved_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            node_hcp, delivered_at, rewarded_at, body, reserved_until, campaign_id, campaign_wave,
+            campaign_arm)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     for d in decisions {
         let Some(hcp_key) = find
@@ -202,6 +203,9 @@ pub(super) fn insert_decisions(tx: &Connection, decisions: &[DecisionRecord]) ->
             d.rewarded_at.map(Timestamp::millis),
             d.body.to_string(),
             d.reserved_until.map(Timestamp::millis),
+            d.campaign.as_ref().map(|c| c.campaign_id.as_str()),
+            d.campaign.as_ref().map(|c| i64::from(c.wave)),
+            d.campaign.as_ref().map(|c| i64::from(c.arm)),
         ])?;
         logged.push(true);
     }
