@@ -2,6 +2,7 @@
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
 mod auth;
+pub mod campaign;
 pub mod decide;
 mod error;
 mod routes;

@@ -34,6 +34,18 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/hcps/{id}/state", get(hcp_state::<S>))
         .route("/v1/decide", post(crate::decide::decide::<S>))
         .route(
+            "/v1/campaigns",
+            get(crate::campaign::list_campaigns::<S>).post(crate::campaign::post_campaign::<S>),
+        )
+        .route(
+            "/v1/campaigns/{id}",
+            get(crate::campaign::get_campaign::<S>),
+        )
+        .route(
+            "/v1/campaigns/{id}/waves/{number}/run",
+            post(crate::campaign::run_wave::<S>),
+        )
+        .route(
             "/v1/reps/{id}",
             put(crate::suggest::put_rep::<S>).get(crate::suggest::get_rep::<S>),
         )

@@ -15,7 +15,7 @@ use crate::{
     StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
     is_postgres_url,
 };
-use crate::{NewWave, WaveRecord};
+use crate::{DecisionFilter, NewWave, WaveRecord};
 use openclm_core::campaign::Campaign;
 
 /// Either backend.
@@ -174,6 +174,14 @@ impl Store for AnyStore {
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
         delegate!(self.get_decision(decision_id))
+    }
+
+    async fn list_decisions(
+        &self,
+        filter: DecisionFilter,
+        page: PageRequest,
+    ) -> Result<Page<DecisionRecord>> {
+        delegate!(self.list_decisions(filter, page))
     }
 
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {

@@ -83,6 +83,15 @@ pub struct HcpFilter {
     pub country: Option<String>,
 }
 
+/// Filters of the decision log; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    pub campaign_id: Option<String>,
+    /// Made at or after, and before.
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
 /// Filters of the content list.
 #[derive(Debug, Clone, Default)]
 pub struct ContentFilter {
@@ -337,6 +346,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Logs decisions in one durable write; for each, false when its HCP is unknown.
     async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>>;
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
+    /// The decision log, by decision id, with each decision's whole body.
+    async fn list_decisions(
+        &self,
+        filter: DecisionFilter,
+        page: PageRequest,
+    ) -> Result<Page<DecisionRecord>>;
     /// The HCP's decisions not yet reported delivered whose hold lasts beyond `now`.
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>>;
 

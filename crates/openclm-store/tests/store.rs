@@ -1682,7 +1682,11 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
     assert!(a.1 ^ b.1, "exactly one call stores the wave");
     assert_eq!(a.0, b.0);
     let winner = a.0.summary["decision"].as_str().unwrap().to_owned();
-    let loser = if winner == "dec_w1" { "dec_w2" } else { "dec_w1" };
+    let loser = if winner == "dec_w1" {
+        "dec_w2"
+    } else {
+        "dec_w1"
+    };
     let stored = first.get_decision(winner.clone()).await.unwrap().unwrap();
     assert_eq!(stored.campaign, tagged(&winner).campaign);
     assert_eq!(first.get_decision(loser.into()).await.unwrap(), None);
@@ -1693,6 +1697,57 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
     let waves = second.list_waves("launch".into()).await.unwrap();
     assert_eq!(waves.len(), 1);
     assert_eq!(waves[0].summary["decided"], 1);
+    // The decision log, by campaign and page by page.
+    first
+        .log_decisions(vec![email_decision(
+            "dec_a",
+            "CZ-EM-1",
+            NOW.millis() - 1,
+            [1, 2, 3],
+            None,
+        )])
+        .await
+        .unwrap();
+    let of_campaign = second
+        .list_decisions(
+            openclm_store::DecisionFilter {
+                campaign_id: Some("launch".into()),
+                ..Default::default()
+            },
+            PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = of_campaign
+        .items
+        .iter()
+        .map(|d| d.decision_id.as_str())
+        .collect();
+    assert_eq!(ids, vec![winner.as_str()]);
+    assert_eq!(of_campaign.items[0].body, json!({}));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = second
+            .list_decisions(
+                openclm_store::DecisionFilter {
+                    since: Some(Timestamp::from_millis(NOW.millis() - 1)),
+                    ..Default::default()
+                },
+                PageRequest { cursor, limit: 1 },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|d| d.decision_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["dec_a".to_owned(), winner.clone()]);
     // The unknown HCP is not a member; the holdout is.
     assert_eq!(
         second.campaign_groups("launch".into()).await.unwrap(),

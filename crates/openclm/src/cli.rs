@@ -84,6 +84,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Campaigns: create one from a YAML or JSON file, list, show, run a wave.
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignAction,
+    },
     /// Run marketing policies side by side in a synthetic world whose truth is known.
     Simulate(SimulateArgs),
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
@@ -93,6 +98,23 @@ pub enum Command {
         #[command(subcommand)]
         which: BenchWhich,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignAction {
+    /// Create or update a campaign from a YAML or JSON file (as POST /v1/campaigns).
+    Create { file: PathBuf },
+    /// Every campaign, with its waves' state.
+    List,
+    /// One campaign: its definition, waves, groups and the check of its holdout split.
+    Show {
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a wave now (1 for the first), whatever its scheduled time; a wave runs once.
+    RunWave { id: String, number: u32 },
 }
 
 #[derive(Debug, Subcommand)]

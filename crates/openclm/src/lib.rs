@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_decide;
+mod campaign;
 pub mod cli;
 pub mod demo;
 pub mod import;
@@ -91,6 +92,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&settings).await?;
             let engine = settings.engine();
             suggest(store, &engine, &rep, week.as_deref(), json).await
+        }
+        Command::Campaign { action } => {
+            let store = open_store(&settings).await?;
+            campaign::run(store, &settings.engine(), action).await
         }
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(settings, args).await,
@@ -306,7 +311,9 @@ pub async fn serve(
         config: api_config(settings),
         clock: system_clock(),
     };
+    let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
     openclm_server::serve(listener, state, shutdown_signal()).await?;
+    scheduler.abort();
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, NewWave, WaveRecord};
+use crate::{CampaignTag, DecisionFilter, NewWave, WaveRecord};
 use openclm_core::campaign::Campaign;
 
 /// Migrations, in order. Append only: a released migration never changes.
@@ -302,6 +302,51 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     e.code().is_some_and(|c| {
         *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+/// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.
+const DECISION_COLUMNS: &str = "d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
+    d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment, d.node_hcp,
+    d.delivered_at, d.rewarded_at, d.reserved_until, d.campaign_id, d.campaign_wave,
+    d.campaign_arm";
+
+fn read_decision(r: &tokio_postgres::Row) -> Result<DecisionRecord> {
+    let channel: Option<i16> = r.get(5);
+    let nodes = match (
+        r.get::<_, Option<i64>>(8),
+        r.get::<_, Option<i64>>(9),
+        r.get::<_, Option<i64>>(10),
+    ) {
+        (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
+        _ => None,
+    };
+    let time = |i| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
+    Ok(DecisionRecord {
+        decision_id: r.get(0),
+        hcp_id: r.get(1),
+        made_at: Timestamp::from_millis(r.get(2)),
+        model_version: r.get(3),
+        chosen_content: r.get(4),
+        chosen_channel: channel.and_then(|c| Channel::from_code(c.into())),
+        propensity: r.get(6),
+        nodes,
+        delivered_at: time(11),
+        rewarded_at: time(12),
+        reserved_until: time(13),
+        body: serde_json::from_str(r.get(7)).map_err(|e| corrupt("decisions.body", e))?,
+        campaign: match (
+            r.get::<_, Option<String>>(14),
+            r.get::<_, Option<i64>>(15),
+            r.get::<_, Option<i64>>(16),
+        ) {
+            (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
+                campaign_id,
+                wave: wave as u32,
+                arm: arm as u32,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -932,59 +977,59 @@ impl crate::Store for PgStore {
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
-                    d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                    d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until, d.campaign_id,
-                    d.campaign_wave, d.campaign_arm
-                 FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
-                 WHERE d.decision_id = $1",
-            )
-            .await?;
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+             WHERE d.decision_id = $1"
+        );
+        let stmt = client.prepare_cached(&sql).await?;
         client
             .query_opt(&stmt, &[&decision_id])
             .await?
-            .map(|r| {
-                let channel: Option<i16> = r.get(5);
-                let nodes = match (
-                    r.get::<_, Option<i64>>(8),
-                    r.get::<_, Option<i64>>(9),
-                    r.get::<_, Option<i64>>(10),
-                ) {
-                    (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
-                    _ => None,
-                };
-                let time = |i| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
-                Ok(DecisionRecord {
-                    decision_id: r.get(0),
-                    hcp_id: r.get(1),
-                    made_at: Timestamp::from_millis(r.get(2)),
-                    model_version: r.get(3),
-                    chosen_content: r.get(4),
-                    chosen_channel: channel.and_then(|c| Channel::from_code(c.into())),
-                    propensity: r.get(6),
-                    nodes,
-                    delivered_at: time(11),
-                    rewarded_at: time(12),
-                    reserved_until: time(13),
-                    body: serde_json::from_str(r.get(7))
-                        .map_err(|e| corrupt("decisions.body", e))?,
-                    campaign: match (
-                        r.get::<_, Option<String>>(14),
-                        r.get::<_, Option<i64>>(15),
-                        r.get::<_, Option<i64>>(16),
-                    ) {
-                        (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
-                            campaign_id,
-                            wave: wave as u32,
-                            arm: arm as u32,
-                        }),
-                        _ => None,
-                    },
-                })
-            })
+            .map(|r| read_decision(&r))
             .transpose()
+    }
+
+    async fn list_decisions(
+        &self,
+        filter: DecisionFilter,
+        page: PageRequest,
+    ) -> Result<Page<DecisionRecord>> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(cursor::decode_text)
+            .transpose()?;
+        let limit = page_limit(&page);
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+             WHERE ($1::text IS NULL OR d.campaign_id = $1)
+               AND ($2::bigint IS NULL OR d.made_at >= $2)
+               AND ($3::bigint IS NULL OR d.made_at < $3)
+               AND ($4::text IS NULL OR d.decision_id > $4)
+             ORDER BY d.decision_id LIMIT $5"
+        );
+        let stmt = client.prepare_cached(&sql).await?;
+        let mut items = client
+            .query(
+                &stmt,
+                &[
+                    &filter.campaign_id,
+                    &filter.since.map(Timestamp::millis),
+                    &filter.until.map(Timestamp::millis),
+                    &after,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?
+            .iter()
+            .map(read_decision)
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items[limit - 1].decision_id.clone()
+        });
+        Ok(Page { items, next_cursor })
     }
 
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {

@@ -28,7 +28,7 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, NewWave, WaveRecord};
+use crate::{CampaignTag, DecisionFilter, NewWave, WaveRecord};
 use openclm_core::campaign::Campaign;
 use tail::Tail;
 use writer::{IngestJob, Writer};
@@ -66,6 +66,60 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_campaigns.sql"),
     ),
 ];
+
+/// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.
+const DECISION_COLUMNS: &str = "d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
+    d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment, d.node_hcp,
+    d.delivered_at, d.rewarded_at, d.reserved_until, d.campaign_id, d.campaign_wave,
+    d.campaign_arm";
+
+/// A decision row, with its body still as text.
+fn read_decision(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DecisionRecord, String)> {
+    let nodes = match (
+        r.get::<_, Option<i64>>(8)?,
+        r.get::<_, Option<i64>>(9)?,
+        r.get::<_, Option<i64>>(10)?,
+    ) {
+        (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
+        _ => None,
+    };
+    let time = |i| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
+    };
+    let record = DecisionRecord {
+        decision_id: r.get(0)?,
+        hcp_id: r.get(1)?,
+        made_at: Timestamp::from_millis(r.get(2)?),
+        model_version: r.get(3)?,
+        chosen_content: r.get(4)?,
+        chosen_channel: r.get::<_, Option<i64>>(5)?.and_then(Channel::from_code),
+        propensity: r.get(6)?,
+        nodes,
+        delivered_at: time(11)?,
+        rewarded_at: time(12)?,
+        reserved_until: time(13)?,
+        body: serde_json::Value::Null,
+        campaign: match (
+            r.get::<_, Option<String>>(14)?,
+            r.get::<_, Option<i64>>(15)?,
+            r.get::<_, Option<i64>>(16)?,
+        ) {
+            (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
+                campaign_id,
+                wave: wave as u32,
+                arm: arm as u32,
+            }),
+            _ => None,
+        },
+    };
+    Ok((record, r.get::<_, String>(7)?))
+}
+
+fn with_body((mut record, body): (DecisionRecord, String)) -> Result<DecisionRecord> {
+    record.body = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?;
+    Ok(record)
+}
 
 /// The embedded SQLite store. Cheap to clone; all clones share one writer and one pool.
 #[derive(Clone)]
@@ -943,62 +997,59 @@ impl crate::Store for SqliteStore {
 
     async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>> {
         self.with_conn(move |conn, _| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT d.decision_id, h.id, d.made_at, d.model_version, d.chosen_content,
-                        d.chosen_channel, d.propensity, d.body, d.node_global, d.node_segment,
-                        d.node_hcp, d.delivered_at, d.rewarded_at, d.reserved_until,
-                        d.campaign_id, d.campaign_wave, d.campaign_arm
-                     FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
-                     WHERE d.decision_id = ?1",
+            let sql = format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+                 WHERE d.decision_id = ?1"
+            );
+            conn.prepare_cached(&sql)?
+                .query_row([&decision_id], read_decision)
+                .optional()?
+                .map(with_body)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_decisions(
+        &self,
+        filter: DecisionFilter,
+        page: PageRequest,
+    ) -> Result<Page<DecisionRecord>> {
+        self.with_conn(move |conn, _| {
+            let after = page
+                .cursor
+                .as_deref()
+                .map(cursor::decode_text)
+                .transpose()?;
+            let limit = page_limit(&page);
+            let sql = format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions d JOIN hcps h ON h.hcp_key = d.hcp_key
+                 WHERE (?1 IS NULL OR d.campaign_id = ?1) AND (?2 IS NULL OR d.made_at >= ?2)
+                   AND (?3 IS NULL OR d.made_at < ?3) AND (?4 IS NULL OR d.decision_id > ?4)
+                 ORDER BY d.decision_id LIMIT ?5"
+            );
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map(
+                    params![
+                        filter.campaign_id,
+                        filter.since.map(Timestamp::millis),
+                        filter.until.map(Timestamp::millis),
+                        after,
+                        limit as i64 + 1
+                    ],
+                    read_decision,
                 )?
-                .query_row([&decision_id], |r| {
-                    let nodes = match (
-                        r.get::<_, Option<i64>>(8)?,
-                        r.get::<_, Option<i64>>(9)?,
-                        r.get::<_, Option<i64>>(10)?,
-                    ) {
-                        (Some(g), Some(s), Some(h)) => Some([g as u64, s as u64, h as u64]),
-                        _ => None,
-                    };
-                    let time = |i| -> rusqlite::Result<Option<Timestamp>> {
-                        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
-                    };
-                    let record = DecisionRecord {
-                        decision_id: r.get(0)?,
-                        hcp_id: r.get(1)?,
-                        made_at: Timestamp::from_millis(r.get(2)?),
-                        model_version: r.get(3)?,
-                        chosen_content: r.get(4)?,
-                        chosen_channel: r.get::<_, Option<i64>>(5)?.and_then(Channel::from_code),
-                        propensity: r.get(6)?,
-                        nodes,
-                        delivered_at: time(11)?,
-                        rewarded_at: time(12)?,
-                        reserved_until: time(13)?,
-                        body: serde_json::Value::Null,
-                        campaign: match (
-                            r.get::<_, Option<String>>(14)?,
-                            r.get::<_, Option<i64>>(15)?,
-                            r.get::<_, Option<i64>>(16)?,
-                        ) {
-                            (Some(campaign_id), Some(wave), Some(arm)) => Some(CampaignTag {
-                                campaign_id,
-                                wave: wave as u32,
-                                arm: arm as u32,
-                            }),
-                            _ => None,
-                        },
-                    };
-                    Ok((record, r.get::<_, String>(7)?))
-                })
-                .optional()?;
-            row.map(|(mut record, body)| {
-                record.body = serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?;
-                Ok(record)
-            })
-            .transpose()
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut items = rows
+                .into_iter()
+                .map(with_body)
+                .collect::<Result<Vec<_>>>()?;
+            let next_cursor = (items.len() > limit).then(|| {
+                items.truncate(limit);
+                items[limit - 1].decision_id.clone()
+            });
+            Ok(Page { items, next_cursor })
         })
         .await
     }

@@ -1,0 +1,369 @@
+//! Campaigns over HTTP, and running their waves: `POST /v1/campaigns`, `GET /v1/campaigns`,
+//! `GET /v1/campaigns/{id}`, `POST /v1/campaigns/{id}/waves/{number}/run`.
+//!
+//! A wave decides, through the engine, for every treated HCP of the target (each arm limited to
+//! its content and channels, every hard constraint checked) and stores the decisions, the
+//! members of every group (holdout included) and a summary in one transaction, once: a wave run
+//! again, or on another node, returns what the first run stored.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use openclm_core::auth::Action;
+use openclm_core::campaign::{Campaign, CampaignInput, Group};
+use openclm_core::content::Content;
+use openclm_core::hcp::parse_identifier;
+use openclm_core::measure::stats::sample_ratio;
+use openclm_core::{FieldError, Hcp, Timestamp};
+use openclm_store::{
+    CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, Store, StoreError, Upserted, WaveRecord,
+};
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::decide::{HcpContext, content_library, decide_with};
+use crate::routes::body_json;
+use crate::{ApiError, AppState};
+
+/// Why a campaign change is refused once a wave has run: the split and what was measured must
+/// stay what they were.
+pub fn frozen_change(old: &Campaign, new: &Campaign, ran: &[WaveRecord]) -> Option<FieldError> {
+    let frozen = |field: &str| {
+        Some(FieldError::new(
+            field,
+            "cannot change once a wave has run: the holdout and the arms would no longer be what \
+             was measured (create a new campaign instead)",
+        ))
+    };
+    if old.holdout_share != new.holdout_share {
+        return frozen("holdout_share");
+    }
+    if old.arms != new.arms {
+        return frozen("arms");
+    }
+    if old.target != new.target {
+        return frozen("target");
+    }
+    if old.product != new.product {
+        return frozen("product");
+    }
+    for done in ran {
+        let index = done.wave as usize - 1;
+        if old.waves.get(index) != new.waves.get(index) {
+            return Some(FieldError::new(
+                format!("waves[{index}]"),
+                "has run and cannot be changed or removed",
+            ));
+        }
+    }
+    None
+}
+
+pub(crate) async fn post_campaign<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Administer)?;
+    let campaign = body_json::<CampaignInput>(&body)?.validate()?;
+    let store = &state.store;
+    if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
+        let ran = store.list_waves(campaign.id.clone()).await?;
+        if let Some(why) = frozen_change(&old, &campaign, &ran) {
+            return Err(ApiError::Conflict(why));
+        }
+    }
+    let status = match store
+        .put_campaign(campaign.clone(), (state.clock)())
+        .await?
+    {
+        Upserted::Created => StatusCode::CREATED,
+        Upserted::Updated => StatusCode::OK,
+    };
+    tracing::info!(campaign = %campaign.id, "campaign saved");
+    Ok((status, Json(campaign)).into_response())
+}
+
+pub(crate) async fn list_campaigns<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::Read)?;
+    let campaigns = state.store.list_campaigns().await?;
+    Ok(Json(json!({ "campaigns": campaigns })))
+}
+
+fn campaign_id(text: &str) -> Result<String, ApiError> {
+    Ok(parse_identifier("id", text)?)
+}
+
+pub(crate) async fn get_campaign<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::Read)?;
+    let id = campaign_id(&id)?;
+    let store = &state.store;
+    let campaign = store
+        .get_campaign(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("campaign".into()))?;
+    let ran = store.list_waves(id.clone()).await?;
+    let groups = store.campaign_groups(id).await?;
+    Ok(Json(describe(&campaign, &ran, &groups)))
+}
+
+/// The campaign with its waves (scheduled and run), its groups and the split's check.
+pub fn describe(campaign: &Campaign, ran: &[WaveRecord], groups: &[(i64, u64)]) -> Value {
+    let count = |g: i64| groups.iter().find(|(k, _)| *k == g).map_or(0, |(_, n)| *n);
+    let holdout = count(HOLDOUT);
+    let treated: u64 = groups
+        .iter()
+        .filter(|(g, _)| *g != HOLDOUT)
+        .map(|(_, n)| n)
+        .sum();
+    let waves: Vec<Value> = campaign
+        .waves
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let done = ran.iter().find(|r| r.wave as usize == i + 1);
+            json!({"number": i + 1, "name": w.name, "at": w.at,
+                   "ran_at": done.map(|d| d.ran_at), "summary": done.map(|d| &d.summary)})
+        })
+        .collect();
+    let arms: Vec<Value> = campaign
+        .arms
+        .iter()
+        .enumerate()
+        .map(|(i, a)| json!({"name": a.name, "hcps": count(i as i64)}))
+        .collect();
+    let split = (campaign.holdout_share > 0.0)
+        .then(|| sample_ratio(holdout, treated, campaign.holdout_share).ok())
+        .flatten();
+    json!({
+        "campaign": campaign,
+        "waves": waves,
+        "groups": {"holdout": holdout, "treated": treated, "arms": arms},
+        "sample_ratio": split,
+    })
+}
+
+pub(crate) async fn run_wave<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Administer)?;
+    let id = campaign_id(&id)?;
+    let number: u32 = number.parse().map_err(|_| {
+        FieldError::new("number", "must be the wave's number: 1 for the first wave")
+    })?;
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("campaign".into()))?;
+    let (record, ran_now) = run_wave_for(
+        &state.store,
+        &state.config.engine,
+        &campaign,
+        number,
+        (state.clock)(),
+    )
+    .await?;
+    let status = if ran_now {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(record)).into_response())
+}
+
+/// Every HCP the campaign targets, by id.
+async fn target<S: Store>(store: &S, campaign: &Campaign) -> Result<Vec<Hcp>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_hcps(
+                HcpFilter::default(),
+                PageRequest {
+                    cursor,
+                    limit: 1000,
+                },
+            )
+            .await?;
+        out.extend(page.items.into_iter().filter(|h| campaign.targets(h)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Runs wave `number` (1-based) of the campaign now, or returns it as it ran before. Returns
+/// the stored wave and whether this call ran it.
+pub async fn run_wave_for<S: Store>(
+    store: &S,
+    engine: &openclm_core::engine::Engine,
+    campaign: &Campaign,
+    number: u32,
+    now: Timestamp,
+) -> Result<(WaveRecord, bool), ApiError> {
+    let index = number as usize;
+    if index == 0 || index > campaign.waves.len() {
+        return Err(ApiError::NotFound("wave".into()));
+    }
+    if let Some(done) = store
+        .list_waves(campaign.id.clone())
+        .await?
+        .into_iter()
+        .find(|w| w.wave == number)
+    {
+        return Ok((done, false));
+    }
+    let library = content_library(store, now).await?;
+    // Each arm offers the engine the campaign's product, or only its own content.
+    let arm_libraries: Vec<Vec<Content>> = campaign
+        .arms
+        .iter()
+        .map(|arm| {
+            library
+                .iter()
+                .filter(|c| c.product == campaign.product)
+                .filter(|c| arm.content_id.as_ref().is_none_or(|id| &c.id == id))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let hold =
+        Timestamp::from_millis(now.millis() + i64::from(engine.rules.reserve_hours) * 3_600_000);
+    let mut members = Vec::new();
+    let mut decisions = Vec::new();
+    let (mut held_out, mut decided, mut held, mut nothing) = (0u64, 0u64, 0u64, 0u64);
+    let mut blocked: BTreeMap<String, u64> = BTreeMap::new();
+    for hcp in target(store, campaign).await? {
+        let group = campaign.group_of(hcp.id.as_str());
+        let arm = match group {
+            Group::Holdout => {
+                held_out += 1;
+                members.push((hcp.id.to_string(), HOLDOUT));
+                continue;
+            }
+            Group::Treated(arm) => arm,
+        };
+        members.push((hcp.id.to_string(), arm as i64));
+        let spec = &campaign.arms[arm];
+        let channels = (!spec.channels.is_empty()).then_some(spec.channels.as_slice());
+        let context = HcpContext::read(store, &arm_libraries[arm], hcp, now).await?;
+        let mut made = decide_with(
+            engine,
+            &arm_libraries[arm],
+            &context,
+            channels,
+            3,
+            now,
+            hold,
+        );
+        match (&made.chosen, made.answer.get("held")) {
+            (Some(_), _) => decided += 1,
+            (None, Some(h)) if !h.is_null() => held += 1,
+            _ => {
+                nothing += 1;
+                if let Some(list) = made.answer.get("blocked").and_then(Value::as_array) {
+                    let mut codes: Vec<&str> = list
+                        .iter()
+                        .filter_map(|b| b.get("code").and_then(Value::as_str))
+                        .collect();
+                    codes.sort_unstable();
+                    codes.dedup();
+                    for code in codes {
+                        *blocked.entry(code.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        made.record.campaign = Some(CampaignTag {
+            campaign_id: campaign.id.clone(),
+            wave: number,
+            arm: arm as u32,
+        });
+        decisions.push(made.record);
+    }
+    let summary = json!({
+        "targeted": members.len(),
+        "holdout": held_out,
+        "treated": members.len() as u64 - held_out,
+        "decided": decided,
+        "held_back": held,
+        "nothing_allowed": nothing,
+        "nothing_allowed_by_rule": blocked,
+    });
+    let saved = store
+        .save_wave(NewWave {
+            campaign_id: campaign.id.clone(),
+            wave: number,
+            ran_at: now,
+            members,
+            decisions,
+            summary,
+        })
+        .await?;
+    if saved.1 {
+        tracing::info!(campaign = %campaign.id, wave = number, decided, "wave ran");
+    }
+    Ok(saved)
+}
+
+/// Runs every wave whose time has come and which has not run, campaign by campaign, in order.
+pub async fn run_due_waves<S: Store>(
+    store: &S,
+    engine: &openclm_core::engine::Engine,
+    now: Timestamp,
+) -> Result<Vec<WaveRecord>, ApiError> {
+    let mut ran = Vec::new();
+    for campaign in store.list_campaigns().await? {
+        let done: Vec<u32> = store
+            .list_waves(campaign.id.clone())
+            .await?
+            .iter()
+            .map(|w| w.wave)
+            .collect();
+        for (i, wave) in campaign.waves.iter().enumerate() {
+            let number = i as u32 + 1;
+            if wave.at > now || done.contains(&number) {
+                continue;
+            }
+            let (record, ran_now) = run_wave_for(store, engine, &campaign, number, now).await?;
+            if ran_now {
+                ran.push(record);
+            }
+        }
+    }
+    Ok(ran)
+}
+
+/// How often `openclm serve` looks for waves whose time has come.
+pub const WAVE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs due waves every [`WAVE_CHECK_INTERVAL`] until aborted. Several nodes may run this at
+/// once: each wave is stored once, by whichever node stores it first.
+pub fn spawn_wave_scheduler<S: Store>(state: AppState<S>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(WAVE_CHECK_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run_due_waves(&state.store, &state.config.engine, (state.clock)()).await
+            {
+                tracing::warn!(error = %e, "running due campaign waves failed; retried at the next check");
+            }
+        }
+    })
+}

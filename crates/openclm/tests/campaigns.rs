@@ -1,0 +1,232 @@
+//! Campaigns through the real server: defined, checked, split, and run wave by wave through the
+//! engine, once.
+
+mod common;
+
+use common::{event, spawn_app};
+use openclm_core::Timestamp;
+use openclm_core::campaign::{CampaignInput, Group};
+use openclm_store::{DecisionFilter, PageRequest, Store};
+use serde_json::{Value, json};
+
+fn campaign(holdout: f64) -> Value {
+    json!({
+        "id": "launch",
+        "name": "Cardiozan launch",
+        "product": "cardiozan",
+        "target": {"specialties": ["cardiology"]},
+        "arms": [
+            {"name": "email", "content_id": "CZ-EM-1", "channels": ["email"]},
+            {"name": "engine"}
+        ],
+        "holdout_share": holdout,
+        "waves": [{"at": "2026-01-01T08:00:00Z"}, {"name": "later", "at": "2099-01-01T08:00:00Z"}],
+        "cost_per_touch": {"email": 0.5, "face_to_face": 150},
+        "value_per_outcome": 250
+    })
+}
+
+#[tokio::test]
+async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
+    let app = spawn_app().await;
+    app.seed_hcps(80).await;
+    let item = |kind: &str, topic: &str, product: &str| {
+        json!({"title": "Item", "kind": kind, "product": product, "topics": [topic],
+            "status": "approved", "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z"})
+    };
+    for (id, body) in [
+        ("CZ-EM-1", item("email_template", "efficacy", "cardiozan")),
+        ("CZ-DECK", item("slide_deck", "safety", "cardiozan")),
+        ("OTHER-EM", item("email_template", "efficacy", "otherzan")),
+    ] {
+        let r = app
+            .client
+            .put(format!("{}/v1/content/{id}", app.base))
+            .bearer_auth(&app.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    // HCPs 0–39 opted in to email.
+    let consents: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut e = event(&format!("consent-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
+        .await;
+
+    let post = |key: &str, body: Value| {
+        let (app, key) = (&app, key.to_owned());
+        async move {
+            app.client
+                .post(format!("{}/v1/campaigns", app.base))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Bad input names its field; a read-only key may not create.
+    let bad = post(&app.admin, campaign(1.5)).await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["field"],
+        "holdout_share"
+    );
+    let mut no_waves = campaign(0.25);
+    no_waves["waves"] = json!([]);
+    let bad = post(&app.admin, no_waves).await;
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["field"],
+        "waves"
+    );
+    assert_eq!(post(&app.read, campaign(0.25)).await.status(), 403);
+    let created = post(&app.admin, campaign(0.25)).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["arms"][1]["content_id"], Value::Null);
+
+    let run = |number: &str| {
+        let app = &app;
+        let url = format!("{}/v1/campaigns/launch/waves/{number}/run", app.base);
+        async move {
+            app.client
+                .post(url)
+                .bearer_auth(&app.admin)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = run("1").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    // The split: computed here from the definition alone, as every node computes it.
+    let definition: CampaignInput = serde_json::from_value(campaign(0.25)).unwrap();
+    let definition = definition.validate().unwrap();
+    let cardiologists: Vec<usize> = (0..80usize).filter(|i| i.is_multiple_of(2)).collect();
+    let holdout: Vec<usize> = cardiologists
+        .iter()
+        .copied()
+        .filter(|i| definition.group_of(&format!("hcp-{i}")) == Group::Holdout)
+        .collect();
+    let summary = &first["summary"];
+    assert_eq!(summary["targeted"], 40);
+    assert_eq!(summary["holdout"], holdout.len());
+    assert_eq!(summary["treated"], 40 - holdout.len());
+    let outcomes = ["decided", "held_back", "nothing_allowed"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(outcomes, 40 - holdout.len() as u64);
+
+    // Every treated HCP has one logged decision, tagged with its wave and arm; the holdout none.
+    let logged = app
+        .store
+        .list_decisions(
+            DecisionFilter {
+                campaign_id: Some("launch".into()),
+                ..Default::default()
+            },
+            PageRequest {
+                cursor: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(logged.len(), 40 - holdout.len());
+    let mut emails_without_consent = 0;
+    for d in &logged {
+        let tag = d.campaign.as_ref().unwrap();
+        assert_eq!(tag.wave, 1);
+        assert_eq!(
+            definition.group_of(&d.hcp_id),
+            Group::Treated(tag.arm as usize)
+        );
+        let i: usize = d.hcp_id.trim_start_matches("hcp-").parse().unwrap();
+        assert!(i.is_multiple_of(2) && !holdout.contains(&i));
+        // Only the campaign's product; the email arm only its email.
+        if let Some(content) = &d.chosen_content {
+            assert!(content.starts_with("CZ-"), "{content}");
+            if tag.arm == 0 {
+                assert_eq!(content, "CZ-EM-1");
+                assert!(i < 40, "email needs the opt-in HCP {i} lacks");
+            }
+        } else if tag.arm == 0 {
+            emails_without_consent += 1;
+        }
+    }
+    assert!(
+        emails_without_consent > 0,
+        "the email arm met HCPs without opt-in"
+    );
+
+    // Run again: the same wave, nothing new.
+    let again = run("1").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["summary"], *summary);
+    assert_eq!(run("3").await.status(), 404);
+    assert_eq!(run("first").await.status(), 422);
+
+    // The campaign as reported: groups, the split's check, waves run and scheduled.
+    let shown: Value = app
+        .client
+        .get(format!("{}/v1/campaigns/launch", app.base))
+        .bearer_auth(&app.read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["groups"]["holdout"], holdout.len());
+    assert_eq!(shown["groups"]["treated"], 40 - holdout.len());
+    let arm_total: u64 = shown["groups"]["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["hcps"].as_u64().unwrap())
+        .sum();
+    assert_eq!(arm_total, 40 - holdout.len() as u64);
+    assert!(shown["sample_ratio"]["p_value"].as_f64().unwrap() > 0.001);
+    assert!(shown["waves"][0]["ran_at"].is_string());
+    assert!(shown["waves"][1]["ran_at"].is_null());
+
+    // Once a wave has run the split is frozen; the name is not.
+    let refused = post(&app.admin, campaign(0.5)).await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"]["field"],
+        "holdout_share"
+    );
+    let mut renamed = campaign(0.25);
+    renamed["name"] = json!("Cardiozan launch (renamed)");
+    assert_eq!(post(&app.admin, renamed).await.status(), 200);
+
+    // The scheduler runs the second wave once its time has come, and only then.
+    let engine = openclm_core::engine::Engine::default();
+    let before = Timestamp::parse("t", "2098-12-31T00:00:00Z").unwrap();
+    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, before)
+        .await
+        .unwrap();
+    assert!(ran.is_empty());
+    let after = Timestamp::parse("t", "2099-01-02T00:00:00Z").unwrap();
+    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, after)
+        .await
+        .unwrap();
+    assert_eq!(ran.iter().map(|w| w.wave).collect::<Vec<_>>(), vec![2]);
+    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, after)
+        .await
+        .unwrap();
+    assert!(ran.is_empty(), "a wave runs once");
+}
