@@ -6,6 +6,7 @@
 //!   valid), ROMI with its interval, the sample-ratio-mismatch check.
 //! - [`ope`]: off-policy evaluation of a candidate policy from the decision log.
 
+pub mod kpi;
 pub mod ope;
 pub mod stats;
 

@@ -1,0 +1,352 @@
+//! Campaign KPIs as additive counts: what one event adds to its campaign's slice (a day × group ×
+//! wave × channel × content × segment), summed by the store as events arrive, and the rates a
+//! marketer reads, derived from any sum of slices.
+//!
+//! Two kinds of event count for a campaign:
+//!
+//! - **Linked** events belong to one of its touches: they name the campaign, or a decision of its
+//!   waves, or match such a decision's HCP, content and channel within the attribution window.
+//!   They give the touch metrics: touches, deliveries, opens (a person's and a machine's apart),
+//!   clicks, engaged reads, dwell, unsubscribes, bounces, survey scores.
+//! - **Member** events are any event of an HCP the campaign targeted (holdout included), between
+//!   its first wave and the end of its attribution window: responses (the objective's event types,
+//!   whatever their source) and outcome units (e.g. prescriptions). Measured alike in both
+//!   groups, they are what lift compares.
+
+use serde::{Deserialize, Serialize};
+
+use crate::campaign::Campaign;
+use crate::event::{Details, Event};
+use crate::state::StateConfig;
+use crate::{Channel, EventType};
+
+/// Upper bounds, in seconds, of the dwell histogram's buckets (the last is open): medians are
+/// read from it by interpolation within the bucket.
+pub const DWELL_BUCKETS_S: [f64; 12] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, f64::INFINITY,
+];
+
+/// Additive counts of one slice of a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Contacts made: sends and calls.
+    pub touches: u64,
+    pub delivered: u64,
+    pub opened_human: u64,
+    pub opened_machine: u64,
+    pub clicked: u64,
+    /// Clicks, slides or pages read past the engaged dwell, videos half watched, surveys
+    /// answered, meetings attended.
+    pub engaged: u64,
+    pub dwell_ms: f64,
+    pub dwell_n: u64,
+    pub dwell_histogram: [u64; 12],
+    pub unsubscribes: u64,
+    pub bounces: u64,
+    /// Events of the objective's response types, from members.
+    pub responses: u64,
+    pub nps_promoters: u64,
+    pub nps_passives: u64,
+    pub nps_detractors: u64,
+    /// Units of the objective's outcome, from members.
+    pub outcome_units: f64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.touches += o.touches;
+        self.delivered += o.delivered;
+        self.opened_human += o.opened_human;
+        self.opened_machine += o.opened_machine;
+        self.clicked += o.clicked;
+        self.engaged += o.engaged;
+        self.dwell_ms += o.dwell_ms;
+        self.dwell_n += o.dwell_n;
+        for (a, b) in self.dwell_histogram.iter_mut().zip(o.dwell_histogram) {
+            *a += b;
+        }
+        self.unsubscribes += o.unsubscribes;
+        self.bounces += o.bounces;
+        self.responses += o.responses;
+        self.nps_promoters += o.nps_promoters;
+        self.nps_passives += o.nps_passives;
+        self.nps_detractors += o.nps_detractors;
+        self.outcome_units += o.outcome_units;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+/// How an event relates to a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relation {
+    /// It belongs to one of the campaign's touches.
+    pub linked: bool,
+    /// Its HCP is a member and it falls inside the campaign's measurement window.
+    pub member: bool,
+    /// Judged a machine's open (a proxy's signature, or within seconds of its delivery).
+    pub machine_open: bool,
+}
+
+fn dwell(event: &Event) -> Option<i64> {
+    match &event.details {
+        Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
+        Details::ContentViewed { dwell_ms, .. } => *dwell_ms,
+        _ => None,
+    }
+}
+
+/// Whether the event shows a person engaging, as the HCP state judges it.
+pub fn is_engaged(event: &Event, config: &StateConfig) -> bool {
+    match (&event.kind, &event.details) {
+        (EventType::Clicked, _)
+        | (EventType::SurveyAnswered, _)
+        | (EventType::MeetingAttended, _)
+        | (EventType::MedicalInformationRequested, _) => true,
+        (EventType::VideoProgress, Details::VideoProgress { percent }) => *percent >= 50.0,
+        (EventType::SlideViewed | EventType::ContentViewed, _) => {
+            dwell(event).is_some_and(|d| d >= config.engaged_dwell_ms)
+        }
+        _ => false,
+    }
+}
+
+/// What one event adds to its campaign's slice.
+pub fn contribution(
+    event: &Event,
+    campaign: &Campaign,
+    relation: Relation,
+    config: &StateConfig,
+) -> Counts {
+    let mut c = Counts::default();
+    if relation.linked {
+        match event.kind {
+            EventType::Sent => c.touches = 1,
+            // A call is a contact delivered in person (or on screen).
+            EventType::CallLogged => {
+                c.touches = 1;
+                c.delivered = 1;
+            }
+            EventType::Delivered => c.delivered = 1,
+            EventType::Opened if relation.machine_open => c.opened_machine = 1,
+            EventType::Opened => c.opened_human = 1,
+            EventType::Clicked => c.clicked = 1,
+            EventType::Unsubscribed => c.unsubscribes = 1,
+            EventType::Bounced => c.bounces = 1,
+            _ => {}
+        }
+        if is_engaged(event, config) {
+            c.engaged = 1;
+        }
+        if let Some(ms) = dwell(event).filter(|d| *d >= 0) {
+            c.dwell_ms = ms as f64;
+            c.dwell_n = 1;
+            let seconds = ms as f64 / 1000.0;
+            let bucket = DWELL_BUCKETS_S
+                .iter()
+                .position(|&b| seconds < b)
+                .unwrap_or(DWELL_BUCKETS_S.len() - 1);
+            c.dwell_histogram[bucket] = 1;
+        }
+        if let Details::SurveyAnswered {
+            score: Some(score), ..
+        } = event.details
+            && (0.0..=10.0).contains(&score)
+        {
+            match score {
+                s if s >= 9.0 => c.nps_promoters = 1,
+                s if s >= 7.0 => c.nps_passives = 1,
+                _ => c.nps_detractors = 1,
+            }
+        }
+    }
+    if relation.member {
+        if campaign.is_response(event.kind) && !relation.machine_open {
+            c.responses = 1;
+        }
+        if event.kind == campaign.objective.outcome {
+            c.outcome_units = match &event.details {
+                Details::Prescription { units, .. } => *units,
+                _ => 1.0,
+            };
+        }
+    }
+    c
+}
+
+/// The rates a marketer reads, from a sum of slices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rates {
+    /// Deliveries per touch.
+    pub delivery_rate: Option<f64>,
+    /// Opens by a person per delivery (machine opens excluded).
+    pub open_rate: Option<f64>,
+    /// Share of all opens made by machines.
+    pub machine_open_share: Option<f64>,
+    pub click_rate: Option<f64>,
+    /// Engaged reactions per delivery.
+    pub engagement_rate: Option<f64>,
+    pub dwell_mean_s: Option<f64>,
+    /// Interpolated within the histogram's bucket.
+    pub dwell_median_s: Option<f64>,
+    /// Promoters' share minus detractors', in points (−100 to 100).
+    pub nps: Option<f64>,
+    pub nps_answers: u64,
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// The median of the histogram, linear within its bucket (the open last bucket reads as its
+/// lower bound).
+pub fn histogram_median(histogram: &[u64; 12]) -> Option<f64> {
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let half = total as f64 / 2.0;
+    let mut below = 0.0;
+    for (i, &n) in histogram.iter().enumerate() {
+        let n = n as f64;
+        if below + n >= half && n > 0.0 {
+            let low = if i == 0 { 0.0 } else { DWELL_BUCKETS_S[i - 1] };
+            let high = DWELL_BUCKETS_S[i];
+            if !high.is_finite() {
+                return Some(low);
+            }
+            return Some(low + (high - low) * (half - below) / n);
+        }
+        below += n;
+    }
+    None
+}
+
+impl Counts {
+    pub fn rates(&self) -> Rates {
+        let answers = self.nps_promoters + self.nps_passives + self.nps_detractors;
+        Rates {
+            delivery_rate: ratio(self.delivered, self.touches),
+            open_rate: ratio(self.opened_human, self.delivered),
+            machine_open_share: ratio(
+                self.opened_machine,
+                self.opened_human + self.opened_machine,
+            ),
+            click_rate: ratio(self.clicked, self.delivered),
+            engagement_rate: ratio(self.engaged, self.delivered),
+            dwell_mean_s: (self.dwell_n > 0).then(|| self.dwell_ms / self.dwell_n as f64 / 1000.0),
+            dwell_median_s: histogram_median(&self.dwell_histogram),
+            nps: (answers > 0).then(|| {
+                (self.nps_promoters as f64 - self.nps_detractors as f64) / answers as f64 * 100.0
+            }),
+            nps_answers: answers,
+        }
+    }
+}
+
+/// Whether a channel's touches are messages a person opens (so open rates apply).
+pub fn has_opens(channel: Channel) -> bool {
+    channel.is_outbound_message()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn campaign() -> Campaign {
+        crate::campaign::parse_file(
+            "id: c\nname: C\nproduct: p\ntarget: {countries: [DE]}\nwaves: [{at: 2026-01-01T00:00:00Z}]\n",
+        )
+        .unwrap()
+    }
+
+    fn event(kind: &str, extra: serde_json::Value) -> Event {
+        let mut v = json!({"event_id": "e", "occurred_at": "2026-01-02T00:00:00Z", "hcp": "h",
+            "source": "crm", "channel": "email", "type": kind});
+        if let (Some(o), Some(x)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(x.clone());
+        }
+        Event::from_json(v).unwrap()
+    }
+
+    const LINKED: Relation = Relation {
+        linked: true,
+        member: true,
+        machine_open: false,
+    };
+
+    #[test]
+    fn each_event_adds_what_it_is() {
+        let (c, config) = (campaign(), StateConfig::default());
+        let of = |kind: &str, extra, relation| contribution(&event(kind, extra), &c, relation, &config);
+        assert_eq!(of("sent", json!({}), LINKED).touches, 1);
+        assert_eq!(of("opened", json!({}), LINKED).opened_human, 1);
+        let machine = Relation {
+            machine_open: true,
+            ..LINKED
+        };
+        let m = of("opened", json!({}), machine);
+        assert_eq!((m.opened_machine, m.opened_human, m.responses), (1, 0, 0));
+        // A click is engaged, a response (by default) and counted once each.
+        let click = of("clicked", json!({}), LINKED);
+        assert_eq!((click.clicked, click.engaged, click.responses), (1, 1, 1));
+        // A slide read 45 s: engaged, in the 32–64 s bucket; a 4 s glance is not engaged.
+        let read = of("slide_viewed", json!({"dwell_ms": 45_000}), LINKED);
+        assert_eq!((read.engaged, read.dwell_n, read.dwell_histogram[6]), (1, 1, 1));
+        assert_eq!(of("slide_viewed", json!({"dwell_ms": 4_000}), LINKED).engaged, 0);
+        // A member's prescription from any source is outcome units; a non-member's is nothing.
+        let rx = json!({"units": 3});
+        assert_eq!(of("prescription", rx.clone(), LINKED).outcome_units, 3.0);
+        let outsider = Relation {
+            linked: false,
+            member: false,
+            machine_open: false,
+        };
+        assert!(of("prescription", rx, outsider).is_empty());
+        // A member's click on something else is a response, not a campaign touch metric.
+        let unlinked = Relation {
+            linked: false,
+            ..LINKED
+        };
+        let other = of("clicked", json!({}), unlinked);
+        assert_eq!((other.clicked, other.responses), (0, 1));
+        let nps = of("survey_answered", json!({"question": "nps", "score": 9}), LINKED);
+        assert_eq!(nps.nps_promoters, 1);
+    }
+
+    #[test]
+    fn rates_and_the_median_come_from_the_sums() {
+        let mut total = Counts {
+            touches: 10,
+            delivered: 8,
+            opened_human: 4,
+            opened_machine: 4,
+            clicked: 2,
+            nps_promoters: 3,
+            nps_passives: 1,
+            nps_detractors: 1,
+            ..Counts::default()
+        };
+        // Dwell: 1, 1 and 2 reads in the buckets [1, 2), [2, 4) and [4, 8): the median (2 of 4)
+        // falls at the end of [2, 4).
+        total.dwell_histogram[1] = 1;
+        total.dwell_histogram[2] = 1;
+        total.dwell_histogram[3] = 2;
+        let r = total.rates();
+        assert_eq!(r.delivery_rate, Some(0.8));
+        assert_eq!(r.open_rate, Some(0.5));
+        assert_eq!(r.machine_open_share, Some(0.5));
+        assert_eq!(r.click_rate, Some(0.25));
+        assert_eq!(r.nps, Some(40.0));
+        assert_eq!(r.dwell_median_s, Some(4.0));
+        assert_eq!(Counts::default().rates().open_rate, None);
+        let mut sum = Counts::default();
+        sum.add(&total);
+        sum.add(&total);
+        assert_eq!(sum.touches, 20);
+        assert_eq!(sum.dwell_histogram[3], 4);
+    }
+}
