@@ -15,7 +15,7 @@ use crate::{
     StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
     is_postgres_url,
 };
-use crate::{DecisionFilter, NewWave, WaveRecord};
+use crate::{DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
 use openclm_core::campaign::Campaign;
 
 /// Either backend.
@@ -210,6 +210,18 @@ impl Store for AnyStore {
 
     async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
         delegate!(self.campaign_groups(campaign_id))
+    }
+
+    async fn fold_kpis(&self, batch: usize) -> Result<usize> {
+        delegate!(self.fold_kpis(batch))
+    }
+
+    async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>> {
+        delegate!(self.campaign_slices(filter))
+    }
+
+    async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>> {
+        delegate!(self.campaign_moments(campaign_id))
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

@@ -2,6 +2,7 @@
 //! embedded SQLite backend and the PostgreSQL backend for shared deployments.
 
 mod any;
+mod kpi;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -90,6 +91,46 @@ pub struct DecisionFilter {
     /// Made at or after, and before.
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
+}
+
+/// Which of a campaign's KPI slices to read.
+#[derive(Debug, Clone, Default)]
+pub struct KpiFilter {
+    pub campaign_id: String,
+    /// Days since 1970-01-01 (UTC): from this day, and before that one.
+    pub from_day: Option<i64>,
+    pub until_day: Option<i64>,
+}
+
+/// One slice of a campaign's KPIs: a day × group × wave × channel × content × segment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SliceRow {
+    pub day: i64,
+    /// [`HOLDOUT`] or the arm's index.
+    pub group: i64,
+    /// The wave's number; 0 when the event belongs to no wave.
+    pub wave: i64,
+    pub channel: Channel,
+    /// Empty when the events named no content.
+    pub content_id: String,
+    pub specialty: String,
+    pub country: String,
+    pub counts: openclm_core::measure::kpi::Counts,
+}
+
+/// A campaign group's size and the sums lift needs: members, those reached and responding, and
+/// the sum and sum of squares of each member's responses and outcome units.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct GroupMoments {
+    pub group: i64,
+    pub members: u64,
+    pub reached: u64,
+    pub responders: u64,
+    pub responses: f64,
+    pub responses_sq: f64,
+    pub outcome: f64,
+    pub outcome_sq: f64,
+    pub touches: u64,
 }
 
 /// Filters of the content list.
@@ -366,6 +407,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>>;
     /// How many HCPs each group of the campaign holds ([`HOLDOUT`] or an arm's index).
     async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>>;
+    /// Folds up to `batch` stored events not yet counted into the campaign KPIs; returns how
+    /// many it read (0: all are counted).
+    async fn fold_kpis(&self, batch: usize) -> Result<usize>;
+    /// The campaign's KPI slices, every stored event counted.
+    async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>>;
+    /// Each group's size and sums, every stored event counted.
+    async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>>;
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
     async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;

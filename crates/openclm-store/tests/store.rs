@@ -775,11 +775,14 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "reps",
             "suggestion_plans",
             "suggestions",
-            "suggestion_content"
+            "suggestion_content",
+            "campaigns",
+            "campaign_waves",
+            "campaign_members"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
-    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(rows, [2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(store.table_digests().await.unwrap(), digests);
     store
         .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], NOW)
@@ -1755,6 +1758,227 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
     );
 }
 
+async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: TestDb) {
+    let first = fresh(&db).await;
+    let second = db.open().await;
+    let t0 = 1_770_000_000_000;
+    first
+        .put_hcps(
+            vec![
+                hcp("hcp-a", "north", "cardiology", "A1"),
+                hcp("hcp-b", "north", "cardiology", "B1"),
+                hcp("hcp-c", "north", "cardiology", "C1"),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let campaign = openclm_core::campaign::parse_file(
+        "id: launch\nname: Launch\nproduct: cardiozen\ntarget: {specialties: [cardiology]}\n\
+         waves: [{at: 2026-02-01T00:00:00Z}]\n",
+    )
+    .unwrap();
+    first.put_campaign(campaign, NOW).await.unwrap();
+    let decision = openclm_store::DecisionRecord {
+        campaign: Some(openclm_store::CampaignTag {
+            campaign_id: "launch".into(),
+            wave: 1,
+            arm: 0,
+        }),
+        ..email_decision("dec_k", "CZ-EM-1", t0, [1, 2, 3], None)
+    };
+    first
+        .save_wave(openclm_store::NewWave {
+            campaign_id: "launch".into(),
+            wave: 1,
+            ran_at: Timestamp::from_millis(t0),
+            members: vec![
+                ("hcp-a".into(), 0),
+                ("hcp-b".into(), openclm_store::HOLDOUT),
+            ],
+            decisions: vec![decision],
+            summary: json!({}),
+        })
+        .await
+        .unwrap();
+    let make = |id: &str, hcp: &str, minute: i64, kind: &str, extra: serde_json::Value| {
+        let at = Timestamp::from_millis(t0 + minute * 60_000);
+        let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": hcp,
+            "source": "crm", "channel": "email", "type": kind});
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        Event::from_json(v).unwrap()
+    };
+    let batch = vec![
+        make(
+            "k-sent",
+            "A1",
+            0,
+            "sent",
+            json!({"decision_id": "dec_k", "content_id": "CZ-EM-1"}),
+        ),
+        make(
+            "k-del",
+            "A1",
+            1,
+            "delivered",
+            json!({"content_id": "CZ-EM-1"}),
+        ),
+        // A privacy proxy's open, then a person's an hour later, tied by content alone.
+        make(
+            "k-proxy",
+            "A1",
+            2,
+            "opened",
+            json!({"content_id": "CZ-EM-1", "user_agent": "Mozilla/5.0 GoogleImageProxy"}),
+        ),
+        make(
+            "k-open",
+            "A1",
+            62,
+            "opened",
+            json!({"content_id": "CZ-EM-1"}),
+        ),
+        make(
+            "k-click",
+            "A1",
+            63,
+            "clicked",
+            json!({"content_id": "CZ-EM-1"}),
+        ),
+        // Outcomes and responses of members from any source; a non-member's count nowhere; one
+        // before the campaign began neither.
+        make(
+            "k-rx-a",
+            "A1",
+            100,
+            "prescription",
+            json!({"channel": "crm", "units": 3}),
+        ),
+        make(
+            "k-rx-b",
+            "B1",
+            100,
+            "prescription",
+            json!({"channel": "crm", "units": 2}),
+        ),
+        make(
+            "k-click-b",
+            "B1",
+            101,
+            "clicked",
+            json!({"content_id": "OTHER"}),
+        ),
+        make(
+            "k-rx-c",
+            "C1",
+            100,
+            "prescription",
+            json!({"channel": "crm", "units": 5}),
+        ),
+        make(
+            "k-early",
+            "A1",
+            -3000,
+            "prescription",
+            json!({"channel": "crm", "units": 7}),
+        ),
+    ];
+    first
+        .ingest(batch.clone(), UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    let total = |slices: &[openclm_store::SliceRow]| {
+        let mut sum = openclm_core::measure::kpi::Counts::default();
+        for s in slices {
+            sum.add(&s.counts);
+        }
+        sum
+    };
+    let filter = openclm_store::KpiFilter {
+        campaign_id: "launch".into(),
+        ..Default::default()
+    };
+    let slices = second.campaign_slices(filter.clone()).await.unwrap();
+    let sum = total(&slices);
+    assert_eq!(
+        (
+            sum.touches,
+            sum.delivered,
+            sum.opened_human,
+            sum.opened_machine,
+            sum.clicked
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(
+        sum.responses, 2,
+        "the treated HCP's click and the holdout's"
+    );
+    assert_eq!(sum.outcome_units, 5.0);
+    // The campaign's own touches are in wave 1 on its content; the holdout's outcome in no wave.
+    assert!(
+        slices
+            .iter()
+            .any(|s| s.wave == 1 && s.content_id == "CZ-EM-1" && s.group == 0)
+    );
+    assert!(
+        slices
+            .iter()
+            .any(|s| s.group == openclm_store::HOLDOUT && s.counts.outcome_units == 2.0)
+    );
+    let moments = first.campaign_moments("launch".into()).await.unwrap();
+    let of = |g: i64| *moments.iter().find(|m| m.group == g).unwrap();
+    let (treated, holdout) = (of(0), of(openclm_store::HOLDOUT));
+    assert_eq!(
+        (treated.members, treated.reached, treated.responders),
+        (1, 1, 1)
+    );
+    assert_eq!((treated.outcome, treated.outcome_sq), (3.0, 9.0));
+    assert_eq!(
+        (holdout.members, holdout.reached, holdout.responders),
+        (1, 0, 1)
+    );
+    assert_eq!(holdout.outcome, 2.0);
+
+    // Resent events change nothing; one more prescription moves the sum of squares from 3² to 4².
+    first
+        .ingest(batch, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    first
+        .ingest(
+            vec![make(
+                "k-rx-a2",
+                "A1",
+                200,
+                "prescription",
+                json!({"channel": "crm", "units": 1}),
+            )],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let moments = second.campaign_moments("launch".into()).await.unwrap();
+    let treated = *moments.iter().find(|m| m.group == 0).unwrap();
+    assert_eq!((treated.outcome, treated.outcome_sq), (4.0, 16.0));
+    let sum = total(&first.campaign_slices(filter.clone()).await.unwrap());
+    assert_eq!((sum.touches, sum.outcome_units), (1, 6.0));
+    // A day range leaves the rest out.
+    let day = t0.div_euclid(86_400_000);
+    let later = first
+        .campaign_slices(openclm_store::KpiFilter {
+            from_day: Some(day + 1),
+            ..filter
+        })
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+    assert_eq!(first.fold_kpis(1000).await.unwrap(), 0, "all counted");
+}
+
 /// Runs each story once per backend.
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
@@ -1801,6 +2025,7 @@ on_every_backend!(
     weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
     a_store_credits_decisions_by_its_own_reward_rules,
     campaigns_are_stored_and_each_wave_is_saved_once,
+    campaign_kpis_count_each_event_once_in_slices_and_group_moments,
 );
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

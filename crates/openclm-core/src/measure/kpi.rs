@@ -23,7 +23,18 @@ use crate::{Channel, EventType};
 /// Upper bounds, in seconds, of the dwell histogram's buckets (the last is open): medians are
 /// read from it by interpolation within the bucket.
 pub const DWELL_BUCKETS_S: [f64; 12] = [
-    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, f64::INFINITY,
+    1.0,
+    2.0,
+    4.0,
+    8.0,
+    16.0,
+    32.0,
+    64.0,
+    128.0,
+    256.0,
+    512.0,
+    1024.0,
+    f64::INFINITY,
 ];
 
 /// Additive counts of one slice of a campaign.
@@ -230,10 +241,7 @@ impl Counts {
         Rates {
             delivery_rate: ratio(self.delivered, self.touches),
             open_rate: ratio(self.opened_human, self.delivered),
-            machine_open_share: ratio(
-                self.opened_machine,
-                self.opened_human + self.opened_machine,
-            ),
+            machine_open_share: ratio(self.opened_machine, self.opened_human + self.opened_machine),
             click_rate: ratio(self.clicked, self.delivered),
             engagement_rate: ratio(self.engaged, self.delivered),
             dwell_mean_s: (self.dwell_n > 0).then(|| self.dwell_ms / self.dwell_n as f64 / 1000.0),
@@ -281,7 +289,8 @@ mod tests {
     #[test]
     fn each_event_adds_what_it_is() {
         let (c, config) = (campaign(), StateConfig::default());
-        let of = |kind: &str, extra, relation| contribution(&event(kind, extra), &c, relation, &config);
+        let of =
+            |kind: &str, extra, relation| contribution(&event(kind, extra), &c, relation, &config);
         assert_eq!(of("sent", json!({}), LINKED).touches, 1);
         assert_eq!(of("opened", json!({}), LINKED).opened_human, 1);
         let machine = Relation {
@@ -295,8 +304,14 @@ mod tests {
         assert_eq!((click.clicked, click.engaged, click.responses), (1, 1, 1));
         // A slide read 45 s: engaged, in the 32–64 s bucket; a 4 s glance is not engaged.
         let read = of("slide_viewed", json!({"dwell_ms": 45_000}), LINKED);
-        assert_eq!((read.engaged, read.dwell_n, read.dwell_histogram[6]), (1, 1, 1));
-        assert_eq!(of("slide_viewed", json!({"dwell_ms": 4_000}), LINKED).engaged, 0);
+        assert_eq!(
+            (read.engaged, read.dwell_n, read.dwell_histogram[6]),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            of("slide_viewed", json!({"dwell_ms": 4_000}), LINKED).engaged,
+            0
+        );
         // A member's prescription from any source is outcome units; a non-member's is nothing.
         let rx = json!({"units": 3});
         assert_eq!(of("prescription", rx.clone(), LINKED).outcome_units, 3.0);
@@ -313,7 +328,11 @@ mod tests {
         };
         let other = of("clicked", json!({}), unlinked);
         assert_eq!((other.clicked, other.responses), (0, 1));
-        let nps = of("survey_answered", json!({"question": "nps", "score": 9}), LINKED);
+        let nps = of(
+            "survey_answered",
+            json!({"question": "nps", "score": 9}),
+            LINKED,
+        );
         assert_eq!(nps.nps_promoters, 1);
     }
 

@@ -5,6 +5,7 @@
 
 mod campaign;
 mod ingest;
+mod kpi;
 mod master;
 mod suggest;
 mod tls;
@@ -31,8 +32,9 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, DecisionFilter, NewWave, WaveRecord};
+use crate::{CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
 use openclm_core::campaign::Campaign;
+use openclm_core::state::StateConfig;
 
 /// Migrations, in order. Append only: a released migration never changes.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -60,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "campaigns",
         include_str!("../../migrations/postgres/0005_campaigns.sql"),
+    ),
+    (
+        6,
+        "campaign_kpis",
+        include_str!("../../migrations/postgres/0006_campaign_kpis.sql"),
     ),
 ];
 
@@ -481,6 +488,17 @@ async fn hcp_key_of(client: &impl GenericClient, id: &HcpId) -> Result<Option<i6
         .query_opt(&stmt, &[&id.as_str()])
         .await?
         .map(|r| r.get(0)))
+}
+
+/// Events folded into KPIs per transaction.
+const KPI_BATCH: usize = 20_000;
+
+impl PgStore {
+    /// Folds every finished event not yet counted, batch by batch.
+    async fn catch_up_kpis(&self) -> Result<()> {
+        while crate::Store::fold_kpis(self, KPI_BATCH).await? == KPI_BATCH {}
+        Ok(())
+    }
 }
 
 impl crate::Store for PgStore {
@@ -1074,6 +1092,29 @@ impl crate::Store for PgStore {
     async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
         let client = self.client().await?;
         campaign::groups(&client, &campaign_id).await
+    }
+
+    async fn fold_kpis(&self, batch: usize) -> Result<usize> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let read = kpi::fold_pending(&tx, &StateConfig::default(), batch).await?;
+            tx.commit().await?;
+            Ok(read)
+        })
+        .await
+    }
+
+    async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>> {
+        self.catch_up_kpis().await?;
+        let client = self.client().await?;
+        kpi::slices(&client, &filter).await
+    }
+
+    async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>> {
+        self.catch_up_kpis().await?;
+        let client = self.client().await?;
+        kpi::moments(&client, &campaign_id).await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

@@ -2,6 +2,7 @@
 //! small pool of connections for reads and master-data writes.
 
 mod campaign;
+mod kpi;
 mod suggest;
 mod tail;
 mod writer;
@@ -11,7 +12,7 @@ use openclm_core::content::{Content, ContentKind, ContentStatus};
 use openclm_core::engine::model::Counts;
 use openclm_core::engine::reward::RewardConfig;
 use openclm_core::hcp::ExternalId;
-use openclm_core::state::HcpState;
+use openclm_core::state::{HcpState, StateConfig};
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -28,7 +29,7 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, DecisionFilter, NewWave, WaveRecord};
+use crate::{CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
 use openclm_core::campaign::Campaign;
 use tail::Tail;
 use writer::{IngestJob, Writer};
@@ -64,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "campaigns",
         include_str!("../../migrations/sqlite/0006_campaigns.sql"),
+    ),
+    (
+        7,
+        "campaign_kpis",
+        include_str!("../../migrations/sqlite/0007_campaign_kpis.sql"),
     ),
 ];
 
@@ -119,6 +125,15 @@ fn with_body((mut record, body): (DecisionRecord, String)) -> Result<DecisionRec
     record.body = serde_json::from_str(&body)
         .map_err(|e| StoreError::Corrupt(format!("decisions.body: {e}")))?;
     Ok(record)
+}
+
+/// Events folded into KPIs per transaction.
+const KPI_BATCH: usize = 20_000;
+
+/// Folds every stored event not yet counted, batch by batch.
+fn catch_up_kpis(conn: &mut Connection) -> Result<()> {
+    while kpi::fold_pending(conn, &StateConfig::default(), KPI_BATCH)? == KPI_BATCH {}
+    Ok(())
 }
 
 /// The embedded SQLite store. Cheap to clone; all clones share one writer and one pool.
@@ -1091,6 +1106,27 @@ impl crate::Store for SqliteStore {
     async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>> {
         self.with_conn(move |conn, _| campaign::groups(conn, &campaign_id))
             .await
+    }
+
+    async fn fold_kpis(&self, batch: usize) -> Result<usize> {
+        self.with_conn(move |conn, _| kpi::fold_pending(conn, &StateConfig::default(), batch))
+            .await
+    }
+
+    async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>> {
+        self.with_conn(move |conn, _| {
+            catch_up_kpis(conn)?;
+            kpi::slices(conn, &filter)
+        })
+        .await
+    }
+
+    async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>> {
+        self.with_conn(move |conn, _| {
+            catch_up_kpis(conn)?;
+            kpi::moments(conn, &campaign_id)
+        })
+        .await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

@@ -1,0 +1,274 @@
+//! Folding stored events into campaign KPIs, the same way on both backends: each backend reads
+//! a batch of events after its cursor with what the fold needs (live campaigns, memberships,
+//! campaign decisions, segments), calls [`fold`], and writes the sums back with the cursor in one
+//! transaction, so every event is counted exactly once.
+
+use std::collections::HashMap;
+
+use openclm_core::campaign::Campaign;
+use openclm_core::measure::kpi::{Counts, Relation, contribution};
+use openclm_core::state::{Observation, StateConfig};
+use openclm_core::{Channel, Event, EventType, Timestamp};
+use serde::Serialize;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A campaign whose first wave has run, with the start of its measurement window.
+#[derive(Debug, Clone)]
+pub(crate) struct Live {
+    pub campaign: Campaign,
+    pub start: Timestamp,
+}
+
+/// A decision made for a campaign wave, as linking needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct CampaignDecision {
+    pub decision_id: String,
+    pub hcp_key: i64,
+    pub campaign_id: String,
+    pub wave: i64,
+    pub arm: i64,
+    pub content: Option<String>,
+    pub channel: Option<Channel>,
+    pub made_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// One stored event to fold.
+pub(crate) struct Stored {
+    pub hcp_key: i64,
+    pub event: Event,
+}
+
+/// Everything a batch's fold reads.
+pub(crate) struct FoldInput<'a> {
+    pub events: &'a [Stored],
+    pub live: &'a [Live],
+    /// (campaign, HCP) → group.
+    pub members: &'a HashMap<(String, i64), i64>,
+    pub decisions: &'a [CampaignDecision],
+    /// HCP → (specialty, country).
+    pub segments: &'a HashMap<i64, (String, String)>,
+}
+
+/// The key of a slice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SliceKey {
+    pub campaign_id: String,
+    pub day: i64,
+    pub group: i64,
+    pub wave: i64,
+    pub channel: Channel,
+    pub content_id: String,
+    pub specialty: String,
+    pub country: String,
+}
+
+/// What a batch adds to one member's totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct MemberDelta {
+    pub group: i64,
+    pub counts: Counts,
+    pub first_delivered_at: Option<i64>,
+    pub first_response_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FoldOutput {
+    pub slices: HashMap<SliceKey, Counts>,
+    pub members: HashMap<(String, i64), MemberDelta>,
+}
+
+fn earliest(a: Option<i64>, b: i64) -> Option<i64> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// The campaign decision an event belongs to: the one it names, else the latest for its HCP,
+/// content and channel made before it within its campaign's attribution window.
+fn link<'a>(
+    event: &Event,
+    hcp_key: i64,
+    decisions: &'a [CampaignDecision],
+    live: &[Live],
+) -> Option<&'a CampaignDecision> {
+    let at = event.occurred_at.millis();
+    if let Some(id) = &event.decision_id {
+        return decisions
+            .iter()
+            .find(|d| &d.decision_id == id && d.hcp_key == hcp_key);
+    }
+    let content = event.content_id.as_ref()?;
+    decisions
+        .iter()
+        .filter(|d| {
+            d.hcp_key == hcp_key
+                && d.content.as_ref() == Some(content)
+                && d.channel == Some(event.channel)
+                && d.made_at <= at + DAY_MS
+                && live
+                    .iter()
+                    .find(|l| l.campaign.id == d.campaign_id)
+                    .is_some_and(|l| at - d.made_at <= l.campaign.attribution_window_ms())
+        })
+        .max_by_key(|d| (d.made_at, d.decision_id.clone()))
+}
+
+/// Folds a batch of events into slice and member sums.
+pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
+    let mut out = FoldOutput::default();
+    for stored in input.events {
+        let event = &stored.event;
+        let at = event.occurred_at.millis();
+        let linked = link(event, stored.hcp_key, input.decisions, input.live);
+        let proxy = Observation::of(event, config).proxy;
+        for live in input.live {
+            let campaign = &live.campaign;
+            let member = input
+                .members
+                .get(&(campaign.id.clone(), stored.hcp_key))
+                .copied();
+            let in_window = at >= live.start.millis() && at < campaign.ends_at().millis();
+            let decision = linked.filter(|d| d.campaign_id == campaign.id);
+            let named = event.campaign_id.as_deref() == Some(campaign.id.as_str());
+            let is_linked = decision.is_some() || (named && member.is_some());
+            let is_member = member.is_some() && in_window;
+            if !is_linked && !is_member {
+                continue;
+            }
+            let machine_open = event.kind == EventType::Opened
+                && (proxy
+                    || decision
+                        .and_then(|d| d.delivered_at)
+                        .is_some_and(|d| at >= d && at - d < config.machine_open_within_ms));
+            let relation = Relation {
+                linked: is_linked,
+                member: is_member,
+                machine_open,
+            };
+            let counts = contribution(event, campaign, relation, config);
+            if counts.is_empty() {
+                continue;
+            }
+            let group = member.or(decision.map(|d| d.arm)).unwrap_or(0);
+            let (specialty, country) = input
+                .segments
+                .get(&stored.hcp_key)
+                .cloned()
+                .unwrap_or_default();
+            let key = SliceKey {
+                campaign_id: campaign.id.clone(),
+                day: at.div_euclid(DAY_MS),
+                group,
+                wave: decision.map_or(0, |d| d.wave),
+                channel: event.channel,
+                content_id: event.content_id.clone().unwrap_or_default(),
+                specialty,
+                country,
+            };
+            out.slices.entry(key).or_default().add(&counts);
+            if let Some(group) = member {
+                let delta = out
+                    .members
+                    .entry((campaign.id.clone(), stored.hcp_key))
+                    .or_insert_with(|| MemberDelta {
+                        group,
+                        ..MemberDelta::default()
+                    });
+                delta.counts.add(&counts);
+                if counts.delivered > 0 {
+                    delta.first_delivered_at = earliest(delta.first_delivered_at, at);
+                }
+                if counts.responses > 0 {
+                    delta.first_response_at = earliest(delta.first_response_at, at);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A member's running totals, as `campaign_hcp` keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct MemberTotals {
+    pub touches: i64,
+    pub delivered: i64,
+    pub opened: i64,
+    pub engaged: i64,
+    pub responses: i64,
+    pub outcome_units: f64,
+    pub first_delivered_at: Option<i64>,
+    pub first_response_at: Option<i64>,
+}
+
+impl MemberTotals {
+    pub fn plus(&self, d: &MemberDelta) -> Self {
+        let c = &d.counts;
+        let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            touches: self.touches + c.touches as i64,
+            delivered: self.delivered + c.delivered as i64,
+            opened: self.opened + c.opened_human as i64,
+            engaged: self.engaged + c.engaged as i64,
+            responses: self.responses + c.responses as i64,
+            outcome_units: self.outcome_units + c.outcome_units,
+            first_delivered_at: min(self.first_delivered_at, d.first_delivered_at),
+            first_response_at: min(self.first_response_at, d.first_response_at),
+        }
+    }
+}
+
+/// What a change of one member's totals adds to their group's sums.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct MomentDelta {
+    pub reached: i64,
+    pub responders: i64,
+    pub responses: f64,
+    pub responses_sq: f64,
+    pub outcome: f64,
+    pub outcome_sq: f64,
+    pub touches: i64,
+}
+
+impl MomentDelta {
+    pub fn between(old: &MemberTotals, new: &MemberTotals) -> Self {
+        let (ro, rn) = (old.responses as f64, new.responses as f64);
+        Self {
+            reached: i64::from(old.delivered == 0 && new.delivered > 0),
+            responders: i64::from(old.responses == 0 && new.responses > 0),
+            responses: rn - ro,
+            responses_sq: rn * rn - ro * ro,
+            outcome: new.outcome_units - old.outcome_units,
+            outcome_sq: new.outcome_units.powi(2) - old.outcome_units.powi(2),
+            touches: new.touches - old.touches,
+        }
+    }
+
+    pub fn add(&mut self, o: &MomentDelta) {
+        self.reached += o.reached;
+        self.responders += o.responders;
+        self.responses += o.responses;
+        self.responses_sq += o.responses_sq;
+        self.outcome += o.outcome;
+        self.outcome_sq += o.outcome_sq;
+        self.touches += o.touches;
+    }
+}
+
+/// The campaigns whose measurement has begun: a wave has run. The window starts at the first
+/// wave's scheduled time or its run, whichever came first.
+pub(crate) fn live(campaigns: Vec<Campaign>, first_runs: &HashMap<String, i64>) -> Vec<Live> {
+    campaigns
+        .into_iter()
+        .filter_map(|campaign| {
+            let ran = *first_runs.get(&campaign.id)?;
+            let scheduled = campaign.waves.first().map_or(ran, |w| w.at.millis());
+            Some(Live {
+                start: Timestamp::from_millis(scheduled.min(ran)),
+                campaign,
+            })
+        })
+        .collect()
+}
