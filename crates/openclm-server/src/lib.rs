@@ -5,6 +5,7 @@ mod auth;
 pub mod campaign;
 pub mod decide;
 mod error;
+pub mod report;
 mod routes;
 pub mod suggest;
 

@@ -41,6 +41,11 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/v1/campaigns/{id}",
             get(crate::campaign::get_campaign::<S>),
         )
+        .route("/v1/campaigns/{id}/kpis", get(crate::report::get_kpis::<S>))
+        .route(
+            "/v1/campaigns/{id}/report",
+            get(crate::report::get_report::<S>),
+        )
         .route(
             "/v1/campaigns/{id}/waves/{number}/run",
             post(crate::campaign::run_wave::<S>),

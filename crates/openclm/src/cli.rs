@@ -89,6 +89,11 @@ pub enum Command {
         #[command(subcommand)]
         action: CampaignAction,
     },
+    /// Reports: a campaign's KPIs, lift over its holdout, ROMI and split check.
+    Report {
+        #[command(subcommand)]
+        what: ReportWhat,
+    },
     /// Run marketing policies side by side in a synthetic world whose truth is known.
     Simulate(SimulateArgs),
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
@@ -115,6 +120,34 @@ pub enum CampaignAction {
     },
     /// Run a wave now (1 for the first), whatever its scheduled time; a wave runs once.
     RunWave { id: String, number: u32 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportWhat {
+    /// One campaign, as GET /v1/campaigns/{id}/report (KPIs broken down with --by).
+    Campaign {
+        id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// Break the KPIs down by arm, wave, channel, content, segment or day.
+        #[arg(long)]
+        by: Option<String>,
+        /// KPI date range: first and last day included (2026-12-01).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// Confidence level of the intervals.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

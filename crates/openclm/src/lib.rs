@@ -7,6 +7,7 @@ mod campaign;
 pub mod cli;
 pub mod demo;
 pub mod import;
+mod report;
 pub mod settings;
 mod simulate;
 
@@ -97,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&settings).await?;
             campaign::run(store, &settings.engine(), action).await
         }
+        Command::Report { what } => report::run(open_store(&settings).await?, what).await,
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
@@ -312,8 +314,10 @@ pub async fn serve(
         clock: system_clock(),
     };
     let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
+    let folder = openclm_server::report::spawn_kpi_folder(state.clone());
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();
+    folder.abort();
     Ok(())
 }
 

@@ -171,6 +171,132 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
         "the email arm met HCPs without opt-in"
     );
 
+    // Outcomes come back: sends, deliveries and clicks of the chosen emails (by decision id),
+    // and prescriptions of every member, treated or held out.
+    let mut events = Vec::new();
+    let mut clicked: Vec<usize> = Vec::new();
+    // After the wave's decisions, which were made now.
+    let start = openclm::now().millis();
+    let event = |id: &str, i: usize, minute: i64| {
+        let mut e = event(id, i, 0);
+        e["occurred_at"] = json!(Timestamp::from_millis(start + minute * 60_000).to_string());
+        e
+    };
+    let mut sent = 0;
+    for d in &logged {
+        let i: usize = d.hcp_id.trim_start_matches("hcp-").parse().unwrap();
+        if d.chosen_channel == Some(openclm_core::Channel::Email) {
+            sent += 1;
+            for (kind, minute) in [("sent", 10), ("delivered", 11)] {
+                let mut e = event(&format!("{kind}-{i}"), i, minute);
+                e["type"] = json!(kind);
+                e["decision_id"] = json!(d.decision_id);
+                e["content_id"] = json!(d.chosen_content);
+                events.push(e);
+            }
+            if i % 4 == 0 {
+                clicked.push(i);
+                let mut e = event(&format!("click-{i}"), i, 70);
+                e["type"] = json!("clicked");
+                e["content_id"] = json!(d.chosen_content);
+                events.push(e);
+            }
+        }
+    }
+    let units = |i: usize| 1 + i % 3 + usize::from(clicked.contains(&i)) * 2;
+    for &i in &cardiologists {
+        let mut e = event(&format!("rx-{i}"), i, 200);
+        e["type"] = json!("prescription");
+        e["channel"] = json!("crm");
+        e["units"] = json!(units(i));
+        events.push(e);
+    }
+    let r = app
+        .post_events(&app.ingest, "application/json", json!(events).to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    let ingested: Value = r.json().await.unwrap();
+    assert_eq!(ingested["accepted"], events.len(), "{ingested}");
+    // Counted at once: read straight after the ingest.
+    let get = |path: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(&app.read)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let kpis = get("/v1/campaigns/launch/kpis?by=channel".into()).await;
+    let total = &kpis["total"]["counts"];
+    assert_eq!(total["touches"], sent);
+    assert_eq!(total["delivered"], sent);
+    assert_eq!(total["clicked"], clicked.len());
+    assert_eq!(
+        total["outcome_units"].as_f64().unwrap(),
+        cardiologists.iter().map(|&i| units(i) as f64).sum::<f64>()
+    );
+    let email = kpis["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "email")
+        .unwrap();
+    assert_eq!(email["counts"]["touches"], sent);
+    assert_eq!(
+        email["rates"]["click_rate"].as_f64().unwrap(),
+        clicked.len() as f64 / sent as f64
+    );
+    let none = get("/v1/campaigns/launch/kpis?from=2026-01-01&until=2026-06-01".into()).await;
+    assert_eq!(none["total"]["counts"]["touches"], 0);
+    let bad = app
+        .client
+        .get(format!("{}/v1/campaigns/launch/kpis?by=colour", app.base))
+        .bearer_auth(&app.read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // The report: lift of the outcome per HCP over the holdout, as computed here by hand.
+    let report = get("/v1/campaigns/launch/report".into()).await;
+    let mean = |ids: &[usize]| ids.iter().map(|&i| units(i) as f64).sum::<f64>() / ids.len() as f64;
+    let treated: Vec<usize> = cardiologists
+        .iter()
+        .copied()
+        .filter(|i| !holdout.contains(i))
+        .collect();
+    let all = &report["lift"][0];
+    assert_eq!(all["arm"], "all arms");
+    let outcome = &all["outcome_per_hcp"];
+    assert!((outcome["treated"].as_f64().unwrap() - mean(&treated)).abs() < 1e-9);
+    assert!((outcome["control"].as_f64().unwrap() - mean(&holdout)).abs() < 1e-9);
+    assert!(
+        (outcome["absolute"].as_f64().unwrap() - (mean(&treated) - mean(&holdout))).abs() < 1e-9
+    );
+    let responders = &all["responder_rate"];
+    assert!(
+        (responders["treated"].as_f64().unwrap() - clicked.len() as f64 / treated.len() as f64)
+            .abs()
+            < 1e-9
+    );
+    assert_eq!(responders["control"], 0.0);
+    // ROMI: the outcome lift times the treated HCPs, at €250, against €0.50 per email sent.
+    let cost = sent as f64 * 0.5;
+    assert_eq!(report["cost"], cost);
+    let expected = ((mean(&treated) - mean(&holdout)) * treated.len() as f64 * 250.0 - cost) / cost;
+    assert!((report["romi"]["romi"].as_f64().unwrap() - expected).abs() < 1e-6);
+    assert_eq!(
+        report["lift"].as_array().unwrap().len(),
+        3,
+        "all arms, then each"
+    );
+
     // Run again: the same wave, nothing new.
     let again = run("1").await;
     assert_eq!(again.status(), 200);

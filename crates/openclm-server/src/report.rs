@@ -1,0 +1,461 @@
+//! What a campaign did: KPIs by any breakdown and date range, and the report — lift of each arm
+//! (and of all arms together) over the holdout with intervals and p-values, ROMI with its
+//! interval, and the check of the holdout split. `GET /v1/campaigns/{id}/kpis` and
+//! `GET /v1/campaigns/{id}/report`; `openclm report campaign` prints the same numbers.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use openclm_core::auth::Action;
+use openclm_core::campaign::Campaign;
+use openclm_core::hcp::parse_identifier;
+use openclm_core::measure::kpi::{Counts, Rates};
+use openclm_core::measure::stats::{
+    Lift, Moments, Proportion, Romi, SampleRatio, mean_lift, proportion_lift, romi, sample_ratio,
+};
+use openclm_core::{FieldError, Timestamp};
+use openclm_store::{GroupMoments, HOLDOUT, KpiFilter, SliceRow, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// How KPI rows are broken down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    Arm,
+    Wave,
+    Channel,
+    Content,
+    Segment,
+    Day,
+}
+
+impl Breakdown {
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+        Ok(match text {
+            "arm" => Self::Arm,
+            "wave" => Self::Wave,
+            "channel" => Self::Channel,
+            "content" => Self::Content,
+            "segment" => Self::Segment,
+            "day" => Self::Day,
+            _ => {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "unknown breakdown {text:?}; expected arm, wave, channel, content, \
+                         segment or day"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// Counts with their rates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiRow {
+    pub key: String,
+    pub counts: Counts,
+    pub rates: Rates,
+}
+
+/// One group's people: how many were targeted, reached and responded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRow {
+    pub group: String,
+    pub targeted: u64,
+    pub reached: u64,
+    pub responders: u64,
+    pub touches: u64,
+    /// Touches per targeted HCP.
+    pub touches_per_hcp: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kpis {
+    pub campaign_id: String,
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub by: Option<Breakdown>,
+    pub total: KpiRow,
+    /// Per group, over the whole campaign (people are counted once, whatever the dates).
+    pub groups: Vec<GroupRow>,
+    pub rows: Vec<KpiRow>,
+}
+
+fn group_name(campaign: &Campaign, group: i64) -> String {
+    if group == HOLDOUT {
+        "holdout".into()
+    } else {
+        campaign
+            .arms
+            .get(group as usize)
+            .map_or_else(|| format!("arm {group}"), |a| a.name.clone())
+    }
+}
+
+fn day_text(day: i64) -> String {
+    let at = Timestamp::from_millis(day * DAY_MS).to_string();
+    at.get(..10).unwrap_or(&at).to_owned()
+}
+
+fn key_of(campaign: &Campaign, by: Breakdown, s: &SliceRow) -> String {
+    match by {
+        Breakdown::Arm => group_name(campaign, s.group),
+        Breakdown::Wave if s.wave == 0 => "none".into(),
+        Breakdown::Wave => campaign
+            .waves
+            .get(s.wave as usize - 1)
+            .map_or_else(|| format!("wave {}", s.wave), |w| w.name.clone()),
+        Breakdown::Channel => s.channel.as_str().to_owned(),
+        Breakdown::Content if s.content_id.is_empty() => "none".into(),
+        Breakdown::Content => s.content_id.clone(),
+        Breakdown::Segment => format!("{} {}", s.specialty, s.country),
+        Breakdown::Day => day_text(s.day),
+    }
+}
+
+fn row(key: String, counts: Counts) -> KpiRow {
+    KpiRow {
+        rates: counts.rates(),
+        key,
+        counts,
+    }
+}
+
+fn groups(campaign: &Campaign, moments: &[GroupMoments]) -> Vec<GroupRow> {
+    moments
+        .iter()
+        .map(|m| GroupRow {
+            group: group_name(campaign, m.group),
+            targeted: m.members,
+            reached: m.reached,
+            responders: m.responders,
+            touches: m.touches,
+            touches_per_hcp: (m.members > 0).then(|| m.touches as f64 / m.members as f64),
+        })
+        .collect()
+}
+
+/// A date (`2026-12-01`) or a timestamp, as the day it falls on.
+fn parse_day(field: &str, text: &str) -> Result<i64, FieldError> {
+    let stamp = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    let at = Timestamp::parse(field, &stamp)
+        .map_err(|_| FieldError::new(field, "must be a date such as 2026-12-01 or a timestamp"))?;
+    Ok(at.millis().div_euclid(DAY_MS))
+}
+
+/// The campaign's KPIs: every stored event counted.
+pub async fn kpis<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    by: Option<Breakdown>,
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Result<Kpis, ApiError> {
+    let from_day = from.map(|f| parse_day("from", f)).transpose()?;
+    // `until` names the last day included.
+    let until_day = until
+        .map(|u| parse_day("until", u).map(|d| d + 1))
+        .transpose()?;
+    if let (Some(f), Some(u)) = (from_day, until_day)
+        && u <= f
+    {
+        return Err(FieldError::new("until", "must not be before from").into());
+    }
+    let slices = store
+        .campaign_slices(KpiFilter {
+            campaign_id: campaign.id.clone(),
+            from_day,
+            until_day,
+        })
+        .await?;
+    let moments = store.campaign_moments(campaign.id.clone()).await?;
+    let mut total = Counts::default();
+    let mut by_key: BTreeMap<String, Counts> = BTreeMap::new();
+    for s in &slices {
+        total.add(&s.counts);
+        if let Some(by) = by {
+            by_key
+                .entry(key_of(campaign, by, s))
+                .or_default()
+                .add(&s.counts);
+        }
+    }
+    Ok(Kpis {
+        campaign_id: campaign.id.clone(),
+        from: from.map(str::to_owned),
+        until: until.map(str::to_owned),
+        by,
+        total: row("total".into(), total),
+        groups: groups(campaign, &moments),
+        rows: by_key.into_iter().map(|(k, c)| row(k, c)).collect(),
+    })
+}
+
+/// One arm (or all arms together) against the holdout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArmLift {
+    pub arm: String,
+    pub treated: u64,
+    pub holdout: u64,
+    /// Share of HCPs with at least one response.
+    pub responder_rate: Option<Lift>,
+    pub responses_per_hcp: Option<Lift>,
+    pub outcome_per_hcp: Option<Lift>,
+    /// Why a lift is missing, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub campaign_id: String,
+    pub name: String,
+    pub product: String,
+    pub level: f64,
+    pub kpis: Kpis,
+    pub sample_ratio: Option<SampleRatio>,
+    pub lift: Vec<ArmLift>,
+    /// Touches of the treated groups times the cost per touch of their channel.
+    pub cost: f64,
+    pub romi: Option<Romi>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub romi_note: Option<String>,
+}
+
+fn sum_moments(ms: &[&GroupMoments]) -> GroupMoments {
+    ms.iter().fold(
+        GroupMoments {
+            group: 0,
+            ..GroupMoments::default()
+        },
+        |mut a, m| {
+            a.members += m.members;
+            a.reached += m.reached;
+            a.responders += m.responders;
+            a.responses += m.responses;
+            a.responses_sq += m.responses_sq;
+            a.outcome += m.outcome;
+            a.outcome_sq += m.outcome_sq;
+            a.touches += m.touches;
+            a
+        },
+    )
+}
+
+fn arm_lift(name: String, treated: &GroupMoments, holdout: &GroupMoments, level: f64) -> ArmLift {
+    let moments = |n: u64, sum: f64, sq: f64| Moments {
+        n,
+        sum,
+        sum_squares: sq,
+    };
+    let mut notes = Vec::new();
+    let mut keep = |r: Result<Lift, FieldError>| match r {
+        Ok(l) => Some(l),
+        Err(e) => {
+            notes.push(format!("{}: {}", e.field, e.reason));
+            None
+        }
+    };
+    let responder_rate = keep(proportion_lift(
+        Proportion {
+            successes: treated.responders,
+            trials: treated.members,
+        },
+        Proportion {
+            successes: holdout.responders,
+            trials: holdout.members,
+        },
+        level,
+    ));
+    let responses_per_hcp = keep(mean_lift(
+        &moments(treated.members, treated.responses, treated.responses_sq),
+        &moments(holdout.members, holdout.responses, holdout.responses_sq),
+        level,
+    ));
+    let outcome_per_hcp = keep(mean_lift(
+        &moments(treated.members, treated.outcome, treated.outcome_sq),
+        &moments(holdout.members, holdout.outcome, holdout.outcome_sq),
+        level,
+    ));
+    notes.dedup();
+    ArmLift {
+        arm: name,
+        treated: treated.members,
+        holdout: holdout.members,
+        responder_rate,
+        responses_per_hcp,
+        outcome_per_hcp,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// The campaign's report at confidence `level`.
+pub async fn report<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    level: f64,
+) -> Result<Report, ApiError> {
+    if !(level > 0.0 && level < 1.0) {
+        return Err(FieldError::new("level", "must be between 0 and 1, e.g. 0.95").into());
+    }
+    let kpis = kpis(store, campaign, Some(Breakdown::Arm), None, None).await?;
+    let slices = store
+        .campaign_slices(KpiFilter {
+            campaign_id: campaign.id.clone(),
+            ..KpiFilter::default()
+        })
+        .await?;
+    let cost: f64 = slices
+        .iter()
+        .filter(|s| s.group != HOLDOUT)
+        .map(|s| s.counts.touches as f64 * campaign.cost_of(s.channel))
+        .sum();
+    let moments = store.campaign_moments(campaign.id.clone()).await?;
+    let holdout = moments
+        .iter()
+        .find(|m| m.group == HOLDOUT)
+        .copied()
+        .unwrap_or(GroupMoments {
+            group: HOLDOUT,
+            ..GroupMoments::default()
+        });
+    let treated: Vec<&GroupMoments> = moments.iter().filter(|m| m.group != HOLDOUT).collect();
+    let all = sum_moments(&treated);
+    let mut lift = vec![arm_lift("all arms".into(), &all, &holdout, level)];
+    if campaign.arms.len() > 1 {
+        for (i, arm) in campaign.arms.iter().enumerate() {
+            let m = treated
+                .iter()
+                .find(|m| m.group == i as i64)
+                .map_or(GroupMoments::default(), |m| **m);
+            lift.push(arm_lift(arm.name.clone(), &m, &holdout, level));
+        }
+    }
+    let sample_ratio = (campaign.holdout_share > 0.0)
+        .then(|| sample_ratio(holdout.members, all.members, campaign.holdout_share).ok())
+        .flatten();
+    let (romi, romi_note) = match &lift[0].outcome_per_hcp {
+        None => (
+            None,
+            Some("no outcome lift to value (a holdout and treated HCPs are needed)".to_owned()),
+        ),
+        Some(outcome) => match romi(outcome, all.members, campaign.value_per_outcome, cost) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("{}: {}", e.field, e.reason))),
+        },
+    };
+    Ok(Report {
+        campaign_id: campaign.id.clone(),
+        name: campaign.name.clone(),
+        product: campaign.product.clone(),
+        level,
+        kpis,
+        sample_ratio,
+        lift,
+        cost,
+        romi,
+        romi_note,
+    })
+}
+
+async fn load<S: Store>(store: &S, id: &str) -> Result<Campaign, ApiError> {
+    let id = parse_identifier("id", id)?;
+    store
+        .get_campaign(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("campaign".into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KpiQuery {
+    by: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+pub(crate) async fn get_kpis<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<KpiQuery>, QueryRejection>,
+) -> Result<Json<Kpis>, ApiError> {
+    caller.require(Action::Read)?;
+    let q = query(q)?;
+    let campaign = load(&state.store, &id).await?;
+    let by =
+        q.by.as_deref()
+            .map(|b| Breakdown::parse("by", b))
+            .transpose()?;
+    Ok(Json(
+        kpis(
+            &state.store,
+            &campaign,
+            by,
+            q.from.as_deref(),
+            q.until.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportQuery {
+    level: Option<f64>,
+}
+
+pub(crate) async fn get_report<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Json<Report>, ApiError> {
+    caller.require(Action::Read)?;
+    let q = query(q)?;
+    let campaign = load(&state.store, &id).await?;
+    Ok(Json(
+        report(&state.store, &campaign, q.level.unwrap_or(0.95)).await?,
+    ))
+}
+
+/// How often `openclm serve` folds new events into the KPIs (reads also catch up first).
+pub const KPI_FOLD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Folds new events into the KPIs every [`KPI_FOLD_INTERVAL`] until aborted, so reads find
+/// little to catch up on.
+pub fn spawn_kpi_folder<S: Store>(state: AppState<S>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KPI_FOLD_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let result: Result<(), StoreError> = async {
+                while state.store.fold_kpis(5_000).await? == 5_000 {}
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "folding events into campaign KPIs failed; retried");
+            }
+        }
+    })
+}
