@@ -194,7 +194,7 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
                 e["content_id"] = json!(d.chosen_content);
                 events.push(e);
             }
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 clicked.push(i);
                 let mut e = event(&format!("click-{i}"), i, 70);
                 e["type"] = json!("clicked");
