@@ -5,6 +5,7 @@ mod auth;
 pub mod campaign;
 pub mod decide;
 mod error;
+pub mod evaluate;
 pub mod report;
 mod routes;
 pub mod suggest;
@@ -27,6 +28,9 @@ pub struct ApiConfig {
     pub unknown_hcp: UnknownHcpPolicy,
     /// The engine decisions are made with (its contact rules come from the settings).
     pub engine: openclm_core::engine::Engine,
+    /// How long after a decision its response may still come (the `[rewards]` window): a
+    /// decision younger than this is not yet settled for evaluation.
+    pub attribution_window_ms: i64,
 }
 
 impl Default for ApiConfig {
@@ -36,6 +40,8 @@ impl Default for ApiConfig {
             max_batch_bytes: 10 * 1024 * 1024,
             unknown_hcp: UnknownHcpPolicy::Reject,
             engine: openclm_core::engine::Engine::default(),
+            attribution_window_ms: openclm_core::engine::reward::RewardConfig::default()
+                .window_ms(),
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/hcps/{id}/consent", get(consent::<S>))
         .route("/v1/hcps/{id}/state", get(hcp_state::<S>))
         .route("/v1/decide", post(crate::decide::decide::<S>))
+        .route("/v1/evaluate", get(crate::evaluate::get_evaluate::<S>))
         .route(
             "/v1/campaigns",
             get(crate::campaign::list_campaigns::<S>).post(crate::campaign::post_campaign::<S>),

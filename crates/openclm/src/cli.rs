@@ -89,6 +89,28 @@ pub enum Command {
         #[command(subcommand)]
         action: CampaignAction,
     },
+    /// Off-policy evaluation: what a candidate policy would have earned on the logged decisions
+    /// (IPS, self-normalized IPS, doubly robust, with intervals).
+    Evaluate {
+        /// logged, greedy, uniform, channel:NAME (e.g. channel:email) or content:ID; repeat to
+        /// compare several.
+        #[arg(long = "policy", required = true)]
+        policies: Vec<String>,
+        /// Only this campaign's decisions.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Decisions made from this time (RFC 3339)...
+        #[arg(long)]
+        since: Option<String>,
+        /// ...and before this one; by default, those whose attribution window has passed.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reports: a campaign's KPIs, lift over its holdout, ROMI and split check.
     Report {
         #[command(subcommand)]

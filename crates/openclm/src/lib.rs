@@ -99,6 +99,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             campaign::run(store, &settings.engine(), action).await
         }
         Command::Report { what } => report::run(open_store(&settings).await?, what).await,
+        Command::Evaluate {
+            policies,
+            campaign,
+            since,
+            until,
+            level,
+            json,
+        } => {
+            let store = open_store(&settings).await?;
+            let window = settings.rewards.window_ms();
+            report::evaluate(
+                &store, policies, campaign, since, until, level, json, window,
+            )
+            .await
+        }
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
@@ -327,6 +342,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         max_batch_bytes: settings.max_batch_bytes,
         unknown_hcp: settings.unknown_hcp,
         engine: settings.engine(),
+        attribution_window_ms: settings.rewards.window_ms(),
     }
 }
 

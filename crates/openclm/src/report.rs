@@ -272,3 +272,78 @@ fn write_csv(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
     w.flush()?;
     Ok(())
 }
+
+/// `openclm evaluate`: each policy's estimates, in a table or as JSON.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluate(
+    store: &AnyStore,
+    policies: Vec<String>,
+    campaign: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    level: f64,
+    as_json: bool,
+    window_ms: i64,
+) -> anyhow::Result<()> {
+    use openclm_core::Timestamp;
+    use openclm_server::evaluate::{Candidate, evaluate_policy, settled_until};
+    let campaign = campaign
+        .as_deref()
+        .map(|c| parse_identifier("campaign", c))
+        .transpose()?;
+    let since = since
+        .as_deref()
+        .map(|s| Timestamp::parse("since", s))
+        .transpose()?;
+    let until = match until.as_deref() {
+        Some(u) => Timestamp::parse("until", u)?,
+        None => settled_until(crate::now(), window_ms),
+    };
+    let mut reports = Vec::new();
+    for p in &policies {
+        let policy = Candidate::parse("policy", p)?;
+        reports.push(evaluate_policy(store, &policy, campaign.clone(), since, until, level).await?);
+    }
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+        return Ok(());
+    }
+    if let Some(first) = reports.first() {
+        writeln!(
+            out,
+            "{} logged decisions made before {} ({} left out: held back or without a usable log); \
+             responses per decision, {:.0}% intervals",
+            first.read,
+            first.until,
+            first.left_out,
+            level * 100.0
+        )?;
+        writeln!(out, "  logged policy earned {:.4}", first.evaluation.logged)?;
+    }
+    writeln!(
+        out,
+        "  {:<18} {:>26} {:>26} {:>26} {:>9} {:>8}",
+        "policy", "IPS", "self-normalized IPS", "doubly robust", "eff. n", "max w"
+    )?;
+    for (name, r) in policies.iter().zip(&reports) {
+        let e = &r.evaluation;
+        let show = |x: &openclm_core::measure::ope::Estimate| {
+            format!(
+                "{:.4} [{:.4} … {:.4}]",
+                x.value, x.interval.low, x.interval.high
+            )
+        };
+        writeln!(
+            out,
+            "  {:<18} {:>26} {:>26} {:>26} {:>9.0} {:>8.1}",
+            name,
+            show(&e.ips),
+            show(&e.snips),
+            show(&e.doubly_robust),
+            e.effective_sample_size,
+            e.max_weight
+        )?;
+    }
+    Ok(())
+}

@@ -356,3 +356,122 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
         .unwrap();
     assert!(ran.is_empty(), "a wave runs once");
 }
+
+/// Off-policy evaluation on the live decision log: the logging policy evaluates to exactly what
+/// was observed; other policies get estimates with intervals; a bad policy is named.
+#[tokio::test]
+async fn the_decision_log_evaluates_candidate_policies() {
+    let app = spawn_app().await;
+    app.seed_hcps(30).await;
+    for (id, kind, topic) in [
+        ("CZ-EM-1", "email_template", "efficacy"),
+        ("CZ-EM-2", "email_template", "safety"),
+        ("CZ-DECK", "slide_deck", "dosing"),
+    ] {
+        let body = json!({"title": "Item", "kind": kind, "product": "cardiozan",
+            "topics": [topic], "status": "approved", "approval_code": "CZ-1",
+            "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
+        let r = app
+            .client
+            .put(format!("{}/v1/content/{id}", app.base))
+            .bearer_auth(&app.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let consents: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut e = event(&format!("consent-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
+        .await;
+    let hcps: Vec<String> = (0..30).map(|i| format!("hcp-{i}")).collect();
+    let decided: Value = app
+        .client
+        .post(format!("{}/v1/decide", app.base))
+        .bearer_auth(&app.read)
+        .json(&json!({"hcps": hcps}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A third of the HCPs respond to what was chosen for them.
+    let now = openclm::now().millis();
+    let mut responses = Vec::new();
+    for (i, d) in decided["decisions"].as_array().unwrap().iter().enumerate() {
+        if i % 3 == 0 {
+            let mut e = event(&format!("resp-{i}"), i, 0);
+            e["occurred_at"] = json!(Timestamp::from_millis(now + 60_000).to_string());
+            e["type"] = json!(if d["chosen"]["channel"] == "email" {
+                "clicked"
+            } else {
+                "call_logged"
+            });
+            e["channel"] = d["chosen"]["channel"].clone();
+            e["decision_id"] = d["decision_id"].clone();
+            e["content_id"] = d["chosen"]["content_id"].clone();
+            responses.push(e);
+        }
+    }
+    app.post_events(
+        &app.ingest,
+        "application/json",
+        json!(responses).to_string(),
+    )
+    .await;
+    let until = Timestamp::from_millis(now + 3_600_000).to_string();
+    let evaluate = |policy: &str| {
+        let app = &app;
+        let url = format!(
+            "{}/v1/evaluate?policy={policy}&until={}",
+            app.base,
+            until.replace('+', "%2B")
+        );
+        async move {
+            app.client
+                .get(url)
+                .bearer_auth(&app.read)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let logged: Value = evaluate("logged").await.json().await.unwrap();
+    let e = &logged["evaluation"];
+    assert_eq!(logged["read"], 30);
+    let observed = e["logged"].as_f64().unwrap();
+    // call_logged is a delivery, not a response; clicks are responses.
+    let clicks = responses.iter().filter(|r| r["type"] == "clicked").count();
+    assert!(clicks > 0, "some responders were emailed");
+    assert!((observed - clicks as f64 / 30.0).abs() < 1e-12, "{logged}");
+    for k in ["ips", "snips", "doubly_robust"] {
+        assert!(
+            (e[k]["value"].as_f64().unwrap() - observed).abs() < 1e-9,
+            "{k}: {e}"
+        );
+    }
+    assert!((e["effective_sample_size"].as_f64().unwrap() - 30.0).abs() < 1e-9);
+    let email: Value = evaluate("channel:email").await.json().await.unwrap();
+    let ips = &email["evaluation"]["ips"];
+    assert!(ips["interval"]["low"].as_f64().unwrap() <= ips["value"].as_f64().unwrap());
+    assert!(
+        email["evaluation"]["effective_sample_size"]
+            .as_f64()
+            .unwrap()
+            <= 30.0
+    );
+    let bad = evaluate("telepathy").await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["field"],
+        "policy"
+    );
+}

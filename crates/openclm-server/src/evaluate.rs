@@ -1,0 +1,289 @@
+//! Off-policy evaluation of a candidate policy from the decision log: what it would have earned
+//! (responses per decision) on the decisions the engine actually made, estimated by IPS,
+//! self-normalized IPS and doubly robust, with intervals. `GET /v1/evaluate` and `openclm
+//! evaluate`.
+//!
+//! Each logged decision keeps every allowed candidate with the probability the engine gave it
+//! and its expected response (the model's prediction), the candidate it picked, and — once the
+//! attribution window has passed — whether the HCP responded. A candidate policy is a
+//! distribution over the same allowed candidates:
+//!
+//! - `logged`: the engine as it ran (the estimates then equal what was observed, a check);
+//! - `greedy`: the engine without exploration — always its best-scored candidate;
+//! - `uniform`: every allowed candidate alike;
+//! - `channel:NAME` (e.g. `channel:email`, "email only"): that channel's candidates alike, and
+//!   as logged where the channel was not allowed;
+//! - `content:ID`: that item wherever it was allowed, and as logged elsewhere.
+//!
+//! Decisions that held back (with economics) are left out: no candidate policy here holds back.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use openclm_core::auth::Action;
+use openclm_core::measure::ope::{Evaluation, Logged, evaluate};
+use openclm_core::{Channel, FieldError, Timestamp};
+use openclm_store::{DecisionFilter, DecisionRecord, PageRequest, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// A policy to evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Candidate {
+    Logged,
+    Greedy,
+    Uniform,
+    Channel(Channel),
+    Content(String),
+}
+
+impl Candidate {
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+        Ok(match text.split_once(':') {
+            None if text == "logged" => Self::Logged,
+            None if text == "greedy" => Self::Greedy,
+            None if text == "uniform" => Self::Uniform,
+            Some(("channel", c)) => Self::Channel(Channel::parse(field, c)?),
+            Some(("content", c)) => Self::Content(openclm_core::hcp::parse_identifier(field, c)?),
+            _ => {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "unknown policy {text:?}; expected logged, greedy, uniform, \
+                         channel:NAME or content:ID"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// One allowed candidate of a logged decision.
+#[derive(Debug, Clone, Deserialize)]
+struct Option_ {
+    content_id: String,
+    channel: Channel,
+    score: f64,
+    propensity: f64,
+}
+
+/// The candidate policy's probability for each of a decision's allowed candidates.
+fn distribution(policy: &Candidate, options: &[Option_]) -> Vec<f64> {
+    let n = options.len();
+    let logged = || options.iter().map(|o| o.propensity).collect::<Vec<_>>();
+    let alike = |keep: &dyn Fn(&Option_) -> bool| {
+        let k = options.iter().filter(|o| keep(o)).count();
+        if k == 0 {
+            logged()
+        } else {
+            options
+                .iter()
+                .map(|o| if keep(o) { 1.0 / k as f64 } else { 0.0 })
+                .collect()
+        }
+    };
+    match policy {
+        Candidate::Logged => logged(),
+        Candidate::Uniform => vec![1.0 / n as f64; n],
+        Candidate::Greedy => {
+            // Ties go to the first in the log's (library) order, as the engine ranks them.
+            let best = options
+                .iter()
+                .enumerate()
+                .fold(None::<(usize, f64)>, |best, (i, o)| match best {
+                    Some((_, s)) if s >= o.score => best,
+                    _ => Some((i, o.score)),
+                })
+                .map_or(0, |(i, _)| i);
+            (0..n).map(|i| f64::from(u8::from(i == best))).collect()
+        }
+        Candidate::Channel(c) => alike(&|o| o.channel == *c),
+        Candidate::Content(id) => alike(&|o| &o.content_id == id),
+    }
+}
+
+/// The logged decision as seen by the candidate policy, or `None` when it cannot be used (it
+/// held back, or its log lacks what evaluation needs).
+fn sample(d: &DecisionRecord, policy: &Candidate) -> Option<Logged> {
+    let (content, channel) = (d.chosen_content.as_ref()?, d.chosen_channel?);
+    let options: Vec<Option_> = serde_json::from_value(d.body.get("candidates")?.clone()).ok()?;
+    let chosen = options
+        .iter()
+        .position(|o| &o.content_id == content && o.channel == channel)?;
+    let pi = distribution(policy, &options);
+    Some(Logged {
+        reward: f64::from(u8::from(d.rewarded_at.is_some())),
+        propensity: d.propensity?,
+        candidate: pi[chosen],
+        predicted: options[chosen].score,
+        predicted_candidate: options.iter().zip(&pi).map(|(o, p)| o.score * p).sum(),
+    })
+}
+
+/// What was evaluated, on which decisions, and the estimates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub policy: Candidate,
+    pub campaign_id: Option<String>,
+    pub since: Option<Timestamp>,
+    /// Decisions made before this have had their whole attribution window.
+    pub until: Timestamp,
+    /// Logged decisions read, and those left out (held back, or without a usable log).
+    pub read: usize,
+    pub left_out: usize,
+    pub evaluation: Evaluation,
+}
+
+/// Evaluates `policy` on the decisions made in `[since, until)` (of one campaign, if given).
+pub async fn evaluate_policy<S: Store>(
+    store: &S,
+    policy: &Candidate,
+    campaign_id: Option<String>,
+    since: Option<Timestamp>,
+    until: Timestamp,
+    level: f64,
+) -> Result<Report, ApiError> {
+    let mut samples = Vec::new();
+    let mut read = 0;
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_decisions(
+                DecisionFilter {
+                    campaign_id: campaign_id.clone(),
+                    since,
+                    until: Some(until),
+                },
+                PageRequest {
+                    cursor,
+                    limit: 1000,
+                },
+            )
+            .await?;
+        read += page.items.len();
+        samples.extend(page.items.iter().filter_map(|d| sample(d, policy)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let evaluation = evaluate(&samples, level)?;
+    Ok(Report {
+        policy: policy.clone(),
+        campaign_id,
+        since,
+        until,
+        left_out: read - samples.len(),
+        read,
+        evaluation,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EvaluateQuery {
+    policy: String,
+    campaign: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    level: Option<f64>,
+}
+
+/// The latest time whose decisions have had their whole attribution window by `now`.
+pub fn settled_until(now: Timestamp, window_ms: i64) -> Timestamp {
+    Timestamp::from_millis(now.millis() - window_ms)
+}
+
+pub(crate) async fn get_evaluate<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<EvaluateQuery>, QueryRejection>,
+) -> Result<Json<Report>, ApiError> {
+    caller.require(Action::Read)?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let policy = Candidate::parse("policy", &q.policy)?;
+    let campaign = q
+        .campaign
+        .as_deref()
+        .map(|c| openclm_core::hcp::parse_identifier("campaign", c))
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| Timestamp::parse("since", s))
+        .transpose()?;
+    let until = match q.until.as_deref() {
+        Some(u) => Timestamp::parse("until", u)?,
+        None => settled_until((state.clock)(), state.config.attribution_window_ms),
+    };
+    Ok(Json(
+        evaluate_policy(
+            &state.store,
+            &policy,
+            campaign,
+            since,
+            until,
+            q.level.unwrap_or(0.95),
+        )
+        .await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Vec<Option_> {
+        [
+            ("EM-1", Channel::Email, 0.2, 0.5),
+            ("KM-1", Channel::FaceToFace, 0.4, 0.3),
+            ("KM-1", Channel::RemoteDetail, 0.4, 0.2),
+        ]
+        .into_iter()
+        .map(|(c, ch, s, p)| Option_ {
+            content_id: c.into(),
+            channel: ch,
+            score: s,
+            propensity: p,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn candidate_policies_are_distributions_over_the_allowed_candidates() {
+        let o = options();
+        assert_eq!(distribution(&Candidate::Logged, &o), vec![0.5, 0.3, 0.2]);
+        assert_eq!(distribution(&Candidate::Greedy, &o), vec![0.0, 1.0, 0.0]);
+        assert_eq!(
+            distribution(&Candidate::Channel(Channel::Email), &o),
+            vec![1.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            distribution(&Candidate::Content("KM-1".into()), &o),
+            vec![0.0, 0.5, 0.5]
+        );
+        // Not allowed here: as logged.
+        assert_eq!(
+            distribution(&Candidate::Channel(Channel::Sms), &o),
+            vec![0.5, 0.3, 0.2]
+        );
+        let u = distribution(&Candidate::Uniform, &o);
+        assert!(u.iter().all(|p| (p - 1.0 / 3.0).abs() < 1e-12));
+        assert_eq!(
+            Candidate::parse("policy", "channel:email").unwrap(),
+            Candidate::Channel(Channel::Email)
+        );
+        assert_eq!(
+            Candidate::parse("policy", "best").unwrap_err().field,
+            "policy"
+        );
+        assert_eq!(
+            Candidate::parse("policy", "channel:pigeon")
+                .unwrap_err()
+                .field,
+            "policy"
+        );
+    }
+}
