@@ -38,6 +38,9 @@ pub struct CampaignInput {
     pub cost_per_touch: BTreeMap<String, f64>,
     pub value_per_outcome: Option<f64>,
     pub attribution_window_days: Option<u32>,
+    /// Each wave after the first adopts the previous wave's plan per HCP (keep the channel that
+    /// worked, change what did not; see [`crate::measure::responders`]).
+    pub adaptive: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -91,6 +94,8 @@ pub struct Campaign {
     pub cost_per_touch: BTreeMap<Channel, f64>,
     pub value_per_outcome: f64,
     pub attribution_window_days: u32,
+    #[serde(default)]
+    pub adaptive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +251,7 @@ impl CampaignInput {
             cost_per_touch,
             value_per_outcome,
             attribution_window_days,
+            adaptive: self.adaptive.unwrap_or(false),
         })
     }
 }

@@ -6,7 +6,7 @@
 //! members of every group (holdout included) and a summary in one transaction, once: a wave run
 //! again, or on another node, returns what the first run stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,10 +17,12 @@ use openclm_core::auth::Action;
 use openclm_core::campaign::{Campaign, CampaignInput, Group};
 use openclm_core::content::Content;
 use openclm_core::hcp::parse_identifier;
+use openclm_core::measure::responders::{Adapt, WaveOutcome, adapt, blocked_reason, classify};
 use openclm_core::measure::stats::sample_ratio;
-use openclm_core::{FieldError, Hcp, Timestamp};
+use openclm_core::{Channel, FieldError, Hcp, Timestamp};
 use openclm_store::{
-    CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, Store, StoreError, Upserted, WaveRecord,
+    CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, Store, StoreError, Upserted, WaveMember,
+    WaveMemberRow, WaveRecord,
 };
 use serde_json::{Value, json};
 
@@ -244,9 +246,25 @@ pub async fn run_wave_for<S: Store>(
         .collect();
     let hold =
         Timestamp::from_millis(now.millis() + i64::from(engine.rules.reserve_hours) * 3_600_000);
+    // An adaptive campaign's wave adopts the previous wave's plan for each HCP it treated.
+    let plan: HashMap<String, Adapt> = if campaign.adaptive && number > 1 {
+        store
+            .wave_members(campaign.id.clone(), number - 1)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let outcome = outcome_of(&row);
+                (row.member.hcp_id, adapt(classify(&outcome), &outcome))
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut members = Vec::new();
+    let mut treated = Vec::new();
     let mut decisions = Vec::new();
-    let (mut held_out, mut decided, mut held, mut nothing) = (0u64, 0u64, 0u64, 0u64);
+    let (mut held_out, mut decided, mut held, mut nothing, mut adapted) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut blocked: BTreeMap<String, u64> = BTreeMap::new();
     for hcp in target(store, campaign).await? {
         let group = campaign.group_of(hcp.id.as_str());
@@ -258,41 +276,75 @@ pub async fn run_wave_for<S: Store>(
             }
             Group::Treated(arm) => arm,
         };
-        members.push((hcp.id.to_string(), arm as i64));
+        let hcp_id = hcp.id.to_string();
+        members.push((hcp_id.clone(), arm as i64));
         let spec = &campaign.arms[arm];
-        let channels = (!spec.channels.is_empty()).then_some(spec.channels.as_slice());
-        let context = HcpContext::read(store, &arm_libraries[arm], hcp, now).await?;
-        let mut made = decide_with(
-            engine,
-            &arm_libraries[arm],
-            &context,
-            channels,
-            3,
-            now,
-            hold,
-        );
+        // The arm's channels, narrowed by the plan when one applies and leaves any.
+        let mut channels: Vec<Channel> = spec.channels.clone();
+        let mut own_library: Option<Vec<Content>> = None;
+        if let Some(step) = plan.get(&hcp_id).filter(|a| **a != Adapt::default()) {
+            let base: Vec<Channel> = if channels.is_empty() {
+                Channel::ALL.to_vec()
+            } else {
+                channels.clone()
+            };
+            let narrowed: Vec<Channel> = base
+                .into_iter()
+                .filter(|c| step.only_channels.is_empty() || step.only_channels.contains(c))
+                .filter(|c| !step.exclude_channels.contains(c))
+                .collect();
+            let items: Vec<Content> = arm_libraries[arm]
+                .iter()
+                .filter(|c| !step.exclude_content.contains(&c.id))
+                .cloned()
+                .collect();
+            if !narrowed.is_empty() && !items.is_empty() {
+                channels = narrowed;
+                own_library = Some(items);
+                adapted += 1;
+            }
+        }
+        let library = own_library.as_deref().unwrap_or(&arm_libraries[arm]);
+        let only = (!channels.is_empty()).then_some(channels.as_slice());
+        let context = HcpContext::read(store, library, hcp, now).await?;
+        let mut made = decide_with(engine, library, &context, only, 3, now, hold);
+        let mut why = None;
         match (&made.chosen, made.answer.get("held")) {
             (Some(_), _) => decided += 1,
-            (None, Some(h)) if !h.is_null() => held += 1,
+            (None, Some(h)) if !h.is_null() => {
+                held += 1;
+                why = Some(blocked_reason(&[], true));
+            }
             _ => {
                 nothing += 1;
-                if let Some(list) = made.answer.get("blocked").and_then(Value::as_array) {
-                    let mut codes: Vec<&str> = list
-                        .iter()
-                        .filter_map(|b| b.get("code").and_then(Value::as_str))
-                        .collect();
-                    codes.sort_unstable();
-                    codes.dedup();
-                    for code in codes {
-                        *blocked.entry(code.to_owned()).or_default() += 1;
-                    }
+                let mut codes: Vec<&str> = made
+                    .answer
+                    .get("blocked")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b.get("code").and_then(Value::as_str))
+                    .collect();
+                codes.sort_unstable();
+                codes.dedup();
+                for code in &codes {
+                    *blocked.entry((*code).to_owned()).or_default() += 1;
                 }
+                why = Some(blocked_reason(&codes, false));
             }
         }
         made.record.campaign = Some(CampaignTag {
             campaign_id: campaign.id.clone(),
             wave: number,
             arm: arm as u32,
+        });
+        treated.push(WaveMember {
+            hcp_id,
+            group: arm as i64,
+            decision_id: Some(made.record.decision_id.clone()),
+            channel: made.record.chosen_channel,
+            content_id: made.record.chosen_content.clone(),
+            blocked: why.map(str::to_owned),
         });
         decisions.push(made.record);
     }
@@ -304,6 +356,7 @@ pub async fn run_wave_for<S: Store>(
         "held_back": held,
         "nothing_allowed": nothing,
         "nothing_allowed_by_rule": blocked,
+        "adapted_from_previous_wave": adapted,
     });
     let saved = store
         .save_wave(NewWave {
@@ -311,6 +364,7 @@ pub async fn run_wave_for<S: Store>(
             wave: number,
             ran_at: now,
             members,
+            treated,
             decisions,
             summary,
         })
@@ -319,6 +373,19 @@ pub async fn run_wave_for<S: Store>(
         tracing::info!(campaign = %campaign.id, wave = number, decided, "wave ran");
     }
     Ok(saved)
+}
+
+/// A wave member's facts as the responder analysis reads them.
+pub fn outcome_of(row: &WaveMemberRow) -> WaveOutcome {
+    WaveOutcome {
+        channel: row.member.channel,
+        content_id: row.member.content_id.clone(),
+        blocked: row.member.blocked.clone(),
+        delivered: row.delivered,
+        opened: row.opened,
+        engaged: row.engaged,
+        responses: row.responses,
+    }
 }
 
 /// Runs every wave whose time has come and which has not run, campaign by campaign, in order.

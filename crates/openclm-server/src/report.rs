@@ -12,6 +12,7 @@ use openclm_core::auth::Action;
 use openclm_core::campaign::Campaign;
 use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::kpi::{Counts, Rates};
+use openclm_core::measure::responders::{Reason, classify, step};
 use openclm_core::measure::stats::{
     Lift, Moments, Proportion, Romi, SampleRatio, mean_lift, proportion_lift, romi, sample_ratio,
 };
@@ -434,6 +435,186 @@ pub(crate) async fn get_report<S: Store>(
     let campaign = load(&state.store, &id).await?;
     Ok(Json(
         report(&state.store, &campaign, q.level.unwrap_or(0.95)).await?,
+    ))
+}
+
+/// One group of a wave's treated HCPs by why they did or did not respond, with what the next
+/// wave does for them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasonRow {
+    pub reason: Reason,
+    pub hcps: u64,
+    pub share: f64,
+    pub next_wave: &'static str,
+}
+
+/// What a set of HCPs was sent, and who they are: counts per channel, topic, specialty and the
+/// weekday their touch arrived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Profile {
+    pub hcps: u64,
+    pub channel: BTreeMap<String, u64>,
+    pub topic: BTreeMap<String, u64>,
+    pub specialty: BTreeMap<String, u64>,
+    pub weekday: BTreeMap<String, u64>,
+}
+
+/// A trait more common among responders than non-responders (or less), in shares of each.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    pub dimension: &'static str,
+    pub value: String,
+    pub responders: f64,
+    pub non_responders: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Responders {
+    pub campaign_id: String,
+    pub wave: u32,
+    pub ran_at: Timestamp,
+    pub treated: u64,
+    pub reasons: Vec<ReasonRow>,
+    pub responders: Profile,
+    pub non_responders: Profile,
+    /// The traits whose shares differ most between the two, largest first.
+    pub differences: Vec<Difference>,
+    /// Whether the next wave adopts the plan (the campaign is adaptive).
+    pub adopted_by_next_wave: bool,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+fn weekday(at: Timestamp) -> &'static str {
+    // 1970-01-01 was a Thursday.
+    WEEKDAYS[((at.millis().div_euclid(DAY_MS) + 3).rem_euclid(7)) as usize]
+}
+
+/// The responder analysis of wave `number` (1-based), every stored event counted.
+pub async fn responders<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    number: u32,
+    now: Timestamp,
+) -> Result<Responders, ApiError> {
+    let ran = store
+        .list_waves(campaign.id.clone())
+        .await?
+        .into_iter()
+        .find(|w| w.wave == number)
+        .ok_or_else(|| ApiError::NotFound("wave that has run".into()))?;
+    let rows = store.wave_members(campaign.id.clone(), number).await?;
+    let library = crate::decide::content_library(store, now).await?;
+    let topic_of = |id: &str| {
+        library.iter().find(|c| c.id == id).map_or_else(
+            || id.to_owned(),
+            |c| openclm_core::engine::topic_of(c).to_owned(),
+        )
+    };
+    let mut counts: BTreeMap<Reason, u64> = BTreeMap::new();
+    let (mut yes, mut no) = (Profile::default(), Profile::default());
+    for row in &rows {
+        let reason = classify(&crate::campaign::outcome_of(row));
+        *counts.entry(reason).or_default() += 1;
+        let p = if reason == Reason::Responded {
+            &mut yes
+        } else {
+            &mut no
+        };
+        p.hcps += 1;
+        if let Some(c) = row.member.channel {
+            *p.channel.entry(c.as_str().to_owned()).or_default() += 1;
+        }
+        if let Some(id) = &row.member.content_id {
+            *p.topic.entry(topic_of(id)).or_default() += 1;
+        }
+        *p.specialty.entry(row.specialty.clone()).or_default() += 1;
+        if let Some(at) = row.first_delivered_at {
+            *p.weekday.entry(weekday(at).to_owned()).or_default() += 1;
+        }
+    }
+    let treated = rows.len() as u64;
+    let reasons = Reason::ALL
+        .iter()
+        .map(|&reason| {
+            let hcps = counts.get(&reason).copied().unwrap_or(0);
+            ReasonRow {
+                reason,
+                hcps,
+                share: if treated > 0 {
+                    hcps as f64 / treated as f64
+                } else {
+                    0.0
+                },
+                next_wave: step(reason).action,
+            }
+        })
+        .collect();
+    let mut differences = Vec::new();
+    for (dimension, a, b) in [
+        ("channel", &yes.channel, &no.channel),
+        ("topic", &yes.topic, &no.topic),
+        ("specialty", &yes.specialty, &no.specialty),
+        ("weekday", &yes.weekday, &no.weekday),
+    ] {
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for key in keys {
+            let share = |m: &BTreeMap<String, u64>, n: u64| {
+                if n == 0 {
+                    0.0
+                } else {
+                    m.get(key).copied().unwrap_or(0) as f64 / n as f64
+                }
+            };
+            differences.push(Difference {
+                dimension,
+                value: key.clone(),
+                responders: share(a, yes.hcps),
+                non_responders: share(b, no.hcps),
+            });
+        }
+    }
+    differences.sort_by(|x, y| {
+        (y.responders - y.non_responders)
+            .abs()
+            .total_cmp(&(x.responders - x.non_responders).abs())
+            .then_with(|| x.dimension.cmp(y.dimension))
+            .then_with(|| x.value.cmp(&y.value))
+    });
+    differences.truncate(8);
+    Ok(Responders {
+        campaign_id: campaign.id.clone(),
+        wave: number,
+        ran_at: ran.ran_at,
+        treated,
+        reasons,
+        responders: yes,
+        non_responders: no,
+        differences,
+        adopted_by_next_wave: campaign.adaptive,
+    })
+}
+
+pub(crate) async fn get_responders<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Responders>, ApiError> {
+    caller.require(Action::Read)?;
+    let campaign = load(&state.store, &id).await?;
+    let number: u32 = number.parse().map_err(|_| {
+        FieldError::new("number", "must be the wave's number: 1 for the first wave")
+    })?;
+    Ok(Json(
+        responders(&state.store, &campaign, number, (state.clock)()).await?,
     ))
 }
 

@@ -48,6 +48,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(crate::report::get_report::<S>),
         )
         .route(
+            "/v1/campaigns/{id}/waves/{number}/responders",
+            get(crate::report::get_responders::<S>),
+        )
+        .route(
             "/v1/campaigns/{id}/waves/{number}/run",
             post(crate::campaign::run_wave::<S>),
         )

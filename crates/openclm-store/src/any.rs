@@ -15,7 +15,9 @@ use crate::{
     StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
     is_postgres_url,
 };
-use crate::{DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
+use crate::{
+    DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow, WaveRecord,
+};
 use openclm_core::campaign::Campaign;
 
 /// Either backend.
@@ -222,6 +224,10 @@ impl Store for AnyStore {
 
     async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>> {
         delegate!(self.campaign_moments(campaign_id))
+    }
+
+    async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>> {
+        delegate!(self.wave_members(campaign_id, wave))
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

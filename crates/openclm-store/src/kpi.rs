@@ -13,11 +13,12 @@ use serde::Serialize;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// A campaign whose first wave has run, with the start of its measurement window.
+/// A campaign whose first wave has run, with its measurement window.
 #[derive(Debug, Clone)]
 pub(crate) struct Live {
     pub campaign: Campaign,
     pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// A decision made for a campaign wave, as linking needs it.
@@ -49,6 +50,18 @@ pub(crate) struct FoldInput<'a> {
     pub decisions: &'a [CampaignDecision],
     /// HCP → (specialty, country).
     pub segments: &'a HashMap<i64, (String, String)>,
+    /// (campaign, HCP) → the waves that treated them and when each ran, in run order.
+    pub waves: &'a HashMap<(String, i64), Vec<(i64, i64)>>,
+}
+
+/// What a batch adds to one treated HCP's outcome of one wave.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct WaveDelta {
+    pub delivered: i64,
+    pub opened: i64,
+    pub engaged: i64,
+    pub responses: i64,
+    pub first_delivered_at: Option<i64>,
 }
 
 /// The key of a slice.
@@ -77,6 +90,8 @@ pub(crate) struct MemberDelta {
 pub(crate) struct FoldOutput {
     pub slices: HashMap<SliceKey, Counts>,
     pub members: HashMap<(String, i64), MemberDelta>,
+    /// (campaign, wave, HCP) → what the batch adds.
+    pub waves: HashMap<(String, i64, i64), WaveDelta>,
 }
 
 fn earliest(a: Option<i64>, b: i64) -> Option<i64> {
@@ -127,7 +142,7 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
                 .members
                 .get(&(campaign.id.clone(), stored.hcp_key))
                 .copied();
-            let in_window = at >= live.start.millis() && at < campaign.ends_at().millis();
+            let in_window = at >= live.start.millis() && at < live.end.millis();
             let decision = linked.filter(|d| d.campaign_id == campaign.id);
             let named = event.campaign_id.as_deref() == Some(campaign.id.as_str());
             let is_linked = decision.is_some() || (named && member.is_some());
@@ -166,6 +181,37 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
                 country,
             };
             out.slices.entry(key).or_default().add(&counts);
+            // The wave: the linked touch's; a member's other responses go to the latest wave
+            // that treated them before the response.
+            let wave = match decision {
+                Some(d) => Some(d.wave),
+                None => input
+                    .waves
+                    .get(&(campaign.id.clone(), stored.hcp_key))
+                    .and_then(|ws| ws.iter().rev().find(|(_, ran)| *ran <= at))
+                    .map(|(w, _)| *w),
+            };
+            let treated_in = |w: i64| {
+                input
+                    .waves
+                    .get(&(campaign.id.clone(), stored.hcp_key))
+                    .is_some_and(|ws| ws.iter().any(|(x, _)| *x == w))
+            };
+            if let Some(w) = wave.filter(|w| treated_in(*w)) {
+                let d = out
+                    .waves
+                    .entry((campaign.id.clone(), w, stored.hcp_key))
+                    .or_default();
+                if decision.is_some() {
+                    d.delivered += counts.delivered as i64;
+                    d.opened += counts.opened_human as i64;
+                    d.engaged += counts.engaged as i64;
+                    if counts.delivered > 0 {
+                        d.first_delivered_at = earliest(d.first_delivered_at, at);
+                    }
+                }
+                d.responses += counts.responses as i64;
+            }
             if let Some(group) = member {
                 let delta = out
                     .members
@@ -257,16 +303,22 @@ impl MomentDelta {
     }
 }
 
-/// The campaigns whose measurement has begun: a wave has run. The window starts at the first
-/// wave's scheduled time or its run, whichever came first.
-pub(crate) fn live(campaigns: Vec<Campaign>, first_runs: &HashMap<String, i64>) -> Vec<Live> {
+/// The campaigns whose measurement has begun: a wave has run. The window opens at the first
+/// wave's scheduled time or its run, whichever came first, and closes an attribution window after
+/// the last wave's scheduled time or its latest run, whichever comes last.
+pub(crate) fn live(campaigns: Vec<Campaign>, runs: &HashMap<String, (i64, i64)>) -> Vec<Live> {
     campaigns
         .into_iter()
         .filter_map(|campaign| {
-            let ran = *first_runs.get(&campaign.id)?;
-            let scheduled = campaign.waves.first().map_or(ran, |w| w.at.millis());
+            let (first, last) = *runs.get(&campaign.id)?;
+            let scheduled = campaign.waves.first().map_or(first, |w| w.at.millis());
+            let end = campaign
+                .ends_at()
+                .millis()
+                .max(last + campaign.attribution_window_ms());
             Some(Live {
-                start: Timestamp::from_millis(scheduled.min(ran)),
+                start: Timestamp::from_millis(scheduled.min(first)),
+                end: Timestamp::from_millis(end),
                 campaign,
             })
         })

@@ -227,9 +227,36 @@ pub struct NewWave {
     pub ran_at: Timestamp,
     /// Every targeted HCP (by OpenCLM id) with their group: [`HOLDOUT`] or the arm's index.
     pub members: Vec<(String, i64)>,
+    /// What the wave decided for each treated HCP.
+    pub treated: Vec<WaveMember>,
     pub decisions: Vec<DecisionRecord>,
     /// What the wave did, as reported to the marketer (decided, held back, blocked by reason).
     pub summary: serde_json::Value,
+}
+
+/// What a wave decided for one treated HCP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaveMember {
+    pub hcp_id: String,
+    pub group: i64,
+    pub decision_id: Option<String>,
+    pub channel: Option<Channel>,
+    pub content_id: Option<String>,
+    /// Why nothing was sent: `no_consent`, `capped` or `not_allowed`; `None` when something was.
+    pub blocked: Option<String>,
+}
+
+/// A treated HCP of a wave, with what came of it so far (every stored event counted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaveMemberRow {
+    pub member: WaveMember,
+    pub specialty: String,
+    pub country: String,
+    pub delivered: u64,
+    pub opened: u64,
+    pub engaged: u64,
+    pub responses: u64,
+    pub first_delivered_at: Option<Timestamp>,
 }
 
 /// The group number of a campaign's holdout in `campaign_members`.
@@ -414,6 +441,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>>;
     /// Each group's size and sums, every stored event counted.
     async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>>;
+    /// The treated HCPs of one wave, with what came of it, every stored event counted.
+    async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>>;
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
     async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;

@@ -1673,6 +1673,7 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
             ("hcp-b".into(), openclm_store::HOLDOUT),
             ("ghost".into(), 0),
         ],
+        treated: vec![],
         decisions: vec![tagged(decision)],
         summary: json!({"decided": 1, "decision": decision}),
     };
@@ -1796,6 +1797,14 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
                 ("hcp-a".into(), 0),
                 ("hcp-b".into(), openclm_store::HOLDOUT),
             ],
+            treated: vec![openclm_store::WaveMember {
+                hcp_id: "hcp-a".into(),
+                group: 0,
+                decision_id: Some("dec_k".into()),
+                channel: Some(Channel::Email),
+                content_id: Some("CZ-EM-1".into()),
+                blocked: None,
+            }],
             decisions: vec![decision],
             summary: json!({}),
         })
@@ -1977,6 +1986,17 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
         .unwrap();
     assert!(later.is_empty());
     assert_eq!(first.fold_kpis(1000).await.unwrap(), 0, "all counted");
+    // The wave's treated HCP: delivered, opened by a person (not the proxy), clicked.
+    let wave = second.wave_members("launch".into(), 1).await.unwrap();
+    assert_eq!(wave.len(), 1);
+    let a = &wave[0];
+    assert_eq!(a.member.hcp_id, "hcp-a");
+    assert_eq!(a.member.content_id.as_deref(), Some("CZ-EM-1"));
+    assert_eq!(
+        (a.delivered, a.opened, a.engaged, a.responses),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(a.first_delivered_at.map(|t| t.millis()), Some(t0 + 60_000));
 }
 
 /// Runs each story once per backend.

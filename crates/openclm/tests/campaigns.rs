@@ -475,3 +475,201 @@ async fn the_decision_log_evaluates_candidate_policies() {
         "policy"
     );
 }
+
+/// The responder analysis of a wave, and an adaptive campaign's next wave adopting its plan:
+/// responders keep their channel with a new item; emails never opened give way to another
+/// channel.
+#[tokio::test]
+async fn the_next_wave_of_an_adaptive_campaign_adopts_the_responder_plan() {
+    let app = spawn_app().await;
+    app.seed_hcps(60).await;
+    for (id, kind, topic) in [
+        ("CZ-EM-1", "email_template", "efficacy"),
+        ("CZ-EM-2", "email_template", "safety"),
+        ("CZ-DECK", "slide_deck", "dosing"),
+    ] {
+        let body = json!({"title": "Item", "kind": kind, "product": "cardiozan",
+            "topics": [topic], "status": "approved", "approval_code": "CZ-1",
+            "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
+        app.client
+            .put(format!("{}/v1/content/{id}", app.base))
+            .bearer_auth(&app.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let consents: Vec<Value> = (0..60)
+        .map(|i| {
+            let mut e = event(&format!("consent-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
+        .await;
+    let mut body = campaign(0.0);
+    body["adaptive"] = json!(true);
+    body["arms"] = json!([{"name": "engine"}]);
+    body["waves"] = json!([{"at": "2026-01-01T08:00:00Z"}, {"at": "2026-01-02T08:00:00Z"}]);
+    let r = app
+        .client
+        .post(format!("{}/v1/campaigns", app.base))
+        .bearer_auth(&app.admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let campaign_def = app
+        .store
+        .get_campaign("launch".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(campaign_def.adaptive);
+    let engine = openclm_core::engine::Engine::default();
+    let now = openclm::now();
+    openclm_server::campaign::run_wave_for(&app.store, &engine, &campaign_def, 1, now)
+        .await
+        .unwrap();
+    let decisions = |wave: u32| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list_decisions(
+                    DecisionFilter {
+                        campaign_id: Some("launch".into()),
+                        ..Default::default()
+                    },
+                    PageRequest {
+                        cursor: None,
+                        limit: 1000,
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|d| d.campaign.as_ref().unwrap().wave == wave)
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = decisions(1).await;
+    assert_eq!(first.len(), 30);
+    // Every email is sent and delivered; every fourth HCP clicks. Visits are not reported.
+    let mut events = Vec::new();
+    let mut clicked = Vec::new();
+    let mut unopened = Vec::new();
+    for d in &first {
+        let i: usize = d.hcp_id.trim_start_matches("hcp-").parse().unwrap();
+        if d.chosen_channel != Some(openclm_core::Channel::Email) {
+            continue;
+        }
+        let at = |minute: i64| Timestamp::from_millis(now.millis() + minute * 60_000).to_string();
+        for (kind, minute) in [("sent", 1), ("delivered", 2)] {
+            let mut e = event(&format!("{kind}-{i}"), i, 0);
+            e["occurred_at"] = json!(at(minute));
+            e["type"] = json!(kind);
+            e["decision_id"] = json!(d.decision_id);
+            e["content_id"] = json!(d.chosen_content);
+            events.push(e);
+        }
+        if i.is_multiple_of(4) {
+            let mut e = event(&format!("click-{i}"), i, 0);
+            e["occurred_at"] = json!(at(90));
+            e["type"] = json!("clicked");
+            e["content_id"] = json!(d.chosen_content);
+            events.push(e);
+            clicked.push(d.hcp_id.clone());
+        } else {
+            unopened.push(d.hcp_id.clone());
+        }
+    }
+    assert!(!clicked.is_empty() && !unopened.is_empty());
+    let r = app
+        .post_events(&app.ingest, "application/json", json!(events).to_string())
+        .await;
+    let ingested: Value = r.json().await.unwrap();
+    assert_eq!(ingested["accepted"], events.len(), "{ingested}");
+    let analysis: Value = app
+        .client
+        .get(format!(
+            "{}/v1/campaigns/launch/waves/1/responders",
+            app.base
+        ))
+        .bearer_auth(&app.read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = |reason: &str| {
+        analysis["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["reason"] == reason)
+            .unwrap()["hcps"]
+            .as_u64()
+            .unwrap() as usize
+    };
+    assert_eq!(analysis["treated"], 30);
+    assert_eq!(count("responded"), clicked.len());
+    assert_eq!(count("delivered_not_opened"), unopened.len());
+    assert_eq!(
+        count("not_delivered"),
+        30 - clicked.len() - unopened.len(),
+        "visits never reported"
+    );
+    assert_eq!(analysis["responders"]["channel"]["email"], clicked.len());
+    assert_eq!(analysis["adopted_by_next_wave"], true);
+    assert!(!analysis["differences"].as_array().unwrap().is_empty());
+
+    // Four days on (past the gap and the holds), wave 2 adopts the plan.
+    let later = Timestamp::from_millis(now.millis() + 4 * 86_400_000);
+    let (wave2, _) =
+        openclm_server::campaign::run_wave_for(&app.store, &engine, &campaign_def, 2, later)
+            .await
+            .unwrap();
+    assert!(
+        wave2.summary["adapted_from_previous_wave"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let before: std::collections::HashMap<String, _> = first
+        .iter()
+        .map(|d| {
+            (
+                d.hcp_id.clone(),
+                (d.chosen_channel, d.chosen_content.clone()),
+            )
+        })
+        .collect();
+    let mut checked = 0;
+    for d in decisions(2).await {
+        let (channel, content) = &before[&d.hcp_id];
+        let Some(now_channel) = d.chosen_channel else {
+            continue;
+        };
+        if clicked.contains(&d.hcp_id) {
+            assert_eq!(Some(now_channel), *channel, "a responder keeps the channel");
+            assert_ne!(d.chosen_content, *content, "with an item they have not had");
+            checked += 1;
+        } else if unopened.contains(&d.hcp_id) {
+            assert_ne!(
+                now_channel,
+                openclm_core::Channel::Email,
+                "unopened email gives way"
+            );
+            checked += 1;
+        } else {
+            assert_ne!(Some(now_channel), *channel, "an unreported visit gives way");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} of 30 decided in wave 2");
+}

@@ -8,6 +8,7 @@
 
 pub mod kpi;
 pub mod ope;
+pub mod responders;
 pub mod stats;
 
 /// The holdout draw of one HCP in one campaign: a number in [0, 1) from a hash of the two ids,

@@ -48,6 +48,28 @@ CREATE TABLE campaign_group_moments (
     PRIMARY KEY (campaign_id, grp)
 );
 
+-- Per wave and treated HCP: what the wave decided for them and what came of it, for the
+-- responder analysis. The outcome columns are summed by the fold: events of the wave's own
+-- touches, and the member's responses up to their next wave.
+CREATE TABLE campaign_wave_members (
+    campaign_id        TEXT COLLATE "C" NOT NULL,
+    wave               BIGINT NOT NULL,
+    hcp_key            BIGINT NOT NULL,
+    grp                BIGINT NOT NULL,
+    decision_id        TEXT COLLATE "C",
+    channel            BIGINT,
+    content_id         TEXT COLLATE "C",
+    -- Why nothing was sent: no_consent, capped or not_allowed (null when something was).
+    blocked            TEXT,
+    delivered          BIGINT NOT NULL DEFAULT 0,
+    opened             BIGINT NOT NULL DEFAULT 0,
+    engaged            BIGINT NOT NULL DEFAULT 0,
+    responses          BIGINT NOT NULL DEFAULT 0,
+    first_delivered_at BIGINT,
+    PRIMARY KEY (campaign_id, wave, hcp_key)
+);
+CREATE INDEX campaign_wave_members_hcp ON campaign_wave_members (hcp_key);
+
 -- Nodes commit in another order than they draw sequence numbers, so events are folded in the
 -- order of the transactions that stored them: every transaction older than the oldest still
 -- running is finished, and its events are final. Rows stored before this migration have no

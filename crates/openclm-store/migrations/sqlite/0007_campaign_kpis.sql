@@ -50,3 +50,25 @@ CREATE TABLE campaign_group_moments (
 
 -- Events are folded in seq order, which is commit order here (one writer).
 INSERT INTO store_meta (name, value) VALUES ('kpi_folded_upto', 0);
+
+-- Per wave and treated HCP: what the wave decided for them and what came of it, for the
+-- responder analysis. The outcome columns are summed by the fold: events of the wave's own
+-- touches, and the member's responses up to their next wave.
+CREATE TABLE campaign_wave_members (
+    campaign_id        TEXT NOT NULL,
+    wave               INTEGER NOT NULL,
+    hcp_key            INTEGER NOT NULL,
+    grp                INTEGER NOT NULL,
+    decision_id        TEXT,
+    channel            INTEGER,
+    content_id         TEXT,
+    -- Why nothing was sent: no_consent, capped or not_allowed (null when something was).
+    blocked            TEXT,
+    delivered          INTEGER NOT NULL DEFAULT 0,
+    opened             INTEGER NOT NULL DEFAULT 0,
+    engaged            INTEGER NOT NULL DEFAULT 0,
+    responses          INTEGER NOT NULL DEFAULT 0,
+    first_delivered_at INTEGER,
+    PRIMARY KEY (campaign_id, wave, hcp_key)
+);
+CREATE INDEX campaign_wave_members_hcp ON campaign_wave_members (hcp_key);

@@ -1,12 +1,12 @@
 //! Campaigns, their waves and members in PostgreSQL.
 
 use deadpool_postgres::GenericClient;
-use openclm_core::Timestamp;
 use openclm_core::campaign::Campaign;
+use openclm_core::{Channel, Timestamp};
 
 use super::corrupt;
 use super::suggest::insert_decisions;
-use crate::{NewWave, Result, Upserted, WaveRecord};
+use crate::{NewWave, Result, Upserted, WaveMember, WaveMemberRow, WaveRecord};
 
 fn definition(text: &str) -> Result<Campaign> {
     serde_json::from_str(text).map_err(|e| corrupt("campaigns.definition", e))
@@ -118,6 +118,31 @@ pub(super) async fn save_wave(
                 &[&wave.campaign_id, &ids, &groups, &i64::from(wave.wave)],
             )
             .await?;
+        let treated = client
+            .prepare_cached(
+                "INSERT INTO campaign_wave_members (campaign_id, wave, hcp_key, grp, decision_id,
+                    channel, content_id, blocked)
+                 SELECT $1, $2, hcp_key, $4, $5, $6, $7, $8 FROM hcps WHERE id = $3
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        for m in &wave.treated {
+            client
+                .execute(
+                    &treated,
+                    &[
+                        &wave.campaign_id,
+                        &i64::from(wave.wave),
+                        &m.hcp_id,
+                        &m.group,
+                        &m.decision_id,
+                        &m.channel.map(|c| c.code()),
+                        &m.content_id,
+                        &m.blocked,
+                    ],
+                )
+                .await?;
+        }
         insert_decisions(client, &wave.decisions).await?;
     }
     let stmt = client
@@ -146,6 +171,43 @@ pub(super) async fn list_waves(
         .iter()
         .map(|r| record(campaign_id, r))
         .collect()
+}
+
+pub(super) async fn wave_members(
+    client: &impl GenericClient,
+    campaign_id: &str,
+    wave: u32,
+) -> Result<Vec<WaveMemberRow>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT h.id, w.grp, w.decision_id, w.channel, w.content_id, w.blocked, h.specialty,
+                h.country, w.delivered, w.opened, w.engaged, w.responses, w.first_delivered_at
+             FROM campaign_wave_members w JOIN hcps h ON h.hcp_key = w.hcp_key
+             WHERE w.campaign_id = $1 AND w.wave = $2 ORDER BY h.id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&campaign_id, &i64::from(wave)])
+        .await?
+        .iter()
+        .map(|r| WaveMemberRow {
+            member: WaveMember {
+                hcp_id: r.get(0),
+                group: r.get(1),
+                decision_id: r.get(2),
+                channel: r.get::<_, Option<i64>>(3).and_then(Channel::from_code),
+                content_id: r.get(4),
+                blocked: r.get(5),
+            },
+            specialty: r.get(6),
+            country: r.get(7),
+            delivered: r.get::<_, i64>(8) as u64,
+            opened: r.get::<_, i64>(9) as u64,
+            engaged: r.get::<_, i64>(10) as u64,
+            responses: r.get::<_, i64>(11) as u64,
+            first_delivered_at: r.get::<_, Option<i64>>(12).map(Timestamp::from_millis),
+        })
+        .collect())
 }
 
 pub(super) async fn groups(

@@ -28,16 +28,16 @@ pub(super) async fn fold_pending(
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&KPI_LOCK])
         .await?;
-    let first_runs: HashMap<String, i64> = client
+    let runs: HashMap<String, (i64, i64)> = client
         .query(
-            "SELECT campaign_id, min(ran_at) FROM campaign_waves GROUP BY campaign_id",
+            "SELECT campaign_id, min(ran_at), max(ran_at) FROM campaign_waves GROUP BY campaign_id",
             &[],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    if first_runs.is_empty() {
+    if runs.is_empty() {
         // No campaign measures anything yet: nothing finished so far can count.
         client
             .execute(
@@ -52,7 +52,7 @@ pub(super) async fn fold_pending(
         return Ok(0);
     }
     let campaigns = super::campaign::list(client).await?;
-    let live = live(campaigns, &first_runs);
+    let live = live(campaigns, &runs);
     let stmt = client
         .prepare_cached(
             "SELECT e.seq, e.hcp_key, e.payload, e.xid::text
@@ -125,6 +125,21 @@ pub(super) async fn fold_pending(
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
+    let mut waves: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
+    for r in client
+        .query(
+            "SELECT m.campaign_id, m.hcp_key, m.wave, w.ran_at FROM campaign_wave_members m
+             JOIN campaign_waves w ON w.campaign_id = m.campaign_id AND w.wave = m.wave
+             WHERE m.hcp_key = ANY($1) ORDER BY w.ran_at, m.wave",
+            &[&keys],
+        )
+        .await?
+    {
+        waves
+            .entry((r.get(0), r.get(1)))
+            .or_default()
+            .push((r.get(2), r.get(3)));
+    }
     let out = fold(
         &FoldInput {
             events: &events,
@@ -132,11 +147,40 @@ pub(super) async fn fold_pending(
             members: &members,
             decisions: &decisions,
             segments: &segments,
+            waves: &waves,
         },
         config,
     );
     write_slices(client, out.slices).await?;
     write_members(client, out.members).await?;
+    let add = client
+        .prepare_cached(
+            "UPDATE campaign_wave_members SET delivered = delivered + $4, opened = opened + $5,
+                engaged = engaged + $6, responses = responses + $7,
+                first_delivered_at = CASE WHEN $8::bigint IS NULL THEN first_delivered_at
+                    ELSE LEAST(COALESCE(first_delivered_at, $8), $8) END
+             WHERE campaign_id = $1 AND wave = $2 AND hcp_key = $3",
+        )
+        .await?;
+    let mut waves: Vec<_> = out.waves.into_iter().collect();
+    waves.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((campaign, wave, hcp), d) in waves {
+        client
+            .execute(
+                &add,
+                &[
+                    &campaign,
+                    &wave,
+                    &hcp,
+                    &d.delivered,
+                    &d.opened,
+                    &d.engaged,
+                    &d.responses,
+                    &d.first_delivered_at,
+                ],
+            )
+            .await?;
+    }
     client
         .execute(
             "UPDATE kpi_progress SET xid = $1::text::xid8, seq = $2 WHERE id = 1",

@@ -32,7 +32,10 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
+use crate::{
+    CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow,
+    WaveRecord,
+};
 use openclm_core::campaign::Campaign;
 use openclm_core::state::StateConfig;
 
@@ -1115,6 +1118,12 @@ impl crate::Store for PgStore {
         self.catch_up_kpis().await?;
         let client = self.client().await?;
         kpi::moments(&client, &campaign_id).await
+    }
+
+    async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>> {
+        self.catch_up_kpis().await?;
+        let client = self.client().await?;
+        campaign::wave_members(&client, &campaign_id, wave).await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

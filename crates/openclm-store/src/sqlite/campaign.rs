@@ -1,11 +1,11 @@
 //! Campaigns, their waves and members in SQLite.
 
-use openclm_core::Timestamp;
 use openclm_core::campaign::Campaign;
+use openclm_core::{Channel, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::suggest::insert_decisions;
-use crate::{NewWave, Result, StoreError, Upserted, WaveRecord};
+use crate::{NewWave, Result, StoreError, Upserted, WaveMember, WaveMemberRow, WaveRecord};
 
 fn definition(text: &str) -> Result<Campaign> {
     serde_json::from_str(text)
@@ -93,6 +93,23 @@ pub(super) fn save_wave(conn: &mut Connection, wave: &NewWave) -> Result<(WaveRe
         for (hcp, group) in &wave.members {
             member.execute(params![wave.campaign_id, hcp, group, wave.wave])?;
         }
+        let mut treated = tx.prepare_cached(
+            "INSERT OR IGNORE INTO campaign_wave_members (campaign_id, wave, hcp_key, grp,
+                decision_id, channel, content_id, blocked)
+             SELECT ?1, ?2, hcp_key, ?4, ?5, ?6, ?7, ?8 FROM hcps WHERE id = ?3",
+        )?;
+        for m in &wave.treated {
+            treated.execute(params![
+                wave.campaign_id,
+                wave.wave,
+                m.hcp_id,
+                m.group,
+                m.decision_id,
+                m.channel.map(|c| c.code()),
+                m.content_id,
+                m.blocked
+            ])?;
+        }
     }
     insert_decisions(&tx, &wave.decisions)?;
     let stored = wave_row(&tx, &wave.campaign_id, wave.wave)?
@@ -110,6 +127,41 @@ pub(super) fn list_waves(conn: &Connection, campaign_id: &str) -> Result<Vec<Wav
         .into_iter()
         .filter_map(|w| wave_row(conn, campaign_id, w).transpose())
         .collect()
+}
+
+pub(super) fn wave_members(
+    conn: &Connection,
+    campaign_id: &str,
+    wave: u32,
+) -> Result<Vec<WaveMemberRow>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT h.id, w.grp, w.decision_id, w.channel, w.content_id, w.blocked, h.specialty,
+                h.country, w.delivered, w.opened, w.engaged, w.responses, w.first_delivered_at
+             FROM campaign_wave_members w JOIN hcps h ON h.hcp_key = w.hcp_key
+             WHERE w.campaign_id = ?1 AND w.wave = ?2 ORDER BY h.id",
+        )?
+        .query_map(params![campaign_id, wave], |r| {
+            Ok(WaveMemberRow {
+                member: WaveMember {
+                    hcp_id: r.get(0)?,
+                    group: r.get(1)?,
+                    decision_id: r.get(2)?,
+                    channel: r.get::<_, Option<i64>>(3)?.and_then(Channel::from_code),
+                    content_id: r.get(4)?,
+                    blocked: r.get(5)?,
+                },
+                specialty: r.get(6)?,
+                country: r.get(7)?,
+                delivered: r.get::<_, i64>(8)? as u64,
+                opened: r.get::<_, i64>(9)? as u64,
+                engaged: r.get::<_, i64>(10)? as u64,
+                responses: r.get::<_, i64>(11)? as u64,
+                first_delivered_at: r.get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub(super) fn groups(conn: &Connection, campaign_id: &str) -> Result<Vec<(i64, u64)>> {

@@ -26,11 +26,13 @@ pub(super) fn fold_pending(
 ) -> Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cursor = meta_get(&tx, "kpi_folded_upto")?;
-    let first_runs: HashMap<String, i64> = tx
-        .prepare_cached("SELECT campaign_id, min(ran_at) FROM campaign_waves GROUP BY campaign_id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let runs: HashMap<String, (i64, i64)> = tx
+        .prepare_cached(
+            "SELECT campaign_id, min(ran_at), max(ran_at) FROM campaign_waves GROUP BY campaign_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
         .collect::<rusqlite::Result<_>>()?;
-    if first_runs.is_empty() {
+    if runs.is_empty() {
         // No campaign measures anything yet: nothing stored so far can count.
         let last: i64 =
             tx.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
@@ -42,7 +44,7 @@ pub(super) fn fold_pending(
         return Ok(0);
     }
     let campaigns = super::campaign::list(&tx)?;
-    let live = live(campaigns, &first_runs);
+    let live = live(campaigns, &runs);
     let rows: Vec<(i64, i64, String)> = tx
         .prepare_cached(
             "SELECT seq, hcp_key, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -106,6 +108,26 @@ pub(super) fn fold_pending(
         )?
         .query_map([&keys], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
         .collect::<rusqlite::Result<_>>()?;
+    let mut waves: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT m.campaign_id, m.hcp_key, m.wave, w.ran_at FROM campaign_wave_members m
+             JOIN campaign_waves w ON w.campaign_id = m.campaign_id AND w.wave = m.wave
+             WHERE m.hcp_key IN (SELECT value FROM json_each(?1)) ORDER BY w.ran_at, m.wave",
+        )?;
+        let rows = stmt.query_map([&keys], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (campaign, hcp, wave, ran) = row?;
+            waves.entry((campaign, hcp)).or_default().push((wave, ran));
+        }
+    }
     let out = fold(
         &FoldInput {
             events: &events,
@@ -113,11 +135,32 @@ pub(super) fn fold_pending(
             members: &members,
             decisions: &decisions,
             segments: &segments,
+            waves: &waves,
         },
         config,
     );
     write_slices(&tx, out.slices)?;
     write_members(&tx, out.members)?;
+    let mut add = tx.prepare_cached(
+        "UPDATE campaign_wave_members SET delivered = delivered + ?4, opened = opened + ?5,
+            engaged = engaged + ?6, responses = responses + ?7,
+            first_delivered_at = CASE WHEN ?8 IS NULL THEN first_delivered_at
+                ELSE min(coalesce(first_delivered_at, ?8), ?8) END
+         WHERE campaign_id = ?1 AND wave = ?2 AND hcp_key = ?3",
+    )?;
+    for ((campaign, wave, hcp), d) in out.waves {
+        add.execute(params![
+            campaign,
+            wave,
+            hcp,
+            d.delivered,
+            d.opened,
+            d.engaged,
+            d.responses,
+            d.first_delivered_at
+        ])?;
+    }
+    drop(add);
     tx.execute(
         "UPDATE store_meta SET value = ?1 WHERE name = 'kpi_folded_upto'",
         [last],

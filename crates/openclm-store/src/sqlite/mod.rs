@@ -29,7 +29,10 @@ use crate::{
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
 };
-use crate::{CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveRecord};
+use crate::{
+    CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow,
+    WaveRecord,
+};
 use openclm_core::campaign::Campaign;
 use tail::Tail;
 use writer::{IngestJob, Writer};
@@ -1125,6 +1128,14 @@ impl crate::Store for SqliteStore {
         self.with_conn(move |conn, _| {
             catch_up_kpis(conn)?;
             kpi::moments(conn, &campaign_id)
+        })
+        .await
+    }
+
+    async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>> {
+        self.with_conn(move |conn, _| {
+            catch_up_kpis(conn)?;
+            campaign::wave_members(conn, &campaign_id, wave)
         })
         .await
     }
