@@ -163,6 +163,16 @@ pub enum ReportWhat {
         #[arg(long, default_value_t = 0.95)]
         level: f64,
     },
+    /// A wave's responders and non-responders, with reasons, what they share, and the next
+    /// wave's plan, as GET /v1/campaigns/{id}/waves/{n}/responders.
+    Responders {
+        id: String,
+        /// The wave's number (1 for the first).
+        #[arg(long)]
+        wave: u32,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

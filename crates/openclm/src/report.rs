@@ -12,14 +12,19 @@ use openclm_store::{AnyStore, Store};
 use crate::cli::{ReportFormat, ReportWhat};
 
 pub async fn run(store: AnyStore, what: ReportWhat) -> anyhow::Result<()> {
-    let ReportWhat::Campaign {
-        id,
-        format,
-        by,
-        from,
-        until,
-        level,
-    } = what;
+    let (id, format, by, from, until, level) = match what {
+        ReportWhat::Campaign {
+            id,
+            format,
+            by,
+            from,
+            until,
+            level,
+        } => (id, format, by, from, until, level),
+        ReportWhat::Responders { id, wave, format } => {
+            return responders_report(&store, &id, wave, format).await;
+        }
+    };
     let id = parse_identifier("id", &id)?;
     let campaign = store
         .get_campaign(id.clone())
@@ -344,6 +349,74 @@ pub async fn evaluate(
             e.effective_sample_size,
             e.max_weight
         )?;
+    }
+    Ok(())
+}
+
+async fn responders_report(
+    store: &AnyStore,
+    id: &str,
+    wave: u32,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    let id = parse_identifier("id", id)?;
+    let campaign = store
+        .get_campaign(id.clone())
+        .await?
+        .with_context(|| format!("id: no campaign {id:?}"))?;
+    let r = openclm_server::report::responders(store, &campaign, wave, crate::now()).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?,
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(["reason", "hcps", "share", "next_wave"])?;
+            for row in &r.reasons {
+                w.write_record([
+                    row.reason.as_str(),
+                    &row.hcps.to_string(),
+                    &row.share.to_string(),
+                    row.next_wave,
+                ])?;
+            }
+            w.flush()?;
+        }
+        ReportFormat::Table => {
+            writeln!(
+                out,
+                "{} wave {} (ran {}): {} treated HCPs{}",
+                r.campaign_id,
+                r.wave,
+                r.ran_at,
+                r.treated,
+                if r.adopted_by_next_wave {
+                    "; the next wave adopts this plan"
+                } else {
+                    ""
+                }
+            )?;
+            for row in &r.reasons {
+                writeln!(
+                    out,
+                    "  {:<22} {:>7} {:>6.1}%  next: {}",
+                    row.reason.as_str(),
+                    row.hcps,
+                    row.share * 100.0,
+                    row.next_wave
+                )?;
+            }
+            writeln!(out, "  responders against non-responders:")?;
+            for d in &r.differences {
+                writeln!(
+                    out,
+                    "    {:<10} {:<24} {:>5.0}% vs {:>5.0}%",
+                    d.dimension,
+                    d.value,
+                    d.responders * 100.0,
+                    d.non_responders * 100.0
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -313,3 +313,114 @@ fn simulate_prints_the_policies_and_writes_figures_and_a_chart() {
     let bad = run_sim(&["--policies", "loop,guesswork"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("policies"));
 }
+
+/// A campaign from a file, run, measured and reported from the command line; the report's
+/// numbers equal the server's own computation of them, in every format.
+#[tokio::test]
+async fn campaigns_run_and_report_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("campaign.db").to_str().unwrap().to_owned();
+    let demo = run(
+        &db,
+        &["demo", "--no-serve", "--hcps", "120", "--months", "1"],
+    );
+    assert!(demo.status.success(), "{demo:?}");
+    let file = dir.path().join("launch.yaml");
+    std::fs::write(
+        &file,
+        "id: launch\nname: Cardiozan launch\nproduct: cardiozan\n\
+         target: {countries: [US, DE, FR, GB, JP, BR]}\nholdout_share: 0.3\n\
+         waves: [{at: 2026-01-01T08:00:00Z}]\ncost_per_touch: {email: 0.5, face_to_face: 150}\n\
+         value_per_outcome: 250\n",
+    )
+    .unwrap();
+    let created = run(&db, &["campaign", "create", file.to_str().unwrap()]);
+    assert!(created.status.success(), "{created:?}");
+    assert!(String::from_utf8_lossy(&created.stdout).contains("campaign launch created"));
+    let wave = run(&db, &["campaign", "run-wave", "launch", "1"]);
+    assert!(wave.status.success(), "{wave:?}");
+    assert!(String::from_utf8_lossy(&wave.stdout).contains("wave 1 of launch ran"));
+    // Prescriptions after the wave for every HCP: the server's numbers are the reference.
+    let store = SqliteStore::open(&db).unwrap();
+    let campaign = store.get_campaign("launch".into()).await.unwrap().unwrap();
+    let now = openclm::now().millis();
+    let mut lines = String::new();
+    for i in 1..=120 {
+        let units = 1 + i % 4;
+        lines.push_str(&format!(
+            "{{\"event_id\":\"rx-{i}\",\"occurred_at\":\"{}\",\"hcp\":\"hcp-{i:06}\",\
+             \"source\":\"openclm\",\"channel\":\"crm\",\"type\":\"prescription\",\"units\":{units}}}\n",
+            openclm_core::Timestamp::from_millis(now + 60_000)
+        ));
+    }
+    let rx = dir.path().join("rx.ndjson");
+    std::fs::write(&rx, lines).unwrap();
+    let imported = run(&db, &["import", "events", rx.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    let reference = openclm_server::report::report(&store, &campaign, 0.95)
+        .await
+        .unwrap();
+    let outcome = reference.lift[0].outcome_per_hcp.as_ref().unwrap();
+    assert!(outcome.treated > 0.0 && outcome.control > 0.0);
+
+    let json = run(&db, &["report", "campaign", "launch", "--format", "json"]);
+    assert!(json.status.success(), "{json:?}");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let lift = &report["lift"][0]["outcome_per_hcp"];
+    assert_eq!(lift["absolute"].as_f64().unwrap(), outcome.absolute);
+    assert_eq!(lift["p_value"].as_f64().unwrap(), outcome.p_value);
+    assert_eq!(
+        report["kpis"]["total"]["counts"]["outcome_units"].as_f64(),
+        Some(reference.kpis.total.counts.outcome_units)
+    );
+    let csv = run(&db, &["report", "campaign", "launch", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        csv.contains(&format!(
+            "lift,all arms,outcome_per_hcp.absolute,{}",
+            outcome.absolute
+        )),
+        "{csv}"
+    );
+    let table = run(&db, &["report", "campaign", "launch", "--by", "channel"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("lift over the holdout (95% intervals)"),
+        "{table}"
+    );
+    assert!(table.contains("outcome / HCP"), "{table}");
+    let responders = run(
+        &db,
+        &[
+            "report",
+            "responders",
+            "launch",
+            "--wave",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    let responders: serde_json::Value = serde_json::from_slice(&responders.stdout).unwrap();
+    let treated = reference.lift[0].treated;
+    assert_eq!(responders["treated"].as_u64(), Some(treated));
+    let evaluated = run(
+        &db,
+        &[
+            "evaluate",
+            "--policy",
+            "logged",
+            "--policy",
+            "channel:email",
+            "--until",
+            "2099-01-01T00:00:00Z",
+        ],
+    );
+    assert!(evaluated.status.success(), "{evaluated:?}");
+    let text = String::from_utf8_lossy(&evaluated.stdout);
+    assert!(text.contains("channel:email"), "{text}");
+    let bad = run(&db, &["report", "campaign", "launch", "--by", "colour"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("by"));
+    let bad = run(&db, &["report", "campaign", "nope"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no campaign"));
+}
