@@ -98,53 +98,117 @@ fn earliest(a: Option<i64>, b: i64) -> Option<i64> {
     Some(a.map_or(b, |a| a.min(b)))
 }
 
-/// The campaign decision an event belongs to: the one it names, else the latest for its HCP,
-/// content and channel made before it within its campaign's attribution window.
-fn link<'a>(
-    event: &Event,
-    hcp_key: i64,
-    decisions: &'a [CampaignDecision],
-    live: &[Live],
-) -> Option<&'a CampaignDecision> {
-    let at = event.occurred_at.millis();
-    if let Some(id) = &event.decision_id {
-        return decisions
-            .iter()
-            .find(|d| &d.decision_id == id && d.hcp_key == hcp_key);
+/// The batch's campaign decisions, indexed the two ways events find them.
+struct Decisions<'a> {
+    by_id: HashMap<&'a str, &'a CampaignDecision>,
+    /// (HCP, content, channel) → decisions, oldest first.
+    by_item: HashMap<(i64, &'a str, Channel), Vec<&'a CampaignDecision>>,
+}
+
+impl<'a> Decisions<'a> {
+    fn new(decisions: &'a [CampaignDecision]) -> Self {
+        let mut by_id = HashMap::with_capacity(decisions.len());
+        let mut by_item: HashMap<(i64, &str, Channel), Vec<&CampaignDecision>> = HashMap::new();
+        for d in decisions {
+            by_id.insert(d.decision_id.as_str(), d);
+            if let (Some(content), Some(channel)) = (&d.content, d.channel) {
+                by_item
+                    .entry((d.hcp_key, content.as_str(), channel))
+                    .or_default()
+                    .push(d);
+            }
+        }
+        for list in by_item.values_mut() {
+            list.sort_by(|a, b| (a.made_at, &a.decision_id).cmp(&(b.made_at, &b.decision_id)));
+        }
+        Self { by_id, by_item }
     }
-    let content = event.content_id.as_ref()?;
-    decisions
-        .iter()
-        .filter(|d| {
-            d.hcp_key == hcp_key
-                && d.content.as_ref() == Some(content)
-                && d.channel == Some(event.channel)
-                && d.made_at <= at + DAY_MS
-                && live
-                    .iter()
-                    .find(|l| l.campaign.id == d.campaign_id)
-                    .is_some_and(|l| at - d.made_at <= l.campaign.attribution_window_ms())
-        })
-        .max_by_key(|d| (d.made_at, d.decision_id.clone()))
+
+    /// The campaign decision an event belongs to: the one it names, else the latest for its
+    /// HCP, content and channel made before it (a day's leeway for coarse clocks) within its
+    /// campaign's attribution window.
+    fn link(&self, event: &Event, hcp_key: i64, windows: &HashMap<&str, i64>) -> Option<&'a CampaignDecision> {
+        let at = event.occurred_at.millis();
+        if let Some(id) = &event.decision_id {
+            return self
+                .by_id
+                .get(id.as_str())
+                .copied()
+                .filter(|d| d.hcp_key == hcp_key);
+        }
+        let content = event.content_id.as_deref()?;
+        self.by_item
+            .get(&(hcp_key, content, event.channel))?
+            .iter()
+            .rev()
+            .find(|d| {
+                d.made_at <= at + DAY_MS
+                    && windows
+                        .get(d.campaign_id.as_str())
+                        .is_some_and(|w| at - d.made_at <= *w)
+            })
+            .copied()
+    }
 }
 
 /// Folds a batch of events into slice and member sums.
 pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
     let mut out = FoldOutput::default();
+    let decisions = Decisions::new(input.decisions);
+    let live: HashMap<&str, &Live> = input
+        .live
+        .iter()
+        .map(|l| (l.campaign.id.as_str(), l))
+        .collect();
+    let windows: HashMap<&str, i64> = input
+        .live
+        .iter()
+        .map(|l| (l.campaign.id.as_str(), l.campaign.attribution_window_ms()))
+        .collect();
+    // Per HCP: their campaigns (with their group) and the waves that treated them.
+    let mut memberships: HashMap<i64, Vec<(&str, i64)>> = HashMap::new();
+    for ((campaign, hcp), group) in input.members {
+        if live.contains_key(campaign.as_str()) {
+            memberships
+                .entry(*hcp)
+                .or_default()
+                .push((campaign.as_str(), *group));
+        }
+    }
+    for list in memberships.values_mut() {
+        list.sort_unstable();
+    }
+    let no_waves: Vec<(i64, i64)> = Vec::new();
     for stored in input.events {
         let event = &stored.event;
         let at = event.occurred_at.millis();
-        let linked = link(event, stored.hcp_key, input.decisions, input.live);
+        let hcp = stored.hcp_key;
+        let linked = decisions.link(event, hcp, &windows);
+        let mine = memberships.get(&hcp).map(Vec::as_slice).unwrap_or_default();
+        // The campaigns this event may count for: the HCP's, and the linked decision's.
+        let mut campaigns: Vec<&str> = mine.iter().map(|(c, _)| *c).collect();
+        if let Some(d) = linked
+            && !campaigns.contains(&d.campaign_id.as_str())
+            && live.contains_key(d.campaign_id.as_str())
+        {
+            campaigns.push(d.campaign_id.as_str());
+        }
+        if campaigns.is_empty() {
+            continue;
+        }
         let proxy = Observation::of(event, config).proxy;
-        for live in input.live {
+        for campaign_id in campaigns {
+            let Some(live) = live.get(campaign_id) else {
+                continue;
+            };
             let campaign = &live.campaign;
-            let member = input
-                .members
-                .get(&(campaign.id.clone(), stored.hcp_key))
-                .copied();
+            let member = mine
+                .iter()
+                .find(|(c, _)| *c == campaign_id)
+                .map(|(_, g)| *g);
             let in_window = at >= live.start.millis() && at < live.end.millis();
-            let decision = linked.filter(|d| d.campaign_id == campaign.id);
-            let named = event.campaign_id.as_deref() == Some(campaign.id.as_str());
+            let decision = linked.filter(|d| d.campaign_id == campaign_id);
+            let named = event.campaign_id.as_deref() == Some(campaign_id);
             let is_linked = decision.is_some() || (named && member.is_some());
             let is_member = member.is_some() && in_window;
             if !is_linked && !is_member {
@@ -165,13 +229,9 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
                 continue;
             }
             let group = member.or(decision.map(|d| d.arm)).unwrap_or(0);
-            let (specialty, country) = input
-                .segments
-                .get(&stored.hcp_key)
-                .cloned()
-                .unwrap_or_default();
+            let (specialty, country) = input.segments.get(&hcp).cloned().unwrap_or_default();
             let key = SliceKey {
-                campaign_id: campaign.id.clone(),
+                campaign_id: campaign_id.to_owned(),
                 day: at.div_euclid(DAY_MS),
                 group,
                 wave: decision.map_or(0, |d| d.wave),
@@ -183,24 +243,22 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
             out.slices.entry(key).or_default().add(&counts);
             // The wave: the linked touch's; a member's other responses go to the latest wave
             // that treated them before the response.
+            let waves = input
+                .waves
+                .get(&(campaign_id.to_owned(), hcp))
+                .unwrap_or(&no_waves);
             let wave = match decision {
                 Some(d) => Some(d.wave),
-                None => input
-                    .waves
-                    .get(&(campaign.id.clone(), stored.hcp_key))
-                    .and_then(|ws| ws.iter().rev().find(|(_, ran)| *ran <= at))
+                None => waves
+                    .iter()
+                    .rev()
+                    .find(|(_, ran)| *ran <= at)
                     .map(|(w, _)| *w),
             };
-            let treated_in = |w: i64| {
-                input
-                    .waves
-                    .get(&(campaign.id.clone(), stored.hcp_key))
-                    .is_some_and(|ws| ws.iter().any(|(x, _)| *x == w))
-            };
-            if let Some(w) = wave.filter(|w| treated_in(*w)) {
+            if let Some(w) = wave.filter(|w| waves.iter().any(|(x, _)| x == w)) {
                 let d = out
                     .waves
-                    .entry((campaign.id.clone(), w, stored.hcp_key))
+                    .entry((campaign_id.to_owned(), w, hcp))
                     .or_default();
                 if decision.is_some() {
                     d.delivered += counts.delivered as i64;
@@ -215,7 +273,7 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
             if let Some(group) = member {
                 let delta = out
                     .members
-                    .entry((campaign.id.clone(), stored.hcp_key))
+                    .entry((campaign_id.to_owned(), hcp))
                     .or_insert_with(|| MemberDelta {
                         group,
                         ..MemberDelta::default()

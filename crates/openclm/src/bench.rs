@@ -35,6 +35,20 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
             requests,
             clients,
         } => decide_http(hcps, batch, requests, clients).await,
+        BenchWhich::Kpis {
+            events,
+            hcps,
+            campaigns,
+            database_url,
+        } => {
+            crate::bench_kpis::run(crate::bench_kpis::Args {
+                events,
+                hcps,
+                campaigns,
+                database_url,
+            })
+            .await
+        }
     }
 }
 
@@ -191,7 +205,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// A fresh, empty database for one run, removed when the run is over.
-struct Target {
+pub(crate) struct Target {
     url: String,
     /// The PostgreSQL database and the schema made in it.
     schema: Option<(String, String)>,
@@ -199,7 +213,7 @@ struct Target {
 }
 
 impl Target {
-    async fn fresh(database_url: Option<&str>, name: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn fresh(database_url: Option<&str>, name: &str) -> anyhow::Result<Self> {
         match database_url {
             Some(base) => {
                 anyhow::ensure!(
@@ -231,11 +245,11 @@ impl Target {
         }
     }
 
-    async fn open(&self) -> anyhow::Result<AnyStore> {
+    pub(crate) async fn open(&self) -> anyhow::Result<AnyStore> {
         Ok(AnyStore::open(&self.url).await?)
     }
 
-    async fn remove(self) -> anyhow::Result<()> {
+    pub(crate) async fn remove(self) -> anyhow::Result<()> {
         if let Some((base, schema)) = &self.schema {
             openclm_store::drop_schema(base, schema).await?;
         }

@@ -277,6 +277,20 @@ pub enum BenchWhich {
         #[arg(long, default_value_t = 200_000)]
         decisions: usize,
     },
+    /// Campaign KPIs: events ingested and folded, then one campaign's KPIs and a full report of
+    /// every campaign, timed.
+    Kpis {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 100_000)]
+        hcps: usize,
+        #[arg(long, default_value_t = 50)]
+        campaigns: usize,
+        /// Benchmark PostgreSQL at this URL (in a fresh schema, dropped afterwards) instead of a
+        /// fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Decisions through HTTP: `POST /v1/decide` on `openclm serve` over the demo world.
     DecideHttp {
         /// HCPs of the demo world.

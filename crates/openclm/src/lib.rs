@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_decide;
+mod bench_kpis;
 mod campaign;
 pub mod cli;
 pub mod demo;
