@@ -41,6 +41,23 @@ pub(crate) struct Stored {
     pub event: Event,
 }
 
+impl Stored {
+    /// A stored event read back for folding, or `None` (logged) if its payload no longer parses
+    /// as an event — it is then left out of the KPIs, never the cause of a stuck fold.
+    pub fn parse(seq: i64, hcp_key: i64, payload: &str) -> Option<Self> {
+        let parsed = serde_json::from_str(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(event) => Some(Self { hcp_key, event }),
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "stored event not folded into KPIs");
+                None
+            }
+        }
+    }
+}
+
 /// Everything a batch's fold reads.
 pub(crate) struct FoldInput<'a> {
     pub events: &'a [Stored],
@@ -127,7 +144,12 @@ impl<'a> Decisions<'a> {
     /// The campaign decision an event belongs to: the one it names, else the latest for its
     /// HCP, content and channel made before it (a day's leeway for coarse clocks) within its
     /// campaign's attribution window.
-    fn link(&self, event: &Event, hcp_key: i64, windows: &HashMap<&str, i64>) -> Option<&'a CampaignDecision> {
+    fn link(
+        &self,
+        event: &Event,
+        hcp_key: i64,
+        windows: &HashMap<&str, i64>,
+    ) -> Option<&'a CampaignDecision> {
         let at = event.occurred_at.millis();
         if let Some(id) = &event.decision_id {
             return self

@@ -212,7 +212,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         one.push(t.elapsed());
-        anyhow::ensure!(k.total.counts.touches > 0, "the benchmark campaign has no touches");
+        anyhow::ensure!(
+            k.total.counts.touches > 0,
+            "the benchmark campaign has no touches"
+        );
     }
     let one = median(one);
     println!(

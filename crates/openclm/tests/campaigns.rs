@@ -3,11 +3,52 @@
 
 mod common;
 
-use common::{event, spawn_app};
+use common::{TestApp, event, spawn_app};
 use openclm_core::Timestamp;
 use openclm_core::campaign::{CampaignInput, Group};
 use openclm_store::{DecisionFilter, PageRequest, Store};
 use serde_json::{Value, json};
+
+/// The product's approved library for the tests: two emails and a deck.
+const CARDIOZAN: [(&str, &str, &str, &str); 3] = [
+    ("CZ-EM-1", "email_template", "efficacy", "cardiozan"),
+    ("CZ-EM-2", "email_template", "safety", "cardiozan"),
+    ("CZ-DECK", "slide_deck", "dosing", "cardiozan"),
+];
+
+/// Registers approved content: (id, kind, topic, product).
+async fn seed_content(app: &TestApp, items: &[(&str, &str, &str, &str)]) {
+    for (id, kind, topic, product) in items {
+        let body = json!({"title": "Item", "kind": kind, "product": product, "topics": [topic],
+            "status": "approved", "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z"});
+        let r = app
+            .client
+            .put(format!("{}/v1/content/{id}", app.base))
+            .bearer_auth(&app.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// Email opt-ins for HCPs 0..n.
+async fn grant_email(app: &TestApp, n: usize) {
+    let consents: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut e = event(&format!("consent-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    let r = app
+        .post_events(&app.ingest, "application/json", json!(consents).to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+}
 
 fn campaign(holdout: f64) -> Value {
     json!({
@@ -30,37 +71,17 @@ fn campaign(holdout: f64) -> Value {
 async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
     let app = spawn_app().await;
     app.seed_hcps(80).await;
-    let item = |kind: &str, topic: &str, product: &str| {
-        json!({"title": "Item", "kind": kind, "product": product, "topics": [topic],
-            "status": "approved", "approval_code": "CZ-1", "approved_at": "2026-01-01T00:00:00Z",
-            "expires_at": "2099-01-01T00:00:00Z"})
-    };
-    for (id, body) in [
-        ("CZ-EM-1", item("email_template", "efficacy", "cardiozan")),
-        ("CZ-DECK", item("slide_deck", "safety", "cardiozan")),
-        ("OTHER-EM", item("email_template", "efficacy", "otherzan")),
-    ] {
-        let r = app
-            .client
-            .put(format!("{}/v1/content/{id}", app.base))
-            .bearer_auth(&app.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
+    seed_content(
+        &app,
+        &[
+            ("CZ-EM-1", "email_template", "efficacy", "cardiozan"),
+            ("CZ-DECK", "slide_deck", "safety", "cardiozan"),
+            ("OTHER-EM", "email_template", "efficacy", "otherzan"),
+        ],
+    )
+    .await;
     // HCPs 0–39 opted in to email.
-    let consents: Vec<Value> = (0..40)
-        .map(|i| {
-            let mut e = event(&format!("consent-{i}"), i, 1);
-            e["type"] = json!("consent_changed");
-            e["state"] = json!("granted");
-            e
-        })
-        .collect();
-    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
-        .await;
+    grant_email(&app, 40).await;
 
     let post = |key: &str, body: Value| {
         let (app, key) = (&app, key.to_owned());
@@ -363,34 +384,8 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
 async fn the_decision_log_evaluates_candidate_policies() {
     let app = spawn_app().await;
     app.seed_hcps(30).await;
-    for (id, kind, topic) in [
-        ("CZ-EM-1", "email_template", "efficacy"),
-        ("CZ-EM-2", "email_template", "safety"),
-        ("CZ-DECK", "slide_deck", "dosing"),
-    ] {
-        let body = json!({"title": "Item", "kind": kind, "product": "cardiozan",
-            "topics": [topic], "status": "approved", "approval_code": "CZ-1",
-            "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
-        let r = app
-            .client
-            .put(format!("{}/v1/content/{id}", app.base))
-            .bearer_auth(&app.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-    let consents: Vec<Value> = (0..30)
-        .map(|i| {
-            let mut e = event(&format!("consent-{i}"), i, 1);
-            e["type"] = json!("consent_changed");
-            e["state"] = json!("granted");
-            e
-        })
-        .collect();
-    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
-        .await;
+    seed_content(&app, &CARDIOZAN).await;
+    grant_email(&app, 30).await;
     let hcps: Vec<String> = (0..30).map(|i| format!("hcp-{i}")).collect();
     let decided: Value = app
         .client
@@ -483,32 +478,8 @@ async fn the_decision_log_evaluates_candidate_policies() {
 async fn the_next_wave_of_an_adaptive_campaign_adopts_the_responder_plan() {
     let app = spawn_app().await;
     app.seed_hcps(60).await;
-    for (id, kind, topic) in [
-        ("CZ-EM-1", "email_template", "efficacy"),
-        ("CZ-EM-2", "email_template", "safety"),
-        ("CZ-DECK", "slide_deck", "dosing"),
-    ] {
-        let body = json!({"title": "Item", "kind": kind, "product": "cardiozan",
-            "topics": [topic], "status": "approved", "approval_code": "CZ-1",
-            "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
-        app.client
-            .put(format!("{}/v1/content/{id}", app.base))
-            .bearer_auth(&app.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-    }
-    let consents: Vec<Value> = (0..60)
-        .map(|i| {
-            let mut e = event(&format!("consent-{i}"), i, 1);
-            e["type"] = json!("consent_changed");
-            e["state"] = json!("granted");
-            e
-        })
-        .collect();
-    app.post_events(&app.ingest, "application/json", json!(consents).to_string())
-        .await;
+    seed_content(&app, &CARDIOZAN).await;
+    grant_email(&app, 60).await;
     let mut body = campaign(0.0);
     body["adaptive"] = json!(true);
     body["arms"] = json!([{"name": "engine"}]);

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
+use openclm_core::Channel;
 use openclm_core::measure::kpi::Counts;
 use openclm_core::state::StateConfig;
-use openclm_core::{Channel, Event};
 
 use super::corrupt;
 use crate::kpi::{
@@ -67,20 +67,10 @@ pub(super) async fn fold_pending(
         return Ok(0);
     };
     let (last_seq, last_xid): (i64, String) = (last.get(0), last.get(3));
-    let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let seq: i64 = row.get(0);
-        let parsed = serde_json::from_str(row.get(2))
-            .map_err(|e| e.to_string())
-            .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(event) => events.push(Stored {
-                hcp_key: row.get(1),
-                event,
-            }),
-            Err(e) => tracing::warn!(seq, error = %e, "stored event not folded into KPIs"),
-        }
-    }
+    let events: Vec<Stored> = rows
+        .iter()
+        .filter_map(|row| Stored::parse(row.get(0), row.get(1), row.get(2)))
+        .collect();
     let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
     keys.sort_unstable();
     keys.dedup();

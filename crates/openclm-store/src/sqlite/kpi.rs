@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
+use openclm_core::Channel;
 use openclm_core::measure::kpi::Counts;
 use openclm_core::state::StateConfig;
-use openclm_core::{Channel, Event};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::meta_get;
@@ -56,19 +56,10 @@ pub(super) fn fold_pending(
     let Some(&(last, _, _)) = rows.last() else {
         return Ok(0);
     };
-    let mut events = Vec::with_capacity(rows.len());
-    for (seq, hcp_key, payload) in &rows {
-        let parsed = serde_json::from_str(payload)
-            .map_err(|e| e.to_string())
-            .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(event) => events.push(Stored {
-                hcp_key: *hcp_key,
-                event,
-            }),
-            Err(e) => tracing::warn!(seq, error = %e, "stored event not folded into KPIs"),
-        }
-    }
+    let events: Vec<Stored> = rows
+        .iter()
+        .filter_map(|(seq, hcp_key, payload)| Stored::parse(*seq, *hcp_key, payload))
+        .collect();
     let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
     keys.sort_unstable();
     keys.dedup();
