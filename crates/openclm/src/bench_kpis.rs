@@ -35,7 +35,7 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 fn assignment(hcp: usize, hcps: usize, campaigns: usize) -> (usize, bool) {
     let per = hcps.div_ceil(campaigns);
     // A tenth of each campaign's HCPs is held out.
-    (hcp / per, hcp % 10 == 0)
+    (hcp / per, hcp.is_multiple_of(10))
 }
 
 /// Event `k` of the stream: a campaign email's life (sent, delivered, opened, clicked), a
