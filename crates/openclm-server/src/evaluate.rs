@@ -13,7 +13,10 @@
 //! - `uniform`: every allowed candidate alike;
 //! - `channel:NAME` (e.g. `channel:email`, "email only"): that channel's candidates alike, and
 //!   as logged where the channel was not allowed;
-//! - `content:ID`: that item wherever it was allowed, and as logged elsewhere.
+//! - `content:ID`: that item wherever it was allowed, and as logged elsewhere;
+//! - `rules:SPECIALTY=CHANNEL,...` (`*` for any other specialty): a marketer's static table, each
+//!   HCP's specialty's channel, and as logged where the table has no row or the channel was not
+//!   allowed.
 //!
 //! Decisions that held back (with economics) are left out: no candidate policy here holds back.
 
@@ -37,6 +40,8 @@ pub enum Candidate {
     Uniform,
     Channel(Channel),
     Content(String),
+    /// Specialty → channel; `*` for the rest.
+    Rules(std::collections::BTreeMap<String, Channel>),
 }
 
 impl Candidate {
@@ -47,12 +52,34 @@ impl Candidate {
             None if text == "uniform" => Self::Uniform,
             Some(("channel", c)) => Self::Channel(Channel::parse(field, c)?),
             Some(("content", c)) => Self::Content(openclm_core::hcp::parse_identifier(field, c)?),
+            Some(("rules", table)) => {
+                let mut rules = std::collections::BTreeMap::new();
+                for row in table.split(',').filter(|r| !r.trim().is_empty()) {
+                    let (specialty, channel) = row.split_once('=').ok_or_else(|| {
+                        FieldError::new(
+                            field,
+                            format!(
+                                "rule {row:?} must read SPECIALTY=CHANNEL, e.g. \
+                                 cardiology=face_to_face"
+                            ),
+                        )
+                    })?;
+                    rules.insert(
+                        specialty.trim().to_owned(),
+                        Channel::parse(field, channel.trim())?,
+                    );
+                }
+                if rules.is_empty() {
+                    return Err(FieldError::new(field, "rules: the table has no rows"));
+                }
+                Self::Rules(rules)
+            }
             _ => {
                 return Err(FieldError::new(
                     field,
                     format!(
                         "unknown policy {text:?}; expected logged, greedy, uniform, \
-                         channel:NAME or content:ID"
+                         channel:NAME, content:ID or rules:SPECIALTY=CHANNEL,..."
                     ),
                 ));
             }
@@ -69,8 +96,9 @@ struct Option_ {
     propensity: f64,
 }
 
-/// The candidate policy's probability for each of a decision's allowed candidates.
-fn distribution(policy: &Candidate, options: &[Option_]) -> Vec<f64> {
+/// The candidate policy's probability for each of a decision's allowed candidates, for an HCP
+/// of this specialty.
+fn distribution(policy: &Candidate, options: &[Option_], specialty: &str) -> Vec<f64> {
     let n = options.len();
     let logged = || options.iter().map(|o| o.propensity).collect::<Vec<_>>();
     let alike = |keep: &dyn Fn(&Option_) -> bool| {
@@ -101,18 +129,22 @@ fn distribution(policy: &Candidate, options: &[Option_]) -> Vec<f64> {
         }
         Candidate::Channel(c) => alike(&|o| o.channel == *c),
         Candidate::Content(id) => alike(&|o| &o.content_id == id),
+        Candidate::Rules(table) => match table.get(specialty).or_else(|| table.get("*")) {
+            Some(channel) => alike(&|o| o.channel == *channel),
+            None => logged(),
+        },
     }
 }
 
 /// The logged decision as seen by the candidate policy, or `None` when it cannot be used (it
 /// held back, or its log lacks what evaluation needs).
-fn sample(d: &DecisionRecord, policy: &Candidate) -> Option<Logged> {
+fn sample(d: &DecisionRecord, policy: &Candidate, specialty: &str) -> Option<Logged> {
     let (content, channel) = (d.chosen_content.as_ref()?, d.chosen_channel?);
     let options: Vec<Option_> = serde_json::from_value(d.body.get("candidates")?.clone()).ok()?;
     let chosen = options
         .iter()
         .position(|o| &o.content_id == content && o.channel == channel)?;
-    let pi = distribution(policy, &options);
+    let pi = distribution(policy, &options, specialty);
     Some(Logged {
         reward: f64::from(u8::from(d.rewarded_at.is_some())),
         propensity: d.propensity?,
@@ -146,6 +178,8 @@ pub async fn evaluate_policy<S: Store>(
     level: f64,
 ) -> Result<Report, ApiError> {
     let mut samples = Vec::new();
+    let mut specialties: std::collections::HashMap<String, String> =
+        std::collections::HashMap::new();
     let mut read = 0;
     let mut cursor = None;
     loop {
@@ -163,7 +197,26 @@ pub async fn evaluate_policy<S: Store>(
             )
             .await?;
         read += page.items.len();
-        samples.extend(page.items.iter().filter_map(|d| sample(d, policy)));
+        for d in &page.items {
+            // Only the static table needs the HCP's specialty.
+            let specialty = match policy {
+                Candidate::Rules(_) => match specialties.get(&d.hcp_id) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let id = openclm_core::HcpId::parse("hcp", &d.hcp_id)?;
+                        let s = store
+                            .get_hcp(id)
+                            .await?
+                            .map(|h| h.specialty)
+                            .unwrap_or_default();
+                        specialties.insert(d.hcp_id.clone(), s.clone());
+                        s
+                    }
+                },
+                _ => String::new(),
+            };
+            samples.extend(sample(d, policy, &specialty));
+        }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
@@ -254,22 +307,28 @@ mod tests {
     #[test]
     fn candidate_policies_are_distributions_over_the_allowed_candidates() {
         let o = options();
-        assert_eq!(distribution(&Candidate::Logged, &o), vec![0.5, 0.3, 0.2]);
-        assert_eq!(distribution(&Candidate::Greedy, &o), vec![0.0, 1.0, 0.0]);
         assert_eq!(
-            distribution(&Candidate::Channel(Channel::Email), &o),
+            distribution(&Candidate::Logged, &o, ""),
+            vec![0.5, 0.3, 0.2]
+        );
+        assert_eq!(
+            distribution(&Candidate::Greedy, &o, ""),
+            vec![0.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            distribution(&Candidate::Channel(Channel::Email), &o, ""),
             vec![1.0, 0.0, 0.0]
         );
         assert_eq!(
-            distribution(&Candidate::Content("KM-1".into()), &o),
+            distribution(&Candidate::Content("KM-1".into()), &o, ""),
             vec![0.0, 0.5, 0.5]
         );
         // Not allowed here: as logged.
         assert_eq!(
-            distribution(&Candidate::Channel(Channel::Sms), &o),
+            distribution(&Candidate::Channel(Channel::Sms), &o, ""),
             vec![0.5, 0.3, 0.2]
         );
-        let u = distribution(&Candidate::Uniform, &o);
+        let u = distribution(&Candidate::Uniform, &o, "");
         assert!(u.iter().all(|p| (p - 1.0 / 3.0).abs() < 1e-12));
         assert_eq!(
             Candidate::parse("policy", "channel:email").unwrap(),
@@ -277,6 +336,16 @@ mod tests {
         );
         assert_eq!(
             Candidate::parse("policy", "best").unwrap_err().field,
+            "policy"
+        );
+        // A marketer's table: cardiologists get visits, everyone else email.
+        let rules = Candidate::parse("policy", "rules:cardiology=face_to_face,*=email").unwrap();
+        assert_eq!(distribution(&rules, &o, "cardiology"), vec![0.0, 1.0, 0.0]);
+        assert_eq!(distribution(&rules, &o, "oncology"), vec![1.0, 0.0, 0.0]);
+        assert_eq!(
+            Candidate::parse("policy", "rules:cardiology")
+                .unwrap_err()
+                .field,
             "policy"
         );
         assert_eq!(

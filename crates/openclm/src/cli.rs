@@ -92,7 +92,8 @@ pub enum Command {
     /// Off-policy evaluation: what a candidate policy would have earned on the logged decisions
     /// (IPS, self-normalized IPS, doubly robust, with intervals).
     Evaluate {
-        /// logged, greedy, uniform, channel:NAME (e.g. channel:email) or content:ID; repeat to
+        /// logged, greedy, uniform, channel:NAME (e.g. channel:email), content:ID or
+        /// rules:SPECIALTY=CHANNEL,... (a static table; * for other specialties); repeat to
         /// compare several.
         #[arg(long = "policy", required = true)]
         policies: Vec<String>,

@@ -463,6 +463,23 @@ async fn the_decision_log_evaluates_candidate_policies() {
             .unwrap()
             <= 30.0
     );
+    // A marketer's static table by specialty.
+    let rules: Value = app
+        .client
+        .get(format!("{}/v1/evaluate", app.base))
+        .query(&[
+            ("policy", "rules:cardiology=face_to_face,*=email"),
+            ("until", until.as_str()),
+        ])
+        .bearer_auth(&app.read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules["read"], 30, "{rules}");
+    assert!(rules["evaluation"]["snips"]["value"].is_number(), "{rules}");
     let bad = evaluate("telepathy").await;
     assert_eq!(bad.status(), 422);
     assert_eq!(
