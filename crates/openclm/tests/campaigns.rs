@@ -466,11 +466,11 @@ async fn the_decision_log_evaluates_candidate_policies() {
     // A marketer's static table by specialty.
     let rules: Value = app
         .client
-        .get(format!("{}/v1/evaluate", app.base))
-        .query(&[
-            ("policy", "rules:cardiology=face_to_face,*=email"),
-            ("until", until.as_str()),
-        ])
+        .get(format!(
+            "{}/v1/evaluate?policy=rules%3Acardiology%3Dface_to_face%2C%2A%3Demail&until={}",
+            app.base,
+            until.replace('+', "%2B")
+        ))
         .bearer_auth(&app.read)
         .send()
         .await
