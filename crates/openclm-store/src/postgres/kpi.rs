@@ -143,30 +143,33 @@ pub(super) async fn fold_pending(
     );
     write_slices(client, out.slices).await?;
     write_members(client, out.members).await?;
-    let add = client
-        .prepare_cached(
-            "UPDATE campaign_wave_members SET delivered = delivered + $4, opened = opened + $5,
-                engaged = engaged + $6, responses = responses + $7,
-                first_delivered_at = CASE WHEN $8::bigint IS NULL THEN first_delivered_at
-                    ELSE LEAST(COALESCE(first_delivered_at, $8), $8) END
-             WHERE campaign_id = $1 AND wave = $2 AND hcp_key = $3",
-        )
-        .await?;
-    let mut waves: Vec<_> = out.waves.into_iter().collect();
-    waves.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((campaign, wave, hcp), d) in waves {
+    if !out.waves.is_empty() {
+        let mut waves: Vec<_> = out.waves.into_iter().collect();
+        waves.sort_by(|a, b| a.0.cmp(&b.0));
+        let ids: Vec<&str> = waves.iter().map(|((c, _, _), _)| c.as_str()).collect();
+        let numbers: Vec<i64> = waves.iter().map(|((_, w, _), _)| *w).collect();
+        let hcps: Vec<i64> = waves.iter().map(|((_, _, h), _)| *h).collect();
+        let col = |f: &dyn Fn(&crate::kpi::WaveDelta) -> i64| {
+            waves.iter().map(|(_, d)| f(d)).collect::<Vec<_>>()
+        };
+        let (delivered, opened) = (col(&|d| d.delivered), col(&|d| d.opened));
+        let (engaged, responses) = (col(&|d| d.engaged), col(&|d| d.responses));
+        let first: Vec<Option<i64>> = waves.iter().map(|(_, d)| d.first_delivered_at).collect();
         client
             .execute(
-                &add,
+                "UPDATE campaign_wave_members w SET delivered = w.delivered + d.delivered,
+                    opened = w.opened + d.opened, engaged = w.engaged + d.engaged,
+                    responses = w.responses + d.responses,
+                    first_delivered_at = CASE WHEN d.first IS NULL THEN w.first_delivered_at
+                        ELSE LEAST(COALESCE(w.first_delivered_at, d.first), d.first) END
+                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                             $6::bigint[], $7::bigint[], $8::bigint[])
+                      AS d (campaign_id, wave, hcp_key, delivered, opened, engaged, responses,
+                            first)
+                 WHERE w.campaign_id = d.campaign_id AND w.wave = d.wave
+                   AND w.hcp_key = d.hcp_key",
                 &[
-                    &campaign,
-                    &wave,
-                    &hcp,
-                    &d.delivered,
-                    &d.opened,
-                    &d.engaged,
-                    &d.responses,
-                    &d.first_delivered_at,
+                    &ids, &numbers, &hcps, &delivered, &opened, &engaged, &responses, &first,
                 ],
             )
             .await?;
@@ -180,121 +183,191 @@ pub(super) async fn fold_pending(
     Ok(rows.len())
 }
 
+/// Adds the batch's counts to their slices: every slice the batch touches is read in one
+/// statement and written back in one.
 async fn write_slices(
     client: &impl GenericClient,
     slices: HashMap<SliceKey, Counts>,
 ) -> Result<()> {
-    let read = client
-        .prepare_cached(
-            "SELECT counts FROM campaign_slices WHERE campaign_id = $1 AND day = $2 AND grp = $3
-                AND wave = $4 AND channel = $5 AND content_id = $6 AND specialty = $7
-                AND country = $8",
-        )
-        .await?;
-    let write = client
-        .prepare_cached(
-            "INSERT INTO campaign_slices (campaign_id, day, grp, wave, channel, content_id,
-                specialty, country, counts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (campaign_id, day, grp, wave, channel, content_id, specialty, country)
-             DO UPDATE SET counts = excluded.counts",
-        )
-        .await?;
-    // In key order, so that no two folds could ever wait on each other's rows.
+    if slices.is_empty() {
+        return Ok(());
+    }
     let mut slices: Vec<(SliceKey, Counts)> = slices.into_iter().collect();
     slices.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, add) in slices {
-        let channel = k.channel.code();
-        let key: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-            &k.campaign_id,
-            &k.day,
-            &k.group,
-            &k.wave,
-            &channel,
-            &k.content_id,
-            &k.specialty,
-            &k.country,
-        ];
-        let mut counts: Counts = match client.query_opt(&read, &key).await? {
-            Some(row) => serde_json::from_str(row.get(0))
-                .map_err(|e| corrupt("campaign_slices.counts", e))?,
-            None => Counts::default(),
+    let col =
+        |f: &dyn Fn(&SliceKey) -> String| slices.iter().map(|(k, _)| f(k)).collect::<Vec<_>>();
+    let ids = col(&|k| k.campaign_id.clone());
+    let contents = col(&|k| k.content_id.clone());
+    let specialties = col(&|k| k.specialty.clone());
+    let countries = col(&|k| k.country.clone());
+    let days: Vec<i64> = slices.iter().map(|(k, _)| k.day).collect();
+    let groups: Vec<i64> = slices.iter().map(|(k, _)| k.group).collect();
+    let waves: Vec<i64> = slices.iter().map(|(k, _)| k.wave).collect();
+    let channels: Vec<i64> = slices.iter().map(|(k, _)| k.channel.code()).collect();
+    let existing = client
+        .query(
+            "SELECT s.campaign_id, s.day, s.grp, s.wave, s.channel, s.content_id, s.specialty,
+                s.country, s.counts
+             FROM campaign_slices s
+             JOIN unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                         $6::text[], $7::text[], $8::text[])
+                  AS k (campaign_id, day, grp, wave, channel, content_id, specialty, country)
+               ON s.campaign_id = k.campaign_id AND s.day = k.day AND s.grp = k.grp
+              AND s.wave = k.wave AND s.channel = k.channel AND s.content_id = k.content_id
+              AND s.specialty = k.specialty AND s.country = k.country",
+            &[
+                &ids,
+                &days,
+                &groups,
+                &waves,
+                &channels,
+                &contents,
+                &specialties,
+                &countries,
+            ],
+        )
+        .await?;
+    let mut before: HashMap<SliceKey, Counts> = HashMap::with_capacity(existing.len());
+    for r in &existing {
+        let channel: i64 = r.get(4);
+        let key = SliceKey {
+            campaign_id: r.get(0),
+            day: r.get(1),
+            group: r.get(2),
+            wave: r.get(3),
+            channel: Channel::from_code(channel)
+                .ok_or_else(|| corrupt("campaign_slices.channel", channel))?,
+            content_id: r.get(5),
+            specialty: r.get(6),
+            country: r.get(7),
         };
-        counts.add(&add);
-        let text =
-            serde_json::to_string(&counts).map_err(|e| corrupt("campaign_slices.counts", e))?;
-        let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = key.to_vec();
-        values.push(&text);
-        client.execute(&write, &values).await?;
+        let counts: Counts =
+            serde_json::from_str(r.get(8)).map_err(|e| corrupt("campaign_slices.counts", e))?;
+        before.insert(key, counts);
     }
+    let mut texts = Vec::with_capacity(slices.len());
+    for (key, add) in &slices {
+        let mut counts = before.remove(key).unwrap_or_default();
+        counts.add(add);
+        texts.push(
+            serde_json::to_string(&counts).map_err(|e| corrupt("campaign_slices.counts", e))?,
+        );
+    }
+    client
+        .execute(
+            "INSERT INTO campaign_slices (campaign_id, day, grp, wave, channel, content_id,
+                specialty, country, counts)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
+             ON CONFLICT (campaign_id, day, grp, wave, channel, content_id, specialty, country)
+             DO UPDATE SET counts = excluded.counts",
+            &[
+                &ids,
+                &days,
+                &groups,
+                &waves,
+                &channels,
+                &contents,
+                &specialties,
+                &countries,
+                &texts,
+            ],
+        )
+        .await?;
     Ok(())
 }
 
+/// Adds the batch's deltas to each member's totals and their group's sums: the members are read
+/// in one statement and written back in one.
 async fn write_members(
     client: &impl GenericClient,
     members: HashMap<(String, i64), MemberDelta>,
 ) -> Result<()> {
-    let read = client
-        .prepare_cached(
-            "SELECT touches, delivered, opened, engaged, responses, outcome_units,
-                first_delivered_at, first_response_at
-             FROM campaign_hcp WHERE campaign_id = $1 AND hcp_key = $2",
+    if members.is_empty() {
+        return Ok(());
+    }
+    let mut members: Vec<((String, i64), MemberDelta)> = members.into_iter().collect();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    let ids: Vec<&str> = members.iter().map(|((c, _), _)| c.as_str()).collect();
+    let hcps: Vec<i64> = members.iter().map(|((_, h), _)| *h).collect();
+    let existing = client
+        .query(
+            "SELECT m.campaign_id, m.hcp_key, m.touches, m.delivered, m.opened, m.engaged,
+                m.responses, m.outcome_units, m.first_delivered_at, m.first_response_at
+             FROM campaign_hcp m
+             JOIN unnest($1::text[], $2::bigint[]) AS k (campaign_id, hcp_key)
+               ON m.campaign_id = k.campaign_id AND m.hcp_key = k.hcp_key",
+            &[&ids, &hcps],
         )
         .await?;
-    let write = client
-        .prepare_cached(
+    let before: HashMap<(String, i64), MemberTotals> = existing
+        .iter()
+        .map(|r| {
+            (
+                (r.get(0), r.get(1)),
+                MemberTotals {
+                    touches: r.get(2),
+                    delivered: r.get(3),
+                    opened: r.get(4),
+                    engaged: r.get(5),
+                    responses: r.get(6),
+                    outcome_units: r.get(7),
+                    first_delivered_at: r.get(8),
+                    first_response_at: r.get(9),
+                },
+            )
+        })
+        .collect();
+    let mut moments: HashMap<(String, i64), MomentDelta> = HashMap::new();
+    let mut rows: Vec<(i64, MemberTotals)> = Vec::with_capacity(members.len());
+    for (key, delta) in &members {
+        let old = before.get(key).copied().unwrap_or_default();
+        let new = old.plus(delta);
+        moments
+            .entry((key.0.clone(), delta.group))
+            .or_default()
+            .add(&MomentDelta::between(&old, &new));
+        rows.push((delta.group, new));
+    }
+    let col = |f: &dyn Fn(&MemberTotals) -> i64| rows.iter().map(|(_, t)| f(t)).collect::<Vec<_>>();
+    let groups: Vec<i64> = rows.iter().map(|(g, _)| *g).collect();
+    let touches = col(&|t| t.touches);
+    let delivered = col(&|t| t.delivered);
+    let opened = col(&|t| t.opened);
+    let engaged = col(&|t| t.engaged);
+    let responses = col(&|t| t.responses);
+    let outcome: Vec<f64> = rows.iter().map(|(_, t)| t.outcome_units).collect();
+    let first_delivered: Vec<Option<i64>> =
+        rows.iter().map(|(_, t)| t.first_delivered_at).collect();
+    let first_response: Vec<Option<i64>> = rows.iter().map(|(_, t)| t.first_response_at).collect();
+    client
+        .execute(
             "INSERT INTO campaign_hcp (campaign_id, hcp_key, grp, touches, delivered, opened,
                 engaged, responses, outcome_units, first_delivered_at, first_response_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
+                                  $9::float8[], $10::bigint[], $11::bigint[])
              ON CONFLICT (campaign_id, hcp_key) DO UPDATE SET touches = excluded.touches,
                 delivered = excluded.delivered, opened = excluded.opened,
                 engaged = excluded.engaged, responses = excluded.responses,
                 outcome_units = excluded.outcome_units,
                 first_delivered_at = excluded.first_delivered_at,
                 first_response_at = excluded.first_response_at",
+            &[
+                &ids,
+                &hcps,
+                &groups,
+                &touches,
+                &delivered,
+                &opened,
+                &engaged,
+                &responses,
+                &outcome,
+                &first_delivered,
+                &first_response,
+            ],
         )
         .await?;
-    let mut members: Vec<((String, i64), MemberDelta)> = members.into_iter().collect();
-    members.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut moments: HashMap<(String, i64), MomentDelta> = HashMap::new();
-    for ((campaign_id, hcp_key), delta) in members {
-        let old = client
-            .query_opt(&read, &[&campaign_id, &hcp_key])
-            .await?
-            .map(|r| MemberTotals {
-                touches: r.get(0),
-                delivered: r.get(1),
-                opened: r.get(2),
-                engaged: r.get(3),
-                responses: r.get(4),
-                outcome_units: r.get(5),
-                first_delivered_at: r.get(6),
-                first_response_at: r.get(7),
-            })
-            .unwrap_or_default();
-        let new = old.plus(&delta);
-        client
-            .execute(
-                &write,
-                &[
-                    &campaign_id,
-                    &hcp_key,
-                    &delta.group,
-                    &new.touches,
-                    &new.delivered,
-                    &new.opened,
-                    &new.engaged,
-                    &new.responses,
-                    &new.outcome_units,
-                    &new.first_delivered_at,
-                    &new.first_response_at,
-                ],
-            )
-            .await?;
-        moments
-            .entry((campaign_id, delta.group))
-            .or_default()
-            .add(&MomentDelta::between(&old, &new));
-    }
     let add = client
         .prepare_cached(
             "INSERT INTO campaign_group_moments (campaign_id, grp, reached, responders, responses,
@@ -310,6 +383,8 @@ async fn write_members(
                 touches = campaign_group_moments.touches + excluded.touches",
         )
         .await?;
+    let mut moments: Vec<_> = moments.into_iter().collect();
+    moments.sort_by(|a, b| a.0.cmp(&b.0));
     for ((campaign_id, grp), m) in moments {
         client
             .execute(
