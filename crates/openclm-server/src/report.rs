@@ -183,9 +183,20 @@ pub async fn kpis<S: Store>(
         })
         .await?;
     let moments = store.campaign_moments(campaign.id.clone()).await?;
+    Ok(sum_kpis(campaign, by, (from, until), &slices, &moments))
+}
+
+/// The KPIs from the campaign's slices and group sums as read.
+fn sum_kpis(
+    campaign: &Campaign,
+    by: Option<Breakdown>,
+    (from, until): (Option<&str>, Option<&str>),
+    slices: &[SliceRow],
+    moments: &[GroupMoments],
+) -> Kpis {
     let mut total = Counts::default();
     let mut by_key: BTreeMap<String, Counts> = BTreeMap::new();
-    for s in &slices {
+    for s in slices {
         total.add(&s.counts);
         if let Some(by) = by {
             by_key
@@ -194,15 +205,15 @@ pub async fn kpis<S: Store>(
                 .add(&s.counts);
         }
     }
-    Ok(Kpis {
+    Kpis {
         campaign_id: campaign.id.clone(),
         from: from.map(str::to_owned),
         until: until.map(str::to_owned),
         by,
         total: row("total".into(), total),
-        groups: groups(campaign, &moments),
+        groups: groups(campaign, moments),
         rows: by_key.into_iter().map(|(k, c)| row(k, c)).collect(),
-    })
+    }
 }
 
 /// One arm (or all arms together) against the holdout.
@@ -312,19 +323,26 @@ pub async fn report<S: Store>(
     if !(level > 0.0 && level < 1.0) {
         return Err(FieldError::new("level", "must be between 0 and 1, e.g. 0.95").into());
     }
-    let kpis = kpis(store, campaign, Some(Breakdown::Arm), None, None).await?;
+    // One read of the slices and one of the group sums serve the whole report.
     let slices = store
         .campaign_slices(KpiFilter {
             campaign_id: campaign.id.clone(),
             ..KpiFilter::default()
         })
         .await?;
+    let moments = store.campaign_moments(campaign.id.clone()).await?;
+    let kpis = sum_kpis(
+        campaign,
+        Some(Breakdown::Arm),
+        (None, None),
+        &slices,
+        &moments,
+    );
     let cost: f64 = slices
         .iter()
         .filter(|s| s.group != HOLDOUT)
         .map(|s| s.counts.touches as f64 * campaign.cost_of(s.channel))
         .sum();
-    let moments = store.campaign_moments(campaign.id.clone()).await?;
     let holdout = moments
         .iter()
         .find(|m| m.group == HOLDOUT)
