@@ -28,6 +28,17 @@ pub(super) async fn fold_pending(
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&KPI_LOCK])
         .await?;
+    // The cursor and the horizon as values, so that the read is a range of the (xid, seq)
+    // index, not a filter over every event folded before.
+    let cursor = client
+        .query_one(
+            "SELECT xid::text, seq, pg_snapshot_xmin(pg_current_snapshot())::text
+             FROM kpi_progress WHERE id = 1",
+            &[],
+        )
+        .await?;
+    let (from_xid, from_seq, horizon): (String, i64, String) =
+        (cursor.get(0), cursor.get(1), cursor.get(2));
     let runs: HashMap<String, (i64, i64)> = client
         .query(
             "SELECT campaign_id, min(ran_at), max(ran_at) FROM campaign_waves GROUP BY campaign_id",
@@ -43,10 +54,10 @@ pub(super) async fn fold_pending(
             .execute(
                 "UPDATE kpi_progress p SET xid = l.xid, seq = l.seq
                  FROM (SELECT xid, seq FROM events
-                       WHERE xid IS NOT NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                       WHERE xid IS NOT NULL AND xid < $1::text::xid8
                        ORDER BY xid DESC, seq DESC LIMIT 1) l
                  WHERE p.id = 1 AND (l.xid, l.seq) > (p.xid, p.seq)",
-                &[],
+                &[&horizon],
             )
             .await?;
         return Ok(0);
@@ -55,14 +66,15 @@ pub(super) async fn fold_pending(
     let live = live(campaigns, &runs);
     let stmt = client
         .prepare_cached(
-            "SELECT e.seq, e.hcp_key, e.payload, e.xid::text
-             FROM events e, kpi_progress p
-             WHERE p.id = 1 AND e.xid IS NOT NULL AND (e.xid, e.seq) > (p.xid, p.seq)
-               AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY e.xid, e.seq LIMIT $1",
+            "SELECT seq, hcp_key, payload, xid::text FROM events
+             WHERE xid IS NOT NULL AND (xid, seq) > ($1::text::xid8, $2)
+               AND xid < $3::text::xid8
+             ORDER BY xid, seq LIMIT $4",
         )
         .await?;
-    let rows = client.query(&stmt, &[&(batch as i64)]).await?;
+    let rows = client
+        .query(&stmt, &[&from_xid, &from_seq, &horizon, &(batch as i64)])
+        .await?;
     let Some(last) = rows.last() else {
         return Ok(0);
     };
