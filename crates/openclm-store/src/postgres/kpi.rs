@@ -28,6 +28,11 @@ pub(super) async fn fold_pending(
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&KPI_LOCK])
         .await?;
+    // A cached generic plan cannot see that the cursor leaves only the index's tail to read and
+    // falls back to scanning every event; plan each read with its values.
+    client
+        .batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        .await?;
     // The cursor and the horizon as values, so that the read is a range of the (xid, seq)
     // index, not a filter over every event folded before.
     let cursor = client
