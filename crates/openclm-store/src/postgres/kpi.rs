@@ -28,8 +28,8 @@ pub(super) async fn fold_pending(
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&KPI_LOCK])
         .await?;
-    // A cached generic plan cannot see that the cursor leaves only the index's tail to read and
-    // falls back to scanning every event; plan each read with its values.
+    // Plan each read with its values: a generic plan cannot see that the cursor leaves only the
+    // index's tail to read.
     client
         .batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
         .await?;
@@ -71,7 +71,9 @@ pub(super) async fn fold_pending(
     let live = live(campaigns, &runs);
     let stmt = client
         .prepare_cached(
-            "SELECT seq, hcp_key, payload, xid::text FROM events
+            // The text form is renamed: `ORDER BY xid` must sort by the column (the index's
+            // order), not by its text.
+            "SELECT seq, hcp_key, payload, xid::text AS xid_text FROM events
              WHERE xid IS NOT NULL AND (xid, seq) > ($1::text::xid8, $2)
                AND xid < $3::text::xid8
              ORDER BY xid, seq LIMIT $4",
