@@ -33,7 +33,7 @@ use crate::{ApiError, AppState};
 
 /// Why a campaign change is refused once a wave has run: the split and what was measured must
 /// stay what they were.
-pub fn frozen_change(old: &Campaign, new: &Campaign, ran: &[WaveRecord]) -> Option<FieldError> {
+fn frozen_change(old: &Campaign, new: &Campaign, ran: &[WaveRecord]) -> Option<FieldError> {
     let frozen = |field: &str| {
         Some(FieldError::new(
             field,
@@ -72,22 +72,28 @@ pub(crate) async fn post_campaign<S: Store>(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Administer)?;
     let campaign = body_json::<CampaignInput>(&body)?.validate()?;
-    let store = &state.store;
-    if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
-        let ran = store.list_waves(campaign.id.clone()).await?;
-        if let Some(why) = frozen_change(&old, &campaign, &ran) {
-            return Err(ApiError::Conflict(why));
-        }
-    }
-    let status = match store
-        .put_campaign(campaign.clone(), (state.clock)())
-        .await?
-    {
+    let status = match save_campaign(&state.store, &campaign, (state.clock)()).await? {
         Upserted::Created => StatusCode::CREATED,
         Upserted::Updated => StatusCode::OK,
     };
-    tracing::info!(campaign = %campaign.id, "campaign saved");
     Ok((status, Json(campaign)).into_response())
+}
+
+/// Stores a campaign, refusing a change of what was measured once a wave has run (a conflict).
+pub async fn save_campaign<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    now: Timestamp,
+) -> Result<Upserted, ApiError> {
+    if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
+        let ran = store.list_waves(campaign.id.clone()).await?;
+        if let Some(why) = frozen_change(&old, campaign, &ran) {
+            return Err(ApiError::Conflict(why));
+        }
+    }
+    let saved = store.put_campaign(campaign.clone(), now).await?;
+    tracing::info!(campaign = %campaign.id, "campaign saved");
+    Ok(saved)
 }
 
 pub(crate) async fn list_campaigns<S: Store>(

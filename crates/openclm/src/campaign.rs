@@ -4,7 +4,7 @@ use anyhow::Context;
 use openclm_core::campaign::parse_file;
 use openclm_core::engine::Engine;
 use openclm_core::hcp::parse_identifier;
-use openclm_server::campaign::{describe, run_wave_for};
+use openclm_server::campaign::{describe, run_wave_for, save_campaign};
 use openclm_store::{AnyStore, Store, Upserted};
 
 use crate::cli::CampaignAction;
@@ -16,13 +16,7 @@ pub async fn run(store: AnyStore, engine: &Engine, action: CampaignAction) -> an
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let campaign = parse_file(&text)?;
-            if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
-                let ran = store.list_waves(campaign.id.clone()).await?;
-                if let Some(why) = openclm_server::campaign::frozen_change(&old, &campaign, &ran) {
-                    anyhow::bail!("{why}");
-                }
-            }
-            let verb = match store.put_campaign(campaign.clone(), now()).await? {
+            let verb = match save_campaign(&store, &campaign, now()).await? {
                 Upserted::Created => "created",
                 Upserted::Updated => "updated",
             };

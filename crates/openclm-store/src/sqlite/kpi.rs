@@ -24,6 +24,13 @@ pub(super) fn fold_pending(
     config: &StateConfig,
     batch: usize,
 ) -> Result<usize> {
+    // Nothing stored since the last fold: answer without taking the write lock (every KPI read
+    // asks first).
+    let newest: i64 =
+        conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+    if newest <= meta_get(conn, "kpi_folded_upto")? {
+        return Ok(0);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cursor = meta_get(&tx, "kpi_folded_upto")?;
     let runs: HashMap<String, (i64, i64)> = tx
