@@ -1,6 +1,7 @@
 //! OpenCLM's pure core: domain types, their validation and the logic on them — no I/O, no async,
 //! no database or HTTP types. The clock and the random source are passed in by the caller.
 
+pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod campaign;
@@ -12,6 +13,9 @@ pub mod error;
 pub mod event;
 pub mod hcp;
 pub mod measure;
+pub mod privacy;
+pub mod pv;
+pub mod screening;
 pub mod state;
 pub mod suggest;
 pub mod time;

@@ -70,7 +70,7 @@ pub(crate) async fn post_campaign<S: Store>(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Administer)?;
+    caller.require(Action::WriteCampaigns)?;
     let campaign = body_json::<CampaignInput>(&body)?.validate()?;
     let status = match save_campaign(&state.store, &campaign, (state.clock)()).await? {
         Upserted::Created => StatusCode::CREATED,
@@ -100,7 +100,7 @@ pub(crate) async fn list_campaigns<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadCampaigns)?;
     let campaigns = state.store.list_campaigns().await?;
     Ok(Json(json!({ "campaigns": campaigns })))
 }
@@ -114,7 +114,7 @@ pub(crate) async fn get_campaign<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadCampaigns)?;
     let id = campaign_id(&id)?;
     let store = &state.store;
     let campaign = store
@@ -167,7 +167,7 @@ pub(crate) async fn run_wave<S: Store>(
     caller: Caller,
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Administer)?;
+    caller.require(Action::WriteCampaigns)?;
     let id = campaign_id(&id)?;
     let number: u32 = number.parse().map_err(|_| {
         FieldError::new("number", "must be the wave's number: 1 for the first wave")

@@ -41,7 +41,7 @@ pub(crate) async fn decide<S: Store>(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    let scope = caller.require(Action::Decide)?;
     let body: DecideBody = body_json(&body)?;
     let mut ids = body.hcps;
     if let Some(one) = body.hcp {
@@ -68,6 +68,11 @@ pub(crate) async fn decide<S: Store>(
         .enumerate()
         .map(|(i, id)| HcpId::parse(&format!("hcps[{i}]"), id))
         .collect::<Result<Vec<_>, _>>()?;
+    if scope != openclm_core::auth::Scope::All {
+        for id in &ids {
+            crate::routes::visible_hcp(&state, &caller, Action::Decide, id.as_str()).await?;
+        }
+    }
     let channels = (!channels.is_empty()).then_some(channels.as_slice());
     let decisions = decide_for(
         &state.store,

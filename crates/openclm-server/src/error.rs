@@ -10,7 +10,7 @@ use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("an API key is required: send Authorization: Bearer <key>")]
+    #[error("sign in, or send Authorization: Bearer <API key>")]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
@@ -31,6 +31,17 @@ pub enum ApiError {
     Unavailable,
     #[error(transparent)]
     Internal(StoreError),
+}
+
+impl ApiError {
+    /// Names the field as part of `parent` (an item of a batch).
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            ApiError::Invalid(f) => ApiError::Invalid(f.within(parent)),
+            ApiError::Conflict(f) => ApiError::Conflict(f.within(parent)),
+            other => other,
+        }
+    }
 }
 
 impl From<FieldError> for ApiError {

@@ -254,7 +254,7 @@ pub(crate) async fn get_evaluate<S: Store>(
     caller: Caller,
     q: Result<Query<EvaluateQuery>, QueryRejection>,
 ) -> Result<Json<Report>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadReports)?;
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let policy = Candidate::parse("policy", &q.policy)?;
     let campaign = q

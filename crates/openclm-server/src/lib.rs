@@ -1,7 +1,8 @@
 //! OpenCLM's HTTP API: the only crate that knows about HTTP. Routes parse requests into core types,
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
-mod auth;
+pub mod auth;
+pub mod governance;
 pub mod campaign;
 pub mod decide;
 mod error;
@@ -31,6 +32,14 @@ pub struct ApiConfig {
     /// How long after a decision its response may still come (the `[rewards]` window): a
     /// decision younger than this is not yet settled for evaluation.
     pub attribution_window_ms: i64,
+    /// A login session ends after this long without a request.
+    pub session_idle_ms: i64,
+    /// A login session ends this long after login, however busy.
+    pub session_max_ms: i64,
+    /// Hours PV has from receipt to act on a potential adverse event.
+    pub ae_due_hours: i64,
+    /// Where overdue adverse-event cases are posted (a JSON alert), besides the log.
+    pub ae_alert_webhook: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -42,6 +51,10 @@ impl Default for ApiConfig {
             engine: openclm_core::engine::Engine::default(),
             attribution_window_ms: openclm_core::engine::reward::RewardConfig::default()
                 .window_ms(),
+            session_idle_ms: 30 * 60 * 1000,
+            session_max_ms: 12 * 60 * 60 * 1000,
+            ae_due_hours: openclm_core::pv::DEFAULT_DUE_HOURS,
+            ae_alert_webhook: None,
         }
     }
 }

@@ -417,7 +417,7 @@ pub(crate) async fn get_kpis<S: Store>(
     Path(id): Path<String>,
     q: Result<Query<KpiQuery>, QueryRejection>,
 ) -> Result<Json<Kpis>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadReports)?;
     let q = query(q)?;
     let campaign = load(&state.store, &id).await?;
     let by =
@@ -448,7 +448,7 @@ pub(crate) async fn get_report<S: Store>(
     Path(id): Path<String>,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Json<Report>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadReports)?;
     let q = query(q)?;
     let campaign = load(&state.store, &id).await?;
     Ok(Json(
@@ -626,7 +626,7 @@ pub(crate) async fn get_responders<S: Store>(
     caller: Caller,
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Json<Responders>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadReports)?;
     let campaign = load(&state.store, &id).await?;
     let number: u32 = number.parse().map_err(|_| {
         FieldError::new("number", "must be the wave's number: 1 for the first wave")

@@ -83,6 +83,56 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/v1/content/{id}",
             put(put_content::<S>).get(get_content::<S>),
         )
+        .route("/v1/login", post(crate::governance::login::<S>))
+        .route("/v1/logout", post(crate::governance::logout::<S>))
+        .route("/v1/me", get(crate::governance::me))
+        .route(
+            "/v1/users",
+            get(crate::governance::list_users::<S>).post(crate::governance::create_user::<S>),
+        )
+        .route(
+            "/v1/users/{id}/disable",
+            post(crate::governance::disable_user::<S>),
+        )
+        .route(
+            "/v1/keys",
+            get(crate::governance::list_keys::<S>).post(crate::governance::create_key::<S>),
+        )
+        .route(
+            "/v1/keys/{id}",
+            axum::routing::delete(crate::governance::revoke_key::<S>),
+        )
+        .route(
+            "/v1/content/expiring",
+            get(crate::governance::expiring_content::<S>),
+        )
+        .route(
+            "/v1/content/{id}/sends",
+            get(crate::governance::content_sends::<S>),
+        )
+        .route(
+            "/v1/content/{id}/{step}",
+            post(crate::governance::content_step::<S>),
+        )
+        .route("/v1/ae-cases", get(crate::governance::list_ae_cases::<S>))
+        .route(
+            "/v1/ae-cases/reconciliation",
+            get(crate::governance::ae_reconciliation::<S>),
+        )
+        .route("/v1/ae-cases/{id}", get(crate::governance::get_ae_case::<S>))
+        .route(
+            "/v1/ae-cases/{id}/triage",
+            post(crate::governance::triage_ae_case::<S>),
+        )
+        .route("/v1/audit", get(crate::governance::audit::<S>))
+        .route(
+            "/v1/privacy/hcps/{id}",
+            get(crate::governance::get_privacy_export::<S>),
+        )
+        .route(
+            "/v1/privacy/hcps/{id}/erase",
+            post(crate::governance::post_privacy_erase::<S>),
+        )
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)
 }
@@ -150,7 +200,7 @@ async fn ingest_events<S: Store>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    caller.require(Action::WriteEvents)?;
+    caller.require(Action::IngestEvents)?;
     let format = batch_format(&headers)?;
     let limit = state.config.max_batch_bytes;
     let too_large = || {
@@ -311,13 +361,31 @@ fn hcp_id(id: &str) -> Result<HcpId, ApiError> {
     HcpId::parse("id", id).map_err(ApiError::from)
 }
 
+/// The HCP `id` names, if the caller may do `action` on it; otherwise not found (a rep learns
+/// nothing of HCPs outside their territories).
+pub(crate) async fn visible_hcp<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    action: Action,
+    id: &str,
+) -> Result<openclm_core::Hcp, ApiError> {
+    caller.require(action)?;
+    let hcp = state
+        .store
+        .get_hcp(hcp_id(id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    caller.require_hcp(action, &hcp)?;
+    Ok(hcp)
+}
+
 async fn put_hcp<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::WriteMasterData)?;
+    caller.require(Action::WriteHcps)?;
     let input: HcpInput = body_json(&body)?;
     let hcp = input.validate(&id)?;
     let upserted = state
@@ -338,12 +406,7 @@ async fn get_hcp<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
-    let hcp = state
-        .store
-        .get_hcp(hcp_id(&id)?)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+    let hcp = visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     Ok(Json(hcp).into_response())
 }
 
@@ -361,11 +424,23 @@ async fn list_hcps<S: Store>(
     caller: Caller,
     q: Result<Query<HcpListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    let scope = caller.require(Action::ReadHcps)?;
     let q = query(q)?;
     let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let territory = match (caller.territory_limit(scope), nonempty(q.territory)) {
+        (None, asked) => asked,
+        (Some(own), Some(asked)) if own.contains(&asked) => Some(asked),
+        (Some(own), None) if own.len() == 1 => own.into_iter().next(),
+        (Some(own), _) => {
+            return Err(FieldError::new(
+                "territory",
+                format!("must be one of your territories: {}", own.join(", ")),
+            )
+            .into());
+        }
+    };
     let filter = HcpFilter {
-        territory: nonempty(q.territory),
+        territory,
         specialty: nonempty(q.specialty),
         country: nonempty(q.country),
     };
@@ -388,7 +463,7 @@ async fn timeline<S: Store>(
     Path(id): Path<String>,
     q: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     let q = query(q)?;
     let filter = TimelineFilter {
         channel: q
@@ -415,7 +490,7 @@ async fn consent<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     let history = state
         .store
         .consent_history(hcp_id(&id)?)
@@ -430,7 +505,7 @@ async fn hcp_state<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     let id = hcp_id(&id)?;
     let learned = state
         .store
@@ -449,7 +524,7 @@ async fn put_content<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::WriteMasterData)?;
+    caller.require(Action::WriteContent)?;
     let mut input: ContentInput = body_json(&body)?;
     match &input.id {
         Some(body_id) if *body_id != id => {
@@ -457,10 +532,10 @@ async fn put_content<S: Store>(
         }
         _ => input.id = Some(id),
     }
-    let content = input.validate()?;
+    let content = crate::governance::content_to_store(&state, &caller, input).await?;
     let upserted = state
         .store
-        .put_content(vec![content.clone()], (state.clock)())
+        .put_content(vec![content.clone()], caller.actor(), (state.clock)())
         .await?;
     let status = match upserted.first() {
         Some(Upserted::Created) => StatusCode::CREATED,
@@ -475,7 +550,7 @@ async fn post_content<S: Store>(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::WriteMasterData)?;
+    caller.require(Action::WriteContent)?;
     let inputs: Vec<ContentInput> = match body_json::<Value>(&body)? {
         Value::Array(items) => items
             .into_iter()
@@ -491,9 +566,16 @@ async fn post_content<S: Store>(
     };
     let mut items = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
-        items.push(input.validate().map_err(|e| e.within(&format!("[{i}]")))?);
+        items.push(
+            crate::governance::content_to_store(&state, &caller, input)
+                .await
+                .map_err(|e| e.within(&format!("[{i}]")))?,
+        );
     }
-    let upserted = state.store.put_content(items, (state.clock)()).await?;
+    let upserted = state
+        .store
+        .put_content(items, caller.actor(), (state.clock)())
+        .await?;
     let created = upserted.iter().filter(|u| **u == Upserted::Created).count();
     Ok((
         StatusCode::OK,
@@ -507,7 +589,7 @@ async fn get_content<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadContent)?;
     let content = state
         .store
         .get_content(id, (state.clock)())
@@ -529,7 +611,7 @@ async fn list_content<S: Store>(
     caller: Caller,
     q: Result<Query<ContentListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadContent)?;
     let q = query(q)?;
     let filter = ContentFilter {
         status: q

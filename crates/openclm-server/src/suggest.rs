@@ -291,13 +291,40 @@ fn rep_id(text: &str) -> Result<String, ApiError> {
     Ok(openclm_core::hcp::parse_identifier("id", text)?)
 }
 
+/// Refuses `action` on a rep's plan unless the caller reaches all of the rep's territories.
+fn require_rep(caller: &Caller, action: Action, rep: &Rep) -> Result<(), ApiError> {
+    let scope = caller.require(action)?;
+    if rep.territories.iter().all(|t| caller.reaches(scope, Some(t))) {
+        Ok(())
+    } else {
+        tracing::warn!(caller = %caller.actor(), ?action, "denied: rep outside the caller's territories");
+        Err(ApiError::NotFound("rep".into()))
+    }
+}
+
+/// Refuses `action` on a suggestion unless the caller reaches its HCP.
+async fn require_suggestion<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    action: Action,
+    suggestion: &Suggestion,
+) -> Result<(), ApiError> {
+    if caller.require(action)? == openclm_core::auth::Scope::All {
+        return Ok(());
+    }
+    crate::routes::visible_hcp(state, caller, action, &suggestion.hcp_id)
+        .await
+        .map(|_| ())
+        .map_err(|_| ApiError::NotFound("suggestion".into()))
+}
+
 pub(crate) async fn put_rep<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::WriteMasterData)?;
+    caller.require(Action::ManageReps)?;
     let rep = body_json::<RepInput>(&body)?.validate(&id)?;
     let upserted = state.store.put_rep(rep.clone(), (state.clock)()).await?;
     let status = match upserted {
@@ -312,14 +339,15 @@ pub(crate) async fn get_rep<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Rep>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadSuggestions)?;
     let id = rep_id(&id)?;
-    state
+    let rep = state
         .store
         .get_rep(id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("rep".into()))
+        .ok_or_else(|| ApiError::NotFound("rep".into()))?;
+    require_rep(&caller, Action::ReadSuggestions, &rep)?;
+    Ok(Json(rep))
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,7 +370,7 @@ pub(crate) async fn rep_suggestions<S: Store>(
     Path(id): Path<String>,
     q: Result<Query<WeekQuery>, QueryRejection>,
 ) -> Result<Json<Plan>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadSuggestions)?;
     let q = query(q)?;
     if q.rep.is_some() {
         return Err(FieldError::new("rep", "the rep is named in the path").into());
@@ -352,6 +380,7 @@ pub(crate) async fn rep_suggestions<S: Store>(
     let Some(rep) = state.store.get_rep(rep_id(&id)?).await? else {
         return Err(ApiError::NotFound("rep".into()));
     };
+    require_rep(&caller, Action::ReadSuggestions, &rep)?;
     let plan = plan_week(&state.store, &state.config.engine, &rep, week, now).await?;
     Ok(Json(plan))
 }
@@ -361,14 +390,15 @@ pub(crate) async fn get_suggestion<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Suggestion>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadSuggestions)?;
     let id = openclm_core::hcp::parse_identifier("id", &id)?;
-    state
+    let suggestion = state
         .store
         .get_suggestion(id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("suggestion".into()))
+        .ok_or_else(|| ApiError::NotFound("suggestion".into()))?;
+    require_suggestion(&state, &caller, Action::ReadSuggestions, &suggestion).await?;
+    Ok(Json(suggestion))
 }
 
 pub(crate) async fn feedback<S: Store>(
@@ -377,10 +407,14 @@ pub(crate) async fn feedback<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Suggestion>, ApiError> {
-    caller.require(Action::WriteEvents)?;
+    caller.require(Action::ActOnSuggestions)?;
     let id = openclm_core::hcp::parse_identifier("id", &id)?;
     let feedback = body_json::<FeedbackInput>(&body)?.validate()?;
     let now = (state.clock)();
+    match state.store.get_suggestion(id.clone()).await? {
+        Some(s) => require_suggestion(&state, &caller, Action::ActOnSuggestions, &s).await?,
+        None => return Err(ApiError::NotFound("suggestion".into())),
+    }
     // Acting on a suggestion needs it to be allowed still; a dismissal always goes through.
     if feedback.status != SuggestionStatus::Dismissed
         && let Some(current) = state.store.get_suggestion(id.clone()).await?
@@ -495,7 +529,7 @@ pub(crate) async fn suggestion_report<S: Store>(
     caller: Caller,
     q: Result<Query<WeekQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::Read)?;
+    caller.require(Action::ReadReports)?;
     let q = query(q)?;
     let week = parse_week(q.week.as_deref(), (state.clock)())?;
     let rep = q.rep.as_deref().map(rep_id).transpose()?;

@@ -18,7 +18,15 @@ use crate::{
 use crate::{
     DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow, WaveRecord,
 };
+use crate::{
+    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
+    UserRecord, WithdrawalEffect,
+};
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::auth::User;
 use openclm_core::campaign::Campaign;
+use openclm_core::content::ContentStatus;
+use openclm_core::pv::Triage;
 
 /// Either backend.
 #[derive(Clone)]
@@ -100,8 +108,13 @@ impl Store for AnyStore {
         delegate!(self.list_hcps(filter, page))
     }
 
-    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
-        delegate!(self.put_content(items, now))
+    async fn put_content(
+        &self,
+        items: Vec<Content>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>> {
+        delegate!(self.put_content(items, actor, now))
     }
 
     async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
@@ -134,8 +147,134 @@ impl Store for AnyStore {
         delegate!(self.hcp_state(hcp))
     }
 
-    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
-        delegate!(self.create_api_key(key))
+    async fn create_api_key(
+        &self,
+        key: ApiKeyRecord,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<()> {
+        delegate!(self.create_api_key(key, audit, now))
+    }
+
+    async fn create_user(
+        &self,
+        user: User,
+        password_hash: String,
+        audit: NewAudit,
+    ) -> Result<bool> {
+        delegate!(self.create_user(user, password_hash, audit))
+    }
+
+    async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>> {
+        delegate!(self.find_user(user_id))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        delegate!(self.list_users())
+    }
+
+    async fn disable_user(
+        &self,
+        user_id: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<bool> {
+        delegate!(self.disable_user(user_id, audit, now))
+    }
+
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+        delegate!(self.record_login(user_id, succeeded, now))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<()> {
+        delegate!(self.create_session(token_hash, user_id, now))
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: String,
+        now: Timestamp,
+        limits: SessionLimits,
+    ) -> Result<Option<User>> {
+        delegate!(self.touch_session(token_hash, now, limits))
+    }
+
+    async fn end_session(&self, token_hash: String, now: Timestamp) -> Result<bool> {
+        delegate!(self.end_session(token_hash, now))
+    }
+
+    async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()> {
+        delegate!(self.append_audit(entries, now))
+    }
+
+    async fn audit_entries(
+        &self,
+        record: Option<String>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        delegate!(self.audit_entries(record, after_seq, limit))
+    }
+
+    async fn transition_content(
+        &self,
+        content: Content,
+        expected: (ContentStatus, String),
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<(bool, WithdrawalEffect)>> {
+        delegate!(self.transition_content(content, expected, audit, now))
+    }
+
+    async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>> {
+        delegate!(self.send_history(filter, limit))
+    }
+
+    async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>> {
+        delegate!(self.ae_cases(filter))
+    }
+
+    async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
+        delegate!(self.get_ae_case(case_id))
+    }
+
+    async fn triage_ae_case(
+        &self,
+        case_id: String,
+        triage: Triage,
+        by: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<bool>> {
+        delegate!(self.triage_ae_case(case_id, triage, by, audit, now))
+    }
+
+    async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()> {
+        delegate!(self.mark_ae_alerted(case_ids, now))
+    }
+
+    async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
+        delegate!(self.screening_report())
+    }
+
+    async fn suppressed(&self, hashes: Vec<String>) -> Result<Vec<String>> {
+        delegate!(self.suppressed(hashes))
+    }
+
+    async fn erase_hcp(
+        &self,
+        hcp: HcpId,
+        pseudonym: String,
+        suppress: Vec<String>,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>> {
+        delegate!(self.erase_hcp(hcp, pseudonym, suppress, audit, now))
     }
 
     async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>> {
@@ -146,8 +285,13 @@ impl Store for AnyStore {
         delegate!(self.list_api_keys())
     }
 
-    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
-        delegate!(self.revoke_api_key(key_id, now))
+    async fn revoke_api_key(
+        &self,
+        key_id: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<bool> {
+        delegate!(self.revoke_api_key(key_id, audit, now))
     }
 
     async fn counts(&self) -> Result<StoreCounts> {

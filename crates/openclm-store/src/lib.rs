@@ -14,6 +14,9 @@ use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::Counts;
 use openclm_core::state::HcpState;
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::auth::User;
+use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
@@ -180,6 +183,113 @@ pub struct ApiKeyRecord {
     pub label: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// A person's account as stored, with what login needs.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub failed_logins: u32,
+    pub locked_until: Option<Timestamp>,
+}
+
+/// How long a login session lives.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Ended after this long without a request.
+    pub idle_ms: i64,
+    /// Ended this long after login, however busy.
+    pub max_ms: i64,
+}
+
+/// A potential adverse-event case as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct AeCase {
+    pub case_id: String,
+    pub event_id: String,
+    /// The reporter: the HCP's OpenCLM id (a pseudonym once erased).
+    pub hcp_id: String,
+    pub source: String,
+    /// The event field the text came from (`text`, `notes`, `answer`).
+    pub field: String,
+    /// Day zero: when OpenCLM received the text.
+    pub received_at: Timestamp,
+    pub due_at: Timestamp,
+    pub text: String,
+    /// What screening found: products, events, special situations, criteria.
+    pub findings: serde_json::Value,
+    pub status: AeStatus,
+    pub triaged_by: Option<String>,
+    pub triaged_at: Option<Timestamp>,
+    pub external_ref: Option<String>,
+    pub triage_note: Option<String>,
+    pub alerted_at: Option<Timestamp>,
+}
+
+/// Which AE cases to list; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct AeFilter {
+    pub status: Option<AeStatus>,
+    /// Open cases due before this time (overdue ones, given now).
+    pub due_before: Option<Timestamp>,
+    /// Only cases not yet alerted.
+    pub not_alerted: bool,
+}
+
+/// The reconciliation of screening for one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceScreening {
+    pub source: String,
+    /// Free texts screened.
+    pub screened: u64,
+    /// Cases opened.
+    pub flagged: u64,
+    /// Cases forwarded to the safety database as adverse events.
+    pub forwarded: u64,
+    /// Cases PV has triaged (any decision).
+    pub acknowledged: u64,
+}
+
+/// One content version sent to an HCP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SendRecord {
+    pub decision_id: String,
+    pub hcp_id: String,
+    pub content_id: String,
+    pub content_version: u32,
+    pub content_hash: String,
+    pub channel: Channel,
+    pub sent_at: Timestamp,
+}
+
+/// Which sends to list.
+#[derive(Debug, Clone, Default)]
+pub struct SendFilter {
+    pub content_id: Option<String>,
+    pub hcp: Option<HcpId>,
+}
+
+/// What withdrawing content stopped at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WithdrawalEffect {
+    /// Pending rep suggestions with the content, cancelled.
+    pub suggestions_cancelled: u64,
+    /// Decisions with the content not yet delivered, cancelled (they no longer hold a place
+    /// under the caps, and a late delivery report no longer credits them).
+    pub sends_cancelled: u64,
+}
+
+/// What erasing an HCP changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureReport {
+    pub pseudonym: String,
+    pub events_redacted: u64,
+    pub external_ids_removed: u64,
+    pub consent_records_removed: u64,
+    pub suppressions_added: u64,
+    /// Adverse-event cases kept, as pharmacovigilance law requires.
+    pub ae_cases_kept: u64,
 }
 
 /// A decision of the engine, as logged.
@@ -369,7 +479,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>>;
     async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>>;
 
-    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>>;
+    /// Creates or replaces content items as given (MLR record included), each with an audit
+    /// entry naming `actor` and the old and new item.
+    async fn put_content(
+        &self,
+        items: Vec<Content>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>>;
     async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>>;
     async fn list_content(
         &self,
@@ -393,11 +510,91 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// before the first); `None` when the HCP is unknown.
     async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>>;
 
-    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()>;
+    /// Stores a new key with its audit entry.
+    async fn create_api_key(&self, key: ApiKeyRecord, audit: NewAudit, now: Timestamp)
+    -> Result<()>;
     async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
     /// Revokes a key; false when there is no such key.
-    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool>;
+    /// Revokes an active key; `false` if there is no active key with this id.
+    async fn revoke_api_key(&self, key_id: String, audit: NewAudit, now: Timestamp)
+    -> Result<bool>;
+
+    /// Creates an account; `false` if the id is taken.
+    async fn create_user(&self, user: User, password_hash: String, audit: NewAudit)
+    -> Result<bool>;
+    async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Disables an account and ends its sessions; `false` if there is no such account.
+    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp)
+    -> Result<bool>;
+    /// Counts a failed login (locking the account after too many in a row) or clears the
+    /// count after a successful one.
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()>;
+    async fn create_session(&self, token_hash: String, user_id: String, now: Timestamp)
+    -> Result<()>;
+    /// The session's user if the session is live (not ended, idle or too old, the account not
+    /// disabled), marking it used now; a session found dead is ended.
+    async fn touch_session(
+        &self,
+        token_hash: String,
+        now: Timestamp,
+        limits: SessionLimits,
+    ) -> Result<Option<User>>;
+    async fn end_session(&self, token_hash: String, now: Timestamp) -> Result<bool>;
+
+    /// Appends entries to the audit trail, chained after the newest.
+    async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()>;
+    /// Entries after `after_seq` in order, of one record or all.
+    async fn audit_entries(
+        &self,
+        record: Option<String>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>>;
+
+    /// Replaces a content item if its stored status and hash are still `expected` (so two
+    /// reviewers never both act on one version), with its audit entry. Withdrawal also cancels
+    /// the content's pending suggestions and undelivered decisions in the same transaction.
+    /// `None` if the item does not exist, `Some(false)` if it changed meanwhile.
+    async fn transition_content(
+        &self,
+        content: Content,
+        expected: (ContentStatus, String),
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<(bool, WithdrawalEffect)>>;
+    async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>>;
+
+    async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>>;
+    async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>>;
+    /// Records PV's decision on an open case; `None` if there is no such case, `Some(false)` if
+    /// it was already triaged.
+    async fn triage_ae_case(
+        &self,
+        case_id: String,
+        triage: Triage,
+        by: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<bool>>;
+    async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()>;
+    async fn screening_report(&self) -> Result<Vec<SourceScreening>>;
+
+    /// Which of `hashes` are on the suppression list.
+    async fn suppressed(&self, hashes: Vec<String>) -> Result<Vec<String>>;
+    /// Erases an HCP's personal data: the profile is pseudonymized, external ids and email
+    /// removed, event payloads stripped of identifiers and free text, consent records and
+    /// cached state removed, `suppress` hashes added to the suppression list. Aggregates, AE
+    /// cases and the audit trail are kept. `None` if there is no such HCP.
+    async fn erase_hcp(
+        &self,
+        hcp: HcpId,
+        pseudonym: String,
+        suppress: Vec<String>,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>>;
 
     async fn counts(&self) -> Result<StoreCounts>;
     /// Checks the database's own integrity and OpenCLM's invariants (each event once, indexes whole).

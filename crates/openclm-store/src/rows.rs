@@ -183,3 +183,23 @@ pub(crate) fn attribute(
         })
         .max_by_key(|&i| (preferred(&candidates[i]), candidates[i].made_at))
 }
+
+/// Personal fields an event payload may carry, besides the HCP's id: removed on erasure.
+const PERSONAL_EVENT_FIELDS: [&str; 8] = [
+    "hcp", "text", "notes", "answer", "email", "user_agent", "ip", "name",
+];
+
+/// The payload of an erased HCP's event: identifiers and free text gone, the rest (type, times,
+/// channel, content, campaign, counts) kept for the aggregates.
+pub(crate) fn redact_payload(payload: &str, pseudonym: &str) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(payload)
+    else {
+        return serde_json::json!({"hcp": pseudonym, "erased": true}).to_string();
+    };
+    for field in PERSONAL_EVENT_FIELDS {
+        map.remove(field);
+    }
+    map.insert("hcp".into(), pseudonym.into());
+    map.insert("erased".into(), true.into());
+    serde_json::Value::Object(map).to_string()
+}

@@ -40,6 +40,26 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage people's accounts (personal; passwords are read from standard input).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// The audit trail: check its hash chain, print a record's history.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Data-subject requests: access export and erasure of an HCP.
+    Privacy {
+        #[command(subcommand)]
+        action: PrivacyAction,
+    },
+    /// The pharmacovigilance queue of potential adverse events.
+    Pv {
+        #[command(subcommand)]
+        action: PvAction,
+    },
     /// Settings.
     Config {
         #[command(subcommand)]
@@ -216,7 +236,9 @@ pub enum FileFormat {
 pub enum KeysAction {
     /// Create a key; the key itself is printed alone on the last line, once.
     Create {
-        #[arg(long, value_parser = ["admin", "ingest", "read"])]
+        /// admin, marketer, analyst or ingest (`read` is taken as analyst); the other roles are
+        /// personal and need a user account.
+        #[arg(long)]
         role: String,
         /// What the key is for (e.g. the integration's name).
         #[arg(long, default_value = "")]
@@ -226,6 +248,69 @@ pub enum KeysAction {
     List,
     /// Revoke a key by its id (the 12 hex characters after `oclm_`).
     Revoke { key_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Create an account; the password (at least 12 characters) is read from standard input.
+    Create {
+        #[arg(long)]
+        user_id: String,
+        /// The person's name as an electronic signature prints it.
+        #[arg(long)]
+        name: String,
+        /// admin, marketer, mlr_reviewer, rep, pv_officer, privacy_officer, analyst or ingest.
+        #[arg(long)]
+        role: String,
+        /// A rep's territory (repeat for several).
+        #[arg(long = "territory")]
+        territories: Vec<String>,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account and end its sessions.
+    Disable { user_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Check the whole hash chain; names every altered or deleted entry. Exits non-zero if any.
+    Verify,
+    /// Print one record's full history: `content/ID`, `user/ID`, `key/ID`, `campaign/ID`,
+    /// `ae_case/ID`, or `hcp:ID` for an HCP.
+    Export {
+        #[arg(long)]
+        record: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyAction {
+    /// Print everything held about an HCP as JSON.
+    Export { hcp: String },
+    /// Erase an HCP's personal data (pseudonymize; PV cases and the audit trail are kept).
+    Erase {
+        hcp: String,
+        /// The request being answered.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PvAction {
+    /// The queue: open cases, overdue first, with time left.
+    Queue,
+    /// Per source: texts screened, cases flagged, forwarded and acknowledged.
+    Reconciliation,
 }
 
 #[derive(Debug, Subcommand)]

@@ -227,7 +227,14 @@ pub async fn store_world(store: &AnyStore, world: &World) -> anyhow::Result<Demo
             result.context("the synthetic world produced an HCP the store refused")?;
         }
     }
-    store.put_content(world.content.clone(), now()).await?;
+    let library = world
+        .content
+        .iter()
+        .map(|c| c.clone().with_external_approval("system:demo"))
+        .collect();
+    store
+        .put_content(library, "system:demo".into(), now())
+        .await?;
     for rep in world.reps() {
         store.put_rep(rep, now()).await?;
     }

@@ -270,7 +270,12 @@ pub async fn import_content(
             }
         }
     }
-    summary.stored = store.put_content(items, now()).await?.len();
+    let actor = crate::governance::cli_actor();
+    let items = items
+        .into_iter()
+        .map(|c| c.with_external_approval(&actor))
+        .collect();
+    summary.stored = store.put_content(items, actor, now()).await?.len();
     Ok(summary)
 }
 

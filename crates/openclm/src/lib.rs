@@ -7,6 +7,7 @@ mod bench_kpis;
 mod campaign;
 pub mod cli;
 pub mod demo;
+pub mod governance;
 pub mod import;
 mod report;
 pub mod settings;
@@ -14,6 +15,7 @@ mod simulate;
 
 use anyhow::Context;
 use openclm_core::Timestamp;
+use openclm_core::audit::NewAudit;
 use openclm_core::auth::{NewApiKey, Role};
 use openclm_server::{ApiConfig, AppState, system_clock};
 use openclm_store::{AnyStore, ApiKeyRecord, Store};
@@ -66,6 +68,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { what } => import::run(open_store(&settings).await?, what).await,
         Command::Keys { action } => keys(open_store(&settings).await?, action).await,
+        Command::Users { action } => governance::users(open_store(&settings).await?, action).await,
+        Command::Audit { action } => governance::audit(open_store(&settings).await?, action).await,
+        Command::Privacy { action } => {
+            governance::privacy(open_store(&settings).await?, action).await
+        }
+        Command::Pv { action } => governance::pv(open_store(&settings).await?, action).await,
         Command::Config { action } => {
             match action {
                 ConfigAction::Default => print!("{}", settings::DEFAULT_TOML),
@@ -377,17 +385,22 @@ pub async fn create_key(
     role: Role,
     label: &str,
 ) -> anyhow::Result<(String, String)> {
+    anyhow::ensure!(
+        role.allowed_for_keys(),
+        "{role} duties are personal: create a user account (openclm users create) instead of a key"
+    );
     let key = NewApiKey::generate(&mut rand::rng());
-    store
-        .create_api_key(ApiKeyRecord {
-            key_id: key.key_id.clone(),
-            hash: key.hash,
-            role: role.as_str().to_owned(),
-            label: label.to_owned(),
-            created_at: now(),
-            revoked_at: None,
-        })
-        .await?;
+    let record = ApiKeyRecord {
+        key_id: key.key_id.clone(),
+        hash: key.hash,
+        role: role.as_str().to_owned(),
+        label: label.to_owned(),
+        created_at: now(),
+        revoked_at: None,
+    };
+    let audit = NewAudit::new(&governance::cli_actor(), "create", format!("key/{}", key.key_id))
+        .new_value(&record);
+    store.create_api_key(record, audit, now()).await?;
     Ok((key.key_id, key.secret))
 }
 
@@ -416,9 +429,10 @@ async fn keys(store: AnyStore, action: KeysAction) -> anyhow::Result<()> {
             }
         }
         KeysAction::Revoke { key_id } => {
+            let audit = NewAudit::new(&governance::cli_actor(), "revoke", format!("key/{key_id}"));
             anyhow::ensure!(
-                store.revoke_api_key(key_id.clone(), now()).await?,
-                "no key with id {key_id}"
+                store.revoke_api_key(key_id.clone(), audit, now()).await?,
+                "no active key with id {key_id}"
             );
             println!("revoked key {key_id}");
         }

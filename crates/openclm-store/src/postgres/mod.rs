@@ -4,6 +4,7 @@
 //! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
 
 mod campaign;
+mod governance;
 mod ingest;
 mod kpi;
 mod master;
@@ -24,9 +25,12 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
+use crate::{
+    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
+    UserRecord, WithdrawalEffect,
+};
 use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
@@ -36,7 +40,11 @@ use crate::{
     CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow,
     WaveRecord,
 };
+use governance::AuditLock;
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::auth::User;
 use openclm_core::campaign::Campaign;
+use openclm_core::pv::Triage;
 use openclm_core::state::StateConfig;
 
 /// Migrations, in order. Append only: a released migration never changes.
@@ -70,6 +78,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "campaign_kpis",
         include_str!("../../migrations/postgres/0006_campaign_kpis.sql"),
+    ),
+    (
+        7,
+        "governance",
+        include_str!("../../migrations/postgres/0007_governance.sql"),
     ),
 ];
 
@@ -417,7 +430,7 @@ async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hc
 }
 
 const CONTENT_COLUMNS: &str = "id, title, kind, product, topics, language, countries, version, \
-     status, approval_code, approved_at, valid_from, expires_at, specialties";
+     status, approval_code, approved_at, valid_from, expires_at, specialties, mlr";
 
 fn read_content(r: &Row, now: Timestamp) -> Result<Content> {
     let ts = |i: usize| r.get::<_, Option<i64>>(i).map(Timestamp::from_millis);
@@ -437,6 +450,7 @@ fn read_content(r: &Row, now: Timestamp) -> Result<Content> {
         approved_at: ts(10),
         valid_from: ts(11),
         expires_at: ts(12),
+        mlr: serde_json::from_str(r.get(14)).map_err(|e| corrupt("content.mlr", e))?,
     };
     content.status = content.status_at(now);
     Ok(content)
@@ -590,57 +604,39 @@ impl crate::Store for PgStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
+    async fn put_content(
+        &self,
+        items: Vec<Content>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>> {
         retrying(|| async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO content (id, title, kind, product, topics, language, countries,
-                        version, status, approval_code, approved_at, valid_from, expires_at, updated_at,
-                        specialties)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                     ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
-                        product = excluded.product, topics = excluded.topics,
-                        language = excluded.language, countries = excluded.countries,
-                        version = excluded.version, status = excluded.status,
-                        approval_code = excluded.approval_code, approved_at = excluded.approved_at,
-                        valid_from = excluded.valid_from, expires_at = excluded.expires_at,
-                        updated_at = excluded.updated_at, specialties = excluded.specialties
-                     RETURNING (xmax = 0) AS inserted",
-                )
-                .await?;
+            // Taken first, so the old value each entry records is the one this write replaces.
+            let held = AuditLock::take(&tx).await?;
             let mut results = Vec::with_capacity(items.len());
+            let mut audit = Vec::with_capacity(items.len());
             for c in &items {
-                let specialties = to_json(&c.specialties);
-                let params: [&(dyn ToSql + Sync); 15] = [
-                    &c.id,
-                    &c.title,
-                    &c.kind.as_str(),
-                    &c.product,
-                    &to_json(&c.topics),
-                    &c.language,
-                    &to_json(&c.countries),
-                    &i64::from(c.version),
-                    &c.status.as_str(),
-                    &c.approval_code,
-                    &c.approved_at.map(Timestamp::millis),
-                    &c.valid_from.map(Timestamp::millis),
-                    &c.expires_at.map(Timestamp::millis),
-                    &now.millis(),
-                    &specialties,
-                ];
-                let inserted: bool = tx.query_one(&stmt, &params).await?.get(0);
+                let old = governance::read_content_for_update(&tx, &c.id, now).await?;
+                governance::write_content(&tx, c, now).await?;
                 if c.status != ContentStatus::Approved {
                     let why = format!("content {} is {}", c.id, c.status);
                     suggest::cancel_for_content(&tx, &c.id, &why, now).await?;
                 }
-                results.push(if inserted {
-                    Upserted::Created
-                } else {
+                let action = if old.is_some() { "update" } else { "create" };
+                let mut entry = NewAudit::new(&actor, action, format!("content/{}", c.id));
+                if let Some(old) = &old {
+                    entry = entry.old(old);
+                }
+                audit.push(entry.new_value(c));
+                results.push(if old.is_some() {
                     Upserted::Updated
+                } else {
+                    Upserted::Created
                 });
             }
+            governance::append_audit(&tx, &held, audit, now).await?;
             tx.commit().await?;
             Ok(results)
         })
@@ -831,15 +827,26 @@ impl crate::Store for PgStore {
         Ok(Some(state))
     }
 
-    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .execute(
+    async fn create_api_key(
+        &self,
+        key: ApiKeyRecord,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<()> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            tx.execute(
                 "INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES ($1, $2, $3, $4, $5)",
                 &[&key.key_id, &key.hash, &key.role, &key.label, &key.created_at.millis()],
             )
             .await?;
-        Ok(())
+            governance::append_audit(&tx, &held, vec![audit.clone()], now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>> {
@@ -870,15 +877,217 @@ impl crate::Store for PgStore {
             .collect())
     }
 
-    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
+    async fn revoke_api_key(
+        &self,
+        key_id: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<bool> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            let changed = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+                    &[&key_id, &now.millis()],
+                )
+                .await?;
+            if changed > 0 {
+                governance::append_audit(&tx, &held, vec![audit.clone()], now).await?;
+            }
+            tx.commit().await?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_user(
+        &self,
+        user: User,
+        password_hash: String,
+        audit: NewAudit,
+    ) -> Result<bool> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            let created =
+                governance::create_user(&tx, &held, &user, &password_hash, audit.clone()).await?;
+            tx.commit().await?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>> {
         let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1",
-                &[&key_id, &now.millis()],
-            )
-            .await?;
-        Ok(changed > 0)
+        governance::find_user(&client, &user_id).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let client = self.client().await?;
+        governance::list_users(&client).await
+    }
+
+    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            let done = governance::disable_user(&tx, &held, &user_id, audit.clone(), now).await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        governance::record_login(&client, &user_id, succeeded, now).await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        governance::create_session(&client, &token_hash, &user_id, now).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: String,
+        now: Timestamp,
+        limits: SessionLimits,
+    ) -> Result<Option<User>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let user = governance::touch_session(&tx, &token_hash, now, limits).await?;
+            tx.commit().await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn end_session(&self, token_hash: String, now: Timestamp) -> Result<bool> {
+        let client = self.client().await?;
+        governance::end_session(&client, &token_hash, now).await
+    }
+
+    async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            governance::append_audit(&tx, &held, entries.clone(), now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(
+        &self,
+        record: Option<String>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        let client = self.client().await?;
+        governance::audit_entries(&client, record.as_deref(), after_seq, limit).await
+    }
+
+    async fn transition_content(
+        &self,
+        content: Content,
+        expected: (ContentStatus, String),
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<(bool, WithdrawalEffect)>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            let done =
+                governance::transition_content(&tx, &held, &content, &expected, audit.clone(), now)
+                    .await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>> {
+        let client = self.client().await?;
+        governance::send_history(&client, &filter, limit).await
+    }
+
+    async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>> {
+        let client = self.client().await?;
+        governance::ae_cases(&client, &filter).await
+    }
+
+    async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
+        let client = self.client().await?;
+        governance::get_ae_case(&client, &case_id).await
+    }
+
+    async fn triage_ae_case(
+        &self,
+        case_id: String,
+        triage: Triage,
+        by: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<bool>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = AuditLock::take(&tx).await?;
+            let done =
+                governance::triage_ae_case(&tx, &held, &case_id, &triage, &by, audit.clone(), now)
+                    .await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        governance::mark_ae_alerted(&client, &case_ids, now).await
+    }
+
+    async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
+        let client = self.client().await?;
+        governance::screening_report(&client).await
+    }
+
+    async fn suppressed(&self, hashes: Vec<String>) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        governance::suppressed(&client, &hashes).await
+    }
+
+    async fn erase_hcp(
+        &self,
+        hcp: HcpId,
+        pseudonym: String,
+        suppress: Vec<String>,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let report =
+                governance::erase_hcp(&tx, &hcp, &pseudonym, &suppress, audit.clone(), now).await?;
+            tx.commit().await?;
+            Ok(report)
+        })
+        .await
     }
 
     async fn counts(&self) -> Result<StoreCounts> {
@@ -992,6 +1201,7 @@ impl crate::Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let logged = suggest::insert_decisions(&tx, &decisions).await?;
+        governance::record_sends(&tx, &decisions, &logged).await?;
         tx.commit().await?;
         Ok(logged)
     }

@@ -2,6 +2,7 @@
 //! small pool of connections for reads and master-data writes.
 
 mod campaign;
+mod governance;
 mod kpi;
 mod suggest;
 mod tail;
@@ -33,7 +34,14 @@ use crate::{
     CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow,
     WaveRecord,
 };
+use crate::{
+    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
+    UserRecord, WithdrawalEffect,
+};
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::auth::User;
 use openclm_core::campaign::Campaign;
+use openclm_core::pv::Triage;
 use tail::Tail;
 use writer::{IngestJob, Writer};
 
@@ -73,6 +81,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "campaign_kpis",
         include_str!("../../migrations/sqlite/0007_campaign_kpis.sql"),
+    ),
+    (
+        8,
+        "governance",
+        include_str!("../../migrations/sqlite/0008_governance.sql"),
     ),
 ];
 
@@ -384,9 +397,43 @@ fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
     })
 }
 
+/// Inserts or replaces a content item's fields (not its MLR record).
+fn upsert_content_row(tx: &Connection, c: &Content, now: Timestamp) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO content (id, title, kind, product, topics, language, countries, version,
+            status, approval_code, approved_at, valid_from, expires_at, updated_at,
+            specialties)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
+            product = excluded.product, topics = excluded.topics, language = excluded.language,
+            countries = excluded.countries, version = excluded.version, status = excluded.status,
+            approval_code = excluded.approval_code, approved_at = excluded.approved_at,
+            valid_from = excluded.valid_from, expires_at = excluded.expires_at,
+            updated_at = excluded.updated_at, specialties = excluded.specialties",
+    )?
+    .execute(params![
+        c.id,
+        c.title,
+        c.kind.as_str(),
+        c.product,
+        to_json(&c.topics),
+        c.language,
+        to_json(&c.countries),
+        c.version,
+        c.status.as_str(),
+        c.approval_code,
+        c.approved_at.map(Timestamp::millis),
+        c.valid_from.map(Timestamp::millis),
+        c.expires_at.map(Timestamp::millis),
+        now.millis(),
+        to_json(&c.specialties),
+    ])?;
+    Ok(())
+}
+
 const CONTENT_COLUMNS: &str =
     "id, title, kind, product, topics, language, countries, version, status,
-    approval_code, approved_at, valid_from, expires_at, specialties";
+    approval_code, approved_at, valid_from, expires_at, specialties, mlr";
 
 fn read_content(row: &rusqlite::Row, now: Timestamp) -> rusqlite::Result<Content> {
     let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
@@ -409,6 +456,9 @@ fn read_content(row: &rusqlite::Row, now: Timestamp) -> rusqlite::Result<Content
         approved_at: ts(10)?,
         valid_from: ts(11)?,
         expires_at: ts(12)?,
+        mlr: serde_json::from_str(&row.get::<_, String>(14)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(14, rusqlite::types::Type::Text, Box::new(e))
+        })?,
     };
     content.status = content.status_at(now);
     Ok(content)
@@ -515,51 +565,37 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn put_content(&self, items: Vec<Content>, now: Timestamp) -> Result<Vec<Upserted>> {
+    async fn put_content(
+        &self,
+        items: Vec<Content>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(items.len());
+            let mut audit = Vec::with_capacity(items.len());
             for c in &items {
-                let existed = tx
-                    .prepare_cached("SELECT 1 FROM content WHERE id = ?1")?
-                    .query_row([&c.id], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                tx.prepare_cached(
-                    "INSERT INTO content (id, title, kind, product, topics, language, countries, version,
-                        status, approval_code, approved_at, valid_from, expires_at, updated_at,
-                        specialties)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                     ON CONFLICT (id) DO UPDATE SET title = excluded.title, kind = excluded.kind,
-                        product = excluded.product, topics = excluded.topics, language = excluded.language,
-                        countries = excluded.countries, version = excluded.version, status = excluded.status,
-                        approval_code = excluded.approval_code, approved_at = excluded.approved_at,
-                        valid_from = excluded.valid_from, expires_at = excluded.expires_at,
-                        updated_at = excluded.updated_at, specialties = excluded.specialties",
-                )?
-                .execute(params![
-                    c.id,
-                    c.title,
-                    c.kind.as_str(),
-                    c.product,
-                    to_json(&c.topics),
-                    c.language,
-                    to_json(&c.countries),
-                    c.version,
-                    c.status.as_str(),
-                    c.approval_code,
-                    c.approved_at.map(Timestamp::millis),
-                    c.valid_from.map(Timestamp::millis),
-                    c.expires_at.map(Timestamp::millis),
-                    now.millis(),
-                    to_json(&c.specialties),
-                ])?;
+                let old = governance::read_content_at(&tx, &c.id, now)?;
+                upsert_content_row(&tx, c, now)?;
+                governance::write_content_mlr(&tx, c)?;
                 if c.status != ContentStatus::Approved {
                     let why = format!("content {} is {}", c.id, c.status);
                     suggest::cancel_for_content(&tx, &c.id, &why, now)?;
                 }
-                results.push(if existed { Upserted::Updated } else { Upserted::Created });
+                let action = if old.is_some() { "update" } else { "create" };
+                let mut entry = NewAudit::new(&actor, action, format!("content/{}", c.id));
+                if let Some(old) = &old {
+                    entry = entry.old(old);
+                }
+                audit.push(entry.new_value(c));
+                results.push(if old.is_some() {
+                    Upserted::Updated
+                } else {
+                    Upserted::Created
+                });
             }
+            governance::append_audit(&tx, audit, now)?;
             tx.commit()?;
             Ok(results)
         })
@@ -847,12 +883,20 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn create_api_key(&self, key: ApiKeyRecord) -> Result<()> {
+    async fn create_api_key(
+        &self,
+        key: ApiKeyRecord,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<()> {
         self.with_conn(move |conn, _| {
-            conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
                 "INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![key.key_id, key.hash, key.role, key.label, key.created_at.millis()],
             )?;
+            governance::append_audit(&tx, vec![audit], now)?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -882,13 +926,202 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn revoke_api_key(&self, key_id: String, now: Timestamp) -> Result<bool> {
+    async fn revoke_api_key(
+        &self,
+        key_id: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<bool> {
         self.with_conn(move |conn, _| {
-            let changed = conn.execute(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE key_id = ?1",
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
                 params![key_id, now.millis()],
             )?;
+            if changed > 0 {
+                governance::append_audit(&tx, vec![audit], now)?;
+            }
+            tx.commit()?;
             Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_user(
+        &self,
+        user: User,
+        password_hash: String,
+        audit: NewAudit,
+    ) -> Result<bool> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let created = governance::create_user(&tx, &user, &password_hash, audit)?;
+            tx.commit()?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>> {
+        self.with_conn(move |conn, _| governance::find_user(conn, &user_id))
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.with_conn(|conn, _| governance::list_users(conn)).await
+    }
+
+    async fn disable_user(
+        &self,
+        user_id: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = governance::disable_user(&tx, &user_id, audit, now)?;
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+        self.with_conn(move |conn, _| governance::record_login(conn, &user_id, succeeded, now))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.with_conn(move |conn, _| governance::create_session(conn, &token_hash, &user_id, now))
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: String,
+        now: Timestamp,
+        limits: SessionLimits,
+    ) -> Result<Option<User>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let user = governance::touch_session(&tx, &token_hash, now, limits)?;
+            tx.commit()?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn end_session(&self, token_hash: String, now: Timestamp) -> Result<bool> {
+        self.with_conn(move |conn, _| governance::end_session(conn, &token_hash, now))
+            .await
+    }
+
+    async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            governance::append_audit(&tx, entries, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(
+        &self,
+        record: Option<String>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        self.with_conn(move |conn, _| governance::audit_entries(conn, record, after_seq, limit))
+            .await
+    }
+
+    async fn transition_content(
+        &self,
+        content: Content,
+        expected: (ContentStatus, String),
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<(bool, WithdrawalEffect)>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = governance::transition_content(&tx, &content, &expected, audit, now)?;
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>> {
+        self.with_conn(move |conn, _| governance::send_history(conn, &filter, limit))
+            .await
+    }
+
+    async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>> {
+        self.with_conn(move |conn, _| governance::ae_cases(conn, &filter))
+            .await
+    }
+
+    async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
+        self.with_conn(move |conn, _| governance::get_ae_case(conn, &case_id))
+            .await
+    }
+
+    async fn triage_ae_case(
+        &self,
+        case_id: String,
+        triage: Triage,
+        by: String,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<bool>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = governance::triage_ae_case(&tx, &case_id, &triage, &by, audit, now)?;
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            governance::mark_ae_alerted(&tx, &case_ids, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
+        self.with_conn(|conn, _| governance::screening_report(conn))
+            .await
+    }
+
+    async fn suppressed(&self, hashes: Vec<String>) -> Result<Vec<String>> {
+        self.with_conn(move |conn, _| governance::suppressed(conn, &hashes))
+            .await
+    }
+
+    async fn erase_hcp(
+        &self,
+        hcp: HcpId,
+        pseudonym: String,
+        suppress: Vec<String>,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let report = governance::erase_hcp(&tx, &hcp, &pseudonym, &suppress, audit, now)?;
+            tx.commit()?;
+            Ok(report)
         })
         .await
     }
@@ -1007,6 +1240,7 @@ impl crate::Store for SqliteStore {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let logged = suggest::insert_decisions(&tx, &decisions)?;
+            governance::record_sends(&tx, &decisions, &logged)?;
             tx.commit()?;
             Ok(logged)
         })

@@ -1,0 +1,151 @@
+//! Pharmacovigilance cases: a potential adverse event found in free text, its reporting clock
+//! and how PV triages it.
+
+use serde::Serialize;
+
+use crate::{FieldError, Timestamp};
+
+/// The default time PV has from receipt (day zero) to act on a case.
+pub const DEFAULT_DUE_HOURS: i64 = 24;
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AeStatus {
+    /// Found by screening, waiting for PV.
+    Open,
+    /// PV found no adverse event in it.
+    NotAe,
+    /// An adverse event, forwarded to the safety database (with its reference there).
+    AeForwarded,
+    /// A product-quality complaint, passed to quality.
+    ProductComplaint,
+}
+
+impl AeStatus {
+    pub const ALL: [AeStatus; 4] = [
+        AeStatus::Open,
+        AeStatus::NotAe,
+        AeStatus::AeForwarded,
+        AeStatus::ProductComplaint,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AeStatus::Open => "open",
+            AeStatus::NotAe => "not_ae",
+            AeStatus::AeForwarded => "ae_forwarded",
+            AeStatus::ProductComplaint => "product_complaint",
+        }
+    }
+
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("unknown status {text:?}; expected open, not_ae, ae_forwarded or product_complaint"),
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for AeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A PV officer's decision on a case, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Triage {
+    pub status: AeStatus,
+    /// The case's id in the safety database; required when forwarded.
+    pub external_ref: Option<String>,
+    pub note: Option<String>,
+}
+
+impl Triage {
+    pub fn parse(
+        status: Option<&str>,
+        external_ref: Option<String>,
+        note: Option<String>,
+    ) -> Result<Self, FieldError> {
+        let status = AeStatus::parse(
+            "status",
+            status.ok_or_else(|| FieldError::new("status", "is required"))?,
+        )?;
+        if status == AeStatus::Open {
+            return Err(FieldError::new(
+                "status",
+                "triage decides a case: not_ae, ae_forwarded or product_complaint",
+            ));
+        }
+        let external_ref = external_ref
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if status == AeStatus::AeForwarded && external_ref.is_none() {
+            return Err(FieldError::new(
+                "external_ref",
+                "is required when the case is forwarded (the safety database's reference)",
+            ));
+        }
+        if external_ref.as_ref().is_some_and(|r| r.len() > 200) {
+            return Err(FieldError::new("external_ref", "must be at most 200 bytes"));
+        }
+        let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        if status == AeStatus::NotAe && note.is_none() {
+            return Err(FieldError::new(
+                "note",
+                "is required when a case is closed as not an adverse event (why)",
+            ));
+        }
+        Ok(Triage {
+            status,
+            external_ref,
+            note,
+        })
+    }
+}
+
+/// The case id for a flagged field of an event: stable, so a resent event never opens a second case.
+pub fn case_id(event_id: &str, field: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{event_id}\0{field}").as_bytes());
+    format!("ae-{h:016x}")
+}
+
+/// When a case received at `received_at` is due with a deadline of `hours`.
+pub fn due_at(received_at: Timestamp, hours: i64) -> Timestamp {
+    Timestamp::from_millis(received_at.millis() + hours * 3_600_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triage_needs_a_decision_and_its_evidence() {
+        assert_eq!(Triage::parse(None, None, None).unwrap_err().field, "status");
+        assert_eq!(
+            Triage::parse(Some("open"), None, None).unwrap_err().field,
+            "status"
+        );
+        assert_eq!(
+            Triage::parse(Some("ae_forwarded"), Some(" ".into()), None)
+                .unwrap_err()
+                .field,
+            "external_ref"
+        );
+        assert_eq!(
+            Triage::parse(Some("not_ae"), None, None).unwrap_err().field,
+            "note"
+        );
+        let t = Triage::parse(Some("ae_forwarded"), Some("SAF-2026-1".into()), None).unwrap();
+        assert_eq!(t.status, AeStatus::AeForwarded);
+        assert_eq!(case_id("e1", "text"), case_id("e1", "text"));
+        assert_ne!(case_id("e1", "text"), case_id("e1", "notes"));
+        assert_eq!(due_at(Timestamp::from_millis(0), 24).millis(), 86_400_000);
+    }
+}

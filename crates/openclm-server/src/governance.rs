@@ -1,0 +1,759 @@
+//! Compliance routes: sign-in and sessions, accounts and API keys, the MLR lifecycle of content,
+//! the pharmacovigilance queue, the audit trail and data-subject requests.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use openclm_core::audit::NewAudit;
+use openclm_core::auth::{
+    Action, MAX_FAILED_LOGINS, NewApiKey, NewSession, Role, UserInput, hash_password,
+    verify_password,
+};
+use openclm_core::content::{ApprovalInput, Content, ContentInput, ContentStatus, MlrError};
+use openclm_core::privacy::{SuppressedId, pseudonym, suppression_hash};
+use openclm_core::pv::{AeStatus, Triage};
+use openclm_core::{FieldError, HcpId, Timestamp};
+use openclm_store::{
+    AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, SESSION_COOKIE, guarded};
+use crate::routes::{body_json, query, visible_hcp};
+use crate::{ApiError, AppState};
+
+// ---- sign-in ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginInput {
+    user_id: Option<String>,
+    password: Option<String>,
+}
+
+/// The same answer for an unknown user, a wrong password, a disabled or a locked account: a
+/// caller learns nothing about which accounts exist.
+fn login_refused() -> ApiError {
+    ApiError::Forbidden(format!(
+        "wrong user id or password, or the account is disabled or locked after {MAX_FAILED_LOGINS} failed attempts"
+    ))
+}
+
+/// Checks a password off the async threads (Argon2 takes tens of milliseconds on purpose).
+async fn password_matches(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// Verifies `user_id`'s password, counting failures and honouring the lock.
+async fn authenticate<S: Store>(
+    state: &AppState<S>,
+    user_id: &str,
+    password: String,
+) -> Result<openclm_core::auth::User, ApiError> {
+    let now = (state.clock)();
+    let Some(record) = state.store.find_user(user_id.to_owned()).await? else {
+        // Spend the same time as for a real account.
+        let _ = password_matches(password, DUMMY_HASH.into()).await;
+        return Err(login_refused());
+    };
+    if record.user.disabled_at.is_some() || record.locked_until.is_some_and(|t| t > now) {
+        tracing::warn!(user = %user_id, "login refused: account disabled or locked");
+        return Err(login_refused());
+    }
+    let ok = password_matches(password, record.password_hash.clone()).await;
+    state
+        .store
+        .record_login(user_id.to_owned(), ok, now)
+        .await?;
+    if !ok {
+        tracing::warn!(user = %user_id, "login failed");
+        return Err(login_refused());
+    }
+    Ok(record.user)
+}
+
+/// An Argon2id hash of a random password, verified against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2lZ0sVtJ1t0wVyZb5f9h0n7m3nE2jvYl1bQfW7Yk0sA";
+
+pub(crate) async fn login<S: Store>(
+    State(state): State<AppState<S>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: LoginInput = body_json(&body)?;
+    let user_id = input
+        .user_id
+        .ok_or_else(|| FieldError::new("user_id", "is required"))?;
+    let password = input
+        .password
+        .ok_or_else(|| FieldError::new("password", "is required"))?;
+    let user = authenticate(&state, &user_id, password).await?;
+    let session = NewSession::generate(&mut rand::rng());
+    state
+        .store
+        .create_session(session.hash, user.user_id.clone(), (state.clock)())
+        .await?;
+    tracing::info!(user = %user.user_id, "signed in");
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict",
+        session.token
+    );
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({
+            "token": session.token,
+            "user": user,
+            "idle_timeout_s": state.config.session_idle_ms / 1000,
+        })),
+    )
+        .into_response())
+}
+
+pub(crate) async fn logout<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    if let Some(hash) = caller.session_hash {
+        state.store.end_session(hash, (state.clock)()).await?;
+    }
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
+}
+
+pub(crate) async fn me(caller: Caller) -> Json<Value> {
+    let allowed: Vec<String> = Action::ALL
+        .into_iter()
+        .filter(|a| caller.role.allows(*a))
+        .map(|a| format!("{a:?}"))
+        .collect();
+    Json(json!({
+        "actor": caller.actor(),
+        "role": caller.role,
+        "user": caller.user(),
+        "may": allowed,
+    }))
+}
+
+// ---- accounts and keys -----------------------------------------------------------------------
+
+pub(crate) async fn list_users<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    Ok(Json(json!({"users": state.store.list_users().await?})).into_response())
+}
+
+pub(crate) async fn create_user<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    let now = (state.clock)();
+    let (user, password) = body_json::<UserInput>(&body)?.validate(now)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &mut rand::rng()))
+        .await
+        .map_err(|_| ApiError::Unavailable)??;
+    let audit = NewAudit::new(&caller.actor(), "create", format!("user/{}", user.user_id))
+        .new_value(&user);
+    if !state.store.create_user(user.clone(), hash, audit).await? {
+        return Err(ApiError::Conflict(FieldError::new(
+            "user_id",
+            "is taken by another account",
+        )));
+    }
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+pub(crate) async fn disable_user<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    let audit = NewAudit::new(&caller.actor(), "disable", format!("user/{id}"));
+    if !state
+        .store
+        .disable_user(id, audit, (state.clock)())
+        .await?
+    {
+        return Err(ApiError::NotFound("user".into()));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyInput {
+    role: Option<String>,
+    label: Option<String>,
+}
+
+pub(crate) async fn list_keys<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    Ok(Json(json!({"keys": state.store.list_api_keys().await?})).into_response())
+}
+
+pub(crate) async fn create_key<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    let input: KeyInput = body_json(&body)?;
+    let role = Role::parse(
+        "role",
+        input
+            .role
+            .as_deref()
+            .ok_or_else(|| FieldError::new("role", "is required"))?,
+    )?;
+    if !role.allowed_for_keys() {
+        return Err(FieldError::new(
+            "role",
+            format!("{role} duties are personal: create a user account instead of a key"),
+        )
+        .into());
+    }
+    let label = input
+        .label
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| FieldError::new("label", "is required (which integration uses the key)"))?;
+    let now = (state.clock)();
+    let key = NewApiKey::generate(&mut rand::rng());
+    let record = ApiKeyRecord {
+        key_id: key.key_id.clone(),
+        hash: key.hash,
+        role: role.as_str().to_owned(),
+        label,
+        created_at: now,
+        revoked_at: None,
+    };
+    let audit = NewAudit::new(&caller.actor(), "create", format!("key/{}", key.key_id))
+        .new_value(&record);
+    state.store.create_api_key(record.clone(), audit, now).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": key.secret, "record": record})),
+    )
+        .into_response())
+}
+
+pub(crate) async fn revoke_key<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageUsers)?;
+    let audit = NewAudit::new(&caller.actor(), "revoke", format!("key/{id}"));
+    if !state
+        .store
+        .revoke_api_key(id, audit, (state.clock)())
+        .await?
+    {
+        return Err(ApiError::NotFound("active key".into()));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- content lifecycle -----------------------------------------------------------------------
+
+/// The content item to store for an edit or creation through the API. A person edits drafts:
+/// status and approval fields are set only through the lifecycle routes, and an edit that
+/// changes an approved version makes it a draft again. An integration key may load approvals
+/// made in another MLR system of record; they are recorded as such.
+pub(crate) async fn content_to_store<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    input: ContentInput,
+) -> Result<Content, ApiError> {
+    let sets_approval = input.status.as_deref().is_some_and(|s| s != "draft")
+        || input.approval_code.is_some()
+        || input.approved_at.is_some();
+    let external = sets_approval && caller.user().is_none() && caller.role.allows(Action::WriteContent);
+    if sets_approval && !external {
+        return Err(guarded(
+            "status",
+            "submit, approve and withdraw through /v1/content/{id}/submit, /approve and /withdraw",
+        ));
+    }
+    let mut content = input.validate()?;
+    let actor = caller.actor();
+    let now = (state.clock)();
+    let old = state.store.get_content(content.id.clone(), now).await?;
+    if external {
+        if old.as_ref().is_some_and(|o| o.status == ContentStatus::Withdrawn) {
+            return Err(ApiError::Conflict(FieldError::new(
+                "status",
+                "the item is withdrawn; create a new item",
+            )));
+        }
+        content.mlr.author = old.as_ref().and_then(|o| o.mlr.author.clone());
+        return Ok(content.with_external_approval(&actor));
+    }
+    match old {
+        None => {
+            content.mlr.author = Some(actor);
+            Ok(content)
+        }
+        Some(old) => old.edit(content, &actor).map_err(mlr_error),
+    }
+}
+
+fn mlr_error(e: MlrError) -> ApiError {
+    match e {
+        MlrError::Invalid(f) => ApiError::Invalid(f),
+        MlrError::WrongState(why) => ApiError::Conflict(FieldError::new("status", why)),
+        MlrError::SelfApproval => {
+            ApiError::Forbidden("separation of duties: the author cannot approve their own content".into())
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleInput {
+    /// The reviewer's password again: the approval is an electronic signature.
+    password: Option<String>,
+    approval_code: Option<String>,
+    valid_from: Option<String>,
+    expires_at: Option<String>,
+    reason: Option<String>,
+}
+
+/// One lifecycle step: `submit`, `approve`, `return` or `withdraw`.
+pub(crate) async fn content_step<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, step)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: LifecycleInput = if body.is_empty() {
+        LifecycleInput::default()
+    } else {
+        body_json(&body)?
+    };
+    let action = match step.as_str() {
+        "submit" => Action::WriteContent,
+        "approve" | "return" => Action::ReviewContent,
+        "withdraw" => Action::WithdrawContent,
+        _ => return Err(ApiError::NotFound("route".into())),
+    };
+    caller.require(action)?;
+    let now = (state.clock)();
+    let mut content = state
+        .store
+        .get_content(id.clone(), now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("content".into()))?;
+    let expected = (content.status, content.content_hash());
+    let old = content.clone();
+    let actor = caller.actor();
+    match step.as_str() {
+        "submit" => content.submit(&actor, now).map_err(mlr_error)?,
+        "approve" => {
+            let user = caller.require_person()?.clone();
+            let password = input
+                .password
+                .ok_or_else(|| FieldError::new("password", "is required: re-enter it to sign the approval"))?;
+            // Re-authentication for the signature counts towards the lock like a login.
+            authenticate(&state, &user.user_id, password)
+                .await
+                .map_err(|_| ApiError::Forbidden("the password does not match; the approval was not signed".into()))?;
+            let approval = ApprovalInput {
+                approval_code: input.approval_code,
+                valid_from: input.valid_from,
+                expires_at: input.expires_at,
+            };
+            content
+                .approve(&actor, &user.display_name, approval, now)
+                .map_err(mlr_error)?;
+        }
+        "return" => content
+            .return_to_draft(input.reason.as_deref().unwrap_or_default())
+            .map_err(mlr_error)?,
+        _ => content
+            .withdraw(&actor, input.reason.as_deref().unwrap_or_default(), now)
+            .map_err(mlr_error)?,
+    }
+    let reason = match step.as_str() {
+        "withdraw" | "return" => input.reason.map(|r| r.trim().to_owned()),
+        _ => None,
+    };
+    let audit = NewAudit::new(&actor, &step, format!("content/{id}"))
+        .old(&old)
+        .new_value(&content)
+        .reason(reason);
+    match state
+        .store
+        .transition_content(content.clone(), expected, audit, now)
+        .await?
+    {
+        None => Err(ApiError::NotFound("content".into())),
+        Some((false, _)) => Err(ApiError::Conflict(FieldError::new(
+            "status",
+            "the item changed meanwhile; reload it and try again",
+        ))),
+        Some((true, effect)) => {
+            if step == "withdraw" {
+                tracing::info!(
+                    content = %id,
+                    suggestions = effect.suggestions_cancelled,
+                    sends = effect.sends_cancelled,
+                    "content withdrawn"
+                );
+            }
+            Ok(Json(json!({"content": content, "stopped": effect})).into_response())
+        }
+    }
+}
+
+pub(crate) async fn content_sends<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadReports)?;
+    let sends = state
+        .store
+        .send_history(
+            SendFilter {
+                content_id: Some(id),
+                hcp: None,
+            },
+            10_000,
+        )
+        .await?;
+    Ok(Json(json!({"sends": sends})).into_response())
+}
+
+/// Approved content expiring within the warning window.
+pub(crate) async fn expiring_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadContent)?;
+    let now = (state.clock)();
+    let mut expiring = Vec::new();
+    let mut page = PageRequest {
+        cursor: None,
+        limit: 1000,
+    };
+    loop {
+        let got = state
+            .store
+            .list_content(
+                openclm_store::ContentFilter {
+                    status: Some(ContentStatus::Approved),
+                    product: None,
+                },
+                page.clone(),
+                now,
+            )
+            .await?;
+        expiring.extend(got.items.into_iter().filter(|c| c.expires_soon(now)));
+        match got.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    expiring.sort_by_key(|c| c.expires_at);
+    Ok(Json(json!({"within_days": openclm_core::content::EXPIRY_WARNING_DAYS, "items": expiring})).into_response())
+}
+
+// ---- pharmacovigilance -----------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AeQuery {
+    status: Option<String>,
+    overdue: Option<bool>,
+}
+
+/// The queue: overdue first, then by time left.
+pub(crate) async fn list_ae_cases<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<AeQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadAeCases)?;
+    let q = query(q)?;
+    let now = (state.clock)();
+    let status = q
+        .status
+        .filter(|s| !s.is_empty())
+        .map(|s| AeStatus::parse("status", &s))
+        .transpose()?;
+    let cases = state
+        .store
+        .ae_cases(AeFilter {
+            status,
+            due_before: q.overdue.filter(|o| *o).map(|_| now),
+            not_alerted: false,
+        })
+        .await?;
+    let items: Vec<Value> = cases
+        .into_iter()
+        .map(|c| {
+            let left = c.due_at.millis() - now.millis();
+            let mut v = serde_json::to_value(&c).unwrap_or_default();
+            v["time_left_s"] = json!(left / 1000);
+            v["overdue"] = json!(c.status == AeStatus::Open && left < 0);
+            v
+        })
+        .collect();
+    Ok(Json(json!({"items": items})).into_response())
+}
+
+pub(crate) async fn get_ae_case<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadAeCases)?;
+    let case = state
+        .store
+        .get_ae_case(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("case".into()))?;
+    Ok(Json(case).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriageInput {
+    status: Option<String>,
+    external_ref: Option<String>,
+    note: Option<String>,
+}
+
+pub(crate) async fn triage_ae_case<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::TriageAeCases)?;
+    let user = caller.require_person()?;
+    let input: TriageInput = body_json(&body)?;
+    let triage = Triage::parse(input.status.as_deref(), input.external_ref, input.note)?;
+    let audit = NewAudit::new(&caller.actor(), "triage", format!("ae_case/{id}"))
+        .new_value(&triage)
+        .reason(triage.note.clone());
+    match state
+        .store
+        .triage_ae_case(id.clone(), triage, user.user_id.clone(), audit, (state.clock)())
+        .await?
+    {
+        None => Err(ApiError::NotFound("case".into())),
+        Some(false) => Err(ApiError::Conflict(FieldError::new(
+            "status",
+            "the case has already been triaged",
+        ))),
+        Some(true) => {
+            let case = state.store.get_ae_case(id).await?;
+            Ok(Json(case).into_response())
+        }
+    }
+}
+
+pub(crate) async fn ae_reconciliation<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadAeCases)?;
+    Ok(Json(json!({"sources": state.store.screening_report().await?})).into_response())
+}
+
+/// Raises overdue cases once each: a warning in the log (ids and times only, never the text).
+pub async fn alert_overdue<S: Store>(store: &S, now: Timestamp) -> openclm_store::Result<usize> {
+    let overdue = store
+        .ae_cases(AeFilter {
+            status: Some(AeStatus::Open),
+            due_before: Some(now),
+            not_alerted: true,
+        })
+        .await?;
+    for case in &overdue {
+        tracing::warn!(
+            case = %case.case_id,
+            due_at = %case.due_at,
+            source = %case.source,
+            "adverse-event case overdue for PV triage"
+        );
+    }
+    let ids: Vec<String> = overdue.iter().map(|c| c.case_id.clone()).collect();
+    let n = ids.len();
+    if n > 0 {
+        store.mark_ae_alerted(ids, now).await?;
+    }
+    Ok(n)
+}
+
+/// Checks for overdue cases every `every` until the process ends.
+pub fn spawn_ae_watch<S: Store>(store: S, clock: crate::Clock, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = alert_overdue(&store, clock()).await {
+                tracing::error!(error = %e, "checking overdue adverse-event cases failed");
+            }
+        }
+    });
+}
+
+// ---- audit -----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    record: Option<String>,
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn audit<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReadAudit)?;
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let entries = state
+        .store
+        .audit_entries(q.record.filter(|r| !r.is_empty()), q.after.unwrap_or(0), limit)
+        .await?;
+    Ok(Json(json!({"entries": entries})).into_response())
+}
+
+// ---- data-subject requests -------------------------------------------------------------------
+
+/// Everything held about an HCP, machine-readable. The export itself is audited.
+pub async fn privacy_export<S: Store>(
+    store: &S,
+    id: HcpId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<Value>, ApiError> {
+    let Some(hcp) = store.get_hcp(id.clone()).await? else {
+        return Ok(None);
+    };
+    let consent = store.consent_history(id.clone()).await?.unwrap_or_default();
+    let mut events = Vec::new();
+    let mut page = PageRequest {
+        cursor: None,
+        limit: 1000,
+    };
+    loop {
+        let Some(got) = store
+            .timeline(id.clone(), TimelineFilter::default(), page.clone())
+            .await?
+        else {
+            break;
+        };
+        events.extend(got.items);
+        match got.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    let learned = store
+        .hcp_state(id.clone())
+        .await?
+        .map(|s| s.summary(now, &openclm_core::state::StateConfig::default()));
+    let sends = store
+        .send_history(
+            SendFilter {
+                content_id: None,
+                hcp: Some(id.clone()),
+            },
+            100_000,
+        )
+        .await?;
+    let audit = NewAudit::new(actor, "export", openclm_core::privacy::hcp_record(id.as_str()))
+        .reason(Some("data-subject access request".into()));
+    store.append_audit(vec![audit], now).await?;
+    Ok(Some(json!({
+        "exported_at": now,
+        "hcp": hcp,
+        "consent": consent,
+        "events": events,
+        "learned_state": learned,
+        "sends": sends,
+    })))
+}
+
+/// Erases an HCP (see `Store::erase_hcp`), suppressing their identifiers against re-import.
+pub async fn privacy_erase<S: Store>(
+    store: &S,
+    id: HcpId,
+    actor: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Option<openclm_store::ErasureReport>, ApiError> {
+    let Some(hcp) = store.get_hcp(id.clone()).await? else {
+        return Ok(None);
+    };
+    let mut suppress = vec![suppression_hash(SuppressedId::ExternalId, id.as_str())];
+    for ext in &hcp.external_ids {
+        suppress.push(suppression_hash(SuppressedId::ExternalId, &ext.id));
+    }
+    if let Some(email) = &hcp.email {
+        suppress.push(suppression_hash(SuppressedId::Email, email));
+    }
+    let pseudonym = pseudonym(&mut rand::rng());
+    let audit = NewAudit::new(actor, "erase", openclm_core::privacy::hcp_record(id.as_str()))
+        .reason(Some(reason.to_owned()));
+    Ok(store.erase_hcp(id, pseudonym, suppress, audit, now).await?)
+}
+
+pub(crate) async fn get_privacy_export<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::PrivacyRequests)?;
+    visible_hcp(&state, &caller, Action::PrivacyRequests, &id).await?;
+    let id = HcpId::parse("id", &id)?;
+    privacy_export(&state.store, id, &caller.actor(), (state.clock)())
+        .await?
+        .map(|v| Json(v).into_response())
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraseInput {
+    reason: Option<String>,
+}
+
+pub(crate) async fn post_privacy_erase<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::PrivacyRequests)?;
+    caller.require_person()?;
+    let input: EraseInput = body_json(&body)?;
+    let reason = input
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| FieldError::new("reason", "is required (the request being answered)"))?;
+    let id = HcpId::parse("id", &id)?;
+    privacy_erase(&state.store, id, &caller.actor(), &reason, (state.clock)())
+        .await?
+        .map(|r| Json(r).into_response())
+        .ok_or_else(|| ApiError::NotFound("HCP".into()))
+}
