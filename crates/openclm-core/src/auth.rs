@@ -190,9 +190,15 @@ impl Role {
                     | A::ReadReports
                     | A::ReadSuggestions
             ),
+            // A CRM integration also relays reps' answers to their suggestions.
             Role::Ingest => matches!(
                 action,
-                A::IngestEvents | A::WriteHcps | A::WriteContent | A::ManageReps | A::WriteConsent
+                A::IngestEvents
+                    | A::WriteHcps
+                    | A::WriteContent
+                    | A::ManageReps
+                    | A::WriteConsent
+                    | A::ActOnSuggestions
             ),
         };
         if all { Scope::All } else { Scope::Denied }

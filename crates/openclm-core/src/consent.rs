@@ -44,6 +44,10 @@ pub struct ConsentRecord {
     /// The event that carried the change, when it came as an event.
     pub event_id: Option<String>,
     pub changed_at: Timestamp,
+    /// What proves the change, as the source gave it.
+    pub evidence: Option<String>,
+    /// The consent wording or privacy notice version the HCP saw.
+    pub notice_version: Option<String>,
 }
 
 /// The current state per channel and purpose: the latest change by time wins.
@@ -75,6 +79,8 @@ mod tests {
             source: "crm".into(),
             event_id: None,
             changed_at: Timestamp::from_millis(at),
+            evidence: None,
+            notice_version: None,
         }
     }
 

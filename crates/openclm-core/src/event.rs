@@ -147,6 +147,10 @@ pub enum Details {
     ConsentChanged {
         state: ConsentState,
         purpose: String,
+        /// What proves the change (a form submission id, a signed paper's reference, ...).
+        evidence: Option<String>,
+        /// The version of the consent wording or privacy notice the HCP saw.
+        notice_version: Option<String>,
     },
 }
 
@@ -232,11 +236,27 @@ impl Event {
         event_key_hash(&self.event_id)
     }
 
+    /// The free texts a person wrote into this event, by field: what adverse-event screening
+    /// reads.
+    pub fn free_texts(&self) -> Vec<(&'static str, &str)> {
+        match &self.details {
+            Details::Text { text } => vec![("text", text.as_str())],
+            Details::CallLogged {
+                notes: Some(notes), ..
+            } => vec![("notes", notes.as_str())],
+            Details::SurveyAnswered {
+                answer: Some(answer),
+                ..
+            } => vec![("answer", answer.as_str())],
+            _ => vec![],
+        }
+    }
+
     /// The consent change this event carries, if any: an explicit change, or an unsubscribe
     /// (honoured at once, for the event's channel).
     pub fn consent_change(&self) -> Option<(ConsentState, String)> {
         match (&self.details, self.kind) {
-            (Details::ConsentChanged { state, purpose }, _) => Some((*state, purpose.clone())),
+            (Details::ConsentChanged { state, purpose, .. }, _) => Some((*state, purpose.clone())),
             (_, EventType::Unsubscribed) => Some((
                 ConsentState::Withdrawn,
                 crate::consent::DEFAULT_PURPOSE.to_owned(),
@@ -337,6 +357,8 @@ fn parse_details(kind: EventType, f: &Fields) -> Result<Details, FieldError> {
                 purpose: f
                     .opt_id("purpose")?
                     .unwrap_or_else(|| crate::consent::DEFAULT_PURPOSE.to_owned()),
+                evidence: f.opt_text("evidence")?,
+                notice_version: f.opt_text("notice_version")?,
             }
         }
         EventType::Sent

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::{FieldError, Timestamp};
+use crate::screening::{Lexicon, Product, Screening};
+use crate::{Event, FieldError, Timestamp};
 
 /// The default time PV has from receipt (day zero) to act on a case.
 pub const DEFAULT_DUE_HOURS: i64 = 24;
@@ -110,6 +111,104 @@ impl Triage {
     }
 }
 
+/// What screening looks for and how long PV has: the `[pharmacovigilance]` settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PvConfig {
+    /// The brands' products, by brand and generic names.
+    pub products: Vec<Product>,
+    /// Company-specific adverse-event terms, beyond the built-in vocabulary.
+    pub extra_terms: Vec<String>,
+    /// Hours from receipt to the PV deadline.
+    pub due_hours: i64,
+}
+
+impl Default for PvConfig {
+    fn default() -> Self {
+        Self {
+            products: Vec::new(),
+            extra_terms: Vec::new(),
+            due_hours: DEFAULT_DUE_HOURS,
+        }
+    }
+}
+
+impl PvConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !(1..=24 * 30).contains(&self.due_hours) {
+            return Err(FieldError::new(
+                "pharmacovigilance.due_hours",
+                "must be from 1 to 720",
+            ));
+        }
+        for (i, p) in self.products.iter().enumerate() {
+            if p.brand.trim().is_empty() {
+                return Err(FieldError::new(
+                    format!("pharmacovigilance.products[{i}].brand"),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A free text that screening flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flagged {
+    /// The event field it came from.
+    pub field: &'static str,
+    pub text: String,
+    pub screening: Screening,
+}
+
+/// Screens every free text of an event before anything else reads it.
+#[derive(Debug, Clone)]
+pub struct Screener {
+    lexicon: Lexicon,
+    pub due_hours: i64,
+}
+
+impl Default for Screener {
+    fn default() -> Self {
+        Self::new(&PvConfig::default())
+    }
+}
+
+impl Screener {
+    pub fn new(config: &PvConfig) -> Self {
+        Self {
+            lexicon: Lexicon::new(config.products.clone())
+                .with_extra_terms(config.extra_terms.iter().map(|t| t.to_lowercase())),
+            due_hours: config.due_hours,
+        }
+    }
+
+    /// The event's free texts (how many were screened) and those that are potential AEs. The
+    /// reporter is the HCP the event names, so that criterion is always present.
+    pub fn screen(&self, event: &Event) -> (u32, Vec<Flagged>) {
+        let texts = event.free_texts();
+        let flagged = texts
+            .iter()
+            .filter_map(|&(field, text)| {
+                let screening = self.lexicon.screen(text, true);
+                screening.is_hit().then(|| Flagged {
+                    field,
+                    text: text.to_owned(),
+                    screening,
+                })
+            })
+            .collect();
+        (texts.len() as u32, flagged)
+    }
+}
+
+/// What replaces a flagged text in the stored event: the text itself lives only in the case,
+/// which only PV and administrators read, so it never feeds profiles, targeting or decisions.
+pub fn held_text(case_id: &str) -> String {
+    format!("[held for pharmacovigilance: {case_id}]")
+}
+
 /// The case id for a flagged field of an event: stable, so a resent event never opens a second case.
 pub fn case_id(event_id: &str, field: &str) -> String {
     let h = xxhash_rust::xxh3::xxh3_64(format!("{event_id}\0{field}").as_bytes());
@@ -147,5 +246,35 @@ mod tests {
         assert_eq!(case_id("e1", "text"), case_id("e1", "text"));
         assert_ne!(case_id("e1", "text"), case_id("e1", "notes"));
         assert_eq!(due_at(Timestamp::from_millis(0), 24).millis(), 86_400_000);
+    }
+
+    #[test]
+    fn an_events_free_texts_are_screened_and_flagged_by_field() {
+        let screener = Screener::new(&PvConfig {
+            products: vec![Product {
+                brand: "Cardiozen".into(),
+                generics: vec!["velorapine".into()],
+            }],
+            ..PvConfig::default()
+        });
+        let event = |body: serde_json::Value| {
+            let mut base = serde_json::json!({"event_id": "e1", "occurred_at": "2026-11-02T09:00:00Z",
+                "hcp": "h1", "channel": "face_to_face", "rep_id": "r1"});
+            base.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            Event::from_json(base).unwrap()
+        };
+        let call = event(serde_json::json!({"type": "call_logged",
+            "notes": "Her patient on velorapine developed a severe rash"}));
+        let (screened, flagged) = screener.screen(&call);
+        assert_eq!(screened, 1);
+        assert_eq!(flagged.len(), 1);
+        assert_eq!(flagged[0].field, "notes");
+        assert_eq!(flagged[0].screening.products, ["Cardiozen"]);
+        assert!(flagged[0].screening.criteria.patient);
+        let fine = event(serde_json::json!({"type": "call_logged",
+            "notes": "Discussed dosing; no side effects reported"}));
+        assert_eq!(screener.screen(&fine), (1, vec![]));
+        let open = event(serde_json::json!({"type": "opened", "channel": "email"}));
+        assert_eq!(screener.screen(&open), (0, vec![]));
     }
 }

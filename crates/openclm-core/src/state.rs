@@ -238,7 +238,7 @@ impl Observation {
             content_id: event.content_id.clone(),
             dwell_ms: dwell_of(event),
             consent: match &event.details {
-                Details::ConsentChanged { state, purpose } => Some((*state, purpose.clone())),
+                Details::ConsentChanged { state, purpose, .. } => Some((*state, purpose.clone())),
                 _ => None,
             },
             proxy,

@@ -36,10 +36,6 @@ pub struct ApiConfig {
     pub session_idle_ms: i64,
     /// A login session ends this long after login, however busy.
     pub session_max_ms: i64,
-    /// Hours PV has from receipt to act on a potential adverse event.
-    pub ae_due_hours: i64,
-    /// Where overdue adverse-event cases are posted (a JSON alert), besides the log.
-    pub ae_alert_webhook: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -53,8 +49,6 @@ impl Default for ApiConfig {
                 .window_ms(),
             session_idle_ms: 30 * 60 * 1000,
             session_max_ms: 12 * 60 * 60 * 1000,
-            ae_due_hours: openclm_core::pv::DEFAULT_DUE_HOURS,
-            ae_alert_webhook: None,
         }
     }
 }

@@ -504,6 +504,8 @@ fn population(config: &SimConfig) -> Result<Vec<Person>, FieldError> {
                     source: "sim".into(),
                     event_id: None,
                     changed_at: Timestamp::from_millis(config.start.millis() - 365 * DAY_MS),
+                    evidence: None,
+                    notice_version: None,
                 }]
             } else {
                 Vec::new()

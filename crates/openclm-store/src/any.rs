@@ -41,12 +41,13 @@ impl AnyStore {
         Self::open_with(url, RewardConfig::default()).await
     }
 
-    /// Opens the database `url` names, crediting decisions by these reward rules.
-    pub async fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
+    /// Opens the database `url` names, ingesting by these rules (reward rules, screening).
+    pub async fn open_with(url: &str, rules: impl Into<crate::IngestRules>) -> Result<Self> {
+        let rules = rules.into();
         if is_postgres_url(url) {
-            Ok(Self::Postgres(PgStore::open_with(url, rewards).await?))
+            Ok(Self::Postgres(PgStore::open_with(url, rules).await?))
         } else {
-            Ok(Self::Sqlite(SqliteStore::open_with(url, rewards)?))
+            Ok(Self::Sqlite(SqliteStore::open_with(url, rules)?))
         }
     }
 

@@ -185,6 +185,23 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// What a store applies to every event it ingests, fixed when it is opened: how outcomes credit
+/// decisions, and what adverse-event screening looks for.
+#[derive(Debug, Clone, Default)]
+pub struct IngestRules {
+    pub rewards: openclm_core::engine::reward::RewardConfig,
+    pub pv: openclm_core::pv::PvConfig,
+}
+
+impl From<openclm_core::engine::reward::RewardConfig> for IngestRules {
+    fn from(rewards: openclm_core::engine::reward::RewardConfig) -> Self {
+        Self {
+            rewards,
+            pv: Default::default(),
+        }
+    }
+}
+
 /// A person's account as stored, with what login needs.
 #[derive(Debug, Clone)]
 pub struct UserRecord {

@@ -3,6 +3,7 @@
 use openclm_core::Event;
 use openclm_core::consent::ConsentState;
 use openclm_core::engine::reward::{Outcome, RewardConfig};
+use openclm_core::pv::Screener;
 use openclm_core::state::{HcpState, Observation, StateConfig};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -53,16 +54,54 @@ pub(crate) struct EventRow {
     pub campaign_id: Option<String>,
     pub decision_id: Option<String>,
     pub rep_id: Option<String>,
-    pub consent: Option<(ConsentState, String)>,
+    /// The consent changes the event carries (an unsubscribe on any channel also withdraws
+    /// promotional email).
+    pub consent: Vec<ConsentChange>,
     pub payload: String,
     /// What the event reports about the decision it names.
     pub outcome: Option<Outcome>,
+    /// Free texts screened for adverse events, and those flagged (whose text the payload no
+    /// longer holds).
+    pub screened: u32,
+    pub flagged: Vec<FlaggedText>,
+}
+
+/// One consent change an event carries.
+pub(crate) struct ConsentChange {
+    pub channel: i64,
+    pub state: ConsentState,
+    pub purpose: String,
+    pub evidence: Option<String>,
+    pub notice_version: Option<String>,
+}
+
+/// A free text screening flagged, to open as a PV case with the event.
+pub(crate) struct FlaggedText {
+    pub case_id: String,
+    pub field: &'static str,
+    pub text: String,
+    /// The screening's findings as JSON.
+    pub findings: String,
+    /// Hours PV has from receipt.
+    pub due_hours: i64,
 }
 
 impl EventRow {
-    /// The row of an event; `rewards` says what outcome of a decision it reports.
-    pub fn new(event: Event, rewards: &RewardConfig) -> Self {
-        let consent = event.consent_change();
+    /// The row of an event; `rewards` says what outcome of a decision it reports; `screener`
+    /// reads its free texts before anything else does.
+    pub fn new(event: Event, rewards: &RewardConfig, screener: &Screener) -> Self {
+        let consent = consent_changes(&event);
+        let (screened, flagged) = screener.screen(&event);
+        let flagged: Vec<FlaggedText> = flagged
+            .into_iter()
+            .map(|f| FlaggedText {
+                case_id: openclm_core::pv::case_id(&event.event_id, f.field),
+                field: f.field,
+                text: f.text,
+                findings: serde_json::to_string(&f.screening).unwrap_or_else(|_| "{}".into()),
+                due_hours: screener.due_hours,
+            })
+            .collect();
         let outcome = rewards.outcome_of(&event);
         let key = event.key_hash();
         let (occurred_at, channel, kind) = (
@@ -91,9 +130,62 @@ impl EventRow {
             rep_id,
             consent,
             outcome,
-            payload: event.into_canonical_payload(),
+            payload: hold_flagged(event.into_canonical_payload(), &flagged),
+            screened,
+            flagged,
         }
     }
+}
+
+fn consent_changes(event: &Event) -> Vec<ConsentChange> {
+    let Some((state, purpose)) = event.consent_change() else {
+        return vec![];
+    };
+    let (evidence, notice_version) = match &event.details {
+        openclm_core::event::Details::ConsentChanged {
+            evidence,
+            notice_version,
+            ..
+        } => (evidence.clone(), notice_version.clone()),
+        _ => (None, None),
+    };
+    let mut changes = vec![ConsentChange {
+        channel: event.channel.code(),
+        state,
+        purpose: purpose.clone(),
+        evidence: evidence.clone(),
+        notice_version: notice_version.clone(),
+    }];
+    // An HCP who unsubscribes anywhere gets no more promotional email, from this moment.
+    if event.kind == openclm_core::EventType::Unsubscribed
+        && event.channel != openclm_core::Channel::Email
+    {
+        changes.push(ConsentChange {
+            channel: openclm_core::Channel::Email.code(),
+            state,
+            purpose,
+            evidence: Some(format!("unsubscribed on {}", event.channel)),
+            notice_version,
+        });
+    }
+    changes
+}
+
+/// The payload with each flagged text replaced by a pointer to its case.
+fn hold_flagged(payload: String, flagged: &[FlaggedText]) -> String {
+    if flagged.is_empty() {
+        return payload;
+    }
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&payload) else {
+        return payload;
+    };
+    for f in flagged {
+        map.insert(
+            f.field.to_owned(),
+            openclm_core::pv::held_text(&f.case_id).into(),
+        );
+    }
+    serde_json::Value::Object(map).to_string()
 }
 
 /// A delivery may be logged with a coarser clock (a CRM call dated at midnight): a day before

@@ -297,13 +297,20 @@ async fn consent_changes_and_unsubscribes_become_history(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(history.len(), 2);
+    // An unsubscribe on SMS withdraws SMS and, from the same moment, promotional email too.
+    let rows: Vec<(Channel, ConsentState, Option<&str>)> = history
+        .iter()
+        .map(|r| (r.channel, r.state, r.event_id.as_deref()))
+        .collect();
     assert_eq!(
-        (history[0].channel, history[0].state),
-        (Channel::Email, ConsentState::Withdrawn)
+        rows,
+        [
+            (Channel::Email, ConsentState::Withdrawn, Some("c1")),
+            (Channel::Sms, ConsentState::Withdrawn, Some("u1")),
+            (Channel::Email, ConsentState::Withdrawn, Some("u1")),
+        ]
     );
-    assert_eq!(history[1].channel, Channel::Sms);
-    assert_eq!(history[0].event_id.as_deref(), Some("c1"));
+    assert_eq!(history[2].evidence.as_deref(), Some("unsubscribed on sms"));
 }
 
 async fn unknown_hcps_can_become_stubs_and_later_master_data(db: TestDb) {
@@ -511,6 +518,7 @@ async fn content_status_filter_treats_past_expiry_as_expired(db: TestDb) {
                 item("old", "approved", "2026-02-01T00:00:00Z"),
                 item("wip", "draft", "2099-01-01T00:00:00Z"),
             ],
+            "test".into(),
             NOW,
         )
         .await
@@ -543,7 +551,7 @@ async fn content_status_filter_treats_past_expiry_as_expired(db: TestDb) {
     // Content meant for some specialties keeps the list.
     let mut special = item("special", "approved", "2099-01-01T00:00:00Z");
     special.specialties = vec!["oncology".into(), "haematology".into()];
-    store.put_content(vec![special.clone()], NOW).await.unwrap();
+    store.put_content(vec![special.clone()], "test".into(), NOW).await.unwrap();
     let read = store.get_content("special".into(), NOW).await.unwrap();
     assert_eq!(read, Some(special));
 }
@@ -1366,6 +1374,7 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
                 item("CZ-EM-3", "approved"),
                 item("CZ-EM-4", "withdrawn"),
             ],
+            "test".into(),
             NOW,
         )
         .await
@@ -1532,7 +1541,7 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
 
     // Withdrawing a key message the accepted suggestion carries cancels it at once.
     other
-        .put_content(vec![item("CZ-EM-3", "withdrawn")], later)
+        .put_content(vec![item("CZ-EM-3", "withdrawn")], "test".into(), later)
         .await
         .unwrap();
     let cancelled = store.get_suggestion("sug_2".into()).await.unwrap().unwrap();

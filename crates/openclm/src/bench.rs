@@ -504,7 +504,7 @@ async fn decide_http(
             "decide over HTTP: demo world of {} HCPs, {} content items, {} events; {requests} requests of {batch} HCPs from {clients} clients",
             stats.hcps, stats.content, stats.events
         );
-        create_key(&store, Role::Read, "bench").await?.1
+        create_key(&store, Role::Analyst, "bench").await?.1
     };
     let (_node, base) = start_node(&target.url).await?;
     let bodies: Vec<String> = (0..requests)

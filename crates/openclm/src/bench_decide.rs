@@ -111,6 +111,8 @@ fn population(
                     source: "crm".into(),
                     event_id: None,
                     changed_at: Timestamp::from_millis(now.millis() - 200 * 86_400_000),
+                    evidence: None,
+                    notice_version: None,
                 })
                 .collect();
             let mut state = HcpState::default();

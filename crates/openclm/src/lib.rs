@@ -133,7 +133,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// PostgreSQL), applying migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<AnyStore> {
     let url = &settings.database_url;
-    AnyStore::open_with(url, settings.rewards.clone())
+    let rules = openclm_store::IngestRules {
+        rewards: settings.rewards.clone(),
+        pv: settings.pharmacovigilance.clone(),
+    };
+    AnyStore::open_with(url, rules)
         .await
         .with_context(|| format!("cannot open database {}", redact(url)))
 }
@@ -339,6 +343,11 @@ pub async fn serve(
     };
     let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
     let folder = openclm_server::report::spawn_kpi_folder(state.clone());
+    openclm_server::governance::spawn_ae_watch(
+        state.store.clone(),
+        state.clock.clone(),
+        std::time::Duration::from_secs(60),
+    );
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();
     folder.abort();
@@ -352,6 +361,8 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         unknown_hcp: settings.unknown_hcp,
         engine: settings.engine(),
         attribution_window_ms: settings.rewards.window_ms(),
+        session_idle_ms: settings.sessions.idle_minutes * 60_000,
+        session_max_ms: settings.sessions.max_hours * 3_600_000,
     }
 }
 

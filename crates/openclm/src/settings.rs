@@ -6,6 +6,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use openclm_core::engine::reward::RewardConfig;
 use openclm_core::engine::rules::Rules;
 use openclm_core::engine::{Economics, Engine};
+use openclm_core::pv::PvConfig;
 use openclm_store::UnknownHcpPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -33,6 +34,29 @@ pub struct Settings {
     /// What a response is worth and what a touch costs; when set, decisions weigh them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub economics: Option<Economics>,
+    /// Login sessions.
+    pub sessions: Sessions,
+    /// Adverse-event screening and the PV clock.
+    pub pharmacovigilance: PvConfig,
+}
+
+/// How long login sessions live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: i64,
+    /// A session ends this many hours after login, however busy.
+    pub max_hours: i64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            max_hours: 12,
+        }
+    }
 }
 
 /// Shows everything but the database password.
@@ -48,6 +72,8 @@ impl std::fmt::Debug for Settings {
             .field("rules", &self.rules)
             .field("rewards", &self.rewards)
             .field("economics", &self.economics)
+            .field("sessions", &self.sessions)
+            .field("pharmacovigilance", &self.pharmacovigilance)
             .finish()
     }
 }
@@ -64,6 +90,8 @@ impl Default for Settings {
             rules: Rules::default(),
             rewards: RewardConfig::default(),
             economics: None,
+            sessions: Sessions::default(),
+            pharmacovigilance: PvConfig::default(),
         }
     }
 }
@@ -142,6 +170,21 @@ engaged_dwell_ms = 10000
 # [economics]
 # response_value = 250.0
 # cost = { email = 0.5, face_to_face = 150.0, remote_detail = 40.0 }
+
+# Login sessions end after this many minutes without a request, and this many hours after login.
+[sessions]
+idle_minutes = 30
+max_hours = 12
+
+# Every free text (rep notes, survey answers, email replies, medical-information requests) is
+# screened for potential adverse events before anything else reads it; a hit opens a case for PV
+# due this many hours after receipt. Name the brands' products (brand and generic names) so that
+# reports name the suspect product; extra_terms adds company-specific adverse-event terms.
+[pharmacovigilance]
+due_hours = 24
+extra_terms = []
+products = []
+# products = [{ brand = "Cardiozen", generics = ["velorapine"] }]
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -200,6 +243,15 @@ impl Settings {
             "max_batch_bytes: must be 1024 or more"
         );
         self.rewards.validate()?;
+        self.pharmacovigilance.validate()?;
+        anyhow::ensure!(
+            (1..=24 * 60).contains(&self.sessions.idle_minutes),
+            "sessions.idle_minutes: must be from 1 to 1440"
+        );
+        anyhow::ensure!(
+            (1..=24 * 7).contains(&self.sessions.max_hours),
+            "sessions.max_hours: must be from 1 to 168"
+        );
         if let Some(economics) = &self.economics {
             economics.validate()?;
         }

@@ -219,7 +219,7 @@ async fn keys_are_required_and_roles_are_enforced() {
     use openclm_store::Store;
     assert!(
         app.store
-            .revoke_api_key(key_id, openclm::now())
+            .revoke_api_key(key_id, openclm_core::audit::NewAudit::new("test", "revoke", "key"), openclm::now())
             .await
             .unwrap()
     );
@@ -637,7 +637,7 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
             let r = app
                 .client
                 .post(format!("{}/v1/decide", app.base))
-                .bearer_auth(&app.read)
+                .bearer_auth(&app.admin)
                 .json(&body)
                 .send()
                 .await
@@ -790,7 +790,7 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
     let r = app
         .client
         .post(format!("{}/v1/decide", app.base))
-        .bearer_auth(&app.read)
+        .bearer_auth(&app.admin)
         .json(&json!({"hcp": "hcp-0", "n": 0}))
         .send()
         .await
@@ -842,7 +842,7 @@ async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
         let r = app
             .client
             .post(format!("{}/v1/decide", app.base))
-            .bearer_auth(&app.read)
+            .bearer_auth(&app.admin)
             .json(&json!({"hcps": hcps, "channels": ["face_to_face"]}))
             .send()
             .await
@@ -1014,7 +1014,7 @@ async fn reps_get_a_weekly_plan_within_caps_and_capacity_and_their_feedback_clos
     let r: Value = app
         .client
         .post(format!("{}/v1/decide", app.base))
-        .bearer_auth(&app.read)
+        .bearer_auth(&app.admin)
         .json(&json!({"hcp": planned_hcp, "channels": ["face_to_face", "remote_detail"]}))
         .send()
         .await
@@ -1033,7 +1033,7 @@ async fn reps_get_a_weekly_plan_within_caps_and_capacity_and_their_feedback_clos
     let r: Value = app
         .client
         .post(format!("{}/v1/decide", app.base))
-        .bearer_auth(&app.read)
+        .bearer_auth(&app.admin)
         .json(&json!({"hcp": "hcp-1"}))
         .send()
         .await

@@ -390,7 +390,7 @@ async fn the_decision_log_evaluates_candidate_policies() {
     let decided: Value = app
         .client
         .post(format!("{}/v1/decide", app.base))
-        .bearer_auth(&app.read)
+        .bearer_auth(&app.admin)
         .json(&json!({"hcps": hcps}))
         .send()
         .await

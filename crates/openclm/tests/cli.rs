@@ -134,7 +134,11 @@ fn keys_create_prints_the_key_alone_on_its_last_line_and_config_default_parses()
     assert!(key.starts_with("oclm_") && !key.contains(' '), "{key}");
     let listed = String::from_utf8(run(&db, &["keys", "list"]).stdout).unwrap();
     let key_id = openclm_core::auth::key_id_of(key).unwrap();
-    assert!(listed.contains(key_id) && listed.contains("read") && !listed.contains(key));
+    // `read` is the analyst role's former name.
+    assert!(listed.contains(key_id) && listed.contains("analyst") && !listed.contains(key));
+    let personal = run(&db, &["keys", "create", "--role", "rep", "--label", "x"]);
+    assert!(!personal.status.success());
+    assert!(String::from_utf8_lossy(&personal.stderr).contains("personal"));
     assert!(run(&db, &["keys", "revoke", key_id]).status.success());
     assert!(
         !run(&db, &["keys", "revoke", "000000000000"])

@@ -48,6 +48,8 @@ fn granted(channel: Channel) -> ConsentRecord {
         source: "crm".into(),
         event_id: None,
         changed_at: Timestamp::from_millis(NOW - 100 * DAY_MS),
+        evidence: None,
+        notice_version: None,
     }
 }
 
@@ -419,6 +421,8 @@ proptest! {
                 source: "crm".into(),
                 event_id: None,
                 changed_at: Timestamp::from_millis(NOW - (i as i64 + 1) * DAY_MS),
+                evidence: None,
+                notice_version: None,
             })
             .collect();
         let kinds = ContentKind::ALL;

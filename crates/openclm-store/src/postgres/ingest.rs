@@ -23,11 +23,15 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub fn new(events: Vec<Event>, rewards: &RewardConfig) -> Self {
+    pub fn new(
+        events: Vec<Event>,
+        rewards: &RewardConfig,
+        screener: &openclm_core::pv::Screener,
+    ) -> Self {
         Self {
             rows: events
                 .into_iter()
-                .map(|e| EventRow::new(e, rewards))
+                .map(|e| EventRow::new(e, rewards, screener))
                 .collect(),
             window: rewards.window_ms(),
         }
@@ -144,9 +148,15 @@ pub(crate) async fn write(
     let consents: Vec<usize> = accepted
         .iter()
         .copied()
-        .filter(|&i| rows[i].consent.is_some())
+        .filter(|&i| !rows[i].consent.is_empty())
         .collect();
     insert_consents(&tx, rows, &consents, &hcps, now).await?;
+    let screened: Vec<usize> = accepted
+        .iter()
+        .copied()
+        .filter(|&i| rows[i].screened > 0)
+        .collect();
+    open_ae_cases(&tx, rows, &screened, &hcps, now).await?;
     tx.commit().await?;
 
     // 5. One outcome per event, in batch order.
@@ -411,27 +421,33 @@ async fn insert_consents(
     let mut sources = Vec::new();
     let mut event_ids = Vec::new();
     let mut changed = Vec::new();
+    let mut evidence = Vec::new();
+    let mut notices = Vec::new();
     for &i in picked {
         let r = &rows[i];
-        let Some((state, purpose)) = &r.consent else {
-            continue;
-        };
-        keys.push(hcps[&(r.source.as_str(), r.hcp.as_str())]);
-        channels.push(r.channel as i16);
-        purposes.push(purpose.as_str());
-        states.push(state.as_str());
-        sources.push(r.source.as_str());
-        event_ids.push(r.event_id.as_str());
-        changed.push(r.occurred_at);
+        for c in &r.consent {
+            keys.push(hcps[&(r.source.as_str(), r.hcp.as_str())]);
+            channels.push(c.channel as i16);
+            purposes.push(c.purpose.as_str());
+            states.push(c.state.as_str());
+            sources.push(r.source.as_str());
+            event_ids.push(r.event_id.as_str());
+            changed.push(r.occurred_at);
+            evidence.push(c.evidence.as_deref());
+            notices.push(c.notice_version.as_deref());
+        }
     }
     let stmt = tx
         .prepare_cached(
             "INSERT INTO consent_records
-                (hcp_key, channel, purpose, state, source, event_id, changed_at, recorded_at)
-             SELECT c.hcp_key, c.channel, c.purpose, c.state, c.source, c.event_id, c.changed_at, $8
+                (hcp_key, channel, purpose, state, source, event_id, changed_at, recorded_at,
+                 evidence, notice_version)
+             SELECT c.hcp_key, c.channel, c.purpose, c.state, c.source, c.event_id, c.changed_at,
+                $8, c.evidence, c.notice_version
              FROM unnest($1::int8[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::int8[]) WITH ORDINALITY
-                AS c(hcp_key, channel, purpose, state, source, event_id, changed_at, n)
+                $7::int8[], $9::text[], $10::text[]) WITH ORDINALITY
+                AS c(hcp_key, channel, purpose, state, source, event_id, changed_at, evidence,
+                    notice_version, n)
              ORDER BY c.n",
         )
         .await?;
@@ -446,7 +462,71 @@ async fn insert_consents(
             &event_ids,
             &changed,
             &now.millis(),
+            &evidence,
+            &notices,
         ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Opens a PV case for each flagged text of the events at `picked` and counts what was
+/// screened per source, in the events' transaction. Day zero is the receipt time, `now`.
+async fn open_ae_cases(
+    tx: &Tx<'_>,
+    rows: &[EventRow],
+    picked: &[usize],
+    hcps: &HashMap<(&str, &str), i64>,
+    now: Timestamp,
+) -> Result<()> {
+    if picked.is_empty() {
+        return Ok(());
+    }
+    let mut per_source: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    let (mut ids, mut events, mut keys, mut sources, mut fields) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut dues, mut texts, mut findings) = (Vec::new(), Vec::new(), Vec::new());
+    for &i in picked {
+        let r = &rows[i];
+        let counts = per_source.entry(r.source.as_str()).or_default();
+        counts.0 += i64::from(r.screened);
+        counts.1 += r.flagged.len() as i64;
+        for f in &r.flagged {
+            ids.push(f.case_id.as_str());
+            events.push(r.event_id.as_str());
+            keys.push(hcps[&(r.source.as_str(), r.hcp.as_str())]);
+            sources.push(r.source.as_str());
+            fields.push(f.field);
+            dues.push(openclm_core::pv::due_at(now, f.due_hours).millis());
+            texts.push(f.text.as_str());
+            findings.push(f.findings.as_str());
+        }
+    }
+    if !ids.is_empty() {
+        tx.execute(
+            "INSERT INTO ae_cases (case_id, event_id, hcp_key, source, field, received_at, due_at,
+                text, findings, status)
+             SELECT c.case_id, c.event_id, c.hcp_key, c.source, c.field, $9, c.due_at, c.text,
+                c.findings, 'open'
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[],
+                $7::text[], $8::text[])
+                AS c(case_id, event_id, hcp_key, source, field, due_at, text, findings)
+             ON CONFLICT (case_id) DO NOTHING",
+            &[
+                &ids, &events, &keys, &sources, &fields, &dues, &texts, &findings,
+                &now.millis(),
+            ],
+        )
+        .await?;
+    }
+    let (names, counts): (Vec<&str>, Vec<(i64, i64)>) = per_source.into_iter().unzip();
+    let (screened, flagged): (Vec<i64>, Vec<i64>) = counts.into_iter().unzip();
+    tx.execute(
+        "INSERT INTO screening_counts (source, screened, flagged)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
+         ON CONFLICT (source) DO UPDATE SET screened = screening_counts.screened + excluded.screened,
+            flagged = screening_counts.flagged + excluded.flagged",
+        &[&names, &screened, &flagged],
     )
     .await?;
     Ok(())

@@ -103,6 +103,8 @@ pub struct PgStore {
     pool: Pool,
     /// What counts as the outcome of a decision.
     rewards: std::sync::Arc<RewardConfig>,
+    /// What adverse-event screening looks for, fixed when the store is opened.
+    screener: std::sync::Arc<openclm_core::pv::Screener>,
 }
 
 /// Whether a database URL names PostgreSQL.
@@ -118,7 +120,9 @@ impl PgStore {
     }
 
     /// Connects, crediting decisions by these reward rules.
-    pub async fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
+    pub async fn open_with(url: &str, rules: impl Into<crate::IngestRules>) -> Result<Self> {
+        let crate::IngestRules { rewards, pv } = rules.into();
+        let screener = std::sync::Arc::new(openclm_core::pv::Screener::new(&pv));
         let tls = tls::split_url(url)?;
         let mut config = tokio_postgres::Config::from_str(&tls.url)
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
@@ -154,6 +158,7 @@ impl PgStore {
         let store = Self {
             pool,
             rewards: std::sync::Arc::new(rewards),
+            screener,
         };
         store.apply_migrations().await?;
         Ok(store)
@@ -532,7 +537,7 @@ impl crate::Store for PgStore {
         if events.is_empty() {
             return Ok(vec![]);
         }
-        let batch = ingest::Batch::new(events, &self.rewards);
+        let batch = ingest::Batch::new(events, &self.rewards, &self.screener);
         retrying(|| ingest::write(self, &batch, unknown_hcp, now)).await
     }
 
@@ -763,7 +768,8 @@ impl crate::Store for PgStore {
         };
         let stmt = client
             .prepare_cached(
-                "SELECT channel, purpose, state, source, event_id, changed_at FROM consent_records
+                "SELECT channel, purpose, state, source, event_id, changed_at, evidence, notice_version
+                 FROM consent_records
                  WHERE hcp_key = $1 ORDER BY changed_at, id",
             )
             .await?;
@@ -782,6 +788,8 @@ impl crate::Store for PgStore {
                     source: r.get(3),
                     event_id: r.get(4),
                     changed_at: Timestamp::from_millis(r.get(5)),
+                    evidence: r.get(6),
+                    notice_version: r.get(7),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -162,6 +162,8 @@ struct Inner {
     path: PathBuf,
     /// What counts as the outcome of a decision, fixed when the store is opened.
     rewards: RewardConfig,
+    /// What adverse-event screening looks for, fixed when the store is opened.
+    screener: Arc<openclm_core::pv::Screener>,
     jobs: SyncSender<IngestJob>,
     idle: Mutex<Vec<Connection>>,
     tail: Arc<RwLock<Tail>>,
@@ -204,7 +206,9 @@ impl SqliteStore {
     }
 
     /// Opens the database, crediting decisions by these reward rules.
-    pub fn open_with(url: &str, rewards: RewardConfig) -> Result<Self> {
+    pub fn open_with(url: &str, rules: impl Into<crate::IngestRules>) -> Result<Self> {
+        let crate::IngestRules { rewards, pv } = rules.into();
+        let screener = Arc::new(openclm_core::pv::Screener::new(&pv));
         let path = sqlite_path(url);
         if path.as_os_str().is_empty() {
             return Err(StoreError::Location("the database path is empty".into()));
@@ -239,6 +243,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 rewards,
+                screener,
                 jobs,
                 idle: Mutex::new(Vec::new()),
                 tail,
@@ -294,6 +299,7 @@ fn connect(path: &Path, cache_kib: i64) -> Result<Connection> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
          PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -{cache_kib};"
     ))?;
@@ -486,7 +492,7 @@ impl crate::Store for SqliteStore {
         let job = IngestJob {
             events: events
                 .into_iter()
-                .map(|e| EventRow::new(e, &self.inner.rewards))
+                .map(|e| EventRow::new(e, &self.inner.rewards, &self.inner.screener))
                 .collect(),
             policy: unknown_hcp,
             now,
@@ -752,7 +758,8 @@ impl crate::Store for SqliteStore {
             };
             let records = tx
                 .prepare_cached(
-                    "SELECT channel, purpose, state, source, event_id, changed_at FROM consent_records
+                    "SELECT channel, purpose, state, source, event_id, changed_at, evidence, notice_version
+                 FROM consent_records
                      WHERE hcp_key = ?1 ORDER BY changed_at, id",
                 )?
                 .query_map([hcp_key], |r| {
@@ -766,6 +773,8 @@ impl crate::Store for SqliteStore {
                         source: r.get(3)?,
                         event_id: r.get(4)?,
                         changed_at: Timestamp::from_millis(r.get(5)?),
+                        evidence: r.get(6)?,
+                        notice_version: r.get(7)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

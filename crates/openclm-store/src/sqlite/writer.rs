@@ -219,8 +219,20 @@ impl Writer {
             )?;
             let mut insert_consent = tx.prepare_cached(
                 "INSERT INTO consent_records
-                    (hcp_key, channel, purpose, state, source, event_id, changed_at, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    (hcp_key, channel, purpose, state, source, event_id, changed_at, recorded_at,
+                     evidence, notice_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut insert_case = tx.prepare_cached(
+                "INSERT INTO ae_cases (case_id, event_id, hcp_key, source, field, received_at,
+                    due_at, text, findings, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')
+                 ON CONFLICT (case_id) DO NOTHING",
+            )?;
+            let mut count_screened = tx.prepare_cached(
+                "INSERT INTO screening_counts (source, screened, flagged) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source) DO UPDATE SET screened = screened + excluded.screened,
+                    flagged = flagged + excluded.flagged",
             )?;
             for job in group {
                 let mut outcomes = Vec::with_capacity(job.events.len());
@@ -295,16 +307,39 @@ impl Writer {
                         payload,
                     ])?;
                     let seq = tx.last_insert_rowid();
-                    if let Some((state, purpose)) = &event.consent {
+                    for c in &event.consent {
                         insert_consent.execute(params![
                             hcp_key,
-                            event.channel,
-                            purpose,
-                            state.as_str(),
+                            c.channel,
+                            c.purpose,
+                            c.state.as_str(),
                             event.source,
                             event.event_id,
                             event.occurred_at,
                             job.now.millis(),
+                            c.evidence,
+                            c.notice_version,
+                        ])?;
+                    }
+                    // Day zero is when OpenCLM received the text, whatever the event's own date.
+                    for f in &event.flagged {
+                        insert_case.execute(params![
+                            f.case_id,
+                            event.event_id,
+                            hcp_key,
+                            event.source,
+                            f.field,
+                            job.now.millis(),
+                            openclm_core::pv::due_at(job.now, f.due_hours).millis(),
+                            f.text,
+                            f.findings,
+                        ])?;
+                    }
+                    if event.screened > 0 {
+                        count_screened.execute(params![
+                            event.source,
+                            event.screened,
+                            event.flagged.len()
                         ])?;
                     }
                     if let Some(outcome) = event.outcome {

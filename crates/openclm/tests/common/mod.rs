@@ -32,7 +32,7 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
         .await
         .unwrap()
         .1;
-    let read = openclm::create_key(&store, Role::Read, "test")
+    let read = openclm::create_key(&store, Role::Analyst, "test")
         .await
         .unwrap()
         .1;
