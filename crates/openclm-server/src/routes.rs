@@ -390,7 +390,7 @@ async fn put_hcp<S: Store>(
     let hcp = input.validate(&id)?;
     let upserted = state
         .store
-        .put_hcps(vec![hcp.clone()], (state.clock)())
+        .put_hcps(vec![hcp.clone()], caller.actor(), (state.clock)())
         .await?
         .pop()
         .unwrap_or(Ok(Upserted::Updated))?;

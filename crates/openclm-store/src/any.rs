@@ -96,9 +96,10 @@ impl Store for AnyStore {
     async fn put_hcps(
         &self,
         hcps: Vec<Hcp>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
-        delegate!(self.put_hcps(hcps, now))
+        delegate!(self.put_hcps(hcps, actor, now))
     }
 
     async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {

@@ -2,6 +2,7 @@
 //! embedded SQLite backend and the PostgreSQL backend for shared deployments.
 
 mod any;
+mod audit;
 mod kpi;
 mod postgres;
 mod rows;
@@ -488,9 +489,11 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Writes HCPs, each on its own: one whose external ids belong to another HCP is refused with
     /// the field at fault, and the others are written.
+    /// Creates or updates HCPs' master data, each change audited under `actor`.
     async fn put_hcps(
         &self,
         hcps: Vec<Hcp>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<std::result::Result<Upserted, FieldError>>>;
     async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>>;

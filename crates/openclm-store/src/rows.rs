@@ -295,3 +295,33 @@ pub(crate) fn redact_payload(payload: &str, pseudonym: &str) -> String {
     map.insert("erased".into(), true.into());
     serde_json::Value::Object(map).to_string()
 }
+
+/// The suppression hashes of an HCP's identifiers, with the field each comes from.
+pub(crate) fn suppression_keys(hcp: &openclm_core::Hcp) -> Vec<(String, String)> {
+    use openclm_core::privacy::{SuppressedId, suppression_hash};
+    let mut keys = vec![(
+        "id".to_owned(),
+        suppression_hash(SuppressedId::ExternalId, hcp.id.as_str()),
+    )];
+    for (i, x) in hcp.external_ids.iter().enumerate() {
+        keys.push((
+            format!("external_ids[{i}]"),
+            suppression_hash(SuppressedId::ExternalId, &x.id),
+        ));
+    }
+    if let Some(email) = &hcp.email {
+        keys.push((
+            "email".to_owned(),
+            suppression_hash(SuppressedId::Email, email),
+        ));
+    }
+    keys
+}
+
+/// The refusal of an HCP whose identifier `field` is on the suppression list.
+pub(crate) fn suppressed_error(field: &str) -> openclm_core::FieldError {
+    openclm_core::FieldError::new(
+        field,
+        "is on the suppression list: this HCP was erased and cannot be imported again",
+    )
+}

@@ -124,7 +124,7 @@ async fn two_nodes_on_one_database_store_every_event_exactly_once_and_read_each_
     };
     let store = AnyStore::open(&url).await.unwrap();
     store
-        .put_hcps((0..200).map(hcp).collect(), openclm::now())
+        .put_hcps((0..200).map(hcp).collect(), "test".into(), openclm::now())
         .await
         .unwrap();
     let (_, ingest) = openclm::create_key(&store, Role::Ingest, "test")

@@ -157,6 +157,7 @@ pub(crate) async fn write(
         .filter(|&i| rows[i].screened > 0)
         .collect();
     open_ae_cases(&tx, rows, &screened, &hcps, now).await?;
+    audit_ingest(&tx, rows, &accepted, &hcps, now).await?;
     tx.commit().await?;
 
     // 5. One outcome per event, in batch order.
@@ -468,6 +469,51 @@ async fn insert_consents(
     )
     .await?;
     Ok(())
+}
+
+/// Audits the consent changes and PV cases of the accepted events at `picked`. Only a batch
+/// that has some waits for the audit chain's lock.
+async fn audit_ingest(
+    tx: &Tx<'_>,
+    rows: &[EventRow],
+    picked: &[usize],
+    hcps: &HashMap<(&str, &str), i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let audited: Vec<&EventRow> = picked
+        .iter()
+        .map(|&i| &rows[i])
+        .filter(|r| !r.consent.is_empty() || !r.flagged.is_empty())
+        .collect();
+    if audited.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<i64> = audited
+        .iter()
+        .map(|r| hcps[&(r.source.as_str(), r.hcp.as_str())])
+        .collect();
+    let ids: HashMap<i64, String> = tx
+        .query("SELECT hcp_key, id FROM hcps WHERE hcp_key = ANY($1)", &[&keys])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut entries = Vec::new();
+    for (r, key) in audited.iter().zip(&keys) {
+        let hcp_id = ids.get(key).map_or("", String::as_str);
+        entries.extend(
+            r.consent
+                .iter()
+                .map(|c| crate::audit::consent_change(hcp_id, &r.source, &r.event_id, c)),
+        );
+        entries.extend(
+            r.flagged
+                .iter()
+                .map(|f| crate::audit::case_opened(&r.source, &f.case_id, &r.event_id)),
+        );
+    }
+    let held = super::governance::AuditLock::take(tx).await?;
+    super::governance::append_audit(tx, &held, entries, now).await
 }
 
 /// Opens a PV case for each flagged text of the events at `picked` and counts what was

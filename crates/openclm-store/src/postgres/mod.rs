@@ -544,6 +544,7 @@ impl crate::Store for PgStore {
     async fn put_hcps(
         &self,
         hcps: Vec<Hcp>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
         retrying(|| async {
@@ -551,7 +552,57 @@ impl crate::Store for PgStore {
             let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MASTER_DATA_LOCK])
                 .await?;
-            let results = master::put_hcps(&tx, &hcps, now).await?;
+            let held = governance::AuditLock::take(&tx).await?;
+            let ids: Vec<&str> = hcps.iter().map(|h| h.id.as_str()).collect();
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {HCP_COLUMNS} FROM hcps WHERE id = ANY($1) AND NOT is_stub"
+                ))
+                .await?;
+            let rows = tx.query(&stmt, &[&ids]).await?;
+            let mut old: HashMap<String, Hcp> = read_hcps(&tx, rows)
+                .await?
+                .into_iter()
+                .map(|h| (h.id.as_str().to_owned(), h))
+                .collect();
+            // Identifiers of erased HCPs are refused before anything is written.
+            let keys: Vec<Vec<(String, String)>> =
+                hcps.iter().map(crate::rows::suppression_keys).collect();
+            let hashes: Vec<&str> = keys.iter().flatten().map(|(_, h)| h.as_str()).collect();
+            let found: std::collections::HashSet<String> = tx
+                .query("SELECT hash FROM suppressions WHERE hash = ANY($1)", &[&hashes])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let refused: Vec<Option<String>> = keys
+                .iter()
+                .map(|k| k.iter().find(|(_, h)| found.contains(h)).map(|(f, _)| f.clone()))
+                .collect();
+            let admitted: Vec<Hcp> = hcps
+                .iter()
+                .zip(&refused)
+                .filter(|(_, r)| r.is_none())
+                .map(|(h, _)| h.clone())
+                .collect();
+            let mut written = master::put_hcps(&tx, &admitted, now).await?.into_iter();
+            let results: Vec<std::result::Result<Upserted, FieldError>> = refused
+                .iter()
+                .map(|r| match r {
+                    Some(field) => Err(crate::rows::suppressed_error(field)),
+                    None => written.next().unwrap_or(Ok(Upserted::Updated)),
+                })
+                .collect();
+            let mut audit = Vec::new();
+            for (hcp, result) in hcps.iter().zip(&results) {
+                if result.is_ok() {
+                    let before = old.remove(hcp.id.as_str());
+                    audit.extend(crate::audit::hcp_change(&actor, before.as_ref(), hcp));
+                    // A later item of the batch with the same id changes this one.
+                    old.insert(hcp.id.as_str().to_owned(), hcp.clone());
+                }
+            }
+            governance::append_audit(&tx, &held, audit, now).await?;
             tx.commit().await?;
             Ok(results)
         })

@@ -510,14 +510,36 @@ impl crate::Store for SqliteStore {
     async fn put_hcps(
         &self,
         hcps: Vec<Hcp>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(hcps.len());
+            let mut audit = Vec::new();
+            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
             for hcp in &hcps {
-                results.push(put_hcp(&tx, hcp, now)?);
+                let old = tx
+                    .prepare_cached(&sql)?
+                    .query_row([hcp.id.as_str()], |r| read_hcp(&tx, r))
+                    .optional()?;
+                let mut suppressed = None;
+                for (field, hash) in crate::rows::suppression_keys(hcp) {
+                    if !governance::suppressed(&tx, &[hash])?.is_empty() {
+                        suppressed = Some(field);
+                        break;
+                    }
+                }
+                let result = match suppressed {
+                    Some(field) => Err(crate::rows::suppressed_error(&field)),
+                    None => put_hcp(&tx, hcp, now)?,
+                };
+                if result.is_ok() {
+                    audit.extend(crate::audit::hcp_change(&actor, old.as_ref(), hcp));
+                }
+                results.push(result);
             }
+            governance::append_audit(&tx, audit, now)?;
             tx.execute(
                 "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
                 [],

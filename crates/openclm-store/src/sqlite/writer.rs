@@ -234,7 +234,10 @@ impl Writer {
                  ON CONFLICT (source) DO UPDATE SET screened = screened + excluded.screened,
                     flagged = flagged + excluded.flagged",
             )?;
+            let mut hcp_id_of =
+                tx.prepare_cached("SELECT id FROM hcps WHERE hcp_key = ?1")?;
             for job in group {
+                let mut audit = Vec::new();
                 let mut outcomes = Vec::with_capacity(job.events.len());
                 for event in &job.events {
                     let key = event.key;
@@ -307,6 +310,12 @@ impl Writer {
                         payload,
                     ])?;
                     let seq = tx.last_insert_rowid();
+                    if !event.consent.is_empty() {
+                        let hcp_id: String = hcp_id_of.query_row([hcp_key], |r| r.get(0))?;
+                        audit.extend(event.consent.iter().map(|c| {
+                            crate::audit::consent_change(&hcp_id, &event.source, &event.event_id, c)
+                        }));
+                    }
                     for c in &event.consent {
                         insert_consent.execute(params![
                             hcp_key,
@@ -323,6 +332,7 @@ impl Writer {
                     }
                     // Day zero is when OpenCLM received the text, whatever the event's own date.
                     for f in &event.flagged {
+                        audit.push(crate::audit::case_opened(&event.source, &f.case_id, &event.event_id));
                         insert_case.execute(params![
                             f.case_id,
                             event.event_id,
@@ -367,6 +377,7 @@ impl Writer {
                     });
                     outcomes.push(IngestOutcome::Accepted);
                 }
+                super::governance::append_audit(&tx, audit, job.now)?;
                 results.push(outcomes);
             }
         }
