@@ -72,7 +72,7 @@ pub(crate) async fn post_campaign<S: Store>(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WriteCampaigns)?;
     let campaign = body_json::<CampaignInput>(&body)?.validate()?;
-    let status = match save_campaign(&state.store, &campaign, (state.clock)()).await? {
+    let status = match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
         Upserted::Created => StatusCode::CREATED,
         Upserted::Updated => StatusCode::OK,
     };
@@ -83,6 +83,7 @@ pub(crate) async fn post_campaign<S: Store>(
 pub async fn save_campaign<S: Store>(
     store: &S,
     campaign: &Campaign,
+    actor: &str,
     now: Timestamp,
 ) -> Result<Upserted, ApiError> {
     if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
@@ -91,7 +92,9 @@ pub async fn save_campaign<S: Store>(
             return Err(ApiError::Conflict(why));
         }
     }
-    let saved = store.put_campaign(campaign.clone(), now).await?;
+    let saved = store
+        .put_campaign(campaign.clone(), actor.to_owned(), now)
+        .await?;
     tracing::info!(campaign = %campaign.id, "campaign saved");
     Ok(saved)
 }

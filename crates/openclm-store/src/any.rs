@@ -336,8 +336,13 @@ impl Store for AnyStore {
         delegate!(self.planned_touches(hcp, now))
     }
 
-    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
-        delegate!(self.put_campaign(campaign, now))
+    async fn put_campaign(
+        &self,
+        campaign: Campaign,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Upserted> {
+        delegate!(self.put_campaign(campaign, actor, now))
     }
 
     async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {

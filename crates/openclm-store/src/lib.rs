@@ -640,7 +640,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The HCP's decisions not yet reported delivered whose hold lasts beyond `now`.
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>>;
 
-    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted>;
+    /// Creates or replaces a campaign's definition, audited under `actor` with the old and new.
+    async fn put_campaign(
+        &self,
+        campaign: Campaign,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Upserted>;
     async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>>;
     /// Every campaign, by id.
     async fn list_campaigns(&self) -> Result<Vec<Campaign>>;

@@ -1661,7 +1661,7 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
     )
     .unwrap();
     assert_eq!(
-        first.put_campaign(campaign.clone(), NOW).await.unwrap(),
+        first.put_campaign(campaign.clone(), "test".into(), NOW).await.unwrap(),
         Upserted::Created
     );
     let renamed = openclm_core::campaign::Campaign {
@@ -1669,7 +1669,7 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
         ..campaign.clone()
     };
     assert_eq!(
-        first.put_campaign(renamed.clone(), NOW).await.unwrap(),
+        first.put_campaign(renamed.clone(), "test".into(), NOW).await.unwrap(),
         Upserted::Updated
     );
     assert_eq!(
@@ -1803,7 +1803,7 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
          waves: [{at: 2026-02-01T00:00:00Z}]\n",
     )
     .unwrap();
-    first.put_campaign(campaign, NOW).await.unwrap();
+    first.put_campaign(campaign, "test".into(), NOW).await.unwrap();
     let decision = openclm_store::DecisionRecord {
         campaign: Some(openclm_store::CampaignTag {
             campaign_id: "launch".into(),

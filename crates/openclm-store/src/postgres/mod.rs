@@ -1330,9 +1330,28 @@ impl crate::Store for PgStore {
         suggest::planned_touches(&client, hcp_key, now).await
     }
 
-    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
-        let client = self.client().await?;
-        campaign::put(&client, &campaign, now).await
+    async fn put_campaign(
+        &self,
+        campaign: Campaign,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Upserted> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = governance::AuditLock::take(&tx).await?;
+            let old = campaign::get(&tx, &campaign.id).await?;
+            let saved = campaign::put(&tx, &campaign, now).await?;
+            let record = format!("campaign/{}", campaign.id);
+            let entry = match &old {
+                Some(old) => NewAudit::new(&actor, "update", record).old(old),
+                None => NewAudit::new(&actor, "create", record),
+            };
+            governance::append_audit(&tx, &held, vec![entry.new_value(&campaign)], now).await?;
+            tx.commit().await?;
+            Ok(saved)
+        })
+        .await
     }
 
     async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {

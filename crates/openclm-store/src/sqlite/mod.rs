@@ -1347,9 +1347,26 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn put_campaign(&self, campaign: Campaign, now: Timestamp) -> Result<Upserted> {
-        self.with_conn(move |conn, _| campaign::put(conn, &campaign, now))
-            .await
+    async fn put_campaign(
+        &self,
+        campaign: Campaign,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Upserted> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let old = campaign::get(&tx, &campaign.id)?;
+            let saved = campaign::put(&tx, &campaign, now)?;
+            let record = format!("campaign/{}", campaign.id);
+            let entry = match &old {
+                Some(old) => NewAudit::new(&actor, "update", record).old(old),
+                None => NewAudit::new(&actor, "create", record),
+            };
+            governance::append_audit(&tx, vec![entry.new_value(&campaign)], now)?;
+            tx.commit()?;
+            Ok(saved)
+        })
+        .await
     }
 
     async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>> {

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use openclm_core::auth::Role;
-use openclm_server::{ApiConfig, AppState, system_clock};
+use openclm_core::Timestamp;
+use openclm_server::{ApiConfig, AppState, Clock, system_clock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use openclm_store::{SqliteStore, Store};
 use serde_json::{Value, json};
 
@@ -21,7 +24,22 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(ApiConfig::default()).await
 }
 
+/// The password every test user is given.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A server whose clock reads what the returned handle holds (milliseconds since the epoch).
+pub async fn spawn_app_at(config: ApiConfig, start: Timestamp) -> (TestApp, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(start.millis()));
+    let read = now.clone();
+    let clock: Clock = Arc::new(move || Timestamp::from_millis(read.load(Ordering::SeqCst)));
+    (spawn_app_clocked(config, clock).await, now)
+}
+
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    spawn_app_clocked(config, system_clock()).await
+}
+
+async fn spawn_app_clocked(config: ApiConfig, clock: Clock) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("api.db").to_str().unwrap()).unwrap();
     let admin = openclm::create_key(&store, Role::Admin, "test")
@@ -41,7 +59,7 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let state = AppState {
         store: store.clone(),
         config,
-        clock: system_clock(),
+        clock,
     };
     tokio::spawn(openclm_server::serve(
         listener,
@@ -108,6 +126,59 @@ impl TestApp {
                 .await;
             assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         }
+    }
+
+    /// Creates a user (password [`PASSWORD`]) through the API and signs them in; returns the
+    /// session token.
+    pub async fn user(&self, user_id: &str, role: &str, territories: &[&str]) -> String {
+        let r = self
+            .client
+            .post(format!("{}/v1/users", self.base))
+            .bearer_auth(&self.admin)
+            .json(&json!({"user_id": user_id, "display_name": format!("{user_id} (test)"),
+                "role": role, "territories": territories, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        self.login(user_id, PASSWORD).await.unwrap()
+    }
+
+    /// Signs in; the session token, or the refusal's status.
+    pub async fn login(&self, user_id: &str, password: &str) -> Result<String, u16> {
+        let r = self
+            .client
+            .post(format!("{}/v1/login", self.base))
+            .json(&json!({"user_id": user_id, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 200 {
+            return Err(r.status().as_u16());
+        }
+        Ok(r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned())
+    }
+
+    /// Sends `method path` with an optional JSON body as `key` (an API key or session token).
+    pub async fn call(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn event_count(&self) -> u64 {
