@@ -260,7 +260,9 @@ mod tests {
         let event = |body: serde_json::Value| {
             let mut base = serde_json::json!({"event_id": "e1", "occurred_at": "2026-11-02T09:00:00Z",
                 "hcp": "h1", "channel": "face_to_face", "rep_id": "r1"});
-            base.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            base.as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
             Event::from_json(base).unwrap()
         };
         let call = event(serde_json::json!({"type": "call_logged",

@@ -72,10 +72,11 @@ pub(crate) async fn post_campaign<S: Store>(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WriteCampaigns)?;
     let campaign = body_json::<CampaignInput>(&body)?.validate()?;
-    let status = match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
-        Upserted::Created => StatusCode::CREATED,
-        Upserted::Updated => StatusCode::OK,
-    };
+    let status =
+        match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
+            Upserted::Created => StatusCode::CREATED,
+            Upserted::Updated => StatusCode::OK,
+        };
     Ok((status, Json(campaign)).into_response())
 }
 

@@ -16,9 +16,7 @@ use openclm_core::content::{ApprovalInput, Content, ContentInput, ContentStatus,
 use openclm_core::privacy::{SuppressedId, pseudonym, suppression_hash};
 use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{FieldError, HcpId, Timestamp};
-use openclm_store::{
-    AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter,
-};
+use openclm_store::{AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -121,7 +119,8 @@ pub(crate) async fn logout<S: Store>(
     if let Some(hash) = caller.session_hash {
         state.store.end_session(hash, (state.clock)()).await?;
     }
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    let expired =
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
 }
 
@@ -160,8 +159,8 @@ pub(crate) async fn create_user<S: Store>(
     let hash = tokio::task::spawn_blocking(move || hash_password(&password, &mut rand::rng()))
         .await
         .map_err(|_| ApiError::Unavailable)??;
-    let audit = NewAudit::new(&caller.actor(), "create", format!("user/{}", user.user_id))
-        .new_value(&user);
+    let audit =
+        NewAudit::new(&caller.actor(), "create", format!("user/{}", user.user_id)).new_value(&user);
     if !state.store.create_user(user.clone(), hash, audit).await? {
         return Err(ApiError::Conflict(FieldError::new(
             "user_id",
@@ -178,11 +177,7 @@ pub(crate) async fn disable_user<S: Store>(
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageUsers)?;
     let audit = NewAudit::new(&caller.actor(), "disable", format!("user/{id}"));
-    if !state
-        .store
-        .disable_user(id, audit, (state.clock)())
-        .await?
-    {
+    if !state.store.disable_user(id, audit, (state.clock)()).await? {
         return Err(ApiError::NotFound("user".into()));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -239,9 +234,12 @@ pub(crate) async fn create_key<S: Store>(
         created_at: now,
         revoked_at: None,
     };
-    let audit = NewAudit::new(&caller.actor(), "create", format!("key/{}", key.key_id))
-        .new_value(&record);
-    state.store.create_api_key(record.clone(), audit, now).await?;
+    let audit =
+        NewAudit::new(&caller.actor(), "create", format!("key/{}", key.key_id)).new_value(&record);
+    state
+        .store
+        .create_api_key(record.clone(), audit, now)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"key": key.secret, "record": record})),
@@ -280,7 +278,8 @@ pub(crate) async fn content_to_store<S: Store>(
     let sets_approval = input.status.as_deref().is_some_and(|s| s != "draft")
         || input.approval_code.is_some()
         || input.approved_at.is_some();
-    let external = sets_approval && caller.user().is_none() && caller.role.allows(Action::WriteContent);
+    let external =
+        sets_approval && caller.user().is_none() && caller.role.allows(Action::WriteContent);
     if sets_approval && !external {
         return Err(guarded(
             "status",
@@ -292,7 +291,10 @@ pub(crate) async fn content_to_store<S: Store>(
     let now = (state.clock)();
     let old = state.store.get_content(content.id.clone(), now).await?;
     if external {
-        if old.as_ref().is_some_and(|o| o.status == ContentStatus::Withdrawn) {
+        if old
+            .as_ref()
+            .is_some_and(|o| o.status == ContentStatus::Withdrawn)
+        {
             return Err(ApiError::Conflict(FieldError::new(
                 "status",
                 "the item is withdrawn; create a new item",
@@ -314,9 +316,9 @@ fn mlr_error(e: MlrError) -> ApiError {
     match e {
         MlrError::Invalid(f) => ApiError::Invalid(f),
         MlrError::WrongState(why) => ApiError::Conflict(FieldError::new("status", why)),
-        MlrError::SelfApproval => {
-            ApiError::Forbidden("separation of duties: the author cannot approve their own content".into())
-        }
+        MlrError::SelfApproval => ApiError::Forbidden(
+            "separation of duties: the author cannot approve their own content".into(),
+        ),
     }
 }
 
@@ -363,13 +365,17 @@ pub(crate) async fn content_step<S: Store>(
         "submit" => content.submit(&actor, now).map_err(mlr_error)?,
         "approve" => {
             let user = caller.require_person()?.clone();
-            let password = input
-                .password
-                .ok_or_else(|| FieldError::new("password", "is required: re-enter it to sign the approval"))?;
+            let password = input.password.ok_or_else(|| {
+                FieldError::new("password", "is required: re-enter it to sign the approval")
+            })?;
             // Re-authentication for the signature counts towards the lock like a login.
             authenticate(&state, &user.user_id, password)
                 .await
-                .map_err(|_| ApiError::Forbidden("the password does not match; the approval was not signed".into()))?;
+                .map_err(|_| {
+                    ApiError::Forbidden(
+                        "the password does not match; the approval was not signed".into(),
+                    )
+                })?;
             let approval = ApprovalInput {
                 approval_code: input.approval_code,
                 valid_from: input.valid_from,
@@ -468,7 +474,10 @@ pub(crate) async fn expiring_content<S: Store>(
         }
     }
     expiring.sort_by_key(|c| c.expires_at);
-    Ok(Json(json!({"within_days": openclm_core::content::EXPIRY_WARNING_DAYS, "items": expiring})).into_response())
+    Ok(
+        Json(json!({"within_days": openclm_core::content::EXPIRY_WARNING_DAYS, "items": expiring}))
+            .into_response(),
+    )
 }
 
 // ---- pharmacovigilance -----------------------------------------------------------------------
@@ -551,7 +560,13 @@ pub(crate) async fn triage_ae_case<S: Store>(
         .reason(triage.note.clone());
     match state
         .store
-        .triage_ae_case(id.clone(), triage, user.user_id.clone(), audit, (state.clock)())
+        .triage_ae_case(
+            id.clone(),
+            triage,
+            user.user_id.clone(),
+            audit,
+            (state.clock)(),
+        )
         .await?
     {
         None => Err(ApiError::NotFound("case".into())),
@@ -631,7 +646,11 @@ pub(crate) async fn audit<S: Store>(
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let entries = state
         .store
-        .audit_entries(q.record.filter(|r| !r.is_empty()), q.after.unwrap_or(0), limit)
+        .audit_entries(
+            q.record.filter(|r| !r.is_empty()),
+            q.after.unwrap_or(0),
+            limit,
+        )
         .await?;
     Ok(Json(json!({"entries": entries})).into_response())
 }
@@ -680,8 +699,12 @@ pub async fn privacy_export<S: Store>(
             100_000,
         )
         .await?;
-    let audit = NewAudit::new(actor, "export", openclm_core::privacy::hcp_record(id.as_str()))
-        .reason(Some("data-subject access request".into()));
+    let audit = NewAudit::new(
+        actor,
+        "export",
+        openclm_core::privacy::hcp_record(id.as_str()),
+    )
+    .reason(Some("data-subject access request".into()));
     store.append_audit(vec![audit], now).await?;
     Ok(Some(json!({
         "exported_at": now,
@@ -712,8 +735,12 @@ pub async fn privacy_erase<S: Store>(
         suppress.push(suppression_hash(SuppressedId::Email, email));
     }
     let pseudonym = pseudonym(&mut rand::rng());
-    let audit = NewAudit::new(actor, "erase", openclm_core::privacy::hcp_record(id.as_str()))
-        .reason(Some(reason.to_owned()));
+    let audit = NewAudit::new(
+        actor,
+        "erase",
+        openclm_core::privacy::hcp_record(id.as_str()),
+    )
+    .reason(Some(reason.to_owned()));
     Ok(store.erase_hcp(id, pseudonym, suppress, audit, now).await?)
 }
 

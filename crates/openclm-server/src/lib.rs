@@ -2,11 +2,11 @@
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
 pub mod auth;
-pub mod governance;
 pub mod campaign;
 pub mod decide;
 mod error;
 pub mod evaluate;
+pub mod governance;
 pub mod report;
 mod routes;
 pub mod suggest;

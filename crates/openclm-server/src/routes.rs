@@ -119,7 +119,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/v1/ae-cases/reconciliation",
             get(crate::governance::ae_reconciliation::<S>),
         )
-        .route("/v1/ae-cases/{id}", get(crate::governance::get_ae_case::<S>))
+        .route(
+            "/v1/ae-cases/{id}",
+            get(crate::governance::get_ae_case::<S>),
+        )
         .route(
             "/v1/ae-cases/{id}/triage",
             post(crate::governance::triage_ae_case::<S>),

@@ -294,7 +294,11 @@ fn rep_id(text: &str) -> Result<String, ApiError> {
 /// Refuses `action` on a rep's plan unless the caller reaches all of the rep's territories.
 fn require_rep(caller: &Caller, action: Action, rep: &Rep) -> Result<(), ApiError> {
     let scope = caller.require(action)?;
-    if rep.territories.iter().all(|t| caller.reaches(scope, Some(t))) {
+    if rep
+        .territories
+        .iter()
+        .all(|t| caller.reaches(scope, Some(t)))
+    {
         Ok(())
     } else {
         tracing::warn!(caller = %caller.actor(), ?action, "denied: rep outside the caller's territories");

@@ -10,6 +10,10 @@ use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 
 use crate::{
+    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
+    UserRecord, WithdrawalEffect,
+};
+use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
     NewPlan, Page, PageRequest, PgStore, PlannedTouch, Result, SqliteStore, Store, StoreCounts,
     StoredEvent, SuggestionFilter, TableDigest, TimelineFilter, UnknownHcpPolicy, Upserted,
@@ -17,10 +21,6 @@ use crate::{
 };
 use crate::{
     DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow, WaveRecord,
-};
-use crate::{
-    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
-    UserRecord, WithdrawalEffect,
 };
 use openclm_core::audit::{AuditEntry, NewAudit};
 use openclm_core::auth::User;
@@ -175,12 +175,7 @@ impl Store for AnyStore {
         delegate!(self.list_users())
     }
 
-    async fn disable_user(
-        &self,
-        user_id: String,
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<bool> {
+    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool> {
         delegate!(self.disable_user(user_id, audit, now))
     }
 

@@ -2,9 +2,9 @@
 //! fields (name, email, external ids) are named when they change but never copied into the
 //! trail: the trail is never rewritten, and an erased HCP must leave no identifier behind.
 
+use openclm_core::Hcp;
 use openclm_core::audit::NewAudit;
 use openclm_core::privacy::hcp_record;
-use openclm_core::Hcp;
 use serde_json::{Value, json};
 
 /// The fields of an HCP the trail keeps values of.
@@ -41,7 +41,11 @@ pub(crate) fn hcp_change(actor: &str, old: Option<&Hcp>, new: &Hcp) -> Option<Ne
     if !identity.is_empty() {
         after["identity_changed"] = json!(identity);
     }
-    Some(NewAudit::new(actor, "update", record).old(before).new_value(after))
+    Some(
+        NewAudit::new(actor, "update", record)
+            .old(before)
+            .new_value(after),
+    )
 }
 
 /// The entry for a consent change carried by an event.
@@ -63,8 +67,12 @@ pub(crate) fn consent_change(
 
 /// The entry for a PV case opened by screening.
 pub(crate) fn case_opened(source: &str, case_id: &str, event_id: &str) -> NewAudit {
-    NewAudit::new(&format!("source:{source}"), "open", format!("ae_case/{case_id}"))
-        .new_value(json!({"event_id": event_id, "status": "open"}))
+    NewAudit::new(
+        &format!("source:{source}"),
+        "open",
+        format!("ae_case/{case_id}"),
+    )
+    .new_value(json!({"event_id": event_id, "status": "open"}))
 }
 
 #[cfg(test)]
@@ -86,7 +94,12 @@ mod tests {
 
     #[test]
     fn identity_changes_are_named_never_copied() {
-        let e = hcp_change("key:k", Some(&hcp("Dr. Ada", "T1")), &hcp("Dr. Ada Byron", "T2")).unwrap();
+        let e = hcp_change(
+            "key:k",
+            Some(&hcp("Dr. Ada", "T1")),
+            &hcp("Dr. Ada Byron", "T2"),
+        )
+        .unwrap();
         let text = serde_json::to_string(&e).unwrap();
         assert!(!text.contains("Ada"), "{text}");
         assert_eq!(e.old_value.unwrap()["territory"], "T1");

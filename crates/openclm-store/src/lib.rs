@@ -9,15 +9,15 @@ mod rows;
 mod sqlite;
 pub mod transfer;
 
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::auth::User;
 use openclm_core::campaign::Campaign;
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::Counts;
+use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::state::HcpState;
 use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
-use openclm_core::audit::{AuditEntry, NewAudit};
-use openclm_core::auth::User;
-use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
 use serde::Serialize;
 
@@ -531,8 +531,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>>;
 
     /// Stores a new key with its audit entry.
-    async fn create_api_key(&self, key: ApiKeyRecord, audit: NewAudit, now: Timestamp)
-    -> Result<()>;
+    async fn create_api_key(
+        &self,
+        key: ApiKeyRecord,
+        audit: NewAudit,
+        now: Timestamp,
+    ) -> Result<()>;
     async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
     /// Revokes a key; false when there is no such key.
@@ -546,13 +550,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>>;
     async fn list_users(&self) -> Result<Vec<User>>;
     /// Disables an account and ends its sessions; `false` if there is no such account.
-    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp)
-    -> Result<bool>;
+    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool>;
     /// Counts a failed login (locking the account after too many in a row) or clears the
     /// count after a successful one.
     async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()>;
-    async fn create_session(&self, token_hash: String, user_id: String, now: Timestamp)
-    -> Result<()>;
+    async fn create_session(
+        &self,
+        token_hash: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<()>;
     /// The session's user if the session is live (not ended, idle or too old, the account not
     /// disabled), marking it used now; a session found dead is ended.
     async fn touch_session(

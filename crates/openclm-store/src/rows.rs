@@ -278,7 +278,14 @@ pub(crate) fn attribute(
 
 /// Personal fields an event payload may carry, besides the HCP's id: removed on erasure.
 const PERSONAL_EVENT_FIELDS: [&str; 8] = [
-    "hcp", "text", "notes", "answer", "email", "user_agent", "ip", "name",
+    "hcp",
+    "text",
+    "notes",
+    "answer",
+    "email",
+    "user_agent",
+    "ip",
+    "name",
 ];
 
 /// The payload of an erased HCP's event: identifiers and free text gone, the rest (type, times,

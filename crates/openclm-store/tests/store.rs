@@ -334,7 +334,11 @@ async fn unknown_hcps_can_become_stubs_and_later_master_data(db: TestDb) {
             .is_none()
     );
     let up = store
-        .put_hcps(vec![hcp("new-hcp", "north", "gp", "N1")], "test".into(), NOW)
+        .put_hcps(
+            vec![hcp("new-hcp", "north", "gp", "N1")],
+            "test".into(),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(up, vec![Ok(Upserted::Updated)]);
@@ -369,7 +373,11 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events(db: Te
         .unwrap();
     // The real record names the id the events used, under its own OpenCLM id.
     let results = store
-        .put_hcps(vec![hcp("hcp-77", "north", "gp", "CRM-77")], "test".into(), NOW)
+        .put_hcps(
+            vec![hcp("hcp-77", "north", "gp", "CRM-77")],
+            "test".into(),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(results, vec![Ok(Upserted::Created)]);
@@ -431,7 +439,10 @@ async fn master_data_arriving_after_events_adopts_the_stub_and_its_events(db: Te
         system: "crm".into(),
         id: "X9".into(),
     });
-    let refused = store.put_hcps(vec![claim], "test".into(), NOW).await.unwrap();
+    let refused = store
+        .put_hcps(vec![claim], "test".into(), NOW)
+        .await
+        .unwrap();
     let e = refused[0].as_ref().unwrap_err();
     assert!(e.reason.contains("stub HCP (X9)"), "{e}");
     assert!(store.check_integrity().await.unwrap().problems.is_empty());
@@ -553,7 +564,10 @@ async fn content_status_filter_treats_past_expiry_as_expired(db: TestDb) {
     // Content meant for some specialties keeps the list.
     let mut special = item("special", "approved", "2099-01-01T00:00:00Z");
     special.specialties = vec!["oncology".into(), "haematology".into()];
-    store.put_content(vec![special.clone()], "test".into(), NOW).await.unwrap();
+    store
+        .put_content(vec![special.clone()], "test".into(), NOW)
+        .await
+        .unwrap();
     let read = store.get_content("special".into(), NOW).await.unwrap();
     assert_eq!(read, Some(special));
 }
@@ -733,7 +747,11 @@ async fn a_copy_rejected_for_its_hcp_is_still_a_duplicate_of_the_stored_event(db
     // The HCP's crm id changes; a resend of the stored event under the old id is still a
     // duplicate (or a conflict), never a rejection.
     store
-        .put_hcps(vec![hcp("hcp-a", "north", "cardiology", "A2")], "test".into(), NOW)
+        .put_hcps(
+            vec![hcp("hcp-a", "north", "cardiology", "A2")],
+            "test".into(),
+            NOW,
+        )
         .await
         .unwrap();
     let out = store
@@ -801,11 +819,17 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     // The audit trail holds the two HCPs' creation and the consent change.
     assert_eq!(
         rows,
-        [2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0]
+        [
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0
+        ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
     store
-        .put_hcps(vec![hcp("hcp-b", "east", "oncology", "B1")], "test".into(), NOW)
+        .put_hcps(
+            vec![hcp("hcp-b", "east", "oncology", "B1")],
+            "test".into(),
+            NOW,
+        )
         .await
         .unwrap();
     let after = store.table_digests().await.unwrap();
@@ -1339,7 +1363,10 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
     // Master data carries the products an HCP must not be promoted.
     let mut restricted = hcp("hcp-r", "north", "cardiology", "R1");
     restricted.restricted_products = vec!["oncovira".into()];
-    store.put_hcps(vec![restricted], "test".into(), NOW).await.unwrap();
+    store
+        .put_hcps(vec![restricted], "test".into(), NOW)
+        .await
+        .unwrap();
     let back = other
         .get_hcp(HcpId::parse("id", "hcp-r").unwrap())
         .await
@@ -1661,7 +1688,10 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
     )
     .unwrap();
     assert_eq!(
-        first.put_campaign(campaign.clone(), "test".into(), NOW).await.unwrap(),
+        first
+            .put_campaign(campaign.clone(), "test".into(), NOW)
+            .await
+            .unwrap(),
         Upserted::Created
     );
     let renamed = openclm_core::campaign::Campaign {
@@ -1669,7 +1699,10 @@ async fn campaigns_are_stored_and_each_wave_is_saved_once(db: TestDb) {
         ..campaign.clone()
     };
     assert_eq!(
-        first.put_campaign(renamed.clone(), "test".into(), NOW).await.unwrap(),
+        first
+            .put_campaign(renamed.clone(), "test".into(), NOW)
+            .await
+            .unwrap(),
         Upserted::Updated
     );
     assert_eq!(
@@ -1803,7 +1836,10 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
          waves: [{at: 2026-02-01T00:00:00Z}]\n",
     )
     .unwrap();
-    first.put_campaign(campaign, "test".into(), NOW).await.unwrap();
+    first
+        .put_campaign(campaign, "test".into(), NOW)
+        .await
+        .unwrap();
     let decision = openclm_store::DecisionRecord {
         campaign: Some(openclm_store::CampaignTag {
             campaign_id: "launch".into(),
@@ -2045,7 +2081,11 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     };
     let store = AnyStore::open_with(&db.url, rules).await.unwrap();
     store
-        .put_hcps(vec![hcp("hcp-a", "north", "cardiology", "A1")], "test".into(), NOW)
+        .put_hcps(
+            vec![hcp("hcp-a", "north", "cardiology", "A1")],
+            "test".into(),
+            NOW,
+        )
         .await
         .unwrap();
     let at = |min: i64| Timestamp::from_millis(NOW.millis() + min * 60_000);
@@ -2060,39 +2100,108 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
         disabled_at: None,
     };
     let audit = NewAudit::new("cli:ops", "create", "user/rita").new_value(&rita);
-    assert!(store.create_user(rita.clone(), "hash".into(), audit.clone()).await.unwrap());
-    assert!(!store.create_user(rita.clone(), "hash".into(), audit).await.unwrap());
+    assert!(
+        store
+            .create_user(rita.clone(), "hash".into(), audit.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_user(rita.clone(), "hash".into(), audit)
+            .await
+            .unwrap()
+    );
     for i in 0..MAX_FAILED_LOGINS {
-        store.record_login("rita".into(), false, at(i64::from(i))).await.unwrap();
+        store
+            .record_login("rita".into(), false, at(i64::from(i)))
+            .await
+            .unwrap();
     }
     let locked = store.find_user("rita".into()).await.unwrap().unwrap();
     assert_eq!(locked.failed_logins, MAX_FAILED_LOGINS);
-    assert_eq!(locked.locked_until, Some(Timestamp::from_millis(at(4).millis() + 15 * 60_000)));
-    store.record_login("rita".into(), true, at(30)).await.unwrap();
-    assert_eq!(store.find_user("rita".into()).await.unwrap().unwrap().failed_logins, 0);
-    let limits = SessionLimits { idle_ms: 30 * 60_000, max_ms: 12 * 3_600_000 };
-    store.create_session("s1".into(), "rita".into(), at(0)).await.unwrap();
     assert_eq!(
-        store.touch_session("s1".into(), at(29), limits).await.unwrap().map(|u| u.user_id),
+        locked.locked_until,
+        Some(Timestamp::from_millis(at(4).millis() + 15 * 60_000))
+    );
+    store
+        .record_login("rita".into(), true, at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user("rita".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_logins,
+        0
+    );
+    let limits = SessionLimits {
+        idle_ms: 30 * 60_000,
+        max_ms: 12 * 3_600_000,
+    };
+    store
+        .create_session("s1".into(), "rita".into(), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .touch_session("s1".into(), at(29), limits)
+            .await
+            .unwrap()
+            .map(|u| u.user_id),
         Some("rita".into())
     );
     // Idle for 31 minutes since its last use: ended, and stays ended.
-    assert!(store.touch_session("s1".into(), at(60), limits).await.unwrap().is_none());
-    assert!(store.touch_session("s1".into(), at(61), limits).await.unwrap().is_none());
-    store.create_session("s2".into(), "rita".into(), at(0)).await.unwrap();
+    assert!(
+        store
+            .touch_session("s1".into(), at(60), limits)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .touch_session("s1".into(), at(61), limits)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .create_session("s2".into(), "rita".into(), at(0))
+        .await
+        .unwrap();
     assert!(store.end_session("s2".into(), at(1)).await.unwrap());
-    assert!(store.touch_session("s2".into(), at(2), limits).await.unwrap().is_none());
-    store.create_session("s3".into(), "rita".into(), at(0)).await.unwrap();
+    assert!(
+        store
+            .touch_session("s2".into(), at(2), limits)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .create_session("s3".into(), "rita".into(), at(0))
+        .await
+        .unwrap();
     let off = NewAudit::new("cli:ops", "disable", "user/rita");
     assert!(store.disable_user("rita".into(), off, at(1)).await.unwrap());
-    assert!(store.touch_session("s3".into(), at(2), limits).await.unwrap().is_none());
+    assert!(
+        store
+            .touch_session("s3".into(), at(2), limits)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A note naming a product and an adverse event opens a case at receipt; the note's text is
     // held out of the stored event.
     let note = |id: &str, text: &str| {
-        Event::from_json(json!({"event_id": id, "occurred_at": "2026-05-01T09:00:00Z",
+        Event::from_json(
+            json!({"event_id": id, "occurred_at": "2026-05-01T09:00:00Z",
             "hcp": "A1", "source": "crm", "channel": "face_to_face", "type": "call_logged",
-            "rep_id": "r1", "notes": text}))
+            "rep_id": "r1", "notes": text}),
+        )
         .unwrap()
     };
     let received = at(100);
@@ -2100,41 +2209,79 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
         note("n1", "Patient on velorapine had a severe rash"),
         note("n2", "Asked for the dosing brochure; no side effects seen"),
     ];
-    store.ingest(notes.clone(), UnknownHcpPolicy::Reject, received).await.unwrap();
+    store
+        .ingest(notes.clone(), UnknownHcpPolicy::Reject, received)
+        .await
+        .unwrap();
     // A resend changes nothing, day zero included.
-    store.ingest(notes, UnknownHcpPolicy::Reject, at(200)).await.unwrap();
+    store
+        .ingest(notes, UnknownHcpPolicy::Reject, at(200))
+        .await
+        .unwrap();
     let cases = store.ae_cases(AeFilter::default()).await.unwrap();
     assert_eq!(cases.len(), 1);
     let case = &cases[0];
-    assert_eq!((case.event_id.as_str(), case.field.as_str()), ("n1", "notes"));
+    assert_eq!(
+        (case.event_id.as_str(), case.field.as_str()),
+        ("n1", "notes")
+    );
     assert_eq!(case.received_at, received);
-    assert_eq!(case.due_at, Timestamp::from_millis(received.millis() + 24 * 3_600_000));
+    assert_eq!(
+        case.due_at,
+        Timestamp::from_millis(received.millis() + 24 * 3_600_000)
+    );
     assert_eq!(case.text, "Patient on velorapine had a severe rash");
     assert_eq!(case.findings["products"], json!(["Cardiozen"]));
     assert_eq!(case.status, AeStatus::Open);
     let timeline = store
-        .timeline(HcpId::parse("id", "hcp-a").unwrap(), TimelineFilter::default(), page(10, None))
+        .timeline(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
         .await
         .unwrap()
         .unwrap();
     let held = timeline.items.iter().find(|e| e.event_id == "n1").unwrap();
-    assert_eq!(held.event["notes"], format!("[held for pharmacovigilance: {}]", case.case_id));
+    assert_eq!(
+        held.event["notes"],
+        format!("[held for pharmacovigilance: {}]", case.case_id)
+    );
     let report = store.screening_report().await.unwrap();
-    assert_eq!((report[0].screened, report[0].flagged, report[0].acknowledged), (2, 1, 0));
+    assert_eq!(
+        (
+            report[0].screened,
+            report[0].flagged,
+            report[0].acknowledged
+        ),
+        (2, 1, 0)
+    );
     // Overdue once past its due time.
-    let overdue = AeFilter { due_before: Some(at(100 + 24 * 60 + 1)), ..AeFilter::default() };
+    let overdue = AeFilter {
+        due_before: Some(at(100 + 24 * 60 + 1)),
+        ..AeFilter::default()
+    };
     assert_eq!(store.ae_cases(overdue).await.unwrap().len(), 1);
     let triage = Triage::parse(Some("ae_forwarded"), Some("SAF-1".into()), None).unwrap();
     let audit = NewAudit::new("user:pv", "triage", format!("ae_case/{}", case.case_id));
     assert_eq!(
         store
-            .triage_ae_case(case.case_id.clone(), triage.clone(), "pv".into(), audit.clone(), at(300))
+            .triage_ae_case(
+                case.case_id.clone(),
+                triage.clone(),
+                "pv".into(),
+                audit.clone(),
+                at(300)
+            )
             .await
             .unwrap(),
         Some(true)
     );
     assert_eq!(
-        store.triage_ae_case(case.case_id.clone(), triage, "pv".into(), audit, at(301)).await.unwrap(),
+        store
+            .triage_ae_case(case.case_id.clone(), triage, "pv".into(), audit, at(301))
+            .await
+            .unwrap(),
         Some(false)
     );
     let report = store.screening_report().await.unwrap();
@@ -2147,28 +2294,60 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     )];
     let audit = NewAudit::new("user:privacy", "erase", "hcp/x");
     let erased = store
-        .erase_hcp(HcpId::parse("id", "hcp-a").unwrap(), "erased-1".into(), suppress.clone(), audit, at(400))
+        .erase_hcp(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            "erased-1".into(),
+            suppress.clone(),
+            audit,
+            at(400),
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (erased.events_redacted, erased.external_ids_removed, erased.suppressions_added, erased.ae_cases_kept),
+        (
+            erased.events_redacted,
+            erased.external_ids_removed,
+            erased.suppressions_added,
+            erased.ae_cases_kept
+        ),
         (2, 1, 1, 1)
     );
-    assert!(store.get_hcp(HcpId::parse("id", "hcp-a").unwrap()).await.unwrap().is_none());
-    let kept = store.get_hcp(HcpId::parse("id", "erased-1").unwrap()).await.unwrap().unwrap();
+    assert!(
+        store
+            .get_hcp(HcpId::parse("id", "hcp-a").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = store
+        .get_hcp(HcpId::parse("id", "erased-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.name, "");
     assert_eq!(store.suppressed(suppress).await.unwrap().len(), 1);
-    assert_eq!(store.ae_cases(AeFilter::default()).await.unwrap()[0].hcp_id, "erased-1");
+    assert_eq!(
+        store.ae_cases(AeFilter::default()).await.unwrap()[0].hcp_id,
+        "erased-1"
+    );
     // The erased HCP's CRM id no longer reaches anyone.
     let after = store
-        .ingest(vec![event("late", "A1", 9, "email", "opened")], UnknownHcpPolicy::Reject, at(500))
+        .ingest(
+            vec![event("late", "A1", 9, "email", "opened")],
+            UnknownHcpPolicy::Reject,
+            at(500),
+        )
         .await
         .unwrap();
     assert!(matches!(after[0], IngestOutcome::Rejected(_)), "{after:?}");
     // Nor can a re-import bring the person back.
     let again = store
-        .put_hcps(vec![hcp("hcp-a2", "north", "cardiology", "A1")], "test".into(), at(600))
+        .put_hcps(
+            vec![hcp("hcp-a2", "north", "cardiology", "A1")],
+            "test".into(),
+            at(600),
+        )
         .await
         .unwrap();
     assert_eq!(again[0].as_ref().unwrap_err().field, "external_ids[0]");
@@ -2185,7 +2364,14 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     let mut check = ChainCheck::default();
     entries.iter().for_each(|e| check.push(e));
     assert_eq!(check.problems, []);
-    assert_eq!(store.audit_entries(Some("user/rita".into()), 0, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .audit_entries(Some("user/rita".into()), 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 macro_rules! on_every_backend {

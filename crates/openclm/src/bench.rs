@@ -81,7 +81,10 @@ pub async fn load_hcps(store: &AnyStore, count: usize) -> anyhow::Result<()> {
             .validate(&format!("hcp-{i}"))?,
         );
         if batch.len() == 10_000 || i + 1 == count {
-            for result in store.put_hcps(std::mem::take(&mut batch), "system:bench".into(), now()).await? {
+            for result in store
+                .put_hcps(std::mem::take(&mut batch), "system:bench".into(), now())
+                .await?
+            {
                 result?;
             }
         }

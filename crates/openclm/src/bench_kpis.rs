@@ -96,7 +96,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "attribution_window_days": 60
         }))?;
         let campaign = input.validate()?;
-        store.put_campaign(campaign, "system:bench".into(), now()).await?;
+        store
+            .put_campaign(campaign, "system:bench".into(), now())
+            .await?;
         let per = args.hcps.div_ceil(args.campaigns);
         let ids = (c * per)..((c + 1) * per).min(args.hcps);
         let mut members = Vec::new();

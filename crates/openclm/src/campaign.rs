@@ -16,10 +16,13 @@ pub async fn run(store: AnyStore, engine: &Engine, action: CampaignAction) -> an
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let campaign = parse_file(&text)?;
-            let verb = match save_campaign(&store, &campaign, &crate::governance::cli_actor(), now()).await? {
-                Upserted::Created => "created",
-                Upserted::Updated => "updated",
-            };
+            let verb =
+                match save_campaign(&store, &campaign, &crate::governance::cli_actor(), now())
+                    .await?
+                {
+                    Upserted::Created => "created",
+                    Upserted::Updated => "updated",
+                };
             println!(
                 "campaign {} {verb}: {} wave(s), {} arm(s), {:.0}% held out",
                 campaign.id,

@@ -223,7 +223,10 @@ pub async fn store_world(store: &AnyStore, world: &World) -> anyhow::Result<Demo
         events: 0,
     };
     for chunk in world.hcps.chunks(10_000) {
-        for result in store.put_hcps(chunk.to_vec(), "system:demo".into(), now()).await? {
+        for result in store
+            .put_hcps(chunk.to_vec(), "system:demo".into(), now())
+            .await?
+        {
             result.context("the synthetic world produced an HCP the store refused")?;
         }
     }

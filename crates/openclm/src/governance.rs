@@ -53,13 +53,20 @@ pub async fn users(store: AnyStore, action: UsersAction) -> anyhow::Result<()> {
             println!("created {} user {}", user.role, user.user_id);
         }
         UsersAction::List => {
-            println!("{:<20} {:<16} {:<12} {:<26} name", "user id", "role", "status", "territories");
+            println!(
+                "{:<20} {:<16} {:<12} {:<26} name",
+                "user id", "role", "status", "territories"
+            );
             for u in store.list_users().await? {
                 println!(
                     "{:<20} {:<16} {:<12} {:<26} {}",
                     u.user_id,
                     u.role,
-                    if u.disabled_at.is_some() { "disabled" } else { "active" },
+                    if u.disabled_at.is_some() {
+                        "disabled"
+                    } else {
+                        "active"
+                    },
                     u.territories.join(","),
                     u.display_name
                 );
@@ -133,15 +140,29 @@ pub async fn audit(store: AnyStore, action: AuditAction) -> anyhow::Result<()> {
             }
             // Exporting the trail is itself on the trail.
             store
-                .append_audit(vec![NewAudit::new(&cli_actor(), "export", format!("audit/{name}"))], now())
+                .append_audit(
+                    vec![NewAudit::new(
+                        &cli_actor(),
+                        "export",
+                        format!("audit/{name}"),
+                    )],
+                    now(),
+                )
                 .await?;
             match format {
                 ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
                 ExportFormat::Csv => {
                     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
                     out.write_record([
-                        "seq", "at", "actor", "action", "record", "old_value", "new_value",
-                        "reason", "hash",
+                        "seq",
+                        "at",
+                        "actor",
+                        "action",
+                        "record",
+                        "old_value",
+                        "new_value",
+                        "reason",
+                        "hash",
                     ])?;
                     for e in &entries {
                         out.write_record([
@@ -168,10 +189,11 @@ pub async fn privacy(store: AnyStore, action: PrivacyAction) -> anyhow::Result<(
     match action {
         PrivacyAction::Export { hcp } => {
             let id = HcpId::parse("hcp", &hcp)?;
-            let export = openclm_server::governance::privacy_export(&store, id, &cli_actor(), now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .with_context(|| format!("no HCP {hcp}"))?;
+            let export =
+                openclm_server::governance::privacy_export(&store, id, &cli_actor(), now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .with_context(|| format!("no HCP {hcp}"))?;
             println!("{}", serde_json::to_string_pretty(&export)?);
         }
         PrivacyAction::Erase { hcp, reason } => {
@@ -198,7 +220,10 @@ pub async fn pv(store: AnyStore, action: PvAction) -> anyhow::Result<()> {
                     ..AeFilter::default()
                 })
                 .await?;
-            println!("{:<20} {:<26} {:>12} {:<14} source", "case", "received", "left (h)", "criteria");
+            println!(
+                "{:<20} {:<26} {:>12} {:<14} source",
+                "case", "received", "left (h)", "criteria"
+            );
             for c in cases {
                 let left_h = (c.due_at.millis() - now.millis()) as f64 / 3_600_000.0;
                 let criteria = c.findings.get("criteria").cloned().unwrap_or_default();
@@ -217,7 +242,10 @@ pub async fn pv(store: AnyStore, action: PvAction) -> anyhow::Result<()> {
             }
         }
         PvAction::Reconciliation => {
-            println!("{:<20} {:>10} {:>10} {:>10} {:>12}", "source", "screened", "flagged", "forwarded", "acknowledged");
+            println!(
+                "{:<20} {:>10} {:>10} {:>10} {:>12}",
+                "source", "screened", "flagged", "forwarded", "acknowledged"
+            );
             for s in store.screening_report().await? {
                 println!(
                     "{:<20} {:>10} {:>10} {:>10} {:>12}",

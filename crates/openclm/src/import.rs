@@ -176,7 +176,9 @@ async fn store_hcps(
     if chunk.is_empty() {
         return Ok(());
     }
-    let results = store.put_hcps(std::mem::take(chunk), crate::governance::cli_actor(), now()).await?;
+    let results = store
+        .put_hcps(std::mem::take(chunk), crate::governance::cli_actor(), now())
+        .await?;
     for (line, result) in lines.drain(..).zip(results) {
         match result {
             Ok(_) => summary.stored += 1,

@@ -409,8 +409,12 @@ pub async fn create_key(
         created_at: now(),
         revoked_at: None,
     };
-    let audit = NewAudit::new(&governance::cli_actor(), "create", format!("key/{}", key.key_id))
-        .new_value(&record);
+    let audit = NewAudit::new(
+        &governance::cli_actor(),
+        "create",
+        format!("key/{}", key.key_id),
+    )
+    .new_value(&record);
     store.create_api_key(record, audit, now()).await?;
     Ok((key.key_id, key.secret))
 }

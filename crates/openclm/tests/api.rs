@@ -219,7 +219,11 @@ async fn keys_are_required_and_roles_are_enforced() {
     use openclm_store::Store;
     assert!(
         app.store
-            .revoke_api_key(key_id, openclm_core::audit::NewAudit::new("test", "revoke", "key"), openclm::now())
+            .revoke_api_key(
+                key_id,
+                openclm_core::audit::NewAudit::new("test", "revoke", "key"),
+                openclm::now()
+            )
             .await
             .unwrap()
     );

@@ -160,13 +160,29 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
             route("GET", format!("/v1/hcps/{hcp}/timeline"), A::ReadHcps).on(object),
             route("GET", format!("/v1/hcps/{hcp}/consent"), A::ReadHcps).on(object),
             route("GET", format!("/v1/hcps/{hcp}/state"), A::ReadHcps).on(object),
-            route("POST", "/v1/decide", A::Decide).body(json!({"hcp": hcp})).on(object),
-            route("GET", format!("/v1/reps/{rep}"), A::ReadSuggestions).on(object),
-            route("GET", format!("/v1/reps/{rep}/suggestions"), A::ReadSuggestions).on(object),
-            route("GET", format!("/v1/suggestions/{suggestion}"), A::ReadSuggestions).on(object),
-            route("POST", format!("/v1/suggestions/{suggestion}/feedback"), A::ActOnSuggestions)
-                .body(json!({"status": "dismissed", "reason": "no_time"}))
+            route("POST", "/v1/decide", A::Decide)
+                .body(json!({"hcp": hcp}))
                 .on(object),
+            route("GET", format!("/v1/reps/{rep}"), A::ReadSuggestions).on(object),
+            route(
+                "GET",
+                format!("/v1/reps/{rep}/suggestions"),
+                A::ReadSuggestions,
+            )
+            .on(object),
+            route(
+                "GET",
+                format!("/v1/suggestions/{suggestion}"),
+                A::ReadSuggestions,
+            )
+            .on(object),
+            route(
+                "POST",
+                format!("/v1/suggestions/{suggestion}/feedback"),
+                A::ActOnSuggestions,
+            )
+            .body(json!({"status": "dismissed", "reason": "no_time"}))
+            .on(object),
         ]);
     }
     r
@@ -197,7 +213,12 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
         for prefix in ["sub", "ret", "ap"] {
             let id = format!("{prefix}-{who}");
             let r = app
-                .call(&marketer, "PUT", &format!("/v1/content/{id}"), Some(draft(&id)))
+                .call(
+                    &marketer,
+                    "PUT",
+                    &format!("/v1/content/{id}"),
+                    Some(draft(&id)),
+                )
                 .await;
             assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
             if prefix != "sub" {
@@ -210,21 +231,33 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
     }
     for (rep, territory) in [("rep-own", "T-0"), ("rep-other", "T-1")] {
         let r = app
-            .call(&app.admin, "PUT", &format!("/v1/reps/{rep}"),
-                Some(json!({"name": rep, "territories": [territory], "visits_per_week": 5})))
+            .call(
+                &app.admin,
+                "PUT",
+                &format!("/v1/reps/{rep}"),
+                Some(json!({"name": rep, "territories": [territory], "visits_per_week": 5})),
+            )
             .await;
         assert!(r.status().is_success());
     }
     let mut suggestion = Vec::new();
     for rep in ["rep-own", "rep-other"] {
         let plan: Value = app
-            .call(&app.admin, "GET", &format!("/v1/reps/{rep}/suggestions"), None)
+            .call(
+                &app.admin,
+                "GET",
+                &format!("/v1/reps/{rep}/suggestions"),
+                None,
+            )
             .await
             .json()
             .await
             .unwrap();
         let id = plan["suggestions"][0]["suggestion_id"].as_str();
-        suggestion.push(id.unwrap_or_else(|| panic!("no suggestion for {rep}: {plan}")).to_owned());
+        suggestion.push(
+            id.unwrap_or_else(|| panic!("no suggestion for {rep}: {plan}"))
+                .to_owned(),
+        );
     }
     // One adverse-event case per role to triage.
     ingest(
@@ -232,11 +265,22 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
         roles
             .iter()
             .enumerate()
-            .map(|(i, _)| note(&format!("ae-{i}"), 0, "Her patient had a bad rash after the first dose"))
+            .map(|(i, _)| {
+                note(
+                    &format!("ae-{i}"),
+                    0,
+                    "Her patient had a bad rash after the first dose",
+                )
+            })
             .collect(),
     )
     .await;
-    let cases: Value = app.call(&app.admin, "GET", "/v1/ae-cases", None).await.json().await.unwrap();
+    let cases: Value = app
+        .call(&app.admin, "GET", "/v1/ae-cases", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let cases: Vec<String> = cases["items"]
         .as_array()
         .unwrap()
@@ -264,7 +308,9 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
             if r.person && *role == Role::Ingest {
                 allowed = false;
             }
-            let response = app.call(&credential, r.method, &r.path, r.body.clone()).await;
+            let response = app
+                .call(&credential, r.method, &r.path, r.body.clone())
+                .await;
             let status = response.status().as_u16();
             let text: String = response.text().await.unwrap().chars().take(300).collect();
             let what = format!("{who} {} {} -> {status}: {text}", r.method, r.path);
@@ -275,7 +321,10 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
                 }
             } else if scope == Scope::OwnTerritories {
                 // Outside their territories a record reads as missing; a listing names the field.
-                assert!([404, 422].contains(&status), "should be out of reach: {what}");
+                assert!(
+                    [404, 422].contains(&status),
+                    "should be out of reach: {what}"
+                );
             } else {
                 assert_eq!(status, 403, "should be forbidden: {what}");
             }
@@ -285,7 +334,12 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
     assert!(checked >= 8 * 50, "{checked} calls checked");
     // The audit trail names who erased (the admin and the privacy officer, the only ones
     // allowed).
-    let audit: Value = app.call(&app.admin, "GET", "/v1/audit", None).await.json().await.unwrap();
+    let audit: Value = app
+        .call(&app.admin, "GET", "/v1/audit", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let erasers: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -294,4 +348,681 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
         .map(|e| e["actor"].as_str().unwrap())
         .collect();
     assert_eq!(erasers, ["user:admin", "user:privacy_officer"]);
+}
+
+fn minutes(clock: &std::sync::atomic::AtomicI64, n: i64) {
+    clock.fetch_add(n * 60_000, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account() {
+    let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    // The password policy names the field.
+    let r = app
+        .call(
+            &app.admin,
+            "POST",
+            "/v1/users",
+            Some(json!({"user_id": "short",
+            "display_name": "S", "role": "analyst", "password": "elevenchars"})),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "password");
+    // A rep is bound to territories.
+    let r = app
+        .call(
+            &app.admin,
+            "POST",
+            "/v1/users",
+            Some(json!({"user_id": "r",
+            "display_name": "R", "role": "rep", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "territories"
+    );
+
+    let token = app.user("ana", "analyst", &[]).await;
+    let me: Value = app
+        .call(&token, "GET", "/v1/me", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["actor"].as_str(), me["role"].as_str()),
+        (Some("user:ana"), Some("analyst"))
+    );
+    // Idle for 29 minutes: still signed in; then 31 minutes without a request: signed out.
+    minutes(&clock, 29);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 200);
+    minutes(&clock, 31);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+
+    // Logout ends the session on the server, whoever holds the token.
+    let token = app.login("ana", PASSWORD).await.unwrap();
+    assert_eq!(
+        app.call(&token, "POST", "/v1/logout", None).await.status(),
+        204
+    );
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+
+    // The session cookie is HttpOnly, Secure and SameSite, and works on its own.
+    let r = app
+        .client
+        .post(format!("{}/v1/login", app.base))
+        .json(&json!({"user_id": "ana", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap();
+    let r = app
+        .client
+        .get(format!("{}/v1/me", app.base))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Five wrong passwords lock the account for 15 minutes, even against the right one; an
+    // unknown account is refused the same way.
+    for _ in 0..5 {
+        assert_eq!(app.login("ana", "wrong password!").await, Err(403));
+    }
+    assert_eq!(app.login("ana", PASSWORD).await, Err(403));
+    assert_eq!(app.login("nobody", PASSWORD).await, Err(403));
+    minutes(&clock, 16);
+    assert!(app.login("ana", PASSWORD).await.is_ok());
+
+    // A disabled account's sessions end at once.
+    let token = app.login("ana", PASSWORD).await.unwrap();
+    assert_eq!(
+        app.call(&app.admin, "POST", "/v1/users/ana/disable", None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+    // Revoked keys stop working.
+    let made: Value = app
+        .call(
+            &app.admin,
+            "POST",
+            "/v1/keys",
+            Some(json!({"role": "analyst", "label": "bi"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = made["key"].as_str().unwrap();
+    assert_eq!(
+        app.call(key, "GET", "/v1/content", None).await.status(),
+        200
+    );
+    let id = made["record"]["key_id"].as_str().unwrap();
+    assert_eq!(
+        app.call(&app.admin, "DELETE", &format!("/v1/keys/{id}"), None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.call(key, "GET", "/v1/content", None).await.status(),
+        401
+    );
+    // Personal duties cannot be given to a key.
+    let r = app
+        .call(
+            &app.admin,
+            "POST",
+            "/v1/keys",
+            Some(json!({"role": "mlr_reviewer", "label": "x"})),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "role");
+}
+
+#[tokio::test]
+async fn content_moves_through_review_with_separation_of_duties_and_an_expiring_signature() {
+    let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(1).await;
+    let marketer = app.user("mia", "marketer", &[]).await;
+    let reviewer = app.user("rita", "mlr_reviewer", &[]).await;
+    let admin = app.user("ada", "admin", &[]).await;
+    let step = |who: &str, id: &str, step: &str, body: Value| {
+        let (app, who) = (&app, who.to_owned());
+        let path = format!("/v1/content/{id}/{step}");
+        async move { app.call(&who, "POST", &path, Some(body)).await }
+    };
+    // A person writes drafts only: status is set through the lifecycle.
+    let mut sneaky = draft("EM-1");
+    sneaky["status"] = json!("approved");
+    let r = app
+        .call(&marketer, "PUT", "/v1/content/EM-1", Some(sneaky))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "status");
+    assert_eq!(
+        app.call(&marketer, "PUT", "/v1/content/EM-1", Some(draft("EM-1")))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        step(&marketer, "EM-1", "submit", json!({})).await.status(),
+        200
+    );
+    let approval = json!({"password": PASSWORD, "approval_code": "CZ-2026-7",
+        "expires_at": "2026-11-12T09:00:00Z"});
+    // The marketer may not approve at all.
+    assert_eq!(
+        step(&marketer, "EM-1", "approve", approval.clone())
+            .await
+            .status(),
+        403
+    );
+    // The signature needs the password again, and the right one.
+    let r = step(
+        &reviewer,
+        "EM-1",
+        "approve",
+        json!({"approval_code": "X", "expires_at": "2027-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "password"
+    );
+    let mut wrong = approval.clone();
+    wrong["password"] = json!("not my password");
+    assert_eq!(
+        step(&reviewer, "EM-1", "approve", wrong).await.status(),
+        403
+    );
+    let r = step(&reviewer, "EM-1", "approve", approval.clone()).await;
+    assert_eq!(r.status(), 200);
+    let approved: Value = r.json().await.unwrap();
+    let c = &approved["content"];
+    assert_eq!(c["status"], "approved");
+    assert_eq!(c["approval_code"], "CZ-2026-7");
+    let signature = &c["mlr"]["signature"];
+    assert_eq!(signature["printed_name"], "rita (test)");
+    assert_eq!(signature["meaning"], "approved for distribution");
+    assert_eq!(signature["signed_at"], "2026-11-02T09:00:00.000Z");
+    assert_eq!(c["mlr"]["author"], "user:mia");
+    assert!(
+        c["mlr"]["approved_hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)
+    );
+
+    // An author never approves their own work, admin or not.
+    assert_eq!(
+        app.call(&admin, "PUT", "/v1/content/EM-2", Some(draft("EM-2")))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        step(&admin, "EM-2", "submit", json!({})).await.status(),
+        200
+    );
+    let r = step(&admin, "EM-2", "approve", approval.clone()).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("separation of duties"));
+
+    // Expiry warnings 30 days ahead; expired at expires_at by the clock alone; never decided on.
+    let expiring: Value = app
+        .call(&marketer, "GET", "/v1/content/expiring", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expiring["items"][0]["id"], "EM-1");
+    let grant = {
+        let mut e = event("grant-0", 0, 1);
+        e["type"] = json!("consent_changed");
+        e["state"] = json!("granted");
+        e
+    };
+    ingest(&app, vec![grant]).await;
+    let decided: Value = app
+        .call(
+            &marketer,
+            "POST",
+            "/v1/decide",
+            Some(json!({"hcp": "hcp-0", "channels": ["email"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        decided["decisions"][0]["chosen"]["content_id"], "EM-1",
+        "{decided}"
+    );
+    minutes(&clock, 10 * 24 * 60);
+    // Ten days on, the sessions have long ended: sign in again.
+    let marketer = app.login("mia", PASSWORD).await.unwrap();
+    let reviewer = app.login("rita", PASSWORD).await.unwrap();
+    let admin = app.login("ada", PASSWORD).await.unwrap();
+    let now: Value = app
+        .call(&marketer, "GET", "/v1/content/EM-1", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "expired");
+    let decided: Value = app
+        .call(
+            &marketer,
+            "POST",
+            "/v1/decide",
+            Some(json!({"hcp": "hcp-0", "channels": ["email"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let d = &decided["decisions"][0];
+    assert!(d["chosen"].is_null(), "{d}");
+    assert!(
+        d["blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["content_id"] == "EM-1" && b["code"] == "content_expired"),
+        "{d}"
+    );
+    // An edit of an approved version makes it a draft again; withdrawal needs a reason.
+    assert_eq!(
+        app.call(&admin, "PUT", "/v1/content/EM-3", Some(draft("EM-3")))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        step(&admin, "EM-3", "submit", json!({})).await.status(),
+        200
+    );
+    let later = json!({"password": PASSWORD, "approval_code": "CZ-8", "expires_at": "2027-06-01T00:00:00Z"});
+    assert_eq!(
+        step(&reviewer, "EM-3", "approve", later).await.status(),
+        200
+    );
+    let mut edited = draft("EM-3");
+    edited["title"] = json!("A new claim");
+    let r: Value = app
+        .call(&marketer, "PUT", "/v1/content/EM-3", Some(edited))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "draft");
+    assert_eq!(r["approval_code"], Value::Null);
+    let r = step(&reviewer, "EM-1", "withdraw", json!({})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "reason");
+}
+
+#[tokio::test]
+async fn withdrawal_mid_campaign_stops_later_decisions_sends_and_suggestions_at_once() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(40).await;
+    approved(&app, "EM-1", "email_template", "efficacy").await;
+    approved(&app, "DECK-1", "slide_deck", "dosing").await;
+    let grants: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut e = event(&format!("grant-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    ingest(&app, grants).await;
+    let campaign = json!({"id": "launch", "name": "Launch", "product": "cardiozan",
+        "target": {"specialties": ["cardiology"]},
+        "arms": [{"name": "email", "content_id": "EM-1", "channels": ["email"]}],
+        "holdout_share": 0.2,
+        "waves": [{"at": "2026-11-02T08:00:00Z"}, {"at": "2026-11-09T08:00:00Z"}]});
+    assert_eq!(
+        app.call(&app.admin, "POST", "/v1/campaigns", Some(campaign))
+            .await
+            .status(),
+        201
+    );
+    let first: Value = app
+        .call(&app.admin, "POST", "/v1/campaigns/launch/waves/1/run", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sent = first["summary"]["decided"].as_u64().unwrap();
+    assert!(sent > 0, "{first}");
+    // The send history names the content version each HCP got.
+    let sends: Value = app
+        .call(&app.admin, "GET", "/v1/content/EM-1/sends", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sends = sends["sends"].as_array().unwrap();
+    assert_eq!(sends.len() as u64, sent);
+    assert!(
+        sends
+            .iter()
+            .all(|s| s["content_version"] == 1 && s["channel"] == "email")
+    );
+    // A rep's plan with the deck.
+    let r = app
+        .call(
+            &app.admin,
+            "PUT",
+            "/v1/reps/rep-1",
+            Some(json!({"name": "Rep", "territories": ["T-0"], "visits_per_week": 5})),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let plan: Value = app
+        .call(&app.admin, "GET", "/v1/reps/rep-1/suggestions", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pending = plan["suggestions"].as_array().unwrap().len();
+    assert!(pending > 0, "{plan}");
+
+    let reviewer = app.user("rita", "mlr_reviewer", &[]).await;
+    for id in ["EM-1", "DECK-1"] {
+        let r = app
+            .call(
+                &reviewer,
+                "POST",
+                &format!("/v1/content/{id}/withdraw"),
+                Some(json!({"reason": "superseded by the new label"})),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let stopped: Value = r.json().await.unwrap();
+        if id == "EM-1" {
+            // Sends not yet reported delivered are stopped.
+            assert_eq!(stopped["stopped"]["sends_cancelled"].as_u64(), Some(sent));
+        } else {
+            assert_eq!(
+                stopped["stopped"]["suggestions_cancelled"].as_u64(),
+                Some(pending as u64)
+            );
+        }
+    }
+    let plan: Value = app
+        .call(&app.admin, "GET", "/v1/reps/rep-1/suggestions", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        plan["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "cancelled"),
+        "{plan}"
+    );
+    let second: Value = app
+        .call(&app.admin, "POST", "/v1/campaigns/launch/waves/2/run", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["summary"]["decided"], 0, "{second}");
+    let sends: Value = app
+        .call(&app.admin, "GET", "/v1/content/EM-1/sends", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sends["sends"].as_array().unwrap().len() as u64, sent);
+}
+
+#[tokio::test]
+async fn free_text_is_screened_into_a_pv_case_that_only_pv_reads_with_its_clock() {
+    let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(1).await;
+    let pv = app.user("pia", "pv_officer", &[]).await;
+    let marketer = app.user("mia", "marketer", &[]).await;
+    let text = "Patient told her the tablets made her vomit twice, she stopped taking them";
+    ingest(
+        &app,
+        vec![
+            note("n-1", 0, text),
+            note("n-2", 0, "Wants the webinar dates; no side effects"),
+        ],
+    )
+    .await;
+    // The note's text is held for PV: the timeline, profiles and decisions never see it.
+    let timeline: Value = app
+        .call(&app.admin, "GET", "/v1/hcps/hcp-0/timeline", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let held = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_id"] == "n-1")
+        .unwrap();
+    assert!(
+        held["event"]["notes"]
+            .as_str()
+            .unwrap()
+            .starts_with("[held for pharmacovigilance: ae-")
+    );
+    assert!(!timeline.to_string().contains("vomit"));
+    assert_eq!(
+        app.call(&marketer, "GET", "/v1/ae-cases", None)
+            .await
+            .status(),
+        403
+    );
+    let queue: Value = app
+        .call(&pv, "GET", "/v1/ae-cases", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cases = queue["items"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(case["text"], text);
+    assert_eq!(case["received_at"], "2026-11-02T09:00:00.000Z");
+    assert_eq!(case["time_left_s"], 24 * 3600);
+    assert_eq!(case["findings"]["criteria"]["reporter"], true);
+    assert_eq!(case["findings"]["criteria"]["patient"], true);
+    let id = case["case_id"].as_str().unwrap().to_owned();
+    // Day zero never moves: a resend a day later changes nothing, nor can SQL.
+    minutes(&clock, 25 * 60);
+    let pv = app.login("pia", PASSWORD).await.unwrap();
+    let again = app
+        .post_events(
+            &app.ingest,
+            "application/json",
+            json!([note("n-1", 0, text)]).to_string(),
+        )
+        .await;
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicates"], 1);
+    let db = rusqlite::Connection::open(app.dir.path().join("api.db")).unwrap();
+    let tampered = db.execute("UPDATE ae_cases SET received_at = received_at + 1", []);
+    assert!(tampered.unwrap_err().to_string().contains("immutable"));
+    // Overdue now: listed first with its time past, and alerted once.
+    let overdue: Value = app
+        .call(&pv, "GET", "/v1/ae-cases?overdue=true", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = &overdue["items"][0];
+    assert_eq!(case["case_id"], id.as_str());
+    assert_eq!(case["overdue"], true);
+    assert_eq!(case["time_left_s"], -3600);
+    let now = Timestamp::from_millis(clock.load(Ordering::SeqCst));
+    assert_eq!(
+        openclm_server::governance::alert_overdue(&app.store, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        openclm_server::governance::alert_overdue(&app.store, now)
+            .await
+            .unwrap(),
+        0
+    );
+    // Triage: forwarding needs the safety database's reference.
+    let triage = |body: Value| {
+        let (app, pv, path) = (&app, pv.clone(), format!("/v1/ae-cases/{id}/triage"));
+        async move { app.call(&pv, "POST", &path, Some(body)).await }
+    };
+    let r = triage(json!({"status": "ae_forwarded"})).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "external_ref"
+    );
+    let r: Value = triage(json!({"status": "ae_forwarded", "external_ref": "SAF-2026-0042"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["status"].as_str(), r["triaged_by"].as_str()),
+        (Some("ae_forwarded"), Some("pia"))
+    );
+    assert_eq!(
+        triage(json!({"status": "not_ae", "note": "x"}))
+            .await
+            .status(),
+        409
+    );
+    let report: Value = app
+        .call(&pv, "GET", "/v1/ae-cases/reconciliation", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        report["sources"],
+        json!([{"source": "crm", "screened": 2, "flagged": 1, "forwarded": 1, "acknowledged": 1}])
+    );
+}
+
+#[tokio::test]
+async fn an_unsubscribe_on_any_channel_blocks_email_decisions_at_once() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    let channels = [
+        "email",
+        "sms",
+        "web",
+        "face_to_face",
+        "mobile_app",
+        "direct_mail",
+        "webinar",
+    ];
+    app.seed_hcps(channels.len() + 1).await;
+    approved(&app, "EM-1", "email_template", "efficacy").await;
+    let mut events = Vec::new();
+    for i in 0..=channels.len() {
+        let mut e = event(&format!("grant-{i}"), i, 1);
+        e["type"] = json!("consent_changed");
+        e["state"] = json!("granted");
+        e["evidence"] = json!(format!("form submission F-{i}"));
+        e["notice_version"] = json!("privacy-notice-v3");
+        events.push(e);
+    }
+    for (i, channel) in channels.iter().enumerate() {
+        let mut e = event(&format!("unsub-{i}"), i, 2);
+        e["type"] = json!("unsubscribed");
+        e["channel"] = json!(channel);
+        events.push(e);
+    }
+    ingest(&app, events).await;
+    let hcps: Vec<String> = (0..=channels.len()).map(|i| format!("hcp-{i}")).collect();
+    let decided: Value = app
+        .call(
+            &app.admin,
+            "POST",
+            "/v1/decide",
+            Some(json!({"hcps": hcps, "channels": ["email"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let decisions = decided["decisions"].as_array().unwrap();
+    for (i, channel) in channels.iter().enumerate() {
+        let d = &decisions[i];
+        assert!(
+            d["chosen"].is_null(),
+            "unsubscribed on {channel}, still emailed: {d}"
+        );
+        assert!(
+            d["blocked"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["channel"] == "email" && b["code"] == "consent_withdrawn"),
+            "{channel}: {d}"
+        );
+    }
+    // The HCP who did not unsubscribe still gets email.
+    assert_eq!(decisions[channels.len()]["chosen"]["channel"], "email");
+    // The history is kept whole, with its evidence, and rebuilds the current state.
+    let consent: Value = app
+        .call(&app.admin, "GET", "/v1/hcps/hcp-1/consent", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<(String, String, String)> = consent["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+                r["evidence"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (
+                "email".into(),
+                "granted".into(),
+                "form submission F-1".into()
+            ),
+            ("sms".into(), "withdrawn".into(), String::new()),
+            (
+                "email".into(),
+                "withdrawn".into(),
+                "unsubscribed on sms".into()
+            ),
+        ]
+    );
+    assert_eq!(consent["history"][0]["notice_version"], "privacy-notice-v3");
+    let current: Vec<(&str, &str)> = consent["current"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["channel"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(current, [("email", "withdrawn"), ("sms", "withdrawn")]);
 }

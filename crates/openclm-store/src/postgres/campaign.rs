@@ -78,7 +78,7 @@ fn record(campaign_id: &str, row: &tokio_postgres::Row) -> Result<WaveRecord> {
 /// Claims the wave with its row; a wave claimed at the same moment by another node makes this
 /// insert wait for it and then do nothing.
 pub(super) async fn save_wave(
-    client: &impl GenericClient,
+    client: &deadpool_postgres::Transaction<'_>,
     wave: &NewWave,
 ) -> Result<(WaveRecord, bool)> {
     let claim = client
@@ -143,7 +143,8 @@ pub(super) async fn save_wave(
                 )
                 .await?;
         }
-        insert_decisions(client, &wave.decisions).await?;
+        let logged = insert_decisions(client, &wave.decisions).await?;
+        super::governance::record_sends(client, &wave.decisions, &logged).await?;
     }
     let stmt = client
         .prepare_cached(

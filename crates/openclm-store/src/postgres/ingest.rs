@@ -493,7 +493,10 @@ async fn audit_ingest(
         .map(|r| hcps[&(r.source.as_str(), r.hcp.as_str())])
         .collect();
     let ids: HashMap<i64, String> = tx
-        .query("SELECT hcp_key, id FROM hcps WHERE hcp_key = ANY($1)", &[&keys])
+        .query(
+            "SELECT hcp_key, id FROM hcps WHERE hcp_key = ANY($1)",
+            &[&keys],
+        )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -559,7 +562,14 @@ async fn open_ae_cases(
                 AS c(case_id, event_id, hcp_key, source, field, due_at, text, findings)
              ON CONFLICT (case_id) DO NOTHING",
             &[
-                &ids, &events, &keys, &sources, &fields, &dues, &texts, &findings,
+                &ids,
+                &events,
+                &keys,
+                &sources,
+                &fields,
+                &dues,
+                &texts,
+                &findings,
                 &now.millis(),
             ],
         )

@@ -570,14 +570,21 @@ impl crate::Store for PgStore {
                 hcps.iter().map(crate::rows::suppression_keys).collect();
             let hashes: Vec<&str> = keys.iter().flatten().map(|(_, h)| h.as_str()).collect();
             let found: std::collections::HashSet<String> = tx
-                .query("SELECT hash FROM suppressions WHERE hash = ANY($1)", &[&hashes])
+                .query(
+                    "SELECT hash FROM suppressions WHERE hash = ANY($1)",
+                    &[&hashes],
+                )
                 .await?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
             let refused: Vec<Option<String>> = keys
                 .iter()
-                .map(|k| k.iter().find(|(_, h)| found.contains(h)).map(|(f, _)| f.clone()))
+                .map(|k| {
+                    k.iter()
+                        .find(|(_, h)| found.contains(h))
+                        .map(|(f, _)| f.clone())
+                })
                 .collect();
             let admitted: Vec<Hcp> = hcps
                 .iter()

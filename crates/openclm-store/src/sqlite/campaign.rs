@@ -111,7 +111,8 @@ pub(super) fn save_wave(conn: &mut Connection, wave: &NewWave) -> Result<(WaveRe
             ])?;
         }
     }
-    insert_decisions(&tx, &wave.decisions)?;
+    let logged = insert_decisions(&tx, &wave.decisions)?;
+    super::governance::record_sends(&tx, &wave.decisions, &logged)?;
     let stored = wave_row(&tx, &wave.campaign_id, wave.wave)?
         .ok_or_else(|| StoreError::Corrupt("campaign_waves: the wave just written".into()))?;
     tx.commit()?;

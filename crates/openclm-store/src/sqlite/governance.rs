@@ -9,7 +9,7 @@ use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{Channel, FieldError, HcpId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{corrupt, json_list, read_content, suggest, to_json, CONTENT_COLUMNS};
+use super::{CONTENT_COLUMNS, corrupt, json_list, read_content, suggest, to_json};
 use crate::{
     AeCase, AeFilter, ErasureReport, Result, SendFilter, SendRecord, SessionLimits,
     SourceScreening, UserRecord, WithdrawalEffect,
@@ -122,14 +122,18 @@ pub(super) fn create_user(
 
 pub(super) fn find_user(conn: &Connection, user_id: &str) -> Result<Option<UserRecord>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"
+        ))?
         .query_row([user_id], read_user)
         .optional()?)
 }
 
 pub(super) fn list_users(conn: &Connection) -> Result<Vec<User>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY user_id"))?
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY user_id"
+        ))?
         .query_map([], read_user)?
         .map(|r| r.map(|u| u.user))
         .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -262,7 +266,9 @@ pub(super) fn read_content_at(
     now: Timestamp,
 ) -> Result<Option<Content>> {
     Ok(tx
-        .prepare_cached(&format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {CONTENT_COLUMNS} FROM content WHERE id = ?1"
+        ))?
         .query_row([id], |r| read_content(r, now))
         .optional()?)
 }
@@ -504,9 +510,10 @@ pub(super) fn erase_hcp(
     };
     let mut events = Vec::new();
     {
-        let mut stmt =
-            tx.prepare_cached("SELECT seq, payload FROM events WHERE hcp_key = ?1")?;
-        let rows = stmt.query_map([hcp_key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut stmt = tx.prepare_cached("SELECT seq, payload FROM events WHERE hcp_key = ?1")?;
+        let rows = stmt.query_map([hcp_key], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
         for row in rows {
             events.push(row?);
         }
@@ -514,7 +521,10 @@ pub(super) fn erase_hcp(
     {
         let mut update = tx.prepare_cached("UPDATE events SET payload = ?2 WHERE seq = ?1")?;
         for (seq, payload) in &events {
-            update.execute(params![seq, crate::rows::redact_payload(payload, pseudonym)])?;
+            update.execute(params![
+                seq,
+                crate::rows::redact_payload(payload, pseudonym)
+            ])?;
         }
     }
     report.events_redacted = events.len() as u64;

@@ -26,6 +26,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::rows::EventRow;
 use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use crate::{
+    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
+    UserRecord, WithdrawalEffect,
+};
+use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
     NewPlan, Page, PageRequest, PlannedTouch, Result, StoreCounts, StoreError, StoredEvent,
     SuggestionFilter, TimelineFilter, UnknownHcpPolicy, Upserted, cursor,
@@ -33,10 +37,6 @@ use crate::{
 use crate::{
     CampaignTag, DecisionFilter, GroupMoments, KpiFilter, NewWave, SliceRow, WaveMemberRow,
     WaveRecord,
-};
-use crate::{
-    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
-    UserRecord, WithdrawalEffect,
 };
 use openclm_core::audit::{AuditEntry, NewAudit};
 use openclm_core::auth::User;
@@ -1002,12 +1002,7 @@ impl crate::Store for SqliteStore {
         self.with_conn(|conn, _| governance::list_users(conn)).await
     }
 
-    async fn disable_user(
-        &self,
-        user_id: String,
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<bool> {
+    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let done = governance::disable_user(&tx, &user_id, audit, now)?;

@@ -234,8 +234,7 @@ impl Writer {
                  ON CONFLICT (source) DO UPDATE SET screened = screened + excluded.screened,
                     flagged = flagged + excluded.flagged",
             )?;
-            let mut hcp_id_of =
-                tx.prepare_cached("SELECT id FROM hcps WHERE hcp_key = ?1")?;
+            let mut hcp_id_of = tx.prepare_cached("SELECT id FROM hcps WHERE hcp_key = ?1")?;
             for job in group {
                 let mut audit = Vec::new();
                 let mut outcomes = Vec::with_capacity(job.events.len());
@@ -332,7 +331,11 @@ impl Writer {
                     }
                     // Day zero is when OpenCLM received the text, whatever the event's own date.
                     for f in &event.flagged {
-                        audit.push(crate::audit::case_opened(&event.source, &f.case_id, &event.event_id));
+                        audit.push(crate::audit::case_opened(
+                            &event.source,
+                            &f.case_id,
+                            &event.event_id,
+                        ));
                         insert_case.execute(params![
                             f.case_id,
                             event.event_id,

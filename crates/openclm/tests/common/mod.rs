@@ -2,13 +2,13 @@
 
 #![allow(dead_code)]
 
-use openclm_core::auth::Role;
 use openclm_core::Timestamp;
+use openclm_core::auth::Role;
 use openclm_server::{ApiConfig, AppState, Clock, system_clock};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use openclm_store::{SqliteStore, Store};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub struct TestApp {
     pub base: String,
@@ -135,8 +135,10 @@ impl TestApp {
             .client
             .post(format!("{}/v1/users", self.base))
             .bearer_auth(&self.admin)
-            .json(&json!({"user_id": user_id, "display_name": format!("{user_id} (test)"),
-                "role": role, "territories": territories, "password": PASSWORD}))
+            .json(
+                &json!({"user_id": user_id, "display_name": format!("{user_id} (test)"),
+                "role": role, "territories": territories, "password": PASSWORD}),
+            )
             .send()
             .await
             .unwrap();
