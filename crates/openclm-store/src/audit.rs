@@ -60,7 +60,9 @@ pub(crate) fn consent_change(
         "purpose": change.purpose,
         "state": change.state.as_str(),
         "event_id": event_id,
-        "evidence": change.evidence,
+        // The evidence itself stays with the consent record, which erasure removes; the trail,
+        // which erasure never touches, only notes that there was some.
+        "evidence_recorded": change.evidence.is_some(),
         "notice_version": change.notice_version,
     }))
 }

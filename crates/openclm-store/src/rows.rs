@@ -277,7 +277,7 @@ pub(crate) fn attribute(
 }
 
 /// Personal fields an event payload may carry, besides the HCP's id: removed on erasure.
-const PERSONAL_EVENT_FIELDS: [&str; 8] = [
+const PERSONAL_EVENT_FIELDS: [&str; 12] = [
     "hcp",
     "text",
     "notes",
@@ -286,6 +286,10 @@ const PERSONAL_EVENT_FIELDS: [&str; 8] = [
     "user_agent",
     "ip",
     "name",
+    "evidence",
+    "url",
+    "question",
+    "comment",
 ];
 
 /// The payload of an erased HCP's event: identifiers and free text gone, the rest (type, times,

@@ -1026,3 +1026,288 @@ async fn an_unsubscribe_on_any_channel_blocks_email_decisions_at_once() {
         .collect();
     assert_eq!(current, [("email", "withdrawn"), ("sms", "withdrawn")]);
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_openclm");
+
+fn cli(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .args(["--database-url", db.to_str().unwrap()])
+        .env("OPENCLM_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_trail_rebuilds_a_fields_history_and_verify_names_a_tampered_entry() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    let marketer = app.user("mia", "marketer", &[]).await;
+    let privacy = app.user("pat", "privacy_officer", &[]).await;
+    for title in ["First title", "Second title", "Third title"] {
+        let mut body = draft("EM-A");
+        body["title"] = json!(title);
+        let r = app
+            .call(&marketer, "PUT", "/v1/content/EM-A", Some(body))
+            .await;
+        assert!(r.status().is_success());
+    }
+    // The three values, from the audit trail alone.
+    let trail: Value = app
+        .call(&privacy, "GET", "/v1/audit?record=content/EM-A", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = trail["entries"].as_array().unwrap();
+    let title = |text: &Value| -> String {
+        let v: Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+        v["title"].as_str().unwrap().to_owned()
+    };
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "update", "update"]);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == "user:mia" && e["at"] == "2026-11-02T09:00:00.000Z")
+    );
+    assert_eq!(entries[0]["old_value"], Value::Null);
+    let history = [
+        title(&entries[0]["new_value"]),
+        title(&entries[1]["old_value"]),
+        title(&entries[1]["new_value"]),
+        title(&entries[2]["old_value"]),
+        title(&entries[2]["new_value"]),
+    ];
+    assert_eq!(
+        history,
+        [
+            "First title",
+            "First title",
+            "Second title",
+            "Second title",
+            "Third title"
+        ]
+    );
+    // The command line prints the same history, and an intact chain.
+    let db = app.dir.path().join("api.db");
+    let out = cli(
+        &db,
+        &[
+            "audit",
+            "export",
+            "--record",
+            "content/EM-A",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success());
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exported.as_array().unwrap().len(), 3);
+    let out = cli(&db, &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+
+    // SQL cannot change or remove an entry; someone who goes around the triggers is caught,
+    // and the entry is named.
+    let seq = entries[1]["seq"].as_i64().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let refused = conn.execute(
+        "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = ?1",
+        [seq],
+    );
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    assert!(
+        conn.execute("DELETE FROM audit_log WHERE seq = ?1", [seq])
+            .is_err()
+    );
+    conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+        .unwrap();
+    conn.execute(
+        "UPDATE audit_log SET new_value = replace(new_value, 'Second', 'Forged') WHERE seq = ?1",
+        [seq],
+    )
+    .unwrap();
+    let removed = entries[0]["seq"].as_i64().unwrap();
+    conn.execute("DELETE FROM audit_log WHERE seq = ?1", [removed])
+        .unwrap();
+    let out = cli(&db, &["audit", "verify"]);
+    assert!(!out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("entry {seq} (content/EM-A) was altered")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("entry {removed} was deleted")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_personal_field_in_the_database_file_and_past_kpis_unchanged() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(30).await;
+    let (name, email, crm) = ("Zelda Quintero", "zelda.quintero@example.org", "CRM-ZQ-991");
+    let r = app
+        .put_hcp(
+            "hcp-zq",
+            json!({"name": name, "specialty": "cardiology", "country": "DE",
+            "territory": "T-0", "email": email,
+            "external_ids": [{"system": "crm", "id": crm}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    approved(&app, "EM-1", "email_template", "efficacy").await;
+    let at = |minute: i64| {
+        Timestamp::from_millis(start().millis() - 86_400_000 + minute * 60_000).to_string()
+    };
+    let mut events: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut e = event(&format!("grant-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    events.push(
+        json!({"event_id": "grant-zq", "occurred_at": at(1), "hcp": crm, "source": "crm",
+        "channel": "email", "type": "consent_changed", "state": "granted",
+        "evidence": format!("web form signed by {name}")}),
+    );
+    ingest(&app, events).await;
+    let campaign = json!({"id": "launch", "name": "Launch", "product": "cardiozan",
+        "target": {"specialties": ["cardiology"]},
+        "arms": [{"name": "email", "content_id": "EM-1", "channels": ["email"]}],
+        "holdout_share": 0.3, "waves": [{"at": "2026-11-02T08:00:00Z"}],
+        "value_per_outcome": 100, "cost_per_touch": {"email": 1}});
+    assert_eq!(
+        app.call(&app.admin, "POST", "/v1/campaigns", Some(campaign))
+            .await
+            .status(),
+        201
+    );
+    let wave = app
+        .call(&app.admin, "POST", "/v1/campaigns/launch/waves/1/run", None)
+        .await;
+    assert_eq!(wave.status(), 201);
+    // Reactions of every cardiologist, the erased one among them, and her rep's notes.
+    let mut reactions: Vec<Value> = (0..30)
+        .filter(|i| i % 2 == 0)
+        .map(|i| {
+            let mut e = event(&format!("open-{i}"), i, 2);
+            e["occurred_at"] = json!(start().to_string());
+            e["content_id"] = json!("EM-1");
+            e["campaign_id"] = json!("launch");
+            e
+        })
+        .collect();
+    let mine = |id: &str, kind: &str| {
+        json!({"event_id": id, "occurred_at": start().to_string(), "hcp": crm, "source": "crm",
+            "channel": "email", "type": kind, "content_id": "EM-1", "campaign_id": "launch",
+            "user_agent": format!("Mail for {email}")})
+    };
+    reactions.push(mine("open-zq", "opened"));
+    reactions.push(mine("click-zq", "clicked"));
+    reactions.push(
+        json!({"event_id": "note-zq", "occurred_at": start().to_string(), "hcp": crm,
+        "source": "crm", "channel": "face_to_face", "type": "call_logged", "rep_id": "rep-1",
+        "notes": format!("{name} asked for samples; call her at {email}")}),
+    );
+    reactions.push(
+        json!({"event_id": "ae-zq", "occurred_at": start().to_string(), "hcp": crm,
+        "source": "crm", "channel": "face_to_face", "type": "call_logged", "rep_id": "rep-1",
+        "notes": "One of her patients developed a rash on the new dose"}),
+    );
+    ingest(&app, reactions).await;
+    let before: Value = app
+        .call(&app.admin, "GET", "/v1/campaigns/launch/report", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!before["lift"].as_array().unwrap().is_empty(), "{before}");
+
+    let privacy = app.user("pat", "privacy_officer", &[]).await;
+    let export: Value = app
+        .call(&privacy, "GET", "/v1/privacy/hcps/hcp-zq", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export["hcp"]["name"], name);
+    assert_eq!(export["events"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        export["consent"][0]["evidence"],
+        format!("web form signed by {name}")
+    );
+    let erased = app
+        .call(
+            &privacy,
+            "POST",
+            "/v1/privacy/hcps/hcp-zq/erase",
+            Some(json!({"reason": "GDPR art. 17 request 2026-118"})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["events_redacted"], 5);
+    assert_eq!(erased["ae_cases_kept"], 1);
+
+    // Past KPIs are the same numbers; the PV case is kept, under the pseudonym.
+    let after: Value = app
+        .call(&app.admin, "GET", "/v1/campaigns/launch/report", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after, before);
+    let pv = app.user("pia", "pv_officer", &[]).await;
+    let cases: Value = app
+        .call(&pv, "GET", "/v1/ae-cases", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cases["items"][0]["hcp_id"], erased["pseudonym"]);
+    assert_eq!(
+        app.call(&privacy, "GET", "/v1/hcps/hcp-zq", None)
+            .await
+            .status(),
+        404
+    );
+    // A re-import cannot bring her back.
+    let again = app
+        .put_hcp(
+            "hcp-zq-2",
+            json!({"name": name, "specialty": "cardiology", "country": "DE",
+            "external_ids": [{"system": "crm", "id": crm}]}),
+        )
+        .await;
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"]["field"],
+        "external_ids[0]"
+    );
+
+    // Nothing that named her is left in the file, once the log is checkpointed into it.
+    let db = app.dir.path().join("api.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    for needle in [name, "Zelda", "Quintero", email, crm, "hcp-zq"] {
+        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(!found, "{needle:?} is still in the database file");
+    }
+}

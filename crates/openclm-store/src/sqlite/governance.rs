@@ -528,6 +528,15 @@ pub(super) fn erase_hcp(
         }
     }
     report.events_redacted = events.len() as u64;
+    // Logged decisions quote the HCP's id in their bodies.
+    tx.execute(
+        "UPDATE decisions SET body = replace(body, ?2, ?3) WHERE hcp_key = ?1",
+        params![
+            hcp_key,
+            serde_json::Value::from(hcp.as_str()).to_string(),
+            serde_json::Value::from(pseudonym).to_string()
+        ],
+    )?;
     report.external_ids_removed =
         tx.execute("DELETE FROM hcp_external_ids WHERE hcp_key = ?1", [hcp_key])? as u64;
     report.consent_records_removed =
