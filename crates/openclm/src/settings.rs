@@ -142,6 +142,9 @@ purpose = "promotional"
 # How long a decision not yet reported delivered holds its place under the caps and the gap
 # (a rep's planned visit holds it until the end of its week).
 reserve_hours = 72
+# Countries where promotional email and SMS need no explicit opt-in, only the absence of an
+# objection (e.g. ["US"]). Everywhere else they need an opt-in on record.
+opt_out_countries = []
 # At most `max` touches of any kind in any `days` days.
 total_cap = { max = 4, days = 30 }
 

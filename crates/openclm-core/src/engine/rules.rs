@@ -34,6 +34,9 @@ pub struct Rules {
     /// How long a decision not yet reported delivered holds its place under the caps and the
     /// gap (see [`Planned`]).
     pub reserve_hours: u32,
+    /// Countries (ISO 3166-1 alpha-2) whose law lets promotional email and SMS go to an HCP
+    /// without an explicit opt-in, until they object. Everywhere else they need one.
+    pub opt_out_countries: Vec<String>,
 }
 
 impl Default for Rules {
@@ -49,6 +52,7 @@ impl Default for Rules {
             min_gap_hours: 24,
             purpose: DEFAULT_PURPOSE.to_owned(),
             reserve_hours: 72,
+            opt_out_countries: Vec::new(),
         }
     }
 }
@@ -227,7 +231,13 @@ impl Rules {
                     format!("consent for {channel} ({}) is withdrawn", self.purpose),
                 ));
             }
-            None if needs_opt_in(channel) => {
+            None if needs_opt_in(channel)
+                && !(matches!(channel, Channel::Email | Channel::Sms)
+                    && self
+                        .opt_out_countries
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(&facts.hcp.country))) =>
+            {
                 return Err(violation(
                     "consent_missing",
                     format!("no consent on record for {channel} ({})", self.purpose),

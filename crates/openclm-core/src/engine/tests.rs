@@ -174,6 +174,46 @@ fn when_nothing_is_allowed_the_answer_says_why() {
     assert_eq!(codes, ["consent_missing", "content_withdrawn"]);
 }
 
+/// Email and SMS need an opt-in except in countries the settings name as opt-out countries,
+/// where only an objection stops them; other electronic channels need one everywhere.
+#[test]
+fn email_needs_an_opt_in_except_in_opt_out_countries() {
+    let rules = Rules {
+        opt_out_countries: vec!["US".into()],
+        ..Rules::default()
+    };
+    let state = HcpState::default();
+    let now = Timestamp::from_millis(NOW);
+    let check = |country: &str, channel: Channel, consent: &[ConsentRecord]| {
+        let doctor = hcp("h", "cardiology", country);
+        let facts = HcpFacts {
+            hcp: &doctor,
+            consent,
+            state: &state,
+            planned: &[],
+        };
+        rules
+            .check_consent(&facts, channel, now)
+            .err()
+            .map(|v| v.code)
+    };
+    assert_eq!(check("DE", Channel::Email, &[]), Some("consent_missing"));
+    assert_eq!(check("US", Channel::Email, &[]), None);
+    assert_eq!(check("us", Channel::Sms, &[]), None);
+    assert_eq!(
+        check("US", Channel::MobileApp, &[]),
+        Some("consent_missing")
+    );
+    let objected = [ConsentRecord {
+        state: ConsentState::Withdrawn,
+        ..granted(Channel::Email)
+    }];
+    assert_eq!(
+        check("US", Channel::Email, &objected),
+        Some("consent_withdrawn")
+    );
+}
+
 /// What an HCP attends to moves every arm of the channel, whatever its topic: after three
 /// emails on one topic went unopened while three visits on it were looked at, a never-sent email
 /// topic ranks below the same topic in a visit, though the segment answers both alike.
