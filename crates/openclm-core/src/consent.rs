@@ -50,10 +50,25 @@ pub struct ConsentRecord {
     pub notice_version: Option<String>,
 }
 
-/// The current state per channel and purpose: the latest change by time wins.
+/// Whether a record changes consent. A grant without evidence that comes after a withdrawal on
+/// the same channel and purpose does not: a re-imported contact list must not re-subscribe an
+/// HCP who opted out; only their own new opt-in, with its evidence, does.
+pub fn counts(record: &ConsentRecord, history: &[ConsentRecord]) -> bool {
+    record.state == ConsentState::Withdrawn
+        || record.evidence.is_some()
+        || !history.iter().any(|w| {
+            w.state == ConsentState::Withdrawn
+                && w.channel == record.channel
+                && w.purpose == record.purpose
+                && w.changed_at <= record.changed_at
+        })
+}
+
+/// The current state per channel and purpose: the latest change by time wins (among those
+/// that [`counts`]).
 pub fn current(history: &[ConsentRecord]) -> Vec<ConsentRecord> {
     let mut latest: Vec<ConsentRecord> = Vec::new();
-    for r in history {
+    for r in history.iter().filter(|r| counts(r, history)) {
         match latest
             .iter_mut()
             .find(|l| l.channel == r.channel && l.purpose == r.purpose)
@@ -96,5 +111,21 @@ mod tests {
         assert_eq!(now[0].channel, Channel::Email);
         assert_eq!(now[0].state, ConsentState::Withdrawn);
         assert_eq!(now[1].state, ConsentState::Granted);
+    }
+
+    #[test]
+    fn a_re_import_cannot_re_subscribe_only_the_hcps_own_opt_in_can() {
+        let mut history = vec![
+            rec(Channel::Email, ConsentState::Granted, 100),
+            rec(Channel::Email, ConsentState::Withdrawn, 200),
+            // A CRM re-import marks everyone opted in again.
+            rec(Channel::Email, ConsentState::Granted, 300),
+        ];
+        assert_eq!(current(&history)[0].state, ConsentState::Withdrawn);
+        history.push(ConsentRecord {
+            evidence: Some("double opt-in confirmed, form F-77".into()),
+            ..rec(Channel::Email, ConsentState::Granted, 400)
+        });
+        assert_eq!(current(&history)[0].state, ConsentState::Granted);
     }
 }

@@ -121,6 +121,9 @@ pub struct PvConfig {
     pub extra_terms: Vec<String>,
     /// Hours from receipt to the PV deadline.
     pub due_hours: i64,
+    /// Where an alert is posted (JSON, with retries) when a case passes its deadline untriaged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<String>,
 }
 
 impl Default for PvConfig {
@@ -129,6 +132,7 @@ impl Default for PvConfig {
             products: Vec::new(),
             extra_terms: Vec::new(),
             due_hours: DEFAULT_DUE_HOURS,
+            alert_webhook: None,
         }
     }
 }
@@ -139,6 +143,16 @@ impl PvConfig {
             return Err(FieldError::new(
                 "pharmacovigilance.due_hours",
                 "must be from 1 to 720",
+            ));
+        }
+        if self
+            .alert_webhook
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(FieldError::new(
+                "pharmacovigilance.alert_webhook",
+                "must be an http:// or https:// URL",
             ));
         }
         for (i, p) in self.products.iter().enumerate() {

@@ -589,8 +589,60 @@ pub(crate) async fn ae_reconciliation<S: Store>(
     Ok(Json(json!({"sources": state.store.screening_report().await?})).into_response())
 }
 
-/// Raises overdue cases once each: a warning in the log (ids and times only, never the text).
-pub async fn alert_overdue<S: Store>(store: &S, now: Timestamp) -> openclm_store::Result<usize> {
+/// Where overdue-case alerts are posted, and how hard to try.
+#[derive(Debug, Clone)]
+pub struct AlertWebhook {
+    pub url: String,
+    pub client: reqwest::Client,
+    /// Attempts per alert before leaving it for the next round.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles after each failure.
+    pub first_backoff: std::time::Duration,
+}
+
+impl AlertWebhook {
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            attempts: 4,
+            first_backoff: std::time::Duration::from_secs(1),
+        }
+    }
+
+    /// Posts one alert, retrying with backoff; whether the receiver took it (a 2xx answer).
+    async fn post(&self, alert: &Value) -> bool {
+        let mut wait = self.first_backoff;
+        for attempt in 1..=self.attempts {
+            match self.client.post(&self.url).json(alert).send().await {
+                Ok(r) if r.status().is_success() => return true,
+                Ok(r) => {
+                    tracing::warn!(status = %r.status(), attempt, "the PV alert webhook refused an alert")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "the PV alert webhook cannot be reached")
+                }
+            }
+            if attempt < self.attempts {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        false
+    }
+}
+
+/// Raises each overdue case once: a warning in the log (ids and times only, never the text) and,
+/// when a webhook is set, an alert posted to it. A case whose alert the webhook did not take
+/// stays unalerted, so the next round tries again. Returns the cases alerted.
+pub async fn alert_overdue<S: Store>(
+    store: &S,
+    now: Timestamp,
+    webhook: Option<&AlertWebhook>,
+) -> openclm_store::Result<usize> {
     let overdue = store
         .ae_cases(AeFilter {
             status: Some(AeStatus::Open),
@@ -598,6 +650,7 @@ pub async fn alert_overdue<S: Store>(store: &S, now: Timestamp) -> openclm_store
             not_alerted: true,
         })
         .await?;
+    let mut alerted = Vec::new();
     for case in &overdue {
         tracing::warn!(
             case = %case.case_id,
@@ -605,22 +658,45 @@ pub async fn alert_overdue<S: Store>(store: &S, now: Timestamp) -> openclm_store
             source = %case.source,
             "adverse-event case overdue for PV triage"
         );
+        let delivered = match webhook {
+            None => true,
+            Some(hook) => {
+                let alert = json!({
+                    "type": "ae_case_overdue",
+                    "case_id": case.case_id,
+                    "source": case.source,
+                    "received_at": case.received_at,
+                    "due_at": case.due_at,
+                    "overdue_by_s": (now.millis() - case.due_at.millis()) / 1000,
+                });
+                hook.post(&alert).await
+            }
+        };
+        if delivered {
+            alerted.push(case.case_id.clone());
+        } else {
+            tracing::error!(case = %case.case_id, "the overdue alert was not delivered; retrying next round");
+        }
     }
-    let ids: Vec<String> = overdue.iter().map(|c| c.case_id.clone()).collect();
-    let n = ids.len();
+    let n = alerted.len();
     if n > 0 {
-        store.mark_ae_alerted(ids, now).await?;
+        store.mark_ae_alerted(alerted, now).await?;
     }
     Ok(n)
 }
 
 /// Checks for overdue cases every `every` until the process ends.
-pub fn spawn_ae_watch<S: Store>(store: S, clock: crate::Clock, every: std::time::Duration) {
+pub fn spawn_ae_watch<S: Store>(
+    store: S,
+    clock: crate::Clock,
+    every: std::time::Duration,
+    webhook: Option<AlertWebhook>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = alert_overdue(&store, clock()).await {
+            if let Err(e) = alert_overdue(&store, clock(), webhook.as_ref()).await {
                 tracing::error!(error = %e, "checking overdue adverse-event cases failed");
             }
         }

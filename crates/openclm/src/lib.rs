@@ -347,6 +347,11 @@ pub async fn serve(
         state.store.clone(),
         state.clock.clone(),
         std::time::Duration::from_secs(60),
+        settings
+            .pharmacovigilance
+            .alert_webhook
+            .clone()
+            .map(openclm_server::governance::AlertWebhook::new),
     );
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();

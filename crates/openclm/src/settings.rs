@@ -188,6 +188,9 @@ due_hours = 24
 extra_terms = []
 products = []
 # products = [{ brand = "Cardiozen", generics = ["velorapine"] }]
+# Post an alert (JSON: case id, source, times; never the text) here when a case passes its
+# deadline untriaged; retried with backoff until the receiver answers 2xx.
+# alert_webhook = "https://pv.example.org/hooks/openclm"
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.

@@ -874,13 +874,13 @@ async fn free_text_is_screened_into_a_pv_case_that_only_pv_reads_with_its_clock(
     assert_eq!(case["time_left_s"], -3600);
     let now = Timestamp::from_millis(clock.load(Ordering::SeqCst));
     assert_eq!(
-        openclm_server::governance::alert_overdue(&app.store, now)
+        openclm_server::governance::alert_overdue(&app.store, now, None)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        openclm_server::governance::alert_overdue(&app.store, now)
+        openclm_server::governance::alert_overdue(&app.store, now, None)
             .await
             .unwrap(),
         0
@@ -1310,4 +1310,91 @@ async fn erasure_leaves_no_personal_field_in_the_database_file_and_past_kpis_unc
         let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
         assert!(!found, "{needle:?} is still in the database file");
     }
+}
+
+/// A receiver that refuses the first `fail` requests, then takes the rest; what it took.
+async fn flaky_receiver(fail: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (taken, count) = (seen.clone(), calls.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let (taken, count) = (taken.clone(), count.clone());
+            async move {
+                if count.fetch_add(1, Ordering::SeqCst) < fail {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                taken.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn an_overdue_case_is_posted_to_the_pv_webhook_until_it_is_taken() {
+    use openclm_server::governance::{AlertWebhook, alert_overdue};
+    let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(1).await;
+    ingest(
+        &app,
+        vec![note(
+            "n-1",
+            0,
+            "The patient was hospitalised with chest pain",
+        )],
+    )
+    .await;
+    let hook = |url: String| AlertWebhook {
+        attempts: 3,
+        first_backoff: std::time::Duration::from_millis(20),
+        ..AlertWebhook::new(url)
+    };
+    let now =
+        |clock: &std::sync::atomic::AtomicI64| Timestamp::from_millis(clock.load(Ordering::SeqCst));
+    // Not due yet: nothing is sent.
+    let (url, seen) = flaky_receiver(0).await;
+    assert_eq!(
+        alert_overdue(&app.store, now(&clock), Some(&hook(url.clone())))
+            .await
+            .unwrap(),
+        0
+    );
+    minutes(&clock, 24 * 60 + 1);
+    // A receiver down for longer than one round's attempts: the case waits for the next round.
+    let (down, down_seen) = flaky_receiver(usize::MAX).await;
+    assert_eq!(
+        alert_overdue(&app.store, now(&clock), Some(&hook(down)))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(down_seen.lock().unwrap().is_empty());
+    // One that fails twice, then takes it: delivered in the same round, once.
+    let (flaky, flaky_seen) = flaky_receiver(2).await;
+    assert_eq!(
+        alert_overdue(&app.store, now(&clock), Some(&hook(flaky.clone())))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        alert_overdue(&app.store, now(&clock), Some(&hook(flaky)))
+            .await
+            .unwrap(),
+        0
+    );
+    let taken = flaky_seen.lock().unwrap().clone();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0]["type"], "ae_case_overdue");
+    assert_eq!(taken[0]["overdue_by_s"], 60);
+    assert!(taken[0]["case_id"].as_str().unwrap().starts_with("ae-"));
+    // The alert carries no reported text.
+    assert!(!taken[0].to_string().contains("hospitalised"));
+    assert!(seen.lock().unwrap().is_empty());
 }

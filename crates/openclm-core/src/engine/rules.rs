@@ -222,6 +222,7 @@ impl Rules {
             .iter()
             .filter(|r| r.channel == channel && r.purpose == self.purpose)
             .filter(|r| r.state == ConsentState::Withdrawn || r.changed_at <= now)
+            .filter(|r| crate::consent::counts(r, facts.consent))
             .max_by_key(|r| (r.changed_at, r.state == ConsentState::Withdrawn))
             .map(|r| r.state);
         match consent {
