@@ -982,6 +982,32 @@ async fn an_unsubscribe_on_any_channel_blocks_email_decisions_at_once() {
     }
     // The HCP who did not unsubscribe still gets email.
     assert_eq!(decisions[channels.len()]["chosen"]["channel"], "email");
+    // A re-imported contact list that marks everyone opted in again does not re-subscribe them;
+    // the HCP's own new opt-in, with its evidence, does.
+    let mut reimport = event("reimport-0", 0, 3);
+    reimport["type"] = json!("consent_changed");
+    reimport["state"] = json!("granted");
+    reimport["source"] = json!("crm");
+    ingest(&app, vec![reimport]).await;
+    let email_for = |hcp: &'static str| {
+        let app = &app;
+        async move {
+            let d: Value = app
+                .call(&app.admin, "POST", "/v1/decide", Some(json!({"hcp": hcp, "channels": ["email"]})))
+                .await
+                .json()
+                .await
+                .unwrap();
+            d["decisions"][0]["chosen"]["channel"].as_str().map(str::to_owned)
+        }
+    };
+    assert_eq!(email_for("hcp-0").await, None);
+    let mut own = event("optin-0", 0, 4);
+    own["type"] = json!("consent_changed");
+    own["state"] = json!("granted");
+    own["evidence"] = json!("double opt-in confirmed");
+    ingest(&app, vec![own]).await;
+    assert_eq!(email_for("hcp-0").await.as_deref(), Some("email"));
     // The history is kept whole, with its evidence, and rebuilds the current state.
     let consent: Value = app
         .call(&app.admin, "GET", "/v1/hcps/hcp-1/consent", None)
