@@ -993,12 +993,19 @@ async fn an_unsubscribe_on_any_channel_blocks_email_decisions_at_once() {
         let app = &app;
         async move {
             let d: Value = app
-                .call(&app.admin, "POST", "/v1/decide", Some(json!({"hcp": hcp, "channels": ["email"]})))
+                .call(
+                    &app.admin,
+                    "POST",
+                    "/v1/decide",
+                    Some(json!({"hcp": hcp, "channels": ["email"]})),
+                )
                 .await
                 .json()
                 .await
                 .unwrap();
-            d["decisions"][0]["chosen"]["channel"].as_str().map(str::to_owned)
+            d["decisions"][0]["chosen"]["channel"]
+                .as_str()
+                .map(str::to_owned)
         }
     };
     assert_eq!(email_for("hcp-0").await, None);
