@@ -57,7 +57,7 @@ async fn authenticate<S: Store>(
     let now = (state.clock)();
     let Some(record) = state.store.find_user(user_id.to_owned()).await? else {
         // Spend the same time as for a real account.
-        let _ = password_matches(password, DUMMY_HASH.into()).await;
+        let _ = password_matches(password, DUMMY_HASH.clone()).await;
         return Err(login_refused());
     };
     if record.user.disabled_at.is_some() || record.locked_until.is_some_and(|t| t > now) {
@@ -76,8 +76,17 @@ async fn authenticate<S: Store>(
     Ok(record.user)
 }
 
-/// An Argon2id hash of a random password, verified against when the user does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2lZ0sVtJ1t0wVyZb5f9h0n7m3nE2jvYl1bQfW7Yk0sA";
+/// An Argon2id hash of a random password, verified against when the user does not exist (made
+/// with the same parameters as real ones, so both take the same time).
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut secret = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    hash_password(&hex_string(&secret), &mut rand::rng()).unwrap_or_default()
+});
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 pub(crate) async fn login<S: Store>(
     State(state): State<AppState<S>>,

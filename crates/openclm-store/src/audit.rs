@@ -48,6 +48,20 @@ pub(crate) fn hcp_change(actor: &str, old: Option<&Hcp>, new: &Hcp) -> Option<Ne
     )
 }
 
+/// The entry for writing a campaign's definition over `old`.
+pub(crate) fn campaign_change(
+    actor: &str,
+    old: Option<&openclm_core::campaign::Campaign>,
+    new: &openclm_core::campaign::Campaign,
+) -> NewAudit {
+    let record = format!("campaign/{}", new.id);
+    match old {
+        Some(old) => NewAudit::new(actor, "update", record).old(old),
+        None => NewAudit::new(actor, "create", record),
+    }
+    .new_value(new)
+}
+
 /// The entry for a consent change carried by an event.
 pub(crate) fn consent_change(
     hcp_id: &str,

@@ -1349,12 +1349,8 @@ impl crate::Store for PgStore {
             let held = governance::AuditLock::take(&tx).await?;
             let old = campaign::get(&tx, &campaign.id).await?;
             let saved = campaign::put(&tx, &campaign, now).await?;
-            let record = format!("campaign/{}", campaign.id);
-            let entry = match &old {
-                Some(old) => NewAudit::new(&actor, "update", record).old(old),
-                None => NewAudit::new(&actor, "create", record),
-            };
-            governance::append_audit(&tx, &held, vec![entry.new_value(&campaign)], now).await?;
+            let entry = crate::audit::campaign_change(&actor, old.as_ref(), &campaign);
+            governance::append_audit(&tx, &held, vec![entry], now).await?;
             tx.commit().await?;
             Ok(saved)
         })

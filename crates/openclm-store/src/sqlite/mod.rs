@@ -1352,12 +1352,8 @@ impl crate::Store for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let old = campaign::get(&tx, &campaign.id)?;
             let saved = campaign::put(&tx, &campaign, now)?;
-            let record = format!("campaign/{}", campaign.id);
-            let entry = match &old {
-                Some(old) => NewAudit::new(&actor, "update", record).old(old),
-                None => NewAudit::new(&actor, "create", record),
-            };
-            governance::append_audit(&tx, vec![entry.new_value(&campaign)], now)?;
+            let entry = crate::audit::campaign_change(&actor, old.as_ref(), &campaign);
+            governance::append_audit(&tx, vec![entry], now)?;
             tx.commit()?;
             Ok(saved)
         })
