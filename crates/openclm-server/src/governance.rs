@@ -163,6 +163,8 @@ pub(crate) async fn create_user<S: Store>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageUsers)?;
+    // Accounts and keys are made by a person, never by a key: a key must not mint people.
+    caller.require_person()?;
     let now = (state.clock)();
     let (user, password) = body_json::<UserInput>(&body)?.validate(now)?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password, &mut rand::rng()))
@@ -185,6 +187,8 @@ pub(crate) async fn disable_user<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageUsers)?;
+    // Accounts and keys are made by a person, never by a key: a key must not mint people.
+    caller.require_person()?;
     let audit = NewAudit::new(&caller.actor(), "disable", format!("user/{id}"));
     if !state.store.disable_user(id, audit, (state.clock)()).await? {
         return Err(ApiError::NotFound("user".into()));
@@ -213,6 +217,8 @@ pub(crate) async fn create_key<S: Store>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageUsers)?;
+    // Accounts and keys are made by a person, never by a key: a key must not mint people.
+    caller.require_person()?;
     let input: KeyInput = body_json(&body)?;
     let role = Role::parse(
         "role",
@@ -262,6 +268,8 @@ pub(crate) async fn revoke_key<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageUsers)?;
+    // Accounts and keys are made by a person, never by a key: a key must not mint people.
+    caller.require_person()?;
     let audit = NewAudit::new(&caller.actor(), "revoke", format!("key/{id}"));
     if !state
         .store
@@ -275,21 +283,30 @@ pub(crate) async fn revoke_key<S: Store>(
 
 // ---- content lifecycle -----------------------------------------------------------------------
 
+/// A content item to write, with what the stored item must still be for the write to apply.
+pub(crate) struct ContentWrite {
+    pub content: Content,
+    /// The stored item as read: `None` for a new item. An edit applies only if the item still
+    /// has this status and hash when written (see `Store::transition_content`), so an edit can
+    /// never undo a withdrawal or an approval made meanwhile.
+    pub old: Option<Content>,
+}
+
 /// The content item to store for an edit or creation through the API. A person edits drafts:
 /// status and approval fields are set only through the lifecycle routes, and an edit that
-/// changes an approved version makes it a draft again. An integration key may load approvals
-/// made in another MLR system of record; they are recorded as such.
+/// changes an approved version makes it a draft again. Only an `ingest` key (a connector to
+/// another MLR system of record) may load approvals made there, recorded as such; it may not
+/// replace an item in review, signed in OpenCLM, or withdrawn.
 pub(crate) async fn content_to_store<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
     input: ContentInput,
-) -> Result<Content, ApiError> {
-    let sets_approval = input.status.as_deref().is_some_and(|s| s != "draft")
+) -> Result<ContentWrite, ApiError> {
+    let sets_status = input.status.as_deref().is_some_and(|s| s != "draft")
         || input.approval_code.is_some()
         || input.approved_at.is_some();
-    let external =
-        sets_approval && caller.user().is_none() && caller.role.allows(Action::WriteContent);
-    if sets_approval && !external {
+    let external = caller.user().is_none() && caller.role == Role::Ingest;
+    if sets_status && !external {
         return Err(guarded(
             "status",
             "submit, approve and withdraw through /v1/content/{id}/submit, /approve and /withdraw",
@@ -299,26 +316,98 @@ pub(crate) async fn content_to_store<S: Store>(
     let actor = caller.actor();
     let now = (state.clock)();
     let old = state.store.get_content(content.id.clone(), now).await?;
-    if external {
-        if old
-            .as_ref()
-            .is_some_and(|o| o.status == ContentStatus::Withdrawn)
+    if external && sets_status {
+        if !matches!(
+            content.status,
+            ContentStatus::Approved | ContentStatus::Expired
+        ) {
+            return Err(guarded(
+                "status",
+                "an imported item is a draft or approved; withdraw through /v1/content/{id}/withdraw",
+            ));
+        }
+        if content.expires_at.is_none() {
+            return Err(
+                FieldError::new("expires_at", "is required: every approval expires").into(),
+            );
+        }
+        if let Some(o) = &old
+            && (matches!(o.status, ContentStatus::Withdrawn | ContentStatus::InReview)
+                || o.mlr.signature.is_some())
         {
             return Err(ApiError::Conflict(FieldError::new(
                 "status",
-                "the item is withdrawn; create a new item",
+                format!(
+                    "the item is {} {}; an import cannot replace it",
+                    o.status,
+                    if o.mlr.signature.is_some() {
+                        "and signed in OpenCLM"
+                    } else {
+                        "in OpenCLM"
+                    }
+                ),
             )));
         }
         content.mlr.author = old.as_ref().and_then(|o| o.mlr.author.clone());
-        return Ok(content.with_external_approval(&actor));
+        return Ok(ContentWrite {
+            content: content.with_external_approval(&actor),
+            old,
+        });
     }
     match old {
         None => {
             content.mlr.author = Some(actor);
-            Ok(content)
+            Ok(ContentWrite { content, old: None })
         }
-        Some(old) => old.edit(content, &actor).map_err(mlr_error),
+        Some(old) => {
+            let content = old.edit(content, &actor).map_err(mlr_error)?;
+            Ok(ContentWrite {
+                content,
+                old: Some(old),
+            })
+        }
     }
+}
+
+/// Writes prepared content: new items together, edits one by one as compare-and-set steps (an
+/// edit that leaves approved content unapproved releases its queued sends like a withdrawal).
+/// Returns how many were created; an edit that lost a race is a conflict naming the item.
+pub(crate) async fn write_content<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    writes: Vec<ContentWrite>,
+) -> Result<usize, ApiError> {
+    let now = (state.clock)();
+    let actor = caller.actor();
+    let (new, edits): (Vec<ContentWrite>, Vec<ContentWrite>) =
+        writes.into_iter().partition(|w| w.old.is_none());
+    let created = new.len();
+    if !new.is_empty() {
+        let items = new.into_iter().map(|w| w.content).collect();
+        state.store.put_content(items, actor.clone(), now).await?;
+    }
+    for w in edits {
+        let Some(old) = w.old else { continue };
+        let expected = (old.status, old.content_hash());
+        let id = w.content.id.clone();
+        let audit = NewAudit::new(&actor, "update", format!("content/{id}"))
+            .old(&old)
+            .new_value(&w.content);
+        match state
+            .store
+            .transition_content(w.content, expected, audit, now)
+            .await?
+        {
+            Some((true, _)) => {}
+            _ => {
+                return Err(ApiError::Conflict(FieldError::new(
+                    "id",
+                    format!("content {id} changed meanwhile; reload it and try again"),
+                )));
+            }
+        }
+    }
+    Ok(created)
 }
 
 fn mlr_error(e: MlrError) -> ApiError {

@@ -535,19 +535,19 @@ async fn put_content<S: Store>(
         }
         _ => input.id = Some(id),
     }
-    let content = crate::governance::content_to_store(&state, &caller, input).await?;
-    let upserted = state
-        .store
-        .put_content(vec![content.clone()], caller.actor(), (state.clock)())
-        .await?;
-    let status = match upserted.first() {
-        Some(Upserted::Created) => StatusCode::CREATED,
-        _ => StatusCode::OK,
+    let write = crate::governance::content_to_store(&state, &caller, input).await?;
+    let content = write.content.clone();
+    let created = crate::governance::write_content(&state, &caller, vec![write]).await?;
+    let status = if created > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
     Ok((status, Json(content)).into_response())
 }
 
-/// Registers one content item or an array of them; all or none.
+/// Registers one content item or an array of them. Every item is checked before any is written;
+/// new items are written together, then each edit as its own compare-and-set.
 async fn post_content<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
@@ -567,22 +567,19 @@ async fn post_content<S: Store>(
             serde_json::from_value(single).map_err(|e| FieldError::new("body", e.to_string()))?,
         ],
     };
-    let mut items = Vec::with_capacity(inputs.len());
+    let mut writes = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
-        items.push(
+        writes.push(
             crate::governance::content_to_store(&state, &caller, input)
                 .await
                 .map_err(|e| e.within(&format!("[{i}]")))?,
         );
     }
-    let upserted = state
-        .store
-        .put_content(items, caller.actor(), (state.clock)())
-        .await?;
-    let created = upserted.iter().filter(|u| **u == Upserted::Created).count();
+    let total = writes.len();
+    let created = crate::governance::write_content(&state, &caller, writes).await?;
     Ok((
         StatusCode::OK,
-        Json(json!({"created": created, "updated": upserted.len() - created})),
+        Json(json!({"created": created, "updated": total - created})),
     )
         .into_response())
 }

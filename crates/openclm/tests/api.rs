@@ -532,7 +532,7 @@ async fn content_is_registered_and_listed_by_status() {
     let r = app
         .client
         .post(format!("{}/v1/content", app.base))
-        .bearer_auth(&app.admin)
+        .bearer_auth(&app.ingest)
         .json(&batch)
         .send()
         .await
@@ -543,7 +543,7 @@ async fn content_is_registered_and_listed_by_status() {
     let r = app
         .client
         .put(format!("{}/v1/content/X", app.base))
-        .bearer_auth(&app.admin)
+        .bearer_auth(&app.ingest)
         .json(&no_code)
         .send()
         .await
@@ -613,18 +613,19 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
     for (id, body) in [
         ("CZ-EM-1", item("email_template", "efficacy", "approved")),
         ("CZ-DECK", item("slide_deck", "efficacy", "approved")),
-        ("CZ-EM-OLD", item("email_template", "safety", "withdrawn")),
+        ("CZ-EM-OLD", item("email_template", "safety", "approved")),
     ] {
         let r = app
             .client
             .put(format!("{}/v1/content/{id}", app.base))
-            .bearer_auth(&app.admin)
+            .bearer_auth(&app.ingest)
             .json(&body)
             .send()
             .await
             .unwrap();
         assert!(r.status().is_success());
     }
+    app.withdraw("CZ-EM-OLD").await;
     // hcp-0 opted in to email; hcp-1 did not.
     let mut consent = event("consent", 0, 1);
     consent["type"] = json!("consent_changed");
@@ -770,15 +771,7 @@ async fn decisions_rank_allowed_actions_log_them_and_never_offer_withdrawn_conte
     assert_eq!(decisions[2]["error"]["code"], "not_found");
 
     // Withdrawn now: no later decision offers it.
-    let r = app
-        .client
-        .put(format!("{}/v1/content/CZ-EM-1", app.base))
-        .bearer_auth(&app.admin)
-        .json(&item("email_template", "efficacy", "withdrawn"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    app.withdraw("CZ-EM-1").await;
     let after = decide(json!({"hcp": "hcp-0", "channels": ["email"]})).await;
     let decision = &after["decisions"][0];
     assert_eq!(decision["actions"].as_array().unwrap().len(), 0);
@@ -832,7 +825,7 @@ async fn with_economics_decisions_carry_net_values_and_can_hold_back() {
         let r = app
             .client
             .put(format!("{}/v1/content/CZ-DECK", app.base))
-            .bearer_auth(&app.admin)
+            .bearer_auth(&app.ingest)
             .json(
                 &json!({"title": "Deck", "kind": "slide_deck", "product": "cardiozan",
                 "topics": ["efficacy"], "status": "approved", "approval_code": "CZ-1",
@@ -919,7 +912,7 @@ async fn reps_get_a_weekly_plan_within_caps_and_capacity_and_their_feedback_clos
             let r = app
                 .client
                 .put(format!("{}/v1/content/{id}", app.base))
-                .bearer_auth(&app.admin)
+                .bearer_auth(&app.ingest)
                 .json(&body)
                 .send()
                 .await
@@ -1173,21 +1166,7 @@ async fn reps_get_a_weekly_plan_within_caps_and_capacity_and_their_feedback_clos
 
     // Withdrawing the third suggestion's lead content cancels it at once.
     let lead = field(&suggestions[2], "content_id");
-    let kind = match lead.as_str() {
-        "CZ-DECK" => "slide_deck",
-        _ => "key_message",
-    };
-    let mut withdrawn = item(kind, "efficacy");
-    withdrawn["status"] = json!("withdrawn");
-    let r = app
-        .client
-        .put(format!("{}/v1/content/{lead}", app.base))
-        .bearer_auth(&app.admin)
-        .json(&withdrawn)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    app.withdraw(&lead).await;
     let cancelled: Value = app
         .get(&app.read, &format!("/v1/suggestions/{third}"))
         .await

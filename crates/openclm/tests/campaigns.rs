@@ -25,7 +25,7 @@ async fn seed_content(app: &TestApp, items: &[(&str, &str, &str, &str)]) {
         let r = app
             .client
             .put(format!("{}/v1/content/{id}", app.base))
-            .bearer_auth(&app.admin)
+            .bearer_auth(&app.ingest)
             .json(&body)
             .send()
             .await

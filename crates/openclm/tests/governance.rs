@@ -357,10 +357,22 @@ fn minutes(clock: &std::sync::atomic::AtomicI64, n: i64) {
 #[tokio::test]
 async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account() {
     let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
-    // The password policy names the field.
+    let root = app.user("root", "admin", &[]).await;
+    // A key may not make people.
     let r = app
         .call(
             &app.admin,
+            "POST",
+            "/v1/users",
+            Some(json!({"user_id": "x",
+            "display_name": "X", "role": "analyst", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // The password policy names the field.
+    let r = app
+        .call(
+            &root,
             "POST",
             "/v1/users",
             Some(json!({"user_id": "short",
@@ -373,7 +385,7 @@ async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account
     // A rep is bound to territories.
     let r = app
         .call(
-            &app.admin,
+            &root,
             "POST",
             "/v1/users",
             Some(json!({"user_id": "r",
@@ -443,9 +455,10 @@ async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account
     assert!(app.login("ana", PASSWORD).await.is_ok());
 
     // A disabled account's sessions end at once.
+    let root = app.login("root", PASSWORD).await.unwrap();
     let token = app.login("ana", PASSWORD).await.unwrap();
     assert_eq!(
-        app.call(&app.admin, "POST", "/v1/users/ana/disable", None)
+        app.call(&root, "POST", "/v1/users/ana/disable", None)
             .await
             .status(),
         204
@@ -454,7 +467,7 @@ async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account
     // Revoked keys stop working.
     let made: Value = app
         .call(
-            &app.admin,
+            &root,
             "POST",
             "/v1/keys",
             Some(json!({"role": "analyst", "label": "bi"})),
@@ -470,7 +483,7 @@ async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account
     );
     let id = made["record"]["key_id"].as_str().unwrap();
     assert_eq!(
-        app.call(&app.admin, "DELETE", &format!("/v1/keys/{id}"), None)
+        app.call(&root, "DELETE", &format!("/v1/keys/{id}"), None)
             .await
             .status(),
         204
@@ -482,7 +495,7 @@ async fn sessions_end_at_logout_and_when_idle_and_failed_logins_lock_the_account
     // Personal duties cannot be given to a key.
     let r = app
         .call(
-            &app.admin,
+            &root,
             "POST",
             "/v1/keys",
             Some(json!({"role": "mlr_reviewer", "label": "x"})),
@@ -1332,8 +1345,19 @@ async fn erasure_leaves_no_personal_field_in_the_database_file_and_past_kpis_unc
     // Nothing that named her is left in the file, once the log is checkpointed into it.
     let db = app.dir.path().join("api.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
+    // A checkpoint completes once no reader holds an older snapshot; retry until it has.
+    let mut done = false;
+    for _ in 0..100 {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap();
+        if busy == 0 {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(done, "the checkpoint never completed");
     drop(conn);
     let mut bytes = std::fs::read(&db).unwrap();
     if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {

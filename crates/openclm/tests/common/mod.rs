@@ -128,22 +128,42 @@ impl TestApp {
         }
     }
 
-    /// Creates a user (password [`PASSWORD`]) through the API and signs them in; returns the
-    /// session token.
+    /// Creates a user (password [`PASSWORD`]) as an operator does at the command line and signs
+    /// them in; returns the session token.
     pub async fn user(&self, user_id: &str, role: &str, territories: &[&str]) -> String {
-        let r = self
-            .client
-            .post(format!("{}/v1/users", self.base))
-            .bearer_auth(&self.admin)
-            .json(
-                &json!({"user_id": user_id, "display_name": format!("{user_id} (test)"),
-                "role": role, "territories": territories, "password": PASSWORD}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let input = openclm_core::auth::UserInput {
+            user_id: Some(user_id.into()),
+            display_name: Some(format!("{user_id} (test)")),
+            role: Some(role.into()),
+            territories: territories.iter().map(|t| t.to_string()).collect(),
+            password: Some(PASSWORD.into()),
+        };
+        let (user, password) = input.validate(Timestamp::from_millis(0)).unwrap();
+        let hash = openclm_core::auth::hash_password(&password, &mut rand::rng()).unwrap();
+        let audit =
+            openclm_core::audit::NewAudit::new("cli:test", "create", format!("user/{user_id}"));
+        assert!(
+            self.store.create_user(user, hash, audit).await.unwrap(),
+            "{user_id} exists"
+        );
         self.login(user_id, PASSWORD).await.unwrap()
+    }
+
+    /// Withdraws content as an MLR reviewer (made on first use).
+    pub async fn withdraw(&self, id: &str) {
+        let reviewer = match self.login("withdrawer", PASSWORD).await {
+            Ok(token) => token,
+            Err(_) => self.user("withdrawer", "mlr_reviewer", &[]).await,
+        };
+        let r = self
+            .call(
+                &reviewer,
+                "POST",
+                &format!("/v1/content/{id}/withdraw"),
+                Some(json!({"reason": "withdrawn by the test"})),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
 
     /// Signs in; the session token, or the refusal's status.
