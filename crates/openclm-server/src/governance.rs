@@ -41,11 +41,16 @@ fn login_refused() -> ApiError {
     ))
 }
 
-/// Checks a password off the async threads (Argon2 takes tens of milliseconds on purpose).
-async fn password_matches(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+/// Checks a password off the async threads (Argon2 takes tens of milliseconds on purpose);
+/// against the dummy hash when there is no real one to check, so that a refusal takes as long.
+async fn password_matches(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let dummy = hash.is_none();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        verify_password(&password, &hash) && !dummy
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Verifies `user_id`'s password, counting failures and honouring the lock.
@@ -57,22 +62,28 @@ async fn authenticate<S: Store>(
     let now = (state.clock)();
     let Some(record) = state.store.find_user(user_id.to_owned()).await? else {
         // Spend the same time as for a real account.
-        let _ = password_matches(password, DUMMY_HASH.clone()).await;
+        let _ = password_matches(password, None).await;
         return Err(login_refused());
     };
-    if record.user.disabled_at.is_some() || record.locked_until.is_some_and(|t| t > now) {
+    // The attempt is counted as failed before the password is checked, so parallel guesses
+    // cannot exceed the limit; a match then clears the count.
+    if !state
+        .store
+        .record_login(user_id.to_owned(), false, now)
+        .await?
+    {
+        let _ = password_matches(password, None).await;
         tracing::warn!(user = %user_id, "login refused: account disabled or locked");
         return Err(login_refused());
     }
-    let ok = password_matches(password, record.password_hash.clone()).await;
-    state
-        .store
-        .record_login(user_id.to_owned(), ok, now)
-        .await?;
-    if !ok {
+    if !password_matches(password, Some(record.password_hash.clone())).await {
         tracing::warn!(user = %user_id, "login failed");
         return Err(login_refused());
     }
+    state
+        .store
+        .record_login(user_id.to_owned(), true, now)
+        .await?;
     Ok(record.user)
 }
 
@@ -81,7 +92,8 @@ async fn authenticate<S: Store>(
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-    hash_password(&hex_string(&secret), &mut rand::rng()).unwrap_or_default()
+    hash_password(&hex_string(&secret), &mut rand::rng())
+        .expect("hashing a random password into memory cannot fail")
 });
 
 fn hex_string(bytes: &[u8]) -> String {

@@ -179,7 +179,7 @@ impl Store for AnyStore {
         delegate!(self.disable_user(user_id, audit, now))
     }
 
-    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<bool> {
         delegate!(self.record_login(user_id, succeeded, now))
     }
 

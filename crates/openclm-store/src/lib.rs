@@ -551,9 +551,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn list_users(&self) -> Result<Vec<User>>;
     /// Disables an account and ends its sessions; `false` if there is no such account.
     async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool>;
-    /// Counts a failed login (locking the account after too many in a row) or clears the
-    /// count after a successful one.
-    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()>;
+    /// Before a password is checked (`succeeded` false): counts the attempt as failed unless the
+    /// account is locked or disabled, locking it once too many have failed in a row; `false`
+    /// when the attempt may not proceed. After a password matched (`succeeded` true): clears the
+    /// count. Counting first means parallel guesses cannot exceed the limit.
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<bool>;
     async fn create_session(
         &self,
         token_hash: String,

@@ -2113,11 +2113,16 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
             .unwrap()
     );
     for i in 0..MAX_FAILED_LOGINS {
-        store
-            .record_login("rita".into(), false, at(i64::from(i)))
-            .await
-            .unwrap();
+        let counted = store.record_login("rita".into(), false, at(i64::from(i)));
+        assert!(counted.await.unwrap(), "attempt {i} may proceed");
     }
+    // Locked: a further attempt may not even be tried, and is not counted.
+    assert!(
+        !store
+            .record_login("rita".into(), false, at(6))
+            .await
+            .unwrap()
+    );
     let locked = store.find_user("rita".into()).await.unwrap().unwrap();
     assert_eq!(locked.failed_logins, MAX_FAILED_LOGINS);
     assert_eq!(

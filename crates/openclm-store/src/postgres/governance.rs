@@ -235,7 +235,7 @@ pub(super) async fn record_login(
     user_id: &str,
     succeeded: bool,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     if succeeded {
         client
             .execute(
@@ -243,23 +243,24 @@ pub(super) async fn record_login(
                 &[&user_id],
             )
             .await?;
-    } else {
-        // The lock starts at the failure that reaches the limit; each failure while locked
-        // extends it. One statement, so concurrent failures each count.
-        client
-            .execute(
-                "UPDATE users SET failed_logins = failed_logins + 1,
-                    locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-                 WHERE user_id = $1",
-                &[
-                    &user_id,
-                    &(MAX_FAILED_LOGINS as i32),
-                    &(now.millis() + LOCKOUT_MS),
-                ],
-            )
-            .await?;
+        return Ok(true);
     }
-    Ok(())
+    // One statement: concurrent attempts each count, and none passes a lock another set.
+    let counted = client
+        .execute(
+            "UPDATE users SET failed_logins = failed_logins + 1,
+                locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3::int8 ELSE NULL END
+             WHERE user_id = $1 AND disabled_at IS NULL
+               AND (locked_until IS NULL OR locked_until <= $4)",
+            &[
+                &user_id,
+                &(MAX_FAILED_LOGINS as i32),
+                &(now.millis() + LOCKOUT_MS),
+                &now.millis(),
+            ],
+        )
+        .await?;
+    Ok(counted > 0)
 }
 
 pub(super) async fn create_session(

@@ -1008,7 +1008,7 @@ impl crate::Store for PgStore {
         .await
     }
 
-    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<bool> {
         let client = self.client().await?;
         governance::record_login(&client, &user_id, succeeded, now).await
     }

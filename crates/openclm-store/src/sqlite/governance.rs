@@ -165,27 +165,32 @@ pub(super) fn disable_user(
 }
 
 pub(super) fn record_login(
-    tx: &Connection,
+    conn: &Connection,
     user_id: &str,
     succeeded: bool,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     if succeeded {
-        tx.execute(
+        conn.execute(
             "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_id = ?1",
             [user_id],
         )?;
-    } else {
-        // The lock starts at the failure that reaches the limit; each failure while locked
-        // extends it.
-        tx.execute(
-            "UPDATE users SET failed_logins = failed_logins + 1,
-                locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END
-             WHERE user_id = ?1",
-            params![user_id, MAX_FAILED_LOGINS, now.millis() + LOCKOUT_MS],
-        )?;
+        return Ok(true);
     }
-    Ok(())
+    // One statement: concurrent attempts each count, and none passes a lock another set.
+    let counted = conn.execute(
+        "UPDATE users SET failed_logins = failed_logins + 1,
+            locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE NULL END
+         WHERE user_id = ?1 AND disabled_at IS NULL
+           AND (locked_until IS NULL OR locked_until <= ?4)",
+        params![
+            user_id,
+            MAX_FAILED_LOGINS,
+            now.millis() + LOCKOUT_MS,
+            now.millis()
+        ],
+    )?;
+    Ok(counted > 0)
 }
 
 pub(super) fn create_session(

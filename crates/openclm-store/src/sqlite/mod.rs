@@ -1012,7 +1012,7 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<()> {
+    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<bool> {
         self.with_conn(move |conn, _| governance::record_login(conn, &user_id, succeeded, now))
             .await
     }
