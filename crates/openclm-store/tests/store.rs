@@ -2325,12 +2325,19 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
             .unwrap()
             .is_none()
     );
-    let kept = store
-        .get_hcp(HcpId::parse("id", "erased-1").unwrap())
+    // Kept only as a key: no longer master data anyone reads, lists or targets.
+    assert!(
+        store
+            .get_hcp(HcpId::parse("id", "erased-1").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = store
+        .list_hcps(HcpFilter::default(), page(10, None))
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(kept.name, "");
+    assert!(listed.items.is_empty());
     assert_eq!(store.suppressed(suppress).await.unwrap().len(), 1);
     assert_eq!(
         store.ae_cases(AeFilter::default()).await.unwrap()[0].hcp_id,

@@ -726,10 +726,24 @@ pub(super) async fn erase_hcp(
         .await?;
     // No cached state to drop: PostgreSQL folds an HCP's state from its (now redacted) events
     // on every read.
+    // What is kept is a key for aggregates and PV cases, not master data: like a stub, it is
+    // listed, planned and decided for by no one.
     tx.execute(
-        "UPDATE hcps SET id = $2, name = '', email = NULL, segments = '[]', updated_at = $3
+        "UPDATE hcps SET id = $2, name = '', email = NULL, segments = '[]', is_stub = TRUE,
+            updated_at = $3
          WHERE hcp_key = $1",
         &[&hcp_key, &pseudonym, &now.millis()],
+    )
+    .await?;
+    // Reps' notes about the HCP go; their open suggestions are cancelled.
+    tx.execute(
+        "UPDATE suggestions SET note = NULL,
+            status = CASE WHEN status IN ('pending', 'accepted') THEN 'cancelled' ELSE status END,
+            cancelled_because = CASE WHEN status IN ('pending', 'accepted')
+                THEN 'the HCP was erased' ELSE cancelled_because END,
+            updated_at = $2
+         WHERE hcp_key = $1",
+        &[&hcp_key, &now.millis()],
     )
     .await?;
     report.suppressions_added = tx

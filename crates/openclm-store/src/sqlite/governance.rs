@@ -552,10 +552,23 @@ pub(super) fn erase_hcp(
         "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
         [],
     )?;
+    // What is kept is a key for aggregates and PV cases, not master data: like a stub, it is
+    // listed, planned and decided for by no one.
     tx.execute(
-        "UPDATE hcps SET id = ?2, name = '', email = NULL, segments = '[]', updated_at = ?3
+        "UPDATE hcps SET id = ?2, name = '', email = NULL, segments = '[]', is_stub = 1,
+            updated_at = ?3
          WHERE hcp_key = ?1",
         params![hcp_key, pseudonym, now.millis()],
+    )?;
+    // Reps' notes about the HCP go; their open suggestions are cancelled.
+    tx.execute(
+        "UPDATE suggestions SET note = NULL,
+            status = CASE WHEN status IN ('pending', 'accepted') THEN 'cancelled' ELSE status END,
+            cancelled_because = CASE WHEN status IN ('pending', 'accepted')
+                THEN 'the HCP was erased' ELSE cancelled_because END,
+            updated_at = ?2
+         WHERE hcp_key = ?1",
+        params![hcp_key, now.millis()],
     )?;
     let mut add = tx.prepare_cached(
         "INSERT INTO suppressions (hash, reason, added_at) VALUES (?1, 'erased', ?2)
