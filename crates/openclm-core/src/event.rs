@@ -178,6 +178,30 @@ pub struct Event {
     canonical: String,
 }
 
+/// Top-level fields of the data contract that hold identifiers, times, codes or addresses, never
+/// a person's prose.
+const STRUCTURED_FIELDS: [&str; 19] = [
+    "event_id",
+    "occurred_at",
+    "hcp",
+    "source",
+    "channel",
+    "type",
+    "content_id",
+    "key_message",
+    "campaign_id",
+    "decision_id",
+    "rep_id",
+    "url",
+    "user_agent",
+    "ip",
+    "slide",
+    "question",
+    "state",
+    "purpose",
+    "period",
+];
+
 /// Longest accepted identifier (event, HCP, content, campaign ...).
 pub const MAX_ID_LEN: usize = 128;
 /// Longest accepted free text (comments, notes).
@@ -237,19 +261,31 @@ impl Event {
     }
 
     /// The free texts a person wrote into this event, by field: what adverse-event screening
-    /// reads.
-    pub fn free_texts(&self) -> Vec<(&'static str, &str)> {
-        match &self.details {
-            Details::Text { text } => vec![("text", text.as_str())],
+    /// reads. Besides the typed text fields, any other top-level string that reads as prose (it
+    /// has a space) and is not one of the contract's structured fields counts: sources send
+    /// comments under names of their own, and those are kept.
+    pub fn free_texts(&self) -> Vec<(String, &str)> {
+        let mut texts: Vec<(String, &str)> = match &self.details {
+            Details::Text { text } => vec![("text".into(), text.as_str())],
             Details::CallLogged {
                 notes: Some(notes), ..
-            } => vec![("notes", notes.as_str())],
+            } => vec![("notes".into(), notes.as_str())],
             Details::SurveyAnswered {
                 answer: Some(answer),
                 ..
-            } => vec![("answer", answer.as_str())],
+            } => vec![("answer".into(), answer.as_str())],
             _ => vec![],
+        };
+        for (key, value) in &self.payload {
+            if let Value::String(text) = value
+                && !STRUCTURED_FIELDS.contains(&key.as_str())
+                && !texts.iter().any(|(field, _)| field == key)
+                && text.contains(char::is_whitespace)
+            {
+                texts.push((key.clone(), text.as_str()));
+            }
         }
+        texts
     }
 
     /// The consent change this event carries, if any: an explicit change, or an unsubscribe

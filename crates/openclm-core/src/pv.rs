@@ -171,7 +171,7 @@ impl PvConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flagged {
     /// The event field it came from.
-    pub field: &'static str,
+    pub field: String,
     pub text: String,
     pub screening: Screening,
 }
@@ -204,11 +204,11 @@ impl Screener {
         let texts = event.free_texts();
         let flagged = texts
             .iter()
-            .filter_map(|&(field, text)| {
+            .filter_map(|(field, text)| {
                 let screening = self.lexicon.screen(text, true);
                 screening.is_hit().then(|| Flagged {
-                    field,
-                    text: text.to_owned(),
+                    field: field.clone(),
+                    text: (*text).to_owned(),
                     screening,
                 })
             })
@@ -223,9 +223,11 @@ pub fn held_text(case_id: &str) -> String {
     format!("[held for pharmacovigilance: {case_id}]")
 }
 
-/// The case id for a flagged field of an event: stable, so a resent event never opens a second case.
-pub fn case_id(event_id: &str, field: &str) -> String {
-    let h = xxhash_rust::xxh3::xxh3_64(format!("{event_id}\0{field}").as_bytes());
+/// The case id for a flagged text of an event: stable, so a resent event never opens a second
+/// case; the text is part of it, so a resend with another text never passes for a duplicate (it
+/// is a conflict, which the source sees).
+pub fn case_id(event_id: &str, field: &str, text: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{event_id}\0{field}\0{text}").as_bytes());
     format!("ae-{h:016x}")
 }
 
@@ -257,8 +259,18 @@ mod tests {
         );
         let t = Triage::parse(Some("ae_forwarded"), Some("SAF-2026-1".into()), None).unwrap();
         assert_eq!(t.status, AeStatus::AeForwarded);
-        assert_eq!(case_id("e1", "text"), case_id("e1", "text"));
-        assert_ne!(case_id("e1", "text"), case_id("e1", "notes"));
+        assert_eq!(
+            case_id("e1", "text", "a rash"),
+            case_id("e1", "text", "a rash")
+        );
+        assert_ne!(
+            case_id("e1", "text", "a rash"),
+            case_id("e1", "notes", "a rash")
+        );
+        assert_ne!(
+            case_id("e1", "text", "a rash"),
+            case_id("e1", "text", "a bad rash")
+        );
         assert_eq!(due_at(Timestamp::from_millis(0), 24).millis(), 86_400_000);
     }
 
@@ -292,5 +304,12 @@ mod tests {
         assert_eq!(screener.screen(&fine), (1, vec![]));
         let open = event(serde_json::json!({"type": "opened", "channel": "email"}));
         assert_eq!(screener.screen(&open), (0, vec![]));
+        // A source's own comment field is screened too; its identifiers and URLs are not.
+        let extra = event(serde_json::json!({"type": "opened", "channel": "email",
+            "reply_body": "Thanks. My patient got a terrible headache from velorapine",
+            "url": "https://example.org/a b", "campaign_id": "c1"}));
+        let (screened, flagged) = screener.screen(&extra);
+        assert_eq!(screened, 1);
+        assert_eq!(flagged[0].field, "reply_body");
     }
 }

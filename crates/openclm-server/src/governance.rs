@@ -665,9 +665,11 @@ pub(crate) async fn triage_ae_case<S: Store>(
     let user = caller.require_person()?;
     let input: TriageInput = body_json(&body)?;
     let triage = Triage::parse(input.status.as_deref(), input.external_ref, input.note)?;
-    let audit = NewAudit::new(&caller.actor(), "triage", format!("ae_case/{id}"))
-        .new_value(&triage)
-        .reason(triage.note.clone());
+    // The trail records the decision, not PV's note: notes quote reports, which only PV reads.
+    let audit = NewAudit::new(&caller.actor(), "triage", format!("ae_case/{id}")).new_value(
+        json!({"status": triage.status, "external_ref": triage.external_ref,
+            "note_recorded": triage.note.is_some()}),
+    );
     match state
         .store
         .triage_ae_case(

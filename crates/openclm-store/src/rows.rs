@@ -78,7 +78,7 @@ pub(crate) struct ConsentChange {
 /// A free text screening flagged, to open as a PV case with the event.
 pub(crate) struct FlaggedText {
     pub case_id: String,
-    pub field: &'static str,
+    pub field: String,
     pub text: String,
     /// The screening's findings as JSON.
     pub findings: String,
@@ -95,7 +95,7 @@ impl EventRow {
         let flagged: Vec<FlaggedText> = flagged
             .into_iter()
             .map(|f| FlaggedText {
-                case_id: openclm_core::pv::case_id(&event.event_id, f.field),
+                case_id: openclm_core::pv::case_id(&event.event_id, &f.field, &f.text),
                 field: f.field,
                 text: f.text,
                 findings: serde_json::to_string(&f.screening).unwrap_or_else(|_| "{}".into()),
@@ -181,7 +181,7 @@ fn hold_flagged(payload: String, flagged: &[FlaggedText]) -> String {
     };
     for f in flagged {
         map.insert(
-            f.field.to_owned(),
+            f.field.clone(),
             openclm_core::pv::held_text(&f.case_id).into(),
         );
     }

@@ -545,7 +545,7 @@ async fn open_ae_cases(
             events.push(r.event_id.as_str());
             keys.push(hcps[&(r.source.as_str(), r.hcp.as_str())]);
             sources.push(r.source.as_str());
-            fields.push(f.field);
+            fields.push(f.field.as_str());
             dues.push(openclm_core::pv::due_at(now, f.due_hours).millis());
             texts.push(f.text.as_str());
             findings.push(f.findings.as_str());
