@@ -60,6 +60,16 @@ pub(crate) async fn write(
         &[&MASTER_DATA_LOCK],
     )
     .await?;
+    // A batch that may write audit entries takes the audit chain's lock now, before any row
+    // lock, in the same order as every other audited transaction.
+    let audit_lock = if rows
+        .iter()
+        .any(|r| !r.consent.is_empty() || !r.flagged.is_empty())
+    {
+        Some(super::governance::AuditLock::take(&tx).await?)
+    } else {
+        None
+    };
 
     // 1. The HCP each (source, id) pair names, where known.
     let mut pairs: Vec<(&str, &str)> = rows
@@ -157,7 +167,9 @@ pub(crate) async fn write(
         .filter(|&i| rows[i].screened > 0)
         .collect();
     open_ae_cases(&tx, rows, &screened, &hcps, now).await?;
-    audit_ingest(&tx, rows, &accepted, &hcps, now).await?;
+    if let Some(held) = &audit_lock {
+        audit_ingest(&tx, held, rows, &accepted, &hcps, now).await?;
+    }
     tx.commit().await?;
 
     // 5. One outcome per event, in batch order.
@@ -471,10 +483,11 @@ async fn insert_consents(
     Ok(())
 }
 
-/// Audits the consent changes and PV cases of the accepted events at `picked`. Only a batch
-/// that has some waits for the audit chain's lock.
+/// Audits the consent changes and PV cases of the accepted events at `picked`, under the audit
+/// chain's lock the batch took first.
 async fn audit_ingest(
     tx: &Tx<'_>,
+    held: &super::governance::AuditLock,
     rows: &[EventRow],
     picked: &[usize],
     hcps: &HashMap<(&str, &str), i64>,
@@ -515,8 +528,7 @@ async fn audit_ingest(
                 .map(|f| crate::audit::case_opened(&r.source, &f.case_id, &r.event_id)),
         );
     }
-    let held = super::governance::AuditLock::take(tx).await?;
-    super::governance::append_audit(tx, &held, entries, now).await
+    super::governance::append_audit(tx, held, entries, now).await
 }
 
 /// Opens a PV case for each flagged text of the events at `picked` and counts what was

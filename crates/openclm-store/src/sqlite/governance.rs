@@ -206,6 +206,42 @@ pub(super) fn create_session(
     Ok(())
 }
 
+/// The session's user when it is live and was used within the last minute: then a request
+/// needs no write (and does not queue behind the ingest writer) to stay signed in.
+pub(super) fn recently_used_session(
+    conn: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+    limits: SessionLimits,
+) -> Result<Option<User>> {
+    const FRESH_MS: i64 = 60_000;
+    let found = conn
+        .prepare_cached(
+            "SELECT user_id, created_at, last_seen_at FROM sessions
+             WHERE token_hash = ?1 AND ended_at IS NULL",
+        )?
+        .query_row([token_hash], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((user_id, created, last_seen)) = found else {
+        return Ok(None);
+    };
+    let fresh = (0..=FRESH_MS).contains(&(now.millis() - last_seen))
+        && now.millis() - created <= limits.max_ms
+        && FRESH_MS <= limits.idle_ms;
+    if !fresh {
+        return Ok(None);
+    }
+    Ok(find_user(conn, &user_id)?
+        .map(|u| u.user)
+        .filter(|u| u.disabled_at.is_none()))
+}
+
 pub(super) fn touch_session(
     tx: &Connection,
     token_hash: &str,

@@ -1034,6 +1034,9 @@ impl crate::Store for SqliteStore {
         limits: SessionLimits,
     ) -> Result<Option<User>> {
         self.with_conn(move |conn, _| {
+            if let Some(user) = governance::recently_used_session(conn, &token_hash, now, limits)? {
+                return Ok(Some(user));
+            }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let user = governance::touch_session(&tx, &token_hash, now, limits)?;
             tx.commit()?;
