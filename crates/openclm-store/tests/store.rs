@@ -2353,6 +2353,19 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
         .await
         .unwrap();
     assert!(matches!(after[0], IngestOutcome::Rejected(_)), "{after:?}");
+    // Not even as a new stub made from events.
+    let stub = store
+        .ingest(
+            vec![event("late-2", "A1", 10, "email", "opened")],
+            UnknownHcpPolicy::CreateStub,
+            at(500),
+        )
+        .await
+        .unwrap();
+    match &stub[0] {
+        IngestOutcome::Rejected(e) => assert!(e.reason.contains("suppression list"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
     // Nor can a re-import bring the person back.
     let again = store
         .put_hcps(

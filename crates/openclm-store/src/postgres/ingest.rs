@@ -80,6 +80,12 @@ pub(crate) async fn write(
     pairs.dedup();
     let (mut hcps, mut routes) = resolve(&tx, &pairs).await?;
     let pair = |i: usize| (rows[i].source.as_str(), rows[i].hcp.as_str());
+    // An erased HCP's id does not make a new HCP either.
+    let suppressed = if policy == UnknownHcpPolicy::CreateStub {
+        suppressed_ids(&tx, rows, &hcps).await?
+    } else {
+        std::collections::HashSet::new()
+    };
 
     // 2. Copies of one event id, in batch order, and the copy that would be stored: the first
     //    whose HCP is known, or, by policy, can be a stub.
@@ -96,7 +102,9 @@ pub(crate) async fn write(
     }
     let storable = |i: usize| {
         hcps.contains_key(&pair(i))
-            || (policy == UnknownHcpPolicy::CreateStub && HcpId::parse("hcp", &rows[i].hcp).is_ok())
+            || (policy == UnknownHcpPolicy::CreateStub
+                && HcpId::parse("hcp", &rows[i].hcp).is_ok()
+                && !suppressed.contains(rows[i].hcp.as_str()))
     };
     let candidate: HashMap<&str, Option<usize>> = order
         .iter()
@@ -191,11 +199,54 @@ pub(crate) async fn write(
             match candidate[id] {
                 Some(c) if c == i => IngestOutcome::Accepted,
                 Some(c) if c < i => judge(&rows[c].payload, i),
+                _ if suppressed.contains(r.hcp.as_str()) => {
+                    IngestOutcome::Rejected(crate::rows::suppressed_error("hcp"))
+                }
                 _ => IngestOutcome::Rejected(unknown_hcp(r, policy)),
             }
         })
         .collect();
     Ok(outcomes)
+}
+
+/// The ids of unresolved HCPs that are on the suppression list.
+async fn suppressed_ids<'a>(
+    tx: &Tx<'_>,
+    rows: &'a [EventRow],
+    known: &HashMap<(&str, &str), i64>,
+) -> Result<std::collections::HashSet<&'a str>> {
+    let unknown: Vec<&str> = rows
+        .iter()
+        .filter(|r| !known.contains_key(&(r.source.as_str(), r.hcp.as_str())))
+        .map(|r| r.hcp.as_str())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(Default::default());
+    }
+    let hashes: Vec<String> = unknown
+        .iter()
+        .map(|id| {
+            openclm_core::privacy::suppression_hash(
+                openclm_core::privacy::SuppressedId::ExternalId,
+                id,
+            )
+        })
+        .collect();
+    let found: std::collections::HashSet<String> = tx
+        .query(
+            "SELECT hash FROM suppressions WHERE hash = ANY($1)",
+            &[&hashes],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(unknown
+        .into_iter()
+        .zip(hashes)
+        .filter(|(_, h)| found.contains(h))
+        .map(|(id, _)| id)
+        .collect())
 }
 
 fn unknown_hcp(r: &EventRow, policy: UnknownHcpPolicy) -> FieldError {

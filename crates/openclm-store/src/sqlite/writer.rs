@@ -575,6 +575,19 @@ fn resolve_hcp(
                 Ok(id) => id,
                 Err(e) => return Ok(Err(e)),
             };
+            // An erased HCP's id does not make a new HCP either.
+            let hash = openclm_core::privacy::suppression_hash(
+                openclm_core::privacy::SuppressedId::ExternalId,
+                &event.hcp,
+            );
+            if tx
+                .prepare_cached("SELECT 1 FROM suppressions WHERE hash = ?1")?
+                .query_row([hash], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                return Ok(Err(crate::rows::suppressed_error("hcp")));
+            }
             tx.prepare_cached(
                 "INSERT INTO hcps (id, name, specialty, country, is_stub, created_at, updated_at)
                      VALUES (?1, '', 'unknown', 'ZZ', 1, ?2, ?2)",
