@@ -217,6 +217,13 @@ impl Screener {
     }
 }
 
+impl Screener {
+    /// Screens one text; what it found when it is a potential adverse event.
+    pub fn screen_text(&self, text: &str) -> Option<Screening> {
+        Some(self.lexicon.screen(text, true)).filter(Screening::is_hit)
+    }
+}
+
 /// What replaces a flagged text in the stored event: the text itself lives only in the case,
 /// which only PV and administrators read, so it never feeds profiles, targeting or decisions.
 pub fn held_text(case_id: &str) -> String {

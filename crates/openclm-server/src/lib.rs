@@ -36,6 +36,9 @@ pub struct ApiConfig {
     pub session_idle_ms: i64,
     /// A login session ends this long after login, however busy.
     pub session_max_ms: i64,
+    /// Screens free text that reaches the API other than in events (reps' notes on suggestions),
+    /// as the store screens events.
+    pub screener: Arc<openclm_core::pv::Screener>,
 }
 
 impl Default for ApiConfig {
@@ -49,6 +52,7 @@ impl Default for ApiConfig {
                 .window_ms(),
             session_idle_ms: 30 * 60 * 1000,
             session_max_ms: 12 * 60 * 60 * 1000,
+            screener: Arc::new(openclm_core::pv::Screener::default()),
         }
     }
 }

@@ -413,11 +413,33 @@ pub(crate) async fn feedback<S: Store>(
 ) -> Result<Json<Suggestion>, ApiError> {
     caller.require(Action::ActOnSuggestions)?;
     let id = openclm_core::hcp::parse_identifier("id", &id)?;
-    let feedback = body_json::<FeedbackInput>(&body)?.validate()?;
+    let mut feedback = body_json::<FeedbackInput>(&body)?.validate()?;
     let now = (state.clock)();
-    match state.store.get_suggestion(id.clone()).await? {
-        Some(s) => require_suggestion(&state, &caller, Action::ActOnSuggestions, &s).await?,
+    let hcp = match state.store.get_suggestion(id.clone()).await? {
+        Some(s) => {
+            require_suggestion(&state, &caller, Action::ActOnSuggestions, &s).await?;
+            s.hcp_id
+        }
         None => return Err(ApiError::NotFound("suggestion".into())),
+    };
+    // A rep's note is free text like any other: screened before it is kept, and held for PV
+    // when it may report an adverse event.
+    if let Some(note) = &feedback.note
+        && let Some(found) = state.config.screener.screen_text(note)
+    {
+        let case_id = openclm_core::pv::case_id(&id, "note", note);
+        let case = openclm_store::NewAeCase {
+            case_id: case_id.clone(),
+            event_id: id.clone(),
+            hcp: openclm_core::HcpId::parse("hcp", &hcp)?,
+            source: "rep_feedback".into(),
+            field: "note".into(),
+            text: note.clone(),
+            findings: serde_json::to_string(&found).unwrap_or_else(|_| "{}".into()),
+            due_hours: state.config.screener.due_hours,
+        };
+        state.store.open_ae_case(case, now).await?;
+        feedback.note = Some(openclm_core::pv::held_text(&case_id));
     }
     // Acting on a suggestion needs it to be allowed still; a dismissal always goes through.
     if feedback.status != SuggestionStatus::Dismissed

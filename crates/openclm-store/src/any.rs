@@ -255,6 +255,10 @@ impl Store for AnyStore {
         delegate!(self.mark_ae_alerted(case_ids, now))
     }
 
+    async fn open_ae_case(&self, case: crate::NewAeCase, now: Timestamp) -> Result<bool> {
+        delegate!(self.open_ae_case(case, now))
+    }
+
     async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
         delegate!(self.screening_report())
     }

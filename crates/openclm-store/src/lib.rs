@@ -245,6 +245,21 @@ pub struct AeCase {
     pub alerted_at: Option<Timestamp>,
 }
 
+/// A case for a flagged text that came other than as an event.
+#[derive(Debug, Clone)]
+pub struct NewAeCase {
+    pub case_id: String,
+    /// What the text came with (a suggestion id), in place of an event id.
+    pub event_id: String,
+    pub hcp: HcpId,
+    pub source: String,
+    pub field: String,
+    pub text: String,
+    /// What screening found, as JSON.
+    pub findings: String,
+    pub due_hours: i64,
+}
+
 /// Which AE cases to list; `None` matches all.
 #[derive(Debug, Clone, Default)]
 pub struct AeFilter {
@@ -608,6 +623,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<bool>>;
     async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()>;
+    /// Opens a case for a flagged text that did not come as an event (a rep's note on a
+    /// suggestion), counted under its source; `false` if the case exists or the HCP is unknown.
+    async fn open_ae_case(&self, case: NewAeCase, now: Timestamp) -> Result<bool>;
     async fn screening_report(&self) -> Result<Vec<SourceScreening>>;
 
     /// Which of `hashes` are on the suppression list.

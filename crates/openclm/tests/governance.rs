@@ -1455,3 +1455,72 @@ async fn an_overdue_case_is_posted_to_the_pv_webhook_until_it_is_taken() {
     assert!(!taken[0].to_string().contains("hospitalised"));
     assert!(seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_reps_note_on_a_suggestion_is_screened_and_held_for_pv_too() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(6).await;
+    approved(&app, "DECK-1", "slide_deck", "dosing").await;
+    let r = app
+        .call(
+            &app.admin,
+            "PUT",
+            "/v1/reps/rep-own",
+            Some(json!({"name": "Rep", "territories": ["T-0"], "visits_per_week": 5})),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let rep = app.user("ron", "rep", &["T-0"]).await;
+    let plan: Value = app
+        .call(&rep, "GET", "/v1/reps/rep-own/suggestions", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = plan["suggestions"][0]["suggestion_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let note = "Her patient had a severe allergic reaction to it last week";
+    let r = app
+        .call(
+            &rep,
+            "POST",
+            &format!("/v1/suggestions/{id}/feedback"),
+            Some(json!({"status": "dismissed", "reason": "other", "note": note})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let kept: Value = r.json().await.unwrap();
+    let held = kept["note"].as_str().unwrap();
+    assert!(
+        held.starts_with("[held for pharmacovigilance: ae-"),
+        "{held}"
+    );
+    let pv = app.user("pia", "pv_officer", &[]).await;
+    let queue: Value = app
+        .call(&pv, "GET", "/v1/ae-cases", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = &queue["items"][0];
+    assert_eq!(case["source"], "rep_feedback");
+    assert_eq!(case["event_id"], id.as_str());
+    assert_eq!(case["text"], note);
+    assert!(held.contains(case["case_id"].as_str().unwrap()));
+    // An ordinary note is kept as written.
+    let other = plan["suggestions"][1]["suggestion_id"].as_str().unwrap();
+    let r: Value = app
+        .call(
+            &rep,
+            "POST",
+            &format!("/v1/suggestions/{other}/feedback"),
+            Some(json!({"status": "dismissed", "reason": "no_time", "note": "Congress week"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["note"], "Congress week");
+}

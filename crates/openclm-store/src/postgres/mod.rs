@@ -1127,6 +1127,49 @@ impl crate::Store for PgStore {
         governance::mark_ae_alerted(&client, &case_ids, now).await
     }
 
+    async fn open_ae_case(&self, case: crate::NewAeCase, now: Timestamp) -> Result<bool> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let held = governance::AuditLock::take(&tx).await?;
+            let opened = tx
+                .execute(
+                    "INSERT INTO ae_cases (case_id, event_id, hcp_key, source, field, received_at,
+                        due_at, text, findings, status)
+                     SELECT $1, $2, hcp_key, $3, $4, $5, $6, $7, $8, 'open' FROM hcps WHERE id = $9
+                     ON CONFLICT (case_id) DO NOTHING",
+                    &[
+                        &case.case_id,
+                        &case.event_id,
+                        &case.source,
+                        &case.field,
+                        &now.millis(),
+                        &openclm_core::pv::due_at(now, case.due_hours).millis(),
+                        &case.text,
+                        &case.findings,
+                        &case.hcp.as_str(),
+                    ],
+                )
+                .await?
+                > 0;
+            if opened {
+                tx.execute(
+                    "INSERT INTO screening_counts (source, screened, flagged) VALUES ($1, 1, 1)
+                     ON CONFLICT (source) DO UPDATE SET
+                        screened = screening_counts.screened + 1,
+                        flagged = screening_counts.flagged + 1",
+                    &[&case.source],
+                )
+                .await?;
+                let audit = crate::audit::case_opened(&case.source, &case.case_id, &case.event_id);
+                governance::append_audit(&tx, &held, vec![audit], now).await?;
+            }
+            tx.commit().await?;
+            Ok(opened)
+        })
+        .await
+    }
+
     async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
         let client = self.client().await?;
         governance::screening_report(&client).await

@@ -504,6 +504,40 @@ pub(super) fn mark_ae_alerted(tx: &Connection, case_ids: &[String], now: Timesta
     Ok(())
 }
 
+pub(super) fn open_ae_case(
+    tx: &Connection,
+    case: &crate::NewAeCase,
+    now: Timestamp,
+) -> Result<bool> {
+    let opened = tx.execute(
+        "INSERT INTO ae_cases (case_id, event_id, hcp_key, source, field, received_at, due_at,
+            text, findings, status)
+         SELECT ?1, ?2, hcp_key, ?3, ?4, ?5, ?6, ?7, ?8, 'open' FROM hcps WHERE id = ?9
+         ON CONFLICT (case_id) DO NOTHING",
+        params![
+            case.case_id,
+            case.event_id,
+            case.source,
+            case.field,
+            now.millis(),
+            openclm_core::pv::due_at(now, case.due_hours).millis(),
+            case.text,
+            case.findings,
+            case.hcp.as_str()
+        ],
+    )? > 0;
+    if opened {
+        tx.execute(
+            "INSERT INTO screening_counts (source, screened, flagged) VALUES (?1, 1, 1)
+             ON CONFLICT (source) DO UPDATE SET screened = screened + 1, flagged = flagged + 1",
+            [&case.source],
+        )?;
+        let audit = crate::audit::case_opened(&case.source, &case.case_id, &case.event_id);
+        append_audit(tx, vec![audit], now)?;
+    }
+    Ok(opened)
+}
+
 pub(super) fn screening_report(conn: &Connection) -> Result<Vec<SourceScreening>> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.source, s.screened, s.flagged,

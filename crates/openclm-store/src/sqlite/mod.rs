@@ -1128,6 +1128,16 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn open_ae_case(&self, case: crate::NewAeCase, now: Timestamp) -> Result<bool> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let opened = governance::open_ae_case(&tx, &case, now)?;
+            tx.commit()?;
+            Ok(opened)
+        })
+        .await
+    }
+
     async fn screening_report(&self) -> Result<Vec<SourceScreening>> {
         self.with_conn(|conn, _| governance::screening_report(conn))
             .await
