@@ -7,7 +7,8 @@
 //! - **Linked** events belong to one of its touches: they name the campaign, or a decision of its
 //!   waves, or match such a decision's HCP, content and channel within the attribution window.
 //!   They give the touch metrics: touches, deliveries, opens (a person's and a machine's apart),
-//!   clicks, engaged reads, dwell, unsubscribes, bounces, survey scores.
+//!   clicks, engaged reads, dwell, unsubscribes, bounces, survey scores ([`touch_counts`], which
+//!   knows nothing of campaigns and also gives the brand's activity over every event).
 //! - **Member** events are any event of an HCP the campaign targeted (holdout included), between
 //!   its first wave and the end of its attribution window: responses (the objective's event types,
 //!   whatever their source) and outcome units (e.g. prescriptions). Measured alike in both
@@ -124,6 +125,55 @@ pub fn is_engaged(event: &Event, config: &StateConfig) -> bool {
     }
 }
 
+/// What one event adds to the touch metrics of whatever it belongs to — a campaign's linked
+/// touch, or the brand's activity of its day and channel: touches, deliveries, opens (a person's
+/// or, when `machine_open`, a machine's), clicks, engaged reactions, dwell, unsubscribes, bounces
+/// and survey scores. Independent of any campaign: how an open is judged a machine's is the
+/// caller's business.
+pub fn touch_counts(event: &Event, machine_open: bool, config: &StateConfig) -> Counts {
+    let mut c = Counts::default();
+    match event.kind {
+        EventType::Sent => c.touches = 1,
+        // A call is a contact delivered in person (or on screen).
+        EventType::CallLogged => {
+            c.touches = 1;
+            c.delivered = 1;
+        }
+        EventType::Delivered => c.delivered = 1,
+        EventType::Opened if machine_open => c.opened_machine = 1,
+        EventType::Opened => c.opened_human = 1,
+        EventType::Clicked => c.clicked = 1,
+        EventType::Unsubscribed => c.unsubscribes = 1,
+        EventType::Bounced => c.bounces = 1,
+        _ => {}
+    }
+    if is_engaged(event, config) {
+        c.engaged = 1;
+    }
+    if let Some(ms) = dwell(event).filter(|d| *d >= 0) {
+        c.dwell_ms = ms as f64;
+        c.dwell_n = 1;
+        let seconds = ms as f64 / 1000.0;
+        let bucket = DWELL_BUCKETS_S
+            .iter()
+            .position(|&b| seconds < b)
+            .unwrap_or(DWELL_BUCKETS_S.len() - 1);
+        c.dwell_histogram[bucket] = 1;
+    }
+    if let Details::SurveyAnswered {
+        score: Some(score), ..
+    } = event.details
+        && (0.0..=10.0).contains(&score)
+    {
+        match score {
+            s if s >= 9.0 => c.nps_promoters = 1,
+            s if s >= 7.0 => c.nps_passives = 1,
+            _ => c.nps_detractors = 1,
+        }
+    }
+    c
+}
+
 /// What one event adds to its campaign's slice.
 pub fn contribution(
     event: &Event,
@@ -131,48 +181,11 @@ pub fn contribution(
     relation: Relation,
     config: &StateConfig,
 ) -> Counts {
-    let mut c = Counts::default();
-    if relation.linked {
-        match event.kind {
-            EventType::Sent => c.touches = 1,
-            // A call is a contact delivered in person (or on screen).
-            EventType::CallLogged => {
-                c.touches = 1;
-                c.delivered = 1;
-            }
-            EventType::Delivered => c.delivered = 1,
-            EventType::Opened if relation.machine_open => c.opened_machine = 1,
-            EventType::Opened => c.opened_human = 1,
-            EventType::Clicked => c.clicked = 1,
-            EventType::Unsubscribed => c.unsubscribes = 1,
-            EventType::Bounced => c.bounces = 1,
-            _ => {}
-        }
-        if is_engaged(event, config) {
-            c.engaged = 1;
-        }
-        if let Some(ms) = dwell(event).filter(|d| *d >= 0) {
-            c.dwell_ms = ms as f64;
-            c.dwell_n = 1;
-            let seconds = ms as f64 / 1000.0;
-            let bucket = DWELL_BUCKETS_S
-                .iter()
-                .position(|&b| seconds < b)
-                .unwrap_or(DWELL_BUCKETS_S.len() - 1);
-            c.dwell_histogram[bucket] = 1;
-        }
-        if let Details::SurveyAnswered {
-            score: Some(score), ..
-        } = event.details
-            && (0.0..=10.0).contains(&score)
-        {
-            match score {
-                s if s >= 9.0 => c.nps_promoters = 1,
-                s if s >= 7.0 => c.nps_passives = 1,
-                _ => c.nps_detractors = 1,
-            }
-        }
-    }
+    let mut c = if relation.linked {
+        touch_counts(event, relation.machine_open, config)
+    } else {
+        Counts::default()
+    };
     if relation.member {
         if campaign.is_response(event.kind) && !relation.machine_open {
             c.responses = 1;
@@ -334,6 +347,79 @@ mod tests {
             LINKED,
         );
         assert_eq!(nps.nps_promoters, 1);
+    }
+
+    #[test]
+    fn touch_counts_count_what_the_event_is_whatever_it_belongs_to() {
+        let config = StateConfig::default();
+        let of = |kind: &str, extra, machine| touch_counts(&event(kind, extra), machine, &config);
+        let call = of("call_logged", json!({"rep_id": "r1"}), false);
+        assert_eq!((call.touches, call.delivered, call.engaged), (1, 1, 0));
+        let sent = of("sent", json!({}), false);
+        assert_eq!((sent.touches, sent.delivered), (1, 0));
+        assert_eq!(of("delivered", json!({}), false).delivered, 1);
+        // The caller judges the open; a machine's is never engagement.
+        let human = of("opened", json!({}), false);
+        let machine = of("opened", json!({}), true);
+        assert_eq!((human.opened_human, human.opened_machine), (1, 0));
+        assert_eq!(
+            (
+                machine.opened_human,
+                machine.opened_machine,
+                machine.engaged
+            ),
+            (0, 1, 0)
+        );
+        // The flag means nothing to anything but an open.
+        assert_eq!(
+            of("clicked", json!({}), true),
+            Counts {
+                clicked: 1,
+                engaged: 1,
+                ..Counts::default()
+            }
+        );
+        let read = of("slide_viewed", json!({"dwell_ms": 12_000}), false);
+        assert_eq!(
+            (
+                read.engaged,
+                read.dwell_ms,
+                read.dwell_n,
+                read.dwell_histogram[3]
+            ),
+            (1, 12_000.0, 1, 0)
+        );
+        assert_eq!(read.dwell_histogram[4], 1, "12 s falls in [8, 16)");
+        assert_eq!(of("unsubscribed", json!({}), false).unsubscribes, 1);
+        assert_eq!(of("bounced", json!({}), false).bounces, 1);
+        let detractor = of(
+            "survey_answered",
+            json!({"question": "nps", "score": 3}),
+            false,
+        );
+        assert_eq!((detractor.nps_detractors, detractor.engaged), (1, 1));
+        // Responses and outcomes belong to campaigns, never to touch counts.
+        assert!(of("prescription", json!({"units": 3}), false).is_empty());
+        // Exactly the linked part of a campaign's contribution.
+        let c = campaign();
+        let linked_only = Relation {
+            linked: true,
+            member: false,
+            machine_open: true,
+        };
+        for (kind, extra) in [
+            ("opened", json!({})),
+            ("clicked", json!({})),
+            ("slide_viewed", json!({"dwell_ms": 45_000})),
+            ("survey_answered", json!({"question": "nps", "score": 8})),
+        ] {
+            let e = event(kind, extra);
+            assert_eq!(
+                contribution(&e, &c, linked_only, &config),
+                touch_counts(&e, true, &config),
+                "{kind}"
+            );
+        }
     }
 
     #[test]
