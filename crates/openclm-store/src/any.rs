@@ -380,6 +380,22 @@ impl Store for AnyStore {
         delegate!(self.wave_members(campaign_id, wave))
     }
 
+    async fn fold_activity(&self, batch: usize) -> Result<usize> {
+        delegate!(self.fold_activity(batch))
+    }
+
+    async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
+        delegate!(self.activity(from_day, to_day))
+    }
+
+    async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
+        delegate!(self.record_simulation(run))
+    }
+
+    async fn last_simulation(&self) -> Result<Option<crate::SimulationRun>> {
+        delegate!(self.last_simulation())
+    }
+
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
         delegate!(self.put_rep(rep, now))
     }

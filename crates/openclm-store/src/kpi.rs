@@ -43,7 +43,8 @@ pub(crate) struct Stored {
 
 impl Stored {
     /// A stored event read back for folding, or `None` (logged) if its payload no longer parses
-    /// as an event — it is then left out of the KPIs, never the cause of a stuck fold.
+    /// as an event — it is then left out of the fold (campaign KPIs or activity), never the
+    /// cause of a stuck one.
     pub fn parse(seq: i64, hcp_key: i64, payload: &str) -> Option<Self> {
         let parsed = serde_json::from_str(payload)
             .map_err(|e| e.to_string())
@@ -51,7 +52,7 @@ impl Stored {
         match parsed {
             Ok(event) => Some(Self { hcp_key, event }),
             Err(e) => {
-                tracing::warn!(seq, error = %e, "stored event not folded into KPIs");
+                tracing::warn!(seq, error = %e, "stored event not folded: its payload does not parse");
                 None
             }
         }

@@ -1,6 +1,7 @@
 //! OpenCLM's storage: the [`Store`] trait every backend implements, the types it speaks, the
 //! embedded SQLite backend and the PostgreSQL backend for shared deployments.
 
+mod activity;
 mod any;
 mod audit;
 mod kpi;
@@ -135,6 +136,57 @@ pub struct GroupMoments {
     pub outcome: f64,
     pub outcome_sq: f64,
     pub touches: u64,
+}
+
+/// The brand's activity on one day and channel, every stored event counted, campaign or not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityDay {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub channel: Channel,
+    /// The touch metrics (`measure::kpi::touch_counts`); responses and outcome units, which
+    /// belong to campaigns, stay 0.
+    pub counts: openclm_core::measure::kpi::Counts,
+}
+
+/// Reach in one week (Monday to Sunday, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekReach {
+    /// Weeks since the one of 1970-01-01: `(day + 3).div_euclid(7)` (1970-01-01 was a
+    /// Thursday).
+    pub week: i64,
+    /// Distinct HCPs with at least one delivery (a delivered message or a logged call).
+    pub reached: u64,
+    /// Deliveries, all HCPs together.
+    pub delivered: u64,
+}
+
+impl WeekReach {
+    /// The week's Monday, in days since 1970-01-01.
+    pub fn first_day(&self) -> i64 {
+        self.week * 7 - 3
+    }
+}
+
+/// The brand's activity over a range of days: what the overview shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Activity {
+    /// Per day and channel, sorted by day then channel; days and channels with nothing left out.
+    pub days: Vec<ActivityDay>,
+    /// Every week overlapping the range, sorted, weeks nobody was reached in included (zeros).
+    pub weeks: Vec<WeekReach>,
+    /// Distinct HCPs with a delivery in any of those weeks.
+    pub reached: u64,
+}
+
+/// One run of the simulator, kept for the dashboard. Its body holds synthetic HCPs only, never a
+/// real person's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimulationRun {
+    pub run_id: String,
+    pub ran_at: Timestamp,
+    /// The run's results as JSON, stored and returned as given.
+    pub body: serde_json::Value,
 }
 
 /// Filters of the content list.
@@ -401,6 +453,10 @@ pub struct WaveMemberRow {
     pub responses: u64,
     pub first_delivered_at: Option<Timestamp>,
 }
+
+/// The longest range of days [`Store::activity`] answers for (about a century): its weeks are
+/// listed one by one.
+pub const MAX_ACTIVITY_DAYS: i64 = 36_525;
 
 /// The group number of a campaign's holdout in `campaign_members`.
 pub const HOLDOUT: i64 = -1;
@@ -693,6 +749,23 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>>;
     /// The treated HCPs of one wave, with what came of it, every stored event counted.
     async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>>;
+
+    /// Folds up to `batch` stored events not yet in the all-activity rollup; returns how many it
+    /// read.
+    async fn fold_activity(&self, batch: usize) -> Result<usize>;
+    /// Brand-wide activity over the days `from_day..=to_day`: per day and channel (days with
+    /// nothing omitted, sorted by day then channel), per week overlapping the range (sorted,
+    /// every such week, zeros included), and `reached` = distinct HCPs with a delivery in any of
+    /// those weeks. Catches up the fold first (all pending events), so an event stored before the
+    /// call is in the answer. Reads only the rollup, never the events. An empty range
+    /// (`from_day > to_day`) has nothing; one longer than [`MAX_ACTIVITY_DAYS`] is refused,
+    /// naming `to_day`.
+    async fn activity(&self, from_day: i64, to_day: i64) -> Result<Activity>;
+    /// Keeps a simulation run (the latest is what the dashboard shows); a run recorded again
+    /// under its id replaces the one kept.
+    async fn record_simulation(&self, run: SimulationRun) -> Result<()>;
+    /// The most recent simulation run (by ran_at, then run_id), if any.
+    async fn last_simulation(&self) -> Result<Option<SimulationRun>>;
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
     async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;

@@ -327,6 +327,29 @@ pub const TABLES: &[TableSpec] = &[
         text_key: true,
         generated: None,
     },
+    // The activity rollup is copied with the events it has folded: the target's cursor is set
+    // after them (`PgStore::copy_from_sqlite`), so nothing is counted twice.
+    TableSpec {
+        name: "activity_days",
+        columns: &["day", "channel", "counts"],
+        key: &["day", "channel"],
+        text_key: false,
+        generated: None,
+    },
+    TableSpec {
+        name: "activity_reach",
+        columns: &["week", "hcp_key", "delivered"],
+        key: &["week", "hcp_key"],
+        text_key: false,
+        generated: None,
+    },
+    TableSpec {
+        name: "simulation_runs",
+        columns: &["run_id", "ran_at", "body"],
+        key: &["run_id"],
+        text_key: true,
+        generated: None,
+    },
 ];
 
 /// A value of the logical schema. Booleans are integers 0 and 1, as SQLite stores them.

@@ -812,15 +812,19 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "ae_cases",
             "screening_counts",
             "suppressions",
-            "sends"
+            "sends",
+            "activity_days",
+            "activity_reach",
+            "simulation_runs"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
-    // The audit trail holds the two HCPs' creation and the consent change.
+    // The audit trail holds the two HCPs' creation and the consent change; nothing is folded
+    // into the activity rollup until it is asked for.
     assert_eq!(
         rows,
         [
-            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0
         ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
@@ -2059,6 +2063,313 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
     assert_eq!(a.first_delivered_at.map(|t| t.millis()), Some(t0 + 60_000));
 }
 
+/// Monday 2026-02-02, in days since 1970-01-01: the first day of week 2927.
+const MONDAY: i64 = 20_486;
+
+/// An event on `day` at `minute` past midnight (UTC).
+fn activity_event(
+    id: &str,
+    hcp: &str,
+    day: i64,
+    minute: i64,
+    channel: &str,
+    kind: &str,
+    extra: serde_json::Value,
+) -> Event {
+    let at = Timestamp::from_millis(day * 86_400_000 + minute * 60_000);
+    let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": hcp,
+        "source": "crm", "channel": channel, "type": kind});
+    if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        v.extend(extra.clone());
+    }
+    Event::from_json(v).unwrap()
+}
+
+/// Two weeks of three HCPs' activity on email and in person.
+fn two_weeks() -> Vec<Event> {
+    let (w1, w2) = (MONDAY, MONDAY + 7);
+    let none = || json!({});
+    let rep = || json!({"rep_id": "rep-1"});
+    vec![
+        // Week 1. hcp-a: an email delivered, opened by Apple's privacy relay (its address) and
+        // then by the person, and clicked.
+        activity_event("a-sent", "A1", w1, 540, "email", "sent", none()),
+        activity_event("a-del", "A1", w1, 541, "email", "delivered", none()),
+        activity_event(
+            "a-relay",
+            "A1",
+            w1,
+            542,
+            "email",
+            "opened",
+            json!({"ip": "17.58.1.9", "user_agent": "Mozilla/5.0"}),
+        ),
+        activity_event(
+            "a-open",
+            "A1",
+            w1,
+            780,
+            "email",
+            "opened",
+            json!({"user_agent": "Microsoft Outlook 16.0"}),
+        ),
+        activity_event("a-click", "A1", w1, 781, "email", "clicked", none()),
+        // hcp-b: an email delivered, and a visit the next day with a slide read for 45 s.
+        activity_event("b-sent", "B1", w1, 540, "email", "sent", none()),
+        activity_event("b-del", "B1", w1, 545, "email", "delivered", none()),
+        activity_event(
+            "b-call",
+            "B1",
+            w1 + 1,
+            600,
+            "face_to_face",
+            "call_logged",
+            rep(),
+        ),
+        activity_event(
+            "b-slide",
+            "B1",
+            w1 + 1,
+            605,
+            "face_to_face",
+            "slide_viewed",
+            json!({"dwell_ms": 45_000, "rep_id": "rep-1"}),
+        ),
+        // Nothing of a touch: a page glanced at, a prescription.
+        activity_event("a-web", "A1", w1 + 2, 600, "web", "content_viewed", none()),
+        activity_event(
+            "c-rx",
+            "C1",
+            w1 + 3,
+            600,
+            "crm",
+            "prescription",
+            json!({"units": 2}),
+        ),
+        // Week 2. hcp-c: an email delivered and opened; hcp-a: a visit; hcp-b: a bounce.
+        activity_event("c-sent", "C1", w2, 540, "email", "sent", none()),
+        activity_event("c-del", "C1", w2, 541, "email", "delivered", none()),
+        activity_event("c-open", "C1", w2, 1080, "email", "opened", none()),
+        activity_event(
+            "a-call",
+            "A1",
+            w2 + 1,
+            660,
+            "face_to_face",
+            "call_logged",
+            rep(),
+        ),
+        activity_event("b-sent2", "B1", w2 + 1, 540, "email", "sent", none()),
+        activity_event("b-bounce", "B1", w2 + 1, 541, "email", "bounced", none()),
+    ]
+}
+
+/// The parts of a day's counts the overview shows: touches, delivered, opened by a person and
+/// by a machine, clicked, engaged.
+fn shown(a: &openclm_store::ActivityDay) -> (i64, Channel, [u64; 6]) {
+    let c = &a.counts;
+    (
+        a.day,
+        a.channel,
+        [
+            c.touches,
+            c.delivered,
+            c.opened_human,
+            c.opened_machine,
+            c.clicked,
+            c.engaged,
+        ],
+    )
+}
+
+fn weeks(a: &openclm_store::Activity) -> Vec<(i64, u64, u64)> {
+    a.weeks
+        .iter()
+        .map(|w| (w.first_day(), w.reached, w.delivered))
+        .collect()
+}
+
+async fn activity_rollup_counts_every_event_once_and_reach_per_week(db: TestDb) {
+    let first = fresh(&db).await;
+    let second = db.open().await;
+    first
+        .put_hcps(vec![hcp("hcp-c", "east", "gp", "C1")], "test".into(), NOW)
+        .await
+        .unwrap();
+    let (w1, w2) = (MONDAY, MONDAY + 7);
+    let batch = two_weeks();
+    let out = first
+        .ingest(batch.clone(), UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    // A fold reads at most its batch; the next read catches up the rest, on any handle.
+    assert_eq!(first.fold_activity(5).await.unwrap(), 5);
+    let all = second.activity(w1, w2 + 6).await.unwrap();
+    use Channel::{Email, FaceToFace};
+    let days: Vec<_> = all.days.iter().map(shown).collect();
+    assert_eq!(
+        days,
+        [
+            // touches, delivered, opened by a person, by a machine, clicked, engaged
+            (w1, Email, [2, 2, 1, 1, 1, 1]),
+            (w1 + 1, FaceToFace, [1, 1, 0, 0, 0, 1]),
+            (w2, Email, [1, 1, 1, 0, 0, 0]),
+            (w2 + 1, FaceToFace, [1, 1, 0, 0, 0, 0]),
+            (w2 + 1, Email, [1, 0, 0, 0, 0, 0]),
+        ]
+    );
+    let read = &all.days[1].counts;
+    assert_eq!((read.dwell_ms, read.dwell_n), (45_000.0, 1));
+    assert_eq!(all.days[4].counts.bounces, 1);
+    // Week 1: hcp-a's email and hcp-b's email and visit; week 2: hcp-c's email, hcp-a's visit.
+    assert_eq!(weeks(&all), [(w1, 2, 3), (w2, 2, 2)]);
+    assert_eq!(all.weeks[0].week, 2927);
+    assert_eq!(all.reached, 3);
+
+    // A range counts the days inside it and the whole of every week it overlaps.
+    let one_day = first.activity(w2, w2).await.unwrap();
+    assert_eq!(
+        one_day.days.iter().map(shown).collect::<Vec<_>>(),
+        [(w2, Email, [1, 1, 1, 0, 0, 0])]
+    );
+    assert_eq!((weeks(&one_day), one_day.reached), (vec![(w2, 2, 2)], 2));
+    // Weeks nobody was reached in are listed with zeros; an empty range has nothing.
+    let before = first.activity(w1 - 7, w1 - 1).await.unwrap();
+    assert!(before.days.is_empty());
+    assert_eq!((weeks(&before), before.reached), (vec![(w1 - 7, 0, 0)], 0));
+    assert_eq!(
+        first.activity(w2, w1).await.unwrap(),
+        openclm_store::Activity::default()
+    );
+    let e = first.activity(0, 40_000).await.unwrap_err();
+    assert!(
+        matches!(&e, openclm_store::StoreError::Invalid(f) if f.field == "to_day"),
+        "{e}"
+    );
+
+    // Resent events (and a conflicting copy) are stored once, so counted once.
+    let mut again = batch;
+    again.push(activity_event(
+        "a-del",
+        "A1",
+        w1,
+        541,
+        "email",
+        "clicked",
+        json!({}),
+    ));
+    let out = first
+        .ingest(again, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert_eq!(out.last(), Some(&IngestOutcome::Conflict));
+    assert!(
+        out[..out.len() - 1]
+            .iter()
+            .all(|o| *o == IngestOutcome::Duplicate)
+    );
+    assert_eq!(second.activity(w1, w2 + 6).await.unwrap(), all);
+
+    // Events stored after a read are in the next one: a delivery for hcp-c and an open by
+    // Google's image proxy (its user agent) for hcp-a, in week 2.
+    first
+        .ingest(
+            vec![
+                activity_event("c-del2", "C1", w2 + 2, 600, "email", "delivered", json!({})),
+                activity_event(
+                    "a-proxy",
+                    "A1",
+                    w2 + 2,
+                    601,
+                    "email",
+                    "opened",
+                    json!({"user_agent": "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"}),
+                ),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let later = first.activity(w1, w2 + 6).await.unwrap();
+    assert_eq!(
+        later.days.iter().map(shown).collect::<Vec<_>>()[5..],
+        [(w2 + 2, Email, [0, 1, 0, 1, 0, 0])]
+    );
+    assert_eq!(later.days[..5], all.days[..]);
+    assert_eq!(weeks(&later), [(w1, 2, 3), (w2, 2, 3)]);
+    assert_eq!(later.reached, 3);
+    // Everything is folded: folding again reads nothing and changes nothing.
+    assert_eq!(first.fold_activity(1000).await.unwrap(), 0);
+    assert_eq!(second.fold_activity(1000).await.unwrap(), 0);
+    assert_eq!(second.activity(w1, w2 + 6).await.unwrap(), later);
+    // The rollup holds keys and counts: one row per day and channel, one per week and HCP.
+    let digests = second.table_digests().await.unwrap();
+    let rows = |table: &str| digests.iter().find(|d| d.table == table).unwrap().rows;
+    assert_eq!((rows("activity_days"), rows("activity_reach")), (6, 4));
+    // A reopened store has nothing left to fold.
+    drop((first, second));
+    let reopened = db.open().await;
+    assert_eq!(reopened.fold_activity(1000).await.unwrap(), 0);
+    assert_eq!(reopened.activity(w1, w2 + 6).await.unwrap(), later);
+}
+
+async fn simulation_runs_keep_the_latest_and_round_trip_their_body(db: TestDb) {
+    use openclm_store::SimulationRun;
+    let store = db.open().await;
+    assert_eq!(store.last_simulation().await.unwrap(), None);
+    let run = |id: &str, at: i64, body: serde_json::Value| SimulationRun {
+        run_id: id.into(),
+        ran_at: Timestamp::from_millis(at),
+        body,
+    };
+    let body = json!({
+        "world": "default", "hcps": 5000, "weeks": 52, "seed": 7,
+        "policies": [
+            {"name": "closed_loop", "engagement": 0.734375, "weekly": [1, 2, 3]},
+            {"name": "oracle", "engagement": 1.0, "note": "schön, ≠ \"random\"\n"}
+        ],
+        "empty": {}, "none": null, "flag": true
+    });
+    store
+        .record_simulation(run("run-b", 2_000, body.clone()))
+        .await
+        .unwrap();
+    store
+        .record_simulation(run("run-a", 1_000, json!({"older": true})))
+        .await
+        .unwrap();
+    // The latest by time, body as given.
+    let last = store.last_simulation().await.unwrap().unwrap();
+    assert_eq!(last, run("run-b", 2_000, body));
+    // At the same time, the greater id.
+    store
+        .record_simulation(run("run-c", 2_000, json!([1, 2])))
+        .await
+        .unwrap();
+    let other = db.open().await;
+    assert_eq!(
+        other.last_simulation().await.unwrap().unwrap().run_id,
+        "run-c"
+    );
+    // A run recorded again under its id replaces the one kept.
+    store
+        .record_simulation(run("run-a", 3_000, json!({"rerun": 2})))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.last_simulation().await.unwrap(),
+        Some(run("run-a", 3_000, json!({"rerun": 2})))
+    );
+    let digests = other.table_digests().await.unwrap();
+    let runs = digests
+        .iter()
+        .find(|d| d.table == "simulation_runs")
+        .unwrap();
+    assert_eq!(runs.rows, 3);
+}
+
 /// Runs each story once per backend.
 /// Accounts, sessions, the audit chain, PV cases opened at ingest and erasure, alike on every
 /// backend.
@@ -2446,7 +2757,57 @@ on_every_backend!(
     campaigns_are_stored_and_each_wave_is_saved_once,
     campaign_kpis_count_each_event_once_in_slices_and_group_moments,
     governance_accounts_audit_pv_cases_and_erasure,
+    activity_rollup_counts_every_event_once_and_reach_per_week,
+    simulation_runs_keep_the_latest_and_round_trip_their_body,
 );
+
+/// `openclm copy` moves the activity rollup with the events it has folded; on the target the
+/// fold goes on from there: the events the source had not folded yet are counted once, the others
+/// not again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_to_postgres_carries_the_activity_rollup_and_its_progress() {
+    let Some(target_db) = TestDb::postgres().await else {
+        return;
+    };
+    let source_db = TestDb::sqlite();
+    let source = fresh(&source_db).await;
+    source
+        .put_hcps(vec![hcp("hcp-c", "east", "gp", "C1")], "test".into(), NOW)
+        .await
+        .unwrap();
+    let mut events = two_weeks();
+    let late = events.split_off(11);
+    source
+        .ingest(events, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    let range = (MONDAY, MONDAY + 13);
+    let folded = source.activity(range.0, range.1).await.unwrap();
+    assert_eq!(folded.reached, 2);
+    // Stored after the source's last fold: in its events, not yet in its rollup.
+    source
+        .ingest(late, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    let expected = source.table_digests().await.unwrap();
+    let target = openclm_store::PgStore::open(&target_db.url).await.unwrap();
+    let copied = target
+        .copy_from_sqlite(std::path::Path::new(&source_db.url), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(copied, expected);
+    let target = target_db.open().await;
+    let want = source.activity(range.0, range.1).await.unwrap();
+    assert_eq!(want.reached, 3);
+    assert_eq!(target.activity(range.0, range.1).await.unwrap(), want);
+    assert_eq!(target.fold_activity(1000).await.unwrap(), 0);
+    // Both have now folded everything: their rollups are the same rows.
+    let (a, b) = (
+        source.table_digests().await.unwrap(),
+        target.table_digests().await.unwrap(),
+    );
+    assert_eq!(a, b);
+}
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's
 /// PostgreSQL, whose certificate is self-signed for the machine's name (Debian's default).

@@ -3,6 +3,7 @@
 //! node writes, every node reads at once; concurrency is the database's business, settled by
 //! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
 
+mod activity;
 mod campaign;
 mod governance;
 mod ingest;
@@ -83,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "governance",
         include_str!("../../migrations/postgres/0007_governance.sql"),
+    ),
+    (
+        8,
+        "activity",
+        include_str!("../../migrations/postgres/0008_activity.sql"),
     ),
 ];
 
@@ -241,7 +247,8 @@ impl PgStore {
     /// Copies a whole SQLite deployment into this (empty) database in one transaction: all or
     /// nothing. Keys are kept, so timeline cursors and references stay valid. Before committing,
     /// every table's digest is compared with the source's (taken from the snapshot copied); any
-    /// difference rolls the copy back.
+    /// difference rolls the copy back. The activity rollup comes with the events it has folded;
+    /// the others are folded here as if new. (Campaign KPIs are not copied but folded anew.)
     pub async fn copy_from_sqlite(
         &self,
         source: &std::path::Path,
@@ -278,7 +285,9 @@ impl PgStore {
             Self::copy_rows(&tx, spec.name, &spec.column_list(), data).await?;
             progress(table, rows);
         }
-        let expected = reader.await.map_err(|_| StoreError::Closed)??;
+        let source = reader.await.map_err(|_| StoreError::Closed)??;
+        activity::continue_after_copy(&tx, source.activity_folded_upto).await?;
+        let expected = source.digests;
         for spec in TABLES {
             if let Some(column) = spec.generated {
                 tx.execute(
@@ -519,6 +528,17 @@ impl PgStore {
     /// Folds every finished event not yet counted, batch by batch.
     async fn catch_up_kpis(&self) -> Result<()> {
         while crate::Store::fold_kpis(self, KPI_BATCH).await? == KPI_BATCH {}
+        Ok(())
+    }
+}
+
+/// Events folded into the activity rollup per transaction.
+const ACTIVITY_BATCH: usize = 20_000;
+
+impl PgStore {
+    /// Folds every finished event not yet in the activity rollup, batch by batch.
+    async fn catch_up_activity(&self) -> Result<()> {
+        while crate::Store::fold_activity(self, ACTIVITY_BATCH).await? == ACTIVITY_BATCH {}
         Ok(())
     }
 }
@@ -1458,6 +1478,36 @@ impl crate::Store for PgStore {
         self.catch_up_kpis().await?;
         let client = self.client().await?;
         campaign::wave_members(&client, &campaign_id, wave).await
+    }
+
+    async fn fold_activity(&self, batch: usize) -> Result<usize> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let read = activity::fold_pending(&tx, &StateConfig::default(), batch).await?;
+            tx.commit().await?;
+            Ok(read)
+        })
+        .await
+    }
+
+    async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
+        self.catch_up_activity().await?;
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let activity = activity::read(&tx, from_day, to_day).await?;
+        tx.commit().await?;
+        Ok(activity)
+    }
+
+    async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
+        let client = self.client().await?;
+        activity::record_simulation(&client, &run).await
+    }
+
+    async fn last_simulation(&self) -> Result<Option<crate::SimulationRun>> {
+        let client = self.client().await?;
+        activity::last_simulation(&client).await
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {

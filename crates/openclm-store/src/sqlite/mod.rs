@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one database file in WAL mode, one writer thread for events, and a
 //! small pool of connections for reads and master-data writes.
 
+mod activity;
 mod campaign;
 mod governance;
 mod kpi;
@@ -87,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "governance",
         include_str!("../../migrations/sqlite/0008_governance.sql"),
     ),
+    (
+        9,
+        "activity",
+        include_str!("../../migrations/sqlite/0009_activity.sql"),
+    ),
 ];
 
 /// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.
@@ -149,6 +155,16 @@ const KPI_BATCH: usize = 20_000;
 /// Folds every stored event not yet counted, batch by batch.
 fn catch_up_kpis(conn: &mut Connection) -> Result<()> {
     while kpi::fold_pending(conn, &StateConfig::default(), KPI_BATCH)? == KPI_BATCH {}
+    Ok(())
+}
+
+/// Events folded into the activity rollup per transaction.
+const ACTIVITY_BATCH: usize = 20_000;
+
+/// Folds every stored event not yet in the activity rollup, batch by batch.
+fn catch_up_activity(conn: &mut Connection) -> Result<()> {
+    while activity::fold_pending(conn, &StateConfig::default(), ACTIVITY_BATCH)? == ACTIVITY_BATCH {
+    }
     Ok(())
 }
 
@@ -1426,6 +1442,29 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn fold_activity(&self, batch: usize) -> Result<usize> {
+        self.with_conn(move |conn, _| activity::fold_pending(conn, &StateConfig::default(), batch))
+            .await
+    }
+
+    async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
+        self.with_conn(move |conn, _| {
+            catch_up_activity(conn)?;
+            activity::read(conn, from_day, to_day)
+        })
+        .await
+    }
+
+    async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
+        self.with_conn(move |conn, _| activity::record_simulation(conn, &run))
+            .await
+    }
+
+    async fn last_simulation(&self) -> Result<Option<crate::SimulationRun>> {
+        self.with_conn(|conn, _| activity::last_simulation(conn))
+            .await
+    }
+
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
         self.with_conn(move |conn, _| suggest::put_rep(conn, &rep, now))
             .await
@@ -1663,13 +1702,21 @@ fn digests(conn: &mut Connection) -> Result<Vec<TableDigest>> {
 /// A chunk of one table's rows in PostgreSQL's COPY text format: (table, rows, data).
 pub(crate) type CopyChunk = (&'static str, u64, bytes::Bytes);
 
+/// What a copy read of its source, besides the rows.
+pub(crate) struct CopiedSnapshot {
+    /// Every table's digest.
+    pub digests: Vec<TableDigest>,
+    /// The last event (seq) the copied activity rollup holds.
+    pub activity_folded_upto: i64,
+}
+
 /// Reads every table of the database at `path` from one snapshot, in key order, hands the rows
 /// over in chunks, and returns the digests of what it read. The database is opened read-only and
 /// must be at the schema version this build knows.
 pub(crate) fn read_for_copy(
     path: &Path,
     chunks: tokio::sync::mpsc::Sender<CopyChunk>,
-) -> Result<Vec<TableDigest>> {
+) -> Result<CopiedSnapshot> {
     if !path.exists() {
         return Err(StoreError::Invalid(FieldError::new(
             "from",
@@ -1731,6 +1778,10 @@ pub(crate) fn read_for_copy(
         }
         digests.push(digest.finish());
     }
+    let activity_folded_upto = meta_get(&tx, "activity_folded_upto")?;
     tx.commit()?;
-    Ok(digests)
+    Ok(CopiedSnapshot {
+        digests,
+        activity_folded_upto,
+    })
 }
