@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use openclm_core::Timestamp;
 use openclm_core::auth::Role;
 use openclm_server::{ApiConfig, AppState, Clock, system_clock};
