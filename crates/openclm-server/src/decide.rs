@@ -357,3 +357,17 @@ async fn model_for<S: Store>(
         ..Model::default()
     })
 }
+
+/// The ranked actions for one HCP, as `POST /v1/decide` would answer, without making (or
+/// logging) a decision: what the HCP's profile page shows.
+pub(crate) async fn preview<S: Store>(
+    store: &S,
+    engine: &Engine,
+    hcp: openclm_core::Hcp,
+    n: usize,
+    now: Timestamp,
+) -> Result<Value, StoreError> {
+    let library = content_library(store, now).await?;
+    let context = HcpContext::read(store, &library, hcp, now).await?;
+    Ok(decide_with(engine, &library, &context, None, n, now, now).answer)
+}

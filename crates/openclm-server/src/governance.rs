@@ -592,7 +592,7 @@ pub(crate) async fn expiring_content<S: Store>(
 
 // ---- pharmacovigilance -----------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct AeQuery {
     status: Option<String>,
     overdue: Option<bool>,
@@ -817,11 +817,11 @@ pub fn spawn_ae_watch<S: Store>(
 
 // ---- audit -----------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct AuditQuery {
-    record: Option<String>,
-    after: Option<i64>,
-    limit: Option<usize>,
+    pub record: Option<String>,
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
 }
 
 pub(crate) async fn audit<S: Store>(

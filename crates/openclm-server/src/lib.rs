@@ -7,9 +7,11 @@ pub mod decide;
 mod error;
 pub mod evaluate;
 pub mod governance;
+pub mod overview;
 pub mod report;
 mod routes;
 pub mod suggest;
+mod web;
 
 use axum::Router;
 use openclm_core::Timestamp;

@@ -398,12 +398,12 @@ async fn load<S: Store>(store: &S, id: &str) -> Result<Campaign, ApiError> {
         .ok_or_else(|| ApiError::NotFound("campaign".into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KpiQuery {
-    by: Option<String>,
-    from: Option<String>,
-    until: Option<String>,
+    pub by: Option<String>,
+    pub from: Option<String>,
+    pub until: Option<String>,
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -436,10 +436,10 @@ pub(crate) async fn get_kpis<S: Store>(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportQuery {
-    level: Option<f64>,
+    pub level: Option<f64>,
 }
 
 pub(crate) async fn get_report<S: Store>(

@@ -136,6 +136,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/v1/privacy/hcps/{id}/erase",
             post(crate::governance::post_privacy_erase::<S>),
         )
+        .route("/v1/overview", get(crate::overview::get_overview::<S>))
+        .merge(crate::web::routes::<S>())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)
 }
@@ -148,10 +150,10 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 /// Pagination query parameters shared by the list routes.
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<String>,
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
 }
 
 impl PageQuery {
@@ -404,7 +406,7 @@ async fn put_hcp<S: Store>(
     Ok((status, Json(hcp)).into_response())
 }
 
-async fn get_hcp<S: Store>(
+pub(crate) async fn get_hcp<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
@@ -413,16 +415,16 @@ async fn get_hcp<S: Store>(
     Ok(Json(hcp).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct HcpListQuery {
-    territory: Option<String>,
-    specialty: Option<String>,
-    country: Option<String>,
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HcpListQuery {
+    pub territory: Option<String>,
+    pub specialty: Option<String>,
+    pub country: Option<String>,
     #[serde(flatten)]
-    page: PageQuery,
+    pub page: PageQuery,
 }
 
-async fn list_hcps<S: Store>(
+pub(crate) async fn list_hcps<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     q: Result<Query<HcpListQuery>, QueryRejection>,
@@ -451,16 +453,16 @@ async fn list_hcps<S: Store>(
     Ok(Json(page).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct TimelineQuery {
-    channel: Option<String>,
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TimelineQuery {
+    pub channel: Option<String>,
     #[serde(rename = "type")]
-    kind: Option<String>,
+    pub kind: Option<String>,
     #[serde(flatten)]
-    page: PageQuery,
+    pub page: PageQuery,
 }
 
-async fn timeline<S: Store>(
+pub(crate) async fn timeline<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
@@ -488,7 +490,7 @@ async fn timeline<S: Store>(
     Ok(Json(page).into_response())
 }
 
-async fn consent<S: Store>(
+pub(crate) async fn consent<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
@@ -503,7 +505,7 @@ async fn consent<S: Store>(
 }
 
 /// What has been learned about an HCP, evaluated now.
-async fn hcp_state<S: Store>(
+pub(crate) async fn hcp_state<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,

@@ -354,7 +354,7 @@ pub(crate) async fn get_rep<S: Store>(
     Ok(Json(rep))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WeekQuery {
     week: Option<String>,

@@ -24,6 +24,11 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
     match which {
         BenchWhich::Ingest(args) => ingest(args).await,
         BenchWhich::Memory { hcps, ingest } => memory(hcps, ingest).await,
+        BenchWhich::Pages {
+            hcps,
+            months,
+            rounds,
+        } => crate::bench_pages::run(hcps, months, rounds).await,
         BenchWhich::Decide {
             hcps,
             content,
@@ -209,7 +214,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// A fresh, empty database for one run, removed when the run is over.
 pub(crate) struct Target {
-    url: String,
+    pub(crate) url: String,
     /// The PostgreSQL database and the schema made in it.
     schema: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
@@ -261,7 +266,9 @@ impl Target {
 }
 
 /// Starts `openclm serve` on `database_url` on a free loopback port and waits until it answers.
-async fn start_node(database_url: &str) -> anyhow::Result<(tokio::process::Child, String)> {
+pub(crate) async fn start_node(
+    database_url: &str,
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

@@ -377,6 +377,18 @@ pub enum BenchWhich {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The dashboard's pages, each requested many times over the demo world on `openclm serve`.
+    Pages {
+        /// HCPs of the demo world.
+        #[arg(long, default_value_t = 5000)]
+        hcps: usize,
+        /// Months of history.
+        #[arg(long, default_value_t = 6)]
+        months: u32,
+        /// Requests per page.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Decisions through HTTP: `POST /v1/decide` on `openclm serve` over the demo world.
     DecideHttp {
         /// HCPs of the demo world.
@@ -418,6 +430,9 @@ pub struct SimulateArgs {
     /// Where the CSV and the chart are written.
     #[arg(long, default_value = "simulation")]
     pub out: PathBuf,
+    /// Also keep the run in the configured database, for the dashboard's simulator page.
+    #[arg(long)]
+    pub record: bool,
 }
 
 #[derive(Debug, Args)]

@@ -54,14 +54,59 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         seed: args.seed,
         now: now(),
     };
-    let world = World::generate(config);
-    let stats = store_world(&store, &world).await?;
+    let demo = populate(&store, &settings.engine(), config).await?;
+    let (password, rep) = (demo.password, demo.rep);
+    let (_, key) = create_key(&store, Role::Admin, "demo").await?;
+    let mut people: Vec<&str> = crate::demo_story::ACCOUNTS
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    people.push(&rep);
+    let Some(listener) = listener else {
+        println!("database: {shown}");
+        println!("admin API key: {key}");
+        println!("accounts: {}   password: {password}", people.join(", "));
+        return Ok(());
+    };
+    let url = format!("http://{}", listener.local_addr()?);
+    println!("database: {shown}");
+    println!("dashboard: {url}/");
     println!(
-        "demo world: {} HCPs, {} content items, {} events over {} months (seed {})",
-        stats.hcps, stats.content, stats.events, args.months, args.seed
+        "  sign in as {} with the password {password}",
+        people.join(", ")
     );
-    let engine = settings.engine();
-    let learned = run_loop(&store, &world, &engine, LOOP_WEEKS, args.seed).await?;
+    println!("API: {url}   try: curl -H 'Authorization: Bearer {key}' {url}/v1/hcps?limit=3");
+    println!("admin API key (shown once):");
+    println!("{key}");
+    serve(listener, store, &settings).await
+}
+
+/// What [`populate`] made.
+pub struct Populated {
+    pub stats: DemoStats,
+    /// The one password of the demo's accounts.
+    pub password: String,
+    /// The rep's account (and rep) id.
+    pub rep: String,
+    pub campaign: String,
+}
+
+/// Builds the whole demo in `store`: the world and its history, the closed loop's last weeks,
+/// and what the dashboard shows (accounts, a campaign, content in review, possible adverse
+/// events, this week's rep plans, a simulation). Prints what it did.
+pub async fn populate(
+    store: &AnyStore,
+    engine: &openclm_core::engine::Engine,
+    config: WorldConfig,
+) -> anyhow::Result<Populated> {
+    let (months, seed) = (config.months, config.seed);
+    let world = World::generate(config);
+    let stats = store_world(store, &world).await?;
+    println!(
+        "demo world: {} HCPs, {} content items, {} events over {months} months (seed {seed})",
+        stats.hcps, stats.content, stats.events
+    );
+    let learned = run_loop(store, &world, engine, LOOP_WEEKS, seed).await?;
     let curve: Vec<String> = learned
         .iter()
         .map(|w| format!("{:.0}%", w.engagement_rate() * 100.0))
@@ -71,18 +116,22 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         learned.iter().map(|w| w.decisions).sum::<usize>(),
         curve.join(" → ")
     );
-    let (_, key) = create_key(&store, Role::Admin, "demo").await?;
-    let Some(listener) = listener else {
-        println!("database: {shown}");
-        println!("admin API key: {key}");
-        return Ok(());
-    };
-    let url = format!("http://{}", listener.local_addr()?);
-    println!("database: {shown}");
-    println!("API: {url}   try: curl -H 'Authorization: Bearer {key}' {url}/v1/hcps?limit=3");
-    println!("admin API key (shown once):");
-    println!("{key}");
-    serve(listener, store, &settings).await
+    let (password, rep) = crate::demo_story::accounts(store, &world).await?;
+    crate::demo_story::content_in_review(store, &world).await?;
+    let campaign = crate::demo_story::campaign(store, &world, engine, seed).await?;
+    crate::demo_story::possible_adverse_events(store, &world).await?;
+    let suggestions = crate::demo_story::rep_plans(store, &world, engine).await?;
+    crate::simulate::demo_run(store, seed).await?;
+    println!(
+        "campaign {campaign}: first wave run three weeks ago; {suggestions} rep suggestions this \
+         week; 3 free texts screened; a simulation of every policy kept"
+    );
+    Ok(Populated {
+        stats,
+        password,
+        rep,
+        campaign,
+    })
 }
 
 /// What the demo world holds once stored.

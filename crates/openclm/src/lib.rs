@@ -4,9 +4,11 @@
 pub mod bench;
 mod bench_decide;
 mod bench_kpis;
+mod bench_pages;
 mod campaign;
 pub mod cli;
 pub mod demo;
+mod demo_story;
 pub mod governance;
 pub mod import;
 mod report;
@@ -123,7 +125,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Simulate(args) => simulate::run(args),
+        Command::Simulate(args) => {
+            let record = args.record;
+            let run = tokio::task::spawn_blocking(move || simulate::run(args)).await??;
+            if record {
+                let store = open_store(&settings).await?;
+                store.record_simulation(run).await?;
+                println!("kept in the database for the dashboard's simulator page");
+            }
+            Ok(())
+        }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
     }

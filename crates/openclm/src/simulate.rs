@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use openclm_sim::simulate::{Policy, PolicyRun, SimConfig, WorldParams};
+use openclm_store::SimulationRun;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,9 @@ pub fn world(name: &str) -> anyhow::Result<WorldParams> {
     Ok(WorldParams::named(name)?)
 }
 
-pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+/// Runs the simulation the arguments describe, prints its table and writes its files; returns
+/// the run as the dashboard keeps it.
+pub fn run(args: SimulateArgs) -> anyhow::Result<SimulationRun> {
     anyhow::ensure!(args.hcps >= 10, "hcps: at least 10");
     anyhow::ensure!((1..=520).contains(&args.weeks), "weeks: between 1 and 520");
     let policies = match &args.policies {
@@ -77,6 +80,63 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         csv.display(),
         svg.display()
     );
+    Ok(record(&config, &args.world, &runs))
+}
+
+/// A finished run as the dashboard's simulator page shows it: the set-up, each policy's summary
+/// and its weekly engagement.
+pub fn record(config: &SimConfig, world: &str, runs: &[PolicyRun]) -> SimulationRun {
+    let policies: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            let s = r.summary(&config.world);
+            serde_json::json!({
+                "policy": r.policy.as_str(),
+                "reach": s.reach,
+                "engagement_rate": s.engagement_rate,
+                "touches_per_hcp": s.touches_per_hcp,
+                "opt_out_rate": s.opt_out_rate,
+                "incremental_rx": s.incremental_rx,
+                "cost": s.cost,
+                "romi": s.romi,
+                "weekly_engagement": r.weeks.iter().map(|w| w.engagement_rate()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let ran_at = crate::now();
+    SimulationRun {
+        run_id: format!("sim-{}-{}", ran_at.millis(), config.seed),
+        ran_at,
+        body: serde_json::json!({
+            "hcps": config.hcps,
+            "weeks": config.weeks,
+            "world": world,
+            "seed": config.seed,
+            "holdout": config.holdout,
+            "economics": config.economics,
+            "policies": policies,
+        }),
+    }
+}
+
+/// A small simulation for the demo (every policy, the default world), kept in the database.
+pub async fn demo_run(store: &openclm_store::AnyStore, seed: u64) -> anyhow::Result<()> {
+    use openclm_store::Store;
+    let config = SimConfig {
+        hcps: 2_000,
+        weeks: 20,
+        seed,
+        world: WorldParams::named("default")?,
+        policies: Policy::ALL.to_vec(),
+        holdout: 0.1,
+        start: openclm_core::Timestamp::parse("start", "2026-01-05T00:00:00Z")?,
+        economics: false,
+    };
+    let run = tokio::task::spawn_blocking(move || {
+        openclm_sim::simulate::run(&config, &|_| {}).map(|runs| record(&config, "default", &runs))
+    })
+    .await??;
+    store.record_simulation(run).await?;
     Ok(())
 }
 

@@ -1,0 +1,331 @@
+//! HCPs: a search (by id or CRM id, or by territory, specialty and country) and the profile —
+//! master data, consent per channel with its history, the timeline, learned preferences, the
+//! next best actions with their reasons, and reps' feedback. A rep reaches only the HCPs of
+//! their territories, exactly as through the API.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use openclm_core::auth::Action;
+use openclm_store::{Store, SuggestionFilter};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::charts::{self, Axis};
+use super::layout::{count, figure, pct, when, when_text};
+use super::{Nav, Viewer, WebError, json_of, page, percent_encode};
+use crate::AppState;
+use crate::routes::{HcpListQuery, PageQuery, TimelineQuery};
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SearchQuery {
+    id: Option<String>,
+    territory: Option<String>,
+    specialty: Option<String>,
+    country: Option<String>,
+    cursor: Option<String>,
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+pub(crate) async fn search<S: Store>(
+    State(state): State<AppState<S>>,
+    viewer: Viewer,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    viewer.caller.require(Action::ReadHcps)?;
+    if let Some(id) = q.id.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+        return Ok(Redirect::to(&format!("/hcps/{}", percent_encode(id))).into_response());
+    }
+    let list = json_of(
+        crate::routes::list_hcps(
+            State(state),
+            viewer.caller.clone(),
+            Ok(Query(HcpListQuery {
+                territory: q.territory.clone(),
+                specialty: q.specialty.clone(),
+                country: q.country.clone(),
+                page: PageQuery {
+                    cursor: q.cursor.clone(),
+                    limit: Some("50".into()),
+                },
+            })),
+        )
+        .await,
+    )
+    .await?;
+    let field = |v: &Option<String>| v.clone().unwrap_or_default();
+    let next = list["next_cursor"].as_str().map(|cursor| {
+        format!(
+            "/hcps?territory={}&specialty={}&country={}&cursor={}",
+            percent_encode(&field(&q.territory)),
+            percent_encode(&field(&q.specialty)),
+            percent_encode(&field(&q.country)),
+            percent_encode(cursor)
+        )
+    });
+    let body = html! {
+        form method="get" action="/hcps" class="inline" role="search" {
+            label { "HCP id or CRM id" input name="id" type="search"; }
+            button type="submit" { "Open" }
+        }
+        form method="get" action="/hcps" class="inline" {
+            label { "Territory" input name="territory" value=(field(&q.territory)); }
+            label { "Specialty" input name="specialty" value=(field(&q.specialty)); }
+            label { "Country" input name="country" value=(field(&q.country)) size="4"; }
+            button type="submit" class="secondary" { "Filter" }
+        }
+        div class="scroll" {
+            table data-testid="hcp-table" {
+                thead { tr {
+                    th scope="col" { "HCP" } th scope="col" { "Name" } th scope="col" { "Specialty" }
+                    th scope="col" { "Country" } th scope="col" { "Territory" } th scope="col" { "Segments" }
+                } }
+                tbody {
+                    @for h in list["items"].as_array().into_iter().flatten() {
+                        tr {
+                            td { a href={"/hcps/" (percent_encode(text(&h["id"])))} { (text(&h["id"])) } }
+                            td { (text(&h["name"])) }
+                            td { (text(&h["specialty"])) }
+                            td { (text(&h["country"])) }
+                            td { (h["territory"].as_str().unwrap_or("–")) }
+                            td { (h["segments"].as_array().map(|s| s.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+    };
+    Ok(page(&viewer, Nav::Hcps, "HCPs", None, body))
+}
+
+pub(crate) async fn show<S: Store>(
+    State(state): State<AppState<S>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let caller = viewer.caller.clone();
+    // The same object check as GET /v1/hcps/{id}: outside a rep's territories, not found.
+    let hcp_json = json_of(
+        crate::routes::get_hcp(State(state.clone()), caller.clone(), Path(id.clone())).await,
+    )
+    .await?;
+    let consent = json_of(
+        crate::routes::consent(State(state.clone()), caller.clone(), Path(id.clone())).await,
+    )
+    .await?;
+    let timeline = json_of(
+        crate::routes::timeline(
+            State(state.clone()),
+            caller.clone(),
+            Path(id.clone()),
+            Ok(Query(TimelineQuery {
+                page: PageQuery {
+                    cursor: None,
+                    limit: Some("50".into()),
+                },
+                ..TimelineQuery::default()
+            })),
+        )
+        .await,
+    )
+    .await?;
+    let learned = json_of(
+        crate::routes::hcp_state(State(state.clone()), caller.clone(), Path(id.clone())).await,
+    )
+    .await?;
+    let now = (state.clock)();
+    let hcp = crate::routes::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
+    let hcp_id = hcp.id.to_string();
+    let actions = if viewer.may(Action::Decide) {
+        Some(crate::decide::preview(&state.store, &state.config.engine, hcp, 5, now).await?)
+    } else {
+        None
+    };
+    let feedback = if viewer.may(Action::ReadSuggestions) {
+        let mut all = state
+            .store
+            .list_suggestions(SuggestionFilter::default())
+            .await?;
+        all.retain(|s| s.hcp_id == hcp_id);
+        all.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
+        all.truncate(20);
+        Some(all)
+    } else {
+        None
+    };
+    let summary = &learned["state"];
+    let channels: Vec<(String, f64)> = summary["channels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(c, s)| (c.replace('_', " "), s["engagement"].as_f64().unwrap_or(0.0)))
+        .collect();
+    let topics: Vec<(String, f64)> = summary["topics"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(t, v)| (t.clone(), v.as_f64().unwrap_or(0.0)))
+        .collect();
+    let h = &hcp_json;
+    let body = html! {
+        div class="grid2" {
+            section class="card" aria-labelledby="master" {
+                h2 id="master" { "Master data" }
+                dl class="facts" data-testid="master" {
+                    dt { "Name" } dd { (text(&h["name"])) }
+                    dt { "Specialty" } dd { (text(&h["specialty"])) }
+                    dt { "Country" } dd { (text(&h["country"])) }
+                    dt { "Territory" } dd { (h["territory"].as_str().unwrap_or("–")) }
+                    dt { "Segments" } dd { (h["segments"].as_array().map(|s| s.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                    dt { "Email" } dd { (h["email"].as_str().unwrap_or("–")) }
+                    dt { "External ids" } dd {
+                        @for e in h["external_ids"].as_array().into_iter().flatten() {
+                            (text(&e["system"])) ": " (text(&e["id"])) " "
+                        }
+                    }
+                    @if let Some(r) = h["restricted_products"].as_array().filter(|r| !r.is_empty()) {
+                        dt { "Restricted products" } dd { (r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")) }
+                    }
+                }
+            }
+            section class="card" aria-labelledby="consent" {
+                h2 id="consent" { "Consent per channel" }
+                table data-testid="consent" {
+                    thead { tr { th scope="col" { "Channel" } th scope="col" { "Purpose" } th scope="col" { "State" } th scope="col" { "Since" } } }
+                    tbody {
+                        @for c in consent["current"].as_array().into_iter().flatten() {
+                            tr {
+                                td { (text(&c["channel"]).replace('_', " ")) }
+                                td { (text(&c["purpose"])) }
+                                td class=(if c["state"] == "granted" { "good" } else { "bad" }) { (text(&c["state"])) }
+                                td { (when_text(c["changed_at"].as_str())) }
+                            }
+                        }
+                    }
+                }
+                details {
+                    summary { "History (" (consent["history"].as_array().map_or(0, Vec::len)) " records)" }
+                    table {
+                        thead { tr { th { "When" } th { "Channel" } th { "State" } th { "Source" } th { "Evidence" } th { "Notice" } } }
+                        tbody {
+                            @for c in consent["history"].as_array().into_iter().flatten() {
+                                tr {
+                                    td { (when_text(c["changed_at"].as_str())) }
+                                    td { (text(&c["channel"]).replace('_', " ")) }
+                                    td { (text(&c["state"])) }
+                                    td { (text(&c["source"])) }
+                                    td { (c["evidence"].as_str().unwrap_or("–")) }
+                                    td { (c["notice_version"].as_str().unwrap_or("–")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(answer) = &actions {
+            section aria-labelledby="nba" {
+                h2 id="nba" { "Next best actions" }
+                @if let Some(why) = answer["nothing_allowed"].as_str() {
+                    p class="warn" { "Nothing allowed now: " (why) }
+                }
+                @if let Some(held) = answer["held"].as_object() {
+                    p class="muted" { "The engine may hold back: " (held.get("reason").and_then(Value::as_str).unwrap_or_default()) }
+                }
+                ol class="cards" data-testid="nba" {
+                    @for a in answer["actions"].as_array().into_iter().flatten() {
+                        li class="card" {
+                            strong { (text(&a["content_id"])) } " by " (text(&a["channel"]).replace('_', " "))
+                            " · topic " (text(&a["topic"]))
+                            " · expected response " (pct(a["score"].as_f64()))
+                            p class="why" { (text(&a["explanation"])) }
+                        }
+                    }
+                }
+                @let blocked = answer["blocked"].as_array().map_or(0, Vec::len);
+                @if blocked > 0 {
+                    details {
+                        summary { (blocked) " actions blocked by a hard rule" }
+                        ul {
+                            @for b in answer["blocked"].as_array().into_iter().flatten().take(40) {
+                                li { (text(&b["content_id"])) " by " (text(&b["channel"])) ": " (text(&b["reason"])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="learned" {
+            h2 id="learned" { "Learned preferences" }
+            p class="muted" {
+                (count(summary["events"].as_u64().unwrap_or_default())) " events · "
+                (summary["touches_30d"].as_u64().unwrap_or_default()) " touches in 30 days"
+                @if let Some(hour) = summary["preferred_hour_utc"].as_u64() { " · prefers around " (hour) ":00 UTC" }
+                @if let Some(day) = summary["preferred_weekday"].as_u64() {
+                    " on " (["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"].get(day as usize).copied().unwrap_or_default())
+                }
+            }
+            div class="grid2" {
+                @if !channels.is_empty() {
+                    (figure("Engagement by channel (recency-weighted)", &charts::bars(&channels, Axis::Number)))
+                }
+                @if !topics.is_empty() {
+                    (figure("Interest by topic (recency-weighted)", &charts::bars(&topics, Axis::Number)))
+                }
+            }
+        }
+        @if let Some(feedback) = &feedback {
+            section aria-labelledby="feedback" {
+                h2 id="feedback" { "Rep feedback" }
+                @if feedback.is_empty() { p class="muted" { "No rep suggestion for this HCP yet." } }
+                @else {
+                    table data-testid="feedback" {
+                        thead { tr { th { "Week" } th { "Rep" } th { "Content" } th { "Status" } th { "Reason" } th { "Note" } } }
+                        tbody {
+                            @for s in feedback {
+                                tr {
+                                    td { (s.week) } td { (s.rep_id) } td { (s.content_id) }
+                                    td { (s.status.as_str()) }
+                                    td { (s.reason.map(|r| r.as_str()).unwrap_or("–")) }
+                                    td { (s.note.as_deref().unwrap_or("–")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="timeline" {
+            h2 id="timeline" { "Timeline" }
+            div class="scroll" {
+                table data-testid="timeline" {
+                    thead { tr { th { "When" } th { "Channel" } th { "Type" } th { "Content" } th { "Source" } } }
+                    tbody {
+                        @for e in timeline["items"].as_array().into_iter().flatten() {
+                            tr {
+                                td { (when_text(e["occurred_at"].as_str())) }
+                                td { (text(&e["channel"]).replace('_', " ")) }
+                                td { (text(&e["type"]).replace('_', " ")) }
+                                td { (e["content_id"].as_str().unwrap_or("–")) @if let Some(k) = e["key_message"].as_str() { " / " (k) } }
+                                td { (text(&e["source"])) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if timeline["next_cursor"].is_string() { p class="muted" { "Showing the 50 latest events." } }
+        }
+        p class="muted" { "As of " (when(now)) }
+    };
+    Ok(page(
+        &viewer,
+        Nav::Hcps,
+        &format!("HCP {}", text(&hcp_json["name"])),
+        None,
+        body,
+    ))
+}

@@ -1,0 +1,779 @@
+//! The dashboard in a real headless Chromium: every role signs in and opens every page; the
+//! numbers on the pages equal the API's; approving, withdrawing, triaging and acting on
+//! suggestions take effect; roles are enforced; the overview updates without a reload; no page
+//! logs a console error. Screenshots of each page go to `target/ui-screenshots/`.
+//!
+//! Plain-HTTP checks of the same pages (sign-in, CSRF, redirects, object rules) run first and
+//! need no browser.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{self, Page};
+use common::{PASSWORD, TestApp, spawn_app};
+use openclm_store::{SimulationRun, Store};
+use serde_json::{Value, json};
+
+/// Every role's account in the fixture, with the pages its role opens and those it may not.
+const ROLES: [(&str, &[&str], &[&str]); 7] = [
+    (
+        "marketer",
+        &[
+            "/",
+            "/campaigns",
+            "/campaigns/launch",
+            "/hcps",
+            "/hcps/hcp-1",
+            "/content",
+            "/content/CZ-EM-1",
+            "/rep?rep=rep-T-0",
+            "/simulator",
+        ],
+        &["/pv", "/audit"],
+    ),
+    (
+        "reviewer",
+        &["/content", "/content/CZ-NEW"],
+        &["/campaigns", "/pv", "/hcps", "/audit", "/simulator"],
+    ),
+    (
+        "pv",
+        &["/pv", "/hcps", "/hcps/hcp-0"],
+        &["/campaigns", "/content", "/simulator", "/audit"],
+    ),
+    (
+        "privacy",
+        &["/audit", "/hcps", "/hcps/hcp-2"],
+        &["/campaigns", "/content", "/pv", "/simulator"],
+    ),
+    (
+        "analyst",
+        &[
+            "/",
+            "/campaigns",
+            "/campaigns/launch",
+            "/hcps",
+            "/content",
+            "/rep?rep=rep-T-0",
+            "/simulator",
+        ],
+        &["/pv", "/audit"],
+    ),
+    (
+        "rep-T-0",
+        &["/rep", "/hcps", "/hcps/hcp-0", "/content"],
+        &["/campaigns", "/pv", "/audit", "/simulator"],
+    ),
+    (
+        "admin",
+        &[
+            "/",
+            "/campaigns",
+            "/campaigns/launch",
+            "/hcps",
+            "/hcps/hcp-0",
+            "/content",
+            "/content/CZ-NEW",
+            "/pv",
+            "/rep?rep=rep-T-0",
+            "/simulator",
+            "/audit?record=content/CZ-NEW",
+        ],
+        &[],
+    ),
+];
+
+/// What the fixture holds besides the app: the session of each account.
+struct Fixture {
+    app: TestApp,
+}
+
+impl Fixture {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.app.base)
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        let r = self.app.get(&self.app.admin, path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+}
+
+fn now_text(offset_hours: i64) -> String {
+    openclm_core::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            + offset_hours * 3_600_000,
+    )
+    .to_string()
+}
+
+/// Six HCPs over three territories, an approved email and detail aid, content in review, a
+/// campaign whose first wave ran with its touches and responses, a rep, a possible adverse
+/// event, a simulation run, and an account for every role.
+async fn fixture() -> Fixture {
+    let app = spawn_app().await;
+    app.seed_hcps(6).await;
+    for (id, kind) in [("CZ-EM-1", "email_template"), ("CZ-DA-1", "slide_deck")] {
+        let body = json!({"title": format!("{id} item"), "kind": kind, "product": "cardiozan",
+            "topics": ["efficacy"], "status": "approved", "approval_code": format!("AC-{id}"),
+            "approved_at": now_text(-48), "expires_at": now_text(24 * 20)});
+        let r = app
+            .call(&app.ingest, "PUT", &format!("/v1/content/{id}"), Some(body))
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let consents: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"event_id": format!("consent-{i}"), "occurred_at": now_text(-72),
+                "hcp": format!("CRM-{i}"), "source": "crm", "channel": "email",
+                "type": "consent_changed", "state": "granted", "evidence": "web form"})
+        })
+        .collect();
+    assert_eq!(
+        app.post_events(&app.ingest, "application/json", json!(consents).to_string())
+            .await
+            .status(),
+        200
+    );
+    let campaign = json!({"id": "launch", "name": "Cardiozan launch", "product": "cardiozan",
+        "target": {"territories": ["T-1", "T-2"]},
+        "arms": [{"name": "email", "content_id": "CZ-EM-1", "channels": ["email"]}], "holdout_share": 0.3,
+        "waves": [{"at": now_text(-48)}, {"name": "later", "at": now_text(24 * 7)}],
+        "cost_per_touch": {"email": 0.5, "face_to_face": 150}, "value_per_outcome": 250});
+    let r = app
+        .call(&app.admin, "POST", "/v1/campaigns", Some(campaign))
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = app
+        .call(&app.admin, "POST", "/v1/campaigns/launch/waves/1/run", None)
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // Touches and reactions: deliveries, a person's open, a proxy's open, a click.
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let e = |suffix: &str, kind: &str, hours: i64| {
+            json!({"event_id": format!("e-{i}-{suffix}"), "occurred_at": now_text(hours),
+                "hcp": format!("CRM-{i}"), "source": "crm", "channel": "email", "type": kind,
+                "content_id": "CZ-EM-1"})
+        };
+        // Over a day ago: the minimum gap between touches leaves room for a rep's visit.
+        events.push(e("delivered", "delivered", -40));
+        if i % 2 == 0 {
+            events.push(e("open", "opened", -39));
+            events.push(e("click", "clicked", -38));
+        }
+    }
+    let mut proxy = events[0].clone();
+    proxy["event_id"] = json!("e-proxy");
+    proxy["type"] = json!("opened");
+    proxy["user_agent"] = json!("Mozilla/5.0");
+    proxy["ip"] = json!("17.58.0.1");
+    events.push(proxy);
+    events.push(
+        json!({"event_id": "ae-1", "occurred_at": now_text(-1), "hcp": "CRM-0",
+        "source": "crm", "channel": "medical_information",
+        "type": "medical_information_requested",
+        "text": "My patient developed a severe rash after starting cardiozan."}),
+    );
+    let r = app
+        .post_events(&app.ingest, "application/json", json!(events).to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["accepted"], json!(events.len()), "{answer}");
+    let r = app
+        .call(
+            &app.admin,
+            "PUT",
+            "/v1/reps/rep-T-0",
+            Some(json!({"name": "Rep T-0", "territories": ["T-0"], "visits_per_week": 5})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    app.store
+        .record_simulation(SimulationRun {
+            run_id: "sim-1".into(),
+            ran_at: openclm_core::Timestamp::from_millis(1_795_000_000_000),
+            body: json!({"hcps": 200, "weeks": 3, "world": "default", "seed": 7,
+                "holdout": 0.1, "economics": false, "policies": [
+                {"policy": "bau", "reach": 0.9, "engagement_rate": 0.05, "touches_per_hcp": 6.0,
+                 "opt_out_rate": 0.02, "incremental_rx": 10.0, "cost": 1000.0, "romi": -0.2,
+                 "weekly_engagement": [0.05, 0.05, 0.05]},
+                {"policy": "loop", "reach": 0.8, "engagement_rate": 0.12, "touches_per_hcp": 4.0,
+                 "opt_out_rate": 0.01, "incremental_rx": 30.0, "cost": 600.0, "romi": 1.4,
+                 "weekly_engagement": [0.06, 0.1, 0.14]}]}),
+        })
+        .await
+        .unwrap();
+    for (user, role, territories) in [
+        ("marketer", "marketer", &[][..]),
+        ("reviewer", "mlr_reviewer", &[]),
+        ("pv", "pv_officer", &[]),
+        ("privacy", "privacy_officer", &[]),
+        ("analyst", "analyst", &[]),
+        ("rep-T-0", "rep", &["T-0"]),
+        ("admin", "admin", &[]),
+    ] {
+        app.user(user, role, territories).await;
+    }
+    // The marketer writes an item and submits it for review.
+    let marketer = app.login("marketer", PASSWORD).await.unwrap();
+    let r = app
+        .call(
+            &marketer,
+            "POST",
+            "/v1/content",
+            Some(
+                json!({"id": "CZ-NEW", "title": "New efficacy email", "kind": "email_template",
+                "product": "cardiozan", "topics": ["efficacy"]}),
+            ),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = app
+        .call(&marketer, "POST", "/v1/content/CZ-NEW/submit", None)
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    Fixture { app }
+}
+
+/// A client that keeps cookies and does not follow redirects, as a browser's first request.
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_forms_need_its_token() {
+    let f = fixture().await;
+    let client = cookie_client();
+    let r = client.get(f.url("/campaigns")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=/campaigns");
+    // An API key opens the API, not the pages.
+    let r = client
+        .get(f.url("/"))
+        .bearer_auth(&f.app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = client
+        .post(f.url("/login"))
+        .form(&[
+            ("user_id", "marketer"),
+            ("password", "wrong password!!"),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("wrong user id or password")
+    );
+    let r = client
+        .post(f.url("/login"))
+        .form(&[
+            ("user_id", "reviewer"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/", "an off-site next is ignored");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let page = client.get(f.url("/content/CZ-NEW")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = page.text().await.unwrap();
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the page's forms carry a token")
+        .to_owned();
+    let approve = [
+        ("approval_code", "AC-NEW"),
+        ("expires_at", "2099-01-01"),
+        ("password", PASSWORD),
+    ];
+    // Without the token, with a wrong one, or from another site: refused, nothing changes.
+    let r = client
+        .post(f.url("/content/CZ-NEW/approve"))
+        .form(&approve)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut forged = approve.to_vec();
+    forged.push(("csrf", "0000"));
+    let r = client
+        .post(f.url("/content/CZ-NEW/approve"))
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut good = approve.to_vec();
+    good.push(("csrf", token.as_str()));
+    let r = client
+        .post(f.url("/content/CZ-NEW/approve"))
+        .header("origin", "https://evil.example")
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(f.api("/v1/content/CZ-NEW").await["status"], "in_review");
+    // With it, the approval is signed.
+    let r = client
+        .post(f.url("/content/CZ-NEW/approve"))
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let item = f.api("/v1/content/CZ-NEW").await;
+    assert_eq!(item["status"], "approved");
+    assert_eq!(item["approval_code"], "AC-NEW");
+    assert_eq!(item["mlr"]["signature"]["printed_name"], "reviewer (test)");
+    // Signing out ends the session on the server.
+    let r = client
+        .post(f.url("/logout"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = client.get(f.url("/content")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the session is over");
+}
+
+async fn sign_in(page: &Page, f: &Fixture, user: &str) {
+    page.goto(&f.url("/login")).await;
+    page.fill("#user_id", user).await;
+    page.fill("#password", PASSWORD).await;
+    page.click_and_wait_navigation("button[type=submit]").await;
+    assert!(
+        page.exists("[data-testid=who]").await,
+        "{user} is not signed in: {}",
+        page.text("body").await
+    );
+    let who = page.text("[data-testid=who]").await;
+    assert!(who.contains(user), "signed in as {user}: {who}");
+}
+
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn slug(path: &str) -> String {
+    let s: String = path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let s = s.trim_matches('-').to_owned();
+    if s.is_empty() { "overview".into() } else { s }
+}
+
+#[tokio::test]
+async fn every_role_opens_its_pages_and_only_those_with_no_console_errors() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+    for (user, allowed, denied) in ROLES {
+        let page = chromium.new_page().await;
+        sign_in(&page, &f, user).await;
+        for path in allowed {
+            page.goto(&f.url(path)).await;
+            let title = page.text("h1").await;
+            assert!(
+                !["Not allowed", "Not found", "Error"].contains(&title.as_str()),
+                "{user} opens {path}: {title}: {}",
+                page.text("main").await
+            );
+            assert!(
+                !page.exists("p.error:not([data-testid])").await,
+                "{user} {path}"
+            );
+            page.screenshot(&format!("{}-{}", slug(user), slug(path)))
+                .await;
+        }
+        for path in denied {
+            page.goto(&f.url(path)).await;
+            assert_eq!(
+                page.text("h1").await,
+                "Not allowed",
+                "{user} must not open {path}"
+            );
+        }
+        // Every form field has a label a screen reader can read.
+        let unlabelled = page
+            .eval(
+                "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).length",
+            )
+            .await;
+        assert_eq!(unlabelled, json!(0), "{user}");
+        // The refusals are the only errors the browser saw.
+        for error in page.console_errors().await {
+            assert!(
+                error.contains("403 (Forbidden)") && denied.iter().any(|p| error.contains(p)),
+                "{user}: {error}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pages_show_the_apis_numbers() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+    let page = chromium.new_page().await;
+    sign_in(&page, &f, "admin").await;
+
+    let overview = f.api("/v1/overview").await;
+    page.goto(&f.url("/")).await;
+    let total = &overview["total"];
+    assert_eq!(
+        page.text("[data-kpi=reach]").await,
+        count(total["reached"].as_u64().unwrap())
+    );
+    assert_eq!(
+        page.text("[data-kpi=reach]").await,
+        "6",
+        "six HCPs had a delivery"
+    );
+    assert_eq!(
+        page.text("[data-kpi=delivered]").await,
+        count(total["counts"]["delivered"].as_u64().unwrap())
+    );
+    assert_eq!(page.text("[data-kpi=opened_human]").await, "3");
+    assert_eq!(
+        page.text("[data-kpi=opened_machine]").await,
+        "1",
+        "the proxy's open"
+    );
+    assert_eq!(page.text("[data-kpi=touches_per_hcp]").await, "1.00");
+
+    let report = f.api("/v1/campaigns/launch/report").await;
+    page.goto(&f.url("/campaigns/launch")).await;
+    assert_eq!(
+        page.text("[data-kpi=touches]").await,
+        count(
+            report["kpis"]["total"]["counts"]["touches"]
+                .as_u64()
+                .unwrap()
+        )
+    );
+    let described = f.api("/v1/campaigns/launch").await;
+    assert_eq!(
+        page.text("[data-kpi=treated]").await,
+        count(described["groups"]["treated"].as_u64().unwrap())
+    );
+    assert_eq!(
+        page.text("[data-kpi=holdout]").await,
+        count(described["groups"]["holdout"].as_u64().unwrap())
+    );
+    let arms = page.texts("[data-testid=lift] tbody tr").await;
+    assert_eq!(arms.len(), report["lift"].as_array().unwrap().len());
+
+    let content = f.api("/v1/content").await;
+    page.goto(&f.url("/content")).await;
+    assert_eq!(
+        page.texts("[data-testid=content-table] tbody tr")
+            .await
+            .len(),
+        content["items"].as_array().unwrap().len()
+    );
+
+    let cases = f.api("/v1/ae-cases").await;
+    page.goto(&f.url("/pv")).await;
+    let open = cases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "open")
+        .count();
+    assert_eq!(open, 1);
+    assert_eq!(page.text("[data-kpi=ae_open]").await, "1");
+    assert!(
+        page.text("[data-testid=clock]").await.contains("h"),
+        "time left is shown"
+    );
+
+    let plan = f.api("/v1/reps/rep-T-0/suggestions").await;
+    page.goto(&f.url("/rep?rep=rep-T-0")).await;
+    assert_eq!(
+        page.text("[data-kpi=suggestions]").await,
+        plan["suggestions"].as_array().unwrap().len().to_string()
+    );
+
+    page.goto(&f.url("/simulator")).await;
+    let rows = page.texts("[data-testid=policies] tbody tr").await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows[1].contains("12.0%"), "{rows:?}");
+    assert!(page.exists("figure.chart svg").await);
+    assert_eq!(page.console_errors().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+
+    // The rep accepts one suggestion and dismisses another, with a reason.
+    let rep = chromium.new_page().await;
+    sign_in(&rep, &f, "rep-T-0").await;
+    rep.goto(&f.url("/rep")).await;
+    let ids: Vec<String> = serde_json::from_value(
+        rep.eval(
+            "[...document.querySelectorAll('[data-suggestion]')].map(e => e.dataset.suggestion)",
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(ids.len(), 2, "a visit to each HCP of T-0");
+    rep.click_and_wait_navigation(&format!(
+        "[data-suggestion='{}'] form input[value=accepted] ~ button",
+        ids[0]
+    ))
+    .await;
+    assert!(rep.text(".notice").await.contains("accepted"));
+    rep.select(
+        &format!("[data-suggestion='{}'] select[name=reason]", ids[1]),
+        "no_time",
+    )
+    .await;
+    rep.click_and_wait_navigation(&format!(
+        "[data-suggestion='{}'] form input[value=dismissed] ~ label ~ label ~ button",
+        ids[1]
+    ))
+    .await;
+    let first = f.api(&format!("/v1/suggestions/{}", ids[0])).await;
+    assert_eq!(first["status"], "accepted");
+    let second = f.api(&format!("/v1/suggestions/{}", ids[1])).await;
+    assert_eq!(second["status"], "dismissed");
+    assert_eq!(second["reason"], "no_time");
+    rep.screenshot("action-rep-after-feedback").await;
+
+    // The reviewer approves with the password re-entered, then withdraws an item.
+    let reviewer = chromium.new_page().await;
+    sign_in(&reviewer, &f, "reviewer").await;
+    reviewer.goto(&f.url("/content/CZ-NEW")).await;
+    reviewer.fill("#approval_code", "AC-NEW-1").await;
+    reviewer
+        .eval("document.querySelector('#expires_at').value = '2099-06-30'")
+        .await;
+    reviewer.fill("#password", PASSWORD).await;
+    reviewer
+        .click_and_wait_navigation("[data-testid=approve-form] button")
+        .await;
+    assert!(
+        reviewer
+            .text(".notice")
+            .await
+            .contains("Approved and signed")
+    );
+    assert!(
+        reviewer
+            .text("[data-testid=signature]")
+            .await
+            .contains("approved for distribution")
+    );
+    let item = f.api("/v1/content/CZ-NEW").await;
+    assert_eq!(item["status"], "approved");
+    assert_eq!(item["expires_at"], "2099-06-30T00:00:00.000Z");
+    reviewer.goto(&f.url("/content/CZ-DA-1")).await;
+    reviewer.eval("window.confirm = () => true").await;
+    reviewer
+        .fill("input[name=reason]", "superseded by the new label")
+        .await;
+    reviewer
+        .click_and_wait_navigation("form[action$='/withdraw'] button")
+        .await;
+    assert!(reviewer.text(".notice").await.contains("Withdrawn"));
+    assert_eq!(f.api("/v1/content/CZ-DA-1").await["status"], "withdrawn");
+    // The rep's accepted suggestion with that item is cancelled at once.
+    let plan = f.api("/v1/reps/rep-T-0/suggestions").await;
+    for s in plan["suggestions"].as_array().unwrap() {
+        if s["content_id"] == "CZ-DA-1"
+            || s["key_messages"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("CZ-DA-1"))
+        {
+            assert!(
+                s["status"] == "cancelled" || s["status"] == "dismissed",
+                "{s}"
+            );
+        }
+    }
+    reviewer.screenshot("action-content-withdrawn").await;
+
+    // PV triages the case.
+    let pv = chromium.new_page().await;
+    sign_in(&pv, &f, "pv").await;
+    pv.goto(&f.url("/pv")).await;
+    assert!(
+        pv.text("[data-testid=ae-text]")
+            .await
+            .contains("severe rash")
+    );
+    pv.select("[data-case] select[name=status]", "ae_forwarded")
+        .await;
+    pv.fill("[data-case] input[name=external_ref]", "SAFETY-123")
+        .await;
+    pv.click_and_wait_navigation("[data-case] form button")
+        .await;
+    assert!(pv.text(".notice").await.contains("Case triaged"));
+    assert_eq!(pv.text("[data-kpi=ae_open]").await, "0");
+    let cases = f.api("/v1/ae-cases").await;
+    let case = &cases["items"][0];
+    assert_eq!(case["status"], "ae_forwarded");
+    assert_eq!(case["external_ref"], "SAFETY-123");
+    assert_eq!(case["triaged_by"], "pv");
+    pv.screenshot("action-pv-triaged").await;
+
+    // The privacy officer reads the item's history and erases an HCP.
+    let privacy = chromium.new_page().await;
+    sign_in(&privacy, &f, "admin").await;
+    privacy.goto(&f.url("/audit?record=content/CZ-NEW")).await;
+    let actions = privacy
+        .texts("[data-testid=audit] tbody tr td:nth-child(4)")
+        .await;
+    assert_eq!(actions, ["create", "submit", "approve"]);
+    privacy.eval("window.confirm = () => true").await;
+    privacy
+        .fill("[data-testid=erase-form] input[name=hcp]", "hcp-5")
+        .await;
+    privacy
+        .fill("[data-testid=erase-form] input[name=reason]", "request 42")
+        .await;
+    privacy
+        .click_and_wait_navigation("[data-testid=erase-form] button")
+        .await;
+    assert!(privacy.text(".notice").await.contains("erased"));
+    assert_eq!(
+        f.app.get(&f.app.admin, "/v1/hcps/hcp-5").await.status(),
+        404
+    );
+    for p in [&rep, &reviewer, &pv, &privacy] {
+        assert_eq!(p.console_errors().await, Vec::<String>::new());
+    }
+}
+
+#[tokio::test]
+async fn a_rep_cannot_open_another_territory_and_a_marketer_cannot_approve() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+    let rep = chromium.new_page().await;
+    sign_in(&rep, &f, "rep-T-0").await;
+    rep.goto(&f.url("/hcps/hcp-0")).await;
+    assert_eq!(rep.text("h1").await, "HCP Dr. Test 0");
+    rep.goto(&f.url("/hcps/hcp-1")).await;
+    assert_eq!(rep.text("h1").await, "Not found", "hcp-1 is in T-1");
+    rep.goto(&f.url("/hcps?territory=T-1")).await;
+    assert_eq!(rep.text("h1").await, "Please check the form");
+    rep.screenshot("role-rep-other-territory").await;
+
+    let marketer = chromium.new_page().await;
+    sign_in(&marketer, &f, "marketer").await;
+    marketer.goto(&f.url("/content/CZ-NEW")).await;
+    assert!(!marketer.exists("[data-testid=approve-form]").await);
+    // Even a hand-made form with the session's own token is refused.
+    let status = marketer
+        .eval(
+            "(async () => { const csrf = document.querySelector('input[name=csrf]').value;
+               const r = await fetch('/content/CZ-NEW/approve', {method: 'POST', body:
+                 new URLSearchParams({csrf, approval_code: 'X', expires_at: '2099-01-01',
+                 password: 'correct horse battery staple'})});
+               return r.status; })()",
+        )
+        .await;
+    assert_eq!(status, json!(403));
+    assert_eq!(f.api("/v1/content/CZ-NEW").await["status"], "in_review");
+}
+
+#[tokio::test]
+async fn the_overview_shows_a_new_event_without_a_reload() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+    let page = chromium.new_page().await;
+    sign_in(&page, &f, "marketer").await;
+    page.goto(&f.url("/")).await;
+    assert_eq!(page.text("[data-kpi=delivered]").await, "6");
+    page.eval("window.__stillHere = 42").await;
+    let event = json!([{"event_id": "late-delivery", "occurred_at": now_text(0), "hcp": "CRM-1",
+        "source": "crm", "channel": "email", "type": "delivered", "content_id": "CZ-EM-1"}]);
+    let r = f
+        .app
+        .post_events(&f.app.ingest, "application/json", event.to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    page.wait_for_text("[data-kpi=delivered]", "7", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        page.eval("window.__stillHere").await,
+        json!(42),
+        "no reload"
+    );
+    assert_eq!(page.console_errors().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_rep_view_fits_a_tablet() {
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = fixture().await;
+    let page = chromium.new_page().await;
+    page.set_mobile_viewport(820, 1180).await;
+    sign_in(&page, &f, "rep-T-0").await;
+    for path in ["/rep", "/hcps/hcp-0", "/content"] {
+        page.goto(&f.url(path)).await;
+        let fits = page
+            .eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            .await;
+        assert_eq!(fits, json!(true), "{path} scrolls sideways on a tablet");
+        page.screenshot(&format!("tablet-{}", slug(path))).await;
+    }
+}
