@@ -145,7 +145,10 @@ pub struct ActivityDay {
     pub day: i64,
     pub channel: Channel,
     /// The touch metrics (`measure::kpi::touch_counts`); responses and outcome units, which
-    /// belong to campaigns, stay 0.
+    /// belong to campaigns, stay 0. A machine open is one a privacy proxy made (its user agent or
+    /// address): the campaign KPIs also count an open seconds after its decision's delivery as
+    /// a machine's, but the rollup links no event to a decision, so such an open counts here as
+    /// a person's.
     pub counts: openclm_core::measure::kpi::Counts,
 }
 
@@ -757,7 +760,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// nothing omitted, sorted by day then channel), per week overlapping the range (sorted,
     /// every such week, zeros included), and `reached` = distinct HCPs with a delivery in any of
     /// those weeks. Catches up the fold first (all pending events), so an event stored before the
-    /// call is in the answer. Reads only the rollup, never the events. An empty range
+    /// call is in the answer (on PostgreSQL, once every transaction older than the event's has
+    /// finished, as for the campaign KPIs: the fold never passes one still running). Reads only
+    /// the rollup, never the events. An empty range
     /// (`from_day > to_day`) has nothing; one longer than [`MAX_ACTIVITY_DAYS`] is refused,
     /// naming `to_day`.
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<Activity>;

@@ -91,6 +91,43 @@ impl TestDb {
     async fn open(&self) -> AnyStore {
         AnyStore::open(&self.url).await.unwrap()
     }
+
+    /// Waits until the events stored so far can all be folded. PostgreSQL folds an event only
+    /// once every transaction older than it has finished (a fold never passes one still running),
+    /// and the other stories' transactions on the same server (a migration, an ingest) may still
+    /// be running; a story that counts exactly waits for them first. SQLite folds at once.
+    async fn settled(&self) {
+        if !openclm_store::is_postgres_url(&self.url) {
+            return;
+        }
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let finished: bool = client
+                .query_one(
+                    "SELECT coalesce((SELECT xid FROM events WHERE xid IS NOT NULL
+                                      ORDER BY xid DESC LIMIT 1)
+                                     < pg_snapshot_xmin(pg_current_snapshot()), true)",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if finished {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a transaction older than the last event is still running"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        drop(client);
+        let _ = driver.await;
+    }
 }
 
 /// A store with two HCPs: hcp-a (crm A1, north, cardiology) and hcp-b (crm B1, south, oncology).
@@ -1962,6 +1999,7 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
         .ingest(batch.clone(), UnknownHcpPolicy::Reject, NOW)
         .await
         .unwrap();
+    db.settled().await;
     let total = |slices: &[openclm_store::SliceRow]| {
         let mut sum = openclm_core::measure::kpi::Counts::default();
         for s in slices {
@@ -2034,6 +2072,7 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
         )
         .await
         .unwrap();
+    db.settled().await;
     let moments = second.campaign_moments("launch".into()).await.unwrap();
     let treated = *moments.iter().find(|m| m.group == 0).unwrap();
     assert_eq!((treated.outcome, treated.outcome_sq), (4.0, 16.0));
@@ -2203,6 +2242,7 @@ async fn activity_rollup_counts_every_event_once_and_reach_per_week(db: TestDb) 
         .await
         .unwrap();
     assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    db.settled().await;
     // A fold reads at most its batch; the next read catches up the rest, on any handle.
     assert_eq!(first.fold_activity(5).await.unwrap(), 5);
     let all = second.activity(w1, w2 + 6).await.unwrap();
@@ -2292,6 +2332,7 @@ async fn activity_rollup_counts_every_event_once_and_reach_per_week(db: TestDb) 
         )
         .await
         .unwrap();
+    db.settled().await;
     let later = first.activity(w1, w2 + 6).await.unwrap();
     assert_eq!(
         later.days.iter().map(shown).collect::<Vec<_>>()[5..],
@@ -2761,6 +2802,56 @@ on_every_backend!(
     simulation_runs_keep_the_latest_and_round_trip_their_body,
 );
 
+/// A database whose first events were stored before PostgreSQL events carried their
+/// transaction's id (migration 6) folds those first, by seq, then the others by transaction:
+/// the rollup counts each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_without_a_transaction_id_are_folded_too() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = fresh(&db).await;
+    store
+        .put_hcps(vec![hcp("hcp-c", "east", "gp", "C1")], "test".into(), NOW)
+        .await
+        .unwrap();
+    let mut old = two_weeks();
+    let new = old.split_off(11);
+    store
+        .ingest(old, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    // As such a database is after migration 8: its old events without a transaction id, the
+    // rollup's cursor at the start with the last of them noted.
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(
+            "UPDATE events SET xid = NULL;
+             UPDATE activity_progress SET xid = '0', seq = 0,
+                legacy_upto = (SELECT COALESCE(MAX(seq), 0) FROM events WHERE xid IS NULL)",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    store
+        .ingest(new, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    db.settled().await;
+    // Three of the old events, then the other eight and the six new ones in one batch.
+    assert_eq!(store.fold_activity(3).await.unwrap(), 3);
+    assert_eq!(store.fold_activity(100).await.unwrap(), 14);
+    assert_eq!(store.fold_activity(100).await.unwrap(), 0);
+    let all = store.activity(MONDAY, MONDAY + 13).await.unwrap();
+    assert_eq!(all.days.len(), 5);
+    assert_eq!(weeks(&all), [(MONDAY, 2, 3), (MONDAY + 7, 2, 2)], "{all:?}");
+    assert_eq!(all.reached, 3);
+}
+
 /// `openclm copy` moves the activity rollup with the events it has folded; on the target the
 /// fold goes on from there: the events the source had not folded yet are counted once, the others
 /// not again.
@@ -2796,6 +2887,7 @@ async fn a_copy_to_postgres_carries_the_activity_rollup_and_its_progress() {
         .await
         .unwrap();
     assert_eq!(copied, expected);
+    target_db.settled().await;
     let target = target_db.open().await;
     let want = source.activity(range.0, range.1).await.unwrap();
     assert_eq!(want.reached, 3);
