@@ -163,8 +163,8 @@ const ACTIVITY_BATCH: usize = 20_000;
 
 /// Folds every stored event not yet in the activity rollup, batch by batch.
 fn catch_up_activity(conn: &mut Connection) -> Result<()> {
-    while activity::fold_pending(conn, &StateConfig::default(), ACTIVITY_BATCH)? == ACTIVITY_BATCH {
-    }
+    let config = StateConfig::default();
+    while activity::fold_pending(conn, &config, ACTIVITY_BATCH)? == ACTIVITY_BATCH {}
     Ok(())
 }
 
