@@ -649,6 +649,7 @@ pub fn spawn_kpi_folder<S: Store>(state: AppState<S>) -> tokio::task::JoinHandle
             tick.tick().await;
             let result: Result<(), StoreError> = async {
                 while state.store.fold_kpis(5_000).await? == 5_000 {}
+                while state.store.fold_activity(5_000).await? == 5_000 {}
                 Ok(())
             }
             .await;

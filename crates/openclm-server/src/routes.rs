@@ -111,6 +111,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(crate::governance::content_sends::<S>),
         )
         .route(
+            "/v1/content/{id}/performance",
+            get(content_performance::<S>),
+        )
+        .route(
             "/v1/content/{id}/{step}",
             post(crate::governance::content_step::<S>),
         )
@@ -628,4 +632,35 @@ async fn list_content<S: Store>(
         .list_content(filter, q.page.parse()?, (state.clock)())
         .await?;
     Ok(Json(page).into_response())
+}
+
+/// What an item drew, every stored event naming it counted: in all, and per slide / key message.
+pub(crate) async fn content_performance<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::ReadContent)?;
+    if state
+        .store
+        .get_content(id.clone(), (state.clock)())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound("content".into()));
+    }
+    let rows = state.store.content_activity(Some(id.clone())).await?;
+    let mut total = openclm_core::measure::kpi::Counts::default();
+    for r in &rows {
+        total.add(&r.counts);
+    }
+    let slides: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"key_message": r.key_message, "counts": r.counts, "rates": r.counts.rates()}))
+        .collect();
+    Ok(Json(json!({
+        "content_id": id,
+        "total": {"counts": total, "rates": total.rates()},
+        "slides": slides,
+    })))
 }

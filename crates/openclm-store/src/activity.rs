@@ -11,7 +11,9 @@ use openclm_core::state::{Observation, StateConfig};
 use openclm_core::{Channel, EventType, FieldError};
 
 use crate::kpi::Stored;
-use crate::{Activity, ActivityDay, MAX_ACTIVITY_DAYS, Result, StoreError, WeekReach};
+use crate::{
+    Activity, ActivityDay, ContentActivity, MAX_ACTIVITY_DAYS, Result, StoreError, WeekReach,
+};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -28,6 +30,8 @@ pub(crate) struct ActivityDelta {
     pub days: HashMap<(i64, Channel), Counts>,
     /// (week, HCP) → deliveries to add.
     pub reach: HashMap<(i64, i64), u64>,
+    /// (content, key message or "") → counts to add.
+    pub content: HashMap<(String, String), Counts>,
 }
 
 impl ActivityDelta {
@@ -36,6 +40,13 @@ impl ActivityDelta {
         let mut days: Vec<_> = self.days.iter().map(|(k, c)| (*k, *c)).collect();
         days.sort_by_key(|(k, _)| *k);
         days
+    }
+
+    /// The content's counts in key order.
+    pub fn content_sorted(&self) -> Vec<((String, String), Counts)> {
+        let mut content: Vec<_> = self.content.iter().map(|(k, c)| (k.clone(), *c)).collect();
+        content.sort_by(|(a, _), (b, _)| a.cmp(b));
+        content
     }
 
     /// The deliveries per week and HCP in key order.
@@ -68,6 +79,13 @@ pub(crate) fn fold(events: &[Stored], config: &StateConfig) -> ActivityDelta {
             .add(&counts);
         if counts.delivered > 0 {
             *out.reach.entry((week_of(day), stored.hcp_key)).or_default() += counts.delivered;
+        }
+        if let Some(content) = &event.content_id {
+            let key_message = event.key_message.clone().unwrap_or_default();
+            out.content
+                .entry((content.clone(), key_message))
+                .or_default()
+                .add(&counts);
         }
     }
     out
@@ -119,6 +137,20 @@ pub(crate) fn assemble(
         weeks,
         reached,
     }
+}
+
+/// A content row as read back.
+pub(crate) fn content_row(
+    content_id: String,
+    key_message: String,
+    counts: &str,
+) -> Result<ContentActivity> {
+    Ok(ContentActivity {
+        content_id,
+        key_message,
+        counts: serde_json::from_str(counts)
+            .map_err(|e| StoreError::Corrupt(format!("activity_content.counts: {e}")))?,
+    })
 }
 
 #[cfg(test)]

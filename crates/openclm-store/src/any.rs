@@ -388,6 +388,13 @@ impl Store for AnyStore {
         delegate!(self.activity(from_day, to_day))
     }
 
+    async fn content_activity(
+        &self,
+        content_id: Option<String>,
+    ) -> Result<Vec<crate::ContentActivity>> {
+        delegate!(self.content_activity(content_id))
+    }
+
     async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
         delegate!(self.record_simulation(run))
     }

@@ -182,6 +182,16 @@ pub struct Activity {
     pub reached: u64,
 }
 
+/// What one content item (or one of its slides / key messages) drew, every stored event that
+/// names it counted: what the content library shows as its performance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContentActivity {
+    pub content_id: String,
+    /// The slide or key message; empty for events that name the item only.
+    pub key_message: String,
+    pub counts: openclm_core::measure::kpi::Counts,
+}
+
 /// One run of the simulator, kept for the dashboard. Its body holds synthetic HCPs only, never a
 /// real person's data.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -766,6 +776,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// (`from_day > to_day`) has nothing; one longer than [`MAX_ACTIVITY_DAYS`] is refused,
     /// naming `to_day`.
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<Activity>;
+    /// What each content item (or only `content_id`) drew, per slide / key message, sorted by
+    /// item then key message; catches up the fold first, as [`Store::activity`] does.
+    async fn content_activity(&self, content_id: Option<String>) -> Result<Vec<ContentActivity>>;
     /// Keeps a simulation run (the latest is what the dashboard shows); a run recorded again
     /// under its id replaces the one kept.
     async fn record_simulation(&self, run: SimulationRun) -> Result<()>;

@@ -337,6 +337,13 @@ pub const TABLES: &[TableSpec] = &[
         generated: None,
     },
     TableSpec {
+        name: "activity_content",
+        columns: &["content_id", "key_message", "counts"],
+        key: &["content_id", "key_message"],
+        text_key: true,
+        generated: None,
+    },
+    TableSpec {
         name: "activity_reach",
         columns: &["week", "hcp_key", "delivered"],
         key: &["week", "hcp_key"],

@@ -851,6 +851,7 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "suppressions",
             "sends",
             "activity_days",
+            "activity_content",
             "activity_reach",
             "simulation_runs"
         ]
@@ -861,7 +862,7 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     assert_eq!(
         rows,
         [
-            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0
         ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
@@ -2356,6 +2357,128 @@ async fn activity_rollup_counts_every_event_once_and_reach_per_week(db: TestDb) 
     assert_eq!(reopened.activity(w1, w2 + 6).await.unwrap(), later);
 }
 
+async fn content_activity_counts_per_item_and_slide(db: TestDb) {
+    let store = fresh(&db).await;
+    let w1 = MONDAY;
+    let item =
+        |id: &str, hcp: &str, minute: i64, channel: &str, kind: &str, extra: serde_json::Value| {
+            activity_event(id, hcp, w1, minute, channel, kind, extra)
+        };
+    let batch = vec![
+        item(
+            "m-del",
+            "A1",
+            540,
+            "email",
+            "delivered",
+            json!({"content_id": "EM-1"}),
+        ),
+        item(
+            "m-open",
+            "A1",
+            700,
+            "email",
+            "opened",
+            json!({"content_id": "EM-1", "user_agent": "Microsoft Outlook 16.0"}),
+        ),
+        item(
+            "m-relay",
+            "B1",
+            541,
+            "email",
+            "opened",
+            json!({"content_id": "EM-1", "ip": "17.58.1.9"}),
+        ),
+        item(
+            "m-click",
+            "A1",
+            701,
+            "email",
+            "clicked",
+            json!({"content_id": "EM-1"}),
+        ),
+        item(
+            "v-call",
+            "B1",
+            600,
+            "face_to_face",
+            "call_logged",
+            json!({"content_id": "DA-1", "rep_id": "rep-1"}),
+        ),
+        item(
+            "v-s1",
+            "B1",
+            601,
+            "face_to_face",
+            "slide_viewed",
+            json!({"content_id": "DA-1", "key_message": "KM-1", "dwell_ms": 30_000, "rep_id": "rep-1"}),
+        ),
+        item(
+            "v-s2",
+            "B1",
+            602,
+            "face_to_face",
+            "slide_viewed",
+            json!({"content_id": "DA-1", "key_message": "KM-2", "dwell_ms": 4_000, "rep_id": "rep-1"}),
+        ),
+        // No content named: in the days, not in the content rollup.
+        item("x-del", "B1", 603, "email", "delivered", json!({})),
+    ];
+    let out = store
+        .ingest(batch.clone(), UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    db.settled().await;
+    // (content, slide): delivered, opened by a person, by a machine, clicked, engaged, views, dwell
+    let shown = |rows: &[openclm_store::ContentActivity]| -> Vec<(String, String, [u64; 6], f64)> {
+        rows.iter()
+            .map(|r| {
+                let c = &r.counts;
+                (
+                    r.content_id.clone(),
+                    r.key_message.clone(),
+                    [
+                        c.delivered,
+                        c.opened_human,
+                        c.opened_machine,
+                        c.clicked,
+                        c.engaged,
+                        c.dwell_n,
+                    ],
+                    c.dwell_ms,
+                )
+            })
+            .collect()
+    };
+    let all = store.content_activity(None).await.unwrap();
+    assert_eq!(
+        shown(&all),
+        [
+            ("DA-1".into(), "".into(), [1, 0, 0, 0, 0, 0], 0.0),
+            ("DA-1".into(), "KM-1".into(), [0, 0, 0, 0, 1, 1], 30_000.0),
+            ("DA-1".into(), "KM-2".into(), [0, 0, 0, 0, 0, 1], 4_000.0),
+            ("EM-1".into(), "".into(), [1, 1, 1, 1, 1, 0], 0.0),
+        ]
+    );
+    let one = store.content_activity(Some("EM-1".into())).await.unwrap();
+    assert_eq!(one, all[3..]);
+    assert!(
+        store
+            .content_activity(Some("none".into()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A resend is stored once, so counted once.
+    let again = store
+        .ingest(batch, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|o| *o == IngestOutcome::Duplicate));
+    assert_eq!(store.content_activity(None).await.unwrap(), all);
+}
+
 async fn simulation_runs_keep_the_latest_and_round_trip_their_body(db: TestDb) {
     use openclm_store::SimulationRun;
     let store = db.open().await;
@@ -2799,6 +2922,7 @@ on_every_backend!(
     campaign_kpis_count_each_event_once_in_slices_and_group_moments,
     governance_accounts_audit_pv_cases_and_erasure,
     activity_rollup_counts_every_event_once_and_reach_per_week,
+    content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
 );
 

@@ -122,6 +122,8 @@ pub async fn populate(
     crate::demo_story::possible_adverse_events(store, &world).await?;
     let suggestions = crate::demo_story::rep_plans(store, &world, engine).await?;
     crate::simulate::demo_run(store, seed).await?;
+    // The overview's rollup folded now, so the first page read finds nothing to catch up.
+    while store.fold_activity(50_000).await? == 50_000 {}
     println!(
         "campaign {campaign}: first wave run three weeks ago; {suggestions} rep suggestions this \
          week; 3 free texts screened; a simulation of every policy kept"

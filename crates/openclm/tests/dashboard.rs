@@ -519,6 +519,22 @@ async fn the_pages_show_the_apis_numbers() {
         content["items"].as_array().unwrap().len()
     );
 
+    let performance = f.api("/v1/content/CZ-EM-1/performance").await;
+    let delivered = performance["total"]["counts"]["delivered"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(delivered, 6);
+    let row = page.text("tr[data-content='CZ-EM-1']").await;
+    assert!(row.contains("\t6\t"), "{row}");
+    page.goto(&f.url("/content/CZ-EM-1")).await;
+    let slide = page.text("[data-testid=slides] tbody tr").await;
+    assert!(slide.starts_with("(whole item)\t6\t"), "{slide}");
+    assert_eq!(
+        performance["slides"][0]["counts"]["clicked"],
+        json!(3),
+        "three of the six clicked"
+    );
+
     let cases = f.api("/v1/ae-cases").await;
     page.goto(&f.url("/pv")).await;
     let open = cases["items"]

@@ -9,20 +9,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use openclm_core::auth::Action;
 use openclm_core::content::{Content, ContentStatus};
-use openclm_store::{SendFilter, Store};
-// TEMP until the content rollup lands
-#[derive(Debug, Clone)]
-pub(crate) struct ContentActivity {
-    pub content_id: String,
-    pub key_message: String,
-    pub counts: openclm_core::measure::kpi::Counts,
-}
-async fn content_activity_tmp<S: Store>(
-    _s: &S,
-    _id: Option<String>,
-) -> Result<Vec<ContentActivity>, openclm_store::StoreError> {
-    Ok(Vec::new())
-}
+use openclm_store::{ContentActivity, SendFilter, Store};
 use serde::Deserialize;
 
 use super::charts::{self, Axis};
@@ -56,7 +43,7 @@ pub(crate) async fn library<S: Store>(
     let now = (state.clock)();
     let mut items = crate::decide::content_library(&state.store, now).await?;
     items.sort_by(|a, b| a.id.cmp(&b.id));
-    let activity = content_activity_tmp(&state.store, None).await?;
+    let activity = state.store.content_activity(None).await?;
     let performance = totals(&activity);
     let expiring: Vec<&Content> = items.iter().filter(|c| c.expires_soon(now)).collect();
     let body = html! {
@@ -132,7 +119,7 @@ pub(crate) async fn show<S: Store>(
         .await?
         .ok_or_else(|| crate::ApiError::NotFound("content".into()))?;
     let status = content.status_at(now);
-    let slides = content_activity_tmp(&state.store, Some(id.clone())).await?;
+    let slides = state.store.content_activity(Some(id.clone())).await?;
     let sends = if viewer.may(Action::ReadReports) {
         Some(
             state

@@ -11,6 +11,16 @@ CREATE TABLE activity_days (
     PRIMARY KEY (day, channel)
 );
 
+-- Counts per content item and slide / key message ('' for the item as a whole), for the
+-- content library's performance per item and per slide.
+CREATE TABLE activity_content (
+    content_id  TEXT NOT NULL,
+    key_message TEXT NOT NULL,
+    -- JSON of openclm_core::measure::kpi::Counts.
+    counts      TEXT NOT NULL,
+    PRIMARY KEY (content_id, key_message)
+);
+
 -- Deliveries per week and HCP, for reach (distinct HCPs delivered to). Weeks start on Monday:
 -- week = (day + 3) / 7, rounded down (1970-01-01 was a Thursday). A row exists once something
 -- was delivered.

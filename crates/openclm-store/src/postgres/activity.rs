@@ -134,6 +134,42 @@ async fn write(client: &impl GenericClient, delta: &ActivityDelta) -> Result<()>
             )
             .await?;
     }
+    let content = delta.content_sorted();
+    if !content.is_empty() {
+        let ids: Vec<&str> = content.iter().map(|((c, _), _)| c.as_str()).collect();
+        let keys: Vec<&str> = content.iter().map(|((_, k), _)| k.as_str()).collect();
+        let existing = client
+            .query(
+                "SELECT a.content_id, a.key_message, a.counts FROM activity_content a
+                 JOIN unnest($1::text[], $2::text[]) AS k (content_id, key_message)
+                   ON a.content_id = k.content_id AND a.key_message = k.key_message",
+                &[&ids, &keys],
+            )
+            .await?;
+        let mut before: HashMap<(String, String), Counts> = HashMap::with_capacity(existing.len());
+        for r in &existing {
+            let counts: Counts = serde_json::from_str(r.get(2))
+                .map_err(|e| corrupt("activity_content.counts", e))?;
+            before.insert((r.get(0), r.get(1)), counts);
+        }
+        let mut texts = Vec::with_capacity(content.len());
+        for (key, add) in &content {
+            let mut counts = before.remove(key).unwrap_or_default();
+            counts.add(add);
+            texts.push(
+                serde_json::to_string(&counts)
+                    .map_err(|e| corrupt("activity_content.counts", e))?,
+            );
+        }
+        client
+            .execute(
+                "INSERT INTO activity_content (content_id, key_message, counts)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (content_id, key_message) DO UPDATE SET counts = excluded.counts",
+                &[&ids, &keys, &texts],
+            )
+            .await?;
+    }
     let reach = delta.reach_sorted();
     if !reach.is_empty() {
         let weeks: Vec<i64> = reach.iter().map(|((w, _), _)| *w).collect();
@@ -224,6 +260,25 @@ pub(super) async fn read(
         .await?;
     let reached: i64 = client.query_one(&stmt, &[&first, &last]).await?.get(0);
     Ok(assemble(days, (first, last), &weeks, reached as u64))
+}
+
+/// The content rollup, of one item or all.
+pub(super) async fn read_content(
+    client: &impl GenericClient,
+    content_id: Option<&str>,
+) -> Result<Vec<crate::ContentActivity>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT content_id, key_message, counts FROM activity_content
+             WHERE $1::text IS NULL OR content_id = $1 ORDER BY content_id, key_message",
+        )
+        .await?;
+    client
+        .query(&stmt, &[&content_id])
+        .await?
+        .iter()
+        .map(|r| crate::activity::content_row(r.get(0), r.get(1), r.get(2)))
+        .collect()
 }
 
 /// Keeps a simulation run, replacing one recorded under the same id.

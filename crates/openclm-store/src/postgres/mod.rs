@@ -1500,6 +1500,15 @@ impl crate::Store for PgStore {
         Ok(activity)
     }
 
+    async fn content_activity(
+        &self,
+        content_id: Option<String>,
+    ) -> Result<Vec<crate::ContentActivity>> {
+        self.catch_up_activity().await?;
+        let client = self.client().await?;
+        activity::read_content(&client, content_id.as_deref()).await
+    }
+
     async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
         let client = self.client().await?;
         activity::record_simulation(&client, &run).await

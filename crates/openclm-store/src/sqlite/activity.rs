@@ -72,6 +72,25 @@ fn write(tx: &Connection, delta: &ActivityDelta) -> Result<()> {
         let text = serde_json::to_string(&counts).map_err(|e| corrupt("activity_days", e))?;
         write.execute(params![day, channel.code(), text])?;
     }
+    let mut read = tx.prepare_cached(
+        "SELECT counts FROM activity_content WHERE content_id = ?1 AND key_message = ?2",
+    )?;
+    let mut write = tx.prepare_cached(
+        "INSERT OR REPLACE INTO activity_content (content_id, key_message, counts)
+         VALUES (?1, ?2, ?3)",
+    )?;
+    for ((content_id, key_message), add) in delta.content_sorted() {
+        let key = params![content_id, key_message];
+        let mut counts: Counts = match read.query_row(key, |r| r.get::<_, String>(0)).optional()? {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| corrupt("activity_content", e))?
+            }
+            None => Counts::default(),
+        };
+        counts.add(&add);
+        let text = serde_json::to_string(&counts).map_err(|e| corrupt("activity_content", e))?;
+        write.execute(params![content_id, key_message, text])?;
+    }
     let mut add = tx.prepare_cached(
         "INSERT INTO activity_reach (week, hcp_key, delivered) VALUES (?1, ?2, ?3)
          ON CONFLICT (week, hcp_key) DO UPDATE SET delivered = delivered + excluded.delivered",
@@ -132,6 +151,29 @@ pub(super) fn read(conn: &mut Connection, from_day: i64, to_day: i64) -> Result<
         .query_row(params![first, last], |r| r.get(0))?;
     tx.commit()?;
     Ok(assemble(days, (first, last), &weeks, reached as u64))
+}
+
+/// The content rollup, of one item or all.
+pub(super) fn read_content(
+    conn: &Connection,
+    content_id: Option<&str>,
+) -> Result<Vec<crate::ContentActivity>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT content_id, key_message, counts FROM activity_content
+         WHERE ?1 IS NULL OR content_id = ?1 ORDER BY content_id, key_message",
+    )?;
+    let rows = stmt
+        .query_map(params![content_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(c, k, counts)| crate::activity::content_row(c, k, &counts))
+        .collect()
 }
 
 /// Keeps a simulation run, replacing one recorded under the same id.

@@ -1455,6 +1455,17 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn content_activity(
+        &self,
+        content_id: Option<String>,
+    ) -> Result<Vec<crate::ContentActivity>> {
+        self.with_conn(move |conn, _| {
+            catch_up_activity(conn)?;
+            activity::read_content(conn, content_id.as_deref())
+        })
+        .await
+    }
+
     async fn record_simulation(&self, run: crate::SimulationRun) -> Result<()> {
         self.with_conn(move |conn, _| activity::record_simulation(conn, &run))
             .await
