@@ -42,11 +42,14 @@ pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> 
             .next()
             .map(|h| h.id.to_string())
             .unwrap_or_default();
-        let content = format!("{}-V2", crate::demo_story::first_content(&store).await?);
+        let content = crate::demo_story::first_content(&store).await?;
         (demo.password, demo.rep, hcp, content)
     };
     let (_node, base) = crate::bench::start_node(&target.url).await?;
-    let client = reqwest::Client::new();
+    // Redirects are not followed: a page that sent the request to the login form is a failure.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let login = client
         .post(format!("{base}/v1/login"))
         .json(&serde_json::json!({"user_id": "admin", "password": password}))
@@ -89,9 +92,14 @@ pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> 
                 .send()
                 .await?;
             let status = r.status();
-            let _ = r.bytes().await?;
+            let body = r.bytes().await?;
             let took = started.elapsed();
-            anyhow::ensure!(status.is_success(), "{page} answered {status}");
+            anyhow::ensure!(status == 200, "{page} answered {status}");
+            // Every page is the signed-in person's (the live figures are JSON).
+            anyhow::ensure!(
+                page.starts_with("/overview/live") || body.windows(8).any(|w| w == b"Sign out"),
+                "{page} is not a signed-in page"
+            );
             if round > 0 {
                 times.push(took);
             }

@@ -186,11 +186,15 @@ pub async fn campaign(
             let rep_call = matches!(channel, Channel::FaceToFace | Channel::RemoteDetail);
             let delay = rng.random_range(1..=72) * 3_600_000;
             let at = |extra: i64| Timestamp::from_millis(d.made_at.millis() + delay + extra);
+            let rep = format!(
+                "rep-{}",
+                world.hcps[i].territory.as_deref().unwrap_or("none")
+            );
             let event = |suffix: &str, kind: &str, when: Timestamp| {
                 json!({"event_id": format!("{}:{suffix}", d.decision_id), "occurred_at": when,
                     "hcp": d.hcp_id, "source": "openclm", "channel": channel.as_str(),
                     "type": kind, "content_id": content, "decision_id": d.decision_id,
-                    "campaign_id": campaign.id, "dwell_ms": 45_000})
+                    "campaign_id": campaign.id, "rep_id": rep, "dwell_ms": 45_000})
             };
             events.push(event(
                 "delivered",
@@ -290,7 +294,8 @@ pub async fn possible_adverse_events(store: &AnyStore, world: &World) -> anyhow:
         };
         let mut event = json!({"event_id": id, "occurred_at": received, "hcp": hcp(i * 7),
             "source": "demo", "channel": channel,
-            "type": kind});
+            "type": kind, "rep_id": format!("rep-{}", world.hcps[(i * 7) % world.hcps.len()]
+                .territory.as_deref().unwrap_or("none"))});
         event[field] = json!(text);
         if kind == "survey_answered" {
             event["question"] = json!("Any comments on the presentation?");
@@ -336,6 +341,6 @@ pub async fn first_content(store: &AnyStore) -> anyhow::Result<String> {
     page.items
         .into_iter()
         .next()
-        .map(|c| c.id.trim_end_matches("-V2").to_owned())
+        .map(|c| c.id)
         .context("the demo stored no content")
 }
