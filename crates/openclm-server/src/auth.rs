@@ -103,9 +103,16 @@ impl Caller {
     }
 }
 
+/// Where a request's credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    Header,
+    Cookie,
+}
+
 /// The credential a request presents: `Authorization: Bearer <key or session token>`, else the
 /// session cookie.
-fn presented(parts: &Parts) -> Option<String> {
+fn presented(parts: &Parts) -> Option<(String, Presented)> {
     if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         return auth
             .to_str()
@@ -113,7 +120,7 @@ fn presented(parts: &Parts) -> Option<String> {
             .and_then(|v| v.split_once(' '))
             // The scheme is case-insensitive (RFC 9110).
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim().to_owned());
+            .map(|(_, key)| (key.trim().to_owned(), Presented::Header));
     }
     parts
         .headers
@@ -123,7 +130,7 @@ fn presented(parts: &Parts) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| (value.to_owned(), Presented::Cookie))
 }
 
 impl<S: Store> FromRequestParts<AppState<S>> for Caller {
@@ -133,7 +140,21 @@ impl<S: Store> FromRequestParts<AppState<S>> for Caller {
         parts: &mut Parts,
         state: &AppState<S>,
     ) -> Result<Self, Self::Rejection> {
-        let presented = presented(parts).ok_or(ApiError::Unauthorized)?;
+        let (presented, from) = presented(parts).ok_or(ApiError::Unauthorized)?;
+        // A browser sends the cookie with any request to this site, whoever wrote it; so on the
+        // API the cookie authenticates reads only. Changes come with the token in the
+        // Authorization header (which a page of another site cannot set), or through the
+        // dashboard's forms, which carry a per-session token of their own.
+        if from == Presented::Cookie
+            && !parts.method.is_safe()
+            && parts.uri.path().starts_with("/v1/")
+        {
+            return Err(ApiError::Forbidden(
+                "a session cookie authenticates reads only: send the session token as \
+                 Authorization: Bearer, or use the dashboard's forms"
+                    .into(),
+            ));
+        }
         if is_session_token(&presented) {
             let hash = openclm_core::auth::hash_key(&presented);
             let limits = SessionLimits {

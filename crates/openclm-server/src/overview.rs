@@ -27,17 +27,25 @@ pub struct Figures {
     pub rates: Rates,
     /// Distinct HCPs with at least one delivery (a delivered message or a call).
     pub reached: u64,
+    /// Of them, those who engaged (clicked, read a page or slide past the engaged dwell,
+    /// answered, attended) in a week they were reached.
+    pub engaged_hcps: u64,
+    /// `engaged_hcps / reached`: the share of the HCPs reached who engaged.
+    pub engagement_rate: Option<f64>,
     /// Deliveries per HCP reached.
     pub touches_per_hcp: Option<f64>,
 }
 
 impl Figures {
-    fn new(counts: Counts, reached: u64) -> Self {
+    fn new(counts: Counts, reached: u64, engaged_hcps: u64) -> Self {
+        let per_reached = |n: f64| (reached > 0).then(|| n / reached as f64);
         Self {
             rates: counts.rates(),
-            touches_per_hcp: (reached > 0).then(|| counts.delivered as f64 / reached as f64),
+            touches_per_hcp: per_reached(counts.delivered as f64),
+            engagement_rate: per_reached(engaged_hcps as f64),
             counts,
             reached,
+            engaged_hcps,
         }
     }
 }
@@ -88,11 +96,13 @@ fn day_text(day: i64) -> String {
         .to_owned()
 }
 
-/// The overview of the `weeks` weeks up to and including the week of `now`.
+/// The overview of the `weeks` weeks up to and including the week of `now`; with each
+/// campaign's ROMI when `campaigns` is set (a report per campaign: the live figures leave it out).
 pub async fn overview<S: Store>(
     store: &S,
     weeks: u32,
     now: Timestamp,
+    campaigns: bool,
 ) -> Result<Overview, ApiError> {
     let today = now.millis().div_euclid(DAY_MS);
     // Monday of this week (1970-01-01 was a Thursday).
@@ -113,14 +123,18 @@ pub async fn overview<S: Store>(
     }
     let weeks = (this_week - i64::from(weeks) + 1..=this_week)
         .map(|w| {
-            let reached = activity
+            let (reached, engaged) = activity
                 .weeks
                 .iter()
                 .find(|r| r.week == w)
-                .map_or(0, |r| r.reached);
+                .map_or((0, 0), |r| (r.reached, r.engaged));
             WeekFigures {
                 week_start: day_text(w * 7 - 3),
-                figures: Figures::new(per_week.get(&w).copied().unwrap_or_default(), reached),
+                figures: Figures::new(
+                    per_week.get(&w).copied().unwrap_or_default(),
+                    reached,
+                    engaged,
+                ),
             }
         })
         .collect();
@@ -132,17 +146,22 @@ pub async fn overview<S: Store>(
             counts,
         })
         .collect();
-    let mut campaigns = Vec::new();
-    for campaign in store.list_campaigns().await? {
+    let mut romis = Vec::new();
+    let listed = if campaigns {
+        store.list_campaigns().await?
+    } else {
+        Vec::new()
+    };
+    for campaign in listed {
         let report = crate::report::report(store, &campaign, 0.95).await?;
-        campaigns.push(CampaignRomi {
+        romis.push(CampaignRomi {
             campaign_id: campaign.id.clone(),
             name: campaign.name.clone(),
             cost: report.cost,
             romi: report.romi,
         });
     }
-    let (value, cost) = campaigns
+    let (value, cost) = romis
         .iter()
         .filter_map(|c| c.romi.as_ref())
         .fold((0.0, 0.0), |(v, c), r| {
@@ -152,10 +171,10 @@ pub async fn overview<S: Store>(
         from: day_text(from_day),
         until: day_text(today),
         as_of: now,
-        total: Figures::new(total, activity.reached),
+        total: Figures::new(total, activity.reached, activity.engaged),
         weeks,
         channels,
-        campaigns,
+        campaigns: romis,
         pooled_romi: (cost > 0.0).then(|| (value - cost) / cost),
     })
 }
@@ -189,5 +208,7 @@ pub(crate) async fn get_overview<S: Store>(
     caller.require(Action::ReadReports)?;
     let q = crate::routes::query(q)?;
     let weeks = q.weeks()?;
-    Ok(Json(overview(&state.store, weeks, (state.clock)()).await?))
+    Ok(Json(
+        overview(&state.store, weeks, (state.clock)(), true).await?,
+    ))
 }

@@ -640,7 +640,8 @@ pub(crate) async fn content_performance<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::ReadContent)?;
+    // Brand-wide figures, as the overview's: for those who read reports.
+    caller.require(Action::ReadReports)?;
     if state
         .store
         .get_content(id.clone(), (state.clock)())

@@ -564,6 +564,7 @@ pub(crate) async fn suggestion_report<S: Store>(
         .list_suggestions(SuggestionFilter {
             week: Some(week),
             rep_id: rep.clone(),
+            hcp_id: None,
         })
         .await?;
     Ok(Json(json!(report(week, rep, &suggestions))))

@@ -28,8 +28,8 @@ pub(crate) fn week_of(day: i64) -> i64 {
 pub(crate) struct ActivityDelta {
     /// (day, channel) → counts to add.
     pub days: HashMap<(i64, Channel), Counts>,
-    /// (week, HCP) → deliveries to add.
-    pub reach: HashMap<(i64, i64), u64>,
+    /// (week, HCP) → deliveries and engaged reactions to add.
+    pub reach: HashMap<(i64, i64), (u64, u64)>,
     /// (content, key message or "") → counts to add.
     pub content: HashMap<(String, String), Counts>,
 }
@@ -50,7 +50,7 @@ impl ActivityDelta {
     }
 
     /// The deliveries per week and HCP in key order.
-    pub fn reach_sorted(&self) -> Vec<((i64, i64), u64)> {
+    pub fn reach_sorted(&self) -> Vec<((i64, i64), (u64, u64))> {
         let mut reach: Vec<_> = self.reach.iter().map(|(k, n)| (*k, *n)).collect();
         reach.sort_unstable_by_key(|(k, _)| *k);
         reach
@@ -77,8 +77,10 @@ pub(crate) fn fold(events: &[Stored], config: &StateConfig) -> ActivityDelta {
             .entry((day, event.channel))
             .or_default()
             .add(&counts);
-        if counts.delivered > 0 {
-            *out.reach.entry((week_of(day), stored.hcp_key)).or_default() += counts.delivered;
+        if counts.delivered > 0 || counts.engaged > 0 {
+            let reach = out.reach.entry((week_of(day), stored.hcp_key)).or_default();
+            reach.0 += counts.delivered;
+            reach.1 += counts.engaged;
         }
         if let Some(content) = &event.content_id {
             let key_message = event.key_message.clone().unwrap_or_default();
@@ -110,25 +112,26 @@ pub(crate) fn weeks_of(from_day: i64, to_day: i64) -> Result<Option<(i64, i64)>>
 }
 
 /// The answer from what the rollup holds for the range: `stored_weeks` are the weeks with
-/// deliveries as (week, HCPs reached, deliveries), sorted; every other week of `first..=last`
+/// deliveries as (week, HCPs reached, deliveries, HCPs reached who engaged), sorted; every other week of `first..=last`
 /// is listed with zeros.
 pub(crate) fn assemble(
     days: Vec<ActivityDay>,
     (first, last): (i64, i64),
-    stored_weeks: &[(i64, u64, u64)],
-    reached: u64,
+    stored_weeks: &[(i64, u64, u64, u64)],
+    (reached, engaged): (u64, u64),
 ) -> Activity {
-    let stored: HashMap<i64, (u64, u64)> = stored_weeks
+    let stored: HashMap<i64, (u64, u64, u64)> = stored_weeks
         .iter()
-        .map(|&(week, reached, delivered)| (week, (reached, delivered)))
+        .map(|&(week, reached, delivered, engaged)| (week, (reached, delivered, engaged)))
         .collect();
     let weeks = (first..=last)
         .map(|week| {
-            let (reached, delivered) = stored.get(&week).copied().unwrap_or_default();
+            let (reached, delivered, engaged) = stored.get(&week).copied().unwrap_or_default();
             WeekReach {
                 week,
                 reached,
                 delivered,
+                engaged,
             }
         })
         .collect();
@@ -136,6 +139,7 @@ pub(crate) fn assemble(
         days,
         weeks,
         reached,
+        engaged,
     }
 }
 
@@ -193,6 +197,7 @@ mod tests {
             week: week_of(20_486),
             reached: 0,
             delivered: 0,
+            engaged: 0,
         };
         // 2026-02-02 (day 20486) is a Monday.
         assert_eq!(w.first_day(), 20_486);
@@ -239,7 +244,11 @@ mod tests {
         // Day 20492 is a Sunday (week 2927), 20493 the next Monday.
         assert_eq!(
             out.reach_sorted(),
-            [((2927, 1), 1), ((2927, 2), 1), ((2928, 2), 1)]
+            [
+                ((2927, 1), (1, 0)),
+                ((2927, 2), (1, 0)),
+                ((2928, 2), (1, 0))
+            ]
         );
     }
 
@@ -250,7 +259,7 @@ mod tests {
         let e = weeks_of(0, MAX_ACTIVITY_DAYS).unwrap_err();
         assert!(matches!(e, StoreError::Invalid(f) if f.field == "to_day"));
         assert!(weeks_of(i64::MIN, i64::MAX).is_err());
-        let a = assemble(Vec::new(), (10, 12), &[(11, 2, 3)], 2);
+        let a = assemble(Vec::new(), (10, 12), &[(11, 2, 3, 1)], (2, 1));
         let weeks: Vec<(i64, u64, u64)> = a
             .weeks
             .iter()

@@ -162,6 +162,8 @@ pub struct WeekReach {
     pub reached: u64,
     /// Deliveries, all HCPs together.
     pub delivered: u64,
+    /// HCPs reached that week who also engaged that week (clicked, read, answered, attended).
+    pub engaged: u64,
 }
 
 impl WeekReach {
@@ -180,6 +182,8 @@ pub struct Activity {
     pub weeks: Vec<WeekReach>,
     /// Distinct HCPs with a delivery in any of those weeks.
     pub reached: u64,
+    /// Of them, those who engaged in a week they were reached.
+    pub engaged: u64,
 }
 
 /// What one content item (or one of its slides / key messages) drew, every stored event that
@@ -530,7 +534,13 @@ impl NewPlan {
 pub struct SuggestionFilter {
     pub week: Option<Week>,
     pub rep_id: Option<String>,
+    /// One HCP's suggestions (by their OpenCLM id), most recently changed first, at most
+    /// [`HCP_SUGGESTIONS`] of them.
+    pub hcp_id: Option<String>,
 }
+
+/// The most suggestions an HCP filter returns.
+pub const HCP_SUGGESTIONS: usize = 50;
 
 /// Whether an upsert made a new record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -345,7 +345,7 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "activity_reach",
-        columns: &["week", "hcp_key", "delivered"],
+        columns: &["week", "hcp_key", "delivered", "engaged"],
         key: &["week", "hcp_key"],
         text_key: false,
         generated: None,

@@ -1645,6 +1645,7 @@ async fn weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_sugge
         .list_suggestions(openclm_store::SuggestionFilter {
             week: Some(week),
             rep_id: None,
+            hcp_id: None,
         })
         .await
         .unwrap();
@@ -2267,6 +2268,10 @@ async fn activity_rollup_counts_every_event_once_and_reach_per_week(db: TestDb) 
     assert_eq!(weeks(&all), [(w1, 2, 3), (w2, 2, 2)]);
     assert_eq!(all.weeks[0].week, 2927);
     assert_eq!(all.reached, 3);
+    // Engaged among those reached: hcp-a clicked and hcp-b read a slide in week 1; in week 2
+    // an open and a call, no engagement.
+    let engaged: Vec<u64> = all.weeks.iter().map(|w| w.engaged).collect();
+    assert_eq!((engaged, all.engaged), (vec![2, 0], 2));
 
     // A range counts the days inside it and the whole of every week it overlaps.
     let one_day = first.activity(w2, w2).await.unwrap();

@@ -2,7 +2,7 @@
 //! account for each role, a campaign whose first wave ran three weeks ago (its touches and
 //! responses drawn from the world's hidden preferences), content waiting for review, free
 //! texts that screening holds as possible adverse events, rep plans for this week, and a
-//! simulation of the policies. Everything goes through the same store and engine paths as
+//! simulation of the policies (with their economics). Everything goes through the same store and engine paths as
 //! real use.
 
 use anyhow::Context;
@@ -196,17 +196,23 @@ pub async fn campaign(
                     "type": kind, "content_id": content, "decision_id": d.decision_id,
                     "campaign_id": campaign.id, "rep_id": rep, "dwell_ms": 45_000})
             };
-            events.push(event(
-                "delivered",
-                if rep_call { "call_logged" } else { "delivered" },
-                at(0),
-            ));
+            if rep_call {
+                events.push(event("delivered", "call_logged", at(0)));
+            } else {
+                // A message is sent, then delivered a minute later.
+                events.push(event("sent", "sent", at(0)));
+                events.push(event("delivered", "delivered", at(60_000)));
+            }
             if rng.random::<f64>() < world.response_chance(i, channel, &topic) {
                 let kind = match channel {
                     Channel::Email => "clicked",
                     _ if rep_call => "slide_viewed",
                     _ => "content_viewed",
                 };
+                if channel == Channel::Email {
+                    // A person opens the email before clicking in it.
+                    events.push(event("opened", "opened", at(3_000_000)));
+                }
                 events.push(event("response", kind, at(3_600_000)));
                 // A response moves prescribing a little: an extra pack in the next weeks.
                 if rng.random::<f64>() < 0.35 {

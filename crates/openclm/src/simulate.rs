@@ -119,7 +119,8 @@ pub fn record(config: &SimConfig, world: &str, runs: &[PolicyRun]) -> Simulation
     }
 }
 
-/// A small simulation for the demo (every policy, the default world), kept in the database.
+/// A small simulation for the demo (every policy, the default world, with its economics), kept
+/// in the database.
 pub async fn demo_run(store: &openclm_store::AnyStore, seed: u64) -> anyhow::Result<()> {
     use openclm_store::Store;
     let config = SimConfig {
@@ -130,7 +131,8 @@ pub async fn demo_run(store: &openclm_store::AnyStore, seed: u64) -> anyhow::Res
         policies: Policy::ALL.to_vec(),
         holdout: 0.1,
         start: openclm_core::Timestamp::parse("start", "2026-01-05T00:00:00Z")?,
-        economics: false,
+        // Costs and ROMI on the simulator page mean something only when the loop weighs them.
+        economics: true,
     };
     let run = tokio::task::spawn_blocking(move || {
         openclm_sim::simulate::run(&config, &|_| {}).map(|runs| record(&config, "default", &runs))

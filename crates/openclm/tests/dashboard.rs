@@ -295,6 +295,20 @@ async fn pages_need_a_session_and_forms_need_its_token() {
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/", "an off-site next is ignored");
+    // Browsers drop tabs and line breaks from a URL: such a `next` could lead off-site too.
+    for next in ["/\t/evil.example/", "/\n/evil.example/", "/\\evil.example/"] {
+        let page = client
+            .get(f.url("/login"))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .unwrap();
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains(r#"name="next" value="/""#),
+            "{next:?}: {html}"
+        );
+    }
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie}");
@@ -345,6 +359,18 @@ async fn pages_need_a_session_and_forms_need_its_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    assert_eq!(f.api("/v1/content/CZ-NEW").await["status"], "in_review");
+    // The API does not take a change on the strength of the cookie alone: a page of another
+    // site on the same host could send it.
+    let r = client
+        .post(f.url("/v1/content/CZ-NEW/withdraw"))
+        .header("content-type", "text/plain")
+        .body(r#"{"reason": "forged"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("reads only"));
     assert_eq!(f.api("/v1/content/CZ-NEW").await["status"], "in_review");
     // With it, the approval is signed.
     let r = client
@@ -487,6 +513,9 @@ async fn the_pages_show_the_apis_numbers() {
         "the proxy's open"
     );
     assert_eq!(page.text("[data-kpi=touches_per_hcp]").await, "1.00");
+    // Three of the six HCPs reached clicked (one also asked medical information).
+    assert_eq!(total["engaged_hcps"], json!(3));
+    assert_eq!(page.text("[data-kpi=engagement_rate]").await, "50.0%");
 
     let report = f.api("/v1/campaigns/launch/report").await;
     page.goto(&f.url("/campaigns/launch")).await;
@@ -633,7 +662,10 @@ async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() 
     );
     let item = f.api("/v1/content/CZ-NEW").await;
     assert_eq!(item["status"], "approved");
-    assert_eq!(item["expires_at"], "2099-06-30T00:00:00.000Z");
+    assert_eq!(
+        item["expires_at"], "2099-06-30T23:59:59.999Z",
+        "usable through that day"
+    );
     reviewer.goto(&f.url("/content/CZ-DA-1")).await;
     reviewer.eval("window.confirm = () => true").await;
     reviewer
@@ -644,21 +676,10 @@ async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() 
         .await;
     assert!(reviewer.text(".notice").await.contains("Withdrawn"));
     assert_eq!(f.api("/v1/content/CZ-DA-1").await["status"], "withdrawn");
-    // The rep's accepted suggestion with that item is cancelled at once.
-    let plan = f.api("/v1/reps/rep-T-0/suggestions").await;
-    for s in plan["suggestions"].as_array().unwrap() {
-        if s["content_id"] == "CZ-DA-1"
-            || s["key_messages"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("CZ-DA-1"))
-        {
-            assert!(
-                s["status"] == "cancelled" || s["status"] == "dismissed",
-                "{s}"
-            );
-        }
-    }
+    // The rep's accepted suggestion (a visit with the detail aid) is cancelled at once.
+    let accepted = f.api(&format!("/v1/suggestions/{}", ids[0])).await;
+    assert_eq!(accepted["content_id"], "CZ-DA-1");
+    assert_eq!(accepted["status"], "cancelled", "{accepted}");
     reviewer.screenshot("action-content-withdrawn").await;
 
     // PV triages the case.
@@ -685,14 +706,21 @@ async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() 
     assert_eq!(case["triaged_by"], "pv");
     pv.screenshot("action-pv-triaged").await;
 
-    // The privacy officer reads the item's history and erases an HCP.
-    let privacy = chromium.new_page().await;
-    sign_in(&privacy, &f, "admin").await;
-    privacy.goto(&f.url("/audit?record=content/CZ-NEW")).await;
-    let actions = privacy
+    // An admin reads the item's history; the privacy officer erases an HCP.
+    let admin = chromium.new_page().await;
+    sign_in(&admin, &f, "admin").await;
+    admin.goto(&f.url("/audit?record=content/CZ-NEW")).await;
+    let actions = admin
         .texts("[data-testid=audit] tbody tr td:nth-child(4)")
         .await;
     assert_eq!(actions, ["create", "submit", "approve"]);
+    let privacy = chromium.new_page().await;
+    sign_in(&privacy, &f, "privacy").await;
+    privacy.goto(&f.url("/audit")).await;
+    assert!(
+        !privacy.exists("[data-testid=audit]").await,
+        "the trail is the admin's"
+    );
     privacy.eval("window.confirm = () => true").await;
     privacy
         .fill("[data-testid=erase-form] input[name=hcp]", "hcp-5")
@@ -708,7 +736,17 @@ async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() 
         f.app.get(&f.app.admin, "/v1/hcps/hcp-5").await.status(),
         404
     );
-    for p in [&rep, &reviewer, &pv, &privacy] {
+    let trail = f.api("/v1/audit").await;
+    let erasures: Vec<&Value> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "erase")
+        .collect();
+    assert_eq!(erasures.len(), 1);
+    assert_eq!(erasures[0]["actor"], "user:privacy");
+    assert_eq!(erasures[0]["reason"], "request 42");
+    for p in [&rep, &reviewer, &pv, &admin, &privacy] {
         assert_eq!(p.console_errors().await, Vec::<String>::new());
     }
 }

@@ -112,7 +112,7 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
         route("GET", "/v1/content/C-EM", A::ReadContent),
         route("GET", "/v1/content/expiring", A::ReadContent),
         route("GET", "/v1/content/C-EM/sends", A::ReadReports),
-        route("GET", "/v1/content/C-EM/performance", A::ReadContent),
+        route("GET", "/v1/content/C-EM/performance", A::ReadReports),
         route("GET", "/v1/overview", A::ReadReports),
         route("POST", format!("/v1/content/sub-{who}/submit"), A::WriteContent),
         route("POST", format!("/v1/content/ret-{who}/return"), A::ReviewContent)

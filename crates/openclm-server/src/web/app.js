@@ -20,10 +20,21 @@ function refreshLive(box) {
     .catch(function () { /* the next poll tries again */ });
 }
 
+// Polling stops while the tab is hidden and after 25 minutes without the person touching the
+// page, so an unattended screen lets the session's idle timeout end it.
+var lastActive = Date.now();
+var IDLE_MS = 25 * 60 * 1000;
+["keydown", "pointerdown", "pointermove", "scroll", "touchstart"].forEach(function (name) {
+  window.addEventListener(name, function () { lastActive = Date.now(); }, { passive: true });
+});
+
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-live]").forEach(function (box) {
     var every = Number(box.dataset.every || "2000");
-    window.setInterval(function () { refreshLive(box); }, every);
+    window.setInterval(function () {
+      if (document.hidden || Date.now() - lastActive > IDLE_MS) { return; }
+      refreshLive(box);
+    }, every);
   });
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (e) {

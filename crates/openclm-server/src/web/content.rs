@@ -13,7 +13,7 @@ use openclm_store::{ContentActivity, SendFilter, Store};
 use serde::Deserialize;
 
 use super::charts::{self, Axis};
-use super::layout::{count, csrf, figure, pct, when};
+use super::layout::{count, csrf, figure, number, when};
 use super::{Nav, Notice, Viewer, WebError, body_of, checked_form, done, page};
 use crate::AppState;
 
@@ -43,7 +43,13 @@ pub(crate) async fn library<S: Store>(
     let now = (state.clock)();
     let mut items = crate::decide::content_library(&state.store, now).await?;
     items.sort_by(|a, b| a.id.cmp(&b.id));
-    let activity = state.store.content_activity(None).await?;
+    // Performance is brand-wide, as the overview: for those who read reports.
+    let reports = viewer.may(Action::ReadReports);
+    let activity = if reports {
+        state.store.content_activity(None).await?
+    } else {
+        Vec::new()
+    };
     let performance = totals(&activity);
     let expiring: Vec<&Content> = items.iter().filter(|c| c.expires_soon(now)).collect();
     let body = html! {
@@ -67,8 +73,11 @@ pub(crate) async fn library<S: Store>(
                     th scope="col" { "Item" } th scope="col" { "Title" } th scope="col" { "Product" }
                     th scope="col" { "Status" } th scope="col" class="num" { "Version" }
                     th scope="col" { "Approval code" } th scope="col" { "Valid from" }
-                    th scope="col" { "Expires" } th scope="col" class="num" { "Delivered" }
-                    th scope="col" class="num" { "Engagement" } th scope="col" class="num" { "Mean dwell" }
+                    th scope="col" { "Expires" }
+                    @if reports {
+                        th scope="col" class="num" { "Delivered" }
+                        th scope="col" class="num" { "Engaged per delivery" } th scope="col" class="num" { "Mean dwell" }
+                    }
                 } }
                 tbody {
                     @for c in &items {
@@ -87,9 +96,11 @@ pub(crate) async fn library<S: Store>(
                                 (c.expires_at.map(when).unwrap_or_else(|| "–".into()))
                                 @if c.expires_soon(now) { " " span class="warn" { "expires soon" } }
                             }
-                            td class="num" { (count(perf.delivered)) }
-                            td class="num" { (pct(rates.engagement_rate)) }
-                            td class="num" { (rates.dwell_mean_s.map_or("–".into(), |s| format!("{s:.0} s"))) }
+                            @if reports {
+                                td class="num" { (count(perf.delivered)) }
+                                td class="num" { (number(rates.engagement_rate, 2)) }
+                                td class="num" { (rates.dwell_mean_s.map_or("–".into(), |s| format!("{s:.0} s"))) }
+                            }
                         }
                     }
                 }
@@ -119,7 +130,12 @@ pub(crate) async fn show<S: Store>(
         .await?
         .ok_or_else(|| crate::ApiError::NotFound("content".into()))?;
     let status = content.status_at(now);
-    let slides = state.store.content_activity(Some(id.clone())).await?;
+    let reports = viewer.may(Action::ReadReports);
+    let slides = if reports {
+        state.store.content_activity(Some(id.clone())).await?
+    } else {
+        Vec::new()
+    };
     let sends = if viewer.may(Action::ReadReports) {
         Some(
             state
@@ -188,7 +204,7 @@ pub(crate) async fn show<S: Store>(
                 (actions(&viewer, &content, status))
             }
         }
-        section aria-labelledby="perf" {
+        @if reports { section aria-labelledby="perf" {
             h2 id="perf" { "Performance per slide" }
             @if slides.is_empty() {
                 p class="muted" { "No activity with this item yet." }
@@ -219,7 +235,7 @@ pub(crate) async fn show<S: Store>(
                     }
                 }
             }
-        }
+        } }
     };
     Ok(page(
         &viewer,
@@ -288,14 +304,14 @@ pub(crate) struct StepForm {
     reason: Option<String>,
 }
 
-/// A date from a date field as the API's timestamp: the start of that day, UTC.
-fn day_start(text: Option<&str>) -> Option<String> {
+/// A date from a date field as the API's timestamp at `time` of that day, UTC.
+fn on_day(text: Option<&str>, time: &str) -> Option<String> {
     let text = text?.trim();
     if text.is_empty() {
         return None;
     }
     Some(if text.len() == 10 {
-        format!("{text}T00:00:00Z")
+        format!("{text}T{time}")
     } else {
         text.to_owned()
     })
@@ -309,8 +325,9 @@ pub(crate) async fn step<S: Store>(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let form: StepForm = checked_form(&viewer, &headers, &body)?;
-    let valid_from = day_start(form.valid_from.as_deref());
-    let expires_at = day_start(form.expires_at.as_deref());
+    // Valid from the start of the first day; "expires on" a day means usable through it.
+    let valid_from = on_day(form.valid_from.as_deref(), "00:00:00Z");
+    let expires_at = on_day(form.expires_at.as_deref(), "23:59:59.999Z");
     let json = match step.as_str() {
         "approve" => body_of(&[
             ("approval_code", form.approval_code.as_deref()),

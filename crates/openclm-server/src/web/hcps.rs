@@ -1,4 +1,4 @@
-//! HCPs: a search (by id or CRM id, or by territory, specialty and country) and the profile —
+//! HCPs: a search (by id, or by territory, specialty and country) and the profile —
 //! master data, consent per channel with its history, the timeline, learned preferences, the
 //! next best actions with their reasons, and reps' feedback. A rep reaches only the HCPs of
 //! their territories, exactly as through the API.
@@ -68,7 +68,7 @@ pub(crate) async fn search<S: Store>(
     });
     let body = html! {
         form method="get" action="/hcps" class="inline" role="search" {
-            label { "HCP id or CRM id" input name="id" type="search"; }
+            label { "HCP id" input name="id" type="search"; }
             button type="submit" { "Open" }
         }
         form method="get" action="/hcps" class="inline" {
@@ -146,14 +146,15 @@ pub(crate) async fn show<S: Store>(
         None
     };
     let feedback = if viewer.may(Action::ReadSuggestions) {
-        let mut all = state
+        let mut latest = state
             .store
-            .list_suggestions(SuggestionFilter::default())
+            .list_suggestions(SuggestionFilter {
+                hcp_id: Some(hcp_id.clone()),
+                ..SuggestionFilter::default()
+            })
             .await?;
-        all.retain(|s| s.hcp_id == hcp_id);
-        all.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
-        all.truncate(20);
-        Some(all)
+        latest.truncate(20);
+        Some(latest)
     } else {
         None
     };

@@ -94,10 +94,16 @@ impl<S: Store> FromRequestParts<AppState<S>> for Viewer {
         parts: &mut Parts,
         state: &AppState<S>,
     ) -> Result<Self, Self::Rejection> {
-        let back = parts
-            .uri
-            .path_and_query()
-            .map_or("/".to_owned(), |p| p.as_str().to_owned());
+        // After signing in, a page is opened again; a form posted with an ended session is not
+        // re-sent (it would arrive as a GET), so it leads to the overview.
+        let back = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map_or("/".to_owned(), |p| p.as_str().to_owned())
+        } else {
+            "/".to_owned()
+        };
         let caller = match Caller::from_request_parts(parts, state).await {
             Ok(caller) => caller,
             Err(ApiError::Unauthorized) => return Err(WebError::SignIn(back)),
@@ -190,7 +196,7 @@ impl IntoResponse for WebError {
                 main id="main" class="narrow" {
                     h1 { (title) }
                     p class="error" role="alert" { (message) }
-                    p { a href="javascript:history.back()" { "Back" } " · " a href="/" { "Overview" } }
+                    p { a href="/" { "Back to the dashboard" } }
                 }
             },
         );
@@ -342,9 +348,18 @@ struct LoginQuery {
     next: Option<String>,
 }
 
+/// Where to go after signing in: a path on this site only. Printable ASCII without a
+/// backslash, one leading slash: browsers drop tabs and line breaks from a URL, so `/\t/evil`
+/// would otherwise lead off-site.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n
+        }
         _ => "/",
     }
 }

@@ -23,11 +23,13 @@ CREATE TABLE activity_content (
 
 -- Deliveries per week and HCP, for reach (distinct HCPs delivered to). Weeks start on Monday:
 -- week = floor((day + 3) / 7) (1970-01-01 was a Thursday). A row exists once something was
--- delivered.
+-- delivered or engaged with; the HCP counts as reached once `delivered` > 0.
 CREATE TABLE activity_reach (
     week      BIGINT NOT NULL,
     hcp_key   BIGINT NOT NULL,
     delivered BIGINT NOT NULL,
+    -- Engaged reactions of the HCP that week (engagement among the HCPs reached).
+    engaged   BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (week, hcp_key)
 );
 

@@ -23,11 +23,13 @@ CREATE TABLE activity_content (
 
 -- Deliveries per week and HCP, for reach (distinct HCPs delivered to). Weeks start on Monday:
 -- week = (day + 3) / 7, rounded down (1970-01-01 was a Thursday). A row exists once something
--- was delivered.
+-- was delivered or engaged with; the HCP counts as reached once `delivered` > 0.
 CREATE TABLE activity_reach (
     week      INTEGER NOT NULL,
     hcp_key   INTEGER NOT NULL,
     delivered INTEGER NOT NULL,
+    -- Engaged reactions of the HCP that week (engagement among the HCPs reached).
+    engaged   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (week, hcp_key)
 );
 

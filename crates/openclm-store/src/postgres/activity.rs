@@ -174,14 +174,16 @@ async fn write(client: &impl GenericClient, delta: &ActivityDelta) -> Result<()>
     if !reach.is_empty() {
         let weeks: Vec<i64> = reach.iter().map(|((w, _), _)| *w).collect();
         let hcps: Vec<i64> = reach.iter().map(|((_, h), _)| *h).collect();
-        let delivered: Vec<i64> = reach.iter().map(|(_, n)| *n as i64).collect();
+        let delivered: Vec<i64> = reach.iter().map(|(_, (n, _))| *n as i64).collect();
+        let engaged: Vec<i64> = reach.iter().map(|(_, (_, e))| *e as i64).collect();
         client
             .execute(
-                "INSERT INTO activity_reach (week, hcp_key, delivered)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+                "INSERT INTO activity_reach (week, hcp_key, delivered, engaged)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
                  ON CONFLICT (week, hcp_key)
-                 DO UPDATE SET delivered = activity_reach.delivered + excluded.delivered",
-                &[&weeks, &hcps, &delivered],
+                 DO UPDATE SET delivered = activity_reach.delivered + excluded.delivered,
+                    engaged = activity_reach.engaged + excluded.engaged",
+                &[&weeks, &hcps, &delivered, &engaged],
             )
             .await?;
     }
@@ -237,11 +239,12 @@ pub(super) async fn read(
         .collect::<Result<Vec<_>>>()?;
     let stmt = client
         .prepare_cached(
-            "SELECT week, count(*), sum(delivered)::bigint FROM activity_reach
-             WHERE week BETWEEN $1 AND $2 GROUP BY week ORDER BY week",
+            "SELECT week, count(*) FILTER (WHERE delivered > 0), sum(delivered)::bigint,
+                count(*) FILTER (WHERE delivered > 0 AND engaged > 0)
+             FROM activity_reach WHERE week BETWEEN $1 AND $2 GROUP BY week ORDER BY week",
         )
         .await?;
-    let weeks: Vec<(i64, u64, u64)> = client
+    let weeks: Vec<(i64, u64, u64, u64)> = client
         .query(&stmt, &[&first, &last])
         .await?
         .iter()
@@ -250,16 +253,25 @@ pub(super) async fn read(
                 r.get(0),
                 r.get::<_, i64>(1) as u64,
                 r.get::<_, i64>(2) as u64,
+                r.get::<_, i64>(3) as u64,
             )
         })
         .collect();
     let stmt = client
         .prepare_cached(
-            "SELECT count(DISTINCT hcp_key) FROM activity_reach WHERE week BETWEEN $1 AND $2",
+            "SELECT count(DISTINCT hcp_key) FILTER (WHERE delivered > 0),
+                count(DISTINCT hcp_key) FILTER (WHERE delivered > 0 AND engaged > 0)
+             FROM activity_reach WHERE week BETWEEN $1 AND $2",
         )
         .await?;
-    let reached: i64 = client.query_one(&stmt, &[&first, &last]).await?.get(0);
-    Ok(assemble(days, (first, last), &weeks, reached as u64))
+    let row = client.query_one(&stmt, &[&first, &last]).await?;
+    let (reached, engaged): (i64, i64) = (row.get(0), row.get(1));
+    Ok(assemble(
+        days,
+        (first, last),
+        &weeks,
+        (reached as u64, engaged as u64),
+    ))
 }
 
 /// The content rollup, of one item or all.

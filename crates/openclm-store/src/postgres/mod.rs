@@ -90,6 +90,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "activity",
         include_str!("../../migrations/postgres/0008_activity.sql"),
     ),
+    (
+        9,
+        "suggestions_by_hcp",
+        include_str!("../../migrations/postgres/0009_suggestions_by_hcp.sql"),
+    ),
 ];
 
 /// Advisory lock held while migrations run, so that nodes starting together apply each once.

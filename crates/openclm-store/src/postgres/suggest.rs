@@ -44,6 +44,31 @@ pub(super) async fn list(
     client: &impl GenericClient,
     filter: &SuggestionFilter,
 ) -> Result<Vec<Suggestion>> {
+    if let Some(hcp) = &filter.hcp_id {
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {SUGGESTION_COLUMNS} FROM suggestions s JOIN hcps h ON h.hcp_key = s.hcp_key
+                 WHERE h.id = $1 AND ($2::text IS NULL OR s.rep_id = $2)
+                   AND ($3::text IS NULL OR s.week = $3)
+                 ORDER BY s.updated_at DESC, s.suggestion_id LIMIT $4"
+            ))
+            .await?;
+        let week = filter.week.map(|w| w.to_string());
+        return client
+            .query(
+                &stmt,
+                &[
+                    &hcp,
+                    &filter.rep_id,
+                    &week,
+                    &(crate::HCP_SUGGESTIONS as i64),
+                ],
+            )
+            .await?
+            .iter()
+            .map(read_suggestion)
+            .collect();
+    }
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {SUGGESTION_COLUMNS} FROM suggestions s JOIN hcps h ON h.hcp_key = s.hcp_key
@@ -79,6 +104,7 @@ fn plan_filter(rep_id: &str, week: Week) -> SuggestionFilter {
     SuggestionFilter {
         week: Some(week),
         rep_id: Some(rep_id.to_owned()),
+        hcp_id: None,
     }
 }
 

@@ -92,11 +92,12 @@ fn write(tx: &Connection, delta: &ActivityDelta) -> Result<()> {
         write.execute(params![content_id, key_message, text])?;
     }
     let mut add = tx.prepare_cached(
-        "INSERT INTO activity_reach (week, hcp_key, delivered) VALUES (?1, ?2, ?3)
-         ON CONFLICT (week, hcp_key) DO UPDATE SET delivered = delivered + excluded.delivered",
+        "INSERT INTO activity_reach (week, hcp_key, delivered, engaged) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (week, hcp_key) DO UPDATE SET delivered = delivered + excluded.delivered,
+            engaged = engaged + excluded.engaged",
     )?;
-    for ((week, hcp_key), delivered) in delta.reach_sorted() {
-        add.execute(params![week, hcp_key, delivered as i64])?;
+    for ((week, hcp_key), (delivered, engaged)) in delta.reach_sorted() {
+        add.execute(params![week, hcp_key, delivered as i64, engaged as i64])?;
     }
     Ok(())
 }
@@ -133,24 +134,32 @@ pub(super) fn read(conn: &mut Connection, from_day: i64, to_day: i64) -> Result<
         .collect::<Result<Vec<_>>>()?;
     let weeks = tx
         .prepare_cached(
-            "SELECT week, count(*), sum(delivered) FROM activity_reach
-             WHERE week BETWEEN ?1 AND ?2 GROUP BY week ORDER BY week",
+            "SELECT week, sum(delivered > 0), sum(delivered), sum(delivered > 0 AND engaged > 0)
+             FROM activity_reach WHERE week BETWEEN ?1 AND ?2 GROUP BY week ORDER BY week",
         )?
         .query_map(params![first, last], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)? as u64,
                 r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let reached: i64 = tx
+    let (reached, engaged): (i64, i64) = tx
         .prepare_cached(
-            "SELECT count(DISTINCT hcp_key) FROM activity_reach WHERE week BETWEEN ?1 AND ?2",
+            "SELECT count(DISTINCT CASE WHEN delivered > 0 THEN hcp_key END),
+                count(DISTINCT CASE WHEN delivered > 0 AND engaged > 0 THEN hcp_key END)
+             FROM activity_reach WHERE week BETWEEN ?1 AND ?2",
         )?
-        .query_row(params![first, last], |r| r.get(0))?;
+        .query_row(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
     tx.commit()?;
-    Ok(assemble(days, (first, last), &weeks, reached as u64))
+    Ok(assemble(
+        days,
+        (first, last),
+        &weeks,
+        (reached as u64, engaged as u64),
+    ))
 }
 
 /// The content rollup, of one item or all.

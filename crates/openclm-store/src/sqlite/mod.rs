@@ -93,6 +93,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "activity",
         include_str!("../../migrations/sqlite/0009_activity.sql"),
     ),
+    (
+        10,
+        "suggestions_by_hcp",
+        include_str!("../../migrations/sqlite/0010_suggestions_by_hcp.sql"),
+    ),
 ];
 
 /// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.

@@ -40,6 +40,21 @@ fn read_suggestion(r: &rusqlite::Row) -> rusqlite::Result<Suggestion> {
 }
 
 fn select_suggestions(conn: &Connection, filter: &SuggestionFilter) -> Result<Vec<Suggestion>> {
+    if let Some(hcp) = &filter.hcp_id {
+        let sql = format!(
+            "SELECT {SUGGESTION_COLUMNS} FROM suggestions s JOIN hcps h ON h.hcp_key = s.hcp_key
+             WHERE h.id = ?1 AND (?2 IS NULL OR s.rep_id = ?2) AND (?3 IS NULL OR s.week = ?3)
+             ORDER BY s.updated_at DESC, s.suggestion_id LIMIT ?4"
+        );
+        let week = filter.week.map(|w| w.to_string());
+        return Ok(conn
+            .prepare_cached(&sql)?
+            .query_map(
+                params![hcp, filter.rep_id, week, crate::HCP_SUGGESTIONS as i64],
+                read_suggestion,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?);
+    }
     let sql = format!(
         "SELECT {SUGGESTION_COLUMNS} FROM suggestions s JOIN hcps h ON h.hcp_key = s.hcp_key
          WHERE (?1 IS NULL OR s.rep_id = ?1) AND (?2 IS NULL OR s.week = ?2)
@@ -86,6 +101,7 @@ pub(super) fn get_plan(
         &SuggestionFilter {
             week: Some(week),
             rep_id: Some(rep_id.to_owned()),
+            hcp_id: None,
         },
     )?;
     tx.commit()?;
@@ -163,6 +179,7 @@ pub(super) fn save_plan(conn: &mut Connection, plan: &NewPlan) -> Result<Vec<Sug
         &SuggestionFilter {
             week: Some(plan.week),
             rep_id: Some(plan.rep_id.clone()),
+            hcp_id: None,
         },
     )?;
     tx.commit()?;

@@ -1,0 +1,2 @@
+-- An HCP's suggestions (their profile shows reps' feedback) without reading every plan.
+CREATE INDEX suggestions_hcp ON suggestions (hcp_key, updated_at);
