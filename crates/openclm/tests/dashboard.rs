@@ -564,6 +564,17 @@ async fn the_pages_show_the_apis_numbers() {
         "three of the six clicked"
     );
 
+    // The HCP's timeline shows what each event was about.
+    let timeline = f.api("/v1/hcps/hcp-2/timeline").await;
+    page.goto(&f.url("/hcps/hcp-2")).await;
+    let rows = page.texts("[data-testid=timeline] tbody tr").await;
+    assert_eq!(rows.len(), timeline["items"].as_array().unwrap().len());
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("clicked") && r.contains("CZ-EM-1")),
+        "{rows:?}"
+    );
+
     let cases = f.api("/v1/ae-cases").await;
     page.goto(&f.url("/pv")).await;
     let open = cases["items"]

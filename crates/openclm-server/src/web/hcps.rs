@@ -311,7 +311,7 @@ pub(crate) async fn show<S: Store>(
                                 td { (when_text(e["occurred_at"].as_str())) }
                                 td { (text(&e["channel"]).replace('_', " ")) }
                                 td { (text(&e["type"]).replace('_', " ")) }
-                                td { (e["content_id"].as_str().unwrap_or("–")) @if let Some(k) = e["key_message"].as_str() { " / " (k) } }
+                                td { (e["event"]["content_id"].as_str().unwrap_or("–")) @if let Some(k) = e["event"]["key_message"].as_str() { " / " (k) } }
                                 td { (text(&e["source"])) }
                             }
                         }
