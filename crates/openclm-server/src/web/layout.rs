@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(time_left(-3600), "overdue by 1 h 0 min");
         assert_eq!(
             when(Timestamp::from_millis(1_795_000_000_000)),
-            "2026-11-18 09:46 UTC"
+            "2026-11-18 11:06 UTC"
         );
     }
 }
