@@ -108,11 +108,10 @@ pub(crate) async fn show<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let caller = viewer.caller.clone();
-    // The same object check as GET /v1/hcps/{id}: outside a rep's territories, not found.
-    let hcp_json = json_of(
-        crate::routes::get_hcp(State(state.clone()), caller.clone(), Path(id.clone())).await,
-    )
-    .await?;
+    // The same object check as GET /v1/hcps/{id} (outside a rep's territories: not found),
+    // and the HCP as that route answers it.
+    let hcp = crate::routes::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
+    let hcp_json = serde_json::to_value(&hcp).unwrap_or_default();
     let consent = json_of(
         crate::routes::consent(State(state.clone()), caller.clone(), Path(id.clone())).await,
     )
@@ -138,7 +137,6 @@ pub(crate) async fn show<S: Store>(
     )
     .await?;
     let now = (state.clock)();
-    let hcp = crate::routes::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     let hcp_id = hcp.id.to_string();
     let actions = if viewer.may(Action::Decide) {
         Some(crate::decide::preview(&state.store, &state.config.engine, hcp, 5, now).await?)

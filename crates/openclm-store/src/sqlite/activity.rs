@@ -9,7 +9,6 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::meta_get;
 use crate::activity::{ActivityDelta, assemble, fold, weeks_of};
-use crate::kpi::Stored;
 use crate::{Activity, ActivityDay, Result, SimulationRun, StoreError};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -31,28 +30,16 @@ pub(super) fn fold_pending(
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cursor = meta_get(&tx, "activity_folded_upto")?;
-    let rows: Vec<(i64, i64, String)> = tx
-        .prepare_cached(
-            "SELECT seq, hcp_key, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?
-        .query_map(params![cursor, batch as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let Some(&(last, _, _)) = rows.last() else {
+    let Some((last, read, events)) = super::kpi::events_after(&tx, cursor, batch)? else {
         return Ok(0);
     };
-    let events: Vec<Stored> = rows
-        .iter()
-        .filter_map(|(seq, hcp_key, payload)| Stored::parse(*seq, *hcp_key, payload))
-        .collect();
     write(&tx, &fold(&events, config))?;
     tx.execute(
         "UPDATE store_meta SET value = ?1 WHERE name = 'activity_folded_upto'",
         [last],
     )?;
     tx.commit()?;
-    Ok(rows.len())
+    Ok(read)
 }
 
 /// Adds a batch's sums to the rollup.

@@ -52,21 +52,9 @@ pub(super) fn fold_pending(
     }
     let campaigns = super::campaign::list(&tx)?;
     let live = live(campaigns, &runs);
-    let rows: Vec<(i64, i64, String)> = tx
-        .prepare_cached(
-            "SELECT seq, hcp_key, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?
-        .query_map(params![cursor, batch as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let Some(&(last, _, _)) = rows.last() else {
+    let Some((last, read, events)) = events_after(&tx, cursor, batch)? else {
         return Ok(0);
     };
-    let events: Vec<Stored> = rows
-        .iter()
-        .filter_map(|(seq, hcp_key, payload)| Stored::parse(*seq, *hcp_key, payload))
-        .collect();
     let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -164,7 +152,32 @@ pub(super) fn fold_pending(
         [last],
     )?;
     tx.commit()?;
-    Ok(rows.len())
+    Ok(read)
+}
+
+/// Up to `batch` stored events after `cursor`, in seq order, for a fold: the last seq read, how
+/// many rows were read, and the events that parse. `None` when there are none.
+pub(super) fn events_after(
+    tx: &Connection,
+    cursor: i64,
+    batch: usize,
+) -> Result<Option<(i64, usize, Vec<Stored>)>> {
+    let rows: Vec<(i64, i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, hcp_key, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?
+        .query_map(params![cursor, batch as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(&(last, _, _)) = rows.last() else {
+        return Ok(None);
+    };
+    let events = rows
+        .iter()
+        .filter_map(|(seq, hcp_key, payload)| Stored::parse(*seq, *hcp_key, payload))
+        .collect();
+    Ok(Some((last, rows.len(), events)))
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
