@@ -443,4 +443,44 @@ impl Store for AnyStore {
     ) -> Result<usize> {
         delegate!(self.cancel_suggestions(cancellations, now))
     }
+
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        delegate!(self.resolve_anonymous(source, anonymous_ids))
+    }
+
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<crate::ParkedEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        delegate!(self.park_anonymous(source, events, now))
+    }
+
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<crate::ParkedEvent>> {
+        delegate!(self.link_anonymous(source, anonymous_id, user_id, now))
+    }
+
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
+    ) -> Result<usize> {
+        delegate!(self.unpark(source, anonymous_id, event_ids))
+    }
+
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
+        delegate!(self.hcp_by_external_id(system, id))
+    }
 }

@@ -565,6 +565,16 @@ pub struct IntegrityReport {
     pub problems: Vec<String>,
 }
 
+/// An event of a visitor a tracking source knows only by an anonymous id, held until the source
+/// identifies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedEvent {
+    pub anonymous_id: String,
+    pub event_id: String,
+    /// The OpenCLM event object, whole but for its `hcp`, as JSON text.
+    pub payload: String,
+}
+
 /// The operations OpenCLM needs from a database. Every backend passes the same test suite.
 ///
 /// Writes return only once durable. All times are passed in by the caller.
@@ -821,6 +831,41 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         cancellations: Vec<(String, String)>,
         now: Timestamp,
+    ) -> Result<usize>;
+
+    /// The user ids these anonymous ids of `source` are linked to, as (anonymous id, user id);
+    /// ids never linked are left out.
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>>;
+    /// Holds events of visitors not yet identified; for each, `false` when an event with its id
+    /// is held already for that visitor (a resend).
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<ParkedEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<bool>>;
+    /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns the
+    /// events held for it, oldest first, which stay held until [`Store::unpark`] removes them:
+    /// the caller ingests them first, so a crash between the two loses nothing.
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<ParkedEvent>>;
+    /// The HCP (not a stub) whose external id in `system` is `id`.
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>>;
+    /// Removes held events once ingested; returns how many were held.
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
     ) -> Result<usize>;
 }
 

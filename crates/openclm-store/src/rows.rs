@@ -277,8 +277,9 @@ pub(crate) fn attribute(
 }
 
 /// Personal fields an event payload may carry, besides the HCP's id: removed on erasure.
-const PERSONAL_EVENT_FIELDS: [&str; 12] = [
+const PERSONAL_EVENT_FIELDS: [&str; 13] = [
     "hcp",
+    "anonymous_id",
     "text",
     "notes",
     "answer",

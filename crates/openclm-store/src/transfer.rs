@@ -356,6 +356,25 @@ pub const TABLES: &[TableSpec] = &[
         key: &["run_id"],
         text_key: true,
         generated: None,
+    },    TableSpec {
+        name: "anonymous_links",
+        columns: &["source", "anonymous_id", "user_id", "linked_at"],
+        key: &["source", "anonymous_id"],
+        text_key: true,
+        generated: None,
+    },
+    TableSpec {
+        name: "anonymous_events",
+        columns: &[
+            "source",
+            "anonymous_id",
+            "event_id",
+            "received_at",
+            "payload",
+        ],
+        key: &["source", "anonymous_id", "event_id"],
+        text_key: true,
+        generated: None,
     },
 ];
 

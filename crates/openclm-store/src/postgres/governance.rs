@@ -712,6 +712,13 @@ pub(super) async fn erase_hcp(
         ],
     )
     .await?;
+    // A tracking source's anonymous ids linked to the HCP would tie a device to them.
+    tx.execute(
+        "DELETE FROM anonymous_links WHERE (source, user_id) IN
+         (SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = $1)",
+        &[&hcp_key],
+    )
+    .await?;
     report.external_ids_removed = tx
         .execute(
             "DELETE FROM hcp_external_ids WHERE hcp_key = $1",

@@ -6,6 +6,7 @@
 mod activity;
 mod campaign;
 mod governance;
+mod identity;
 mod ingest;
 mod kpi;
 mod master;
@@ -94,6 +95,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "suggestions_by_hcp",
         include_str!("../../migrations/postgres/0009_suggestions_by_hcp.sql"),
+    ),
+    (
+        10,
+        "anonymous_visitors",
+        include_str!("../../migrations/postgres/0010_anonymous_visitors.sql"),
     ),
 ];
 
@@ -1600,6 +1606,58 @@ impl crate::Store for PgStore {
         let digests = digests_in(&tx).await?;
         tx.commit().await?;
         Ok(digests)
+    }
+
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {HCP_COLUMNS} FROM hcps WHERE NOT is_stub AND hcp_key =
+                 (SELECT hcp_key FROM hcp_external_ids WHERE system = $1 AND external_id = $2)"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&system, &id]).await?;
+        Ok(read_hcps(&client, rows).await?.pop())
+    }
+
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let client = self.client().await?;
+        identity::resolve(&client, &source, &anonymous_ids).await
+    }
+
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<crate::ParkedEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        let mut client = self.client().await?;
+        identity::park(&mut client, &source, &events, now).await
+    }
+
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<crate::ParkedEvent>> {
+        let mut client = self.client().await?;
+        identity::link(&mut client, &source, &anonymous_id, &user_id, now).await
+    }
+
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
+    ) -> Result<usize> {
+        let client = self.client().await?;
+        identity::unpark(&client, &source, &anonymous_id, &event_ids).await
     }
 }
 

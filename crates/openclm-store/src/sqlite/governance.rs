@@ -612,6 +612,12 @@ pub(super) fn erase_hcp(
             serde_json::Value::from(pseudonym).to_string()
         ],
     )?;
+    // A tracking source's anonymous ids linked to the HCP would tie a device to them.
+    tx.execute(
+        "DELETE FROM anonymous_links WHERE (source, user_id) IN
+         (SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1)",
+        [hcp_key],
+    )?;
     report.external_ids_removed =
         tx.execute("DELETE FROM hcp_external_ids WHERE hcp_key = ?1", [hcp_key])? as u64;
     report.consent_records_removed =

@@ -4,6 +4,7 @@
 mod activity;
 mod campaign;
 mod governance;
+mod identity;
 mod kpi;
 mod suggest;
 mod tail;
@@ -97,6 +98,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "suggestions_by_hcp",
         include_str!("../../migrations/sqlite/0010_suggestions_by_hcp.sql"),
+    ),
+    (
+        11,
+        "anonymous_visitors",
+        include_str!("../../migrations/sqlite/0011_anonymous_visitors.sql"),
     ),
 ];
 
@@ -1533,6 +1539,62 @@ impl crate::Store for SqliteStore {
             Ok(cancelled)
         })
         .await
+    }
+
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!(
+                "SELECT {HCP_COLUMNS} FROM hcps WHERE is_stub = 0 AND hcp_key =
+                 (SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2)"
+            );
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([system.as_str(), id.as_str()], |r| read_hcp(conn, r))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        self.with_conn(move |conn, _| identity::resolve(conn, &source, &anonymous_ids))
+            .await
+    }
+
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<crate::ParkedEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        self.with_conn(move |conn, _| identity::park(conn, &source, &events, now))
+            .await
+    }
+
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<crate::ParkedEvent>> {
+        self.with_conn(move |conn, _| {
+            identity::link(conn, &source, &anonymous_id, &user_id, now)
+        })
+        .await
+    }
+
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
+    ) -> Result<usize> {
+        self.with_conn(move |conn, _| identity::unpark(conn, &source, &anonymous_id, &event_ids))
+            .await
     }
 }
 

@@ -1,0 +1,106 @@
+//! Anonymous visitors in PostgreSQL: links from a tracking source's anonymous ids to the user ids
+//! it identifies them by, and the events held until then.
+
+use deadpool_postgres::GenericClient;
+use openclm_core::Timestamp;
+
+use crate::{ParkedEvent, Result};
+
+pub(super) async fn resolve(
+    client: &impl GenericClient,
+    source: &str,
+    anonymous_ids: &[String],
+) -> Result<Vec<(String, String)>> {
+    let rows = client
+        .query(
+            "SELECT anonymous_id, user_id FROM anonymous_links
+             WHERE source = $1 AND anonymous_id = ANY($2)",
+            &[&source, &anonymous_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub(super) async fn park(
+    client: &mut deadpool_postgres::Object,
+    source: &str,
+    events: &[ParkedEvent],
+    now: Timestamp,
+) -> Result<Vec<bool>> {
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO anonymous_events (source, anonymous_id, event_id, received_at, payload)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let mut parked = Vec::with_capacity(events.len());
+    for e in events {
+        let n = tx
+            .execute(
+                &stmt,
+                &[
+                    &source,
+                    &e.anonymous_id,
+                    &e.event_id,
+                    &now.millis(),
+                    &e.payload,
+                ],
+            )
+            .await?;
+        parked.push(n == 1);
+    }
+    tx.commit().await?;
+    Ok(parked)
+}
+
+pub(super) async fn link(
+    client: &mut deadpool_postgres::Object,
+    source: &str,
+    anonymous_id: &str,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Vec<ParkedEvent>> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO anonymous_links (source, anonymous_id, user_id, linked_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (source, anonymous_id) DO UPDATE
+         SET user_id = excluded.user_id, linked_at = excluded.linked_at
+         WHERE anonymous_links.user_id <> excluded.user_id",
+        &[&source, &anonymous_id, &user_id, &now.millis()],
+    )
+    .await?;
+    let rows = tx
+        .query(
+            "SELECT event_id, payload FROM anonymous_events
+             WHERE source = $1 AND anonymous_id = $2 ORDER BY received_at, event_id",
+            &[&source, &anonymous_id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows
+        .iter()
+        .map(|r| ParkedEvent {
+            anonymous_id: anonymous_id.to_owned(),
+            event_id: r.get(0),
+            payload: r.get(1),
+        })
+        .collect())
+}
+
+pub(super) async fn unpark(
+    client: &impl GenericClient,
+    source: &str,
+    anonymous_id: &str,
+    event_ids: &[String],
+) -> Result<usize> {
+    let n = client
+        .execute(
+            "DELETE FROM anonymous_events
+             WHERE source = $1 AND anonymous_id = $2 AND event_id = ANY($3)",
+            &[&source, &anonymous_id, &event_ids],
+        )
+        .await?;
+    Ok(n as usize)
+}
