@@ -519,7 +519,7 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn canonical_map(map: &Map<String, Value>) -> String {
+pub(crate) fn canonical_map(map: &Map<String, Value>) -> String {
     let mut out = Vec::with_capacity(256);
     write_canonical_map(map, &mut out);
     // Only JSON text was written, which is UTF-8.
