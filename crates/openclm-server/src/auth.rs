@@ -110,9 +110,12 @@ enum Presented {
     Cookie,
 }
 
-/// The credential a request presents: `Authorization: Bearer <key or session token>`, else the
-/// session cookie.
+/// The credential a request presents: `Authorization: Bearer <key or session token>` (or an API
+/// key as the user name of `Basic` credentials), else the session cookie.
 fn presented(parts: &Parts) -> Option<(String, Presented)> {
+    if let Some(key) = basic_user(&parts.headers) {
+        return Some((key, Presented::Header));
+    }
     if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         return auth
             .to_str()
@@ -155,39 +158,62 @@ impl<S: Store> FromRequestParts<AppState<S>> for Caller {
                     .into(),
             ));
         }
-        if is_session_token(&presented) {
-            let hash = openclm_core::auth::hash_key(&presented);
-            let limits = SessionLimits {
-                idle_ms: state.config.session_idle_ms,
-                max_ms: state.config.session_max_ms,
-            };
-            let user = state
-                .store
-                .touch_session(hash.clone(), (state.clock)(), limits)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
-            return Ok(Caller {
-                role: user.role,
-                principal: Principal::User(user),
-                session_hash: Some(hash),
-            });
-        }
-        let key_id = key_id_of(&presented).ok_or(ApiError::Unauthorized)?;
-        let record = state
-            .store
-            .find_api_key(key_id.to_owned())
-            .await?
-            .filter(|k| k.revoked_at.is_none() && key_matches(&presented, &k.hash))
-            .ok_or(ApiError::Unauthorized)?;
-        let role = Role::parse("role", &record.role).map_err(|_| ApiError::Unauthorized)?;
-        Ok(Caller {
-            principal: Principal::Key {
-                key_id: record.key_id,
-            },
-            role,
-            session_hash: None,
-        })
+        caller_for(state, &presented).await
     }
+}
+
+/// Authenticates a credential however it came: a session token or an API key.
+pub async fn caller_for<S: Store>(state: &AppState<S>, presented: &str) -> Result<Caller, ApiError> {
+    if is_session_token(presented) {
+        let hash = openclm_core::auth::hash_key(presented);
+        let limits = SessionLimits {
+            idle_ms: state.config.session_idle_ms,
+            max_ms: state.config.session_max_ms,
+        };
+        let user = state
+            .store
+            .touch_session(hash.clone(), (state.clock)(), limits)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        return Ok(Caller {
+            role: user.role,
+            principal: Principal::User(user),
+            session_hash: Some(hash),
+        });
+    }
+    let key_id = key_id_of(presented).ok_or(ApiError::Unauthorized)?;
+    let record = state
+        .store
+        .find_api_key(key_id.to_owned())
+        .await?
+        .filter(|k| k.revoked_at.is_none() && key_matches(presented, &k.hash))
+        .ok_or(ApiError::Unauthorized)?;
+    let role = Role::parse("role", &record.role).map_err(|_| ApiError::Unauthorized)?;
+    Ok(Caller {
+        principal: Principal::Key {
+            key_id: record.key_id,
+        },
+        role,
+        session_hash: None,
+    })
+}
+
+/// The user name of HTTP Basic credentials (`Authorization: Basic base64(user:password)`):
+/// where the Segment SDKs put the write key (an API key), with an empty password, and what a
+/// webhook URL with credentials (`https://KEY:@host/...`) sends.
+pub fn basic_user(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(user, _)| user);
+    (!user.is_empty()).then(|| user.to_owned())
 }
 
 /// A request field the caller may not set through this route.

@@ -380,6 +380,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         session_idle_ms: settings.sessions.idle_minutes * 60_000,
         session_max_ms: settings.sessions.max_hours * 3_600_000,
         screener: std::sync::Arc::new(openclm_core::pv::Screener::new(&settings.pharmacovigilance)),
+        segment: std::sync::Arc::new(settings.segment.clone()),
     }
 }
 

@@ -7,6 +7,7 @@ use openclm_core::engine::reward::RewardConfig;
 use openclm_core::engine::rules::Rules;
 use openclm_core::engine::{Economics, Engine};
 use openclm_core::pv::PvConfig;
+use openclm_core::segment::SegmentConfig;
 use openclm_store::UnknownHcpPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub sessions: Sessions,
     /// Adverse-event screening and the PV clock.
     pub pharmacovigilance: PvConfig,
+    /// The Segment-compatible Tracking API: the id space of `userId`, event names, traits.
+    pub segment: SegmentConfig,
 }
 
 /// How long login sessions live.
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Settings {
             .field("economics", &self.economics)
             .field("sessions", &self.sessions)
             .field("pharmacovigilance", &self.pharmacovigilance)
+            .field("segment", &self.segment)
             .finish()
     }
 }
@@ -92,6 +96,7 @@ impl Default for Settings {
             economics: None,
             sessions: Sessions::default(),
             pharmacovigilance: PvConfig::default(),
+            segment: SegmentConfig::default(),
         }
     }
 }
@@ -191,6 +196,36 @@ products = []
 # Post an alert (JSON: case id, source, times; never the text) here when a case passes its
 # deadline untriaged; retried with backoff until the receiver answers 2xx.
 # alert_webhook = "https://pv.example.org/hooks/openclm"
+
+# The Segment-compatible Tracking API (POST /v1/track, identify, page, screen, group, alias,
+# batch): any Segment or RudderStack SDK sends to OpenCLM with an API key of the ingest role as
+# its write key. userId is the HCP's external id in the system named by `source` (events are
+# stored under that source); anonymous visitors' events are held until an identify or alias
+# links them to a user.
+[segment]
+source = "segment"
+# page and screen calls are content_viewed events on these channels.
+page_channel = "web"
+screen_channel = "mobile_app"
+# A group call adds this prefix and the group id to the HCP's segments; "" ignores groups.
+group_segment_prefix = "group:"
+
+# Which identify traits fill which HCP fields: paths tried in order (dots step into objects).
+# Without a name trait, firstName and lastName are joined.
+[segment.traits]
+name = ["name"]
+email = ["email"]
+specialty = ["specialty", "specialization"]
+country = ["address.country", "country"]
+
+# Track event names and what they become, besides (or replacing) the built-in table: Email
+# Sent/Delivered/Opened/Link Clicked/Bounced/Marked as Spam/Unsubscribed, Unsubscribed, Page
+# Viewed, Screen Viewed, Content Viewed, Banner Clicked, Slide Viewed, Video Playback Started,
+# Video Content Playing, Video Playback Completed, Push Notification Received/Tapped, Webinar
+# Attended, Survey Answered, Comment Posted, Medical Information Requested. A name mapped
+# nowhere is refused, naming the event.
+[segment.events]
+# "Sample Requested" = { type = "medical_information_requested", channel = "web" }
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -250,6 +285,7 @@ impl Settings {
         );
         self.rewards.validate()?;
         self.pharmacovigilance.validate()?;
+        self.segment.validate()?;
         anyhow::ensure!(
             (1..=24 * 60).contains(&self.sessions.idle_minutes),
             "sessions.idle_minutes: must be from 1 to 1440"
