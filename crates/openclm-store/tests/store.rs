@@ -2879,6 +2879,160 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     );
 }
 
+async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db: TestDb) {
+    use openclm_store::ParkedEvent;
+    let store = fresh(&db).await;
+    let parked = |anon: &str, id: &str| ParkedEvent {
+        anonymous_id: anon.into(),
+        event_id: id.into(),
+        payload: json!({"event_id": id, "type": "content_viewed"}).to_string(),
+    };
+    let web = || "web".to_owned();
+    assert!(
+        store
+            .resolve_anonymous(web(), vec!["anon-1".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let held = store
+        .park_anonymous(
+            web(),
+            vec![parked("anon-1", "e-2"), parked("anon-1", "e-1"), parked("anon-2", "e-3")],
+            Timestamp::from_millis(1_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, [true, true, true]);
+    // A resend is held once; another source is another id space.
+    let again = store
+        .park_anonymous(web(), vec![parked("anon-1", "e-1")], Timestamp::from_millis(2_000))
+        .await
+        .unwrap();
+    assert_eq!(again, [false]);
+    assert_eq!(
+        store
+            .resolve_anonymous("app".into(), vec!["anon-1".into()])
+            .await
+            .unwrap(),
+        []
+    );
+
+    // Linking returns what is held, oldest first (same time: by id), still held until unparked.
+    let released = store
+        .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(3_000))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = released.iter().map(|p| p.event_id.as_str()).collect();
+    assert_eq!(ids, ["e-1", "e-2"]);
+    assert_eq!(released[0], parked("anon-1", "e-1"));
+    assert_eq!(
+        store
+            .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(3_500))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .unpark(web(), "anon-1".into(), vec!["e-1".into(), "e-2".into(), "e-9".into()])
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        store
+            .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(4_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The latest link wins (a shared device changes hands).
+    store
+        .link_anonymous(web(), "anon-2".into(), "A1".into(), Timestamp::from_millis(5_000))
+        .await
+        .unwrap();
+    store
+        .link_anonymous(web(), "anon-2".into(), "B1".into(), Timestamp::from_millis(6_000))
+        .await
+        .unwrap();
+    let mut links = store
+        .resolve_anonymous(web(), vec!["anon-1".into(), "anon-2".into(), "anon-3".into()])
+        .await
+        .unwrap();
+    links.sort();
+    assert_eq!(
+        links,
+        [
+            ("anon-1".to_owned(), "A1".to_owned()),
+            ("anon-2".to_owned(), "B1".to_owned())
+        ]
+    );
+
+    // HCPs by external id: stubs are not master data.
+    let a = store
+        .hcp_by_external_id("crm".into(), "A1".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.id.as_str(), "hcp-a");
+    assert_eq!(
+        store
+            .hcp_by_external_id("web".into(), "A1".into())
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .ingest(
+            vec![event("stub-1", "C1", 1, "web", "content_viewed")],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .hcp_by_external_id("crm".into(), "C1".into())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Erasure forgets the devices linked to the HCP's ids in any source.
+    let mut with_web_id = a.clone();
+    with_web_id.external_ids.push(openclm_core::hcp::ExternalId {
+        system: "web".into(),
+        id: "A1".into(),
+    });
+    store
+        .put_hcps(vec![with_web_id], "test".into(), NOW)
+        .await
+        .unwrap();
+    store
+        .erase_hcp(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            "erased-a".into(),
+            vec![],
+            openclm_core::audit::NewAudit::new("user:privacy", "erase", "hcp/x"),
+            Timestamp::from_millis(7_000),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .resolve_anonymous(web(), vec!["anon-1".into(), "anon-2".into()])
+            .await
+            .unwrap(),
+        [("anon-2".to_owned(), "B1".to_owned())]
+    );
+    let digests = store.table_digests().await.unwrap();
+    let rows = |t: &str| digests.iter().find(|d| d.table == t).unwrap().rows;
+    assert_eq!((rows("anonymous_links"), rows("anonymous_events")), (1, 1));
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -2929,6 +3083,7 @@ on_every_backend!(
     activity_rollup_counts_every_event_once_and_reach_per_week,
     content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
+    anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their
