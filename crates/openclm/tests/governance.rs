@@ -101,6 +101,19 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
     use Object::{Other, Own};
     let mut r = vec![
         route("POST", "/v1/events", A::IngestEvents).body(json!([event(&format!("m-{who}"), 0, 5)])),
+        route("POST", "/v1/track", A::IngestEvents)
+            .body(json!({"anonymousId": format!("v-{who}"), "event": "Email Opened"})),
+        route("POST", "/v1/page", A::IngestEvents).body(json!({"anonymousId": format!("v-{who}")})),
+        route("POST", "/v1/screen", A::IngestEvents).body(json!({"anonymousId": format!("v-{who}")})),
+        route("POST", "/v1/identify", A::IngestEvents)
+            .body(json!({"userId": "CRM-0", "anonymousId": format!("v-{who}")})),
+        route("POST", "/v1/group", A::IngestEvents)
+            .body(json!({"anonymousId": format!("v-{who}"), "groupId": "G-1"})),
+        route("POST", "/v1/alias", A::IngestEvents)
+            .body(json!({"userId": "CRM-0", "previousId": format!("v-{who}")})),
+        route("POST", "/v1/batch", A::IngestEvents).body(json!({"batch": [
+            {"type": "page", "anonymousId": format!("v-{who}")}]})),
+        route("POST", "/v1/import", A::IngestEvents).body(json!({"batch": []})),
         route("PUT", format!("/v1/hcps/new-{who}"), A::WriteHcps).body(
             json!({"name": "Dr. New", "specialty": "gp", "country": "DE", "territory": "T-0"}),
         ),
