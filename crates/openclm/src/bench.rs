@@ -24,6 +24,7 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
     match which {
         BenchWhich::Ingest(args) => ingest(args).await,
         BenchWhich::Memory { hcps, ingest } => memory(hcps, ingest).await,
+        BenchWhich::Segment(args) => crate::bench_segment::run(args).await,
         BenchWhich::Pages {
             hcps,
             months,
@@ -137,7 +138,7 @@ fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
 
 /// Posts every body to the urls (client `c` to `urls[c % n]`) from `clients` concurrent clients;
 /// returns each request's latency and the sum of what `count` reads from the answers.
-async fn post_all(
+pub(crate) async fn post_all(
     urls: &[String],
     key: &str,
     bodies: Arc<Vec<String>>,
@@ -204,7 +205,7 @@ fn decisions_made(answer: &serde_json::Value) -> u64 {
     })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -269,6 +270,14 @@ impl Target {
 pub(crate) async fn start_node(
     database_url: &str,
 ) -> anyhow::Result<(tokio::process::Child, String)> {
+    start_node_configured(database_url, None).await
+}
+
+/// Starts `openclm serve` as [`start_node`] does, with a settings file.
+pub(crate) async fn start_node_configured(
+    database_url: &str,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -277,6 +286,7 @@ pub(crate) async fn start_node(
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("OPENCLM_DATABASE_URL", database_url)
         .env("OPENCLM_LOG", "warn")
+        .envs(config.map(|path| ("OPENCLM_CONFIG", path.as_os_str())))
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
@@ -419,7 +429,7 @@ fn memory_of(pid: u32) -> anyhow::Result<(f64, f64)> {
     Ok((field("VmRSS:"), field("VmHWM:")))
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 

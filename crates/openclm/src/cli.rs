@@ -344,6 +344,8 @@ pub struct DemoArgs {
 pub enum BenchWhich {
     /// Sustained ingest through HTTP on loopback, and the store-level rate for comparison.
     Ingest(IngestBenchArgs),
+    /// The Segment-compatible Tracking API: `/v1/batch` through HTTP on loopback.
+    Segment(SegmentBenchArgs),
     /// Resident memory of `openclm serve` at rest with many HCPs loaded.
     Memory {
         #[arg(long, default_value_t = 100_000)]
@@ -459,4 +461,24 @@ pub struct IngestBenchArgs {
     /// `openclm serve` processes sharing the database; clients are spread over them.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentBenchArgs {
+    /// Messages to send in all.
+    #[arg(long, default_value_t = 500_000)]
+    pub events: usize,
+    /// Messages per `/v1/batch` request (the specification allows 2,500 and 500 KB).
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// HCPs the messages are spread over.
+    #[arg(long, default_value_t = 100_000)]
+    pub hcps: usize,
+    /// Benchmark PostgreSQL at this URL (in a fresh schema, dropped afterwards) instead of a
+    /// fresh SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }

@@ -5,6 +5,7 @@ pub mod bench;
 mod bench_decide;
 mod bench_kpis;
 mod bench_pages;
+mod bench_segment;
 mod campaign;
 pub mod cli;
 pub mod demo;
