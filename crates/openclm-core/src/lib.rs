@@ -16,6 +16,7 @@ pub mod measure;
 pub mod privacy;
 pub mod pv;
 pub mod screening;
+pub mod sendgrid;
 pub mod state;
 pub mod suggest;
 pub mod time;
