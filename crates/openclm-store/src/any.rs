@@ -443,4 +443,8 @@ impl Store for AnyStore {
     ) -> Result<usize> {
         delegate!(self.cancel_suggestions(cancellations, now))
     }
+
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        delegate!(self.hcps_by_email(emails))
+    }
 }

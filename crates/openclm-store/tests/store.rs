@@ -2879,6 +2879,79 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     );
 }
 
+/// A webhook that names recipients by address finds their HCPs in one query: exact (lower-case)
+/// matches only, every owner of a shared address, never a stub or an erased HCP.
+async fn hcps_are_found_by_email_for_a_whole_batch(db: TestDb) {
+    let store = fresh(&db).await;
+    let with_email = |id: &str, email: &str| {
+        let mut h = hcp(id, "T-1", "cardiology", &format!("CRM-{id}"));
+        h.email = Some(email.into());
+        h
+    };
+    let written = store
+        .put_hcps(
+            vec![
+                with_email("hcp-a", "a.weber@example.org"),
+                with_email("hcp-b", "praxis@example.org"),
+                with_email("hcp-c", "praxis@example.org"),
+                with_email("hcp-gone", "gone@example.org"),
+                hcp("hcp-none", "T-1", "cardiology", "CRM-none"),
+            ],
+            "test".into(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(written.iter().all(|w| w.is_ok()), "{written:?}");
+    let asked = |emails: &[&str]| {
+        let store = store.clone();
+        let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
+        async move {
+            store
+                .hcps_by_email(emails)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(e, id)| (e, id.as_str().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pair = |e: &str, id: &str| (e.to_owned(), id.to_owned());
+    assert_eq!(
+        asked(&["a.weber@example.org", "praxis@example.org", "nobody@example.org"]).await,
+        [
+            pair("a.weber@example.org", "hcp-a"),
+            pair("praxis@example.org", "hcp-b"),
+            pair("praxis@example.org", "hcp-c"),
+        ]
+    );
+    // Stored addresses are lower case; the caller lower-cases what it asks for.
+    assert!(asked(&["A.Weber@Example.org"]).await.is_empty());
+    assert!(asked(&[]).await.is_empty());
+    // A stub made by an event has no address; an erased HCP loses its own.
+    let stub = event("e-stub", "stub-1", 1, "email", "delivered");
+    store
+        .ingest(vec![stub], UnknownHcpPolicy::CreateStub, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        asked(&["gone@example.org"]).await,
+        [pair("gone@example.org", "hcp-gone")]
+    );
+    store
+        .erase_hcp(
+            HcpId::parse("id", "hcp-gone").unwrap(),
+            "erased-9".into(),
+            vec![],
+            openclm_core::audit::NewAudit::new("user:privacy", "erase", "hcp/gone"),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(asked(&["gone@example.org"]).await.is_empty());
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -2929,6 +3002,7 @@ on_every_backend!(
     activity_rollup_counts_every_event_once_and_reach_per_week,
     content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
+    hcps_are_found_by_email_for_a_whole_batch,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their

@@ -1534,6 +1534,25 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        self.with_conn(move |conn, _| {
+            let list = serde_json::Value::from(emails).to_string();
+            let mut stmt = conn.prepare_cached(
+                "SELECT email, id FROM hcps
+                 WHERE is_stub = 0 AND email IN (SELECT value FROM json_each(?1))
+                 ORDER BY email, id",
+            )?;
+            let pairs = stmt
+                .query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            pairs
+                .into_iter()
+                .map(|(email, id)| Ok((email, crate::rows::stored_hcp_id(&id)?)))
+                .collect()
+        })
+        .await
+    }
 }
 
 /// Writes one HCP inside the caller's transaction. An external id owned by another HCP is the
