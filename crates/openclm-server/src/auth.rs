@@ -194,3 +194,49 @@ impl<S: Store> FromRequestParts<AppState<S>> for Caller {
 pub fn guarded(field: &str, how: &str) -> ApiError {
     ApiError::Invalid(FieldError::new(field, format!("cannot be set here; {how}")))
 }
+
+/// The API key a request presents as the user name of HTTP Basic authentication with an empty
+/// password (`Authorization: Basic base64(KEY:)`): the one credential webhook senders that cannot
+/// set a Bearer header (SendGrid, Segment) can carry, in the URL they call.
+pub fn basic_user_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    (password.is_empty() && !user.is_empty()).then(|| user.to_owned())
+}
+
+/// The caller of an integration's request: an API key as the Basic user name
+/// ([`basic_user_key`]), else whatever every route accepts (`Authorization: Bearer`).
+pub async fn integration_caller<S: Store>(
+    parts: &mut Parts,
+    state: &AppState<S>,
+) -> Result<Caller, ApiError> {
+    let Some(presented) = basic_user_key(&parts.headers) else {
+        return Caller::from_request_parts(parts, state).await;
+    };
+    let key_id = key_id_of(&presented).ok_or(ApiError::Unauthorized)?;
+    let record = state
+        .store
+        .find_api_key(key_id.to_owned())
+        .await?
+        .filter(|k| k.revoked_at.is_none() && key_matches(&presented, &k.hash))
+        .ok_or(ApiError::Unauthorized)?;
+    let role = Role::parse("role", &record.role).map_err(|_| ApiError::Unauthorized)?;
+    Ok(Caller {
+        principal: Principal::Key {
+            key_id: record.key_id,
+        },
+        role,
+        session_hash: None,
+    })
+}

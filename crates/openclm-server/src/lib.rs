@@ -10,6 +10,7 @@ pub mod governance;
 pub mod overview;
 pub mod report;
 mod routes;
+pub mod sendgrid;
 pub mod suggest;
 mod web;
 
@@ -41,6 +42,8 @@ pub struct ApiConfig {
     /// Screens free text that reaches the API other than in events (reps' notes on suggestions),
     /// as the store screens events.
     pub screener: Arc<openclm_core::pv::Screener>,
+    /// When set, SendGrid's webhook is accepted only with a valid signature by this key.
+    pub sendgrid_key: Option<sendgrid::VerificationKey>,
 }
 
 impl Default for ApiConfig {
@@ -55,6 +58,7 @@ impl Default for ApiConfig {
             session_idle_ms: 30 * 60 * 1000,
             session_max_ms: 12 * 60 * 60 * 1000,
             screener: Arc::new(openclm_core::pv::Screener::default()),
+            sendgrid_key: None,
         }
     }
 }

@@ -141,6 +141,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             post(crate::governance::post_privacy_erase::<S>),
         )
         .route("/v1/overview", get(crate::overview::get_overview::<S>))
+        .route("/v1/webhooks/sendgrid", post(crate::sendgrid::webhook::<S>))
         .merge(crate::web::routes::<S>())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)
@@ -329,7 +330,7 @@ struct EventResult {
 }
 
 /// Whether reading a body failed because it passed the size limit (not, say, a broken connection).
-fn is_length_limit(error: &axum::Error) -> bool {
+pub(crate) fn is_length_limit(error: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = cause {
         if e.is::<http_body_util::LengthLimitError>() {

@@ -380,6 +380,9 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         session_idle_ms: settings.sessions.idle_minutes * 60_000,
         session_max_ms: settings.sessions.max_hours * 3_600_000,
         screener: std::sync::Arc::new(openclm_core::pv::Screener::new(&settings.pharmacovigilance)),
+        // Checked when the settings were loaded.
+        sendgrid_key: (settings.sendgrid.verification_key.as_deref())
+            .and_then(|key| openclm_server::sendgrid::VerificationKey::from_base64(key).ok()),
     }
 }
 

@@ -38,6 +38,18 @@ pub struct Settings {
     pub sessions: Sessions,
     /// Adverse-event screening and the PV clock.
     pub pharmacovigilance: PvConfig,
+    /// SendGrid's Event Webhook.
+    #[serde(default)]
+    pub sendgrid: SendGrid,
+}
+
+/// SendGrid's Event Webhook (`POST /v1/webhooks/sendgrid`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendGrid {
+    /// SendGrid's public verification key (base64 DER); when set, only signed requests count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_key: Option<String>,
 }
 
 /// How long login sessions live.
@@ -74,6 +86,7 @@ impl std::fmt::Debug for Settings {
             .field("economics", &self.economics)
             .field("sessions", &self.sessions)
             .field("pharmacovigilance", &self.pharmacovigilance)
+            .field("sendgrid", &self.sendgrid)
             .finish()
     }
 }
@@ -92,6 +105,7 @@ impl Default for Settings {
             economics: None,
             sessions: Sessions::default(),
             pharmacovigilance: PvConfig::default(),
+            sendgrid: SendGrid::default(),
         }
     }
 }
@@ -191,6 +205,13 @@ products = []
 # Post an alert (JSON: case id, source, times; never the text) here when a case passes its
 # deadline untriaged; retried with backoff until the receiver answers 2xx.
 # alert_webhook = "https://pv.example.org/hooks/openclm"
+
+# SendGrid's Event Webhook, POST /v1/webhooks/sendgrid. Without a key, SendGrid calls with an API
+# key of role ingest as the basic-auth user name (https://KEY:@host/v1/webhooks/sendgrid). With
+# SendGrid's Signed Event Webhook on, paste its verification key here: every request must then
+# carry a valid signature, and no API key is needed.
+[sendgrid]
+# verification_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE..."
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -261,6 +282,10 @@ impl Settings {
         if let Some(economics) = &self.economics {
             economics.validate()?;
         }
+        if let Some(key) = &self.sendgrid.verification_key {
+            openclm_server::sendgrid::VerificationKey::from_base64(key)
+                .map_err(|reason| anyhow::anyhow!("sendgrid.verification_key: {reason}"))?;
+        }
         Ok(())
     }
 
@@ -325,6 +350,34 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert_eq!(e, "economics.response_value: must be a number above 0");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_sendgrid_key_that_is_no_p256_public_key_names_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bad.toml",
+                "[sendgrid]\nverification_key = \"bm90IGEga2V5\"\n",
+            )?;
+            let e = Settings::load(Some(Path::new("bad.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("sendgrid.verification_key: "), "{e}");
+            use base64::Engine;
+            use p256::pkcs8::EncodePublicKey;
+            let signing = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
+            let der = p256::PublicKey::from(signing.verifying_key())
+                .to_public_key_der()
+                .unwrap();
+            let key = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+            jail.create_file(
+                "good.toml",
+                &format!("[sendgrid]\nverification_key = \"{key}\"\n"),
+            )?;
+            let s = Settings::load(Some(Path::new("good.toml")), Overrides::default()).unwrap();
+            assert!(crate::api_config(&s).sendgrid_key.is_some());
             Ok(())
         });
     }
