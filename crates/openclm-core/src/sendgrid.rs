@@ -364,14 +364,20 @@ mod tests {
         assert_eq!(e.event_id.as_deref(), Some("sendgrid:sg-delivered"));
         assert_eq!(e.error.field, "timestamp");
         assert_eq!(
-            field_of(notification("delivered", json!({"timestamp": -5}))).error.field,
+            field_of(notification("delivered", json!({"timestamp": -5})))
+                .error
+                .field,
             "timestamp"
         );
         let e = field_of(notification("delivered", json!({"email": 7})));
         assert_eq!(e.error.field, "email");
         let e = field_of(notification("bounced_twice", json!({})));
         assert_eq!(e.error.field, "event");
-        assert!(e.error.reason.contains("bounced_twice"), "{}", e.error.reason);
+        assert!(
+            e.error.reason.contains("bounced_twice"),
+            "{}",
+            e.error.reason
+        );
         // A custom argument that is no valid id is refused by the contract, naming it.
         let e = parse(&notification("delivered", json!({"decision_id": 12})))
             .unwrap()

@@ -44,7 +44,9 @@ impl VerificationKey {
             .map_err(|_| "is not base64".to_owned())?;
         VerifyingKey::from_public_key_der(&der)
             .map(Self)
-            .map_err(|_| "is not an ECDSA P-256 public key (base64 DER SubjectPublicKeyInfo)".into())
+            .map_err(|_| {
+                "is not an ECDSA P-256 public key (base64 DER SubjectPublicKeyInfo)".into()
+            })
     }
 
     /// Whether `signature` (base64 DER) signs the timestamp's bytes followed by the body.
@@ -150,9 +152,7 @@ pub(crate) async fn webhook<S: Store>(
             )));
         }
         Err(e) => {
-            return Err(ApiError::BadRequest(format!(
-                "the body is not JSON: {e}"
-            )));
+            return Err(ApiError::BadRequest(format!("the body is not JSON: {e}")));
         }
     };
     let max = state.config.max_batch_events;

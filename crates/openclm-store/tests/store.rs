@@ -2918,7 +2918,12 @@ async fn hcps_are_found_by_email_for_a_whole_batch(db: TestDb) {
     };
     let pair = |e: &str, id: &str| (e.to_owned(), id.to_owned());
     assert_eq!(
-        asked(&["a.weber@example.org", "praxis@example.org", "nobody@example.org"]).await,
+        asked(&[
+            "a.weber@example.org",
+            "praxis@example.org",
+            "nobody@example.org"
+        ])
+        .await,
         [
             pair("a.weber@example.org", "hcp-a"),
             pair("praxis@example.org", "hcp-b"),

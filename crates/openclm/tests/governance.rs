@@ -101,6 +101,8 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
     use Object::{Other, Own};
     let mut r = vec![
         route("POST", "/v1/events", A::IngestEvents).body(json!([event(&format!("m-{who}"), 0, 5)])),
+        route("POST", "/v1/webhooks/sendgrid", A::IngestEvents).body(json!([{"sg_event_id": format!("sg-{who}"),
+            "event": "delivered", "email": "nobody@example.org", "timestamp": 1_790_000_000}])),
         route("PUT", format!("/v1/hcps/new-{who}"), A::WriteHcps).body(
             json!({"name": "Dr. New", "specialty": "gp", "country": "DE", "territory": "T-0"}),
         ),

@@ -1544,7 +1544,9 @@ impl crate::Store for SqliteStore {
                  ORDER BY email, id",
             )?;
             let pairs = stmt
-                .query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .query_map([list], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             pairs
                 .into_iter()
