@@ -5,6 +5,7 @@ pub mod bench;
 mod bench_decide;
 mod bench_kpis;
 mod bench_pages;
+pub mod calls;
 mod campaign;
 pub mod cli;
 pub mod demo;
@@ -68,7 +69,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { what } => import::run(open_store(&settings).await?, what).await,
+        Command::Import { what } => {
+            import::run(open_store(&settings).await?, what, &settings).await
+        }
         Command::Keys { action } => keys(open_store(&settings).await?, action).await,
         Command::Users { action } => governance::users(open_store(&settings).await?, action).await,
         Command::Audit { action } => governance::audit(open_store(&settings).await?, action).await,

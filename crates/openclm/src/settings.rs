@@ -41,6 +41,25 @@ pub struct Settings {
     /// SendGrid's Event Webhook.
     #[serde(default)]
     pub sendgrid: SendGrid,
+    /// File imports.
+    #[serde(default)]
+    pub import: Import,
+}
+
+/// File imports (`openclm import`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    /// `openclm import calls`.
+    pub calls: CallImport,
+}
+
+/// `openclm import calls`: CRM call / key-message exports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallImport {
+    /// Which column holds each field; `--columns` overrides.
+    pub columns: openclm_core::crm::CallColumns,
 }
 
 /// SendGrid's Event Webhook (`POST /v1/webhooks/sendgrid`).
@@ -87,6 +106,7 @@ impl std::fmt::Debug for Settings {
             .field("sessions", &self.sessions)
             .field("pharmacovigilance", &self.pharmacovigilance)
             .field("sendgrid", &self.sendgrid)
+            .field("import", &self.import)
             .finish()
     }
 }
@@ -106,6 +126,7 @@ impl Default for Settings {
             sessions: Sessions::default(),
             pharmacovigilance: PvConfig::default(),
             sendgrid: SendGrid::default(),
+            import: Import::default(),
         }
     }
 }
@@ -212,6 +233,21 @@ products = []
 # carry a valid signature, and no API key is needed.
 [sendgrid]
 # verification_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE..."
+
+# openclm import calls: which column of a CRM call / key-message export holds each field (the
+# defaults fit a Veeva CRM Call2_Key_Message_vod__c export); --columns key=Column overrides. An
+# empty name leaves an optional field (call_time, presentation, reaction, channel) unread.
+[import.calls.columns]
+call_id = "Call2_vod__c"
+account_id = "Account_vod__c"
+call_date = "Call_Date_vod__c"
+call_time = "Start_Time_vod__c"
+rep_id = "OwnerId"
+presentation = "Presentation_ID_vod__c"
+key_message = "Key_Message_vod__c"
+duration = "Duration_vod__c"
+reaction = "Reaction_vod__c"
+channel = ""
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
