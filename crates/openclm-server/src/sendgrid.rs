@@ -190,13 +190,13 @@ pub(crate) async fn webhook<S: Store>(
     for (index, item) in parsed.into_iter().enumerate() {
         match item.map_err(|r| (r.event_id, r.error)).and_then(|n| {
             let event_id = n.event_id.clone();
-            to_event(n, &owners).map_err(|e| (Some(event_id), e))
+            fate_of(n, &owners).map_err(|e| (Some(event_id), e))
         }) {
-            Ok(Ok(event)) => {
-                events.push(event);
+            Ok(Fate::Store(event)) => {
+                events.push(*event);
                 results.push(None);
             }
-            Ok(Err((event_id, why))) => {
+            Ok(Fate::Ignored(event_id, why)) => {
                 response.ignored += 1;
                 let mut r = WebhookResult::new(index, Some(event_id), "ignored");
                 r.reason = Some(why);
@@ -266,15 +266,21 @@ pub(crate) async fn webhook<S: Store>(
     Ok(Json(response))
 }
 
-/// The event a notification becomes once its address names one HCP; the inner error is an
-/// ignored notification's event id and reason.
-#[allow(clippy::type_complexity)]
-fn to_event(
+/// What becomes of a readable notification.
+enum Fate {
+    /// Its event, for the HCP its address names.
+    Store(Box<openclm_core::Event>),
+    /// Acknowledged as nothing: its event id and why.
+    Ignored(String, &'static str),
+}
+
+/// The fate of a notification once its address is looked up: an address must name one HCP.
+fn fate_of(
     notification: Notification,
     owners: &HashMap<String, Vec<String>>,
-) -> Result<Result<openclm_core::Event, (String, &'static str)>, FieldError> {
+) -> Result<Fate, FieldError> {
     if let Some(why) = notification.ignored() {
-        return Ok(Err((notification.event_id, why)));
+        return Ok(Fate::Ignored(notification.event_id, why));
     }
     let hcp = match owners.get(&notification.email).map(Vec::as_slice) {
         Some([hcp]) => hcp.clone(),
@@ -295,7 +301,7 @@ fn to_event(
         }
     };
     match notification.into_event(&hcp) {
-        Some(event) => event.map(Ok),
+        Some(event) => event.map(|e| Fate::Store(Box::new(e))),
         None => Err(FieldError::new("event", "was not processed")),
     }
 }
