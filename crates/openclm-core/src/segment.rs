@@ -137,21 +137,61 @@ pub const DEFAULT_EVENTS: [(&str, EventType, Channel); 22] = [
     ("Email Opened", EventType::Opened, Channel::Email),
     ("Email Link Clicked", EventType::Clicked, Channel::Email),
     ("Email Bounced", EventType::Bounced, Channel::Email),
-    ("Email Marked as Spam", EventType::Unsubscribed, Channel::Email),
-    ("Email Unsubscribed", EventType::Unsubscribed, Channel::Email),
+    (
+        "Email Marked as Spam",
+        EventType::Unsubscribed,
+        Channel::Email,
+    ),
+    (
+        "Email Unsubscribed",
+        EventType::Unsubscribed,
+        Channel::Email,
+    ),
     ("Unsubscribed", EventType::Unsubscribed, Channel::Email),
     ("Page Viewed", EventType::ContentViewed, Channel::Web),
-    ("Screen Viewed", EventType::ContentViewed, Channel::MobileApp),
+    (
+        "Screen Viewed",
+        EventType::ContentViewed,
+        Channel::MobileApp,
+    ),
     ("Content Viewed", EventType::ContentViewed, Channel::Web),
     ("Banner Clicked", EventType::Clicked, Channel::Banner),
     ("Slide Viewed", EventType::SlideViewed, Channel::FaceToFace),
-    ("Video Playback Started", EventType::VideoProgress, Channel::Web),
-    ("Video Content Playing", EventType::VideoProgress, Channel::Web),
-    ("Video Playback Completed", EventType::VideoProgress, Channel::Web),
-    ("Push Notification Received", EventType::Delivered, Channel::MobileApp),
-    ("Push Notification Tapped", EventType::Opened, Channel::MobileApp),
-    ("Webinar Attended", EventType::MeetingAttended, Channel::Webinar),
-    ("Survey Answered", EventType::SurveyAnswered, Channel::Survey),
+    (
+        "Video Playback Started",
+        EventType::VideoProgress,
+        Channel::Web,
+    ),
+    (
+        "Video Content Playing",
+        EventType::VideoProgress,
+        Channel::Web,
+    ),
+    (
+        "Video Playback Completed",
+        EventType::VideoProgress,
+        Channel::Web,
+    ),
+    (
+        "Push Notification Received",
+        EventType::Delivered,
+        Channel::MobileApp,
+    ),
+    (
+        "Push Notification Tapped",
+        EventType::Opened,
+        Channel::MobileApp,
+    ),
+    (
+        "Webinar Attended",
+        EventType::MeetingAttended,
+        Channel::Webinar,
+    ),
+    (
+        "Survey Answered",
+        EventType::SurveyAnswered,
+        Channel::Survey,
+    ),
     ("Comment Posted", EventType::Comment, Channel::Web),
     (
         "Medical Information Requested",
@@ -386,7 +426,8 @@ pub fn action(message: &Message, config: &SegmentConfig) -> Result<Action, Field
             Ok(Action::Identify(trait_changes(&traits, &config.traits)?))
         }
         Call::Group => {
-            let group = opt_id_like(body, "groupId")?.ok_or_else(|| FieldError::missing("groupId"))?;
+            let group =
+                opt_id_like(body, "groupId")?.ok_or_else(|| FieldError::missing("groupId"))?;
             if config.group_segment_prefix.is_empty() {
                 return Ok(Action::Ignored("group calls are switched off".into()));
             }
@@ -395,8 +436,8 @@ pub fn action(message: &Message, config: &SegmentConfig) -> Result<Action, Field
             Ok(Action::Group { segment })
         }
         Call::Alias => {
-            let previous_id =
-                opt_id_like(body, "previousId")?.ok_or_else(|| FieldError::missing("previousId"))?;
+            let previous_id = opt_id_like(body, "previousId")?
+                .ok_or_else(|| FieldError::missing("previousId"))?;
             if message.user_id.is_none() {
                 return Err(FieldError::missing("userId"));
             }
@@ -407,7 +448,14 @@ pub fn action(message: &Message, config: &SegmentConfig) -> Result<Action, Field
 
 /// Contract fields OpenCLM sets itself; a property of the same name is kept under
 /// `property_<name>`.
-const RESERVED: [&str; 6] = ["event_id", "occurred_at", "hcp", "source", "channel", "type"];
+const RESERVED: [&str; 6] = [
+    "event_id",
+    "occurred_at",
+    "hcp",
+    "source",
+    "channel",
+    "type",
+];
 
 /// The OpenCLM event object of a track, page or screen message, without its `hcp`. Properties
 /// become top-level fields (so a property `content_id`, `key_message`, `dwell_ms`, `url`,
@@ -485,7 +533,10 @@ fn event_object(
         && seconds.is_finite()
         && seconds >= 0.0
     {
-        event.insert("dwell_ms".into(), ((seconds * 1000.0).round() as i64).into());
+        event.insert(
+            "dwell_ms".into(),
+            ((seconds * 1000.0).round() as i64).into(),
+        );
     }
     if mapping.kind == EventType::VideoProgress && !properties.contains_key("percent") {
         let percent = if name == Some("Video Playback Completed") {
@@ -538,7 +589,10 @@ pub fn properties(message: &Message) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-fn trait_changes(traits: &Map<String, Value>, mapping: &TraitMapping) -> Result<TraitChanges, FieldError> {
+fn trait_changes(
+    traits: &Map<String, Value>,
+    mapping: &TraitMapping,
+) -> Result<TraitChanges, FieldError> {
     let find = |paths: &[String]| -> Result<Option<String>, FieldError> {
         for path in paths {
             let mut at = Some(traits.get(path.split('.').next().unwrap_or(path)));
@@ -594,7 +648,10 @@ fn opt_id_like(body: &Map<String, Value>, field: &str) -> Result<Option<String>,
         ));
     }
     if text.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(Some(text))
 }

@@ -201,7 +201,8 @@ pub struct Observation {
     pub dwell_ms: Option<i64>,
     /// The new consent state and its purpose, for a consent change.
     pub consent: Option<(ConsentState, String)>,
-    /// A privacy proxy's user agent or address made this open.
+    /// A privacy proxy's user agent or address made this open, or the sender flagged it a
+    /// machine's (`machine_open: true`).
     pub proxy: bool,
 }
 
@@ -229,7 +230,9 @@ impl Observation {
                         .iter()
                         .any(|p| ip.starts_with(p.as_str()))
                 });
-            by_agent || by_address
+            // The sender's own verdict (SendGrid's `sg_machine_open`, kept as `machine_open`).
+            let flagged = event.payload.get("machine_open") == Some(&serde_json::Value::Bool(true));
+            by_agent || by_address || flagged
         };
         Self {
             at: event.occurred_at,
@@ -828,6 +831,11 @@ mod tests {
             s.apply_event(&relay, &topics(), &config),
             EventRole::MachineOpen
         );
+        let flagged = event("o5", 100, "email", "opened", json!({"machine_open": true}));
+        assert_eq!(
+            s.apply_event(&flagged, &topics(), &config),
+            EventRole::MachineOpen
+        );
         let person = event(
             "o4",
             120,
@@ -840,7 +848,7 @@ mod tests {
             EventRole::Response
         );
         let email = s.channels[&Channel::Email];
-        assert_eq!((email.machine_opens, email.human_opens), (3, 1));
+        assert_eq!((email.machine_opens, email.human_opens), (4, 1));
         assert_eq!(email.responses, 1);
         // Only the human open counts as engagement, and it marks the send as opened.
         assert!(s.engagement[&Channel::Email].value > 0.0);

@@ -113,7 +113,7 @@ enum Presented {
 /// The credential a request presents: `Authorization: Bearer <key or session token>` (or an API
 /// key as the user name of `Basic` credentials), else the session cookie.
 fn presented(parts: &Parts) -> Option<(String, Presented)> {
-    if let Some(key) = basic_user(&parts.headers) {
+    if let Some(key) = basic_user_key(&parts.headers) {
         return Some((key, Presented::Header));
     }
     if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
@@ -163,7 +163,10 @@ impl<S: Store> FromRequestParts<AppState<S>> for Caller {
 }
 
 /// Authenticates a credential however it came: a session token or an API key.
-pub async fn caller_for<S: Store>(state: &AppState<S>, presented: &str) -> Result<Caller, ApiError> {
+pub async fn caller_for<S: Store>(
+    state: &AppState<S>,
+    presented: &str,
+) -> Result<Caller, ApiError> {
     if is_session_token(presented) {
         let hash = openclm_core::auth::hash_key(presented);
         let limits = SessionLimits {
@@ -198,12 +201,21 @@ pub async fn caller_for<S: Store>(state: &AppState<S>, presented: &str) -> Resul
     })
 }
 
-/// The user name of HTTP Basic credentials (`Authorization: Basic base64(user:password)`):
-/// where the Segment SDKs put the write key (an API key), with an empty password, and what a
-/// webhook URL with credentials (`https://KEY:@host/...`) sends.
-pub fn basic_user(headers: &axum::http::HeaderMap) -> Option<String> {
+/// A request field the caller may not set through this route.
+pub fn guarded(field: &str, how: &str) -> ApiError {
+    ApiError::Invalid(FieldError::new(field, format!("cannot be set here; {how}")))
+}
+
+/// The API key a request presents as the user name of HTTP Basic authentication with an empty
+/// password (`Authorization: Basic base64(KEY:)`): where the Segment SDKs put the write key, and
+/// the one credential webhook senders that cannot set a Bearer header (SendGrid) can carry, in
+/// the URL they call.
+pub fn basic_user_key(headers: &axum::http::HeaderMap) -> Option<String> {
     use base64::Engine;
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -211,12 +223,6 @@ pub fn basic_user(headers: &axum::http::HeaderMap) -> Option<String> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let user = text.split_once(':').map_or(text.as_str(), |(user, _)| user);
-    (!user.is_empty()).then(|| user.to_owned())
-}
-
-/// A request field the caller may not set through this route.
-pub fn guarded(field: &str, how: &str) -> ApiError {
-    ApiError::Invalid(FieldError::new(field, format!("cannot be set here; {how}")))
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    (password.is_empty() && !user.is_empty()).then(|| user.to_owned())
 }

@@ -11,6 +11,7 @@ pub mod overview;
 pub mod report;
 mod routes;
 mod segment;
+pub mod sendgrid;
 pub mod suggest;
 mod web;
 
@@ -44,6 +45,8 @@ pub struct ApiConfig {
     pub screener: Arc<openclm_core::pv::Screener>,
     /// How the Segment-compatible Tracking API's messages map onto OpenCLM.
     pub segment: Arc<openclm_core::segment::SegmentConfig>,
+    /// When set, SendGrid's webhook is accepted only with a valid signature by this key.
+    pub sendgrid_key: Option<sendgrid::VerificationKey>,
 }
 
 impl Default for ApiConfig {
@@ -59,6 +62,7 @@ impl Default for ApiConfig {
             session_max_ms: 12 * 60 * 60 * 1000,
             screener: Arc::new(openclm_core::pv::Screener::default()),
             segment: Arc::new(openclm_core::segment::SegmentConfig::default()),
+            sendgrid_key: None,
         }
     }
 }

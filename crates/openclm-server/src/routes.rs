@@ -142,6 +142,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/v1/overview", get(crate::overview::get_overview::<S>))
         .merge(crate::segment::routes::<S>())
+        .route("/v1/webhooks/sendgrid", post(crate::sendgrid::webhook::<S>))
         .merge(crate::web::routes::<S>())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)

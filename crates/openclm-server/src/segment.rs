@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use openclm_core::auth::Action as Permission;
 use openclm_core::hcp::{ExternalId, HcpInput, parse_identifier};
 use openclm_core::segment::{
-    self, Action, Call, Envelope, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES,
-    Message, TraitChanges,
+    self, Action, Call, Envelope, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, Message,
+    TraitChanges,
 };
 use openclm_core::{Event, FieldError, Hcp, Timestamp};
 use openclm_store::{IngestOutcome, ParkedEvent, Store, UnknownHcpPolicy, Upserted};
@@ -294,11 +294,9 @@ async fn process<S: Store>(
                     ),
                 });
             }
-            Action::Ignored(_) => pending.push(Pending::Done(
-                Status::Ignored,
-                Some(message.event_id),
-                None,
-            )),
+            Action::Ignored(_) => {
+                pending.push(Pending::Done(Status::Ignored, Some(message.event_id), None))
+            }
             action => {
                 match (&action, &message.user_id, &message.anonymous_id) {
                     (Action::Identify(_), Some(user), Some(anonymous)) => {
@@ -309,7 +307,11 @@ async fn process<S: Store>(
                     }
                     _ => {}
                 }
-                pending.push(Pending::Done(Status::Accepted, Some(message.event_id.clone()), None));
+                pending.push(Pending::Done(
+                    Status::Accepted,
+                    Some(message.event_id.clone()),
+                    None,
+                ));
                 profile.push((index, message, action));
             }
         }
@@ -327,7 +329,12 @@ async fn process<S: Store>(
     for (anonymous_id, user_id) in links {
         let held = state
             .store
-            .link_anonymous(source.clone(), anonymous_id.clone(), user_id.clone(), received_at)
+            .link_anonymous(
+                source.clone(),
+                anonymous_id.clone(),
+                user_id.clone(),
+                received_at,
+            )
             .await?;
         if !held.is_empty() {
             released.push((anonymous_id, user_id, held));
@@ -508,7 +515,9 @@ async fn release<S: Store>(
         };
         match segment::parse_event(object, user_id, &Map::new()) {
             Ok(event) => events.push(event),
-            Err(e) => tracing::warn!(field = %e.field, "a held tracking event does not parse; left held"),
+            Err(e) => {
+                tracing::warn!(field = %e.field, "a held tracking event does not parse; left held")
+            }
         }
     }
     if events.is_empty() {
@@ -580,7 +589,9 @@ async fn apply_profile<S: Store>(
             }
         }
         (None, Some(changes))
-            if changes.name.is_some() && changes.specialty.is_some() && changes.country.is_some() =>
+            if changes.name.is_some()
+                && changes.specialty.is_some()
+                && changes.country.is_some() =>
         {
             let mut input = HcpInput {
                 external_ids: vec![ExternalId {

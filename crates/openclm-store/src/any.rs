@@ -483,4 +483,8 @@ impl Store for AnyStore {
     async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
         delegate!(self.hcp_by_external_id(system, id))
     }
+
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        delegate!(self.hcps_by_email(emails))
+    }
 }

@@ -867,6 +867,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         anonymous_id: String,
         event_ids: Vec<String>,
     ) -> Result<usize>;
+    /// The HCPs (not erased, not stubs) each address belongs to, as `(email, HCP id)` pairs, in
+    /// one query for a whole batch. Addresses are compared as given: pass them lower-cased, as
+    /// HCPs' addresses are stored. An address held by several HCPs gives several pairs.
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>>;
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

@@ -337,3 +337,10 @@ pub(crate) fn suppressed_error(field: &str) -> openclm_core::FieldError {
         "is on the suppression list: this HCP was erased and cannot be imported again",
     )
 }
+
+/// An HCP id read back from the database; one that does not parse means corrupt data, not a
+/// client's mistake.
+pub(crate) fn stored_hcp_id(id: &str) -> crate::Result<openclm_core::HcpId> {
+    openclm_core::HcpId::parse("id", id)
+        .map_err(|e| crate::StoreError::Corrupt(format!("HCP id {id:?}: {}", e.reason)))
+}

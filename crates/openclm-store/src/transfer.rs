@@ -356,7 +356,8 @@ pub const TABLES: &[TableSpec] = &[
         key: &["run_id"],
         text_key: true,
         generated: None,
-    },    TableSpec {
+    },
+    TableSpec {
         name: "anonymous_links",
         columns: &["source", "anonymous_id", "user_id", "linked_at"],
         key: &["source", "anonymous_id"],

@@ -2900,7 +2900,11 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
     let held = store
         .park_anonymous(
             web(),
-            vec![parked("anon-1", "e-2"), parked("anon-1", "e-1"), parked("anon-2", "e-3")],
+            vec![
+                parked("anon-1", "e-2"),
+                parked("anon-1", "e-1"),
+                parked("anon-2", "e-3"),
+            ],
             Timestamp::from_millis(1_000),
         )
         .await
@@ -2908,7 +2912,11 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
     assert_eq!(held, [true, true, true]);
     // A resend is held once; another source is another id space.
     let again = store
-        .park_anonymous(web(), vec![parked("anon-1", "e-1")], Timestamp::from_millis(2_000))
+        .park_anonymous(
+            web(),
+            vec![parked("anon-1", "e-1")],
+            Timestamp::from_millis(2_000),
+        )
         .await
         .unwrap();
     assert_eq!(again, [false]);
@@ -2922,7 +2930,12 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
 
     // Linking returns what is held, oldest first (same time: by id), still held until unparked.
     let released = store
-        .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(3_000))
+        .link_anonymous(
+            web(),
+            "anon-1".into(),
+            "A1".into(),
+            Timestamp::from_millis(3_000),
+        )
         .await
         .unwrap();
     let ids: Vec<&str> = released.iter().map(|p| p.event_id.as_str()).collect();
@@ -2930,7 +2943,12 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
     assert_eq!(released[0], parked("anon-1", "e-1"));
     assert_eq!(
         store
-            .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(3_500))
+            .link_anonymous(
+                web(),
+                "anon-1".into(),
+                "A1".into(),
+                Timestamp::from_millis(3_500)
+            )
             .await
             .unwrap()
             .len(),
@@ -2938,29 +2956,51 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
     );
     assert_eq!(
         store
-            .unpark(web(), "anon-1".into(), vec!["e-1".into(), "e-2".into(), "e-9".into()])
+            .unpark(
+                web(),
+                "anon-1".into(),
+                vec!["e-1".into(), "e-2".into(), "e-9".into()]
+            )
             .await
             .unwrap(),
         2
     );
     assert!(
         store
-            .link_anonymous(web(), "anon-1".into(), "A1".into(), Timestamp::from_millis(4_000))
+            .link_anonymous(
+                web(),
+                "anon-1".into(),
+                "A1".into(),
+                Timestamp::from_millis(4_000)
+            )
             .await
             .unwrap()
             .is_empty()
     );
     // The latest link wins (a shared device changes hands).
     store
-        .link_anonymous(web(), "anon-2".into(), "A1".into(), Timestamp::from_millis(5_000))
+        .link_anonymous(
+            web(),
+            "anon-2".into(),
+            "A1".into(),
+            Timestamp::from_millis(5_000),
+        )
         .await
         .unwrap();
     store
-        .link_anonymous(web(), "anon-2".into(), "B1".into(), Timestamp::from_millis(6_000))
+        .link_anonymous(
+            web(),
+            "anon-2".into(),
+            "B1".into(),
+            Timestamp::from_millis(6_000),
+        )
         .await
         .unwrap();
     let mut links = store
-        .resolve_anonymous(web(), vec!["anon-1".into(), "anon-2".into(), "anon-3".into()])
+        .resolve_anonymous(
+            web(),
+            vec!["anon-1".into(), "anon-2".into(), "anon-3".into()],
+        )
         .await
         .unwrap();
     links.sort();
@@ -3004,10 +3044,12 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
 
     // Erasure forgets the devices linked to the HCP's ids in any source.
     let mut with_web_id = a.clone();
-    with_web_id.external_ids.push(openclm_core::hcp::ExternalId {
-        system: "web".into(),
-        id: "A1".into(),
-    });
+    with_web_id
+        .external_ids
+        .push(openclm_core::hcp::ExternalId {
+            system: "web".into(),
+            id: "A1".into(),
+        });
     store
         .put_hcps(vec![with_web_id], "test".into(), NOW)
         .await
@@ -3033,6 +3075,84 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
     let digests = store.table_digests().await.unwrap();
     let rows = |t: &str| digests.iter().find(|d| d.table == t).unwrap().rows;
     assert_eq!((rows("anonymous_links"), rows("anonymous_events")), (1, 1));
+}
+
+/// A webhook that names recipients by address finds their HCPs in one query: exact (lower-case)
+/// matches only, every owner of a shared address, never a stub or an erased HCP.
+async fn hcps_are_found_by_email_for_a_whole_batch(db: TestDb) {
+    let store = fresh(&db).await;
+    let with_email = |id: &str, email: &str| {
+        let mut h = hcp(id, "T-1", "cardiology", &format!("CRM-{id}"));
+        h.email = Some(email.into());
+        h
+    };
+    let written = store
+        .put_hcps(
+            vec![
+                with_email("hcp-a", "a.weber@example.org"),
+                with_email("hcp-b", "praxis@example.org"),
+                with_email("hcp-c", "praxis@example.org"),
+                with_email("hcp-gone", "gone@example.org"),
+                hcp("hcp-none", "T-1", "cardiology", "CRM-none"),
+            ],
+            "test".into(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(written.iter().all(|w| w.is_ok()), "{written:?}");
+    let asked = |emails: &[&str]| {
+        let store = store.clone();
+        let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
+        async move {
+            store
+                .hcps_by_email(emails)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(e, id)| (e, id.as_str().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pair = |e: &str, id: &str| (e.to_owned(), id.to_owned());
+    assert_eq!(
+        asked(&[
+            "a.weber@example.org",
+            "praxis@example.org",
+            "nobody@example.org"
+        ])
+        .await,
+        [
+            pair("a.weber@example.org", "hcp-a"),
+            pair("praxis@example.org", "hcp-b"),
+            pair("praxis@example.org", "hcp-c"),
+        ]
+    );
+    // Stored addresses are lower case; the caller lower-cases what it asks for.
+    assert!(asked(&["A.Weber@Example.org"]).await.is_empty());
+    assert!(asked(&[]).await.is_empty());
+    // A stub made by an event has no address; an erased HCP loses its own.
+    let stub = event("e-stub", "stub-1", 1, "email", "delivered");
+    store
+        .ingest(vec![stub], UnknownHcpPolicy::CreateStub, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        asked(&["gone@example.org"]).await,
+        [pair("gone@example.org", "hcp-gone")]
+    );
+    store
+        .erase_hcp(
+            HcpId::parse("id", "hcp-gone").unwrap(),
+            "erased-9".into(),
+            vec![],
+            openclm_core::audit::NewAudit::new("user:privacy", "erase", "hcp/gone"),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(asked(&["gone@example.org"]).await.is_empty());
 }
 
 macro_rules! on_every_backend {
@@ -3086,6 +3206,7 @@ on_every_backend!(
     content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
     anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
+    hcps_are_found_by_email_for_a_whole_batch,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their

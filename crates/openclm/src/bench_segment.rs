@@ -4,6 +4,7 @@
 
 use openclm_core::Timestamp;
 use openclm_core::auth::Role;
+use openclm_store::Store;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::Instant;

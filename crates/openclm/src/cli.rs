@@ -223,6 +223,24 @@ pub enum ImportWhat {
         #[arg(long)]
         create_stub_hcps: bool,
     },
+    /// CRM calls from a CSV call / key-message export (one row per key message shown, the rows
+    /// of a call adjacent): a call_logged per call and a slide_viewed per row.
+    Calls {
+        file: PathBuf,
+        /// The system whose account ids the file holds (the HCPs' external ids).
+        #[arg(long, default_value = "crm")]
+        source: String,
+        /// Column mapping overrides, e.g. call_id=Call_Id,account_id=Account_Id (defaults from
+        /// [import.calls.columns]).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// The UTC offset of times written without one, e.g. +01:00 (default UTC).
+        #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
+        utc_offset: String,
+        /// Accept calls for unknown HCPs under stub HCPs instead of rejecting them.
+        #[arg(long)]
+        create_stub_hcps: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

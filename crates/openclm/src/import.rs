@@ -19,7 +19,11 @@ use crate::now;
 const SHOWN_PROBLEMS: usize = 20;
 const CHUNK: usize = 10_000;
 
-pub async fn run(store: AnyStore, what: ImportWhat) -> anyhow::Result<()> {
+pub async fn run(
+    store: AnyStore,
+    what: ImportWhat,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<()> {
     let summary = match what {
         ImportWhat::Hcps { file } => import_hcps(&store, &file).await?,
         ImportWhat::Content { file, format } => import_content(&store, &file, format).await?,
@@ -34,6 +38,23 @@ pub async fn run(store: AnyStore, what: ImportWhat) -> anyhow::Result<()> {
                 UnknownHcpPolicy::Reject
             };
             import_events(&store, &file, format, policy).await?
+        }
+        ImportWhat::Calls {
+            file,
+            source,
+            columns,
+            utc_offset,
+            create_stub_hcps,
+        } => {
+            let mut mapping = settings.import.calls.columns.clone();
+            mapping.apply(&columns)?;
+            let policy = if create_stub_hcps {
+                UnknownHcpPolicy::CreateStub
+            } else {
+                UnknownHcpPolicy::Reject
+            };
+            let offset = crate::calls::utc_offset(&utc_offset)?;
+            crate::calls::import_calls(&store, &file, &source, &mapping, offset, policy).await?
         }
     };
     println!("{}", summary.line());
@@ -347,7 +368,7 @@ pub async fn import_events(
     Ok(summary)
 }
 
-async fn ingest_chunk(
+pub(crate) async fn ingest_chunk(
     store: &AnyStore,
     chunk: Vec<(usize, Event)>,
     policy: UnknownHcpPolicy,

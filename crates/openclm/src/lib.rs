@@ -6,6 +6,7 @@ mod bench_decide;
 mod bench_kpis;
 mod bench_pages;
 mod bench_segment;
+pub mod calls;
 mod campaign;
 pub mod cli;
 pub mod demo;
@@ -69,7 +70,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { what } => import::run(open_store(&settings).await?, what).await,
+        Command::Import { what } => {
+            import::run(open_store(&settings).await?, what, &settings).await
+        }
         Command::Keys { action } => keys(open_store(&settings).await?, action).await,
         Command::Users { action } => governance::users(open_store(&settings).await?, action).await,
         Command::Audit { action } => governance::audit(open_store(&settings).await?, action).await,
@@ -382,6 +385,9 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         session_max_ms: settings.sessions.max_hours * 3_600_000,
         screener: std::sync::Arc::new(openclm_core::pv::Screener::new(&settings.pharmacovigilance)),
         segment: std::sync::Arc::new(settings.segment.clone()),
+        // Checked when the settings were loaded.
+        sendgrid_key: (settings.sendgrid.verification_key.as_deref())
+            .and_then(|key| openclm_server::sendgrid::VerificationKey::from_base64(key).ok()),
     }
 }
 

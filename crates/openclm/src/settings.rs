@@ -41,6 +41,37 @@ pub struct Settings {
     pub pharmacovigilance: PvConfig,
     /// The Segment-compatible Tracking API: the id space of `userId`, event names, traits.
     pub segment: SegmentConfig,
+    /// SendGrid's Event Webhook.
+    #[serde(default)]
+    pub sendgrid: SendGrid,
+    /// File imports.
+    #[serde(default)]
+    pub import: Import,
+}
+
+/// File imports (`openclm import`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    /// `openclm import calls`.
+    pub calls: CallImport,
+}
+
+/// `openclm import calls`: CRM call / key-message exports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallImport {
+    /// Which column holds each field; `--columns` overrides.
+    pub columns: openclm_core::crm::CallColumns,
+}
+
+/// SendGrid's Event Webhook (`POST /v1/webhooks/sendgrid`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendGrid {
+    /// SendGrid's public verification key (base64 DER); when set, only signed requests count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_key: Option<String>,
 }
 
 /// How long login sessions live.
@@ -78,6 +109,8 @@ impl std::fmt::Debug for Settings {
             .field("sessions", &self.sessions)
             .field("pharmacovigilance", &self.pharmacovigilance)
             .field("segment", &self.segment)
+            .field("sendgrid", &self.sendgrid)
+            .field("import", &self.import)
             .finish()
     }
 }
@@ -97,6 +130,8 @@ impl Default for Settings {
             sessions: Sessions::default(),
             pharmacovigilance: PvConfig::default(),
             segment: SegmentConfig::default(),
+            sendgrid: SendGrid::default(),
+            import: Import::default(),
         }
     }
 }
@@ -226,6 +261,28 @@ country = ["address.country", "country"]
 # nowhere is refused, naming the event.
 [segment.events]
 # "Sample Requested" = { type = "medical_information_requested", channel = "web" }
+
+# SendGrid's Event Webhook, POST /v1/webhooks/sendgrid. Without a key, SendGrid calls with an API
+# key of role ingest as the basic-auth user name (https://KEY:@host/v1/webhooks/sendgrid). With
+# SendGrid's Signed Event Webhook on, paste its verification key here: every request must then
+# carry a valid signature, and no API key is needed.
+[sendgrid]
+# verification_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE..."
+
+# openclm import calls: which column of a CRM call / key-message export holds each field (the
+# defaults fit a Veeva CRM Call2_Key_Message_vod__c export); --columns key=Column overrides. An
+# empty name leaves an optional field (call_time, presentation, reaction, channel) unread.
+[import.calls.columns]
+call_id = "Call2_vod__c"
+account_id = "Account_vod__c"
+call_date = "Call_Date_vod__c"
+call_time = "Start_Time_vod__c"
+rep_id = "OwnerId"
+presentation = "Presentation_ID_vod__c"
+key_message = "Key_Message_vod__c"
+duration = "Duration_vod__c"
+reaction = "Reaction_vod__c"
+channel = ""
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -297,6 +354,10 @@ impl Settings {
         if let Some(economics) = &self.economics {
             economics.validate()?;
         }
+        if let Some(key) = &self.sendgrid.verification_key {
+            openclm_server::sendgrid::VerificationKey::from_base64(key)
+                .map_err(|reason| anyhow::anyhow!("sendgrid.verification_key: {reason}"))?;
+        }
         Ok(())
     }
 
@@ -361,6 +422,34 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert_eq!(e, "economics.response_value: must be a number above 0");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_sendgrid_key_that_is_no_p256_public_key_names_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bad.toml",
+                "[sendgrid]\nverification_key = \"bm90IGEga2V5\"\n",
+            )?;
+            let e = Settings::load(Some(Path::new("bad.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("sendgrid.verification_key: "), "{e}");
+            use base64::Engine;
+            use p256::pkcs8::EncodePublicKey;
+            let signing = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
+            let der = p256::PublicKey::from(signing.verifying_key())
+                .to_public_key_der()
+                .unwrap();
+            let key = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+            jail.create_file(
+                "good.toml",
+                &format!("[sendgrid]\nverification_key = \"{key}\"\n"),
+            )?;
+            let s = Settings::load(Some(Path::new("good.toml")), Overrides::default()).unwrap();
+            assert!(crate::api_config(&s).sendgrid_key.is_some());
             Ok(())
         });
     }

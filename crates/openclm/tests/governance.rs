@@ -114,6 +114,8 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
         route("POST", "/v1/batch", A::IngestEvents).body(json!({"batch": [
             {"type": "page", "anonymousId": format!("v-{who}")}]})),
         route("POST", "/v1/import", A::IngestEvents).body(json!({"batch": []})),
+        route("POST", "/v1/webhooks/sendgrid", A::IngestEvents).body(json!([{"sg_event_id": format!("sg-{who}"),
+            "event": "delivered", "email": "nobody@example.org", "timestamp": 1_790_000_000}])),
         route("PUT", format!("/v1/hcps/new-{who}"), A::WriteHcps).body(
             json!({"name": "Dr. New", "specialty": "gp", "country": "DE", "territory": "T-0"}),
         ),

@@ -73,9 +73,11 @@ async fn every_call_is_taken_with_a_write_key_and_a_resend_is_a_no_op() {
     let r = app
         .client
         .post(format!("{}/v1/page", app.base))
-        .json(&json!({"writeKey": app.ingest, "userId": "CRM-0", "name": "Dosing",
+        .json(
+            &json!({"writeKey": app.ingest, "userId": "CRM-0", "name": "Dosing",
                       "messageId": "ajs-2", "timestamp": "2026-11-02T08:01:00Z",
-                      "properties": {"url": "https://brand.example/dosing", "title": "Dosing"}}))
+                      "properties": {"url": "https://brand.example/dosing", "title": "Dosing"}}),
+        )
         .send()
         .await
         .unwrap();
@@ -93,12 +95,7 @@ async fn every_call_is_taken_with_a_write_key_and_a_resend_is_a_no_op() {
     let events = timeline(&app, "hcp-0").await;
     let kinds: Vec<(&str, &str)> = events
         .iter()
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap(),
-                e["channel"].as_str().unwrap(),
-            )
-        })
+        .map(|e| (e["type"].as_str().unwrap(), e["channel"].as_str().unwrap()))
         .collect();
     assert_eq!(
         kinds,
@@ -121,8 +118,14 @@ async fn every_call_is_taken_with_a_write_key_and_a_resend_is_a_no_op() {
         .json()
         .await
         .unwrap();
-    assert_eq!(state["state"]["channels"]["email"]["machine_opens"], 1, "{state}");
-    assert_eq!(state["state"]["channels"]["email"]["human_opens"], 0, "{state}");
+    assert_eq!(
+        state["state"]["channels"]["email"]["machine_opens"], 1,
+        "{state}"
+    );
+    assert_eq!(
+        state["state"]["channels"]["email"]["human_opens"], 0,
+        "{state}"
+    );
 
     // The same message again changes nothing; the same id with other content is refused.
     let before = app.event_count().await;
@@ -213,8 +216,10 @@ async fn an_anonymous_visitors_events_are_held_until_identify_or_alias_names_the
     assert_eq!(status, 200);
     let events = timeline(&app, "hcp-2").await;
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|e| e["type"] == "content_viewed"
-        && e["event"]["url"] == "https://brand.example/efficacy"));
+    assert!(
+        events.iter().all(|e| e["type"] == "content_viewed"
+            && e["event"]["url"] == "https://brand.example/efficacy")
+    );
     // Later anonymous events of the same device go straight to the HCP.
     let (_, body) = post(&app, "/v1/page", &page("p-4", "anon-a")).await;
     assert_eq!(body["accepted"], 1, "{body}");
@@ -243,7 +248,12 @@ async fn identify_traits_update_the_hcp_and_group_adds_a_segment() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let hcp: Value = app.get(&app.admin, "/v1/hcps/hcp-0").await.json().await.unwrap();
+    let hcp: Value = app
+        .get(&app.admin, "/v1/hcps/hcp-0")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hcp["email"], "dr.test0@clinic.example");
     assert_eq!(hcp["specialty"], "cardiology");
     assert_eq!(hcp["name"], "Dr. Test 0", "untouched fields stay");
@@ -255,7 +265,12 @@ async fn identify_traits_update_the_hcp_and_group_adds_a_segment() {
     )
     .await;
     assert_eq!(status, 200);
-    let hcp: Value = app.get(&app.admin, "/v1/hcps/hcp-0").await.json().await.unwrap();
+    let hcp: Value = app
+        .get(&app.admin, "/v1/hcps/hcp-0")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hcp["segments"], json!(["group:HOSP-7"]));
 
     // An unknown user with complete traits becomes an HCP; with some traits, is refused.
@@ -267,10 +282,18 @@ async fn identify_traits_update_the_hcp_and_group_adds_a_segment() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let hcp: Value = app.get(&app.admin, "/v1/hcps/crm-CRM-99").await.json().await.unwrap();
+    let hcp: Value = app
+        .get(&app.admin, "/v1/hcps/crm-CRM-99")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hcp["name"], "Grace Hopper");
     assert_eq!(hcp["country"], "FR");
-    assert_eq!(hcp["external_ids"], json!([{"system": "crm", "id": "CRM-99"}]));
+    assert_eq!(
+        hcp["external_ids"],
+        json!([{"system": "crm", "id": "CRM-99"}])
+    );
     let (status, body) = post(
         &app,
         "/v1/identify",
@@ -300,7 +323,10 @@ async fn limits_are_refused_whole_naming_the_limit() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("32 KB"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("32 KB"),
+        "{body}"
+    );
 
     let small = |i: usize| json!({"type": "track", "userId": "CRM-0", "event": "Email Opened", "messageId": format!("s-{i}")});
     let (status, body) = post(
@@ -310,15 +336,26 @@ async fn limits_are_refused_whole_naming_the_limit() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("2500 messages"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2500 messages"),
+        "{body}"
+    );
 
     let mut batch: Vec<Value> = (0..3).map(small).collect();
-    batch.push(json!({"type": "track", "userId": "CRM-0", "event": "Email Opened",
-                      "properties": {"note": "y".repeat(33 * 1024)}}));
+    batch.push(
+        json!({"type": "track", "userId": "CRM-0", "event": "Email Opened",
+                      "properties": {"note": "y".repeat(33 * 1024)}}),
+    );
     let (status, body) = post(&app, "/v1/batch", &json!({"batch": batch})).await;
     assert_eq!(status, 400);
     let error = body["error"]["message"].as_str().unwrap();
-    assert!(error.contains("batch[3]") && error.contains("32 KB"), "{body}");
+    assert!(
+        error.contains("batch[3]") && error.contains("32 KB"),
+        "{body}"
+    );
 
     let (status, body) = post(
         &app,
@@ -328,8 +365,18 @@ async fn limits_are_refused_whole_naming_the_limit() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("500 KB"), "{body}");
-    assert_eq!(app.event_count().await, 0, "nothing of a refused batch is stored");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("500 KB"),
+        "{body}"
+    );
+    assert_eq!(
+        app.event_count().await,
+        0,
+        "nothing of a refused batch is stored"
+    );
 }
 
 #[tokio::test]
@@ -375,8 +422,16 @@ async fn a_batch_answers_each_message_and_keeps_the_good_ones() {
     );
     let events = timeline(&app, "hcp-1").await;
     assert_eq!(events.len(), 2);
-    assert!(events.iter().any(|e| e["type"] == "slide_viewed" && e["event"]["dwell_ms"] == 14_000));
-    assert!(events.iter().any(|e| e["type"] == "video_progress" && e["event"]["percent"] == 100.0));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "slide_viewed" && e["event"]["dwell_ms"] == 14_000)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "video_progress" && e["event"]["percent"] == 100.0)
+    );
 
     // A body that is not JSON, or not a batch, is refused naming why.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", app.ingest));
@@ -392,7 +447,10 @@ async fn a_batch_answers_each_message_and_keeps_the_good_ones() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["field"], "body");
     let (status, body) = post(&app, "/v1/batch", &json!({"messages": []})).await;
-    assert_eq!((status, body["error"]["field"].clone()), (422, json!("batch")));
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (422, json!("batch"))
+    );
 }
 
 #[tokio::test]
@@ -406,8 +464,17 @@ async fn free_text_in_properties_is_screened_for_adverse_events() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let cases: Value = app.get(&app.admin, "/v1/ae-cases").await.json().await.unwrap();
-    let cases = cases["items"].as_array().or(cases.as_array()).unwrap().clone();
+    let cases: Value = app
+        .get(&app.admin, "/v1/ae-cases")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cases = cases["items"]
+        .as_array()
+        .or(cases.as_array())
+        .unwrap()
+        .clone();
     assert_eq!(cases.len(), 1, "{cases:?}");
     let events = timeline(&app, "hcp-2").await;
     assert!(

@@ -56,7 +56,8 @@ fn clock_skew_is_corrected_from_sent_at_and_the_receive_time() {
 
 #[test]
 fn messages_without_an_id_are_identified_by_their_text_and_long_ids_by_a_hash() {
-    let body = json!({"userId": "u1", "event": "Email Opened", "timestamp": "2026-03-02T09:00:00Z"});
+    let body =
+        json!({"userId": "u1", "event": "Email Opened", "timestamp": "2026-03-02T09:00:00Z"});
     let a = read_one(body.clone(), Some(Call::Track)).unwrap();
     let b = read_one(body, Some(Call::Track)).unwrap();
     assert_eq!(a.event_id, b.event_id);
@@ -76,7 +77,11 @@ fn messages_without_an_id_are_identified_by_their_text_and_long_ids_by_a_hash() 
 #[test]
 fn bad_messages_name_the_field() {
     let cases = [
-        (json!({"event": "Email Opened"}), Some(Call::Track), "userId"),
+        (
+            json!({"event": "Email Opened"}),
+            Some(Call::Track),
+            "userId",
+        ),
         (json!([1, 2]), Some(Call::Track), "message"),
         (json!({"userId": {"a": 1}}), Some(Call::Track), "userId"),
         (
@@ -86,7 +91,11 @@ fn bad_messages_name_the_field() {
         ),
         (json!({"userId": "u"}), None, "type"),
         (json!({"userId": "u", "type": "purchase"}), None, "type"),
-        (json!({"userId": "u", "messageId": ""}), Some(Call::Page), "messageId"),
+        (
+            json!({"userId": "u", "messageId": ""}),
+            Some(Call::Page),
+            "messageId",
+        ),
     ];
     for (body, call, field) in cases {
         let e = read_one(body.clone(), call).unwrap_err();
@@ -115,7 +124,10 @@ fn track_events_map_by_name_and_properties_fill_the_contract() {
     assert_eq!(object["content_id"], "DET-1");
     assert_eq!(object["property_source"], "ipad");
     assert_eq!(object["ip"], "10.0.0.1");
-    assert!(object.get("context").is_none(), "the context is not kept whole");
+    assert!(
+        object.get("context").is_none(),
+        "the context is not kept whole"
+    );
     let event = parse_event(object, "CRM-1", &properties(&m)).unwrap();
     assert_eq!(event.kind, EventType::SlideViewed);
     assert_eq!(event.key_message.as_deref(), Some("KM-3"));

@@ -1600,6 +1600,22 @@ impl crate::Store for PgStore {
         .await
     }
 
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT email, id FROM hcps WHERE NOT is_stub AND email = ANY($1)
+                 ORDER BY email, id",
+            )
+            .await?;
+        client
+            .query(&stmt, &[&emails])
+            .await?
+            .iter()
+            .map(|r| Ok((r.get(0), crate::rows::stored_hcp_id(r.get(1))?)))
+            .collect()
+    }
+
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;

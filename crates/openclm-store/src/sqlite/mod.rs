@@ -1581,10 +1581,8 @@ impl crate::Store for SqliteStore {
         user_id: String,
         now: Timestamp,
     ) -> Result<Vec<crate::ParkedEvent>> {
-        self.with_conn(move |conn, _| {
-            identity::link(conn, &source, &anonymous_id, &user_id, now)
-        })
-        .await
+        self.with_conn(move |conn, _| identity::link(conn, &source, &anonymous_id, &user_id, now))
+            .await
     }
 
     async fn unpark(
@@ -1595,6 +1593,26 @@ impl crate::Store for SqliteStore {
     ) -> Result<usize> {
         self.with_conn(move |conn, _| identity::unpark(conn, &source, &anonymous_id, &event_ids))
             .await
+    }
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        self.with_conn(move |conn, _| {
+            let list = serde_json::Value::from(emails).to_string();
+            let mut stmt = conn.prepare_cached(
+                "SELECT email, id FROM hcps
+                 WHERE is_stub = 0 AND email IN (SELECT value FROM json_each(?1))
+                 ORDER BY email, id",
+            )?;
+            let pairs = stmt
+                .query_map([list], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            pairs
+                .into_iter()
+                .map(|(email, id)| Ok((email, crate::rows::stored_hcp_id(&id)?)))
+                .collect()
+        })
+        .await
     }
 }
 
