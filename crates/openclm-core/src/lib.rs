@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod channel;
 pub mod consent;
 pub mod content;
+pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod event;

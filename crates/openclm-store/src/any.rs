@@ -443,4 +443,42 @@ impl Store for AnyStore {
     ) -> Result<usize> {
         delegate!(self.cancel_suggestions(cancellations, now))
     }
+
+    async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
+        delegate!(self.claim_deliveries(claim))
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery_id: String,
+        lease_token: String,
+        outcome: crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        delegate!(self.finish_delivery(delivery_id, lease_token, outcome, now))
+    }
+
+    async fn get_delivery(&self, delivery_id: String) -> Result<Option<crate::Delivery>> {
+        delegate!(self.get_delivery(delivery_id))
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: crate::DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::Delivery>> {
+        delegate!(self.list_deliveries(filter, page))
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery_id: String,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        delegate!(self.retry_delivery(delivery_id, now))
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
+        delegate!(self.delivery_counts())
+    }
 }
