@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod campaign;
 pub mod decide;
+pub mod delivery;
 mod error;
 pub mod evaluate;
 pub mod governance;
@@ -41,6 +42,8 @@ pub struct ApiConfig {
     /// Screens free text that reaches the API other than in events (reps' notes on suggestions),
     /// as the store screens events.
     pub screener: Arc<openclm_core::pv::Screener>,
+    /// The outbound delivery queue: webhooks, attempts, backoff, leases.
+    pub delivery: delivery::DeliveryConfig,
 }
 
 impl Default for ApiConfig {
@@ -55,6 +58,7 @@ impl Default for ApiConfig {
             session_idle_ms: 30 * 60 * 1000,
             session_max_ms: 12 * 60 * 60 * 1000,
             screener: Arc::new(openclm_core::pv::Screener::default()),
+            delivery: delivery::DeliveryConfig::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use openclm_core::{Channel, FieldError};
 use crate::{Delivery, DeliveryCount, Result, StoreError};
 
 /// Checks that `token` is the current lease of a pending delivery.
-pub(crate) fn check_lease(current: &Delivery, token: &str) -> std::result::Result<(), FieldError> {
+pub fn check_lease(current: &Delivery, token: &str) -> std::result::Result<(), FieldError> {
     if current.status != DeliveryStatus::Pending {
         return Err(FieldError::new(
             "lease_token",

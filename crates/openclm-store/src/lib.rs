@@ -24,6 +24,7 @@ use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp}
 use serde::Serialize;
 
 pub use any::AnyStore;
+pub use delivery::check_lease;
 pub use postgres::{PgStore, create_schema, drop_schema, is_postgres_url, url_with_schema};
 pub use sqlite::{SqliteStore, sqlite_path};
 pub use transfer::TableDigest;

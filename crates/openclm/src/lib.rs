@@ -354,6 +354,7 @@ pub async fn serve(
     };
     let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
     let folder = openclm_server::report::spawn_kpi_folder(state.clone());
+    let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
     openclm_server::governance::spawn_ae_watch(
         state.store.clone(),
         state.clock.clone(),
@@ -367,6 +368,9 @@ pub async fn serve(
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();
     folder.abort();
+    if let Some(pusher) = pusher {
+        pusher.abort();
+    }
     Ok(())
 }
 
@@ -380,6 +384,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         session_idle_ms: settings.sessions.idle_minutes * 60_000,
         session_max_ms: settings.sessions.max_hours * 3_600_000,
         screener: std::sync::Arc::new(openclm_core::pv::Screener::new(&settings.pharmacovigilance)),
+        delivery: settings.delivery.config(),
     }
 }
 
