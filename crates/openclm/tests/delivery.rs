@@ -621,7 +621,7 @@ async fn delivery_systems_pull_under_leases_and_acknowledge() {
     );
     now.fetch_add(2_001, Ordering::SeqCst);
     let (_, retried) = pull(&app, &app.ingest, "channel=email").await;
-    assert_eq!(ids(&retried), [failed.clone()]);
+    assert_eq!(ids(&retried), std::slice::from_ref(failed));
     assert_eq!(retried["deliveries"][0]["attempt"], 3);
 }
 
