@@ -541,10 +541,10 @@ pub(crate) async fn ack<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListQuery {
-    status: Option<String>,
-    channel: Option<String>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
     #[serde(flatten)]
-    page: PageQuery,
+    pub page: PageQuery,
 }
 
 /// `GET /v1/deliveries?status=…&channel=…`: the queue, by delivery id, paged.

@@ -458,6 +458,90 @@ async fn an_always_failing_receiver_gets_dead_letters_with_the_last_status_and_r
     assert_eq!(r.status(), 404);
 }
 
+/// The dashboard's delivery page shows the queue and the dead letters; a marketer queues one
+/// again with its form (CSRF-checked), an analyst sees no button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_page_lists_dead_letters_and_retries_them() {
+    let (receiver, url) = Receiver::start(i64::MAX, 500).await;
+    let (app, _now, state) = pinned(config(Some(&url), 1, 1_000)).await;
+    world(&app, 2).await;
+    let decided = decide(&app, &[0, 1]).await;
+    let round = push_due(&state, &reqwest::Client::new()).await.unwrap();
+    assert_eq!(round.failed, 2);
+    assert_eq!(receiver.posts().len(), 2);
+    app.user("mia", "marketer", &[]).await;
+    app.user("ana", "analyst", &[]).await;
+    let client = |user: &'static str| {
+        let base = app.base.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let r = client
+                .post(format!("{base}/login"))
+                .form(&[
+                    ("user_id", user),
+                    ("password", common::PASSWORD),
+                    ("next", "/"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            client
+        }
+    };
+    let analyst = client("ana").await;
+    let html = analyst
+        .get(format!("{}/deliveries", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id = format!("dlv_{}", decided["hcp-0"]);
+    assert!(html.contains(&id) && html.contains("http_500"), "{html}");
+    assert!(!html.contains("/retry"), "an analyst cannot retry");
+    let marketer = client("mia").await;
+    let html = marketer
+        .get(format!("{}/deliveries", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"data-kpi="deliveries_dead">2<"#), "{html}");
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_owned();
+    let retry = format!("{}/deliveries/{id}/retry", app.base);
+    let r = marketer
+        .post(&retry)
+        .form(&[("csrf", "0000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(deliveries(&app, "dead").await.len(), 2);
+    let r = marketer
+        .post(&retry)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let pending = deliveries(&app, "pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["delivery_id"], id.as_str());
+}
+
 async fn pull(app: &TestApp, key: &str, query: &str) -> (u16, Value) {
     let r = app.get(key, &format!("/v1/deliveries/next?{query}")).await;
     (r.status().as_u16(), r.json().await.unwrap())
