@@ -40,6 +40,8 @@ struct Receiver {
     posts: Arc<Mutex<Vec<Post>>>,
     failures: Arc<AtomicI64>,
     status: Arc<AtomicI64>,
+    /// How long it takes to answer, in milliseconds.
+    delay_ms: Arc<AtomicI64>,
 }
 
 impl Receiver {
@@ -79,6 +81,10 @@ async fn receive(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
+    let delay = r.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
     let json: Value = serde_json::from_slice(&body).unwrap();
     let id = json["delivery_id"].as_str().unwrap().to_owned();
     // The signature header: t=<seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">.
@@ -792,4 +798,209 @@ async fn only_decisions_a_system_sends_are_queued() {
     assert!(deliveries(&app, "pending").await.is_empty());
     let _ = decide(&app, &[1]).await;
     assert_eq!(deliveries(&app, "pending").await.len(), 1);
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_openclm");
+
+async fn cli(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(BIN)
+        .args(args)
+        .env("OPENCLM_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `openclm serve` as its own process, once it answers.
+async fn serve(config: &str, db: &str) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(BIN)
+        .args(["--config", config, "serve", "--database-url", db])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("OPENCLM_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+            && r.status() == 200
+        {
+            return (child, base);
+        }
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The server is killed with SIGKILL while it pushes; after a restart, every decision is
+/// delivered, each HCP has one receipt, and nothing is lost (an item in flight at the kill may
+/// be posted again: the receiver de-duplicates by delivery id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_survive_sigkill_at_least_once() {
+    const N: usize = 30;
+    let (receiver, url) = Receiver::start(0, 200).await;
+    receiver.delay_ms.store(25, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db").to_str().unwrap().to_owned();
+    let config = dir.path().join("openclm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[delivery]\nbackoff_base_ms = 20\nbackoff_cap_ms = 200\nlease_ms = 500\n\
+             batch_size = 4\npoll_ms = 10\n[delivery.targets.email]\nurl = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let csv: String =
+        std::iter::once(
+            "id,name,specialty,country,territory,segments,email,external_ids".to_owned(),
+        )
+        .chain((0..N).map(|i| {
+            format!("hcp-{i},Dr. Crash {i},cardiology,DE,T-1,,dr{i}@example.org,crm:CRM-{i}")
+        }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let csv_path = dir.path().join("hcps.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let with_db = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        v.extend(["--database-url".to_owned(), db.clone()]);
+        v
+    };
+    let run = |args: Vec<String>| async move {
+        cli(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
+    };
+    run(with_db(&["import", "hcps", csv_path.to_str().unwrap()])).await;
+    let key = |role: &str| with_db(&["keys", "create", "--role", role]);
+    let admin = run(key("admin")).await.lines().last().unwrap().to_owned();
+    let ingest = run(key("ingest")).await.lines().last().unwrap().to_owned();
+
+    let (mut server, base) = serve(&config, &db).await;
+    let client = reqwest::Client::new();
+    let content = json!({"title": "EM-1", "kind": "email_template", "product": "cardiozan",
+        "topics": ["efficacy"], "status": "approved", "approval_code": "CZ-1",
+        "approved_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
+    let r = client
+        .put(format!("{base}/v1/content/EM-1"))
+        .bearer_auth(&ingest)
+        .json(&content)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let grants: Vec<Value> = (0..N)
+        .map(|i| {
+            let mut e = event(&format!("grant-{i}"), i, 1);
+            e["type"] = json!("consent_changed");
+            e["state"] = json!("granted");
+            e
+        })
+        .collect();
+    let r: Value = client
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(&ingest)
+        .json(&grants)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["accepted"], N, "{r}");
+    let hcps: Vec<String> = (0..N).map(|i| format!("hcp-{i}")).collect();
+    let decided: Value = client
+        .post(format!("{base}/v1/decide"))
+        .bearer_auth(&admin)
+        .json(&json!({"hcps": hcps, "channels": ["email"], "n": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let decisions: Vec<String> = decided["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["decision_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(decisions.len(), N);
+
+    // Killed mid-queue: some taken, others not yet.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.posts().len() < N / 3 {
+        assert!(Instant::now() < deadline, "nothing was pushed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    let before = receiver.by_id().len();
+    assert!(before < N, "the kill came after the last delivery");
+
+    let (mut server, base) = serve(&config, &db).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let page: Value = client
+            .get(format!("{base}/v1/deliveries?status=delivered&limit=1000"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["deliveries"].as_array().unwrap().len() == N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all delivered after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let by_id = receiver.by_id();
+    let mut taken: Vec<String> = by_id
+        .iter()
+        .filter(|(_, posts)| posts.iter().any(|p| p.answered == 200))
+        .map(|(id, _)| id.clone())
+        .collect();
+    taken.sort();
+    let mut expected: Vec<String> = decisions.iter().map(|d| format!("dlv_{d}")).collect();
+    expected.sort();
+    assert_eq!(taken, expected);
+    // Only items in flight at the kill may have come twice.
+    let repeats: usize = by_id.values().map(|p| p.len() - 1).sum();
+    assert!(repeats <= 4, "{repeats} repeated posts");
+    for i in 0..N {
+        let timeline: Value = client
+            .get(format!("{base}/v1/hcps/hcp-{i}/timeline?type=sent"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline["items"].as_array().unwrap().len(),
+            1,
+            "hcp-{i}: {timeline}"
+        );
+    }
+    server.start_kill().unwrap();
 }
