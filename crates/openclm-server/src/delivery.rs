@@ -373,8 +373,11 @@ pub fn spawn_delivery_pusher<S: Store>(state: AppState<S>) -> Option<tokio::task
         return None;
     }
     Some(tokio::spawn(async move {
+        // A redirect is an answer like any other non-2xx: following it would post the HCP's
+        // address to a place nobody configured.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(state.config.delivery.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         let mut tick =
