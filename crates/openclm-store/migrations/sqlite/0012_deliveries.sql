@@ -1,5 +1,7 @@
 -- The outbound delivery queue: one row per decision a delivery system is to send, written in the
 -- transaction that logs the decision, so a logged decision is never lost to the queue.
+-- Decisions logged before this migration are not queued: sending them now, perhaps weeks late,
+-- is not what anyone decided.
 -- `due_at` is when the item may next be offered; while leased to a sender it is the lease's end,
 -- so an expired lease offers the item again without a sweep. `lease_token` names the current
 -- lease: an answer carrying another token is stale.
