@@ -127,6 +127,11 @@ impl Delivery {
             self.timeout_ms >= 100,
             "delivery.timeout_ms: must be 100 or more"
         );
+        // A post still waiting when its lease ends could be made again by another node.
+        anyhow::ensure!(
+            (self.timeout_ms as i64) < self.lease_ms,
+            "delivery.timeout_ms: must be shorter than lease_ms"
+        );
         for (channel, target) in &self.targets {
             anyhow::ensure!(
                 openclm_core::delivery::delivered_by_system(*channel),

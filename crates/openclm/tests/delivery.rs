@@ -862,7 +862,7 @@ async fn deliveries_survive_sigkill_at_least_once() {
         &config,
         format!(
             "[delivery]\nbackoff_base_ms = 20\nbackoff_cap_ms = 200\nlease_ms = 500\n\
-             batch_size = 4\npoll_ms = 10\n[delivery.targets.email]\nurl = \"{url}\"\n"
+             batch_size = 4\npoll_ms = 10\ntimeout_ms = 400\n[delivery.targets.email]\nurl = \"{url}\"\n"
         ),
     )
     .unwrap();
