@@ -531,6 +531,14 @@ mod tests {
                 e,
                 "delivery.targets.sms.url: must be an http:// or https:// URL"
             );
+            jail.create_file(
+                "slow.toml",
+                "[delivery]\nlease_ms = 1000\ntimeout_ms = 5000\n",
+            )?;
+            let e = Settings::load(Some(Path::new("slow.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "delivery.timeout_ms: must be shorter than lease_ms");
             Ok(())
         });
     }
