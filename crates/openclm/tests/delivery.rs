@@ -590,6 +590,9 @@ async fn delivery_systems_pull_under_leases_and_acknowledge() {
 
     let (status, body) = pull(&app, &app.read, "channel=email").await;
     assert_eq!(status, 403, "{body}");
+    let r = app.get(&app.read, "/v1/deliveries?status=gone").await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "status");
     let (status, body) = pull(&app, &app.ingest, "limit=5").await;
     assert_eq!(
         (status, &body["error"]["field"]),
