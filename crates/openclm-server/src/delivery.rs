@@ -128,9 +128,9 @@ struct ContentFacts {
 }
 
 /// Checks, before an attempt, that the delivery may still go out: its content approved and in
-/// force for this HCP, the HCP's consent for the channel still on record, an address where the
-/// channel needs one. `Err` carries the reason it must be cancelled (codes and rule texts only,
-/// never personal data).
+/// force for this HCP, the HCP's consent for the channel still on record, its decision still
+/// holding its place under the caps, an address where the channel needs one. `Err` carries the
+/// reason it must be cancelled (codes and rule texts only, never personal data).
 async fn may_send<S: Store>(
     store: &S,
     rules: &Rules,
@@ -159,6 +159,16 @@ async fn may_send<S: Store>(
         .and_then(|()| rules.check_consent(&facts, d.channel, now));
     if let Err(v) = checked {
         return Ok(Err(format!("{}: {}", v.code, v.reason)));
+    }
+    // The caps counted this touch only while its decision held its place (`reserve_hours`);
+    // sent later, it could exceed them. Withdrawal releases the hold at once too.
+    let Some(decision) = store.get_decision(d.decision_id.clone()).await? else {
+        return Ok(Err("decision_missing".into()));
+    };
+    if decision.reserved_until.is_some_and(|until| until <= now) {
+        return Ok(Err(
+            "decision_released: the decision no longer holds its place under the caps".into(),
+        ));
     }
     let address = if needs_address(d.channel) {
         match hcp.email.clone() {

@@ -722,8 +722,8 @@ async fn delivery_systems_pull_under_leases_and_acknowledge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_that_may_no_longer_go_out_are_cancelled_and_never_sent() {
     let (receiver, url) = Receiver::start(0, 200).await;
-    let (app, _now, state) = pinned(config(Some(&url), 8, 1_000)).await;
-    world(&app, 3).await;
+    let (app, now, state) = pinned(config(Some(&url), 8, 1_000)).await;
+    world(&app, 4).await;
     let decided = decide(&app, &[0, 1]).await;
     // hcp-0 withdraws email consent after the decision, before its delivery.
     let mut withdrawal = event("withdraw-0", 0, 2);
@@ -757,6 +757,26 @@ async fn deliveries_that_may_no_longer_go_out_are_cancelled_and_never_sent() {
         "{cancelled:?}"
     );
     assert!(receipts(&app, "hcp-0").await.is_empty());
+
+    // A decision whose hold on the caps ended (72 hours) before it could be sent is not sent
+    // late: the caps stopped counting it.
+    let stale = decide(&app, &[3]).await;
+    now.fetch_add(72 * 3_600_000, Ordering::SeqCst);
+    let round = push_due(&state, &client).await.unwrap();
+    assert_eq!((round.leased, round.cancelled), (1, 1));
+    assert_eq!(receiver.posts().len(), 1);
+    let cancelled = deliveries(&app, "cancelled").await;
+    let late = cancelled
+        .iter()
+        .find(|d| d["decision_id"] == stale["hcp-3"].as_str())
+        .unwrap();
+    assert!(
+        late["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("decision_released"),
+        "{late}"
+    );
 
     // Content withdrawn between the decision and its delivery is never sent.
     let later = decide(&app, &[2]).await;
