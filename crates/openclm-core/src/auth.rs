@@ -56,10 +56,15 @@ pub enum Action {
     ReadAudit,
     PrivacyRequests,
     ManageUsers,
+    /// A delivery system leases due deliveries and reports what came of them.
+    PullDeliveries,
+    ReadDeliveries,
+    /// Puts dead letters back in the delivery queue.
+    RetryDeliveries,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 23] = [
         Action::IngestEvents,
         Action::WriteHcps,
         Action::ReadHcps,
@@ -80,6 +85,9 @@ impl Action {
         Action::ReadAudit,
         Action::PrivacyRequests,
         Action::ManageUsers,
+        Action::PullDeliveries,
+        Action::ReadDeliveries,
+        Action::RetryDeliveries,
     ];
 }
 
@@ -163,6 +171,8 @@ impl Role {
                     | A::WriteCampaigns
                     | A::ReadReports
                     | A::ReadSuggestions
+                    | A::ReadDeliveries
+                    | A::RetryDeliveries
             ),
             Role::MlrReviewer => matches!(
                 action,
@@ -189,6 +199,7 @@ impl Role {
                     | A::ReadCampaigns
                     | A::ReadReports
                     | A::ReadSuggestions
+                    | A::ReadDeliveries
             ),
             // A CRM integration also relays reps' answers to their suggestions.
             Role::Ingest => matches!(
@@ -199,6 +210,7 @@ impl Role {
                     | A::ManageReps
                     | A::WriteConsent
                     | A::ActOnSuggestions
+                    | A::PullDeliveries
             ),
         };
         if all { Scope::All } else { Scope::Denied }

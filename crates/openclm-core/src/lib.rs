@@ -9,6 +9,7 @@ pub mod channel;
 pub mod consent;
 pub mod content;
 pub mod crm;
+pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod campaign;
 pub mod decide;
+pub mod delivery;
 mod error;
 pub mod evaluate;
 pub mod governance;
@@ -47,6 +48,8 @@ pub struct ApiConfig {
     pub segment: Arc<openclm_core::segment::SegmentConfig>,
     /// When set, SendGrid's webhook is accepted only with a valid signature by this key.
     pub sendgrid_key: Option<sendgrid::VerificationKey>,
+    /// The outbound delivery queue: webhooks, attempts, backoff, leases.
+    pub delivery: delivery::DeliveryConfig,
 }
 
 impl Default for ApiConfig {
@@ -63,6 +66,7 @@ impl Default for ApiConfig {
             screener: Arc::new(openclm_core::pv::Screener::default()),
             segment: Arc::new(openclm_core::segment::SegmentConfig::default()),
             sendgrid_key: None,
+            delivery: delivery::DeliveryConfig::default(),
         }
     }
 }

@@ -143,6 +143,14 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/v1/overview", get(crate::overview::get_overview::<S>))
         .merge(crate::segment::routes::<S>())
         .route("/v1/webhooks/sendgrid", post(crate::sendgrid::webhook::<S>))
+        .route("/v1/deliveries", get(crate::delivery::list::<S>))
+        .route("/v1/deliveries/next", get(crate::delivery::next::<S>))
+        .route("/v1/deliveries/summary", get(crate::delivery::summary::<S>))
+        .route("/v1/deliveries/{id}/ack", post(crate::delivery::ack::<S>))
+        .route(
+            "/v1/deliveries/{id}/retry",
+            post(crate::delivery::retry::<S>),
+        )
         .merge(crate::web::routes::<S>())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)
@@ -163,7 +171,7 @@ pub(crate) struct PageQuery {
 }
 
 impl PageQuery {
-    fn parse(self) -> Result<PageRequest, ApiError> {
+    pub(crate) fn parse(self) -> Result<PageRequest, ApiError> {
         let limit = match self.limit.as_deref() {
             None => DEFAULT_PAGE,
             Some(text) => match text.parse::<usize>() {

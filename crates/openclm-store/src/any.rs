@@ -487,4 +487,42 @@ impl Store for AnyStore {
     async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
         delegate!(self.hcps_by_email(emails))
     }
+
+    async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
+        delegate!(self.claim_deliveries(claim))
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery_id: String,
+        lease_token: String,
+        outcome: crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        delegate!(self.finish_delivery(delivery_id, lease_token, outcome, now))
+    }
+
+    async fn get_delivery(&self, delivery_id: String) -> Result<Option<crate::Delivery>> {
+        delegate!(self.get_delivery(delivery_id))
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: crate::DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::Delivery>> {
+        delegate!(self.list_deliveries(filter, page))
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery_id: String,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        delegate!(self.retry_delivery(delivery_id, now))
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
+        delegate!(self.delivery_counts())
+    }
 }

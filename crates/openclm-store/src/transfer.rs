@@ -327,6 +327,27 @@ pub const TABLES: &[TableSpec] = &[
         text_key: true,
         generated: None,
     },
+    TableSpec {
+        name: "deliveries",
+        columns: &[
+            "delivery_id",
+            "decision_id",
+            "hcp_key",
+            "channel",
+            "content_id",
+            "campaign_id",
+            "status",
+            "attempts",
+            "due_at",
+            "lease_token",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ],
+        key: &["delivery_id"],
+        text_key: true,
+        generated: None,
+    },
     // The activity rollup is copied with the events it has folded: the target's cursor is set
     // after them (`PgStore::copy_from_sqlite`), so nothing is counted twice.
     TableSpec {

@@ -850,6 +850,7 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "screening_counts",
             "suppressions",
             "sends",
+            "deliveries",
             "activity_days",
             "activity_content",
             "activity_reach",
@@ -864,7 +865,7 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     assert_eq!(
         rows,
         [
-            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
         ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
@@ -3155,6 +3156,426 @@ async fn hcps_are_found_by_email_for_a_whole_batch(db: TestDb) {
     assert!(asked(&["gone@example.org"]).await.is_empty());
 }
 
+/// The outbound delivery queue: a delivery per system-sent decision, written with it; leases that
+/// concurrent claimers never share; retries at the time given; dead letters and their retry;
+/// cancellation by withdrawal; stale leases refused.
+async fn delivery_queue_leases_retries_dead_letters_and_cancels(db: TestDb) {
+    use openclm_core::audit::NewAudit;
+    use openclm_core::delivery::DeliveryStatus;
+    use openclm_store::{DeliveryClaim, DeliveryFilter, DeliveryOutcome};
+    let store = fresh(&db).await;
+    let other = db.open().await;
+    let item = |id: &str| {
+        ContentInput {
+            id: Some(id.into()),
+            title: Some("t".into()),
+            kind: Some("email_template".into()),
+            product: Some("cardiozan".into()),
+            status: Some("approved".into()),
+            approval_code: Some("C-1".into()),
+            approved_at: Some("2026-01-01T00:00:00Z".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    };
+    store
+        .put_content(vec![item("CZ-EM-1"), item("CZ-EM-2")], "test".into(), NOW)
+        .await
+        .unwrap();
+    let t = NOW.millis();
+    let visit = openclm_store::DecisionRecord {
+        chosen_channel: Some(Channel::FaceToFace),
+        ..email_decision("dec_visit", "CZ-EM-1", t, [1, 2, 3], None)
+    };
+    let held = openclm_store::DecisionRecord {
+        chosen_content: None,
+        chosen_channel: None,
+        ..email_decision("dec_held", "CZ-EM-1", t, [1, 2, 3], None)
+    };
+    let logged = store
+        .log_decisions(vec![
+            email_decision("dec_1", "CZ-EM-1", t, [1, 2, 3], None),
+            email_decision("dec_2", "CZ-EM-1", t + 1, [1, 2, 3], None),
+            email_decision("dec_3", "CZ-EM-1", t + 2, [1, 2, 3], None),
+            email_decision("dec_4", "CZ-EM-2", t + 3, [1, 2, 3], None),
+            visit,
+            held,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(logged, [true; 6]);
+    // Reps make visits and a held decision sends nothing: four deliveries, all pending.
+    let pending = store
+        .list_deliveries(
+            DeliveryFilter {
+                status: Some(DeliveryStatus::Pending),
+                channel: None,
+            },
+            PageRequest {
+                cursor: None,
+                limit: 3,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = pending
+        .items
+        .iter()
+        .map(|d| d.delivery_id.as_str())
+        .collect();
+    assert_eq!(ids, ["dlv_dec_1", "dlv_dec_2", "dlv_dec_3"]);
+    assert_eq!(pending.next_cursor.as_deref(), Some("dlv_dec_3"));
+    let d1 = &pending.items[0];
+    assert_eq!(
+        (d1.decision_id.as_str(), d1.hcp_id.as_str(), d1.channel),
+        ("dec_1", "hcp-a", Channel::Email)
+    );
+    assert_eq!((d1.attempts, d1.due_at), (0, NOW));
+    let counts = store.delivery_counts().await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].status, counts[0].channel, counts[0].count),
+        (DeliveryStatus::Pending, Channel::Email, 4)
+    );
+
+    let claim = |token: &str, at: i64, limit: usize| DeliveryClaim {
+        channels: vec![Channel::Email],
+        limit,
+        lease_ms: 60_000,
+        max_attempts: 3,
+        token: token.into(),
+        now: Timestamp::from_millis(at),
+    };
+    // Oldest due first; a leased item is nobody else's until its lease ends.
+    let first = store
+        .claim_deliveries(claim("lease-a", t + 10, 2))
+        .await
+        .unwrap();
+    let mut got: Vec<(&str, u32)> = first
+        .iter()
+        .map(|d| (d.delivery_id.as_str(), d.attempts))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("dlv_dec_1", 1), ("dlv_dec_2", 1)]);
+    let second = other
+        .claim_deliveries(claim("lease-b", t + 10, 10))
+        .await
+        .unwrap();
+    let mut got: Vec<&str> = second.iter().map(|d| d.delivery_id.as_str()).collect();
+    got.sort();
+    assert_eq!(got, ["dlv_dec_3", "dlv_dec_4"]);
+    assert!(
+        store
+            .claim_deliveries(claim("lease-c", t + 20, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Other channels are not offered.
+    let sms = DeliveryClaim {
+        channels: vec![Channel::Sms],
+        ..claim("lease-c", t + 100_000, 10)
+    };
+    assert!(store.claim_deliveries(sms).await.unwrap().is_empty());
+
+    // A stale token is refused, naming the field; the right one records the outcome.
+    let now = Timestamp::from_millis(t + 30);
+    let stale = store
+        .finish_delivery(
+            "dlv_dec_1".into(),
+            "lease-b".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(stale.field, "lease_token");
+    let done = store
+        .finish_delivery(
+            "dlv_dec_1".into(),
+            "lease-a".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, DeliveryStatus::Delivered);
+    let again = store
+        .finish_delivery(
+            "dlv_dec_1".into(),
+            "lease-a".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(again.field, "lease_token");
+    assert!(
+        store
+            .finish_delivery(
+                "dlv_none".into(),
+                "x".into(),
+                DeliveryOutcome::Delivered,
+                now
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A failure is offered again at the time given, not before.
+    let retry_at = Timestamp::from_millis(t + 5_000);
+    let failed = store
+        .finish_delivery(
+            "dlv_dec_2".into(),
+            "lease-a".into(),
+            DeliveryOutcome::Retry {
+                error: "http_503".into(),
+                at: retry_at,
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (failed.status, failed.due_at, failed.last_error.as_deref()),
+        (DeliveryStatus::Pending, retry_at, Some("http_503"))
+    );
+    assert!(
+        store
+            .claim_deliveries(claim("lease-d", t + 4_999, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store
+        .claim_deliveries(claim("lease-d", t + 5_000, 10))
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        (retried[0].delivery_id.as_str(), retried[0].attempts),
+        ("dlv_dec_2", 2)
+    );
+
+    // Withdrawal cancels the content's pending deliveries in its own transaction, leased or not.
+    let mut withdrawn = store
+        .get_content("CZ-EM-2".into(), NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = (withdrawn.status, withdrawn.content_hash());
+    withdrawn.withdraw("mlr", "label change", now).unwrap();
+    let (applied, _) = store
+        .transition_content(
+            withdrawn,
+            expected,
+            NewAudit::new("user:mlr", "withdraw", "content/CZ-EM-2"),
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(applied);
+    let cancelled = store
+        .get_delivery("dlv_dec_4".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cancelled.status, cancelled.last_error.as_deref()),
+        (
+            DeliveryStatus::Cancelled,
+            Some("content CZ-EM-2 is withdrawn")
+        )
+    );
+    let late = store
+        .finish_delivery(
+            "dlv_dec_4".into(),
+            "lease-b".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(late.field, "lease_token");
+
+    // An expired lease offers the item again under a new token; the old one is stale. After the
+    // last allowed attempt, an expired lease makes a dead letter.
+    let reoffered = store
+        .claim_deliveries(claim("lease-e", t + 60_010, 10))
+        .await
+        .unwrap();
+    assert_eq!(reoffered.len(), 1);
+    assert_eq!(
+        (reoffered[0].delivery_id.as_str(), reoffered[0].attempts),
+        ("dlv_dec_3", 2)
+    );
+    let stale = store
+        .finish_delivery(
+            "dlv_dec_3".into(),
+            "lease-b".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(stale.field, "lease_token");
+    let dead = store
+        .finish_delivery(
+            "dlv_dec_3".into(),
+            "lease-e".into(),
+            DeliveryOutcome::Dead {
+                error: "http_500".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (dead.status, dead.last_error.as_deref()),
+        (DeliveryStatus::Dead, Some("http_500"))
+    );
+    let reclaimed = store
+        .claim_deliveries(claim("lease-f", t + 70_000, 10))
+        .await
+        .unwrap();
+    assert_eq!(reclaimed[0].attempts, 3);
+    assert!(
+        store
+            .claim_deliveries(claim("lease-g", t + 200_000, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let expired = store
+        .get_delivery("dlv_dec_2".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (expired.status, expired.last_error.as_deref()),
+        (DeliveryStatus::Dead, Some("lease_expired"))
+    );
+
+    // A dead letter goes back in the queue, due now, its attempts counted afresh; nothing else
+    // can be retried.
+    let requeued = store
+        .retry_delivery("dlv_dec_3".into(), Timestamp::from_millis(t + 300_000))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (requeued.status, requeued.attempts, requeued.due_at.millis()),
+        (DeliveryStatus::Pending, 0, t + 300_000)
+    );
+    let refused = store
+        .retry_delivery("dlv_dec_1".into(), now)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.field, "delivery");
+    assert!(
+        store
+            .retry_delivery("dlv_none".into(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let counts: Vec<(DeliveryStatus, u64)> = store
+        .delivery_counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| (c.status, c.count))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (DeliveryStatus::Pending, 1),
+            (DeliveryStatus::Delivered, 1),
+            (DeliveryStatus::Dead, 1),
+            (DeliveryStatus::Cancelled, 1)
+        ]
+    );
+
+    // Four handles claiming at once never lease one item twice, and together lease them all.
+    let batch: Vec<_> = (0..40)
+        .map(|i| email_decision(&format!("dec_many_{i:02}"), "CZ-EM-1", t, [1, 2, 3], None))
+        .collect();
+    store.log_decisions(batch).await.unwrap();
+    let handles = [
+        store.clone(),
+        other.clone(),
+        db.open().await,
+        db.open().await,
+    ];
+    let mut seen = std::collections::HashMap::new();
+    loop {
+        let rounds = claim_on_every_handle(&handles, t + 400_000).await;
+        let total: usize = rounds.iter().map(Vec::len).sum();
+        if total == 0 {
+            break;
+        }
+        for (h, claimed) in rounds.iter().enumerate() {
+            for d in claimed {
+                assert!(
+                    seen.insert(d.delivery_id.clone(), h).is_none(),
+                    "{} leased twice",
+                    d.delivery_id
+                );
+            }
+        }
+    }
+    // The 40 new ones and the requeued dead letter.
+    assert_eq!(seen.len(), 41);
+}
+
+/// Claims from every handle at once, up to 4 items each.
+async fn claim_on_every_handle(handles: &[AnyStore], at: i64) -> Vec<Vec<openclm_store::Delivery>> {
+    let tasks: Vec<_> = handles
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.claim_deliveries(openclm_store::DeliveryClaim {
+                    channels: vec![Channel::Email],
+                    limit: 4,
+                    lease_ms: 600_000,
+                    max_attempts: 3,
+                    token: format!("many-{i}"),
+                    now: Timestamp::from_millis(at),
+                })
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -3207,6 +3628,7 @@ on_every_backend!(
     simulation_runs_keep_the_latest_and_round_trip_their_body,
     anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
     hcps_are_found_by_email_for_a_whole_batch,
+    delivery_queue_leases_retries_dead_letters_and_cancels,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their

@@ -358,6 +358,7 @@ pub async fn serve(
     };
     let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
     let folder = openclm_server::report::spawn_kpi_folder(state.clone());
+    let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
     openclm_server::governance::spawn_ae_watch(
         state.store.clone(),
         state.clock.clone(),
@@ -371,6 +372,9 @@ pub async fn serve(
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();
     folder.abort();
+    if let Some(pusher) = pusher {
+        pusher.abort();
+    }
     Ok(())
 }
 
@@ -388,6 +392,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         // Checked when the settings were loaded.
         sendgrid_key: (settings.sendgrid.verification_key.as_deref())
             .and_then(|key| openclm_server::sendgrid::VerificationKey::from_base64(key).ok()),
+        delivery: settings.delivery.config(),
     }
 }
 

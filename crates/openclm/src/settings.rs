@@ -47,6 +47,9 @@ pub struct Settings {
     /// File imports.
     #[serde(default)]
     pub import: Import,
+    /// The outbound delivery queue: webhooks per channel, attempts, backoff, leases.
+    #[serde(default)]
+    pub delivery: Delivery,
 }
 
 /// File imports (`openclm import`).
@@ -72,6 +75,140 @@ pub struct SendGrid {
     /// SendGrid's public verification key (base64 DER); when set, only signed requests count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_key: Option<String>,
+}
+
+/// How decisions are delivered: pushed to a webhook per channel, or pulled by delivery systems.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// Attempts before a delivery becomes a dead letter.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each, with jitter, up to the cap.
+    pub backoff_base_ms: i64,
+    pub backoff_cap_ms: i64,
+    /// How long a sender holds the deliveries it leased before they are offered again.
+    pub lease_ms: i64,
+    /// Deliveries leased per round of the pusher.
+    pub batch_size: usize,
+    /// How often the pusher looks for due deliveries.
+    pub poll_ms: u64,
+    /// How long the pusher waits for a receiver's answer.
+    pub timeout_ms: u64,
+    /// The webhook of each channel pushed; other channels wait to be pulled.
+    pub targets: std::collections::BTreeMap<openclm_core::Channel, DeliveryTarget>,
+}
+
+/// One channel's webhook.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryTarget {
+    pub url: String,
+    /// Signs every body with HMAC-SHA256 when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Shows everything but the secret.
+impl std::fmt::Debug for DeliveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryTarget")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        let d = openclm_server::delivery::DeliveryConfig::default();
+        Self {
+            max_attempts: d.max_attempts,
+            backoff_base_ms: d.backoff_base_ms,
+            backoff_cap_ms: d.backoff_cap_ms,
+            lease_ms: d.lease_ms,
+            batch_size: d.batch_size,
+            poll_ms: d.poll_ms,
+            timeout_ms: d.timeout_ms,
+            targets: Default::default(),
+        }
+    }
+}
+
+impl Delivery {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=100).contains(&self.max_attempts),
+            "delivery.max_attempts: must be from 1 to 100"
+        );
+        anyhow::ensure!(
+            self.backoff_base_ms >= 1,
+            "delivery.backoff_base_ms: must be 1 or more"
+        );
+        anyhow::ensure!(
+            self.backoff_cap_ms >= self.backoff_base_ms,
+            "delivery.backoff_cap_ms: must be at least backoff_base_ms"
+        );
+        anyhow::ensure!(
+            self.lease_ms >= 100,
+            "delivery.lease_ms: must be 100 or more"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.batch_size),
+            "delivery.batch_size: must be from 1 to 1000"
+        );
+        anyhow::ensure!(self.poll_ms >= 10, "delivery.poll_ms: must be 10 or more");
+        anyhow::ensure!(
+            self.timeout_ms >= 100,
+            "delivery.timeout_ms: must be 100 or more"
+        );
+        // A post still waiting when its lease ends could be made again by another node.
+        anyhow::ensure!(
+            (self.timeout_ms as i64) < self.lease_ms,
+            "delivery.timeout_ms: must be shorter than lease_ms"
+        );
+        for (channel, target) in &self.targets {
+            anyhow::ensure!(
+                openclm_core::delivery::delivered_by_system(*channel),
+                "delivery.targets.{channel}: reps deliver {channel}; it has no webhook"
+            );
+            let url = target.url.to_ascii_lowercase();
+            anyhow::ensure!(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "delivery.targets.{channel}.url: must be an http:// or https:// URL"
+            );
+            anyhow::ensure!(
+                target.secret.as_ref().is_none_or(|s| s.len() >= 16),
+                "delivery.targets.{channel}.secret: must be at least 16 characters"
+            );
+        }
+        Ok(())
+    }
+
+    /// The server's view of these settings.
+    pub fn config(&self) -> openclm_server::delivery::DeliveryConfig {
+        openclm_server::delivery::DeliveryConfig {
+            targets: self
+                .targets
+                .iter()
+                .map(|(c, t)| {
+                    (
+                        *c,
+                        openclm_server::delivery::DeliveryTarget {
+                            url: t.url.clone(),
+                            secret: t.secret.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            max_attempts: self.max_attempts,
+            backoff_base_ms: self.backoff_base_ms,
+            backoff_cap_ms: self.backoff_cap_ms,
+            lease_ms: self.lease_ms,
+            batch_size: self.batch_size,
+            poll_ms: self.poll_ms,
+            timeout_ms: self.timeout_ms,
+        }
+    }
 }
 
 /// How long login sessions live.
@@ -111,6 +248,7 @@ impl std::fmt::Debug for Settings {
             .field("segment", &self.segment)
             .field("sendgrid", &self.sendgrid)
             .field("import", &self.import)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
@@ -132,6 +270,7 @@ impl Default for Settings {
             segment: SegmentConfig::default(),
             sendgrid: SendGrid::default(),
             import: Import::default(),
+            delivery: Delivery::default(),
         }
     }
 }
@@ -283,6 +422,26 @@ key_message = "Key_Message_vod__c"
 duration = "Duration_vod__c"
 reaction = "Reaction_vod__c"
 channel = ""
+# The outbound delivery queue. Every decision a delivery system sends (email, SMS, app, web,
+# banner, webinar, mail; not reps' visits) is queued with the decision itself. A channel with a
+# target is pushed to its webhook (POST, JSON, header Idempotency-Key: <delivery id>; with a
+# secret, X-OpenCLM-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">); the others
+# wait for a delivery system to pull them (GET /v1/deliveries/next). Content approval and consent
+# are checked again before every attempt. Any answer but 2xx is retried after
+# backoff_base_ms × 2^(attempt − 1) (drawn in its upper half, at most backoff_cap_ms) until
+# max_attempts; then the delivery is a dead letter, to be retried by a person.
+[delivery]
+max_attempts = 8
+backoff_base_ms = 30000
+backoff_cap_ms = 3600000
+# Leased deliveries not answered within this time are offered again.
+lease_ms = 60000
+batch_size = 50
+poll_ms = 1000
+timeout_ms = 10000
+# [delivery.targets.email]
+# url = "https://esp.example.org/hooks/openclm"
+# secret = "a long random string shared with the receiver"
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -358,6 +517,7 @@ impl Settings {
             openclm_server::sendgrid::VerificationKey::from_base64(key)
                 .map_err(|reason| anyhow::anyhow!("sendgrid.verification_key: {reason}"))?;
         }
+        self.delivery.validate()?;
         Ok(())
     }
 
@@ -450,6 +610,59 @@ mod tests {
             )?;
             let s = Settings::load(Some(Path::new("good.toml")), Overrides::default()).unwrap();
             assert!(crate::api_config(&s).sendgrid_key.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn delivery_targets_come_from_the_file_are_checked_and_their_secret_is_not_shown() {
+        use openclm_core::Channel;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "brand.toml",
+                "[delivery]\nmax_attempts = 3\n[delivery.targets.email]\nurl = \"https://esp.example.org/in\"\nsecret = \"0123456789abcdef-secret\"\n",
+            )?;
+            let s = Settings::load(Some(Path::new("brand.toml")), Overrides::default()).unwrap();
+            let config = s.delivery.config();
+            assert_eq!(config.max_attempts, 3);
+            assert_eq!(
+                config.targets[&Channel::Email].url,
+                "https://esp.example.org/in"
+            );
+            assert_eq!(config.lease_ms, 60_000);
+            let shown = format!("{s:?}");
+            assert!(!shown.contains("0123456789abcdef-secret"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+            jail.create_file(
+                "visits.toml",
+                "[delivery.targets.face_to_face]\nurl = \"https://crm.example.org\"\n",
+            )?;
+            let e = Settings::load(Some(Path::new("visits.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "delivery.targets.face_to_face: reps deliver face_to_face; it has no webhook"
+            );
+            jail.create_file(
+                "ftp.toml",
+                "[delivery.targets.sms]\nurl = \"ftp://sms.example.org\"\n",
+            )?;
+            let e = Settings::load(Some(Path::new("ftp.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "delivery.targets.sms.url: must be an http:// or https:// URL"
+            );
+            jail.create_file(
+                "slow.toml",
+                "[delivery]\nlease_ms = 1000\ntimeout_ms = 5000\n",
+            )?;
+            let e = Settings::load(Some(Path::new("slow.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "delivery.timeout_ms: must be shorter than lease_ms");
             Ok(())
         });
     }

@@ -166,6 +166,12 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
         route("GET", "/v1/keys", A::ManageUsers),
         route("POST", "/v1/keys", A::ManageUsers).body(json!({"role": "analyst", "label": "bi"})),
         route("DELETE", "/v1/keys/000000000000", A::ManageUsers),
+        route("GET", "/v1/deliveries?status=dead", A::ReadDeliveries),
+        route("GET", "/v1/deliveries/summary", A::ReadDeliveries),
+        route("GET", "/v1/deliveries/next?channel=email&limit=1", A::PullDeliveries),
+        route("POST", "/v1/deliveries/dlv_none/ack", A::PullDeliveries)
+            .body(json!({"lease_token": "lease_0", "outcome": "delivered"})),
+        route("POST", "/v1/deliveries/dlv_none/retry", A::RetryDeliveries),
     ];
     // Routes on one record, in and out of the rep's territory.
     for (object, hcp, rep, suggestion) in [

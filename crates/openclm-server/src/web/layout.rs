@@ -19,10 +19,11 @@ pub(crate) enum Nav {
     Rep,
     Simulator,
     Audit,
+    Deliveries,
 }
 
 impl Nav {
-    const ALL: [Nav; 8] = [
+    const ALL: [Nav; 9] = [
         Nav::Overview,
         Nav::Campaigns,
         Nav::Hcps,
@@ -31,6 +32,7 @@ impl Nav {
         Nav::Rep,
         Nav::Simulator,
         Nav::Audit,
+        Nav::Deliveries,
     ];
 
     fn label(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Nav {
             Nav::Rep => "Suggestions",
             Nav::Simulator => "Simulator",
             Nav::Audit => "Audit & privacy",
+            Nav::Deliveries => "Deliveries",
         }
     }
 
@@ -56,6 +59,7 @@ impl Nav {
             Nav::Rep => "/rep",
             Nav::Simulator => "/simulator",
             Nav::Audit => "/audit",
+            Nav::Deliveries => "/deliveries",
         }
     }
 
@@ -69,6 +73,7 @@ impl Nav {
             Nav::Pv => viewer.may(Action::ReadAeCases),
             Nav::Rep => viewer.may(Action::ReadSuggestions),
             Nav::Audit => viewer.may(Action::ReadAudit) || viewer.may(Action::PrivacyRequests),
+            Nav::Deliveries => viewer.may(Action::ReadDeliveries),
         }
     }
 

@@ -11,6 +11,7 @@ mod audit;
 mod campaigns;
 mod charts;
 mod content;
+mod deliveries;
 mod hcps;
 mod layout;
 mod overview;
@@ -60,6 +61,8 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/audit", get(audit::show::<S>))
         .route("/privacy/export", post(audit::export::<S>))
         .route("/privacy/erase", post(audit::erase::<S>))
+        .route("/deliveries", get(deliveries::show::<S>))
+        .route("/deliveries/{id}/retry", post(deliveries::retry::<S>))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
 }
@@ -339,6 +342,7 @@ pub(crate) const NOTICES: &[&str] = &[
     "Suggestion dismissed.",
     "Suggestion completed: the call is logged.",
     "The HCP was erased; the AE cases and the audit trail are kept.",
+    "Dead letter queued again.",
 ];
 
 // ---- sign in and out ------------------------------------------------------------------------

@@ -145,6 +145,7 @@ pub(super) async fn save_wave(
         }
         let logged = insert_decisions(client, &wave.decisions).await?;
         super::governance::record_sends(client, &wave.decisions, &logged).await?;
+        super::delivery::enqueue(client, &wave.decisions, &logged).await?;
     }
     let stmt = client
         .prepare_cached(

@@ -420,6 +420,7 @@ pub(super) async fn transition_content(
                 &[&content.id, &now.millis()],
             )
             .await?;
+        super::delivery::cancel_for_content(tx, &content.id, &why, now).await?;
     }
     append_audit(tx, held, vec![audit], now).await?;
     Ok(Some((true, effect)))

@@ -5,6 +5,7 @@
 
 mod activity;
 mod campaign;
+mod delivery;
 mod governance;
 mod identity;
 mod ingest;
@@ -100,6 +101,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "anonymous_visitors",
         include_str!("../../migrations/postgres/0010_anonymous_visitors.sql"),
+    ),
+    (
+        11,
+        "deliveries",
+        include_str!("../../migrations/postgres/0011_deliveries.sql"),
     ),
 ];
 
@@ -1342,6 +1348,7 @@ impl crate::Store for PgStore {
         let tx = client.transaction().await?;
         let logged = suggest::insert_decisions(&tx, &decisions).await?;
         governance::record_sends(&tx, &decisions, &logged).await?;
+        delivery::enqueue(&tx, &decisions, &logged).await?;
         tx.commit().await?;
         Ok(logged)
     }
@@ -1614,6 +1621,68 @@ impl crate::Store for PgStore {
             .iter()
             .map(|r| Ok((r.get(0), crate::rows::stored_hcp_id(r.get(1))?)))
             .collect()
+    }
+
+    async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let claimed = delivery::claim(&tx, &claim).await?;
+            tx.commit().await?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery_id: String,
+        lease_token: String,
+        outcome: crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let done = delivery::finish(&tx, &delivery_id, &lease_token, &outcome, now).await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, delivery_id: String) -> Result<Option<crate::Delivery>> {
+        let client = self.client().await?;
+        delivery::get(&client, &delivery_id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: crate::DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::Delivery>> {
+        let client = self.client().await?;
+        delivery::list(&client, &filter, &page).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery_id: String,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let done = delivery::retry(&tx, &delivery_id, now).await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
+        let client = self.client().await?;
+        delivery::counts(&client).await
     }
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {

@@ -113,6 +113,7 @@ pub(super) fn save_wave(conn: &mut Connection, wave: &NewWave) -> Result<(WaveRe
     }
     let logged = insert_decisions(&tx, &wave.decisions)?;
     super::governance::record_sends(&tx, &wave.decisions, &logged)?;
+    super::delivery::enqueue(&tx, &wave.decisions, &logged)?;
     let stored = wave_row(&tx, &wave.campaign_id, wave.wave)?
         .ok_or_else(|| StoreError::Corrupt("campaign_waves: the wave just written".into()))?;
     tx.commit()?;

@@ -341,6 +341,7 @@ pub(super) fn transition_content(
                AND (reserved_until IS NULL OR reserved_until > ?2)",
             params![content.id, now.millis()],
         )? as u64;
+        super::delivery::cancel_for_content(tx, &content.id, &why, now)?;
     }
     append_audit(tx, vec![audit], now)?;
     Ok(Some((true, effect)))

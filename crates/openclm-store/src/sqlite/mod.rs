@@ -3,6 +3,7 @@
 
 mod activity;
 mod campaign;
+mod delivery;
 mod governance;
 mod identity;
 mod kpi;
@@ -103,6 +104,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "anonymous_visitors",
         include_str!("../../migrations/sqlite/0011_anonymous_visitors.sql"),
+    ),
+    (
+        12,
+        "deliveries",
+        include_str!("../../migrations/sqlite/0012_deliveries.sql"),
     ),
 ];
 
@@ -1307,6 +1313,7 @@ impl crate::Store for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let logged = suggest::insert_decisions(&tx, &decisions)?;
             governance::record_sends(&tx, &decisions, &logged)?;
+            delivery::enqueue(&tx, &decisions, &logged)?;
             tx.commit()?;
             Ok(logged)
         })
@@ -1555,6 +1562,24 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
+        self.with_conn(move |conn, _| delivery::claim(conn, &claim))
+            .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery_id: String,
+        lease_token: String,
+        outcome: crate::DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        self.with_conn(move |conn, _| {
+            delivery::finish(conn, &delivery_id, &lease_token, &outcome, now)
+        })
+        .await
+    }
+
     async fn resolve_anonymous(
         &self,
         source: String,
@@ -1613,6 +1638,33 @@ impl crate::Store for SqliteStore {
                 .collect()
         })
         .await
+    }
+
+    async fn get_delivery(&self, delivery_id: String) -> Result<Option<crate::Delivery>> {
+        self.with_conn(move |conn, _| delivery::get_delivery(conn, &delivery_id))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: crate::DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::Delivery>> {
+        self.with_conn(move |conn, _| delivery::list(conn, &filter, &page))
+            .await
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery_id: String,
+        now: Timestamp,
+    ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
+        self.with_conn(move |conn, _| delivery::retry(conn, &delivery_id, now))
+            .await
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
+        self.with_conn(move |conn, _| delivery::counts(conn)).await
     }
 }
 

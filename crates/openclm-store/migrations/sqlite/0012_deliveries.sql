@@ -1,0 +1,27 @@
+-- The outbound delivery queue: one row per decision a delivery system is to send, written in the
+-- transaction that logs the decision, so a logged decision is never lost to the queue.
+-- Decisions logged before this migration are not queued: sending them now, perhaps weeks late,
+-- is not what anyone decided.
+-- `due_at` is when the item may next be offered; while leased to a sender it is the lease's end,
+-- so an expired lease offers the item again without a sweep. `lease_token` names the current
+-- lease: an answer carrying another token is stale.
+CREATE TABLE deliveries (
+    delivery_id  TEXT PRIMARY KEY,
+    decision_id  TEXT NOT NULL UNIQUE REFERENCES decisions (decision_id),
+    hcp_key      INTEGER NOT NULL REFERENCES hcps (hcp_key),
+    channel      INTEGER NOT NULL,
+    content_id   TEXT NOT NULL,
+    campaign_id  TEXT,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    due_at       INTEGER NOT NULL,
+    lease_token  TEXT,
+    -- The last failure (a status code or an error kind) or the reason of a cancellation; never a
+    -- receiver's body.
+    last_error   TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
+CREATE INDEX deliveries_status ON deliveries (status, delivery_id);
+CREATE INDEX deliveries_content ON deliveries (content_id) WHERE status = 'pending';
