@@ -19,7 +19,7 @@ use openclm_core::segment::{
     TraitChanges,
 };
 use openclm_core::{Event, FieldError, Hcp, Timestamp};
-use openclm_store::{IngestOutcome, ParkedEvent, Store, UnknownHcpPolicy, Upserted};
+use openclm_store::{IngestOutcome, Parked, ParkedEvent, Store, UnknownHcpPolicy, Upserted};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -368,6 +368,8 @@ async fn process<S: Store>(
     let mut ingest_at: Vec<usize> = Vec::new();
     let mut to_park: Vec<ParkedEvent> = Vec::new();
     let mut park_at: Vec<usize> = Vec::new();
+    // What a held event is, should its visitor turn out to be linked by the time it is held.
+    let mut park_objects: Vec<(Map<String, Value>, Map<String, Value>)> = Vec::new();
     for (index, p) in pending.iter_mut().enumerate() {
         let (event_id, user, object, properties, anonymous_id) = match p {
             Pending::Done(..) => continue,
@@ -408,9 +410,10 @@ async fn process<S: Store>(
                         to_park.push(ParkedEvent {
                             anonymous_id: anonymous_id.unwrap_or_default(),
                             event_id: event_id.clone(),
-                            payload: Value::Object(object).to_string(),
+                            payload: Value::Object(object.clone()).to_string(),
                         });
                         park_at.push(index);
+                        park_objects.push((object, properties.clone()));
                         *p = Pending::Done(Status::Held, Some(event_id), None);
                     }
                     Err(e) => *p = Pending::Done(Status::Rejected, Some(event_id), Some(e)),
@@ -423,9 +426,29 @@ async fn process<S: Store>(
             .store
             .park_anonymous(source.clone(), to_park, received_at)
             .await?;
-        for (i, newly) in park_at.into_iter().zip(parked) {
-            if !newly && let Pending::Done(status, ..) = &mut pending[i] {
-                *status = Status::Duplicate;
+        for ((i, outcome), (object, properties)) in
+            park_at.into_iter().zip(parked).zip(park_objects)
+        {
+            match outcome {
+                Parked::Held => {}
+                Parked::AlreadyHeld => {
+                    if let Pending::Done(status, ..) = &mut pending[i] {
+                        *status = Status::Duplicate;
+                    }
+                }
+                // Linked since this request looked: the event is the user's now.
+                Parked::Linked(user) => match segment::parse_event(object, &user, &properties) {
+                    Ok(event) => {
+                        to_ingest.push(event);
+                        ingest_at.push(i);
+                    }
+                    Err(e) => {
+                        if let Pending::Done(status, _, error) = &mut pending[i] {
+                            *status = Status::Rejected;
+                            *error = Some(e);
+                        }
+                    }
+                },
             }
         }
     }

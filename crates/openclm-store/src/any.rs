@@ -457,7 +457,7 @@ impl Store for AnyStore {
         source: String,
         events: Vec<crate::ParkedEvent>,
         now: Timestamp,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<crate::Parked>> {
         delegate!(self.park_anonymous(source, events, now))
     }
 

@@ -567,6 +567,17 @@ pub struct IntegrityReport {
     pub problems: Vec<String>,
 }
 
+/// What became of an event offered to be held for an anonymous visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parked {
+    /// Held until the visitor is linked.
+    Held,
+    /// Held already (a resend).
+    AlreadyHeld,
+    /// Not held: the visitor was linked to this user meanwhile, so the event is theirs to store.
+    Linked(String),
+}
+
 /// An event of a visitor a tracking source knows only by an anonymous id, held until the source
 /// identifies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -915,14 +926,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         source: String,
         anonymous_ids: Vec<String>,
     ) -> Result<Vec<(String, String)>>;
-    /// Holds events of visitors not yet identified; for each, `false` when an event with its id
-    /// is held already for that visitor (a resend).
+    /// Holds events of visitors not yet identified, each unless its visitor is linked by now (a
+    /// link and a hold of the same visitor never interleave, so no event is held after its
+    /// visitor's link released the others).
     async fn park_anonymous(
         &self,
         source: String,
         events: Vec<ParkedEvent>,
         now: Timestamp,
-    ) -> Result<Vec<bool>>;
+    ) -> Result<Vec<Parked>>;
     /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns the
     /// events held for it, oldest first, which stay held until [`Store::unpark`] removes them:
     /// the caller ingests them first, so a crash between the two loses nothing.

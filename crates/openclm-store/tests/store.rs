@@ -2883,7 +2883,7 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
 }
 
 async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db: TestDb) {
-    use openclm_store::ParkedEvent;
+    use openclm_store::{Parked, ParkedEvent};
     let store = fresh(&db).await;
     let parked = |anon: &str, id: &str| ParkedEvent {
         anonymous_id: anon.into(),
@@ -2910,7 +2910,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         )
         .await
         .unwrap();
-    assert_eq!(held, [true, true, true]);
+    assert_eq!(held, [Parked::Held, Parked::Held, Parked::Held]);
     // A resend is held once; another source is another id space.
     let again = store
         .park_anonymous(
@@ -2920,7 +2920,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         )
         .await
         .unwrap();
-    assert_eq!(again, [false]);
+    assert_eq!(again, [Parked::AlreadyHeld]);
     assert_eq!(
         store
             .resolve_anonymous("app".into(), vec!["anon-1".into()])
@@ -2978,6 +2978,16 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
             .unwrap()
             .is_empty()
     );
+    // A visitor linked meanwhile is not held: the event is the user's to store.
+    let late = store
+        .park_anonymous(
+            web(),
+            vec![parked("anon-1", "e-4")],
+            Timestamp::from_millis(4_500),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late, [Parked::Linked("A1".into())]);
     // The latest link wins (a shared device changes hands).
     store
         .link_anonymous(

@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use openclm_core::Timestamp;
 
-use crate::{ParkedEvent, Result};
+use crate::{Parked, ParkedEvent, Result};
 
 pub(super) async fn resolve(
     client: &impl GenericClient,
@@ -21,13 +21,44 @@ pub(super) async fn resolve(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// Serializes holds and links of one visitor: without it, a hold could read "not linked", a link
+/// commit and release what was held, and the hold then keep its event for good.
+async fn lock_visitors(
+    tx: &deadpool_postgres::Transaction<'_>,
+    source: &str,
+    anonymous_ids: &[&str],
+) -> Result<()> {
+    let mut keys: Vec<String> = anonymous_ids
+        .iter()
+        .map(|id| format!("{source}\n{id}"))
+        .collect();
+    // One order for every transaction, so two never wait on each other's locks.
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+            &[&key],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn park(
     client: &mut deadpool_postgres::Object,
     source: &str,
     events: &[ParkedEvent],
     now: Timestamp,
-) -> Result<Vec<bool>> {
+) -> Result<Vec<Parked>> {
     let tx = client.transaction().await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.anonymous_id.as_str()).collect();
+    lock_visitors(&tx, source, &ids).await?;
+    let linked = tx
+        .prepare_cached(
+            "SELECT user_id FROM anonymous_links WHERE source = $1 AND anonymous_id = $2",
+        )
+        .await?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO anonymous_events (source, anonymous_id, event_id, received_at, payload)
@@ -36,6 +67,10 @@ pub(super) async fn park(
         .await?;
     let mut parked = Vec::with_capacity(events.len());
     for e in events {
+        if let Some(row) = tx.query_opt(&linked, &[&source, &e.anonymous_id]).await? {
+            parked.push(Parked::Linked(row.get(0)));
+            continue;
+        }
         let n = tx
             .execute(
                 &stmt,
@@ -48,7 +83,11 @@ pub(super) async fn park(
                 ],
             )
             .await?;
-        parked.push(n == 1);
+        parked.push(if n == 1 {
+            Parked::Held
+        } else {
+            Parked::AlreadyHeld
+        });
     }
     tx.commit().await?;
     Ok(parked)
@@ -62,6 +101,7 @@ pub(super) async fn link(
     now: Timestamp,
 ) -> Result<Vec<ParkedEvent>> {
     let tx = client.transaction().await?;
+    lock_visitors(&tx, source, &[anonymous_id]).await?;
     tx.execute(
         "INSERT INTO anonymous_links (source, anonymous_id, user_id, linked_at)
          VALUES ($1, $2, $3, $4)

@@ -1719,7 +1719,7 @@ impl crate::Store for PgStore {
         source: String,
         events: Vec<crate::ParkedEvent>,
         now: Timestamp,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<crate::Parked>> {
         let mut client = self.client().await?;
         identity::park(&mut client, &source, &events, now).await
     }

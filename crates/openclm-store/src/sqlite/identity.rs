@@ -4,7 +4,7 @@
 use openclm_core::Timestamp;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::{ParkedEvent, Result};
+use crate::{Parked, ParkedEvent, Result};
 
 pub(super) fn resolve(
     conn: &Connection,
@@ -24,20 +24,31 @@ pub(super) fn resolve(
     Ok(found)
 }
 
+/// Holds the events of visitors not linked yet. The write lock taken first orders this after or
+/// before any link of the same visitor, never between its read and its release.
 pub(super) fn park(
     conn: &mut Connection,
     source: &str,
     events: &[ParkedEvent],
     now: Timestamp,
-) -> Result<Vec<bool>> {
+) -> Result<Vec<Parked>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut parked = Vec::with_capacity(events.len());
     {
+        let mut linked = tx.prepare_cached(
+            "SELECT user_id FROM anonymous_links WHERE source = ?1 AND anonymous_id = ?2",
+        )?;
         let mut stmt = tx.prepare_cached(
             "INSERT INTO anonymous_events (source, anonymous_id, event_id, received_at, payload)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )?;
         for e in events {
+            let mut rows = linked.query(params![source, e.anonymous_id])?;
+            if let Some(row) = rows.next()? {
+                parked.push(Parked::Linked(row.get(0)?));
+                continue;
+            }
+            drop(rows);
             let n = stmt.execute(params![
                 source,
                 e.anonymous_id,
@@ -45,7 +56,11 @@ pub(super) fn park(
                 now.millis(),
                 e.payload
             ])?;
-            parked.push(n == 1);
+            parked.push(if n == 1 {
+                Parked::Held
+            } else {
+                Parked::AlreadyHeld
+            });
         }
     }
     tx.commit()?;

@@ -1594,7 +1594,7 @@ impl crate::Store for SqliteStore {
         source: String,
         events: Vec<crate::ParkedEvent>,
         now: Timestamp,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<crate::Parked>> {
         self.with_conn(move |conn, _| identity::park(conn, &source, &events, now))
             .await
     }
