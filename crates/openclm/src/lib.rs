@@ -9,6 +9,8 @@ mod campaign;
 pub mod cli;
 pub mod demo;
 mod demo_story;
+pub mod export;
+mod bench_export;
 pub mod governance;
 pub mod import;
 mod report;
@@ -137,6 +139,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
+        Command::Export {
+            table,
+            format,
+            since,
+            output,
+        } => {
+            let since = since.as_deref().map(export::parse_since).transpose()?;
+            export::run(open_store(&settings).await?, table, format, since, output).await
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod activity;
 mod campaign;
+mod export;
 mod governance;
 mod ingest;
 mod kpi;
@@ -1592,6 +1593,26 @@ impl crate::Store for PgStore {
             Ok(cancelled)
         })
         .await
+    }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        let client = self.client().await?;
+        export::events(&client, after_seq, received_since, limit).await
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        let client = self.client().await?;
+        export::hcps(&client, after, updated_since, limit).await
     }
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {

@@ -3,6 +3,7 @@
 
 mod activity;
 mod campaign;
+mod export;
 mod governance;
 mod kpi;
 mod suggest;
@@ -1533,6 +1534,26 @@ impl crate::Store for SqliteStore {
             Ok(cancelled)
         })
         .await
+    }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        self.with_conn(move |conn, _| export::events(conn, after_seq, received_since, limit))
+            .await
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        self.with_conn(move |conn, _| export::hcps(conn, after, updated_since, limit))
+            .await
     }
 }
 
