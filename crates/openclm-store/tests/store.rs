@@ -2885,13 +2885,23 @@ async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: 
     // 25 events received now (one for an unknown HCP, which becomes a stub), then 10 received an
     // hour later but occurring earlier: late arrivals.
     let mut first: Vec<Event> = (0..24)
-        .map(|i| event(&format!("x{i:02}"), if i % 2 == 0 { "A1" } else { "B1" }, 100 + i, "face_to_face", "slide_viewed"))
+        .map(|i| {
+            event(
+                &format!("x{i:02}"),
+                if i % 2 == 0 { "A1" } else { "B1" },
+                100 + i,
+                "face_to_face",
+                "slide_viewed",
+            )
+        })
         .collect();
     first.push(
-        Event::from_json(json!({"event_id": "x-full", "occurred_at": "2026-02-01T10:00:00Z",
+        Event::from_json(
+            json!({"event_id": "x-full", "occurred_at": "2026-02-01T10:00:00Z",
             "hcp": "A1", "source": "crm", "channel": "email", "type": "clicked",
             "content_id": "C1", "campaign_id": "camp-1", "decision_id": "d-1", "rep_id": "rep-1",
-            "key_message": "km-1", "extra": "kept"}))
+            "key_message": "km-1", "extra": "kept"}),
+        )
         .unwrap(),
     );
     let out = store
@@ -2939,7 +2949,10 @@ async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: 
         let (rows, pages) = all_events(&store, None, 7).await;
         assert_eq!(rows.len(), 36, "round {round}");
         assert_eq!(pages, 6, "36 rows in pages of 7: five full, one short");
-        assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq), "storage order, no repeats");
+        assert!(
+            rows.windows(2).all(|w| w[0].seq < w[1].seq),
+            "storage order, no repeats"
+        );
         let mut ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
         ids.sort();
         ids.dedup();
@@ -2970,7 +2983,10 @@ async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: 
     let (recent, pages) = all_events(&store, Some(later), 3).await;
     let ids: Vec<&str> = recent.iter().map(|r| r.event_id.as_str()).collect();
     let expected: Vec<String> = (0..10).map(|i| format!("y{i:02}")).collect();
-    assert_eq!(ids, expected, "received at or after `since`, however early they occurred");
+    assert_eq!(
+        ids, expected,
+        "received at or after `since`, however early they occurred"
+    );
     assert_eq!(pages, 4);
     assert!(recent.iter().all(|r| r.received_at == later));
     assert!(
@@ -3004,17 +3020,27 @@ async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: 
     }
     let hcps = all_hcps(&store, None, 4).await;
     assert_eq!(hcps.len(), 13);
-    assert!(hcps.windows(2).all(|w| w[0].id < w[1].id), "by id, no repeats");
+    assert!(
+        hcps.windows(2).all(|w| w[0].id < w[1].id),
+        "by id, no repeats"
+    );
     assert_eq!(hcps.iter().filter(|h| h.is_stub).count(), 1);
     let a = hcps.iter().find(|h| h.id == "hcp-a").unwrap();
-    assert_eq!((a.name.as_str(), a.specialty.as_str()), ("Dr. hcp-a", "cardiology"));
+    assert_eq!(
+        (a.name.as_str(), a.specialty.as_str()),
+        ("Dr. hcp-a", "cardiology")
+    );
     assert_eq!(a.territory.as_deref(), Some("north"));
     assert_eq!(a.external_ids.len(), 1);
     assert_eq!(a.external_ids[0].id, "A1");
     assert_eq!((a.created_at, a.updated_at), (NOW, NOW));
     let updated = all_hcps(&store, Some(later), 3).await;
     assert_eq!(updated.len(), 10);
-    assert!(updated.iter().all(|h| h.id.starts_with("hcp-m") && h.updated_at == later));
+    assert!(
+        updated
+            .iter()
+            .all(|h| h.id.starts_with("hcp-m") && h.updated_at == later)
+    );
 }
 
 macro_rules! on_every_backend {

@@ -191,7 +191,8 @@ fn event_cells(e: ExportEvent) -> Vec<Cell> {
     // The payload parsed when it was stored; should it no longer, the columns taken from it stay
     // empty and the payload itself still goes out.
     let m: Measures = serde_json::from_str(&e.payload).unwrap_or_default();
-    let float = |v: Option<serde_json::Value>| v.and_then(|v| v.as_f64()).map_or(Cell::Null, Cell::Float);
+    let float =
+        |v: Option<serde_json::Value>| v.and_then(|v| v.as_f64()).map_or(Cell::Null, Cell::Float);
     vec![
         Cell::Text(e.event_id),
         Cell::Time(e.occurred_at),
@@ -527,7 +528,11 @@ impl<W: Write + Send> Sink for ParquetSink<W> {
                 (Cell::Date(d), Values::I32(v)) => v.push(i32::try_from(d)?),
                 (Cell::Float(f), Values::F64(v)) => v.push(f),
                 (Cell::Bool(b), Values::Bool(v)) => v.push(b),
-                (cell, _) => anyhow::bail!("column {}: {cell:?} is not a {:?}", column.name, column.kind),
+                (cell, _) => anyhow::bail!(
+                    "column {}: {cell:?} is not a {:?}",
+                    column.name,
+                    column.kind
+                ),
             }
             if !column.required {
                 self.defined[i].push(1);
@@ -624,7 +629,9 @@ pub async fn run(
         });
         store
             .append_audit(
-                vec![NewAudit::new(&cli_actor(), "export", format!("export/{name}")).new_value(what)],
+                vec![
+                    NewAudit::new(&cli_actor(), "export", format!("export/{name}")).new_value(what),
+                ],
                 now(),
             )
             .await?;
@@ -743,7 +750,9 @@ mod tests {
             "2026-03-01T00:00:00.000Z"
         );
         assert_eq!(
-            parse_since("2026-03-01T10:00:00+01:00").unwrap().to_string(),
+            parse_since("2026-03-01T10:00:00+01:00")
+                .unwrap()
+                .to_string(),
             "2026-03-01T09:00:00.000Z"
         );
         let e = parse_since("yesterday").unwrap_err().to_string();
@@ -774,6 +783,53 @@ mod tests {
         assert_eq!(cells[12], Cell::Int(1500));
         assert_eq!(cells[13], Cell::Float(2.0));
         assert_eq!(cells[14], Cell::Null);
+    }
+
+    #[test]
+    fn parquet_row_groups_hold_at_most_their_size_and_every_row_reads_back() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::RowAccessor;
+        const COLUMNS: &[Column] = &[req("n", Int), col("label", Text), req("at", Time)];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut sink: Box<dyn Sink> = Box::new(ParquetSink::new(file, COLUMNS).unwrap());
+        let rows = 2 * ROW_GROUP_ROWS + 17;
+        for n in 0..rows as i64 {
+            let label = if n % 3 == 0 {
+                Cell::Null
+            } else {
+                Cell::Text(format!("r{n}"))
+            };
+            sink.row(vec![
+                Cell::Int(n),
+                label,
+                Cell::Time(Timestamp::from_millis(n)),
+            ])
+            .unwrap();
+        }
+        sink.finish().unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, vec![50_000, 50_000, 17]);
+        let (mut sum, mut nulls) = (0i64, 0);
+        for row in reader.into_iter() {
+            let row = row.unwrap();
+            sum += row.get_long(0).unwrap();
+            nulls += usize::from(row.get_string(1).is_err());
+        }
+        let n = rows as i64;
+        assert_eq!(sum, n * (n - 1) / 2);
+        assert_eq!(nulls, rows.div_ceil(3));
+        // A required column refuses a null rather than writing a wrong file.
+        let file = std::fs::File::create(dir.path().join("u.parquet")).unwrap();
+        let mut sink = ParquetSink::new(file, COLUMNS).unwrap();
+        assert!(sink.row(vec![Cell::Null, Cell::Null, Cell::Null]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_decide;
+mod bench_export;
 mod bench_kpis;
 mod bench_pages;
 mod campaign;
@@ -10,7 +11,6 @@ pub mod cli;
 pub mod demo;
 mod demo_story;
 pub mod export;
-mod bench_export;
 pub mod governance;
 pub mod import;
 mod report;

@@ -68,7 +68,11 @@ pub(super) fn hcps(
          ORDER BY system, external_id",
     )?;
     let rows = stmt.query_map(
-        params![after, updated_since.map(Timestamp::millis), export_limit(limit)],
+        params![
+            after,
+            updated_since.map(Timestamp::millis),
+            export_limit(limit)
+        ],
         |r| {
             let key: i64 = r.get(0)?;
             let hcp = ExportHcp {
