@@ -6,7 +6,7 @@
 
 use openclm_core::Timestamp;
 use openclm_store::{AnyStore, DecisionFilter, PageRequest, Store};
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::reader::SerializedFileReader;
 use parquet::record::Field;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
