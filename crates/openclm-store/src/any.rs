@@ -525,4 +525,22 @@ impl Store for AnyStore {
     async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
         delegate!(self.delivery_counts())
     }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        delegate!(self.export_events(after_seq, received_since, limit))
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        delegate!(self.export_hcps(after, updated_since, limit))
+    }
 }

@@ -5,6 +5,7 @@ mod activity;
 mod any;
 mod audit;
 mod delivery;
+mod export;
 mod kpi;
 mod postgres;
 mod rows;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use any::AnyStore;
 pub use delivery::check_lease;
+pub use export::{ExportEvent, ExportHcp, MAX_EXPORT_PAGE};
 pub use postgres::{PgStore, create_schema, drop_schema, is_postgres_url, url_with_schema};
 pub use sqlite::{SqliteStore, sqlite_path};
 pub use transfer::TableDigest;
@@ -991,6 +993,26 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// How many deliveries stand in each status on each channel (combinations with none left
     /// out), sorted by status then channel.
     async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>>;
+
+    /// One page of the event export: stored events after the one numbered `after_seq`, in
+    /// storage order, received at or after `received_since` (so a load that starts again from
+    /// its last run's time also gets events that arrived late), at most `limit` (1 to
+    /// [`MAX_EXPORT_PAGE`]). The next page starts after the last `seq` returned; a short page is
+    /// the last.
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<ExportEvent>>;
+    /// One page of the HCP export: HCPs (stubs included) by id after `after`, updated at or
+    /// after `updated_since`, at most `limit` (1 to [`MAX_EXPORT_PAGE`]).
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<ExportHcp>>;
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

@@ -3586,6 +3586,170 @@ async fn claim_on_every_handle(handles: &[AnyStore], at: i64) -> Vec<Vec<openclm
     out
 }
 
+async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: TestDb) {
+    let store = fresh(&db).await;
+    let later = Timestamp::from_millis(NOW.millis() + 3_600_000);
+    // 25 events received now (one for an unknown HCP, which becomes a stub), then 10 received an
+    // hour later but occurring earlier: late arrivals.
+    let mut first: Vec<Event> = (0..24)
+        .map(|i| {
+            event(
+                &format!("x{i:02}"),
+                if i % 2 == 0 { "A1" } else { "B1" },
+                100 + i,
+                "face_to_face",
+                "slide_viewed",
+            )
+        })
+        .collect();
+    first.push(
+        Event::from_json(
+            json!({"event_id": "x-full", "occurred_at": "2026-02-01T10:00:00Z",
+            "hcp": "A1", "source": "crm", "channel": "email", "type": "clicked",
+            "content_id": "C1", "campaign_id": "camp-1", "decision_id": "d-1", "rep_id": "rep-1",
+            "key_message": "km-1", "extra": "kept"}),
+        )
+        .unwrap(),
+    );
+    let out = store
+        .ingest(first, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    let stub = store
+        .ingest(
+            vec![event("x-stub", "Z9", 1, "web", "content_viewed")],
+            UnknownHcpPolicy::CreateStub,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stub, vec![IngestOutcome::Accepted]);
+    let late: Vec<Event> = (0..10)
+        .map(|i| event(&format!("y{i:02}"), "A1", i, "email", "opened"))
+        .collect();
+    store
+        .ingest(late, UnknownHcpPolicy::Reject, later)
+        .await
+        .unwrap();
+
+    async fn all_events(
+        store: &AnyStore,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> (Vec<openclm_store::ExportEvent>, usize) {
+        let (mut after, mut rows, mut pages) = (0, Vec::new(), 0);
+        loop {
+            let page = store.export_events(after, since, limit).await.unwrap();
+            pages += 1;
+            let full = page.len() == limit;
+            if let Some(last) = page.last() {
+                after = last.seq;
+            }
+            rows.extend(page);
+            if !full {
+                return (rows, pages);
+            }
+        }
+    }
+    for round in 0..2 {
+        let (rows, pages) = all_events(&store, None, 7).await;
+        assert_eq!(rows.len(), 36, "round {round}");
+        assert_eq!(pages, 6, "36 rows in pages of 7: five full, one short");
+        assert!(
+            rows.windows(2).all(|w| w[0].seq < w[1].seq),
+            "storage order, no repeats"
+        );
+        let mut ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 36, "no event lost or repeated");
+        let full = rows.iter().find(|r| r.event_id == "x-full").unwrap();
+        assert_eq!(full.hcp_id, "hcp-a");
+        assert_eq!(full.channel, Channel::Email);
+        assert_eq!(full.kind, EventType::Clicked);
+        assert_eq!(full.received_at, NOW);
+        assert_eq!(full.occurred_at.to_string(), "2026-02-01T10:00:00.000Z");
+        assert_eq!(
+            (full.content_id.as_deref(), full.campaign_id.as_deref()),
+            (Some("C1"), Some("camp-1"))
+        );
+        assert_eq!(
+            (full.decision_id.as_deref(), full.rep_id.as_deref()),
+            (Some("d-1"), Some("rep-1"))
+        );
+        let payload: serde_json::Value = serde_json::from_str(&full.payload).unwrap();
+        assert_eq!(payload["key_message"], "km-1");
+        assert_eq!(payload["extra"], "kept");
+        assert_eq!(rows.iter().filter(|r| r.hcp_id == "hcp-b").count(), 12);
+        let stub_row = rows.iter().find(|r| r.event_id == "x-stub").unwrap();
+        assert!(!["hcp-a", "hcp-b"].contains(&stub_row.hcp_id.as_str()));
+        // The same rows once SQLite has merged its tail into the index.
+        store.merge_index().await.unwrap();
+    }
+    let (recent, pages) = all_events(&store, Some(later), 3).await;
+    let ids: Vec<&str> = recent.iter().map(|r| r.event_id.as_str()).collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("y{i:02}")).collect();
+    assert_eq!(
+        ids, expected,
+        "received at or after `since`, however early they occurred"
+    );
+    assert_eq!(pages, 4);
+    assert!(recent.iter().all(|r| r.received_at == later));
+    assert!(
+        store
+            .export_events(0, Some(Timestamp::from_millis(later.millis() + 1)), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // HCPs: ten more an hour later; with the stub, 13 rows.
+    let more: Vec<_> = (0..10)
+        .map(|i| hcp(&format!("hcp-m{i}"), "east", "gp", &format!("M{i}")))
+        .collect();
+    store.put_hcps(more, "test".into(), later).await.unwrap();
+    async fn all_hcps(
+        store: &AnyStore,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Vec<openclm_store::ExportHcp> {
+        let (mut after, mut rows) = (None, Vec::new());
+        loop {
+            let page = store.export_hcps(after.take(), since, limit).await.unwrap();
+            let full = page.len() == limit;
+            after = page.last().map(|h| h.id.clone());
+            rows.extend(page);
+            if !full {
+                return rows;
+            }
+        }
+    }
+    let hcps = all_hcps(&store, None, 4).await;
+    assert_eq!(hcps.len(), 13);
+    assert!(
+        hcps.windows(2).all(|w| w[0].id < w[1].id),
+        "by id, no repeats"
+    );
+    assert_eq!(hcps.iter().filter(|h| h.is_stub).count(), 1);
+    let a = hcps.iter().find(|h| h.id == "hcp-a").unwrap();
+    assert_eq!(
+        (a.name.as_str(), a.specialty.as_str()),
+        ("Dr. hcp-a", "cardiology")
+    );
+    assert_eq!(a.territory.as_deref(), Some("north"));
+    assert_eq!(a.external_ids.len(), 1);
+    assert_eq!(a.external_ids[0].id, "A1");
+    assert_eq!((a.created_at, a.updated_at), (NOW, NOW));
+    let updated = all_hcps(&store, Some(later), 3).await;
+    assert_eq!(updated.len(), 10);
+    assert!(
+        updated
+            .iter()
+            .all(|h| h.id.starts_with("hcp-m") && h.updated_at == later)
+    );
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -3639,6 +3803,7 @@ on_every_backend!(
     anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
     hcps_are_found_by_email_for_a_whole_batch,
     delivery_queue_leases_retries_dead_letters_and_cancels,
+    export_pages_cover_every_row_once_across_page_boundaries_and_since,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their

@@ -41,6 +41,12 @@ pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
             requests,
             clients,
         } => decide_http(hcps, batch, requests, clients).await,
+        BenchWhich::Export {
+            events,
+            hcps,
+            no_scale,
+            database_url,
+        } => crate::bench_export::run(events, hcps, !no_scale, database_url).await,
         BenchWhich::Kpis {
             events,
             hcps,
@@ -99,7 +105,7 @@ pub async fn load_hcps(store: &AnyStore, count: usize) -> anyhow::Result<()> {
 }
 
 /// Request bodies of `batch` events each: random 128-bit event ids, random HCPs, a channel mix.
-fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
+pub(crate) fn build_bodies(args: &IngestBenchArgs, seed: u64) -> Vec<String> {
     const KINDS: [(&str, &str); 6] = [
         ("email", "delivered"),
         ("email", "opened"),
@@ -414,7 +420,7 @@ async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
 }
 
 /// Resident and peak resident memory of a process, in MB (Linux).
-fn memory_of(pid: u32) -> anyhow::Result<(f64, f64)> {
+pub(crate) fn memory_of(pid: u32) -> anyhow::Result<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .context("reading /proc (Linux only)")?;
     let field = |name: &str| {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_decide;
+mod bench_export;
 mod bench_kpis;
 mod bench_pages;
 mod bench_segment;
@@ -11,6 +12,7 @@ mod campaign;
 pub mod cli;
 pub mod demo;
 mod demo_story;
+pub mod export;
 pub mod governance;
 pub mod import;
 mod report;
@@ -141,6 +143,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench { which } => bench::run(which).await,
+        Command::Export {
+            table,
+            format,
+            since,
+            output,
+        } => {
+            let since = since.as_deref().map(export::parse_since).transpose()?;
+            export::run(open_store(&settings).await?, table, format, since, output).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod activity;
 mod campaign;
 mod delivery;
+mod export;
 mod governance;
 mod identity;
 mod ingest;
@@ -1683,6 +1684,26 @@ impl crate::Store for PgStore {
     async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
         let client = self.client().await?;
         delivery::counts(&client).await
+    }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        let client = self.client().await?;
+        export::events(&client, after_seq, received_since, limit).await
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        let client = self.client().await?;
+        export::hcps(&client, after, updated_since, limit).await
     }
 
     async fn table_digests(&self) -> Result<Vec<TableDigest>> {

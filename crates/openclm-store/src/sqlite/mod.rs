@@ -4,6 +4,7 @@
 mod activity;
 mod campaign;
 mod delivery;
+mod export;
 mod governance;
 mod identity;
 mod kpi;
@@ -1665,6 +1666,26 @@ impl crate::Store for SqliteStore {
 
     async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
         self.with_conn(move |conn, _| delivery::counts(conn)).await
+    }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        self.with_conn(move |conn, _| export::events(conn, after_seq, received_since, limit))
+            .await
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        self.with_conn(move |conn, _| export::hcps(conn, after, updated_since, limit))
+            .await
     }
 }
 
