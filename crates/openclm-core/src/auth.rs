@@ -31,12 +31,17 @@ pub enum Role {
     Analyst,
     /// A machine that loads data: events, HCP master data, content drafts, reps.
     Ingest,
+    /// A tracking SDK's write key, which ships inside web pages and apps and so is public: it
+    /// may only send tracking messages, which cannot change consent or master data.
+    Tracking,
 }
 
 /// An operation a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     IngestEvents,
+    /// Send messages to the Segment-compatible tracking API.
+    Track,
     WriteHcps,
     ReadHcps,
     Decide,
@@ -64,8 +69,9 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::IngestEvents,
+        Action::Track,
         Action::WriteHcps,
         Action::ReadHcps,
         Action::Decide,
@@ -103,7 +109,7 @@ pub enum Scope {
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Admin,
         Role::Marketer,
         Role::MlrReviewer,
@@ -112,6 +118,7 @@ impl Role {
         Role::PrivacyOfficer,
         Role::Analyst,
         Role::Ingest,
+        Role::Tracking,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +131,7 @@ impl Role {
             Role::PrivacyOfficer => "privacy_officer",
             Role::Analyst => "analyst",
             Role::Ingest => "ingest",
+            Role::Tracking => "tracking",
         }
     }
 
@@ -152,7 +160,7 @@ impl Role {
     pub fn allowed_for_keys(self) -> bool {
         matches!(
             self,
-            Role::Admin | Role::Marketer | Role::Analyst | Role::Ingest
+            Role::Admin | Role::Marketer | Role::Analyst | Role::Ingest | Role::Tracking
         )
     }
 
@@ -205,6 +213,7 @@ impl Role {
             Role::Ingest => matches!(
                 action,
                 A::IngestEvents
+                    | A::Track
                     | A::WriteHcps
                     | A::WriteContent
                     | A::ManageReps
@@ -212,6 +221,7 @@ impl Role {
                     | A::ActOnSuggestions
                     | A::PullDeliveries
             ),
+            Role::Tracking => matches!(action, A::Track),
         };
         if all { Scope::All } else { Scope::Denied }
     }

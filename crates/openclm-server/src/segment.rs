@@ -18,7 +18,7 @@ use openclm_core::segment::{
     self, Action, Call, Envelope, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, Message,
     TraitChanges,
 };
-use openclm_core::{Event, FieldError, Hcp, Timestamp};
+use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 use openclm_store::{IngestOutcome, Parked, ParkedEvent, Store, UnknownHcpPolicy, Upserted};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -224,7 +224,7 @@ async fn authenticate<S: Store>(
         (Err(ApiError::Unauthorized), Some(key)) => caller_for(state, key).await?,
         (Err(e), _) => return Err(e),
     };
-    caller.require(Permission::IngestEvents)?;
+    caller.require(Permission::Track)?;
     Ok(caller)
 }
 
@@ -261,6 +261,10 @@ async fn process<S: Store>(
     // Identity first, in order: an identify later in a batch still claims the events before it.
     let mut links: Vec<(String, String)> = Vec::new();
     let mut profile: Vec<(usize, Message, Action)> = Vec::new();
+    // A write key that ships in web pages is public: it tracks, and changes neither consent nor
+    // master data, which take a key of the ingest role.
+    let trusted = caller.role.allows(Permission::IngestEvents);
+    let may_write_hcps = caller.role.allows(Permission::WriteHcps);
     for (index, value) in messages.into_iter().enumerate() {
         let read = segment::read(value, call, envelope, received_at)
             .and_then(|m| segment::action(&m, config).map(|a| (m, a)));
@@ -272,6 +276,26 @@ async fn process<S: Store>(
             }
         };
         match action {
+            Action::Event(object)
+                if !trusted
+                    && matches!(
+                        object.get("type").and_then(Value::as_str),
+                        Some("unsubscribed" | "consent_changed")
+                    ) =>
+            {
+                pending.push(Pending::Done(
+                    Status::Rejected,
+                    Some(message.event_id),
+                    Some(FieldError::new(
+                        "event",
+                        format!(
+                            "the role {} may not change consent; send consent changes with a \
+                             key of the ingest role",
+                            caller.role
+                        ),
+                    )),
+                ));
+            }
             Action::Event(object) => {
                 let properties = segment::properties(&message);
                 pending.push(match (message.user_id, message.anonymous_id) {
@@ -295,6 +319,9 @@ async fn process<S: Store>(
                 });
             }
             Action::Ignored(_) => {
+                pending.push(Pending::Done(Status::Ignored, Some(message.event_id), None))
+            }
+            Action::Group { .. } if !may_write_hcps => {
                 pending.push(Pending::Done(Status::Ignored, Some(message.event_id), None))
             }
             action => {
@@ -583,11 +610,9 @@ async fn apply_profile<S: Store>(
         Action::Group { segment } => (None, Some(segment)),
         _ => return Ok(Ok(())),
     };
-    if caller.require(Permission::WriteHcps).is_err() {
-        return Ok(Err(FieldError::new(
-            "traits",
-            format!("the role {} may not change HCP master data", caller.role),
-        )));
+    // A tracking key's identify links the visitor only; its traits stay out of master data.
+    if !caller.role.allows(Permission::WriteHcps) {
+        return Ok(Ok(()));
     }
     let source = &state.config.segment.source;
     let existing = state
@@ -624,7 +649,20 @@ async fn apply_profile<S: Store>(
                 ..HcpInput::default()
             };
             apply_traits(&mut input, changes);
-            match input.validate(&new_hcp_id(source, user_id)) {
+            let id = new_hcp_id(source, user_id);
+            // An HCP of that id exists under other external ids: never replace it.
+            if let Ok(existing) = HcpId::parse("id", &id)
+                && state.store.get_hcp(existing).await?.is_some()
+            {
+                return Ok(Err(FieldError::new(
+                    "userId",
+                    format!(
+                        "no HCP has this id in {source:?}, and the HCP {id} it would create \
+                         exists already; add the id to its external ids"
+                    ),
+                )));
+            }
+            match input.validate(&id) {
                 Ok(hcp) => hcp,
                 Err(e) => return Ok(Err(e.within("traits"))),
             }

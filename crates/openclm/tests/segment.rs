@@ -483,3 +483,121 @@ async fn free_text_in_properties_is_screened_for_adverse_events() {
         events[0]
     );
 }
+
+#[tokio::test]
+async fn a_public_write_key_tracks_but_changes_neither_consent_nor_master_data() {
+    let app = app().await;
+    let (_, key) = openclm::create_key(&app.store, openclm_core::auth::Role::Tracking, "web")
+        .await
+        .unwrap();
+    let send = |path: &'static str, body: Value| {
+        let (client, base, key) = (app.client.clone(), app.base.clone(), key.clone());
+        async move {
+            let mut body = body;
+            body["writeKey"] = json!(key);
+            let r = client
+                .post(format!("{base}{path}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = send(
+        "/v1/track",
+        json!({"userId": "CRM-1", "event": "Email Opened", "messageId": "w-1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["accepted"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    // Consent changes need a trusted key.
+    for (i, name) in ["Unsubscribed", "Email Marked as Spam"].iter().enumerate() {
+        let (status, body) = send(
+            "/v1/track",
+            json!({"userId": "CRM-1", "event": name, "messageId": format!("w-u{i}")}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["field"], "event");
+    }
+    // Traits and groups stay out of master data; the identify still links the visitor.
+    let (status, _) = send(
+        "/v1/page",
+        json!({"anonymousId": "anon-w", "messageId": "w-p", "name": "Home"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        "/v1/identify",
+        json!({"userId": "CRM-1", "anonymousId": "anon-w", "traits": {"email": "attacker@example.org"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = send("/v1/group", json!({"userId": "CRM-1", "groupId": "EVIL"})).await;
+    assert_eq!(body["ignored"], 1, "{body}");
+    let hcp: Value = app
+        .get(&app.admin, "/v1/hcps/hcp-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hcp["email"], Value::Null);
+    assert_eq!(hcp["segments"], json!([]));
+    assert_eq!(
+        timeline(&app, "hcp-1").await.len(),
+        2,
+        "the open and the linked page"
+    );
+    // Nothing else opens to it.
+    let r = app
+        .post_events(
+            &key,
+            "application/json",
+            json!([common::event("e", 1, 1)]).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.get(&key, "/v1/hcps").await.status(), 403);
+    assert_eq!(
+        app.get(&key, "/v1/deliveries/next?channel=email")
+            .await
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn an_identify_never_replaces_an_hcp_it_did_not_find_by_its_user_id() {
+    let app = app().await;
+    // An HCP whose OpenCLM id is what an identify of CRM-50 would create, without that CRM id.
+    let r = app
+        .put_hcp(
+            "crm-CRM-50",
+            json!({"name": "Dr. Kept", "specialty": "gp", "country": "DE", "territory": "T-1",
+                   "restricted_products": ["cardiozen"]}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let (status, body) = post(
+        &app,
+        "/v1/identify",
+        &json!({"userId": "CRM-50", "traits": {"name": "Someone Else", "specialty": "oncology", "country": "FR"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "userId");
+    let hcp: Value = app
+        .get(&app.admin, "/v1/hcps/crm-CRM-50")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hcp["name"], "Dr. Kept");
+    assert_eq!(hcp["territory"], "T-1");
+    assert_eq!(hcp["restricted_products"], json!(["cardiozen"]));
+}
