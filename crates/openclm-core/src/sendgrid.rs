@@ -23,6 +23,16 @@ const PASSED_THROUGH: [&str; 4] = ["decision_id", "content_id", "campaign_id", "
 const DEFERRED: &str = "a deferral is a temporary delay at the receiving server; the final \
                         delivered, bounce or dropped notification follows";
 
+/// Why a `group_resubscribe` is stored as no event.
+const GROUP_RESUBSCRIBE: &str = "OpenCLM keeps consent per channel and purpose, not per SendGrid \
+                                 unsubscribe group: a re-subscription to one group does not grant \
+                                 promotional email again; record the HCP's opt-in with its \
+                                 evidence as a consent_changed event";
+
+/// Why a `processed` notification of a delivery OpenCLM queued is stored as no event.
+const PROCESSED_DELIVERY: &str = "OpenCLM's delivery queue recorded this send when the delivery \
+                                  system took it (the notification names its decision_id)";
+
 /// A notification that could not be read: its event id when it was readable, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -66,6 +76,30 @@ impl Notification {
                 Some(Event::from_json(Value::Object(object)))
             }
         }
+    }
+
+    /// Whether this notification withdraws consent (an unsubscribe or a spam report).
+    pub fn withdraws(&self) -> bool {
+        matches!(&self.meaning, Meaning::Event(o) if o.get("type") == Some(&json!("unsubscribed")))
+    }
+
+    /// The withdrawal's event for one of several HCPs sharing the address, under an id of its
+    /// own (the notification's and a digest of the HCP's id), so a resend stays a duplicate.
+    pub fn withdrawal_for(&self, hcp: &str) -> Option<Result<Event, FieldError>> {
+        use sha2::{Digest, Sha256};
+        let Meaning::Event(object) = &self.meaning else {
+            return None;
+        };
+        let mut object = object.clone();
+        let digest = hex::encode(&Sha256::digest(hcp.as_bytes())[..8]);
+        let base: String = self
+            .event_id
+            .chars()
+            .take(crate::event::MAX_ID_LEN - 17)
+            .collect();
+        object.insert("event_id".into(), json!(format!("{base}:{digest}")));
+        object.insert("hcp".into(), Value::String(hcp.to_owned()));
+        Some(Event::from_json(Value::Object(object)))
     }
 }
 
@@ -125,6 +159,13 @@ pub fn parse(value: &Value) -> Result<Notification, Rejection> {
         }
     }
     let contract_type = match kind {
+        "processed" if n.get("decision_id").is_some_and(Value::is_string) => {
+            return Ok(Notification {
+                event_id,
+                email,
+                meaning: Meaning::Ignored(PROCESSED_DELIVERY),
+            });
+        }
         "processed" => "sent",
         "delivered" => "delivered",
         "open" => {
@@ -154,20 +195,11 @@ pub fn parse(value: &Value) -> Result<Notification, Rejection> {
         }
         "spamreport" | "unsubscribe" | "group_unsubscribe" => "unsubscribed",
         "group_resubscribe" => {
-            // The recipient's own action in SendGrid's preference centre: evidence enough to
-            // re-subscribe after a withdrawal.
-            let group = n
-                .get("asm_group_id")
-                .map_or(String::new(), |g| format!(" for unsubscribe group {g}"));
-            event.insert("state".into(), json!("granted"));
-            event.insert(
-                "evidence".into(),
-                json!(format!(
-                    "SendGrid group_resubscribe event {}{group}: the recipient re-subscribed",
-                    &event_id[EVENT_ID_PREFIX.len()..]
-                )),
-            );
-            "consent_changed"
+            return Ok(Notification {
+                event_id,
+                email,
+                meaning: Meaning::Ignored(GROUP_RESUBSCRIBE),
+            });
         }
         "deferred" => {
             return Ok(Notification {
@@ -249,7 +281,6 @@ mod tests {
     #[test]
     fn every_kind_maps_to_its_email_event() {
         for (kind, expected) in [
-            ("processed", EventType::Sent),
             ("delivered", EventType::Delivered),
             ("open", EventType::Opened),
             ("click", EventType::Clicked),
@@ -258,7 +289,6 @@ mod tests {
             ("spamreport", EventType::Unsubscribed),
             ("unsubscribe", EventType::Unsubscribed),
             ("group_unsubscribe", EventType::Unsubscribed),
-            ("group_resubscribe", EventType::ConsentChanged),
         ] {
             let e = event_of(kind, json!({}));
             assert_eq!(e.kind, expected, "{kind}");
@@ -278,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn withdrawals_and_the_recipients_resubscription_change_consent() {
+    fn withdrawals_change_consent_and_one_groups_resubscription_does_not() {
         for kind in ["spamreport", "unsubscribe", "group_unsubscribe"] {
             let e = event_of(kind, json!({"asm_group_id": 42}));
             assert_eq!(
@@ -287,21 +317,45 @@ mod tests {
             );
             assert_eq!(e.payload["sendgrid"]["asm_group_id"], 42);
         }
-        let e = event_of("group_resubscribe", json!({"asm_group_id": 42}));
-        let Details::ConsentChanged {
-            state, evidence, ..
-        } = &e.details
-        else {
-            panic!("{:?}", e.details)
-        };
-        assert_eq!(*state, ConsentState::Granted);
-        assert_eq!(
-            evidence.as_deref(),
-            Some(
-                "SendGrid group_resubscribe event sg-group_resubscribe for unsubscribe group 42: \
-                 the recipient re-subscribed"
-            )
+        // One group's re-subscription is not consent to promotional email.
+        let n = parse(&notification(
+            "group_resubscribe",
+            json!({"asm_group_id": 42}),
+        ))
+        .unwrap();
+        assert!(
+            n.ignored()
+                .unwrap()
+                .contains("not per SendGrid unsubscribe group")
         );
+        assert!(!n.withdraws());
+        // A withdrawal for each of several HCPs sharing the address, each under its own id.
+        let n = parse(&notification("unsubscribe", json!({}))).unwrap();
+        assert!(n.withdraws());
+        let a = n.withdrawal_for("hcp-a").unwrap().unwrap();
+        let b = n.withdrawal_for("hcp-b").unwrap().unwrap();
+        assert_ne!(a.event_id, b.event_id);
+        assert!(a.event_id.starts_with("sendgrid:sg-unsubscribe:"));
+        assert_eq!(
+            a.event_id,
+            n.withdrawal_for("hcp-a").unwrap().unwrap().event_id
+        );
+        assert_eq!(b.hcp, "hcp-b");
+    }
+
+    #[test]
+    fn processed_is_a_send_unless_the_delivery_queue_recorded_it() {
+        // The notification of the tests names its decision: the queue recorded the send.
+        let n = parse(&notification("processed", json!({}))).unwrap();
+        assert!(n.ignored().unwrap().contains("delivery queue"));
+        let mut outside = notification("processed", json!({}));
+        outside.as_object_mut().unwrap().remove("decision_id");
+        let e = parse(&outside)
+            .unwrap()
+            .into_event("hcp-1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.kind, EventType::Sent);
     }
 
     #[test]

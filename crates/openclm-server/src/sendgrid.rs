@@ -185,8 +185,8 @@ pub(crate) async fn webhook<S: Store>(
         }
     }
 
-    // Each notification's result, or `None` while its event awaits the store's outcome.
-    let mut results: Vec<Option<WebhookResult>> = Vec::with_capacity(parsed.len());
+    // Each notification's result, or how many of its events await the store's outcome.
+    let mut results: Vec<Result<WebhookResult, usize>> = Vec::with_capacity(parsed.len());
     let mut events = Vec::new();
     let mut response = WebhookResponse::default();
     for (index, item) in parsed.into_iter().enumerate() {
@@ -194,21 +194,21 @@ pub(crate) async fn webhook<S: Store>(
             let event_id = n.event_id.clone();
             fate_of(n, &owners).map_err(|e| (Some(event_id), e))
         }) {
-            Ok(Fate::Store(event)) => {
-                events.push(*event);
-                results.push(None);
+            Ok(Fate::Store(stored)) => {
+                results.push(Err(stored.len()));
+                events.extend(stored);
             }
             Ok(Fate::Ignored(event_id, why)) => {
                 response.ignored += 1;
                 let mut r = WebhookResult::new(index, Some(event_id), "ignored");
                 r.reason = Some(why);
-                results.push(Some(r));
+                results.push(Ok(r));
             }
             Err((event_id, error)) => {
                 response.rejected += 1;
                 let mut r = WebhookResult::new(index, event_id, "rejected");
                 r.error = Some(error);
-                results.push(Some(r));
+                results.push(Ok(r));
             }
         }
     }
@@ -225,12 +225,29 @@ pub(crate) async fn webhook<S: Store>(
     let mut stored = ids.into_iter().zip(outcomes);
     for (index, slot) in results.into_iter().enumerate() {
         let result = match slot {
-            Some(done) => done,
-            None => {
-                let Some((event_id, outcome)) = stored.next() else {
-                    return Err(ApiError::Internal(openclm_store::StoreError::Corrupt(
-                        "the store answered fewer outcomes than events".into(),
-                    )));
+            Ok(done) => done,
+            Err(count) => {
+                let mut mine = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let Some(next) = stored.next() else {
+                        return Err(ApiError::Internal(openclm_store::StoreError::Corrupt(
+                            "the store answered fewer outcomes than events".into(),
+                        )));
+                    };
+                    mine.push(next);
+                }
+                // A withdrawal for several HCPs sharing an address: stored if any was, a
+                // duplicate if all were, else the first refusal.
+                let event_id = mine[0].0.clone();
+                let outcome = if mine.iter().any(|(_, o)| *o == IngestOutcome::Accepted) {
+                    IngestOutcome::Accepted
+                } else if mine.iter().all(|(_, o)| *o == IngestOutcome::Duplicate) {
+                    IngestOutcome::Duplicate
+                } else {
+                    mine.into_iter()
+                        .map(|(_, o)| o)
+                        .find(|o| *o != IngestOutcome::Duplicate)
+                        .unwrap_or(IngestOutcome::Duplicate)
                 };
                 let mut r = WebhookResult::new(index, Some(event_id), "accepted");
                 match outcome {
@@ -270,8 +287,8 @@ pub(crate) async fn webhook<S: Store>(
 
 /// What becomes of a readable notification.
 enum Fate {
-    /// Its event, for the HCP its address names.
-    Store(Box<openclm_core::Event>),
+    /// Its events: one for the HCP its address names, or a withdrawal for each HCP sharing it.
+    Store(Vec<openclm_core::Event>),
     /// Acknowledged as nothing: its event id and why.
     Ignored(String, &'static str),
 }
@@ -286,6 +303,18 @@ fn fate_of(
     }
     let hcp = match owners.get(&notification.email).map(Vec::as_slice) {
         Some([hcp]) => hcp.clone(),
+        // An unsubscribe or spam report from a shared address stops email to every HCP who
+        // gave it: honouring it too widely costs a message, missing it breaks the law.
+        Some(several) if several.len() > 1 && notification.withdraws() => {
+            let mut events = Vec::with_capacity(several.len());
+            for hcp in several {
+                match notification.withdrawal_for(hcp) {
+                    Some(event) => events.push(event?),
+                    None => return Err(FieldError::new("event", "was not processed")),
+                }
+            }
+            return Ok(Fate::Store(events));
+        }
         Some(several) if several.len() > 1 => {
             return Err(FieldError::new(
                 "email",
@@ -303,7 +332,7 @@ fn fate_of(
         }
     };
     match notification.into_event(&hcp) {
-        Some(event) => event.map(|e| Fate::Store(Box::new(e))),
+        Some(event) => event.map(|e| Fate::Store(vec![e])),
         None => Err(FieldError::new("event", "was not processed")),
     }
 }

@@ -3053,7 +3053,25 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         None
     );
 
-    // Erasure forgets the devices linked to the HCP's ids in any source.
+    // A device of A1's whose held event was refused at release (still held).
+    store
+        .park_anonymous(
+            web(),
+            vec![parked("anon-5", "e-5")],
+            Timestamp::from_millis(6_500),
+        )
+        .await
+        .unwrap();
+    store
+        .link_anonymous(
+            web(),
+            "anon-5".into(),
+            "A1".into(),
+            Timestamp::from_millis(6_600),
+        )
+        .await
+        .unwrap();
+    // Erasure forgets the devices linked to the HCP's ids in any source, and what they held.
     let mut with_web_id = a.clone();
     with_web_id
         .external_ids

@@ -143,6 +143,10 @@ fn every_kind() -> Vec<Value> {
             20,
             json!({"asm_group_id": 10, "useragent": "Mozilla/4.0", "ip": "203.0.113.9"}),
         ),
+        // A send made outside OpenCLM's delivery queue: no decision named.
+        json!({"email": email_of(5), "timestamp": hours_before(40), "event": "processed",
+               "sg_event_id": "sg-proc-5", "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B89.0",
+               "smtp-id": "<14c5d75ce94.dfd.64b469@ismtpd-555>", "category": "newsletter"}),
     ]
 }
 
@@ -205,9 +209,27 @@ async fn every_notification_kind_lands_as_its_email_event_with_the_decision() {
             &body["rejected"],
             &body["ignored"]
         ),
-        (&json!(10), &json!(0), &json!(0), &json!(1)),
+        (&json!(10), &json!(0), &json!(0), &json!(2)),
         "{body}"
     );
+    // The queue recorded the send of its own delivery; SendGrid's `processed` for it is not a
+    // second send. One made outside the queue is.
+    let processed = &body["results"][0];
+    assert_eq!(processed["status"], "ignored", "{processed}");
+    assert!(
+        processed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("delivery queue"),
+        "{processed}"
+    );
+    let outside: Value = app
+        .get(&app.read, "/v1/hcps/hcp-5/timeline")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outside["items"][0]["type"], "sent", "{outside}");
     let deferred = &body["results"][5];
     assert_eq!(deferred["status"], "ignored");
     assert_eq!(deferred["event_id"], "sendgrid:sg-defer-1");
@@ -215,7 +237,6 @@ async fn every_notification_kind_lands_as_its_email_event_with_the_decision() {
         deferred["reason"].as_str().unwrap().contains("temporary"),
         "{deferred}"
     );
-    assert_eq!(body["results"][0]["event_id"], "sendgrid:sg-proc-0");
 
     let timeline: Value = app
         .get(&app.read, "/v1/hcps/hcp-0/timeline")
@@ -233,11 +254,10 @@ async fn every_notification_kind_lands_as_its_email_event_with_the_decision() {
             "opened",
             "opened",
             "delivered",
-            "sent",
             "consent_changed"
         ]
     );
-    for item in &items[..5] {
+    for item in &items[..4] {
         assert_eq!(item["source"], "sendgrid");
         assert_eq!(item["channel"], "email");
         assert_eq!(item["event"]["decision_id"], "dec-42", "{item}");
@@ -293,7 +313,7 @@ async fn every_notification_kind_lands_as_its_email_event_with_the_decision() {
     let again = post_ok(&app, &batch).await;
     assert_eq!(
         (&again["accepted"], &again["duplicates"], &again["ignored"]),
-        (&json!(0), &json!(10), &json!(1)),
+        (&json!(0), &json!(10), &json!(2)),
         "{again}"
     );
     let after: Value = app
@@ -302,7 +322,7 @@ async fn every_notification_kind_lands_as_its_email_event_with_the_decision() {
         .json()
         .await
         .unwrap();
-    assert_eq!(after["items"].as_array().unwrap().len(), 6);
+    assert_eq!(after["items"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]
@@ -326,7 +346,8 @@ async fn unsubscribe_spam_report_and_group_unsubscribe_stop_email_at_once() {
         .unwrap();
     assert_eq!(consent["current"][0]["state"], "withdrawn", "{consent}");
 
-    // The recipient's own re-subscription in SendGrid's preference centre restores email.
+    // A re-subscription to one SendGrid unsubscribe group is not consent to promotional email:
+    // acknowledged, stored as nothing, and email stays blocked.
     let resubscribe = notification(
         "group_resubscribe",
         4,
@@ -335,25 +356,39 @@ async fn unsubscribe_spam_report_and_group_unsubscribe_stop_email_at_once() {
         json!({"asm_group_id": 10}),
     );
     let body = post_ok(&app, &json!([resubscribe])).await;
-    assert_eq!(body["accepted"], 1, "{body}");
+    assert_eq!(
+        (&body["accepted"], &body["ignored"]),
+        (&json!(0), &json!(1)),
+        "{body}"
+    );
     assert_eq!(
         email_decisions(&app, &["hcp-4"]).await,
-        [(json!("email"), None)]
+        [(Value::Null, Some("consent_withdrawn".to_owned()))]
     );
-    let consent: Value = app
-        .get(&app.read, "/v1/hcps/hcp-4/consent")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(consent["current"][0]["state"], "granted", "{consent}");
-    assert!(
-        consent["current"][0]["evidence"]
-            .as_str()
-            .unwrap()
-            .contains("group_resubscribe event sg-gresub-4"),
-        "{consent}"
-    );
+
+    // An unsubscribe from an address two HCPs share stops email to both.
+    let r = app
+        .put_hcp(
+            "hcp-twin",
+            json!({"name": "Dr. Twin", "specialty": "cardiology", "country": "DE", "territory": "T-0",
+                   "email": email_of(5)}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let grant = json!({"event_id": "grant-twin", "hcp": "hcp-twin", "source": "crm",
+        "occurred_at": Timestamp::from_millis(start().millis() - 10 * 86_400_000).to_string(),
+        "channel": "email", "type": "consent_changed", "state": "granted", "evidence": "form F-twin"});
+    app.post_events(&app.ingest, "application/json", json!([grant]).to_string())
+        .await;
+    let shared = notification("unsubscribe", 5, "sg-unsub-shared", 1, json!({}));
+    let body = post_ok(&app, &json!([shared])).await;
+    assert_eq!(body["accepted"], 1, "{body}");
+    for (chosen, blocked) in email_decisions(&app, &["hcp-5", "hcp-twin"]).await {
+        assert!(chosen.is_null());
+        assert_eq!(blocked.as_deref(), Some("consent_withdrawn"));
+    }
+    let again = post_ok(&app, &json!([shared])).await;
+    assert_eq!(again["duplicates"], 1, "{again}");
 }
 
 #[tokio::test]

@@ -613,7 +613,15 @@ pub(super) fn erase_hcp(
             serde_json::Value::from(pseudonym).to_string()
         ],
     )?;
-    // A tracking source's anonymous ids linked to the HCP would tie a device to them.
+    // A tracking source's anonymous ids linked to the HCP would tie a device to them, and the
+    // events still held for those ids (refused when released) carry its pages and address.
+    tx.execute(
+        "DELETE FROM anonymous_events WHERE (source, anonymous_id) IN
+         (SELECT l.source, l.anonymous_id FROM anonymous_links l
+          JOIN hcp_external_ids x ON x.system = l.source AND x.external_id = l.user_id
+          WHERE x.hcp_key = ?1)",
+        [hcp_key],
+    )?;
     tx.execute(
         "DELETE FROM anonymous_links WHERE (source, user_id) IN
          (SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1)",
