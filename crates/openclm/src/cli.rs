@@ -314,7 +314,7 @@ pub enum FileFormat {
 pub enum KeysAction {
     /// Create a key; the key itself is printed alone on the last line, once.
     Create {
-        /// admin, marketer, analyst or ingest (`read` is taken as analyst); the other roles are
+        /// admin, marketer, analyst, ingest or tracking (`read` is taken as analyst); the other roles are
         /// personal and need a user account.
         #[arg(long)]
         role: String,
