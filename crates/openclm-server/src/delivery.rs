@@ -12,8 +12,8 @@ use openclm_core::delivery::{DeliveryStatus, backoff_ms, needs_address, signatur
 use openclm_core::engine::rules::{HcpFacts, Rules};
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
 use openclm_store::{
-    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, Store, StoreError,
-    UnknownHcpPolicy,
+    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, LeaseAnswer, Store,
+    StoreError, UnknownHcpPolicy,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -530,17 +530,21 @@ pub(crate) async fn ack<S: Store>(
     let Some(current) = store.get_delivery(id.clone()).await? else {
         return Err(ApiError::NotFound("delivery".into()));
     };
-    openclm_store::check_lease(&current, &body.lease_token).map_err(ApiError::Conflict)?;
     let outcome = match error {
-        None => {
-            record_receipt(store, &current, now).await?;
-            DeliveryOutcome::Delivered
-        }
+        None => DeliveryOutcome::Delivered,
         Some(error) => state
             .config
             .delivery
             .after_failure(current.attempts, error, now),
     };
+    let answer = openclm_store::answer_lease(&current, &body.lease_token, &outcome)
+        .map_err(ApiError::Conflict)?;
+    if answer == LeaseAnswer::Unchanged {
+        return Ok(Json(json!({ "delivery": current })).into_response());
+    }
+    if outcome == DeliveryOutcome::Delivered {
+        record_receipt(store, &current, now).await?;
+    }
     log_outcome(&current, &outcome);
     match store
         .finish_delivery(id, body.lease_token, outcome, now)
