@@ -304,20 +304,36 @@ pub async fn push_due<S: Store>(
         let (state, client, token) = (state.clone(), client.clone(), token.clone());
         posts.spawn(async move { push_one(&state, &client, &d, &token).await });
     }
+    drain(posts, round).await
+}
+
+/// Awaits every post of a round and counts its outcome; the first error, if any, only after
+/// them all: dropping the set would abort the posts in flight, and each aborted one would be
+/// sent again once its lease ran out.
+async fn drain(
+    mut posts: tokio::task::JoinSet<Result<Pushed, StoreError>>,
+    mut round: PushRound,
+) -> Result<PushRound, StoreError> {
+    let mut first_error = None;
     while let Some(done) = posts.join_next().await {
         match done {
             Ok(Ok(Pushed::Delivered)) => round.delivered += 1,
             Ok(Ok(Pushed::Failed)) => round.failed += 1,
             Ok(Ok(Pushed::Cancelled)) => round.cancelled += 1,
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
             Err(e) => {
-                return Err(StoreError::Unavailable(format!(
+                first_error.get_or_insert(StoreError::Unavailable(format!(
                     "a delivery task failed: {e}"
                 )));
             }
         }
     }
-    Ok(round)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(round),
+    }
 }
 
 enum Pushed {
@@ -614,5 +630,33 @@ pub(crate) async fn retry<S: Store>(
             tracing::info!(delivery = %d.delivery_id, caller = %caller.actor(), "a dead letter was put back in the queue");
             Ok(Json(json!({ "delivery": d })).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store error in one post leaves the others to finish: a post aborted after it went out
+    /// would be sent a second time.
+    #[tokio::test(start_paused = true)]
+    async fn a_store_error_waits_for_the_posts_in_flight() {
+        let recorded = Arc::new(AtomicBool::new(false));
+        let mut posts = tokio::task::JoinSet::new();
+        posts.spawn(async { Err(StoreError::Unavailable("the database went away".into())) });
+        let slow = recorded.clone();
+        posts.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            slow.store(true, Ordering::SeqCst);
+            Ok(Pushed::Delivered)
+        });
+        let result = drain(posts, PushRound::default()).await;
+        assert!(
+            matches!(&result, Err(StoreError::Unavailable(why)) if why == "the database went away"),
+            "{result:?}"
+        );
+        assert!(recorded.load(Ordering::SeqCst));
     }
 }
