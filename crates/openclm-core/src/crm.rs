@@ -8,6 +8,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZon
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::event::MAX_ID_LEN;
+use crate::segment::hex_digest;
 use crate::{Channel, Event, FieldError, Timestamp};
 
 /// Which column of the export holds each field. Defaults follow a Veeva CRM
@@ -329,6 +331,17 @@ pub fn date_time(date: &str, time: Option<&str>, offset: FixedOffset) -> Result<
     Timestamp::parse("occurred_at", &at.to_rfc3339()).map_err(|e| e.reason)
 }
 
+/// `id` itself when it fits an event id; otherwise a hash of it, still derived from the call
+/// alone, so a long CRM call id or key message name neither refuses the row nor breaks the
+/// duplicate check of a re-import.
+fn bounded_id(source: &str, id: &str) -> String {
+    if id.len() <= MAX_ID_LEN {
+        id.to_owned()
+    } else {
+        format!("{source}:call:sha256:{}", hex_digest(id.as_bytes()))
+    }
+}
+
 /// The events of one call from its rows (in file order): one `call_logged` naming every key
 /// message shown, at the first row's time, and one `slide_viewed` per row. Ids derive from the
 /// call id (and key message), so a re-import is all duplicates.
@@ -349,7 +362,7 @@ pub fn call_events(source: &str, rows: &[CallRow]) -> Vec<Result<Event, FieldErr
         m
     };
     let call_key = format!("{source}:call:{}", first.call_id);
-    let mut call = base(call_key.clone(), first.at, "call_logged");
+    let mut call = base(bounded_id(source, &call_key), first.at, "call_logged");
     let key_messages: Vec<&str> = rows.iter().map(|r| r.key_message.as_str()).collect();
     call.insert("key_messages".into(), json!(key_messages));
     if let Some(p) = &first.presentation {
@@ -366,7 +379,7 @@ pub fn call_events(source: &str, rows: &[CallRow]) -> Vec<Result<Event, FieldErr
         if repeat > 0 {
             id = format!("{id}:{}", repeat + 1);
         }
-        let mut slide = base(id, row.at, "slide_viewed");
+        let mut slide = base(bounded_id(source, &id), row.at, "slide_viewed");
         slide.insert("key_message".into(), json!(row.key_message));
         slide.insert("dwell_ms".into(), json!(row.dwell_ms));
         if let Some(p) = &row.presentation {
@@ -556,5 +569,51 @@ mod tests {
             events[2].occurred_at.to_string(),
             "2026-03-02T09:31:00.000Z"
         );
+    }
+
+    #[test]
+    fn long_call_ids_and_key_message_names_still_give_stable_event_ids() {
+        let row = |call_id: &str, km: &str| CallRow {
+            call_id: call_id.into(),
+            account_id: "001A".into(),
+            at: date_time("2026-03-02", Some("09:30"), utc()).unwrap(),
+            rep_id: "005R".into(),
+            presentation: None,
+            key_message: km.into(),
+            dwell_ms: 1000,
+            reaction: None,
+            channel: channel_of("Remote Detail"),
+        };
+        let ids = |rows: &[CallRow]| -> Vec<String> {
+            call_events("crm", rows)
+                .into_iter()
+                .map(|e| e.unwrap().event_id)
+                .collect()
+        };
+        // A key message may be up to 128 bytes itself; with the call's prefix its view's natural
+        // id is longer than that.
+        let long_km = "k".repeat(MAX_ID_LEN);
+        let long_call = "c".repeat(150);
+        let first = ids(&[row("a0C1", &long_km), row("a0C1", &long_km)]);
+        let hashed = |natural: &str| format!("crm:call:sha256:{}", hex_digest(natural.as_bytes()));
+        assert_eq!(
+            first,
+            [
+                "crm:call:a0C1".to_owned(),
+                hashed(&format!("crm:call:a0C1:km:{long_km}")),
+                hashed(&format!("crm:call:a0C1:km:{long_km}:2")),
+            ]
+        );
+        assert_eq!(first[1].len(), "crm:call:sha256:".len() + 32);
+        assert_eq!(ids(&[row("a0C1", &long_km), row("a0C1", &long_km)]), first);
+        let long = ids(&[row(&long_call, "km-1")]);
+        assert_eq!(
+            long,
+            [
+                hashed(&format!("crm:call:{long_call}")),
+                hashed(&format!("crm:call:{long_call}:km:km-1")),
+            ]
+        );
+        assert!(long.iter().all(|id| id.len() <= MAX_ID_LEN));
     }
 }

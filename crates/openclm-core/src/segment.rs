@@ -671,7 +671,7 @@ fn opt_time(body: &Map<String, Value>, field: &str) -> Result<Option<Timestamp>,
 }
 
 /// The first 128 bits of a SHA-256, in hex: enough to tell messages apart.
-fn hex_digest(bytes: &[u8]) -> String {
+pub(crate) fn hex_digest(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..16])
 }
 

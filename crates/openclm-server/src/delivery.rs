@@ -12,8 +12,8 @@ use openclm_core::delivery::{DeliveryStatus, backoff_ms, needs_address, signatur
 use openclm_core::engine::rules::{HcpFacts, Rules};
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
 use openclm_store::{
-    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, Store, StoreError,
-    UnknownHcpPolicy,
+    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, LeaseAnswer, Store,
+    StoreError, UnknownHcpPolicy,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -304,20 +304,36 @@ pub async fn push_due<S: Store>(
         let (state, client, token) = (state.clone(), client.clone(), token.clone());
         posts.spawn(async move { push_one(&state, &client, &d, &token).await });
     }
+    drain(posts, round).await
+}
+
+/// Awaits every post of a round and counts its outcome; the first error, if any, only after
+/// them all: dropping the set would abort the posts in flight, and each aborted one would be
+/// sent again once its lease ran out.
+async fn drain(
+    mut posts: tokio::task::JoinSet<Result<Pushed, StoreError>>,
+    mut round: PushRound,
+) -> Result<PushRound, StoreError> {
+    let mut first_error = None;
     while let Some(done) = posts.join_next().await {
         match done {
             Ok(Ok(Pushed::Delivered)) => round.delivered += 1,
             Ok(Ok(Pushed::Failed)) => round.failed += 1,
             Ok(Ok(Pushed::Cancelled)) => round.cancelled += 1,
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
             Err(e) => {
-                return Err(StoreError::Unavailable(format!(
+                first_error.get_or_insert(StoreError::Unavailable(format!(
                     "a delivery task failed: {e}"
                 )));
             }
         }
     }
-    Ok(round)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(round),
+    }
 }
 
 enum Pushed {
@@ -530,17 +546,21 @@ pub(crate) async fn ack<S: Store>(
     let Some(current) = store.get_delivery(id.clone()).await? else {
         return Err(ApiError::NotFound("delivery".into()));
     };
-    openclm_store::check_lease(&current, &body.lease_token).map_err(ApiError::Conflict)?;
     let outcome = match error {
-        None => {
-            record_receipt(store, &current, now).await?;
-            DeliveryOutcome::Delivered
-        }
+        None => DeliveryOutcome::Delivered,
         Some(error) => state
             .config
             .delivery
             .after_failure(current.attempts, error, now),
     };
+    let answer = openclm_store::answer_lease(&current, &body.lease_token, &outcome)
+        .map_err(ApiError::Conflict)?;
+    if answer == LeaseAnswer::Unchanged {
+        return Ok(Json(json!({ "delivery": current })).into_response());
+    }
+    if outcome == DeliveryOutcome::Delivered {
+        record_receipt(store, &current, now).await?;
+    }
     log_outcome(&current, &outcome);
     match store
         .finish_delivery(id, body.lease_token, outcome, now)
@@ -610,5 +630,33 @@ pub(crate) async fn retry<S: Store>(
             tracing::info!(delivery = %d.delivery_id, caller = %caller.actor(), "a dead letter was put back in the queue");
             Ok(Json(json!({ "delivery": d })).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store error in one post leaves the others to finish: a post aborted after it went out
+    /// would be sent a second time.
+    #[tokio::test(start_paused = true)]
+    async fn a_store_error_waits_for_the_posts_in_flight() {
+        let recorded = Arc::new(AtomicBool::new(false));
+        let mut posts = tokio::task::JoinSet::new();
+        posts.spawn(async { Err(StoreError::Unavailable("the database went away".into())) });
+        let slow = recorded.clone();
+        posts.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            slow.store(true, Ordering::SeqCst);
+            Ok(Pushed::Delivered)
+        });
+        let result = drain(posts, PushRound::default()).await;
+        assert!(
+            matches!(&result, Err(StoreError::Unavailable(why)) if why == "the database went away"),
+            "{result:?}"
+        );
+        assert!(recorded.load(Ordering::SeqCst));
     }
 }

@@ -1,28 +1,56 @@
-//! What both backends' delivery queues share: the lease check and the shape of the counts.
+//! What both backends' delivery queues share: what an answer under a lease may do, and the
+//! shape of the counts.
 
 use openclm_core::delivery::DeliveryStatus;
 use openclm_core::{Channel, FieldError};
 
-use crate::{Delivery, DeliveryCount, Result, StoreError};
+use crate::{Delivery, DeliveryCount, DeliveryOutcome, Result, StoreError};
 
-/// Checks that `token` is the current lease of a pending delivery.
-pub fn check_lease(current: &Delivery, token: &str) -> std::result::Result<(), FieldError> {
-    if current.status != DeliveryStatus::Pending {
-        return Err(FieldError::new(
-            "lease_token",
-            format!(
-                "the delivery is {} already; its lease is over",
-                current.status
-            ),
-        ));
-    }
-    if current.lease_token.as_deref() != Some(token) {
-        return Err(FieldError::new(
+/// What an answer under a lease does to a delivery as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAnswer {
+    /// The delivery is pending under this lease: the outcome is recorded.
+    Apply,
+    /// The delivery was cancelled (its content withdrawn) while this lease held it, and the
+    /// sender says it went out before it heard: what went out is recorded, so it becomes
+    /// delivered, noted as sent after its cancellation.
+    SentAfterCancellation,
+    /// Nothing changes: a repeat of the delivered answer already recorded under this lease (its
+    /// first reply was lost), or a failure of an item cancelled meanwhile, which stays cancelled.
+    Unchanged,
+}
+
+/// Decides what `outcome`, answered under `token`, does to `current`; an error when `token` is
+/// not the lease the answer could belong to.
+pub fn answer_lease(
+    current: &Delivery,
+    token: &str,
+    outcome: &DeliveryOutcome,
+) -> std::result::Result<LeaseAnswer, FieldError> {
+    let holds = current.lease_token.as_deref() == Some(token);
+    let delivered = matches!(outcome, DeliveryOutcome::Delivered);
+    match (current.status, holds) {
+        (DeliveryStatus::Pending, true) => Ok(LeaseAnswer::Apply),
+        (DeliveryStatus::Cancelled, true) if delivered => Ok(LeaseAnswer::SentAfterCancellation),
+        (DeliveryStatus::Cancelled, true) => Ok(LeaseAnswer::Unchanged),
+        (DeliveryStatus::Delivered, true) if delivered => Ok(LeaseAnswer::Unchanged),
+        (DeliveryStatus::Pending, false) => Err(FieldError::new(
             "lease_token",
             "is not the delivery's current lease (it expired and the item was offered again)",
-        ));
+        )),
+        (status, _) => Err(FieldError::new(
+            "lease_token",
+            format!("the delivery is {status} already; its lease is over"),
+        )),
     }
-    Ok(())
+}
+
+/// The last error a delivery sent after its cancellation keeps: why it had been cancelled.
+pub(crate) fn sent_after_cancellation_note(current: &Delivery) -> String {
+    format!(
+        "sent_after_cancellation: {}",
+        current.last_error.as_deref().unwrap_or("cancelled")
+    )
 }
 
 /// Parses and sorts grouped counts (status, channel code, count).

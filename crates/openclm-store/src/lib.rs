@@ -25,7 +25,7 @@ use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp}
 use serde::Serialize;
 
 pub use any::AnyStore;
-pub use delivery::check_lease;
+pub use delivery::{LeaseAnswer, answer_lease};
 pub use export::{ExportEvent, ExportHcp, MAX_EXPORT_PAGE};
 pub use postgres::{PgStore, create_schema, drop_schema, is_postgres_url, url_with_schema};
 pub use sqlite::{SqliteStore, sqlite_path};
@@ -605,7 +605,9 @@ pub struct Delivery {
     pub attempts: u32,
     /// When the item may next be offered; while leased, when the lease ends.
     pub due_at: Timestamp,
-    /// The current lease, shown only to the sender that took it.
+    /// The lease it was last offered under, shown only to the sender that took it; kept once it
+    /// is delivered, or cancelled by a withdrawal while leased, so a repeated or late answer
+    /// under it is recognised.
     #[serde(skip)]
     pub lease_token: Option<String>,
     /// The last failure (a status code or an error kind) or why it was cancelled.
@@ -966,9 +968,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Items whose lease expired after the last allowed attempt go to the dead letters instead.
     /// On PostgreSQL, concurrent claimers skip each other's rows, so no item is leased twice.
     async fn claim_deliveries(&self, claim: DeliveryClaim) -> Result<Vec<Delivery>>;
-    /// Records the outcome of a leased attempt. The inner error names `lease_token` when the
-    /// lease is no longer current (it expired and the item was leased again, or it is not
-    /// pending any more); `None` when there is no such delivery.
+    /// Records the outcome of a leased attempt, as [`answer_lease`] decides: a repeated
+    /// `Delivered` and a failure of an item cancelled under the lease change nothing, a
+    /// `Delivered` of such an item makes it delivered. The inner error names `lease_token` when
+    /// the lease is not the item's (it expired and the item was leased again, or the item was
+    /// finished otherwise); `None` when there is no such delivery.
     async fn finish_delivery(
         &self,
         delivery_id: String,

@@ -3333,18 +3333,37 @@ async fn delivery_queue_leases_retries_dead_letters_and_cancels(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(done.status, DeliveryStatus::Delivered);
+    // A repeated answer (its first reply lost) finds the delivery as the first one left it; a
+    // failure reported after it is refused.
     let again = store
         .finish_delivery(
             "dlv_dec_1".into(),
             "lease-a".into(),
             DeliveryOutcome::Delivered,
+            Timestamp::from_millis(t + 40),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.status, again.updated_at),
+        (DeliveryStatus::Delivered, now)
+    );
+    let contradicted = store
+        .finish_delivery(
+            "dlv_dec_1".into(),
+            "lease-a".into(),
+            DeliveryOutcome::Dead {
+                error: "http_500".into(),
+            },
             now,
         )
         .await
         .unwrap()
         .unwrap()
         .unwrap_err();
-    assert_eq!(again.field, "lease_token");
+    assert_eq!(contradicted.field, "lease_token");
     assert!(
         store
             .finish_delivery(
@@ -3426,7 +3445,42 @@ async fn delivery_queue_leases_retries_dead_letters_and_cancels(db: TestDb) {
             Some("content CZ-EM-2 is withdrawn")
         )
     );
-    let late = store
+    // Its sender may have sent it before it heard: a failure leaves it cancelled, another
+    // lease is refused, and "delivered" under its lease is recorded, noted as such.
+    let failed_late = store
+        .finish_delivery(
+            "dlv_dec_4".into(),
+            "lease-b".into(),
+            DeliveryOutcome::Retry {
+                error: "http_503".into(),
+                at: retry_at,
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (failed_late.status, failed_late.last_error.as_deref()),
+        (
+            DeliveryStatus::Cancelled,
+            Some("content CZ-EM-2 is withdrawn")
+        )
+    );
+    let stale = store
+        .finish_delivery(
+            "dlv_dec_4".into(),
+            "lease-a".into(),
+            DeliveryOutcome::Delivered,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(stale.field, "lease_token");
+    let sent_late = store
         .finish_delivery(
             "dlv_dec_4".into(),
             "lease-b".into(),
@@ -3436,8 +3490,14 @@ async fn delivery_queue_leases_retries_dead_letters_and_cancels(db: TestDb) {
         .await
         .unwrap()
         .unwrap()
-        .unwrap_err();
-    assert_eq!(late.field, "lease_token");
+        .unwrap();
+    assert_eq!(
+        (sent_late.status, sent_late.last_error.as_deref()),
+        (
+            DeliveryStatus::Delivered,
+            Some("sent_after_cancellation: content CZ-EM-2 is withdrawn")
+        )
+    );
 
     // An expired lease offers the item again under a new token; the old one is stale. After the
     // last allowed attempt, an expired lease makes a dead letter.
@@ -3538,9 +3598,8 @@ async fn delivery_queue_leases_retries_dead_letters_and_cancels(db: TestDb) {
         counts,
         [
             (DeliveryStatus::Pending, 1),
-            (DeliveryStatus::Delivered, 1),
+            (DeliveryStatus::Delivered, 2),
             (DeliveryStatus::Dead, 1),
-            (DeliveryStatus::Cancelled, 1)
         ]
     );
 

@@ -1,6 +1,7 @@
 //! The outbound delivery queue through the real server: a receiver that fails before it
 //! recovers gets every decision exactly once; dead letters and their retry; the pull API's
-//! leases; the compliance check before each attempt; receipts on the HCPs' timelines.
+//! leases, repeated answers and answers after a withdrawal; the compliance check before each
+//! attempt; receipts on the HCPs' timelines.
 
 mod common;
 
@@ -661,10 +662,19 @@ async fn delivery_systems_pull_under_leases_and_acknowledge() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["delivery"]["status"], "delivered");
-    let (status, body) = ack(
+    // The same answer again (its reply was lost on the way) gets the same delivery back.
+    let (status, repeated) = ack(
         &app,
         id,
         json!({"lease_token": new, "outcome": "delivered"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{repeated}");
+    assert_eq!(repeated["delivery"], body["delivery"]);
+    let (status, body) = ack(
+        &app,
+        id,
+        json!({"lease_token": new, "outcome": "failed", "error": "mailbox_full"}),
     )
     .await;
     assert_eq!(
@@ -790,6 +800,78 @@ async fn deliveries_that_may_no_longer_go_out_are_cancelled_and_never_sent() {
         .unwrap();
     assert_eq!(withdrawn["last_error"], "content EM-1 is withdrawn");
     assert!(receipts(&app, "hcp-2").await.is_empty());
+}
+
+/// A delivery system that pulled items and sent them before their content was withdrawn is
+/// still heard: what went out is recorded, what failed stays cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_after_the_content_was_withdrawn_records_what_went_out() {
+    let (app, _now, _state) = pinned(config(None, 8, 1_000)).await;
+    world(&app, 2).await;
+    let decided = decide(&app, &[0, 1]).await;
+    let (status, pulled) = pull(&app, &app.ingest, "channel=email").await;
+    assert_eq!(status, 200, "{pulled}");
+    assert_eq!(ids(&pulled).len(), 2);
+    let token = pulled["lease_token"].as_str().unwrap();
+    app.withdraw("EM-1").await;
+    assert_eq!(deliveries(&app, "cancelled").await.len(), 2);
+
+    let sent = format!("dlv_{}", decided["hcp-0"]);
+    let (status, body) = ack(
+        &app,
+        &sent,
+        json!({"lease_token": token, "outcome": "delivered"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["delivery"]["status"], &body["delivery"]["last_error"]),
+        (
+            &json!("delivered"),
+            &json!("sent_after_cancellation: content EM-1 is withdrawn")
+        )
+    );
+    assert_eq!(
+        receipts(&app, "hcp-0").await,
+        [(decided["hcp-0"].clone(), "delivery".to_owned())]
+    );
+
+    let failed = format!("dlv_{}", decided["hcp-1"]);
+    let (status, body) = ack(
+        &app,
+        &failed,
+        json!({"lease_token": "another-lease", "outcome": "delivered"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (409, &json!("lease_token")),
+        "{body}"
+    );
+    let (status, body) = ack(
+        &app,
+        &failed,
+        json!({"lease_token": token, "outcome": "failed", "error": "mailbox_full"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["delivery"]["status"], &body["delivery"]["last_error"]),
+        (&json!("cancelled"), &json!("content EM-1 is withdrawn"))
+    );
+    assert!(receipts(&app, "hcp-1").await.is_empty());
+    let delivered: Vec<Value> = deliveries(&app, "delivered")
+        .await
+        .iter()
+        .map(|d| d["delivery_id"].clone())
+        .collect();
+    assert_eq!(delivered, [json!(sent)]);
+    let cancelled: Vec<Value> = deliveries(&app, "cancelled")
+        .await
+        .iter()
+        .map(|d| d["delivery_id"].clone())
+        .collect();
+    assert_eq!(cancelled, [json!(failed)]);
 }
 
 /// Rep-delivered decisions (visits) and held decisions are not queued.

@@ -5,10 +5,10 @@ use openclm_core::delivery::{DeliveryStatus, delivered_by_system};
 use openclm_core::{Channel, FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::delivery::{check_lease, to_counts};
+use crate::delivery::{answer_lease, sent_after_cancellation_note, to_counts};
 use crate::{
-    Delivery, DeliveryClaim, DeliveryCount, DeliveryFilter, DeliveryOutcome, Page, PageRequest,
-    Result, StoreError, cursor,
+    Delivery, DeliveryClaim, DeliveryCount, DeliveryFilter, DeliveryOutcome, LeaseAnswer, Page,
+    PageRequest, Result, StoreError, cursor,
 };
 
 const COLUMNS: &str = "d.delivery_id, d.decision_id, h.id, d.channel, d.content_id, d.campaign_id,
@@ -69,7 +69,8 @@ pub(super) fn enqueue(
 }
 
 /// Cancels the pending deliveries of content that is no longer approved, in the caller's
-/// transaction.
+/// transaction. A leased item keeps its lease: its sender may have sent it already, and its
+/// answer under that lease must still be heard (see [`crate::LeaseAnswer`]).
 pub(super) fn cancel_for_content(
     tx: &Connection,
     content_id: &str,
@@ -77,7 +78,7 @@ pub(super) fn cancel_for_content(
     now: Timestamp,
 ) -> Result<usize> {
     Ok(tx.execute(
-        "UPDATE deliveries SET status = 'cancelled', last_error = ?2, lease_token = NULL,
+        "UPDATE deliveries SET status = 'cancelled', last_error = ?2,
             updated_at = ?3
          WHERE content_id = ?1 AND status = 'pending'",
         params![content_id, why, now.millis()],
@@ -150,20 +151,35 @@ pub(super) fn finish(
     let Some(current) = get(&tx, id)? else {
         return Ok(None);
     };
-    if let Err(e) = check_lease(&current, token) {
-        return Ok(Some(Err(e)));
-    }
-    let (status, error, due) = match outcome {
-        DeliveryOutcome::Delivered => (DeliveryStatus::Delivered, None, current.due_at),
-        DeliveryOutcome::Retry { error, at } => (DeliveryStatus::Pending, Some(error), *at),
-        DeliveryOutcome::Dead { error } => (DeliveryStatus::Dead, Some(error), current.due_at),
-        DeliveryOutcome::Cancelled { reason } => {
-            (DeliveryStatus::Cancelled, Some(reason), current.due_at)
+    let answer = match answer_lease(&current, token, outcome) {
+        Ok(answer) => answer,
+        Err(e) => return Ok(Some(Err(e))),
+    };
+    let (status, error, due) = match (answer, outcome) {
+        (LeaseAnswer::Unchanged, _) => return Ok(Some(Ok(current))),
+        (LeaseAnswer::SentAfterCancellation, _) => (
+            DeliveryStatus::Delivered,
+            Some(sent_after_cancellation_note(&current)),
+            current.due_at,
+        ),
+        (_, DeliveryOutcome::Delivered) => (DeliveryStatus::Delivered, None, current.due_at),
+        (_, DeliveryOutcome::Retry { error, at }) => {
+            (DeliveryStatus::Pending, Some(error.clone()), *at)
         }
+        (_, DeliveryOutcome::Dead { error }) => {
+            (DeliveryStatus::Dead, Some(error.clone()), current.due_at)
+        }
+        (_, DeliveryOutcome::Cancelled { reason }) => (
+            DeliveryStatus::Cancelled,
+            Some(reason.clone()),
+            current.due_at,
+        ),
     };
     tx.prepare_cached(
         "UPDATE deliveries SET status = ?2, last_error = COALESCE(?3, last_error),
-            due_at = ?4, lease_token = NULL, updated_at = ?5
+            due_at = ?4,
+            -- A delivered item keeps its lease, so a repeated answer under it is recognised.
+            lease_token = CASE WHEN ?2 = 'delivered' THEN lease_token END, updated_at = ?5
          WHERE delivery_id = ?1",
     )?
     .execute(params![
