@@ -114,6 +114,10 @@ pub struct SegmentConfig {
     /// A `group` call adds this prefix and the group id to the HCP's segments (an institution or
     /// account); empty to ignore group calls.
     pub group_segment_prefix: String,
+    /// Events of a visitor not yet identified are held this many days at most.
+    pub hold_days: u32,
+    /// And at most this many per visitor: anyone with a public write key can invent visitors.
+    pub hold_per_visitor: u32,
 }
 
 impl Default for SegmentConfig {
@@ -125,6 +129,8 @@ impl Default for SegmentConfig {
             screen_channel: Channel::MobileApp,
             traits: TraitMapping::default(),
             group_segment_prefix: "group:".into(),
+            hold_days: 30,
+            hold_per_visitor: 500,
         }
     }
 }
@@ -223,6 +229,18 @@ impl SegmentConfig {
             return Err(FieldError::new(
                 "segment.group_segment_prefix",
                 "must contain only letters, digits and -_.:@",
+            ));
+        }
+        if !(1..=365).contains(&self.hold_days) {
+            return Err(FieldError::new(
+                "segment.hold_days",
+                "must be from 1 to 365",
+            ));
+        }
+        if !(1..=100_000).contains(&self.hold_per_visitor) {
+            return Err(FieldError::new(
+                "segment.hold_per_visitor",
+                "must be from 1 to 100000",
             ));
         }
         for (name, paths) in [

@@ -19,7 +19,9 @@ use openclm_core::segment::{
     TraitChanges,
 };
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
-use openclm_store::{IngestOutcome, Parked, ParkedEvent, Store, UnknownHcpPolicy, Upserted};
+use openclm_store::{
+    HoldLimits, IngestOutcome, Parked, ParkedEvent, Store, UnknownHcpPolicy, Upserted,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -451,13 +453,34 @@ async fn process<S: Store>(
     if !to_park.is_empty() {
         let parked = state
             .store
-            .park_anonymous(source.clone(), to_park, received_at)
+            .park_anonymous(
+                source.clone(),
+                to_park,
+                HoldLimits {
+                    per_visitor: config.hold_per_visitor,
+                    max_age_ms: i64::from(config.hold_days) * 86_400_000,
+                },
+                received_at,
+            )
             .await?;
         for ((i, outcome), (object, properties)) in
             park_at.into_iter().zip(parked).zip(park_objects)
         {
             match outcome {
                 Parked::Held => {}
+                Parked::Full => {
+                    if let Pending::Done(status, _, error) = &mut pending[i] {
+                        *status = Status::Rejected;
+                        *error = Some(FieldError::new(
+                            "anonymousId",
+                            format!(
+                                "this visitor holds {} events already, the most one not yet \
+                                 identified may; identify the visitor to store them",
+                                config.hold_per_visitor
+                            ),
+                        ));
+                    }
+                }
                 Parked::AlreadyHeld => {
                     if let Pending::Done(status, ..) = &mut pending[i] {
                         *status = Status::Duplicate;

@@ -456,9 +456,10 @@ impl Store for AnyStore {
         &self,
         source: String,
         events: Vec<crate::ParkedEvent>,
+        limits: crate::HoldLimits,
         now: Timestamp,
     ) -> Result<Vec<crate::Parked>> {
-        delegate!(self.park_anonymous(source, events, now))
+        delegate!(self.park_anonymous(source, events, limits, now))
     }
 
     async fn link_anonymous(

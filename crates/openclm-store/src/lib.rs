@@ -578,6 +578,16 @@ pub enum Parked {
     AlreadyHeld,
     /// Not held: the visitor was linked to this user meanwhile, so the event is theirs to store.
     Linked(String),
+    /// Not held: the visitor holds as many events as a visitor not yet identified may.
+    Full,
+}
+
+/// How much a tracking source may hold for visitors not yet identified: anyone with a public
+/// write key can invent anonymous ids, so what they hold is bounded per visitor and in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLimits {
+    pub per_visitor: u32,
+    pub max_age_ms: i64,
 }
 
 /// An event of a visitor a tracking source knows only by an anonymous id, held until the source
@@ -933,10 +943,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Holds events of visitors not yet identified, each unless its visitor is linked by now (a
     /// link and a hold of the same visitor never interleave, so no event is held after its
     /// visitor's link released the others).
+    /// Events held longer than `limits.max_age_ms` are dropped first; a visitor already holding
+    /// `limits.per_visitor` events gets [`Parked::Full`].
     async fn park_anonymous(
         &self,
         source: String,
         events: Vec<ParkedEvent>,
+        limits: HoldLimits,
         now: Timestamp,
     ) -> Result<Vec<Parked>>;
     /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns the

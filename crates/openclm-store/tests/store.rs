@@ -2883,8 +2883,12 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
 }
 
 async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db: TestDb) {
-    use openclm_store::{Parked, ParkedEvent};
+    use openclm_store::{HoldLimits, Parked, ParkedEvent};
     let store = fresh(&db).await;
+    let limits = HoldLimits {
+        per_visitor: 3,
+        max_age_ms: 86_400_000,
+    };
     let parked = |anon: &str, id: &str| ParkedEvent {
         anonymous_id: anon.into(),
         event_id: id.into(),
@@ -2906,6 +2910,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
                 parked("anon-1", "e-1"),
                 parked("anon-2", "e-3"),
             ],
+            limits,
             Timestamp::from_millis(1_000),
         )
         .await
@@ -2916,6 +2921,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         .park_anonymous(
             web(),
             vec![parked("anon-1", "e-1")],
+            limits,
             Timestamp::from_millis(2_000),
         )
         .await
@@ -2983,6 +2989,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         .park_anonymous(
             web(),
             vec![parked("anon-1", "e-4")],
+            limits,
             Timestamp::from_millis(4_500),
         )
         .await
@@ -3058,6 +3065,7 @@ async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db
         .park_anonymous(
             web(),
             vec![parked("anon-5", "e-5")],
+            limits,
             Timestamp::from_millis(6_500),
         )
         .await
@@ -3827,6 +3835,67 @@ async fn export_pages_cover_every_row_once_across_page_boundaries_and_since(db: 
     );
 }
 
+async fn held_events_are_bounded_per_visitor_and_in_time(db: TestDb) {
+    use openclm_store::{HoldLimits, Parked, ParkedEvent};
+    let store = fresh(&db).await;
+    let limits = HoldLimits {
+        per_visitor: 2,
+        max_age_ms: 10_000,
+    };
+    let parked = |anon: &str, id: &str| ParkedEvent {
+        anonymous_id: anon.into(),
+        event_id: id.into(),
+        payload: json!({"event_id": id}).to_string(),
+    };
+    let held = store
+        .park_anonymous(
+            "web".into(),
+            vec![
+                parked("a", "1"),
+                parked("a", "2"),
+                parked("a", "3"),
+                parked("b", "1"),
+            ],
+            limits,
+            Timestamp::from_millis(1_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        [Parked::Held, Parked::Held, Parked::Full, Parked::Held]
+    );
+    // Past their age, held events go, and the visitor may hold again.
+    let later = store
+        .park_anonymous(
+            "web".into(),
+            vec![parked("a", "4")],
+            limits,
+            Timestamp::from_millis(11_001),
+        )
+        .await
+        .unwrap();
+    assert_eq!(later, [Parked::Held]);
+    let released = store
+        .link_anonymous(
+            "web".into(),
+            "a".into(),
+            "A1".into(),
+            Timestamp::from_millis(11_002),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = released.iter().map(|p| p.event_id.as_str()).collect();
+    assert_eq!(ids, ["4"]);
+    let digests = store.table_digests().await.unwrap();
+    let rows = digests
+        .iter()
+        .find(|d| d.table == "anonymous_events")
+        .unwrap()
+        .rows;
+    assert_eq!(rows, 1, "b's event expired too");
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -3878,6 +3947,7 @@ on_every_backend!(
     content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
     anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
+    held_events_are_bounded_per_visitor_and_in_time,
     hcps_are_found_by_email_for_a_whole_batch,
     delivery_queue_leases_retries_dead_letters_and_cancels,
     export_pages_cover_every_row_once_across_page_boundaries_and_since,

@@ -383,6 +383,10 @@ page_channel = "web"
 screen_channel = "mobile_app"
 # A group call adds this prefix and the group id to the HCP's segments; "" ignores groups.
 group_segment_prefix = "group:"
+# Events of a visitor not yet identified are held this many days at most, and at most this many
+# per visitor (beyond, refused naming anonymousId): a public write key can invent visitors.
+hold_days = 30
+hold_per_visitor = 500
 
 # Which identify traits fill which HCP fields: paths tried in order (dots step into objects).
 # Without a name trait, firstName and lastName are joined.

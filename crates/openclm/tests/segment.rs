@@ -601,3 +601,30 @@ async fn an_identify_never_replaces_an_hcp_it_did_not_find_by_its_user_id() {
     assert_eq!(hcp["territory"], "T-1");
     assert_eq!(hcp["restricted_products"], json!(["cardiozen"]));
 }
+
+#[tokio::test]
+async fn a_visitor_not_yet_identified_holds_a_bounded_number_of_events() {
+    let config = ApiConfig {
+        segment: Arc::new(SegmentConfig {
+            source: "crm".into(),
+            hold_per_visitor: 2,
+            ..SegmentConfig::default()
+        }),
+        ..ApiConfig::default()
+    };
+    let (app, _clock) = spawn_app_at(config, start()).await;
+    let pages: Vec<Value> = (0..3)
+        .map(|i| json!({"type": "page", "anonymousId": "invented", "messageId": format!("h-{i}")}))
+        .collect();
+    let (status, body) = post(&app, "/v1/batch", &json!({"batch": pages})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&body["held"], &body["rejected"]),
+        (&json!(2), &json!(1)),
+        "{body}"
+    );
+    assert_eq!(
+        body["results"][2]["error"]["field"], "anonymousId",
+        "{body}"
+    );
+}

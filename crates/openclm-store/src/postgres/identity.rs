@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use openclm_core::Timestamp;
 
-use crate::{Parked, ParkedEvent, Result};
+use crate::{HoldLimits, Parked, ParkedEvent, Result};
 
 pub(super) async fn resolve(
     client: &impl GenericClient,
@@ -49,11 +49,22 @@ pub(super) async fn park(
     client: &mut deadpool_postgres::Object,
     source: &str,
     events: &[ParkedEvent],
+    limits: HoldLimits,
     now: Timestamp,
 ) -> Result<Vec<Parked>> {
     let tx = client.transaction().await?;
     let ids: Vec<&str> = events.iter().map(|e| e.anonymous_id.as_str()).collect();
     lock_visitors(&tx, source, &ids).await?;
+    tx.execute(
+        "DELETE FROM anonymous_events WHERE source = $1 AND received_at < $2",
+        &[&source, &(now.millis() - limits.max_age_ms)],
+    )
+    .await?;
+    let held = tx
+        .prepare_cached(
+            "SELECT count(*) FROM anonymous_events WHERE source = $1 AND anonymous_id = $2",
+        )
+        .await?;
     let linked = tx
         .prepare_cached(
             "SELECT user_id FROM anonymous_links WHERE source = $1 AND anonymous_id = $2",
@@ -69,6 +80,14 @@ pub(super) async fn park(
     for e in events {
         if let Some(row) = tx.query_opt(&linked, &[&source, &e.anonymous_id]).await? {
             parked.push(Parked::Linked(row.get(0)));
+            continue;
+        }
+        let count: i64 = tx
+            .query_one(&held, &[&source, &e.anonymous_id])
+            .await?
+            .get(0);
+        if count >= i64::from(limits.per_visitor) {
+            parked.push(Parked::Full);
             continue;
         }
         let n = tx

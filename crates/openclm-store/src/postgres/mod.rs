@@ -108,6 +108,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries",
         include_str!("../../migrations/postgres/0011_deliveries.sql"),
     ),
+    (
+        12,
+        "held_events_by_age",
+        include_str!("../../migrations/postgres/0012_held_events_by_age.sql"),
+    ),
 ];
 
 /// Advisory lock held while migrations run, so that nodes starting together apply each once.
@@ -1739,10 +1744,11 @@ impl crate::Store for PgStore {
         &self,
         source: String,
         events: Vec<crate::ParkedEvent>,
+        limits: crate::HoldLimits,
         now: Timestamp,
     ) -> Result<Vec<crate::Parked>> {
         let mut client = self.client().await?;
-        identity::park(&mut client, &source, &events, now).await
+        identity::park(&mut client, &source, &events, limits, now).await
     }
 
     async fn link_anonymous(

@@ -4,7 +4,7 @@
 use openclm_core::Timestamp;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::{Parked, ParkedEvent, Result};
+use crate::{HoldLimits, Parked, ParkedEvent, Result};
 
 pub(super) fn resolve(
     conn: &Connection,
@@ -30,11 +30,17 @@ pub(super) fn park(
     conn: &mut Connection,
     source: &str,
     events: &[ParkedEvent],
+    limits: HoldLimits,
     now: Timestamp,
 ) -> Result<Vec<Parked>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached("DELETE FROM anonymous_events WHERE source = ?1 AND received_at < ?2")?
+        .execute(params![source, now.millis() - limits.max_age_ms])?;
     let mut parked = Vec::with_capacity(events.len());
     {
+        let mut held = tx.prepare_cached(
+            "SELECT count(*) FROM anonymous_events WHERE source = ?1 AND anonymous_id = ?2",
+        )?;
         let mut linked = tx.prepare_cached(
             "SELECT user_id FROM anonymous_links WHERE source = ?1 AND anonymous_id = ?2",
         )?;
@@ -49,6 +55,11 @@ pub(super) fn park(
                 continue;
             }
             drop(rows);
+            let count: i64 = held.query_row(params![source, e.anonymous_id], |r| r.get(0))?;
+            if count >= i64::from(limits.per_visitor) {
+                parked.push(Parked::Full);
+                continue;
+            }
             let n = stmt.execute(params![
                 source,
                 e.anonymous_id,

@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries",
         include_str!("../../migrations/sqlite/0012_deliveries.sql"),
     ),
+    (
+        13,
+        "held_events_by_age",
+        include_str!("../../migrations/sqlite/0013_held_events_by_age.sql"),
+    ),
 ];
 
 /// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.
@@ -1594,9 +1599,10 @@ impl crate::Store for SqliteStore {
         &self,
         source: String,
         events: Vec<crate::ParkedEvent>,
+        limits: crate::HoldLimits,
         now: Timestamp,
     ) -> Result<Vec<crate::Parked>> {
-        self.with_conn(move |conn, _| identity::park(conn, &source, &events, now))
+        self.with_conn(move |conn, _| identity::park(conn, &source, &events, limits, now))
             .await
     }
 
