@@ -227,21 +227,7 @@ async fn ingest_events<S: Store>(
             "the body exceeds the limit of {limit} bytes per request; split the batch"
         ))
     };
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && length > limit
-    {
-        return Err(too_large());
-    }
-    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if is_length_limit(&e) {
-            too_large()
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })?;
+    let body = read_limited(&headers, body, limit, too_large).await?;
     let items = parse_batch(&body, format, state.config.max_batch_events).map_err(|e| match e {
         BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
         other => ApiError::BadRequest(other.to_string()),
@@ -339,7 +325,32 @@ struct EventResult {
 }
 
 /// Whether reading a body failed because it passed the size limit (not, say, a broken connection).
-pub(crate) fn is_length_limit(error: &axum::Error) -> bool {
+/// Reads a body of at most `limit` bytes; a larger one is refused with `too_large()`, before it is
+/// read when its length is declared.
+pub(crate) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    too_large: impl Fn() -> ApiError,
+) -> Result<Bytes, ApiError> {
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = cause {
         if e.is::<http_body_util::LengthLimitError>() {

@@ -192,21 +192,7 @@ async fn read_body(
             limit / 1024
         ))
     };
-    if headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|length| length > limit)
-    {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if crate::routes::is_length_limit(&e) {
-            too_large()
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })
+    crate::routes::read_limited(headers, body, limit, too_large).await
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

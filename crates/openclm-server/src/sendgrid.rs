@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use openclm_core::FieldError;
@@ -348,21 +348,7 @@ async fn read_body(
             "the body exceeds the limit of {limit} bytes per request"
         ))
     };
-    if headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|length| length > limit)
-    {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if crate::routes::is_length_limit(&e) {
-            too_large()
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })
+    crate::routes::read_limited(headers, body, limit, too_large).await
 }
 
 fn kind_of(value: &Value) -> &'static str {
