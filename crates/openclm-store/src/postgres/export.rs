@@ -1,12 +1,9 @@
 //! PostgreSQL's export pages: events by `seq`, HCPs by id, each page one short read.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::GenericClient;
-use openclm_core::hcp::ExternalId;
 use openclm_core::{Channel, EventType, Timestamp};
 
-use super::{corrupt, json_list};
+use super::{corrupt, external_ids_of, json_list};
 use crate::export::export_limit;
 use crate::{ExportEvent, ExportHcp, Result};
 
@@ -75,21 +72,7 @@ pub(super) async fn hcps(
         .query(&stmt, &[&after, &since, &export_limit(limit)])
         .await?;
     let keys: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    let mut external: HashMap<i64, Vec<ExternalId>> = HashMap::new();
-    if !keys.is_empty() {
-        let stmt = client
-            .prepare_cached(
-                "SELECT hcp_key, system, external_id FROM hcp_external_ids
-                 WHERE hcp_key = ANY($1) ORDER BY hcp_key, system, external_id",
-            )
-            .await?;
-        for r in client.query(&stmt, &[&keys]).await? {
-            external.entry(r.get(0)).or_default().push(ExternalId {
-                system: r.get(1),
-                id: r.get(2),
-            });
-        }
-    }
+    let mut external = external_ids_of(client, &keys).await?;
     rows.iter()
         .map(|r| {
             let key: i64 = r.get(0);

@@ -429,9 +429,11 @@ fn page_limit(page: &PageRequest) -> usize {
 const HCP_COLUMNS: &str =
     "hcp_key, id, name, specialty, country, territory, segments, email, restricted_products";
 
-/// Reads HCP rows and their external ids (one query for all of them).
-async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hcp>> {
-    let keys: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+/// The external ids of these HCPs, by system then id, in one query.
+async fn external_ids_of(
+    client: &impl GenericClient,
+    keys: &[i64],
+) -> Result<HashMap<i64, Vec<ExternalId>>> {
     let mut external: HashMap<i64, Vec<ExternalId>> = HashMap::new();
     if !keys.is_empty() {
         let stmt = client
@@ -447,6 +449,13 @@ async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hc
             });
         }
     }
+    Ok(external)
+}
+
+/// Reads HCP rows and their external ids (one query for all of them).
+async fn read_hcps(client: &impl GenericClient, rows: Vec<Row>) -> Result<Vec<Hcp>> {
+    let keys: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut external = external_ids_of(client, &keys).await?;
     rows.into_iter()
         .map(|r| {
             let key: i64 = r.get(0);

@@ -1,10 +1,9 @@
 //! SQLite's export pages: events by `seq`, HCPs by id, each page one short read.
 
-use openclm_core::hcp::ExternalId;
 use openclm_core::{Channel, EventType, FieldError, Timestamp};
 use rusqlite::{Connection, params};
 
-use super::{corrupt, json_list};
+use super::{corrupt, external_ids_of, json_list};
 use crate::export::export_limit;
 use crate::{ExportEvent, ExportHcp, Result};
 
@@ -63,10 +62,6 @@ pub(super) fn hcps(
          FROM hcps WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR updated_at >= ?2)
          ORDER BY id LIMIT ?3",
     )?;
-    let mut ext = conn.prepare_cached(
-        "SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1
-         ORDER BY system, external_id",
-    )?;
     let rows = stmt.query_map(
         params![
             after,
@@ -95,14 +90,7 @@ pub(super) fn hcps(
     let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for (key, mut hcp) in rows {
-        hcp.external_ids = ext
-            .query_map([key], |r| {
-                Ok(ExternalId {
-                    system: r.get(0)?,
-                    id: r.get(1)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        hcp.external_ids = external_ids_of(conn, key)?;
         out.push(hcp);
     }
     Ok(out)

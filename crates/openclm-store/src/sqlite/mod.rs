@@ -415,20 +415,24 @@ fn to_json(list: &[String]) -> String {
 const HCP_COLUMNS: &str =
     "hcp_key, id, name, specialty, country, territory, segments, email, restricted_products";
 
+/// An HCP's external ids, by system then id.
+fn external_ids_of(conn: &Connection, hcp_key: i64) -> rusqlite::Result<Vec<ExternalId>> {
+    conn.prepare_cached(
+        "SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1 ORDER BY system, external_id",
+    )?
+    .query_map([hcp_key], |r| {
+        Ok(ExternalId {
+            system: r.get(0)?,
+            id: r.get(1)?,
+        })
+    })?
+    .collect()
+}
+
 fn read_hcp(conn: &Connection, row: &rusqlite::Row) -> rusqlite::Result<Hcp> {
     let hcp_key: i64 = row.get(0)?;
     let id: String = row.get(1)?;
-    let mut ext = conn.prepare_cached(
-        "SELECT system, external_id FROM hcp_external_ids WHERE hcp_key = ?1 ORDER BY system, external_id",
-    )?;
-    let external_ids = ext
-        .query_map([hcp_key], |r| {
-            Ok(ExternalId {
-                system: r.get(0)?,
-                id: r.get(1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let external_ids = external_ids_of(conn, hcp_key)?;
     Ok(Hcp {
         id: HcpId::parse("id", &id).map_err(corrupt("hcps.id"))?,
         name: row.get(2)?,
