@@ -254,6 +254,14 @@ impl Layout {
                 "must not be negative".into(),
             ));
         }
+        let max_seconds = crate::event::MAX_DWELL_MS / 1000;
+        if seconds > max_seconds as f64 {
+            return Err(named(
+                &self.duration,
+                "duration",
+                format!("must be at most {max_seconds} seconds (24 hours)"),
+            ));
+        }
         let channel = match optional(&self.channel) {
             Some(v) => channel_of(&v),
             None => Channel::FaceToFace,
@@ -506,6 +514,27 @@ mod tests {
             row("-3", "001A", "2026-03-02"),
             "Duration_vod__c (duration)"
         );
+        assert_eq!(
+            row("1e200", "001A", "2026-03-02"),
+            "Duration_vod__c (duration)"
+        );
+        let e = layout
+            .read(
+                &[
+                    "c1",
+                    "001A",
+                    "2026-03-02",
+                    "",
+                    "005R",
+                    "",
+                    "km",
+                    "86401",
+                    "",
+                ],
+                utc(),
+            )
+            .unwrap_err();
+        assert_eq!(e.reason, "must be at most 86400 seconds (24 hours)");
         assert_eq!(row("3", "", "2026-03-02"), "Account_vod__c (account_id)");
         assert_eq!(row("3", "001A", "March 2"), "Call_Date_vod__c (call_date)");
     }

@@ -209,6 +209,24 @@ pub const MAX_TEXT_LEN: usize = 64 * 1024;
 /// The source assumed when an event names none.
 pub const DEFAULT_SOURCE: &str = "openclm";
 
+// Bounds of the numeric fields. Each is far beyond what a real source sends in one event, and
+// small enough that the campaign KPIs' sums of squares stay finite: a member's outcome total is
+// squared, and even a billion events at the bound square to about 1e30, where `f64` reaches
+// 1.8e308. A number outside its bound is refused at ingest, naming the field, like a negative one.
+
+/// Most prescription units one event may carry: a weekly outcome feed reports tens or hundreds
+/// of packs per HCP, a pharmacy's wholesale line a few thousand.
+pub const MAX_UNITS: f64 = 1_000_000.0;
+/// Largest magnitude of a prescription's `value` (a currency amount, negative for a credit
+/// note): a billion is beyond any single line of sales data.
+pub const MAX_VALUE: f64 = 1_000_000_000.0;
+/// Largest magnitude of a survey `score`: NPS is 0 to 10, Likert and percentage scales stay
+/// within hundreds; a million leaves room for any scale a questionnaire tool uses.
+pub const MAX_SCORE: f64 = 1_000_000.0;
+/// Longest dwell one event may report, in milliseconds: 24 hours. A slide or page open longer
+/// is a tablet left on a desk, not reading.
+pub const MAX_DWELL_MS: i64 = 24 * 60 * 60 * 1000;
+
 impl Event {
     /// Parses and validates one event object.
     pub fn from_json(value: Value) -> Result<Event, FieldError> {
@@ -316,11 +334,13 @@ fn parse_details(kind: EventType, f: &Fields) -> Result<Details, FieldError> {
             url: f.opt_text("url")?,
         },
         EventType::SlideViewed => Details::SlideViewed {
-            dwell_ms: f.required_non_negative_int("dwell_ms")?,
+            dwell_ms: f
+                .opt_dwell_ms("dwell_ms")?
+                .ok_or_else(|| FieldError::missing("dwell_ms"))?,
             slide: f.opt_text("slide")?,
         },
         EventType::ContentViewed => Details::ContentViewed {
-            dwell_ms: f.opt_non_negative_int("dwell_ms")?,
+            dwell_ms: f.opt_dwell_ms("dwell_ms")?,
             url: f.opt_text("url")?,
         },
         EventType::VideoProgress => {
@@ -337,7 +357,7 @@ fn parse_details(kind: EventType, f: &Fields) -> Result<Details, FieldError> {
                 .opt_text("question")?
                 .ok_or_else(|| FieldError::missing("question"))?;
             let answer = f.opt_text("answer")?;
-            let score = f.opt_number("score")?;
+            let score = f.opt_number_within("score", MAX_SCORE)?;
             if answer.is_none() && score.is_none() {
                 return Err(FieldError::new(
                     "answer",
@@ -378,9 +398,15 @@ fn parse_details(kind: EventType, f: &Fields) -> Result<Details, FieldError> {
             if units < 0.0 {
                 return Err(FieldError::new("units", "must not be negative"));
             }
+            if units > MAX_UNITS {
+                return Err(FieldError::new(
+                    "units",
+                    format!("must be at most {MAX_UNITS} per event"),
+                ));
+            }
             Details::Prescription {
                 units,
-                value: f.opt_number("value")?,
+                value: f.opt_number_within("value", MAX_VALUE)?,
                 period: f.opt_text("period")?,
             }
         }
@@ -481,9 +507,26 @@ impl Fields<'_> {
         }
     }
 
-    fn required_non_negative_int(&self, name: &str) -> Result<i64, FieldError> {
-        self.opt_non_negative_int(name)?
-            .ok_or_else(|| FieldError::missing(name))
+    /// A number between `-bound` and `bound`.
+    fn opt_number_within(&self, name: &str, bound: f64) -> Result<Option<f64>, FieldError> {
+        match self.opt_number(name)? {
+            Some(v) if v.abs() > bound => Err(FieldError::new(
+                name,
+                format!("must be between -{bound} and {bound}"),
+            )),
+            v => Ok(v),
+        }
+    }
+
+    /// A dwell time in milliseconds, 0 to [`MAX_DWELL_MS`].
+    fn opt_dwell_ms(&self, name: &str) -> Result<Option<i64>, FieldError> {
+        match self.opt_non_negative_int(name)? {
+            Some(v) if v > MAX_DWELL_MS => Err(FieldError::new(
+                name,
+                format!("must be at most {MAX_DWELL_MS} (24 hours)"),
+            )),
+            v => Ok(v),
+        }
     }
 
     fn opt_string_list(&self, name: &str) -> Result<Vec<String>, FieldError> {
@@ -632,6 +675,57 @@ mod tests {
         assert_eq!(e.field, "units");
         let e = Event::from_json(with(json!({"type": "comment", "text": "  "}))).unwrap_err();
         assert_eq!(e.field, "text");
+    }
+
+    #[test]
+    fn numeric_fields_beyond_their_bounds_are_refused_naming_the_field_and_the_bound() {
+        let refused = |extra: Value| Event::from_json(with(extra)).unwrap_err();
+        let e = refused(json!({"type": "prescription", "units": 1e200}));
+        assert_eq!(
+            (e.field.as_str(), e.reason.as_str()),
+            ("units", "must be at most 1000000 per event")
+        );
+        let e = refused(json!({"type": "prescription", "units": 3, "value": 2e9}));
+        assert_eq!(
+            (e.field.as_str(), e.reason.as_str()),
+            ("value", "must be between -1000000000 and 1000000000")
+        );
+        let e = refused(json!({"type": "prescription", "units": 3, "value": -2e9}));
+        assert_eq!(e.field, "value");
+        let e = refused(json!({"type": "survey_answered", "question": "q", "score": -1e7}));
+        assert_eq!(
+            (e.field.as_str(), e.reason.as_str()),
+            ("score", "must be between -1000000 and 1000000")
+        );
+        let e = refused(json!({"type": "slide_viewed", "dwell_ms": MAX_DWELL_MS + 1}));
+        assert_eq!(
+            (e.field.as_str(), e.reason.as_str()),
+            ("dwell_ms", "must be at most 86400000 (24 hours)")
+        );
+        let e = refused(json!({"type": "content_viewed", "dwell_ms": i64::MAX}));
+        assert_eq!(e.field, "dwell_ms");
+        let e = refused(json!({"type": "video_progress", "percent": 100.5}));
+        assert_eq!(e.field, "percent");
+
+        // The bounds themselves are accepted.
+        let ok = Event::from_json(with(json!({"type": "prescription", "units": MAX_UNITS,
+            "value": -MAX_VALUE})))
+        .unwrap();
+        assert_eq!(
+            ok.details,
+            Details::Prescription {
+                units: MAX_UNITS,
+                value: Some(-MAX_VALUE),
+                period: None
+            }
+        );
+        for extra in [
+            json!({"type": "survey_answered", "question": "q", "score": MAX_SCORE}),
+            json!({"type": "slide_viewed", "dwell_ms": MAX_DWELL_MS}),
+            json!({"type": "content_viewed", "dwell_ms": MAX_DWELL_MS}),
+        ] {
+            assert!(Event::from_json(with(extra.clone())).is_ok(), "{extra}");
+        }
     }
 
     #[test]

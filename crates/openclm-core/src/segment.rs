@@ -589,6 +589,20 @@ pub fn parse_event(
     Event::from_json(Value::Object(object)).map_err(|e| {
         if properties.contains_key(&e.field) {
             e.within("properties")
+        } else if e.field == "dwell_ms"
+            && properties
+                .get("duration")
+                .and_then(Value::as_f64)
+                .is_some_and(|s| s * 1000.0 > crate::event::MAX_DWELL_MS as f64)
+        {
+            // The dwell was read from the Segment spec's `duration`, in seconds.
+            FieldError::new(
+                "properties.duration",
+                format!(
+                    "must be at most {} seconds",
+                    crate::event::MAX_DWELL_MS / 1000
+                ),
+            )
         } else if e.field == "hcp" {
             FieldError::new("userId", e.reason)
         } else {

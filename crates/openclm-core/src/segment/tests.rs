@@ -146,6 +146,21 @@ fn track_events_map_by_name_and_properties_fill_the_contract() {
     let e = parse_event(object, "CRM-1", &properties(&m)).unwrap_err();
     assert_eq!(e.field, "properties.dwell_ms");
 
+    // A dwell read from the spec's `duration` beyond its bound is named as the duration.
+    let m = read_one(
+        json!({"userId": "CRM-1", "event": "Slide Viewed", "properties": {"duration": 1e200}}),
+        Some(Call::Track),
+    )
+    .unwrap();
+    let Action::Event(object) = action(&m, &config).unwrap() else {
+        panic!("not an event")
+    };
+    let e = parse_event(object, "CRM-1", &properties(&m)).unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.reason.as_str()),
+        ("properties.duration", "must be at most 86400 seconds")
+    );
+
     // An unmapped name is refused, saying where to map it; the settings can map it.
     let m = read_one(
         json!({"userId": "CRM-1", "event": "Sample Requested"}),
@@ -164,6 +179,28 @@ fn track_events_map_by_name_and_properties_fill_the_contract() {
         },
     );
     assert!(matches!(action(&m, &mapped).unwrap(), Action::Event(_)));
+
+    // A name mapped to prescriptions: units beyond their bound are named as the property.
+    mapped.events.insert(
+        "Rx Reported".into(),
+        EventMapping {
+            kind: EventType::Prescription,
+            channel: Channel::Crm,
+        },
+    );
+    let m = read_one(
+        json!({"userId": "CRM-1", "event": "Rx Reported", "properties": {"units": 1e200}}),
+        Some(Call::Track),
+    )
+    .unwrap();
+    let Action::Event(object) = action(&m, &mapped).unwrap() else {
+        panic!("not an event")
+    };
+    let e = parse_event(object, "CRM-1", &properties(&m)).unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.reason.as_str()),
+        ("properties.units", "must be at most 1000000 per event")
+    );
 }
 
 #[test]
