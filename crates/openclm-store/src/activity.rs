@@ -10,7 +10,7 @@ use openclm_core::measure::kpi::{Counts, touch_counts};
 use openclm_core::state::{Observation, StateConfig};
 use openclm_core::{Channel, EventType, FieldError};
 
-use crate::kpi::Stored;
+use crate::kpi::{SetAside, Stored};
 use crate::{
     Activity, ActivityDay, ContentActivity, MAX_ACTIVITY_DAYS, Result, StoreError, WeekReach,
 };
@@ -32,6 +32,8 @@ pub(crate) struct ActivityDelta {
     pub reach: HashMap<(i64, i64), (u64, u64)>,
     /// (content, key message or "") → counts to add.
     pub content: HashMap<(String, String), Counts>,
+    /// Events whose counts are not finite: left out, to be set aside.
+    pub set_aside: Vec<SetAside>,
 }
 
 impl ActivityDelta {
@@ -70,6 +72,14 @@ pub(crate) fn fold(events: &[Stored], config: &StateConfig) -> ActivityDelta {
         let machine_open = event.kind == EventType::Opened && Observation::of(event, config).proxy;
         let counts = touch_counts(event, machine_open, config);
         if counts.is_empty() {
+            continue;
+        }
+        if !counts.is_finite() {
+            out.set_aside.push(SetAside {
+                seq: stored.seq,
+                event_id: Some(event.event_id.clone()),
+                reason: "what it adds to the activity is not a finite number".into(),
+            });
             continue;
         }
         let day = event.occurred_at.millis().div_euclid(DAY_MS);
@@ -177,6 +187,7 @@ mod tests {
             v.extend(extra.clone());
         }
         Stored {
+            seq: 0,
             hcp_key,
             event: Event::from_json(v).unwrap(),
         }

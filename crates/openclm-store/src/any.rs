@@ -384,6 +384,10 @@ impl Store for AnyStore {
         delegate!(self.fold_activity(batch))
     }
 
+    async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
+        delegate!(self.quarantined_events(limit))
+    }
+
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
         delegate!(self.activity(from_day, to_day))
     }

@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use openclm_core::campaign::Campaign;
 use openclm_core::measure::kpi::{Counts, Relation, contribution};
 use openclm_core::state::{Observation, StateConfig};
-use openclm_core::{Channel, Event, EventType, Timestamp};
+use openclm_core::{Channel, Event, EventType, FieldError, Timestamp};
 use serde::Serialize;
+
+use crate::StoreError;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -37,25 +39,138 @@ pub(crate) struct CampaignDecision {
 
 /// One stored event to fold.
 pub(crate) struct Stored {
+    pub seq: i64,
     pub hcp_key: i64,
     pub event: Event,
 }
 
+/// A stored event a fold leaves out, and why (see [`crate::QuarantinedEvent`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SetAside {
+    pub seq: i64,
+    pub event_id: Option<String>,
+    pub reason: String,
+}
+
+impl SetAside {
+    fn of(event: &Event, seq: i64, reason: String) -> Self {
+        Self {
+            seq,
+            event_id: Some(event.event_id.clone()),
+            reason,
+        }
+    }
+}
+
 impl Stored {
-    /// A stored event read back for folding, or `None` (logged) if its payload no longer parses
-    /// as an event — it is then left out of the fold (campaign KPIs or activity), never the
-    /// cause of a stuck one.
-    pub fn parse(seq: i64, hcp_key: i64, payload: &str) -> Option<Self> {
-        let parsed = serde_json::from_str(payload)
-            .map_err(|e| e.to_string())
-            .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(event) => Some(Self { hcp_key, event }),
-            Err(e) => {
-                tracing::warn!(seq, error = %e, "stored event not folded: its payload does not parse");
+    /// A stored event read back for folding, or, when its payload no longer parses as an event
+    /// (e.g. a number beyond a bound added after it was stored), what to set aside instead: the
+    /// fold goes on past it.
+    pub fn parse(seq: i64, hcp_key: i64, payload: &str) -> Result<Self, SetAside> {
+        let value: serde_json::Value = serde_json::from_str(payload).map_err(|_| SetAside {
+            seq,
+            event_id: None,
+            reason: "its stored payload is not JSON".into(),
+        })?;
+        // The id, bounded, for people to find the event by; nothing else of the payload.
+        let event_id = value
+            .get("event_id")
+            .and_then(serde_json::Value::as_str)
+            .map(|id| id.chars().take(openclm_core::event::MAX_ID_LEN).collect());
+        match Event::from_json(value) {
+            Ok(event) => Ok(Self {
+                seq,
+                hcp_key,
+                event,
+            }),
+            Err(e) => Err(SetAside {
+                seq,
+                event_id,
+                reason: format!("it no longer parses: {e}"),
+            }),
+        }
+    }
+}
+
+/// The reason to set an event aside when writing what it adds failed for a reason of the data
+/// (a number out of range, a value refused by a constraint, stored sums that cannot be read),
+/// or `None` when the failure says nothing about the event (the database is unavailable, busy,
+/// or the connection broke): then the batch fails and is folded again later. The reason never
+/// holds the database's own text, which may quote values.
+pub(crate) fn data_error_reason(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Invalid(f) => Some(format!("what it adds could not be kept: {f}")),
+        StoreError::Corrupt(_) => {
+            Some("the stored sums it adds to cannot be read (corrupt rows)".into())
+        }
+        StoreError::Database(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Some("the database refused what it adds (a constraint failed)".into())
+        }
+        StoreError::Database(
+            rusqlite::Error::ToSqlConversionFailure(_)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..),
+        ) => Some("the database refused what it adds (a value out of range)".into()),
+        StoreError::Postgres(e) => {
+            let code = e.code()?.code();
+            if code.starts_with("22") {
+                Some(format!(
+                    "the database refused what it adds (a value out of range, SQLSTATE {code})"
+                ))
+            } else if code.starts_with("23") {
+                Some(format!(
+                    "the database refused what it adds (a constraint failed, SQLSTATE {code})"
+                ))
+            } else {
                 None
             }
         }
+        _ => None,
+    }
+}
+
+/// Refuses a sum that is not a finite number, naming it, before it reaches a table (where it
+/// would become a JSON null or a refused row).
+pub(crate) fn finite(field: &str, value: f64) -> Result<(), StoreError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(FieldError::new(
+            field,
+            "would not be a finite number",
+        )))
+    }
+}
+
+/// Refuses counts holding a sum that is not a finite number, naming the table.
+pub(crate) fn finite_counts(table: &str, counts: &Counts) -> Result<(), StoreError> {
+    if counts.is_finite() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(FieldError::new(
+            format!("{table}.counts"),
+            "would not be a finite number",
+        )))
+    }
+}
+
+impl MemberTotals {
+    /// Refuses totals that are not finite numbers.
+    pub fn check_finite(&self) -> Result<(), StoreError> {
+        finite("campaign_hcp.outcome_units", self.outcome_units)
+    }
+}
+
+impl MomentDelta {
+    /// Refuses sums that are not finite numbers.
+    pub fn check_finite(&self) -> Result<(), StoreError> {
+        finite("campaign_group_moments.responses", self.responses)?;
+        finite("campaign_group_moments.responses_sq", self.responses_sq)?;
+        finite("campaign_group_moments.outcome", self.outcome)?;
+        finite("campaign_group_moments.outcome_sq", self.outcome_sq)
     }
 }
 
@@ -110,6 +225,8 @@ pub(crate) struct FoldOutput {
     pub members: HashMap<(String, i64), MemberDelta>,
     /// (campaign, wave, HCP) → what the batch adds.
     pub waves: HashMap<(String, i64, i64), WaveDelta>,
+    /// Events whose contribution is not finite: left out, to be set aside.
+    pub set_aside: Vec<SetAside>,
 }
 
 fn earliest(a: Option<i64>, b: i64) -> Option<i64> {
@@ -202,7 +319,7 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
         list.sort_unstable();
     }
     let no_waves: Vec<(i64, i64)> = Vec::new();
-    for stored in input.events {
+    'events: for stored in input.events {
         let event = &stored.event;
         let at = event.occurred_at.millis();
         let hcp = stored.hcp_key;
@@ -220,6 +337,9 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
             continue;
         }
         let proxy = Observation::of(event, config).proxy;
+        // What the event adds to each campaign, all checked before any is added: an event
+        // counts whole or not at all.
+        let mut adds = Vec::with_capacity(campaigns.len());
         for campaign_id in campaigns {
             let Some(live) = live.get(campaign_id) else {
                 continue;
@@ -251,6 +371,17 @@ pub(crate) fn fold(input: &FoldInput<'_>, config: &StateConfig) -> FoldOutput {
             if counts.is_empty() {
                 continue;
             }
+            if !counts.is_finite() {
+                out.set_aside.push(SetAside::of(
+                    event,
+                    stored.seq,
+                    "what it adds to a campaign is not a finite number".into(),
+                ));
+                continue 'events;
+            }
+            adds.push((campaign_id, member, decision, counts));
+        }
+        for (campaign_id, member, decision, counts) in adds {
             let group = member.or(decision.map(|d| d.arm)).unwrap_or(0);
             let (specialty, country) = input.segments.get(&hcp).cloned().unwrap_or_default();
             let key = SliceKey {

@@ -200,6 +200,52 @@ pub struct ContentActivity {
     pub counts: openclm_core::measure::kpi::Counts,
 }
 
+/// A fold that reads every stored event after a cursor of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fold {
+    /// The campaign KPIs ([`Store::fold_kpis`]).
+    CampaignKpis,
+    /// The brand's activity rollup ([`Store::fold_activity`]).
+    Activity,
+}
+
+impl Fold {
+    /// The name stored in `fold_quarantine.fold` and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fold::CampaignKpis => "campaign_kpis",
+            Fold::Activity => "activity",
+        }
+    }
+
+    pub(crate) fn from_stored(text: &str) -> Result<Self> {
+        match text {
+            "campaign_kpis" => Ok(Fold::CampaignKpis),
+            "activity" => Ok(Fold::Activity),
+            other => Err(StoreError::Corrupt(format!(
+                "fold_quarantine.fold: unknown fold {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A stored event a fold set aside instead of counting (its payload no longer parses, or what
+/// it adds could not be written), so that the fold went on past it. Listed, never counted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantinedEvent {
+    pub fold: Fold,
+    pub seq: i64,
+    /// The event's id, when its payload still names one.
+    pub event_id: Option<String>,
+    /// Why, naming the field when one is at fault; never the payload's text.
+    pub reason: String,
+    pub quarantined_at: Timestamp,
+}
+
+/// Most quarantined events one read lists.
+pub const MAX_QUARANTINE_LIST: usize = 1_000;
+
 /// One run of the simulator, kept for the dashboard. Its body holds synthetic HCPs only, never a
 /// real person's data.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -886,6 +932,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Folds up to `batch` stored events not yet in the all-activity rollup; returns how many it
     /// read.
     async fn fold_activity(&self, batch: usize) -> Result<usize>;
+    /// The events the folds set aside instead of counting, newest first, at most `limit` (and
+    /// at most [`MAX_QUARANTINE_LIST`]). An event both folds set aside is listed once per fold.
+    async fn quarantined_events(&self, limit: usize) -> Result<Vec<QuarantinedEvent>>;
     /// Brand-wide activity over the days `from_day..=to_day`: per day and channel (days with
     /// nothing omitted, sorted by day then channel), per week overlapping the range (sorted,
     /// every such week, zeros included), and `reached` = distinct HCPs with a delivery in any of

@@ -398,6 +398,15 @@ pub const TABLES: &[TableSpec] = &[
         text_key: true,
         generated: None,
     },
+    // What the folds set aside goes with the cursors that moved past it.
+    TableSpec {
+        name: "fold_quarantine",
+        columns: &["fold", "seq", "event_id", "reason", "quarantined_at"],
+        key: &["fold", "seq"],
+        // The fold's names are ASCII, ordered alike by both backends.
+        text_key: false,
+        generated: None,
+    },
 ];
 
 /// A value of the logical schema. Booleans are integers 0 and 1, as SQLite stores them.

@@ -130,6 +130,28 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs SQL on the database directly, beside the store: how a test writes a row the way an
+    /// older version of OpenCLM would have, past today's checks. `sqlite` and `postgres` are the
+    /// same statement in each backend's dialect.
+    async fn raw(&self, sqlite: &str, postgres: &str) {
+        if openclm_store::is_postgres_url(&self.url) {
+            let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let driver = tokio::spawn(connection);
+            client.batch_execute(postgres).await.unwrap();
+            drop(client);
+            let _ = driver.await;
+        } else {
+            let conn = rusqlite::Connection::open(&self.url).unwrap();
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
+            conn.execute_batch(sqlite).unwrap();
+        }
+    }
+}
+
 /// A store with two HCPs: hcp-a (crm A1, north, cardiology) and hcp-b (crm B1, south, oncology).
 async fn fresh(db: &TestDb) -> AnyStore {
     let store = db.open().await;
@@ -856,7 +878,8 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "activity_reach",
             "simulation_runs",
             "anonymous_links",
-            "anonymous_events"
+            "anonymous_events",
+            "fold_quarantine"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
@@ -865,7 +888,7 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     assert_eq!(
         rows,
         [
-            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
         ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
@@ -2105,6 +2128,162 @@ async fn campaign_kpis_count_each_event_once_in_slices_and_group_moments(db: Tes
         (1, 1, 1, 1)
     );
     assert_eq!(a.first_delivered_at.map(|t| t.millis()), Some(t0 + 60_000));
+}
+
+/// One stored event whose numbers the folds cannot count (units of 1e200, stored before ingest
+/// bounded them) is set aside by both folds, listed once per fold, and the KPIs and the activity
+/// still answer, counting every other event; a batch whose write fails for a reason of the data
+/// is folded one event at a time, setting aside only the event at fault.
+async fn a_poison_event_is_set_aside_and_the_folds_count_everything_else(db: TestDb) {
+    let store = fresh(&db).await;
+    let t0 = 1_770_000_000_000;
+    let campaign = openclm_core::campaign::parse_file(
+        "id: launch\nname: Launch\nproduct: cardiozen\ntarget: {specialties: [cardiology]}\n\
+         waves: [{at: 2026-02-01T00:00:00Z}]\n",
+    )
+    .unwrap();
+    store
+        .put_campaign(campaign, "test".into(), NOW)
+        .await
+        .unwrap();
+    store
+        .save_wave(openclm_store::NewWave {
+            campaign_id: "launch".into(),
+            wave: 1,
+            ran_at: Timestamp::from_millis(t0),
+            members: vec![
+                ("hcp-a".into(), 0),
+                ("hcp-b".into(), openclm_store::HOLDOUT),
+            ],
+            treated: vec![],
+            decisions: vec![],
+            summary: json!({}),
+        })
+        .await
+        .unwrap();
+    let make = |id: &str, hcp: &str, minute: i64, kind: &str, extra: serde_json::Value| {
+        let at = Timestamp::from_millis(t0 + minute * 60_000);
+        let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": hcp,
+            "source": "crm", "channel": "crm", "type": kind});
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        Event::from_json(v).unwrap()
+    };
+    store
+        .ingest(
+            vec![
+                make("rx-a", "A1", 10, "prescription", json!({"units": 3})),
+                make("rx-poison", "A1", 11, "prescription", json!({"units": 5})),
+                make("rx-b", "B1", 12, "prescription", json!({"units": 2})),
+                make("call-a", "A1", 13, "call_logged", json!({"rep_id": "r1"})),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    // What an older version accepted and stored: units whose square is not a finite number.
+    db.raw(
+        "UPDATE events SET payload = replace(payload, '\"units\":5', '\"units\":1e200')
+         WHERE event_id = 'rx-poison'",
+        "UPDATE events SET payload = replace(payload, '\"units\":5', '\"units\":1e200')
+         WHERE event_id = 'rx-poison'",
+    )
+    .await;
+    db.settled().await;
+
+    let moments = store.campaign_moments("launch".into()).await.unwrap();
+    let of = |moments: &[openclm_store::GroupMoments], g: i64| {
+        let m = moments.iter().find(|m| m.group == g).unwrap();
+        (m.outcome, m.outcome_sq)
+    };
+    assert_eq!(
+        of(&moments, 0),
+        (3.0, 9.0),
+        "the treated HCP's other outcome"
+    );
+    assert_eq!(of(&moments, openclm_store::HOLDOUT), (2.0, 4.0));
+    assert_eq!(
+        store.fold_kpis(1000).await.unwrap(),
+        0,
+        "the cursor moved past"
+    );
+    let day = (t0 + 13 * 60_000).div_euclid(86_400_000);
+    let activity = store.activity(day, day).await.unwrap();
+    let crm: u64 = activity
+        .days
+        .iter()
+        .filter(|d| d.channel == Channel::Crm)
+        .map(|d| d.counts.delivered)
+        .sum();
+    assert_eq!(crm, 1, "the logged call");
+    assert_eq!(store.fold_activity(1000).await.unwrap(), 0);
+
+    // Both folds set the event aside, each once, naming the field at fault.
+    let listed = store.quarantined_events(50).await.unwrap();
+    let mut folds: Vec<openclm_store::Fold> = listed.iter().map(|q| q.fold).collect();
+    folds.sort();
+    assert_eq!(
+        folds,
+        [
+            openclm_store::Fold::CampaignKpis,
+            openclm_store::Fold::Activity
+        ]
+    );
+    for q in &listed {
+        assert_eq!(q.event_id.as_deref(), Some("rx-poison"));
+        assert_eq!(
+            q.reason,
+            "it no longer parses: units: must be at most 1000000 per event"
+        );
+        assert!(q.quarantined_at.millis() > 1_700_000_000_000);
+    }
+    assert_eq!(listed[0].seq, listed[1].seq);
+    // Folding again (another handle, a restart) lists nothing twice.
+    let reopened = db.open().await;
+    reopened.campaign_moments("launch".into()).await.unwrap();
+    assert_eq!(reopened.quarantined_events(50).await.unwrap().len(), 2);
+    assert_eq!(store.quarantined_events(1).await.unwrap().len(), 1);
+
+    // A member's stored total that is no longer a number (written by an older version) makes
+    // the next batch's write fail: its events are then folded one by one, and only the one that
+    // adds to that total is set aside.
+    db.raw(
+        "UPDATE campaign_hcp SET outcome_units = 9e999 WHERE grp = -1",
+        "UPDATE campaign_hcp SET outcome_units = 'Infinity' WHERE grp = -1",
+    )
+    .await;
+    store
+        .ingest(
+            vec![
+                make("rx-b2", "B1", 20, "prescription", json!({"units": 4})),
+                make("rx-a2", "A1", 21, "prescription", json!({"units": 1})),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    db.settled().await;
+    let moments = store.campaign_moments("launch".into()).await.unwrap();
+    assert_eq!(of(&moments, 0), (4.0, 16.0), "rx-a2 counted");
+    assert_eq!(
+        of(&moments, openclm_store::HOLDOUT),
+        (2.0, 4.0),
+        "rx-b2 not"
+    );
+    let listed = store.quarantined_events(50).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let b2 = listed
+        .iter()
+        .find(|q| q.event_id.as_deref() == Some("rx-b2"))
+        .unwrap();
+    assert_eq!(b2.fold, openclm_store::Fold::CampaignKpis);
+    assert_eq!(
+        b2.reason,
+        "what it adds could not be kept: campaign_hcp.outcome_units: would not be a finite number"
+    );
 }
 
 /// Monday 2026-02-02, in days since 1970-01-01: the first day of week 2927.
@@ -3942,6 +4121,7 @@ on_every_backend!(
     a_store_credits_decisions_by_its_own_reward_rules,
     campaigns_are_stored_and_each_wave_is_saved_once,
     campaign_kpis_count_each_event_once_in_slices_and_group_moments,
+    a_poison_event_is_set_aside_and_the_folds_count_everything_else,
     governance_accounts_audit_pv_cases_and_erasure,
     activity_rollup_counts_every_event_once_and_reach_per_week,
     content_activity_counts_per_item_and_slide,

@@ -89,6 +89,11 @@ impl Counts {
     pub fn is_empty(&self) -> bool {
         *self == Counts::default()
     }
+
+    /// Whether every sum is a finite number (what a store can keep and read back).
+    pub fn is_finite(&self) -> bool {
+        self.dwell_ms.is_finite() && self.outcome_units.is_finite()
+    }
 }
 
 /// How an event relates to a campaign.

@@ -11,9 +11,10 @@ use openclm_core::state::StateConfig;
 use openclm_core::{Channel, Timestamp};
 
 use super::corrupt;
+use super::kpi::{parse_rows, quarantine, write_guarded};
 use crate::activity::{ActivityDelta, assemble, fold, weeks_of};
-use crate::kpi::Stored;
-use crate::{Activity, ActivityDay, Result, SimulationRun};
+use crate::kpi::finite_counts;
+use crate::{Activity, ActivityDay, Fold, Result, SimulationRun};
 
 /// Advisory lock held while folding activity: one node folds at a time. Not the KPI fold's lock,
 /// so the two folds never wait on each other.
@@ -82,11 +83,17 @@ pub(super) async fn fold_pending(
         return Ok(0);
     };
     let (last_seq, last_xid): (i64, String) = (last.get(0), last.get(3));
-    let events: Vec<Stored> = rows
-        .iter()
-        .filter_map(|row| Stored::parse(row.get(0), row.get(1), row.get(2)))
-        .collect();
-    write(client, &fold(&events, config)).await?;
+    let (events, mut set_aside) = parse_rows(&rows);
+    let fold_write = |range: std::ops::Range<usize>| {
+        let events = &events[range];
+        async move {
+            let delta = fold(events, config);
+            write(client, &delta).await?;
+            Ok(delta.set_aside)
+        }
+    };
+    set_aside.extend(write_guarded(client, &events, fold_write).await?);
+    quarantine(client, Fold::Activity, &set_aside).await?;
     client
         .execute(
             "UPDATE activity_progress SET xid = $1::text::xid8, seq = $2 WHERE id = 1",
@@ -121,6 +128,7 @@ async fn write(client: &impl GenericClient, delta: &ActivityDelta) -> Result<()>
         for ((day, channel), add) in &days {
             let mut counts = before.remove(&(*day, channel.code())).unwrap_or_default();
             counts.add(add);
+            finite_counts("activity_days", &counts)?;
             texts.push(
                 serde_json::to_string(&counts).map_err(|e| corrupt("activity_days.counts", e))?,
             );
@@ -156,6 +164,7 @@ async fn write(client: &impl GenericClient, delta: &ActivityDelta) -> Result<()>
         for (key, add) in &content {
             let mut counts = before.remove(key).unwrap_or_default();
             counts.add(add);
+            finite_counts("activity_content", &counts)?;
             texts.push(
                 serde_json::to_string(&counts)
                     .map_err(|e| corrupt("activity_content.counts", e))?,

@@ -3,18 +3,22 @@
 //! be visible yet), one node at a time; and the sums read back.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::ops::Range;
 
 use deadpool_postgres::GenericClient;
-use openclm_core::Channel;
 use openclm_core::measure::kpi::Counts;
 use openclm_core::state::StateConfig;
+use openclm_core::{Channel, Timestamp};
 
 use super::corrupt;
 use crate::kpi::{
-    CampaignDecision, FoldInput, MemberDelta, MemberTotals, MomentDelta, SliceKey, Stored, fold,
-    live,
+    CampaignDecision, FoldInput, FoldOutput, MemberDelta, MemberTotals, MomentDelta, SetAside,
+    SliceKey, Stored, data_error_reason, finite_counts, fold, live,
 };
-use crate::{GroupMoments, KpiFilter, Result, SliceRow};
+use crate::{
+    Fold, GroupMoments, KpiFilter, MAX_QUARANTINE_LIST, QuarantinedEvent, Result, SliceRow,
+};
 
 /// Advisory lock held while folding: one node folds at a time.
 const KPI_LOCK: i64 = 0x6f63_6c6d_0003;
@@ -86,10 +90,7 @@ pub(super) async fn fold_pending(
         return Ok(0);
     };
     let (last_seq, last_xid): (i64, String) = (last.get(0), last.get(3));
-    let events: Vec<Stored> = rows
-        .iter()
-        .filter_map(|row| Stored::parse(row.get(0), row.get(1), row.get(2)))
-        .collect();
+    let (events, mut set_aside) = parse_rows(&rows);
     let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -149,17 +150,52 @@ pub(super) async fn fold_pending(
             .or_default()
             .push((r.get(2), r.get(3)));
     }
-    let out = fold(
-        &FoldInput {
-            events: &events,
-            live: &live,
-            members: &members,
-            decisions: &decisions,
-            segments: &segments,
-            waves: &waves,
-        },
-        config,
-    );
+    let write = |range: Range<usize>| {
+        let events = &events[range];
+        let (live, members, decisions) = (&live, &members, &decisions);
+        let (segments, waves) = (&segments, &waves);
+        async move {
+            let out = fold(
+                &FoldInput {
+                    events,
+                    live,
+                    members,
+                    decisions,
+                    segments,
+                    waves,
+                },
+                config,
+            );
+            write_output(client, out).await
+        }
+    };
+    set_aside.extend(write_guarded(client, &events, write).await?);
+    quarantine(client, Fold::CampaignKpis, &set_aside).await?;
+    client
+        .execute(
+            "UPDATE kpi_progress SET xid = $1::text::xid8, seq = $2 WHERE id = 1",
+            &[&last_xid, &last_seq],
+        )
+        .await?;
+    Ok(rows.len())
+}
+
+/// The events of a fold's rows (seq, hcp_key, payload first): those that parse, and those to
+/// set aside.
+pub(super) fn parse_rows(rows: &[tokio_postgres::Row]) -> (Vec<Stored>, Vec<SetAside>) {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut set_aside = Vec::new();
+    for row in rows {
+        match Stored::parse(row.get(0), row.get(1), row.get(2)) {
+            Ok(stored) => events.push(stored),
+            Err(aside) => set_aside.push(aside),
+        }
+    }
+    (events, set_aside)
+}
+
+/// Adds one fold's output to the KPI tables; returns the events it left out.
+async fn write_output(client: &impl GenericClient, out: FoldOutput) -> Result<Vec<SetAside>> {
     write_slices(client, out.slices).await?;
     write_members(client, out.members).await?;
     if !out.waves.is_empty() {
@@ -193,13 +229,124 @@ pub(super) async fn fold_pending(
             )
             .await?;
     }
-    client
-        .execute(
-            "UPDATE kpi_progress SET xid = $1::text::xid8, seq = $2 WHERE id = 1",
-            &[&last_xid, &last_seq],
+    Ok(out.set_aside)
+}
+
+/// Writes a batch's fold (`write`, given the range of `events` to fold) under a savepoint. When
+/// that fails for a reason of the data (one event's numbers refused, say), the batch is rolled
+/// back and its events are written one at a time, each under a savepoint of its own: an event
+/// whose write fails so is set aside and the rest are counted. Any other failure (the database
+/// busy or gone, a deadlock) fails the whole batch, to be folded again. Returns the events set
+/// aside.
+pub(super) async fn write_guarded<F, Fut>(
+    client: &impl GenericClient,
+    events: &[Stored],
+    mut write: F,
+) -> Result<Vec<SetAside>>
+where
+    F: FnMut(Range<usize>) -> Fut,
+    Fut: Future<Output = Result<Vec<SetAside>>>,
+{
+    client.batch_execute("SAVEPOINT fold_batch").await?;
+    match write(0..events.len()).await {
+        Ok(set_aside) => {
+            client.batch_execute("RELEASE SAVEPOINT fold_batch").await?;
+            return Ok(set_aside);
+        }
+        Err(e) => {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT fold_batch; RELEASE SAVEPOINT fold_batch")
+                .await?;
+            if data_error_reason(&e).is_none() {
+                return Err(e);
+            }
+            tracing::warn!(
+                events = events.len(),
+                "a fold's batch could not be written; folding its events one at a time"
+            );
+        }
+    }
+    let mut set_aside = Vec::new();
+    for (i, one) in events.iter().enumerate() {
+        client.batch_execute("SAVEPOINT fold_one").await?;
+        match write(i..i + 1).await {
+            Ok(more) => {
+                client.batch_execute("RELEASE SAVEPOINT fold_one").await?;
+                set_aside.extend(more);
+            }
+            Err(e) => {
+                client
+                    .batch_execute("ROLLBACK TO SAVEPOINT fold_one; RELEASE SAVEPOINT fold_one")
+                    .await?;
+                let Some(reason) = data_error_reason(&e) else {
+                    return Err(e);
+                };
+                set_aside.push(SetAside {
+                    seq: one.seq,
+                    event_id: Some(one.event.event_id.clone()),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(set_aside)
+}
+
+/// Records events a fold set aside (once per fold and event), logging each the first time.
+pub(super) async fn quarantine(
+    client: &impl GenericClient,
+    fold: Fold,
+    set_aside: &[SetAside],
+) -> Result<()> {
+    if set_aside.is_empty() {
+        return Ok(());
+    }
+    let seqs: Vec<i64> = set_aside.iter().map(|s| s.seq).collect();
+    let ids: Vec<Option<&str>> = set_aside.iter().map(|s| s.event_id.as_deref()).collect();
+    let reasons: Vec<&str> = set_aside.iter().map(|s| s.reason.as_str()).collect();
+    let added = client
+        .query(
+            "INSERT INTO fold_quarantine (fold, seq, event_id, reason)
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])
+             ON CONFLICT (fold, seq) DO NOTHING RETURNING seq",
+            &[&fold.as_str(), &seqs, &ids, &reasons],
         )
         .await?;
-    Ok(rows.len())
+    for row in added {
+        let seq: i64 = row.get(0);
+        tracing::warn!(
+            fold = fold.as_str(),
+            seq,
+            "a stored event was set aside instead of counted (see `openclm quarantine`)"
+        );
+    }
+    Ok(())
+}
+
+/// The events the folds set aside, newest first.
+pub(super) async fn quarantined(
+    client: &impl GenericClient,
+    limit: usize,
+) -> Result<Vec<QuarantinedEvent>> {
+    let limit = limit.min(MAX_QUARANTINE_LIST) as i64;
+    client
+        .query(
+            "SELECT fold, seq, event_id, reason, quarantined_at FROM fold_quarantine
+             ORDER BY quarantined_at DESC, seq DESC, fold LIMIT $1",
+            &[&limit],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(QuarantinedEvent {
+                fold: Fold::from_stored(r.get(0))?,
+                seq: r.get(1),
+                event_id: r.get(2),
+                reason: r.get(3),
+                quarantined_at: Timestamp::from_millis(r.get(4)),
+            })
+        })
+        .collect()
 }
 
 /// Adds the batch's counts to their slices: every slice the batch touches is read in one
@@ -268,6 +415,7 @@ async fn write_slices(
     for (key, add) in &slices {
         let mut counts = before.remove(key).unwrap_or_default();
         counts.add(add);
+        finite_counts("campaign_slices", &counts)?;
         texts.push(
             serde_json::to_string(&counts).map_err(|e| corrupt("campaign_slices.counts", e))?,
         );
@@ -342,6 +490,7 @@ async fn write_members(
     for (key, delta) in &members {
         let old = before.get(key).copied().unwrap_or_default();
         let new = old.plus(delta);
+        new.check_finite()?;
         moments
             .entry((key.0.clone(), delta.group))
             .or_default()
@@ -405,6 +554,7 @@ async fn write_members(
     let mut moments: Vec<_> = moments.into_iter().collect();
     moments.sort_by(|a, b| a.0.cmp(&b.0));
     for ((campaign_id, grp), m) in moments {
+        m.check_finite()?;
         client
             .execute(
                 &add,

@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "held_events_by_age",
         include_str!("../../migrations/postgres/0012_held_events_by_age.sql"),
     ),
+    (
+        13,
+        "fold_quarantine",
+        include_str!("../../migrations/postgres/0013_fold_quarantine.sql"),
+    ),
 ];
 
 /// Advisory lock held while migrations run, so that nodes starting together apply each once.
@@ -1522,6 +1527,11 @@ impl crate::Store for PgStore {
             Ok(read)
         })
         .await
+    }
+
+    async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
+        let client = self.client().await?;
+        kpi::quarantined(&client, limit).await
     }
 
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {

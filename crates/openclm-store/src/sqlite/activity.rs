@@ -7,9 +7,11 @@ use openclm_core::state::StateConfig;
 use openclm_core::{Channel, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::kpi::{Batch, events_after, quarantine, write_guarded};
 use super::meta_get;
 use crate::activity::{ActivityDelta, assemble, fold, weeks_of};
-use crate::{Activity, ActivityDay, Result, SimulationRun, StoreError};
+use crate::kpi::finite_counts;
+use crate::{Activity, ActivityDay, Fold, Result, SimulationRun, StoreError};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -30,10 +32,21 @@ pub(super) fn fold_pending(
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let cursor = meta_get(&tx, "activity_folded_upto")?;
-    let Some((last, read, events)) = super::kpi::events_after(&tx, cursor, batch)? else {
+    let Some(Batch {
+        last,
+        read,
+        events,
+        mut set_aside,
+    }) = events_after(&tx, cursor, batch)?
+    else {
         return Ok(0);
     };
-    write(&tx, &fold(&events, config))?;
+    set_aside.extend(write_guarded(&tx, &events, |events| {
+        let delta = fold(events, config);
+        write(&tx, &delta)?;
+        Ok(delta.set_aside)
+    })?);
+    quarantine(&tx, Fold::Activity, &set_aside)?;
     tx.execute(
         "UPDATE store_meta SET value = ?1 WHERE name = 'activity_folded_upto'",
         [last],
@@ -56,6 +69,7 @@ fn write(tx: &Connection, delta: &ActivityDelta) -> Result<()> {
             None => Counts::default(),
         };
         counts.add(&add);
+        finite_counts("activity_days", &counts)?;
         let text = serde_json::to_string(&counts).map_err(|e| corrupt("activity_days", e))?;
         write.execute(params![day, channel.code(), text])?;
     }
@@ -75,6 +89,7 @@ fn write(tx: &Connection, delta: &ActivityDelta) -> Result<()> {
             None => Counts::default(),
         };
         counts.add(&add);
+        finite_counts("activity_content", &counts)?;
         let text = serde_json::to_string(&counts).map_err(|e| corrupt("activity_content", e))?;
         write.execute(params![content_id, key_message, text])?;
     }

@@ -3,16 +3,20 @@
 
 use std::collections::HashMap;
 
-use openclm_core::Channel;
 use openclm_core::measure::kpi::Counts;
 use openclm_core::state::StateConfig;
+use openclm_core::{Channel, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::meta_get;
 use crate::kpi::{
-    CampaignDecision, FoldInput, MemberTotals, MomentDelta, SliceKey, Stored, fold, live,
+    CampaignDecision, FoldInput, FoldOutput, MemberTotals, MomentDelta, SetAside, SliceKey, Stored,
+    data_error_reason, finite_counts, fold, live,
 };
-use crate::{GroupMoments, KpiFilter, Result, SliceRow, StoreError};
+use crate::{
+    Fold, GroupMoments, KpiFilter, MAX_QUARANTINE_LIST, QuarantinedEvent, Result, SliceRow,
+    StoreError,
+};
 
 fn json_keys(keys: &[i64]) -> String {
     serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
@@ -52,7 +56,13 @@ pub(super) fn fold_pending(
     }
     let campaigns = super::campaign::list(&tx)?;
     let live = live(campaigns, &runs);
-    let Some((last, read, events)) = events_after(&tx, cursor, batch)? else {
+    let Some(Batch {
+        last,
+        read,
+        events,
+        mut set_aside,
+    }) = events_after(&tx, cursor, batch)?
+    else {
         return Ok(0);
     };
     let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
@@ -114,19 +124,34 @@ pub(super) fn fold_pending(
             waves.entry((campaign, hcp)).or_default().push((wave, ran));
         }
     }
-    let out = fold(
-        &FoldInput {
-            events: &events,
-            live: &live,
-            members: &members,
-            decisions: &decisions,
-            segments: &segments,
-            waves: &waves,
-        },
-        config,
-    );
-    write_slices(&tx, out.slices)?;
-    write_members(&tx, out.members)?;
+    let write = |events: &[Stored]| -> Result<Vec<SetAside>> {
+        let out = fold(
+            &FoldInput {
+                events,
+                live: &live,
+                members: &members,
+                decisions: &decisions,
+                segments: &segments,
+                waves: &waves,
+            },
+            config,
+        );
+        write_output(&tx, out)
+    };
+    set_aside.extend(write_guarded(&tx, &events, write)?);
+    quarantine(&tx, Fold::CampaignKpis, &set_aside)?;
+    tx.execute(
+        "UPDATE store_meta SET value = ?1 WHERE name = 'kpi_folded_upto'",
+        [last],
+    )?;
+    tx.commit()?;
+    Ok(read)
+}
+
+/// Adds one fold's output to the KPI tables; returns the events it left out.
+fn write_output(tx: &Connection, out: FoldOutput) -> Result<Vec<SetAside>> {
+    write_slices(tx, out.slices)?;
+    write_members(tx, out.members)?;
     let mut add = tx.prepare_cached(
         "UPDATE campaign_wave_members SET delivered = delivered + ?4, opened = opened + ?5,
             engaged = engaged + ?6, responses = responses + ?7,
@@ -146,22 +171,124 @@ pub(super) fn fold_pending(
             d.first_delivered_at
         ])?;
     }
-    drop(add);
-    tx.execute(
-        "UPDATE store_meta SET value = ?1 WHERE name = 'kpi_folded_upto'",
-        [last],
-    )?;
-    tx.commit()?;
-    Ok(read)
+    Ok(out.set_aside)
 }
 
-/// Up to `batch` stored events after `cursor`, in seq order, for a fold: the last seq read, how
-/// many rows were read, and the events that parse. `None` when there are none.
-pub(super) fn events_after(
+/// Writes a batch's fold (`write`) under a savepoint. When that fails for a reason of the data
+/// (one event's numbers refused, say), the batch is rolled back and its events are written one
+/// at a time, each under a savepoint of its own: an event whose write fails so is set aside and
+/// the rest are counted. Any other failure (the database busy or gone) fails the whole batch,
+/// to be folded again. Returns the events set aside.
+pub(super) fn write_guarded(
     tx: &Connection,
-    cursor: i64,
-    batch: usize,
-) -> Result<Option<(i64, usize, Vec<Stored>)>> {
+    events: &[Stored],
+    mut write: impl FnMut(&[Stored]) -> Result<Vec<SetAside>>,
+) -> Result<Vec<SetAside>> {
+    tx.execute_batch("SAVEPOINT fold_batch")?;
+    match write(events) {
+        Ok(set_aside) => {
+            tx.execute_batch("RELEASE fold_batch")?;
+            return Ok(set_aside);
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO fold_batch; RELEASE fold_batch")?;
+            if data_error_reason(&e).is_none() {
+                return Err(e);
+            }
+            tracing::warn!(
+                events = events.len(),
+                "a fold's batch could not be written; folding its events one at a time"
+            );
+        }
+    }
+    let mut set_aside = Vec::new();
+    for one in events {
+        tx.execute_batch("SAVEPOINT fold_one")?;
+        match write(std::slice::from_ref(one)) {
+            Ok(more) => {
+                tx.execute_batch("RELEASE fold_one")?;
+                set_aside.extend(more);
+            }
+            Err(e) => {
+                tx.execute_batch("ROLLBACK TO fold_one; RELEASE fold_one")?;
+                let Some(reason) = data_error_reason(&e) else {
+                    return Err(e);
+                };
+                set_aside.push(SetAside {
+                    seq: one.seq,
+                    event_id: Some(one.event.event_id.clone()),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(set_aside)
+}
+
+/// Records events a fold set aside (once per fold and event), logging each the first time.
+pub(super) fn quarantine(tx: &Connection, fold: Fold, set_aside: &[SetAside]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO fold_quarantine (fold, seq, event_id, reason)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for s in set_aside {
+        if insert.execute(params![fold.as_str(), s.seq, s.event_id, s.reason])? == 1 {
+            tracing::warn!(
+                fold = fold.as_str(),
+                seq = s.seq,
+                "a stored event was set aside instead of counted (see `openclm quarantine`)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The events the folds set aside, newest first.
+pub(super) fn quarantined(conn: &Connection, limit: usize) -> Result<Vec<QuarantinedEvent>> {
+    let limit = limit.min(MAX_QUARANTINE_LIST) as i64;
+    let rows = conn
+        .prepare_cached(
+            "SELECT fold, seq, event_id, reason, quarantined_at FROM fold_quarantine
+             ORDER BY quarantined_at DESC, seq DESC, fold LIMIT ?1",
+        )?
+        .query_map([limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(fold, seq, event_id, reason, at)| {
+            Ok(QuarantinedEvent {
+                fold: Fold::from_stored(&fold)?,
+                seq,
+                event_id,
+                reason,
+                quarantined_at: Timestamp::from_millis(at),
+            })
+        })
+        .collect()
+}
+
+/// A batch of stored events read for a fold.
+pub(super) struct Batch {
+    /// The last seq read.
+    pub last: i64,
+    /// How many rows were read.
+    pub read: usize,
+    /// The events that parse.
+    pub events: Vec<Stored>,
+    /// Those that do not, to set aside.
+    pub set_aside: Vec<SetAside>,
+}
+
+/// Up to `batch` stored events after `cursor`, in seq order, for a fold; `None` when there are
+/// none.
+pub(super) fn events_after(tx: &Connection, cursor: i64, batch: usize) -> Result<Option<Batch>> {
     let rows: Vec<(i64, i64, String)> = tx
         .prepare_cached(
             "SELECT seq, hcp_key, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -173,11 +300,20 @@ pub(super) fn events_after(
     let Some(&(last, _, _)) = rows.last() else {
         return Ok(None);
     };
-    let events = rows
-        .iter()
-        .filter_map(|(seq, hcp_key, payload)| Stored::parse(*seq, *hcp_key, payload))
-        .collect();
-    Ok(Some((last, rows.len(), events)))
+    let mut events = Vec::with_capacity(rows.len());
+    let mut set_aside = Vec::new();
+    for (seq, hcp_key, payload) in &rows {
+        match Stored::parse(*seq, *hcp_key, payload) {
+            Ok(stored) => events.push(stored),
+            Err(aside) => set_aside.push(aside),
+        }
+    }
+    Ok(Some(Batch {
+        last,
+        read: rows.len(),
+        events,
+        set_aside,
+    }))
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -209,6 +345,7 @@ fn write_slices(tx: &Connection, slices: HashMap<SliceKey, Counts>) -> Result<()
             None => Counts::default(),
         };
         counts.add(&add);
+        finite_counts("campaign_slices", &counts)?;
         let text = serde_json::to_string(&counts).map_err(|e| corrupt("campaign_slices", e))?;
         write.execute(params![
             k.campaign_id,
@@ -257,6 +394,7 @@ fn write_members(
             .optional()?
             .unwrap_or_default();
         let new = old.plus(&delta);
+        new.check_finite()?;
         write.execute(params![
             campaign_id,
             hcp_key,
@@ -287,6 +425,7 @@ fn write_members(
             touches = touches + excluded.touches",
     )?;
     for ((campaign_id, grp), m) in moments {
+        m.check_finite()?;
         add.execute(params![
             campaign_id,
             grp,

@@ -116,6 +116,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "held_events_by_age",
         include_str!("../../migrations/sqlite/0013_held_events_by_age.sql"),
     ),
+    (
+        14,
+        "fold_quarantine",
+        include_str!("../../migrations/sqlite/0014_fold_quarantine.sql"),
+    ),
 ];
 
 /// The columns [`read_decision`] reads, from `decisions d JOIN hcps h`.
@@ -1472,6 +1477,11 @@ impl crate::Store for SqliteStore {
 
     async fn fold_activity(&self, batch: usize) -> Result<usize> {
         self.with_conn(move |conn, _| activity::fold_pending(conn, &StateConfig::default(), batch))
+            .await
+    }
+
+    async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
+        self.with_conn(move |conn, _| kpi::quarantined(conn, limit))
             .await
     }
 
