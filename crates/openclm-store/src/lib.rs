@@ -934,6 +934,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     async fn fold_activity(&self, batch: usize) -> Result<usize>;
     /// The events the folds set aside instead of counting, newest first, at most `limit` (and
     /// at most [`MAX_QUARANTINE_LIST`]). An event both folds set aside is listed once per fold.
+    /// Catches up both folds first, so an event stored before the call is judged in the answer.
     async fn quarantined_events(&self, limit: usize) -> Result<Vec<QuarantinedEvent>>;
     /// Brand-wide activity over the days `from_day..=to_day`: per day and channel (days with
     /// nothing omitted, sorted by day then channel), per week overlapping the range (sorted,

@@ -164,6 +164,17 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The stored events the KPI and activity folds set aside instead of counting (a payload
+    /// that no longer parses, numbers the database refused), newest first. Folds what is
+    /// pending first.
+    Quarantine {
+        /// How many to list (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What `openclm export` exports.

@@ -152,7 +152,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let since = since.as_deref().map(export::parse_since).transpose()?;
             export::run(open_store(&settings).await?, table, format, since, output).await
         }
+        Command::Quarantine { limit, json } => {
+            quarantine(&open_store(&settings).await?, limit, json).await
+        }
     }
+}
+
+/// `openclm quarantine`: what the folds set aside, newest first.
+async fn quarantine(store: &AnyStore, limit: usize, json: bool) -> anyhow::Result<()> {
+    let listed = store.quarantined_events(limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(());
+    }
+    if listed.is_empty() {
+        println!("no event set aside: the folds counted every stored event");
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<14} {:>10} {:<32} reason",
+        "set aside", "fold", "seq", "event_id"
+    );
+    for q in listed {
+        println!(
+            "{:<24} {:<14} {:>10} {:<32} {}",
+            q.quarantined_at.to_string(),
+            q.fold.as_str(),
+            q.seq,
+            q.event_id.as_deref().unwrap_or("-"),
+            q.reason
+        );
+    }
+    Ok(())
 }
 
 /// Opens the store a database URL names (a path or `sqlite://…` for SQLite, `postgres://…` for

@@ -439,3 +439,88 @@ async fn campaigns_run_and_report_from_the_command_line() {
     let bad = run(&db, &["report", "campaign", "nope"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no campaign"));
 }
+
+/// `openclm quarantine` lists the stored events the folds set aside: here one an older version
+/// stored with units no fold can count, which the activity fold sets aside while counting the
+/// rest.
+#[tokio::test]
+async fn quarantine_lists_events_the_folds_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db").to_str().unwrap().to_owned();
+    let hcps = dir.path().join("hcps.csv");
+    std::fs::write(
+        &hcps,
+        "id,name,specialty,country,territory,segments,email,external_ids\n\
+         hcp-1,Dr. One,cardiology,DE,T-1,,,crm:C1\n",
+    )
+    .unwrap();
+    assert!(
+        run(&db, &["import", "hcps", hcps.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = run(&db, &["quarantine"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no event set aside: the folds counted every stored event"
+    );
+
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"event_id":"rx-1","occurred_at":"2026-01-05T00:00:00Z","hcp":"C1","source":"crm","channel":"crm","type":"prescription","units":5}"#,
+            "\n",
+            r#"{"event_id":"call-1","occurred_at":"2026-01-05T10:00:00Z","hcp":"C1","source":"crm","channel":"face_to_face","type":"call_logged","rep_id":"r1"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        run(&db, &["import", "events", events.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // What an older version stored, before ingest bounded units.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE events SET payload = replace(payload, '\"units\":5', '\"units\":1e200')
+         WHERE event_id = 'rx-1'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = run(&db, &["quarantine", "--limit", "10"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("set aside"), "{stdout}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&row[1..4], ["activity", "1", "rx-1"], "{stdout}");
+    assert!(
+        lines[1].ends_with("it no longer parses: units: must be at most 1000000 per event"),
+        "{stdout}"
+    );
+
+    let out = run(&db, &["quarantine", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["fold"], "activity");
+    assert_eq!(listed[0]["event_id"], "rx-1");
+    // The call beside it was counted.
+    let store = SqliteStore::open(&db).unwrap();
+    let day = openclm_core::Timestamp::parse("t", "2026-01-05T00:00:00Z")
+        .unwrap()
+        .millis()
+        .div_euclid(86_400_000);
+    let activity = store.activity(day, day).await.unwrap();
+    let delivered: u64 = activity.days.iter().map(|d| d.counts.delivered).sum();
+    assert_eq!(delivered, 1);
+}

@@ -1530,6 +1530,8 @@ impl crate::Store for PgStore {
     }
 
     async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
+        self.catch_up_kpis().await?;
+        self.catch_up_activity().await?;
         let client = self.client().await?;
         kpi::quarantined(&client, limit).await
     }

@@ -1481,8 +1481,12 @@ impl crate::Store for SqliteStore {
     }
 
     async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
-        self.with_conn(move |conn, _| kpi::quarantined(conn, limit))
-            .await
+        self.with_conn(move |conn, _| {
+            catch_up_kpis(conn)?;
+            catch_up_activity(conn)?;
+            kpi::quarantined(conn, limit)
+        })
+        .await
     }
 
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
