@@ -661,3 +661,137 @@ async fn the_next_wave_of_an_adaptive_campaign_adopts_the_responder_plan() {
     }
     assert!(checked >= 20, "{checked} of 30 decided in wave 2");
 }
+
+/// A prescription of 1e200 units is refused at ingest naming `units`; one stored that way by an
+/// older version is set aside by the folds, listed on the overview, and the KPIs, reports and
+/// overview keep answering, counting every other event.
+#[tokio::test]
+async fn a_poison_number_never_stops_the_kpis_or_the_overview() {
+    let app = spawn_app().await;
+    app.seed_hcps(20).await;
+    seed_content(&app, &CARDIOZAN).await;
+    grant_email(&app, 20).await;
+    let r = app
+        .client
+        .post(format!("{}/v1/campaigns", app.base))
+        .bearer_auth(&app.admin)
+        .json(&campaign(0.25))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = app
+        .client
+        .post(format!("{}/v1/campaigns/launch/waves/1/run", app.base))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let start = openclm::now().millis();
+    let rx = |id: &str, hcp: usize, units: Value| {
+        let mut e = event(id, hcp, 0);
+        e["occurred_at"] = json!(Timestamp::from_millis(start + 60_000).to_string());
+        e["type"] = json!("prescription");
+        e["channel"] = json!("crm");
+        e["units"] = units;
+        e
+    };
+    let batch = json!([
+        rx("rx-0", 0, json!(3)),
+        rx("rx-huge", 0, json!(1e200)),
+        rx("rx-2", 2, json!(5)),
+        rx("rx-old", 4, json!(7)),
+    ]);
+    let r = app
+        .post_events(&app.ingest, "application/json", batch.to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(body["results"][1]["status"], "rejected");
+    assert_eq!(
+        body["results"][1]["error"],
+        json!({"field": "units", "reason": "must be at most 1000000 per event"})
+    );
+    // Alone, as a single object, the same.
+    let r = app
+        .post_events(
+            &app.ingest,
+            "application/json",
+            rx("rx-huge", 0, json!(1e200)).to_string(),
+        )
+        .await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["results"][0]["error"]["field"], "units");
+
+    // What an older version stored before ingest bounded units: rx-old becomes 1e200 units.
+    let db = app.dir.path().join("api.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE events SET payload = replace(payload, '\"units\":7', '\"units\":1e200')
+             WHERE event_id = 'rx-old'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let get = |path: &str| {
+        let app = &app;
+        let path = path.to_owned();
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(&app.read)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // Cardiologists (even HCPs) are the members: rx-0 and rx-2 count, rx-old is set aside.
+    let kpis = get("/v1/campaigns/launch/kpis").await;
+    assert_eq!(kpis["total"]["counts"]["outcome_units"].as_f64(), Some(8.0));
+    get("/v1/campaigns/launch/report").await;
+    get("/v1/overview").await;
+    // Again, as `openclm serve`'s folder and every read ask again: still answering.
+    assert_eq!(app.store.fold_kpis(1000).await.unwrap(), 0);
+    get("/v1/campaigns/launch/kpis").await;
+
+    let listed = app.store.quarantined_events(10).await.unwrap();
+    let ids: Vec<(&str, Option<&str>)> = listed
+        .iter()
+        .map(|q| (q.fold.as_str(), q.event_id.as_deref()))
+        .collect();
+    assert!(ids.contains(&("campaign_kpis", Some("rx-old"))), "{ids:?}");
+    assert!(ids.contains(&("activity", Some("rx-old"))), "{ids:?}");
+
+    // The overview lists them for those who read reports.
+    let session = app.user("analyst", "analyst", &[]).await;
+    let page = app
+        .client
+        .get(format!("{}/", app.base))
+        .header("cookie", format!("openclm_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let section = html
+        .split("data-testid=\"set-aside\"")
+        .nth(1)
+        .expect("the overview lists the events set aside");
+    assert!(section.contains("rx-old"), "{section}");
+    assert!(section.contains("campaign KPIs") && section.contains("activity"));
+    assert!(section.contains("units: must be at most 1000000 per event"));
+}

@@ -1,13 +1,14 @@
 //! The overview: brand-wide KPIs of the last weeks with their trends (reach, engagement rate,
 //! opens by people and by machines, touches per HCP, ROMI), kept live by polling
-//! `/overview/live` every two seconds — no reload.
+//! `/overview/live` every two seconds — no reload; and, when there are any, the stored events the
+//! folds set aside instead of counting.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use openclm_core::auth::Action;
-use openclm_store::Store;
+use openclm_store::{Fold, Store};
 use serde_json::{Value, json};
 
 use super::charts::{self, Axis};
@@ -15,6 +16,9 @@ use super::layout::{count, figure, money, number, pct, when};
 use super::{Nav, Viewer, WebError};
 use crate::AppState;
 use crate::overview::{Overview, OverviewQuery};
+
+/// How many of the events the folds set aside the page lists (the newest).
+const SET_ASIDE_SHOWN: usize = 20;
 
 /// The figures the page shows in its tiles, formatted, by their `data-kpi` name.
 fn tiles(o: &Overview) -> Vec<(&'static str, &'static str, String)> {
@@ -71,6 +75,7 @@ pub(crate) async fn show<S: Store>(
         });
     }
     let o = read(&state, &viewer).await?;
+    let set_aside = state.store.quarantined_events(SET_ASIDE_SHOWN).await?;
     let labels: Vec<String> = o
         .weeks
         .iter()
@@ -149,6 +154,33 @@ pub(crate) async fn show<S: Store>(
                                 td class="num" { (money(c.cost)) }
                                 td class="num" { (c.romi.as_ref().map_or("–".into(), |r| format!("{:.2}", r.romi))) }
                                 td class="num" { (c.romi.as_ref().map_or("–".into(), |r| format!("{:.2} to {:.2}", r.interval.low, r.interval.high))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !set_aside.is_empty() {
+            h2 { "Events set aside" }
+            p class="muted" {
+                "Stored events the KPIs and the activity figures leave out: each could not be counted, "
+                "so its fold went on without it. The newest " (set_aside.len()) " are shown; "
+                code { "openclm quarantine" } " lists more."
+            }
+            div class="scroll" {
+                table data-testid="set-aside" {
+                    thead { tr {
+                        th scope="col" { "Set aside" } th scope="col" { "Figures" } th scope="col" class="num" { "Seq" }
+                        th scope="col" { "Event" } th scope="col" { "Why" }
+                    } }
+                    tbody {
+                        @for q in &set_aside {
+                            tr {
+                                td { (when(q.quarantined_at)) }
+                                td { (match q.fold { Fold::CampaignKpis => "campaign KPIs", Fold::Activity => "activity" }) }
+                                td class="num" { (q.seq) }
+                                td { (q.event_id.as_deref().unwrap_or("–")) }
+                                td { (q.reason) }
                             }
                         }
                     }
