@@ -230,6 +230,10 @@ async fn ingest_events<S: Store>(
     let body = read_limited(&headers, body, limit, too_large).await?;
     let items = parse_batch(&body, format, state.config.max_batch_events).map_err(|e| match e {
         BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
+        BatchError::RepeatedKey { field } => ApiError::Invalid(FieldError::new(
+            field,
+            openclm_core::json::REPEATED_KEY_REASON,
+        )),
         other => ApiError::BadRequest(other.to_string()),
     })?;
 
