@@ -259,7 +259,8 @@ mod tests {
             Err(JsonError::RepeatedKey("a.b[1].c".into()))
         );
         // The same key in sibling objects is no repeat; values read as serde_json reads them.
-        let text = r#"{"a": {"k": 1.5}, "b": {"k": -2}, "c": [null, true, "x", 18446744073709551615]}"#;
+        let text =
+            r#"{"a": {"k": 1.5}, "b": {"k": -2}, "c": [null, true, "x", 18446744073709551615]}"#;
         assert_eq!(
             read(text).unwrap(),
             serde_json::from_str::<Value>(text).unwrap()

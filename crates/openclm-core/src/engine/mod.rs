@@ -772,9 +772,7 @@ fn logged_candidates(
     });
     let mut listed: Vec<usize> = chosen.into_iter().chain([greedy]).collect();
     listed.dedup();
-    let mut others: Vec<usize> = (0..allowed.len())
-        .filter(|i| !listed.contains(i))
-        .collect();
+    let mut others: Vec<usize> = (0..allowed.len()).filter(|i| !listed.contains(i)).collect();
     let by_propensity = |&a: &usize, &b: &usize| {
         arm_shares[allowed[b].arm]
             .total_cmp(&arm_shares[allowed[a].arm])

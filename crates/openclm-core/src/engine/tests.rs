@@ -191,11 +191,23 @@ fn a_large_library_is_counted_not_listed() {
     let mut library = Vec::new();
     // 2,000 items for another country, and 300 allowed emails on 6 topics.
     for i in 0..2000 {
-        let mut c = content(&format!("fr-{i:04}"), "email_template", "efficacy", "approved");
+        let mut c = content(
+            &format!("fr-{i:04}"),
+            "email_template",
+            "efficacy",
+            "approved",
+        );
         c.countries = vec!["FR".into()];
         library.push(c);
     }
-    let topics = ["efficacy", "safety", "dosing", "access", "outcomes", "guidelines"];
+    let topics = [
+        "efficacy",
+        "safety",
+        "dosing",
+        "access",
+        "outcomes",
+        "guidelines",
+    ];
     for i in 0..300 {
         library.push(content(
             &format!("em-{i:03}"),
