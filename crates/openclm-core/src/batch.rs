@@ -1,8 +1,10 @@
 //! Splitting an ingest request body (a JSON object, a JSON array, or NDJSON) into events, each
-//! parsed on its own so that one bad event never costs the others.
+//! parsed on its own so that one bad event never costs the others. A key repeated in an event is
+//! refused, never resolved (see [`crate::json`]).
 
 use serde_json::Value;
 
+use crate::json::{self, Body, JsonError};
 use crate::{Event, FieldError};
 
 /// How the body is framed.
@@ -33,6 +35,15 @@ pub enum BatchError {
     TooManyEvents { count: usize, limit: usize },
     #[error("the batch holds no events")]
     Empty,
+    /// The body is a single event in which a key appears twice (in an array or NDJSON, only
+    /// that event is refused).
+    #[error("{field}: {}", crate::json::REPEATED_KEY_REASON)]
+    RepeatedKey { field: String },
+}
+
+/// An event whose key `path` appears twice.
+fn repeated_key(path: String) -> FieldError {
+    FieldError::new(path, crate::json::REPEATED_KEY_REASON)
 }
 
 /// Parses a body into its events, refusing it whole only when it cannot be split at all.
@@ -42,11 +53,15 @@ pub fn parse_batch(
     max_events: usize,
 ) -> Result<Vec<BatchItem>, BatchError> {
     let values: Vec<Result<Value, FieldError>> = match format {
-        BatchFormat::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(items)) => items.into_iter().map(Ok).collect(),
-            Ok(object @ Value::Object(_)) => vec![Ok(object)],
-            Ok(_) => return Err(BatchError::WrongShape),
-            Err(e) => return Err(BatchError::NotJson(e.to_string())),
+        BatchFormat::Json => match json::body_from_slice(body) {
+            Ok(Body::Array(items)) => items
+                .into_iter()
+                .map(|item| item.map_err(repeated_key))
+                .collect(),
+            Ok(Body::Object(Ok(object))) => vec![Ok(object)],
+            Ok(Body::Object(Err(field))) => return Err(BatchError::RepeatedKey { field }),
+            Ok(Body::Other) => return Err(BatchError::WrongShape),
+            Err(e) => return Err(BatchError::NotJson(e)),
         },
         BatchFormat::Ndjson => {
             let mut values = Vec::new();
@@ -61,11 +76,12 @@ pub fn parse_batch(
                         limit: max_events,
                     });
                 }
-                values.push(serde_json::from_slice::<Value>(line).map_err(|e| {
-                    FieldError::new(
+                values.push(json::from_slice(line).map_err(|e| match e {
+                    JsonError::RepeatedKey(path) => repeated_key(path),
+                    JsonError::Syntax(e) => FieldError::new(
                         "event",
                         format!("line {} is not valid JSON: {e}", line_no + 1),
-                    )
+                    ),
                 }));
             }
             values
@@ -115,6 +131,27 @@ mod tests {
         assert!(err.reason.starts_with("line 2 is not valid JSON"));
         assert_eq!(items[2].index, 2);
         assert_eq!(items[2].event_id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_repeated_key_refuses_its_event_and_keeps_the_others() {
+        let twice = r#"{"event_id":"b","occurred_at":"2026-01-01T00:00:00Z","hcp":"H","channel":"web","type":"comment","text":"x","text":"y"}"#;
+        for (body, format) in [
+            (format!("[{GOOD},{twice}]"), BatchFormat::Json),
+            (format!("{GOOD}\n{twice}\n"), BatchFormat::Ndjson),
+        ] {
+            let items = parse_batch(body.as_bytes(), format, 10).unwrap();
+            assert!(items[0].parsed.is_ok());
+            let err = items[1].parsed.as_ref().unwrap_err();
+            assert_eq!(err.field, "text", "{format:?}");
+            assert!(err.reason.contains("more than once"), "{}", err.reason);
+        }
+        assert_eq!(
+            parse_batch(twice.as_bytes(), BatchFormat::Json, 10).unwrap_err(),
+            BatchError::RepeatedKey {
+                field: "text".into()
+            }
+        );
     }
 
     #[test]

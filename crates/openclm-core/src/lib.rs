@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod hcp;
+pub mod json;
 pub mod measure;
 pub mod privacy;
 pub mod pv;

@@ -27,7 +27,7 @@ use openclm_store::{
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::decide::{HcpContext, content_library, decide_with};
+use crate::decide::{HcpContext, decide_with, decision_library};
 use crate::routes::body_json;
 use crate::{ApiError, AppState};
 
@@ -240,7 +240,7 @@ pub async fn run_wave_for<S: Store>(
     {
         return Ok((done, false));
     }
-    let library = content_library(store, now).await?;
+    let library = decision_library(store, now).await?;
     // Each arm offers the engine the campaign's product, or only its own content.
     let arm_libraries: Vec<Vec<Content>> = campaign
         .arms
@@ -327,9 +327,10 @@ pub async fn run_wave_for<S: Store>(
             }
             _ => {
                 nothing += 1;
+                // Every code that blocked a candidate (the listed candidates are only the first).
                 let mut codes: Vec<&str> = made
                     .answer
-                    .get("blocked")
+                    .get("blocked_summary")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()

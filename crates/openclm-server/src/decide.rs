@@ -74,16 +74,31 @@ pub(crate) async fn decide<S: Store>(
         }
     }
     let channels = (!channels.is_empty()).then_some(channels.as_slice());
-    let decisions = decide_for(
+    // Each answer is kept as its text from the moment it is made: a parsed JSON tree costs
+    // several times its text, and a request holds up to 1,000 of them until its log is written.
+    let decisions = decide_each(
         &state.store,
         &state.config.engine,
         &ids,
         channels,
         n,
         (state.clock)(),
+        // A JSON value always serializes: never `None`.
+        |answer| serde_json::value::to_raw_value(&answer).ok(),
     )
     .await?;
     Ok(Json(json!({ "decisions": decisions })).into_response())
+}
+
+/// How many candidates a hard constraint blocked in a decision's answer: all of them, counted
+/// per code (`blocked` lists only the first).
+pub fn blocked_count(answer: &Value) -> u64 {
+    answer["blocked_summary"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["candidates"].as_u64())
+        .sum()
 }
 
 /// Decides for each HCP and logs each decision; the answers are what `POST /v1/decide` returns
@@ -96,13 +111,27 @@ pub async fn decide_for<S: Store>(
     n: usize,
     now: Timestamp,
 ) -> Result<Vec<Value>, StoreError> {
-    let library = content_library(store, now).await?;
+    decide_each(store, engine, ids, channels, n, now, |answer| answer).await
+}
+
+/// Decides for each HCP, keeps each answer as `keep` makes it, and logs every decision in one
+/// durable write.
+async fn decide_each<S: Store, T>(
+    store: &S,
+    engine: &Engine,
+    ids: &[HcpId],
+    channels: Option<&[Channel]>,
+    n: usize,
+    now: Timestamp,
+    keep: impl Fn(Value) -> T,
+) -> Result<Vec<T>, StoreError> {
+    let library = decision_library(store, now).await?;
     let mut decisions = Vec::with_capacity(ids.len());
     let mut records = Vec::with_capacity(ids.len());
     for id in ids {
         let (answer, record) =
             decide_one(store, engine, &library, id.clone(), channels, n, now).await?;
-        decisions.push(answer);
+        decisions.push(keep(answer));
         records.extend(record);
     }
     // One durable write for all of the request's decisions.
@@ -110,9 +139,31 @@ pub async fn decide_for<S: Store>(
     Ok(decisions)
 }
 
-/// Every content item, whatever its status: the engine reports why the unusable ones are out.
+/// Every content item, whatever its status.
 pub(crate) async fn content_library<S: Store>(
     store: &S,
+    now: Timestamp,
+) -> Result<Vec<Content>, StoreError> {
+    library_of(store, ContentFilter::default(), now).await
+}
+
+/// What a decision at `now` may choose from: content approved and unexpired at `now`. Drafts,
+/// items in review, withdrawn and expired ones can never be an action, so they are not
+/// candidates at all: a library of thousands of drafts costs a decision nothing.
+pub(crate) async fn decision_library<S: Store>(
+    store: &S,
+    now: Timestamp,
+) -> Result<Vec<Content>, StoreError> {
+    let approved = ContentFilter {
+        status: Some(ContentStatus::Approved),
+        ..ContentFilter::default()
+    };
+    library_of(store, approved, now).await
+}
+
+async fn library_of<S: Store>(
+    store: &S,
+    filter: ContentFilter,
     now: Timestamp,
 ) -> Result<Vec<Content>, StoreError> {
     let mut library = Vec::new();
@@ -120,7 +171,7 @@ pub(crate) async fn content_library<S: Store>(
     loop {
         let page = store
             .list_content(
-                ContentFilter::default(),
+                filter.clone(),
                 PageRequest {
                     cursor,
                     limit: 1000,
@@ -276,15 +327,20 @@ pub(crate) fn decide_with(
         "actions": decision.actions,
         "chosen": chosen.map(|a| json!({"content_id": a.content_id, "channel": a.channel})),
         "blocked": decision.blocked,
+        "blocked_summary": decision.blocked_summary,
         "nothing_allowed": decision.nothing_allowed,
         "held": decision.held,
         "propensity_method": decision.propensity_method,
         "model_version": format!("{:016x}", decision.model_version),
     });
-    // The log keeps every allowed candidate with its propensity, for off-policy evaluation.
+    // The log keeps the allowed candidates with their propensities, for off-policy evaluation:
+    // every one, or (beyond the engine's bound) the listed ones and the rest summed per channel.
     let mut body = answer.clone();
     if let Some(fields) = body.as_object_mut() {
         fields.insert("candidates".into(), json!(decision.allowed));
+        if !decision.unlisted.is_empty() {
+            fields.insert("candidates_unlisted".into(), json!(decision.unlisted));
+        }
         fields.insert("hold_propensity".into(), json!(decision.hold_propensity));
     }
     let record = DecisionRecord {
@@ -367,7 +423,7 @@ pub(crate) async fn preview<S: Store>(
     n: usize,
     now: Timestamp,
 ) -> Result<Value, StoreError> {
-    let library = content_library(store, now).await?;
+    let library = decision_library(store, now).await?;
     let context = HcpContext::read(store, &library, hcp, now).await?;
     Ok(decide_with(engine, &library, &context, None, n, now, now).answer)
 }

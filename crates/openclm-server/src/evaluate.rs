@@ -19,6 +19,15 @@
 //!   allowed.
 //!
 //! Decisions that held back (with economics) are left out: no candidate policy here holds back.
+//!
+//! A decision with more than 100 allowed candidates logs 100 of them one by one — the chosen
+//! one, the first best-scored one (the greedy policy's pick) and those with the highest
+//! propensities — and the rest summed per channel (`candidates_unlisted`: how many, the sum of
+//! their scores, of their propensities, and of score × propensity). That is all the logged,
+//! greedy, uniform, channel and rules policies need, so they are evaluated exactly as on a full
+//! log. A `content:ID` policy needs to know whether the item was among the unlisted: a
+//! decision whose log summed some candidates and does not list the item is left out of its
+//! evaluation (counted in `left_out`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -96,25 +105,56 @@ struct Option_ {
     propensity: f64,
 }
 
-/// The candidate policy's probability for each of a decision's allowed candidates, for an HCP
-/// of this specialty.
-fn distribution(policy: &Candidate, options: &[Option_], specialty: &str) -> Vec<f64> {
-    let n = options.len();
-    let logged = || options.iter().map(|o| o.propensity).collect::<Vec<_>>();
-    let alike = |keep: &dyn Fn(&Option_) -> bool| {
-        let k = options.iter().filter(|o| keep(o)).count();
-        if k == 0 {
-            logged()
-        } else {
-            options
-                .iter()
-                .map(|o| if keep(o) { 1.0 / k as f64 } else { 0.0 })
-                .collect()
-        }
+/// Allowed candidates on one channel that the log summed instead of listing.
+#[derive(Debug, Clone, Deserialize)]
+struct Unlisted {
+    channel: Channel,
+    candidates: usize,
+    score_sum: f64,
+    score_propensity_sum: f64,
+}
+
+/// The candidate policy's probability for each listed candidate of a decision, for an HCP of
+/// this specialty, and the part of its expected score that falls on the unlisted candidates;
+/// `None` when the log cannot tell (a content policy, an unlisted rest without the item).
+fn distribution(
+    policy: &Candidate,
+    options: &[Option_],
+    unlisted: &[Unlisted],
+    specialty: &str,
+) -> Option<(Vec<f64>, f64)> {
+    let logged = || {
+        let rest = unlisted.iter().map(|u| u.score_propensity_sum).sum();
+        (
+            options.iter().map(|o| o.propensity).collect::<Vec<_>>(),
+            rest,
+        )
     };
-    match policy {
+    // Every candidate on `channel` alike (listed or not), else as logged.
+    let on_channel = |channel: Channel| {
+        let listed = options.iter().filter(|o| o.channel == channel).count();
+        let (rest, rest_score) = unlisted
+            .iter()
+            .filter(|u| u.channel == channel)
+            .fold((0, 0.0), |(n, s), u| (n + u.candidates, s + u.score_sum));
+        let k = (listed + rest) as f64;
+        if k == 0.0 {
+            return logged();
+        }
+        let pi = options
+            .iter()
+            .map(|o| if o.channel == channel { 1.0 / k } else { 0.0 })
+            .collect();
+        (pi, rest_score / k)
+    };
+    Some(match policy {
         Candidate::Logged => logged(),
-        Candidate::Uniform => vec![1.0 / n as f64; n],
+        Candidate::Uniform => {
+            let rest: usize = unlisted.iter().map(|u| u.candidates).sum();
+            let n = (options.len() + rest) as f64;
+            let rest_score: f64 = unlisted.iter().map(|u| u.score_sum).sum();
+            (vec![1.0 / n; options.len()], rest_score / n)
+        }
         Candidate::Greedy => {
             // Ties go to the first in the log's (library) order, as the engine ranks them.
             let best = options
@@ -125,15 +165,39 @@ fn distribution(policy: &Candidate, options: &[Option_], specialty: &str) -> Vec
                     _ => Some((i, o.score)),
                 })
                 .map_or(0, |(i, _)| i);
-            (0..n).map(|i| f64::from(u8::from(i == best))).collect()
+            // The log always lists the first best-scored candidate.
+            let pi = (0..options.len())
+                .map(|i| f64::from(u8::from(i == best)))
+                .collect();
+            (pi, 0.0)
         }
-        Candidate::Channel(c) => alike(&|o| o.channel == *c),
-        Candidate::Content(id) => alike(&|o| &o.content_id == id),
+        Candidate::Channel(c) => on_channel(*c),
+        Candidate::Content(id) => {
+            let k = options.iter().filter(|o| &o.content_id == id).count();
+            if !unlisted.is_empty() {
+                return None;
+            }
+            if k == 0 {
+                logged()
+            } else {
+                let pi = options
+                    .iter()
+                    .map(|o| {
+                        if &o.content_id == id {
+                            1.0 / k as f64
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                (pi, 0.0)
+            }
+        }
         Candidate::Rules(table) => match table.get(specialty).or_else(|| table.get("*")) {
-            Some(channel) => alike(&|o| o.channel == *channel),
+            Some(channel) => on_channel(*channel),
             None => logged(),
         },
-    }
+    })
 }
 
 /// The logged decision as seen by the candidate policy, or `None` when it cannot be used (it
@@ -141,16 +205,25 @@ fn distribution(policy: &Candidate, options: &[Option_], specialty: &str) -> Vec
 fn sample(d: &DecisionRecord, policy: &Candidate, specialty: &str) -> Option<Logged> {
     let (content, channel) = (d.chosen_content.as_ref()?, d.chosen_channel?);
     let options: Vec<Option_> = serde_json::from_value(d.body.get("candidates")?.clone()).ok()?;
+    let unlisted: Vec<Unlisted> = match d.body.get("candidates_unlisted") {
+        None => Vec::new(),
+        Some(rest) => serde_json::from_value(rest.clone()).ok()?,
+    };
     let chosen = options
         .iter()
         .position(|o| &o.content_id == content && o.channel == channel)?;
-    let pi = distribution(policy, &options, specialty);
+    let (pi, rest_score) = distribution(policy, &options, &unlisted, specialty)?;
     Some(Logged {
         reward: f64::from(u8::from(d.rewarded_at.is_some())),
         propensity: d.propensity?,
         candidate: pi[chosen],
         predicted: options[chosen].score,
-        predicted_candidate: options.iter().zip(&pi).map(|(o, p)| o.score * p).sum(),
+        predicted_candidate: options
+            .iter()
+            .zip(&pi)
+            .map(|(o, p)| o.score * p)
+            .sum::<f64>()
+            + rest_score,
     })
 }
 
@@ -308,27 +381,33 @@ mod tests {
     fn candidate_policies_are_distributions_over_the_allowed_candidates() {
         let o = options();
         assert_eq!(
-            distribution(&Candidate::Logged, &o, ""),
+            distribution(&Candidate::Logged, &o, &[], "").unwrap().0,
             vec![0.5, 0.3, 0.2]
         );
         assert_eq!(
-            distribution(&Candidate::Greedy, &o, ""),
+            distribution(&Candidate::Greedy, &o, &[], "").unwrap().0,
             vec![0.0, 1.0, 0.0]
         );
         assert_eq!(
-            distribution(&Candidate::Channel(Channel::Email), &o, ""),
+            distribution(&Candidate::Channel(Channel::Email), &o, &[], "")
+                .unwrap()
+                .0,
             vec![1.0, 0.0, 0.0]
         );
         assert_eq!(
-            distribution(&Candidate::Content("KM-1".into()), &o, ""),
+            distribution(&Candidate::Content("KM-1".into()), &o, &[], "")
+                .unwrap()
+                .0,
             vec![0.0, 0.5, 0.5]
         );
         // Not allowed here: as logged.
         assert_eq!(
-            distribution(&Candidate::Channel(Channel::Sms), &o, ""),
+            distribution(&Candidate::Channel(Channel::Sms), &o, &[], "")
+                .unwrap()
+                .0,
             vec![0.5, 0.3, 0.2]
         );
-        let u = distribution(&Candidate::Uniform, &o, "");
+        let u = distribution(&Candidate::Uniform, &o, &[], "").unwrap().0;
         assert!(u.iter().all(|p| (p - 1.0 / 3.0).abs() < 1e-12));
         assert_eq!(
             Candidate::parse("policy", "channel:email").unwrap(),
@@ -340,8 +419,14 @@ mod tests {
         );
         // A marketer's table: cardiologists get visits, everyone else email.
         let rules = Candidate::parse("policy", "rules:cardiology=face_to_face,*=email").unwrap();
-        assert_eq!(distribution(&rules, &o, "cardiology"), vec![0.0, 1.0, 0.0]);
-        assert_eq!(distribution(&rules, &o, "oncology"), vec![1.0, 0.0, 0.0]);
+        assert_eq!(
+            distribution(&rules, &o, &[], "cardiology").unwrap().0,
+            vec![0.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            distribution(&rules, &o, &[], "oncology").unwrap().0,
+            vec![1.0, 0.0, 0.0]
+        );
         assert_eq!(
             Candidate::parse("policy", "rules:cardiology")
                 .unwrap_err()
@@ -354,5 +439,54 @@ mod tests {
                 .field,
             "policy"
         );
+    }
+
+    /// Beyond the logged bound, the summed rest still gives every policy but a content one the
+    /// same numbers as the full list would.
+    #[test]
+    fn a_log_with_summed_candidates_evaluates_as_the_full_list_would() {
+        let full = {
+            let mut o = options();
+            o.push(Option_ {
+                content_id: "EM-2".into(),
+                channel: Channel::Email,
+                score: 0.1,
+                propensity: 0.0,
+            });
+            o
+        };
+        // The same decision logged with EM-2 summed instead of listed (its propensity 0 here,
+        // so the others still sum to 1).
+        let listed = options();
+        let rest = [Unlisted {
+            channel: Channel::Email,
+            candidates: 1,
+            score_sum: 0.1,
+            score_propensity_sum: 0.0,
+        }];
+        let expected = |o: &[Option_], rest: &[Unlisted], policy: &Candidate| {
+            let (pi, rest_score) = distribution(policy, o, rest, "cardiology").unwrap();
+            let listed: f64 = o.iter().zip(&pi).map(|(o, p)| o.score * p).sum();
+            (pi[1], listed + rest_score)
+        };
+        for policy in [
+            Candidate::Logged,
+            Candidate::Greedy,
+            Candidate::Uniform,
+            Candidate::Channel(Channel::Email),
+            Candidate::Channel(Channel::FaceToFace),
+            Candidate::parse("policy", "rules:cardiology=email").unwrap(),
+        ] {
+            let (a, b) = (
+                expected(&full, &[], &policy),
+                expected(&listed, &rest, &policy),
+            );
+            assert!(
+                (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12,
+                "{policy:?}: {a:?} vs {b:?}"
+            );
+        }
+        // Whether an unlisted candidate is the item cannot be told: the decision is left out.
+        assert!(distribution(&Candidate::Content("KM-1".into()), &listed, &rest, "").is_none());
     }
 }

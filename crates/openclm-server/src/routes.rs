@@ -230,6 +230,10 @@ async fn ingest_events<S: Store>(
     let body = read_limited(&headers, body, limit, too_large).await?;
     let items = parse_batch(&body, format, state.config.max_batch_events).map_err(|e| match e {
         BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
+        BatchError::RepeatedKey { field } => ApiError::Invalid(FieldError::new(
+            field,
+            openclm_core::json::REPEATED_KEY_REASON,
+        )),
         other => ApiError::BadRequest(other.to_string()),
     })?;
 
@@ -573,6 +577,10 @@ async fn put_content<S: Store>(
     Ok((status, Json(content)).into_response())
 }
 
+/// Most content items registered by one `POST /v1/content`: each is checked against its stored
+/// version before any is written, so a request's cost grows with its length.
+const MAX_CONTENT_PER_REQUEST: usize = 1000;
+
 /// Registers one content item or an array of them. Every item is checked before any is written;
 /// new items are written together, then each edit as its own compare-and-set.
 async fn post_content<S: Store>(
@@ -582,6 +590,13 @@ async fn post_content<S: Store>(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WriteContent)?;
     let inputs: Vec<ContentInput> = match body_json::<Value>(&body)? {
+        Value::Array(items) if items.len() > MAX_CONTENT_PER_REQUEST => {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the request holds {} content items; at most {MAX_CONTENT_PER_REQUEST} are \
+                 accepted per request; split it",
+                items.len()
+            )));
+        }
         Value::Array(items) => items
             .into_iter()
             .enumerate()

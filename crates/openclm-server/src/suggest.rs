@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 use crate::auth::Caller;
-use crate::decide::{HcpContext, content_library, decide_with};
+use crate::decide::{HcpContext, decide_with, decision_library};
 use crate::routes::{body_json, query};
 use crate::{ApiError, AppState};
 
@@ -90,7 +90,7 @@ pub async fn plan_week<S: Store>(
     }
     // A plan for a later week is decided as of its Monday.
     let at = now.max(week.start());
-    let library = content_library(store, at).await?;
+    let library = decision_library(store, at).await?;
     let mut candidates = Vec::new();
     for territory in &rep.territories {
         let mut cursor = None;

@@ -234,7 +234,11 @@ pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> 
                         let began = Instant::now();
                         let decision = engine.decide(&request, model, &mut rng);
                         latencies.push(began.elapsed());
-                        blocked += decision.blocked.len();
+                        blocked += decision
+                            .blocked_summary
+                            .iter()
+                            .map(|b| b.candidates)
+                            .sum::<usize>();
                     }
                     (latencies, blocked)
                 })

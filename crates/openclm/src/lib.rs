@@ -337,7 +337,7 @@ async fn decide(
         if let Some(why) = d["nothing_allowed"].as_str() {
             println!("  nothing allowed: {why}");
         }
-        let blocked = d["blocked"].as_array().map_or(0, Vec::len);
+        let blocked = openclm_server::decide::blocked_count(d);
         println!("  ({blocked} candidates blocked by hard constraints; * = the engine's pick)");
     }
     Ok(())

@@ -132,6 +132,43 @@ pub struct Blocked<'a> {
     pub reason: Arc<str>,
 }
 
+/// How many candidates a hard constraint removed for one reason (a stable code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BlockedCount {
+    pub code: &'static str,
+    pub candidates: usize,
+}
+
+/// At most this many blocked candidates are listed one by one in a decision (the contact rules'
+/// first: consent, opt-outs, caps and the gap, which a rep acts on; then the content rules', each
+/// in library order); every blocked candidate is counted per code in
+/// [`Decision::blocked_summary`]. A library of thousands of items for other countries would
+/// otherwise make every answer, and every logged decision, list each of them.
+pub const MAX_BLOCKED_LISTED: usize = 50;
+
+/// At most this many allowed candidates are logged one by one with a decision (see
+/// [`Decision::allowed`]); the rest are summed per channel ([`Unlisted`]).
+pub const MAX_LOGGED_CANDIDATES: usize = 100;
+
+/// Distinct reasons counted for [`Decision::nothing_allowed`]; reasons beyond (a library whose
+/// items each carry their own validity date) still count under their code.
+const MAX_REASONS_COUNTED: usize = 32;
+
+/// The allowed candidates on one channel that a decision's log does not list one by one, summed:
+/// with them an off-policy evaluation still knows the whole candidate set's size, expected
+/// response and probability mass, per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Unlisted {
+    pub channel: Channel,
+    pub candidates: usize,
+    /// Σ score (expected chance of a response) over these candidates.
+    pub score_sum: f64,
+    /// Σ propensity: the chance the engine picked one of them.
+    pub propensity_sum: f64,
+    /// Σ score × propensity: their part of the logged policy's expected response.
+    pub score_propensity_sum: f64,
+}
+
 /// An allowed candidate with its score and the probability the engine picked it with: what an
 /// off-policy evaluation needs to know of every decision.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -155,9 +192,18 @@ pub struct Decision<'a> {
     /// The action the engine picked (an index into `actions`), if any is allowed. It may lie
     /// outside the top `n`, in which case it is appended to `actions`.
     pub chosen: Option<usize>,
+    /// Blocked candidates with their reasons, at most [`MAX_BLOCKED_LISTED`] of them: the
+    /// contact rules' first, then the content rules', each in library order.
     pub blocked: Vec<Blocked<'a>>,
-    /// Every allowed candidate, in library order (the ranked `actions` are the best of these).
+    /// Every blocked candidate counted per code, the commonest first.
+    pub blocked_summary: Vec<BlockedCount>,
+    /// The allowed candidates, in library order (the ranked `actions` are the best of these):
+    /// all of them when there are at most [`MAX_LOGGED_CANDIDATES`]; otherwise the chosen one,
+    /// the first with the highest score (what a greedy policy takes), and the others with the
+    /// highest propensities up to that many, the rest summed in `unlisted`.
     pub allowed: Vec<Considered<'a>>,
+    /// The allowed candidates not in `allowed`, summed per channel (empty when all are listed).
+    pub unlisted: Vec<Unlisted>,
     /// How the propensities were obtained.
     pub propensity_method: &'static str,
     pub model_version: u64,
@@ -287,7 +333,7 @@ impl Engine {
     ) -> Decision<'a> {
         let facts = &request.facts;
         let now = request.now;
-        let mut blocked = Vec::new();
+        let mut blocked = BlockedTally::default();
         let mut allowed: Vec<Allowed> = Vec::new();
         let mut arms: Vec<Arm> = Vec::new();
         let mut arm_of: FxHashMap<(Channel, &str), usize> = FxHashMap::default();
@@ -325,12 +371,15 @@ impl Engine {
                     },
                 };
                 if let Err((code, reason)) = verdict {
-                    blocked.push(Blocked {
-                        content_id: &content.id,
-                        channel,
-                        code,
-                        reason,
-                    });
+                    blocked.add(
+                        Blocked {
+                            content_id: &content.id,
+                            channel,
+                            code,
+                            reason,
+                        },
+                        fits.is_ok(),
+                    );
                     continue;
                 }
                 let topic = topic_of(content);
@@ -375,7 +424,7 @@ impl Engine {
             };
             arm.estimate = interest.inform(estimate, arm.topic_index, lift, model.strengths.hcp);
         }
-        let nothing_allowed = allowed.is_empty().then(|| summarize(&blocked));
+        let nothing_allowed = allowed.is_empty().then(|| blocked.why_nothing());
         // Thompson sampling on what is ranked: the chance of a response, or its net value.
         let economics = self.economics.as_ref();
         let moments: Vec<(f64, f64)> = arms
@@ -460,21 +509,51 @@ impl Engine {
             })
             .collect();
         let chosen = chosen_index.and_then(|c| shown.iter().position(|&i| i == c));
-        let considered = allowed
-            .iter()
-            .map(|a| Considered {
-                content_id: &a.content.id,
-                channel: a.channel,
-                score: arms[a.arm].estimate.mean(),
-                value: economics.map(|_| mean(a)),
-                propensity: propensity(a),
-            })
-            .collect();
+        let considered = |a: &Allowed<'a>| Considered {
+            content_id: &a.content.id,
+            channel: a.channel,
+            score: arms[a.arm].estimate.mean(),
+            value: economics.map(|_| mean(a)),
+            propensity: propensity(a),
+        };
+        let listed = logged_candidates(&allowed, chosen_index, &arm_shares, |a| {
+            arms[a.arm].estimate.mean()
+        });
+        let mut unlisted: Vec<Unlisted> = Vec::new();
+        let mut next = listed.iter().peekable();
+        let mut logged = Vec::with_capacity(listed.len());
+        for (i, a) in allowed.iter().enumerate() {
+            let c = considered(a);
+            if next.next_if(|&&l| l == i).is_some() {
+                logged.push(c);
+                continue;
+            }
+            let sum = match unlisted.iter_mut().find(|u| u.channel == a.channel) {
+                Some(sum) => sum,
+                None => {
+                    unlisted.push(Unlisted {
+                        channel: a.channel,
+                        candidates: 0,
+                        score_sum: 0.0,
+                        propensity_sum: 0.0,
+                        score_propensity_sum: 0.0,
+                    });
+                    unlisted.last_mut().expect("just pushed")
+                }
+            };
+            sum.candidates += 1;
+            sum.score_sum += c.score;
+            sum.propensity_sum += c.propensity;
+            sum.score_propensity_sum += c.score * c.propensity;
+        }
+        let (blocked, blocked_summary) = blocked.finish();
         Decision {
             actions,
             chosen,
             blocked,
-            allowed: considered,
+            blocked_summary,
+            allowed: logged,
+            unlisted,
             propensity_method: PROPENSITY_METHOD,
             model_version: model.version,
             nothing_allowed,
@@ -671,25 +750,114 @@ fn pick(propensities: &[f64], rng: &mut impl Rng) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Why nothing is allowed: the reasons that blocked the most candidates.
-fn summarize(blocked: &[Blocked]) -> String {
-    if blocked.is_empty() {
-        return "no content in the library fits the requested channels".to_owned();
+/// Which allowed candidates a decision's log lists one by one (indexes in library order): all
+/// when they are few; else the chosen one, the first with the highest score (a greedy policy's
+/// pick, so evaluating it needs nothing unlisted), then the highest propensities (the first in
+/// library order among equals) up to [`MAX_LOGGED_CANDIDATES`].
+fn logged_candidates(
+    allowed: &[Allowed<'_>],
+    chosen: Option<usize>,
+    arm_shares: &[f64],
+    score: impl Fn(&Allowed<'_>) -> f64,
+) -> Vec<usize> {
+    if allowed.len() <= MAX_LOGGED_CANDIDATES {
+        return (0..allowed.len()).collect();
     }
-    let mut reasons: Vec<(&str, usize)> = Vec::new();
-    for b in blocked {
-        match reasons.iter_mut().find(|(r, _)| **r == *b.reason) {
+    let greedy = (0..allowed.len()).fold(0, |best, i| {
+        if score(&allowed[i]) > score(&allowed[best]) {
+            i
+        } else {
+            best
+        }
+    });
+    let mut listed: Vec<usize> = chosen.into_iter().chain([greedy]).collect();
+    listed.dedup();
+    let mut others: Vec<usize> = (0..allowed.len()).filter(|i| !listed.contains(i)).collect();
+    let by_propensity = |&a: &usize, &b: &usize| {
+        arm_shares[allowed[b].arm]
+            .total_cmp(&arm_shares[allowed[a].arm])
+            .then(a.cmp(&b))
+    };
+    let room = MAX_LOGGED_CANDIDATES - listed.len();
+    if room < others.len() {
+        others.select_nth_unstable_by(room, by_propensity);
+        others.truncate(room);
+    }
+    listed.extend(others);
+    listed.sort_unstable();
+    listed
+}
+
+/// The candidates a hard constraint removed: counted per code (and, for the summary of why
+/// nothing is allowed, per reason), listed one by one up to [`MAX_BLOCKED_LISTED`], so a
+/// decision's size does not grow with the library.
+#[derive(Default)]
+struct BlockedTally<'a> {
+    /// Blocked by consent, an opt-out, a cap or the gap: what a rep can act on, listed first.
+    contact: Vec<Blocked<'a>>,
+    /// Blocked by a rule on the content (status, validity, country, specialty, product).
+    content: Vec<Blocked<'a>>,
+    codes: Vec<BlockedCount>,
+    reasons: Vec<(Arc<str>, usize)>,
+}
+
+impl<'a> BlockedTally<'a> {
+    fn add(&mut self, blocked: Blocked<'a>, by_contact: bool) {
+        match self.codes.iter_mut().find(|c| c.code == blocked.code) {
+            Some(c) => c.candidates += 1,
+            None => self.codes.push(BlockedCount {
+                code: blocked.code,
+                candidates: 1,
+            }),
+        }
+        // Candidates blocked for the same reason mostly share its text: pointers compare first.
+        let counted = self.reasons.len();
+        match self
+            .reasons
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, &blocked.reason) || **r == *blocked.reason)
+        {
             Some((_, n)) => *n += 1,
-            None => reasons.push((&b.reason, 1)),
+            None if counted < MAX_REASONS_COUNTED => {
+                self.reasons.push((blocked.reason.clone(), 1));
+            }
+            None => {}
+        }
+        let list = if by_contact {
+            &mut self.contact
+        } else {
+            &mut self.content
+        };
+        if list.len() < MAX_BLOCKED_LISTED {
+            list.push(blocked);
         }
     }
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let top: Vec<String> = reasons
-        .iter()
-        .take(3)
-        .map(|(r, n)| format!("{r} ({n} candidate{})", if *n == 1 { "" } else { "s" }))
-        .collect();
-    format!("every candidate is blocked: {}", top.join("; "))
+
+    /// Why nothing is allowed: the reasons that blocked the most candidates.
+    fn why_nothing(&self) -> String {
+        if self.codes.is_empty() {
+            return "no approved content in the library fits the requested channels".to_owned();
+        }
+        let mut reasons: Vec<(&str, usize)> =
+            self.reasons.iter().map(|(r, n)| (&**r, *n)).collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = reasons
+            .iter()
+            .take(3)
+            .map(|(r, n)| format!("{r} ({n} candidate{})", if *n == 1 { "" } else { "s" }))
+            .collect();
+        format!("every candidate is blocked: {}", top.join("; "))
+    }
+
+    /// The listed candidates (contact rules first) and the counts per code, commonest first.
+    fn finish(self) -> (Vec<Blocked<'a>>, Vec<BlockedCount>) {
+        let mut listed = self.contact;
+        listed.extend(self.content);
+        listed.truncate(MAX_BLOCKED_LISTED);
+        let mut codes = self.codes;
+        codes.sort_by(|a, b| b.candidates.cmp(&a.candidates).then(a.code.cmp(b.code)));
+        (listed, codes)
+    }
 }
 
 fn noun(channel: Channel) -> &'static str {

@@ -174,6 +174,124 @@ fn when_nothing_is_allowed_the_answer_says_why() {
     assert_eq!(codes, ["consent_missing", "content_withdrawn"]);
 }
 
+/// A library of thousands of items leaves a decision the same size: blocked candidates beyond
+/// the first 50 are only counted per code, allowed ones beyond 100 are summed per channel for the
+/// log, and what is kept still accounts for every candidate and all of the propensity.
+#[test]
+fn a_large_library_is_counted_not_listed() {
+    let doctor = hcp("h", "cardiology", "DE");
+    let state = HcpState::default();
+    let consent = [granted(Channel::Email)];
+    let facts = HcpFacts {
+        hcp: &doctor,
+        consent: &consent,
+        state: &state,
+        planned: &[],
+    };
+    let mut library = Vec::new();
+    // 2,000 items for another country, and 300 allowed emails on 6 topics.
+    for i in 0..2000 {
+        let mut c = content(
+            &format!("fr-{i:04}"),
+            "email_template",
+            "efficacy",
+            "approved",
+        );
+        c.countries = vec!["FR".into()];
+        library.push(c);
+    }
+    let topics = [
+        "efficacy",
+        "safety",
+        "dosing",
+        "access",
+        "outcomes",
+        "guidelines",
+    ];
+    for i in 0..300 {
+        library.push(content(
+            &format!("em-{i:03}"),
+            "email_template",
+            topics[i % topics.len()],
+            "approved",
+        ));
+    }
+    let mut model = Model::default();
+    // One topic is known to do well, so the greedy pick is not simply the first item.
+    let arm = ArmContext {
+        channel: Channel::Email,
+        topic: "outcomes",
+        specialty: "cardiology",
+        country: "DE",
+        hcp: "h",
+    };
+    model.counts.insert(
+        model::node_key(model::Level::Global, &arm),
+        model::Counts {
+            trials: 200.0,
+            successes: 120.0,
+        },
+    );
+    let decision = Engine::default().decide(
+        &Request {
+            facts,
+            content: &library,
+            channels: None,
+            n: 3,
+            now: Timestamp::from_millis(NOW),
+        },
+        &model,
+        &mut ChaCha8Rng::seed_from_u64(7),
+    );
+    assert_eq!(decision.blocked.len(), MAX_BLOCKED_LISTED);
+    assert_eq!(
+        decision.blocked_summary,
+        [BlockedCount {
+            code: "content_country",
+            candidates: 2000
+        }]
+    );
+    assert_eq!(decision.allowed.len(), MAX_LOGGED_CANDIDATES);
+    let unlisted: usize = decision.unlisted.iter().map(|u| u.candidates).sum();
+    assert_eq!(decision.allowed.len() + unlisted, 300);
+    let mass: f64 = decision.allowed.iter().map(|c| c.propensity).sum::<f64>()
+        + decision
+            .unlisted
+            .iter()
+            .map(|u| u.propensity_sum)
+            .sum::<f64>();
+    assert!((mass - 1.0).abs() < 1e-9, "{mass}");
+    // The chosen candidate and the greedy one (the first best-scored) are always listed.
+    let chosen = &decision.actions[decision.chosen.unwrap()];
+    assert!(
+        decision
+            .allowed
+            .iter()
+            .any(|c| c.content_id == chosen.content_id && c.channel == chosen.channel)
+    );
+    let best = decision.actions[0].score;
+    let first_best = library
+        .iter()
+        .filter(|c| c.countries.is_empty() && topic_of(c) == "outcomes")
+        .map(|c| c.id.as_str())
+        .next()
+        .unwrap();
+    assert!(
+        decision
+            .allowed
+            .iter()
+            .any(|c| c.content_id == first_best && c.score == best),
+        "{first_best}"
+    );
+    // Listed in library order.
+    assert!(
+        decision
+            .allowed
+            .windows(2)
+            .all(|w| w[0].content_id < w[1].content_id)
+    );
+}
+
 /// Email and SMS need an opt-in except in countries the settings name as opt-out countries,
 /// where only an objection stops them; other electronic channels need one everywhere.
 #[test]
@@ -564,7 +682,8 @@ proptest! {
         } else {
             prop_assert!(decision.nothing_allowed.is_some());
         }
-        prop_assert_eq!(allowed + decision.blocked.len(),
+        let blocked: usize = decision.blocked_summary.iter().map(|b| b.candidates).sum();
+        prop_assert_eq!(allowed + blocked,
             library.iter().map(|c| channels_for(c.kind).len()).sum::<usize>());
     }
 }

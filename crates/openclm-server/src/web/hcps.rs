@@ -245,7 +245,7 @@ pub(crate) async fn show<S: Store>(
                         }
                     }
                 }
-                @let blocked = answer["blocked"].as_array().map_or(0, Vec::len);
+                @let blocked = crate::decide::blocked_count(answer);
                 @if blocked > 0 {
                     details {
                         summary { (blocked) " actions blocked by a hard rule" }
