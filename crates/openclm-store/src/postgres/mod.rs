@@ -134,6 +134,8 @@ pub struct PgStore {
     rewards: std::sync::Arc<RewardConfig>,
     /// What adverse-event screening looks for, fixed when the store is opened.
     screener: std::sync::Arc<openclm_core::pv::Screener>,
+    /// The migrations this open applied (a fresh database gets its whole schema here).
+    applied_at_open: std::sync::Arc<Vec<i64>>,
 }
 
 /// Whether a database URL names PostgreSQL.
@@ -184,13 +186,19 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             rewards: std::sync::Arc::new(rewards),
             screener,
+            applied_at_open: Default::default(),
         };
-        store.apply_migrations().await?;
+        store.applied_at_open = std::sync::Arc::new(store.apply_migrations().await?);
         Ok(store)
+    }
+
+    /// The migration versions opening this store applied, oldest first.
+    pub fn applied_at_open(&self) -> &[i64] {
+        &self.applied_at_open
     }
 
     /// Whether this store's connections to the server are encrypted.

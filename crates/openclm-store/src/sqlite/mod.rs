@@ -208,6 +208,8 @@ struct Inner {
     tail: Arc<RwLock<Tail>>,
     /// Tells the checkpoint thread to end.
     stop: Arc<AtomicBool>,
+    /// The migrations this open applied (a fresh database gets its whole schema here).
+    applied_at_open: Vec<i64>,
 }
 
 impl Drop for Inner {
@@ -257,7 +259,7 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
         }
         let mut conn = connect(&path, 65_536)?;
-        apply_migrations(&mut conn)?;
+        let applied_at_open = apply_migrations(&mut conn)?;
         let tail = Arc::new(RwLock::new(Tail::default()));
         tail::catch_up(&tail, &conn)?;
         // The writer never checkpoints: copying the WAL back into the database (and its fsync)
@@ -287,12 +289,18 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
                 tail,
                 stop,
+                applied_at_open,
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The migration versions opening this store applied, oldest first.
+    pub fn applied_at_open(&self) -> &[i64] {
+        &self.inner.applied_at_open
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool.
