@@ -416,6 +416,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         sendgrid_key: (settings.sendgrid.verification_key.as_deref())
             .and_then(|key| openclm_server::sendgrid::VerificationKey::from_base64(key).ok()),
         delivery: settings.delivery.config(),
+        connections: settings.connections.limits(),
     }
 }
 
