@@ -30,7 +30,9 @@ pub enum ApiError {
     /// The client did not send the whole request in time.
     #[error("{0}")]
     RequestTimeout(String),
-    #[error("the service is shutting down")]
+    #[error(
+        "the service cannot answer now (shutting down, or its database unavailable); try again shortly"
+    )]
     Unavailable,
     #[error(transparent)]
     Internal(StoreError),
@@ -60,6 +62,12 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => ApiError::Unavailable,
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "database unavailable");
+                ApiError::Unavailable
+            }
+            // A read-only or full disk, or a read-only PostgreSQL: the data is fine, and the
+            // request may succeed once the operator fixes the cause.
+            other if other.cannot_write() => {
+                tracing::error!(error = %other, "the database refused a write");
                 ApiError::Unavailable
             }
             other => ApiError::Internal(other),

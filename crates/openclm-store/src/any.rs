@@ -92,6 +92,10 @@ impl Store for AnyStore {
         delegate!(self.migrate())
     }
 
+    async fn check_writable(&self) -> Result<()> {
+        delegate!(self.check_writable())
+    }
+
     async fn ingest(
         &self,
         events: Vec<Event>,

@@ -588,6 +588,21 @@ impl crate::Store for PgStore {
         self.apply_migrations().await
     }
 
+    async fn check_writable(&self) -> Result<()> {
+        // A standby, or a server or role set to default_transaction_read_only, refuses writes.
+        let client = self.client().await?;
+        let read_only: String = client
+            .query_one("SHOW transaction_read_only", &[])
+            .await?
+            .get(0);
+        if read_only == "on" {
+            return Err(StoreError::Unavailable(
+                "the database is read-only (transaction_read_only is on)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn ingest(
         &self,
         events: Vec<Event>,
