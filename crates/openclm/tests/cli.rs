@@ -486,7 +486,7 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = std::process::Command::new(BIN)
+    let server = std::process::Command::new(BIN)
         .args(["serve", "--database-url", &db, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .env("OPENCLM_LOG", "debug")
