@@ -27,7 +27,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the service is shutting down")]
+    /// The client did not send the whole request in time.
+    #[error("{0}")]
+    RequestTimeout(String),
+    #[error(
+        "the service cannot answer now (shutting down, or its database unavailable); try again shortly"
+    )]
     Unavailable,
     #[error(transparent)]
     Internal(StoreError),
@@ -59,6 +64,12 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%reason, "database unavailable");
                 ApiError::Unavailable
             }
+            // A read-only or full disk, or a read-only PostgreSQL: the data is fine, and the
+            // request may succeed once the operator fixes the cause.
+            other if other.cannot_write() => {
+                tracing::error!(error = %other, "the database refused a write");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other),
         }
     }
@@ -77,6 +88,7 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

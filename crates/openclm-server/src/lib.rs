@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod campaign;
+mod connections;
 pub mod decide;
 pub mod delivery;
 mod error;
@@ -22,6 +23,7 @@ use openclm_store::{Store, UnknownHcpPolicy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use connections::ConnectionLimits;
 pub use error::ApiError;
 
 /// Limits and policies of the API, taken from the settings.
@@ -50,6 +52,8 @@ pub struct ApiConfig {
     pub sendgrid_key: Option<sendgrid::VerificationKey>,
     /// The outbound delivery queue: webhooks, attempts, backoff, leases.
     pub delivery: delivery::DeliveryConfig,
+    /// Connections held at once, and how long a slow or idle client may keep one.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ApiConfig {
@@ -67,6 +71,7 @@ impl Default for ApiConfig {
             segment: Arc::new(openclm_core::segment::SegmentConfig::default()),
             sendgrid_key: None,
             delivery: delivery::DeliveryConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -103,28 +108,33 @@ impl<S: Clone> Clone for AppState<S> {
 
 /// The whole HTTP application.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    routes::router(state).layer(
-        tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            |req: &axum::http::Request<_>| {
-                // Method and route only: ids in paths, query strings and bodies may carry
-                // personal data.
-                let route = req
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map_or("unmatched", |p| p.as_str());
-                tracing::info_span!("http", method = %req.method(), route = %route)
-            },
-        ),
-    )
+    let body_timeout = state.config.connections.body_read_timeout;
+    routes::router(state)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            connections::body_deadline(body_timeout, request, next)
+        }))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    // Method and route only: ids in paths, query strings and bodies may carry
+                    // personal data.
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("unmatched", |p| p.as_str());
+                    tracing::info_span!("http", method = %req.method(), route = %route)
+                },
+            ),
+        )
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, within the configured connection
+/// limits; then waits for the requests in flight.
 pub async fn serve<S: Store>(
     listener: TcpListener,
     state: AppState<S>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config.connections.clone();
+    connections::serve(listener, router(state), limits, shutdown).await
 }

@@ -25,7 +25,7 @@ use crate::{ApiError, AppState};
 
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(healthz::<S>))
         .route("/v1/events", post(ingest_events::<S>))
         .route("/v1/hcps", get(list_hcps::<S>))
         .route("/v1/hcps/{id}", put(put_hcp::<S>).get(get_hcp::<S>))
@@ -156,8 +156,20 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// 200 while the server can serve and store; 503 with a short reason when its database cannot
+/// be written (the cause is in the log, not in the answer).
+async fn healthz<S: Store>(State(state): State<AppState<S>>) -> Response {
+    match state.store.check_writable().await {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the database cannot be written");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "the database cannot be written"})),
+            )
+                .into_response()
+        }
+    }
 }
 
 const DEFAULT_PAGE: usize = 100;

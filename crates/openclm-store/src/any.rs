@@ -59,6 +59,14 @@ impl AnyStore {
         }
     }
 
+    /// The migration versions opening this store applied, oldest first.
+    pub fn applied_at_open(&self) -> &[i64] {
+        match self {
+            Self::Sqlite(s) => s.applied_at_open(),
+            Self::Postgres(s) => s.applied_at_open(),
+        }
+    }
+
     /// Brings every lookup structure up to date with the stored events now. SQLite merges its
     /// unindexed tail; PostgreSQL indexes each event as it commits, so there is nothing to do.
     pub async fn merge_index(&self) -> Result<usize> {
@@ -82,6 +90,10 @@ macro_rules! delegate {
 impl Store for AnyStore {
     async fn migrate(&self) -> Result<Vec<i64>> {
         delegate!(self.migrate())
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        delegate!(self.check_writable())
     }
 
     async fn ingest(

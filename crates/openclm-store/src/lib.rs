@@ -54,6 +54,21 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether the database refused a write for a cause outside OpenCLM that may pass: a
+    /// read-only file, directory or file system, a full disk, an I/O error, a read-only
+    /// PostgreSQL transaction or server. Such a failure is "unavailable", not corrupt data.
+    pub fn cannot_write(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sqlite::cannot_write(e),
+            StoreError::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// What to do with an event whose HCP is not known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -728,6 +743,11 @@ pub struct DeliveryCount {
 pub trait Store: Clone + Send + Sync + 'static {
     /// Applies pending migrations; returns the versions applied now.
     async fn migrate(&self) -> Result<Vec<i64>>;
+
+    /// Whether the database can be written now: `Err` with [`StoreError::Unavailable`] naming
+    /// the cause when it cannot. Cheap while writes succeed; after a write was refused it probes
+    /// with a real write, so that it turns healthy again once the cause is gone.
+    async fn check_writable(&self) -> Result<()>;
 
     /// Stores a batch of parsed events, returning one outcome per event in order.
     async fn ingest(

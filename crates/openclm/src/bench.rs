@@ -23,7 +23,11 @@ use crate::{create_key, now};
 pub async fn run(which: BenchWhich) -> anyhow::Result<()> {
     match which {
         BenchWhich::Ingest(args) => ingest(args).await,
-        BenchWhich::Memory { hcps, ingest } => memory(hcps, ingest).await,
+        BenchWhich::Memory {
+            hcps,
+            ingest,
+            settle_secs,
+        } => memory(hcps, ingest, Duration::from_secs(settle_secs)).await,
         BenchWhich::Segment(args) => crate::bench_segment::run(args).await,
         BenchWhich::Pages {
             hcps,
@@ -440,7 +444,7 @@ pub(crate) fn ms(d: Duration) -> f64 {
 }
 
 /// Starts `openclm serve` on a database with `hcps` HCPs, reads a few pages, and reports its RSS.
-async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
+async fn memory(hcps: usize, ingest: usize, settle: Duration) -> anyhow::Result<()> {
     let target = Target::fresh(None, "memory").await?;
     let key = {
         let store = target.open().await?;
@@ -493,11 +497,12 @@ async fn memory(hcps: usize, ingest: usize) -> anyhow::Result<()> {
         let elapsed = started.elapsed().as_secs_f64();
         let (_, peak) = memory_of(pid)?;
         // Long enough for the tail to be merged away and freed memory to be returned.
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(settle).await;
         let (rss, _) = memory_of(pid)?;
         println!(
-            "serve after {ingest} events in a separate process ({:.0} events/s): peak RSS {peak:.1} MB, RSS 10 s later {rss:.1} MB",
-            ingest as f64 / elapsed
+            "serve after {ingest} events in a separate process ({:.0} events/s): peak RSS {peak:.1} MB, RSS {} s later {rss:.1} MB",
+            ingest as f64 / elapsed,
+            settle.as_secs()
         );
     }
     child.kill().await?;
@@ -530,7 +535,8 @@ async fn decide_http(
             "decide over HTTP: demo world of {} HCPs, {} content items, {} events; {requests} requests of {batch} HCPs from {clients} clients",
             stats.hcps, stats.content, stats.events
         );
-        create_key(&store, Role::Analyst, "bench").await?.1
+        // The marketer is the key role that decides for every HCP (an analyst only reads).
+        create_key(&store, Role::Marketer, "bench").await?.1
     };
     let (_node, base) = start_node(&target.url).await?;
     let bodies: Vec<String> = (0..requests)

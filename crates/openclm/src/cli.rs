@@ -442,6 +442,10 @@ pub enum BenchWhich {
         /// Then send this many events (batches of 1,000, 8 clients) and report the peak.
         #[arg(long, default_value_t = 0)]
         ingest: usize,
+        /// Seconds to wait after the ingest before reading the resident memory again (time for
+        /// the tail to be merged and freed memory to be returned).
+        #[arg(long, default_value_t = 10)]
+        settle_secs: u64,
     },
     /// Next-best-action decisions in process: latency per decision and decisions/s on all cores.
     Decide {

@@ -63,12 +63,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(listener, store, &settings).await
         }
         Command::Migrate => {
+            // Opening the store already migrates it: what the open applied counts as applied now.
             let store = open_store(&settings).await?;
-            let applied = store.migrate().await?;
+            let mut applied = store.applied_at_open().to_vec();
+            applied.extend(store.migrate().await?);
+            let versions = applied
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             println!(
-                "database {} is up to date ({} migration(s) applied now)",
+                "database {} is up to date ({} migration(s) applied now{})",
                 redact(&settings.database_url),
-                applied.len()
+                applied.len(),
+                if applied.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {versions}")
+                }
             );
             Ok(())
         }
@@ -435,6 +447,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         sendgrid_key: (settings.sendgrid.verification_key.as_deref())
             .and_then(|key| openclm_server::sendgrid::VerificationKey::from_base64(key).ok()),
         delivery: settings.delivery.config(),
+        connections: settings.connections.limits(),
     }
 }
 
@@ -531,8 +544,11 @@ async fn keys(store: AnyStore, action: KeysAction) -> anyhow::Result<()> {
 pub fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    use std::io::IsTerminal;
+    // Colour codes only where a person reads them: a file, a pipe or a log collector gets text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

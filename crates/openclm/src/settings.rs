@@ -50,6 +50,66 @@ pub struct Settings {
     /// The outbound delivery queue: webhooks per channel, attempts, backoff, leases.
     #[serde(default)]
     pub delivery: Delivery,
+    /// Connections held at once, and how long a slow or idle client may keep one.
+    #[serde(default)]
+    pub connections: Connections,
+}
+
+/// Connections to the HTTP API: how many at once, and how long a client may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// A request's line and headers must arrive within this many milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// A request's body must arrive within this many milliseconds after its headers.
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in flight for this many milliseconds is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more wait in the listen queue until one ends.
+    pub max_connections: usize,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        let limits = openclm_server::ConnectionLimits::default();
+        Self {
+            header_read_timeout_ms: limits.header_read_timeout.as_millis() as u64,
+            body_read_timeout_ms: limits.body_read_timeout.as_millis() as u64,
+            idle_timeout_ms: limits.idle_timeout.as_millis() as u64,
+            max_connections: limits.max_connections,
+        }
+    }
+}
+
+impl Connections {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, ms) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            anyhow::ensure!(
+                (100..=3_600_000).contains(&ms),
+                "connections.{name}: must be from 100 to 3600000 (one hour)"
+            );
+        }
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.max_connections),
+            "connections.max_connections: must be from 1 to 1000000"
+        );
+        Ok(())
+    }
+
+    /// The server's view of these settings.
+    pub fn limits(&self) -> openclm_server::ConnectionLimits {
+        use std::time::Duration;
+        openclm_server::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// File imports (`openclm import`).
@@ -249,6 +309,7 @@ impl std::fmt::Debug for Settings {
             .field("sendgrid", &self.sendgrid)
             .field("import", &self.import)
             .field("delivery", &self.delivery)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -271,6 +332,7 @@ impl Default for Settings {
             sendgrid: SendGrid::default(),
             import: Import::default(),
             delivery: Delivery::default(),
+            connections: Connections::default(),
         }
     }
 }
@@ -446,6 +508,18 @@ timeout_ms = 10000
 # [delivery.targets.email]
 # url = "https://esp.example.org/hooks/openclm"
 # secret = "a long random string shared with the receiver"
+
+# Connections to the HTTP API, so that slow or idle clients cannot hold the server's sockets.
+# A request's line and headers must arrive within header_read_timeout_ms, else the connection is
+# closed; its body within body_read_timeout_ms after that, else the answer is 408 naming the body.
+# A connection with no request in flight for idle_timeout_ms is closed. At most max_connections
+# are served at once (keep it under the process's open-file limit); more wait in the listen
+# queue until one ends.
+[connections]
+header_read_timeout_ms = 10000
+body_read_timeout_ms = 30000
+idle_timeout_ms = 60000
+max_connections = 1024
 "#;
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -522,6 +596,7 @@ impl Settings {
                 .map_err(|reason| anyhow::anyhow!("sendgrid.verification_key: {reason}"))?;
         }
         self.delivery.validate()?;
+        self.connections.validate()?;
         Ok(())
     }
 
@@ -667,6 +742,35 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert_eq!(e, "delivery.timeout_ms: must be shorter than lease_ms");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_file_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "brand.toml",
+                "[connections]\nheader_read_timeout_ms = 2000\nmax_connections = 64\n",
+            )?;
+            let s = Settings::load(Some(Path::new("brand.toml")), Overrides::default()).unwrap();
+            let limits = crate::api_config(&s).connections;
+            assert_eq!(limits.header_read_timeout.as_millis(), 2000);
+            assert_eq!(limits.max_connections, 64);
+            assert_eq!(limits.idle_timeout.as_secs(), 60);
+            jail.create_file("none.toml", "[connections]\nmax_connections = 0\n")?;
+            let e = Settings::load(Some(Path::new("none.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, "connections.max_connections: must be from 1 to 1000000");
+            jail.create_file("fast.toml", "[connections]\nidle_timeout_ms = 5\n")?;
+            let e = Settings::load(Some(Path::new("fast.toml")), Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "connections.idle_timeout_ms: must be from 100 to 3600000 (one hour)"
+            );
             Ok(())
         });
     }

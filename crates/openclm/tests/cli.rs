@@ -524,3 +524,84 @@ async fn quarantine_lists_events_the_folds_set_aside() {
     let delivered: u64 = activity.days.iter().map(|d| d.counts.delivered).sum();
     assert_eq!(delivered, 1);
 }
+
+/// The migration files of a backend, as many as a fresh database needs.
+fn migration_count(backend: &str) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../openclm-store/migrations")
+        .join(backend);
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "sql")
+        })
+        .count()
+}
+
+#[test]
+fn migrate_on_a_fresh_database_reports_every_migration_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fresh.db").to_str().unwrap().to_owned();
+    let n = migration_count("sqlite");
+    let first = run(&db, &["migrate"]);
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains(&format!("({n} migration(s) applied now: 1, 2, ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!(", {n})")), "{stdout}");
+    let again = run(&db, &["migrate"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("(0 migration(s) applied now)"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("logs.db").to_str().unwrap().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new(BIN)
+        .args(["serve", "--database-url", &db, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("OPENCLM_LOG", "debug")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // SIGTERM: the server logs its shutdown and exits.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "escape codes in piped logs: {stderr:?}"
+    );
+}

@@ -344,3 +344,42 @@ async fn copy_moves_an_embedded_deployment_into_postgres_with_every_table_equal(
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn migrate_on_a_fresh_postgres_schema_reports_every_migration_it_applied() {
+    let Some(url) = scratch_database("migrate_fresh").await else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../openclm-store/migrations/postgres");
+    let n = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "sql")
+        })
+        .count();
+    let migrate = || {
+        Command::new(BIN)
+            .args(["migrate", "--database-url", &url])
+            .env("OPENCLM_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains(&format!("({n} migration(s) applied now: 1, 2, ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!(", {n})")), "{stdout}");
+    let again = migrate();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("(0 migration(s) applied now)"),
+        "{again:?}"
+    );
+}

@@ -188,3 +188,150 @@ async fn random_and_mutated_bodies_never_cause_a_server_error() {
     };
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+// ---- connections: slow and idle clients are cut, others are served --------------------------
+
+mod connections {
+    use super::common::{TestApp, spawn_app_with};
+    use openclm_server::{ApiConfig, ConnectionLimits};
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    fn limits(header_ms: u64, body_ms: u64, idle_ms: u64, max: usize) -> ApiConfig {
+        ApiConfig {
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_millis(header_ms),
+                body_read_timeout: Duration::from_millis(body_ms),
+                idle_timeout: Duration::from_millis(idle_ms),
+                max_connections: max,
+            },
+            ..ApiConfig::default()
+        }
+    }
+
+    async fn connect(app: &TestApp) -> TcpStream {
+        TcpStream::connect(app.base.trim_start_matches("http://"))
+            .await
+            .unwrap()
+    }
+
+    /// Reads until the server closes the connection (or `within` passes, which fails the test);
+    /// returns what was read and when the close came.
+    async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, Instant) {
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    return (String::from_utf8_lossy(&text).into(), Instant::now());
+                }
+                Ok(Ok(n)) => text.extend_from_slice(&buf[..n]),
+                Err(_) => panic!(
+                    "the server kept the connection open for {within:?}; read so far: {}",
+                    String::from_utf8_lossy(&text)
+                ),
+            }
+        }
+    }
+
+    async fn healthz(app: &TestApp) -> u16 {
+        app.client
+            .get(format!("{}/healthz", app.base))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_connection_stalled_in_its_headers_is_closed_while_others_are_served() {
+        let app = spawn_app_with(limits(300, 30_000, 30_000, 64)).await;
+        let mut stalled = connect(&app).await;
+        let opened = Instant::now();
+        stalled.write_all(b"G").await.unwrap();
+        // Meanwhile a normal client is served at once.
+        assert_eq!(healthz(&app).await, 200);
+        assert!(opened.elapsed() < Duration::from_millis(300));
+        let (_, closed) = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+        let after = closed - opened;
+        assert!(
+            after >= Duration::from_millis(250),
+            "closed after {after:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+        // A header timeout shorter than the idle one: between requests only the idle one runs.
+        let app = spawn_app_with(limits(200, 30_000, 600, 64)).await;
+        let mut idle = connect(&app).await;
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: openclm\r\n\r\n")
+            .await
+            .unwrap();
+        let answered = Instant::now();
+        let (text, closed) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.contains(r#"{"status":"ok"}"#), "{text}");
+        let after = closed - answered;
+        assert!(
+            after >= Duration::from_millis(550) && after < Duration::from_secs(4),
+            "closed {after:?} after the answer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_midway_is_answered_408_naming_the_body() {
+        let app = spawn_app_with(limits(5_000, 400, 30_000, 64)).await;
+        let mut slow = connect(&app).await;
+        let started = Instant::now();
+        let head = format!(
+            "POST /v1/events HTTP/1.1\r\nHost: openclm\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{{\"event_id\":",
+            app.ingest
+        );
+        slow.write_all(head.as_bytes()).await.unwrap();
+        let (text, _) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("request_timeout"), "{text}");
+        assert!(text.contains("body: not received within 400 ms"), "{text}");
+        assert!(started.elapsed() >= Duration::from_millis(350));
+        // Nothing of the cut batch was stored, and the server still serves.
+        assert_eq!(app.event_count().await, 0);
+        assert_eq!(healthz(&app).await, 200);
+    }
+
+    #[tokio::test]
+    async fn beyond_the_connection_limit_others_are_served_once_slots_free() {
+        let app = spawn_app_with(limits(500, 30_000, 30_000, 2)).await;
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let mut stream = connect(&app).await;
+            stream.write_all(b"G").await.unwrap();
+            holders.push(stream);
+        }
+        // Let the server accept both before the next client comes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let asked = Instant::now();
+        assert_eq!(healthz(&app).await, 200);
+        let waited = asked.elapsed();
+        // Served only once the stalled holders were cut by the header timeout.
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+            "served after {waited:?}"
+        );
+        for mut holder in holders {
+            read_until_closed(&mut holder, Duration::from_secs(5)).await;
+        }
+        // With the slots free, clients are served at once again.
+        let asked = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(healthz(&app).await, 200);
+        }
+        assert!(asked.elapsed() < Duration::from_secs(2));
+    }
+}

@@ -139,6 +139,8 @@ pub struct PgStore {
     rewards: std::sync::Arc<RewardConfig>,
     /// What adverse-event screening looks for, fixed when the store is opened.
     screener: std::sync::Arc<openclm_core::pv::Screener>,
+    /// The migrations this open applied (a fresh database gets its whole schema here).
+    applied_at_open: std::sync::Arc<Vec<i64>>,
 }
 
 /// Whether a database URL names PostgreSQL.
@@ -189,13 +191,19 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             rewards: std::sync::Arc::new(rewards),
             screener,
+            applied_at_open: Default::default(),
         };
-        store.apply_migrations().await?;
+        store.applied_at_open = std::sync::Arc::new(store.apply_migrations().await?);
         Ok(store)
+    }
+
+    /// The migration versions opening this store applied, oldest first.
+    pub fn applied_at_open(&self) -> &[i64] {
+        &self.applied_at_open
     }
 
     /// Whether this store's connections to the server are encrypted.
@@ -583,6 +591,21 @@ impl PgStore {
 impl crate::Store for PgStore {
     async fn migrate(&self) -> Result<Vec<i64>> {
         self.apply_migrations().await
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        // A standby, or a server or role set to default_transaction_read_only, refuses writes.
+        let client = self.client().await?;
+        let read_only: String = client
+            .query_one("SHOW transaction_read_only", &[])
+            .await?
+            .get(0);
+        if read_only == "on" {
+            return Err(StoreError::Unavailable(
+                "the database is read-only (transaction_read_only is on)".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn ingest(

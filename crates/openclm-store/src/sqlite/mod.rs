@@ -213,6 +213,11 @@ struct Inner {
     tail: Arc<RwLock<Tail>>,
     /// Tells the checkpoint thread to end.
     stop: Arc<AtomicBool>,
+    /// The migrations this open applied (a fresh database gets its whole schema here).
+    applied_at_open: Vec<i64>,
+    /// Set when a write was refused for a cause outside OpenCLM (read-only, disk full, I/O);
+    /// cleared by the next write that succeeds.
+    write_refused: Arc<AtomicBool>,
 }
 
 impl Drop for Inner {
@@ -249,20 +254,46 @@ impl SqliteStore {
         Self::open_with(url, RewardConfig::default())
     }
 
-    /// Opens the database, crediting decisions by these reward rules.
+    /// Opens the database, crediting decisions by these reward rules. A database that cannot
+    /// be written (read-only file or directory, full disk) is refused here, naming its path,
+    /// rather than failing every write later.
     pub fn open_with(url: &str, rules: impl Into<crate::IngestRules>) -> Result<Self> {
-        let crate::IngestRules { rewards, pv } = rules.into();
-        let screener = Arc::new(openclm_core::pv::Screener::new(&pv));
         let path = sqlite_path(url);
         if path.as_os_str().is_empty() {
             return Err(StoreError::Location("the database path is empty".into()));
         }
+        Self::open_path(path.clone(), rules.into()).map_err(|e| {
+            if e.cannot_write() {
+                StoreError::Location(format!(
+                    "{}: the database cannot be written ({e}); make the file and its directory \
+                     writable by this user and check the disk has space",
+                    path.display()
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn open_path(path: PathBuf, rules: crate::IngestRules) -> Result<Self> {
+        let crate::IngestRules { rewards, pv } = rules;
+        let screener = Arc::new(openclm_core::pv::Screener::new(&pv));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
         }
         let mut conn = connect(&path, 65_536)?;
-        apply_migrations(&mut conn)?;
+        // SQLite opens a file it may not write read-only without a word; every write would
+        // then fail. A real write (the header's user_version, unchanged) also finds a
+        // directory where the WAL cannot be written.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::Database(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                Some("the file is read-only for this user".into()),
+            )));
+        }
+        probe_write(&conn)?;
+        let applied_at_open = apply_migrations(&mut conn)?;
         let tail = Arc::new(RwLock::new(Tail::default()));
         tail::catch_up(&tail, &conn)?;
         // The writer never checkpoints: copying the WAL back into the database (and its fsync)
@@ -278,7 +309,14 @@ impl SqliteStore {
                 StoreError::Location(format!("cannot start the checkpoint thread: {e}"))
             })?;
         let (jobs, rx) = sync_channel::<IngestJob>(64);
-        let writer = Writer::new(conn, tail.clone(), rewards.window_ms());
+        let write_refused = Arc::new(AtomicBool::new(false));
+        let writer = Writer::new(
+            conn,
+            path.clone(),
+            write_refused.clone(),
+            tail.clone(),
+            rewards.window_ms(),
+        );
         std::thread::Builder::new()
             .name("openclm-writer".into())
             .spawn(move || writer.run(rx))
@@ -292,12 +330,19 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
                 tail,
                 stop,
+                applied_at_open,
+                write_refused,
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The migration versions opening this store applied, oldest first.
+    pub fn applied_at_open(&self) -> &[i64] {
+        &self.inner.applied_at_open
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool.
@@ -313,7 +358,15 @@ impl SqliteStore {
                 None => connect(&inner.path, 4_096)?,
             };
             let result = f(&mut conn, &inner);
-            if let Ok(mut idle) = inner.idle.lock()
+            // A connection that met a refused write, or was opened while the file was
+            // read-only, would keep failing after the cause is gone: it is not kept.
+            let refused = matches!(&result, Err(e) if e.cannot_write());
+            if refused {
+                inner.write_refused.store(true, Ordering::SeqCst);
+            }
+            let reusable = !refused && !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
+            if reusable
+                && let Ok(mut idle) = inner.idle.lock()
                 && idle.len() < 8
             {
                 idle.push(conn);
@@ -329,6 +382,22 @@ impl SqliteStore {
         self.with_conn(|conn, inner| writer::merge_tail(conn, &inner.tail))
             .await
     }
+}
+
+/// Whether SQLite refused a write for a cause outside OpenCLM that may pass.
+pub(crate) fn cannot_write(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        error.sqlite_error_code(),
+        Some(C::ReadOnly | C::SystemIoFailure | C::CannotOpen | C::DiskFull | C::PermissionDenied)
+    )
+}
+
+/// A real, durable write that changes nothing: the header's `user_version`, set to itself.
+pub(crate) fn probe_write(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+    Ok(())
 }
 
 fn connect(path: &Path, cache_kib: i64) -> Result<Connection> {
@@ -525,6 +594,37 @@ fn page_limit(page: &PageRequest) -> usize {
 impl crate::Store for SqliteStore {
     async fn migrate(&self) -> Result<Vec<i64>> {
         self.with_conn(|conn, _| apply_migrations(conn)).await
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        if !self.inner.write_refused.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // The last write was refused: try a real one on a fresh connection (a pooled one may
+        // have been opened read-only), and report healthy again as soon as it passes.
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let probe = connect(&inner.path, 64).and_then(|conn| {
+                if conn.is_readonly(rusqlite::MAIN_DB)? {
+                    return Err(StoreError::Unavailable("read-only".into()));
+                }
+                probe_write(&conn)
+            });
+            match probe {
+                Ok(()) => {
+                    inner.write_refused.store(false, Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %inner.path.display(), "the database still cannot be written");
+                    Err(StoreError::Unavailable(
+                        "the database cannot be written".into(),
+                    ))
+                }
+            }
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     async fn ingest(

@@ -8,6 +8,7 @@
 use openclm_core::{FieldError, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -37,6 +38,14 @@ pub(crate) struct IngestJob {
 
 pub(crate) struct Writer {
     conn: Connection,
+    /// The database file, to reopen the connection after a refused write.
+    path: std::path::PathBuf,
+    /// Set while writes are refused for a cause outside OpenCLM (read-only, disk full, I/O);
+    /// shared with the store, whose health check reads it.
+    write_refused: Arc<AtomicBool>,
+    /// The connection met a refused write: it is reopened before the next write, since a
+    /// connection opened or left read-only stays so after the cause is gone.
+    reopen: bool,
     /// The attribution window of the store's reward rules, in milliseconds.
     window: i64,
     tail: Arc<RwLock<Tail>>,
@@ -64,9 +73,18 @@ struct Pending {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, tail: Arc<RwLock<Tail>>, window: i64) -> Self {
+    pub fn new(
+        conn: Connection,
+        path: std::path::PathBuf,
+        write_refused: Arc<AtomicBool>,
+        tail: Arc<RwLock<Tail>>,
+        window: i64,
+    ) -> Self {
         Self {
             conn,
+            path,
+            write_refused,
+            reopen: false,
             tail,
             window,
             hcp_cache: HashMap::default(),
@@ -130,8 +148,10 @@ impl Writer {
                 Err(_) => break,
             }
         }
+        self.reopen_if_refused();
         match self.write_group(&group) {
             Ok(outcomes) => {
+                self.write_refused.store(false, Ordering::SeqCst);
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
@@ -139,12 +159,37 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, batches = group.len(), "event write failed; rolled back");
                 self.hcp_cache.clear();
+                let refused = e.cannot_write();
+                if refused {
+                    self.write_refused.store(true, Ordering::SeqCst);
+                    self.reopen = true;
+                }
                 for job in group {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Corrupt("the write was rolled back".into())));
+                    let _ = job.reply.send(Err(if refused {
+                        StoreError::Unavailable("the database cannot be written now".into())
+                    } else {
+                        StoreError::Corrupt("the write was rolled back".into())
+                    }));
                 }
             }
+        }
+    }
+
+    /// After a refused write, a fresh connection for the next one; if none can be opened yet,
+    /// the old one is kept and the next write tries again.
+    fn reopen_if_refused(&mut self) {
+        if !self.reopen {
+            return;
+        }
+        match super::connect(&self.path, 65_536).and_then(|conn| {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+            Ok(conn)
+        }) {
+            Ok(conn) => {
+                self.conn = conn;
+                self.reopen = false;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reopen the database for writing yet"),
         }
     }
 
@@ -177,6 +222,10 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "index merge failed; retrying in {MERGE_RETRY:?}");
+                if e.cannot_write() {
+                    self.write_refused.store(true, Ordering::SeqCst);
+                    self.reopen = true;
+                }
                 self.merge_paused_until = Some(std::time::Instant::now() + MERGE_RETRY);
                 false
             }
