@@ -3896,6 +3896,84 @@ async fn held_events_are_bounded_per_visitor_and_in_time(db: TestDb) {
     assert_eq!(rows, 1, "b's event expired too");
 }
 
+/// A tracking SDK's retry: the same message, whose time the server corrected anew on receipt
+/// (a few milliseconds apart), is a duplicate by its digest of what was sent, and the first
+/// copy's time stays; the same id with other content, or without a digest, is a conflict.
+async fn a_retried_tracking_message_is_a_duplicate_by_what_was_sent(db: TestDb) {
+    let store = fresh(&db).await;
+    let copy = |id: &str, at_ms: i64, content: &str, digest: Option<&str>| {
+        let at = Timestamp::from_millis(1_770_000_000_000 + at_ms);
+        let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": "A1",
+            "source": "crm", "channel": "email", "type": "opened", "content_id": content});
+        if let Some(d) = digest {
+            v[openclm_core::event::SENT_DIGEST_FIELD] = json!(d);
+        }
+        Event::from_json(v).unwrap()
+    };
+    let out = store
+        .ingest(
+            vec![
+                copy("segment:m-1", 0, "EM-1", Some("d1")),
+                // Retried within the same request.
+                copy("segment:m-1", 7, "EM-1", Some("d1")),
+                copy("plain", 0, "EM-1", None),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            IngestOutcome::Accepted,
+            IngestOutcome::Duplicate,
+            IngestOutcome::Accepted
+        ]
+    );
+    let again = |store: AnyStore| async move {
+        store
+            .ingest(
+                vec![
+                    copy("segment:m-1", 1_004, "EM-1", Some("d1")),
+                    copy("segment:m-1", 1_004, "EM-2", Some("d1")),
+                    copy("segment:m-1", 1_004, "EM-1", Some("d2")),
+                    copy("plain", 3, "EM-1", None),
+                ],
+                UnknownHcpPolicy::Reject,
+                NOW,
+            )
+            .await
+            .unwrap()
+    };
+    let expected = [
+        IngestOutcome::Duplicate,
+        IngestOutcome::Conflict,
+        IngestOutcome::Conflict,
+        IngestOutcome::Conflict,
+    ];
+    assert_eq!(again(store.clone()).await, expected, "against the tail");
+    store.merge_index().await.unwrap();
+    assert_eq!(again(store.clone()).await, expected, "against the index");
+    let stored = store
+        .timeline(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .items;
+    let first = stored.iter().find(|e| e.event_id == "segment:m-1").unwrap();
+    assert_eq!(
+        first.occurred_at,
+        Timestamp::from_millis(1_770_000_000_000),
+        "the first copy's time stays"
+    );
+    assert_eq!(store.counts().await.unwrap().events, 2);
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -3921,6 +3999,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     ingest_dedupes_before_and_after_the_index_merge_and_across_restart,
+    a_retried_tracking_message_is_a_duplicate_by_what_was_sent,
     timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor,
     consent_changes_and_unsubscribes_become_history,
     unknown_hcps_can_become_stubs_and_later_master_data,
