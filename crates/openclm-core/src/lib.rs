@@ -17,6 +17,7 @@ pub mod hcp;
 pub mod measure;
 pub mod privacy;
 pub mod pv;
+pub mod response;
 pub mod screening;
 pub mod segment;
 pub mod sendgrid;
