@@ -3974,6 +3974,56 @@ async fn a_retried_tracking_message_is_a_duplicate_by_what_was_sent(db: TestDb) 
     assert_eq!(store.counts().await.unwrap().events, 2);
 }
 
+/// The HCP state counts responses by the store's `[rewards]` rule, as rewards do: a person's
+/// open and click of one email are one response to one touch, and a slide view is one from the
+/// configured dwell on.
+async fn hcp_state_counts_responses_by_the_reward_rules(db: TestDb) {
+    use openclm_core::engine::reward::RewardConfig;
+    fresh(&db).await;
+    let rules = RewardConfig {
+        engaged_dwell_ms: 5_000,
+        ..RewardConfig::default()
+    };
+    let store = AnyStore::open_with(&db.url, rules).await.unwrap();
+    let at = |minute: i64| Timestamp::from_millis(1_770_000_000_000 + minute * 60_000).to_string();
+    let events = vec![
+        event("d1", "A1", 1, "email", "delivered"),
+        event("o1", "A1", 30, "email", "opened"),
+        event("c1", "A1", 31, "email", "clicked"),
+        Event::from_json(json!({"event_id": "v1", "occurred_at": at(40), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "call_logged", "rep_id": "rep-1"}))
+        .unwrap(),
+        Event::from_json(json!({"event_id": "s1", "occurred_at": at(41), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "slide_viewed", "dwell_ms": 3_000}))
+        .unwrap(),
+        Event::from_json(json!({"event_id": "s2", "occurred_at": at(42), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "slide_viewed", "dwell_ms": 6_000}))
+        .unwrap(),
+    ];
+    let out = store
+        .ingest(events, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    let state = store
+        .hcp_state(HcpId::parse("id", "hcp-a").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let email = state.channels[&openclm_core::Channel::Email];
+    assert_eq!(
+        (email.touches, email.human_opens, email.responses),
+        (1, 1, 1)
+    );
+    assert_eq!(state.response_rate(openclm_core::Channel::Email), Some(1.0));
+    let visit = state.channels[&openclm_core::Channel::FaceToFace];
+    assert_eq!(
+        (visit.touches, visit.responses),
+        (1, 1),
+        "only the 6 s view"
+    );
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -4019,6 +4069,7 @@ on_every_backend!(
     outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content,
     weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
     a_store_credits_decisions_by_its_own_reward_rules,
+    hcp_state_counts_responses_by_the_reward_rules,
     campaigns_are_stored_and_each_wave_is_saved_once,
     campaign_kpis_count_each_event_once_in_slices_and_group_moments,
     governance_accounts_audit_pv_cases_and_erasure,
