@@ -196,7 +196,22 @@ impl CampaignInput {
             Some(list) => list
                 .iter()
                 .enumerate()
-                .map(|(i, t)| event_type(&format!("objective.response[{i}]"), t))
+                .map(|(i, t)| {
+                    let field = format!("objective.response[{i}]");
+                    match event_type(&field, t)? {
+                        kind if crate::response::NEVER_RESPONSES.contains(&kind) => {
+                            Err(FieldError::new(
+                                field,
+                                format!(
+                                    "{} never counts as a response (an open may be a \
+                                     machine's; the others are the brand's doing or a refusal)",
+                                    kind.as_str()
+                                ),
+                            ))
+                        }
+                        kind => Ok(kind),
+                    }
+                })
                 .collect::<Result<_, _>>()?,
         };
         let outcome = match self.objective.outcome {
@@ -419,8 +434,13 @@ impl Campaign {
         self.cost_per_touch.get(&channel).copied().unwrap_or(0.0)
     }
 
-    pub fn is_response(&self, kind: EventType) -> bool {
-        self.objective.response.contains(&kind)
+    /// What counts as a response for this campaign: its objective's event types, by the one
+    /// rule of [`crate::response`] (a view from `engaged_dwell_ms` on, never an open).
+    pub fn response_rule(&self, engaged_dwell_ms: i64) -> crate::response::ResponseRule<'_> {
+        crate::response::ResponseRule {
+            kinds: &self.objective.response,
+            engaged_dwell_ms,
+        }
     }
 }
 

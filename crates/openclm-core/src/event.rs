@@ -325,6 +325,40 @@ pub fn event_key_hash(event_id: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(event_id.as_bytes()) as i64
 }
 
+/// A payload field naming, by a digest, what the sender sent: set by an integration whose events
+/// carry a time derived on receipt (the tracking API corrects the sender's clock by `sentAt`,
+/// which the SDKs renew on every attempt), so that a retry is recognised by what was sent rather
+/// than by what the server derived from it.
+pub const SENT_DIGEST_FIELD: &str = "sent_digest";
+
+/// Whether a new copy of an event (its stored payload text) is the one already stored: the same
+/// text, or — for events that carry [`SENT_DIGEST_FIELD`] — the same digest of what was sent and
+/// the same payload but for `occurred_at`, the time the server derived on each copy's receipt.
+/// The stored copy keeps its own time. Anything else under the same `event_id` is a conflict.
+pub fn same_copy(stored: &str, new: &str) -> bool {
+    if stored == new {
+        return true;
+    }
+    // Only payloads carrying a digest can differ in their derived time alone; the rest are
+    // told apart without parsing.
+    if !new.contains(SENT_DIGEST_FIELD) || !stored.contains(SENT_DIGEST_FIELD) {
+        return false;
+    }
+    let (Ok(Value::Object(mut stored)), Ok(Value::Object(mut new))) = (
+        serde_json::from_str::<Value>(stored),
+        serde_json::from_str::<Value>(new),
+    ) else {
+        return false;
+    };
+    match (stored.get(SENT_DIGEST_FIELD), new.get(SENT_DIGEST_FIELD)) {
+        (Some(Value::String(a)), Some(Value::String(b))) if a == b => {}
+        _ => return false,
+    }
+    stored.remove("occurred_at");
+    new.remove("occurred_at");
+    stored == new
+}
+
 fn parse_details(kind: EventType, f: &Fields) -> Result<Details, FieldError> {
     Ok(match kind {
         EventType::Opened => Details::Opened {
@@ -742,6 +776,36 @@ mod tests {
         .unwrap();
         assert_eq!(a.canonical_payload(), b.canonical_payload());
         assert!(a.canonical_payload().starts_with("{\"channel\":\"email\""));
+    }
+
+    #[test]
+    fn a_copy_differing_only_in_its_derived_time_is_the_same_when_what_was_sent_is() {
+        let copy = |at: &str, digest: Option<&str>, content: &str| {
+            let mut v = json!({"event_id": "segment:m-1", "occurred_at": at, "hcp": "H1",
+                "channel": "email", "type": "opened", "content_id": content});
+            if let Some(d) = digest {
+                v[SENT_DIGEST_FIELD] = json!(d);
+            }
+            Event::from_json(v).unwrap().into_canonical_payload()
+        };
+        let first = copy("2026-03-01T09:30:00.000Z", Some("abc"), "EM-1");
+        let retry = copy("2026-03-01T09:30:00.004Z", Some("abc"), "EM-1");
+        assert!(same_copy(&first, &first));
+        assert!(same_copy(&first, &retry));
+        // Another digest is another message; the same digest with other content is not a copy.
+        assert!(!same_copy(
+            &first,
+            &copy("2026-03-01T09:30:00.004Z", Some("abd"), "EM-1")
+        ));
+        assert!(!same_copy(
+            &first,
+            &copy("2026-03-01T09:30:00.004Z", Some("abc"), "EM-2")
+        ));
+        // Without a digest, the time is what the sender sent: another time is a conflict.
+        assert!(!same_copy(
+            &copy("2026-03-01T09:30:00.000Z", None, "EM-1"),
+            &copy("2026-03-01T09:30:00.004Z", None, "EM-1")
+        ));
     }
 
     #[test]

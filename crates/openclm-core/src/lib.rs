@@ -18,6 +18,7 @@ pub mod json;
 pub mod measure;
 pub mod privacy;
 pub mod pv;
+pub mod response;
 pub mod screening;
 pub mod segment;
 pub mod sendgrid;

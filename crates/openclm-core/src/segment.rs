@@ -292,8 +292,16 @@ pub struct Message {
     pub anonymous_id: Option<String>,
     /// When it happened, corrected for the sender's clock.
     pub occurred_at: Timestamp,
+    /// A digest of the message as the sender sent it, without what the SDKs renew on every
+    /// attempt ([`PER_ATTEMPT_FIELDS`]): a retry has the same digest, a changed message another.
+    pub sent_digest: String,
     pub body: Map<String, Value>,
 }
+
+/// Fields of a message that say how this attempt was sent, not what was sent: the SDKs set a new
+/// `sentAt` on every attempt, a relay may add `receivedAt`, and the write key and the library's
+/// `_metadata` are transport. A retry differs from its first attempt in these alone.
+pub const PER_ATTEMPT_FIELDS: [&str; 4] = ["sentAt", "receivedAt", "writeKey", "_metadata"];
 
 /// What a message asks of OpenCLM.
 #[derive(Debug, Clone, PartialEq)]
@@ -323,6 +331,11 @@ pub struct TraitChanges {
 impl TraitChanges {
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
+    }
+
+    /// Whether the traits give what an HCP needs to be created: name, specialty and country.
+    pub fn is_complete(&self) -> bool {
+        self.name.is_some() && self.specialty.is_some() && self.country.is_some()
     }
 }
 
@@ -380,17 +393,21 @@ pub fn read(
     {
         body.insert("context".into(), Value::Object(context.clone()));
     }
+    let sent_digest = {
+        let mut sent = body.clone();
+        for field in PER_ATTEMPT_FIELDS {
+            sent.remove(field);
+        }
+        hex_digest(crate::event::canonical_map(&sent).as_bytes())
+    };
     let event_id = match opt_string(&body, "messageId")? {
         Some(id) if id.is_empty() => return Err(FieldError::new("messageId", "must not be empty")),
         Some(id) if id.len() + 8 <= MAX_ID_LEN && !id.chars().any(char::is_control) => {
             format!("segment:{id}")
         }
         Some(id) => format!("segment:sha256:{}", hex_digest(id.as_bytes())),
-        // Without an id, the message itself is its identity: a resend is the same text.
-        None => format!(
-            "segment:sha256:{}",
-            hex_digest(crate::event::canonical_map(&body).as_bytes())
-        ),
+        // Without an id, what was sent is its identity: a retry has the same digest.
+        None => format!("segment:sha256:{sent_digest}"),
     };
     Ok(Message {
         call,
@@ -398,6 +415,7 @@ pub fn read(
         user_id,
         anonymous_id,
         occurred_at,
+        sent_digest,
         body,
     })
 }
@@ -501,6 +519,11 @@ fn event_object(
     }
     event.insert("event_id".into(), message.event_id.clone().into());
     event.insert("occurred_at".into(), message.occurred_at.to_string().into());
+    // The corrected time differs on every retry; the digest says it is the same message.
+    event.insert(
+        crate::event::SENT_DIGEST_FIELD.into(),
+        message.sent_digest.clone().into(),
+    );
     event.insert("source".into(), config.source.clone().into());
     let channel = match properties.get("channel") {
         Some(Value::String(text)) => Channel::parse("properties.channel", text)?,

@@ -1,6 +1,7 @@
 //! The living state of one HCP, learned from their events: engagement by channel and topic
-//! (recency-weighted), touches and their rolling windows, responses per touch, dwell depth, the
-//! moments they engage, opt-outs, and machine opens told apart from human ones.
+//! (recency-weighted), touches and their rolling windows, responses per touch (a response as
+//! [`crate::response`] defines it, the same as rewards and KPIs), dwell depth, the moments they
+//! engage, opt-outs, and machine opens told apart from human ones.
 //!
 //! [`HcpState::apply`] folds one event in. The fold is order-independent (decayed sums are kept
 //! relative to a reference time and rescaled; windows keep timestamps; the rest are counts,
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::consent::{ConsentState, DEFAULT_PURPOSE};
 use crate::event::{Details, Event, EventType};
+use crate::response::{DEFAULT_ENGAGED_DWELL_MS, DEFAULT_RESPONSES, ResponseRule};
 use crate::{Channel, Timestamp};
 
 const DAY_MS: i64 = 86_400_000;
@@ -24,7 +26,7 @@ const DELIVERIES_REMEMBERED: usize = 50;
 /// Reactions remembered, for telling which sends were opened.
 const REACTIONS_REMEMBERED: usize = 200;
 /// The version of the fold: a state folded by another version is folded anew.
-pub const FOLD_VERSION: u32 = 3;
+pub const FOLD_VERSION: u32 = 4;
 /// Outbound items remembered, newest last, for "opened 4 of the last 5" explanations.
 const SENDS_REMEMBERED: usize = 20;
 
@@ -41,8 +43,26 @@ pub struct StateConfig {
     /// IP address prefixes of privacy proxies (e.g. "17." for Apple's relays), matched against
     /// an event's `ip` field.
     pub machine_ip_prefixes: Vec<String>,
-    /// Dwell at or above this, in milliseconds, counts as engaged reading.
+    /// Dwell at or above this, in milliseconds, counts as engaged reading, and makes a slide or
+    /// page view a response (`[rewards] engaged_dwell_ms`).
     pub engaged_dwell_ms: i64,
+    /// Event types that count as a response (`[rewards] responses`).
+    #[serde(default = "default_responses")]
+    pub responses: Vec<EventType>,
+}
+
+fn default_responses() -> Vec<EventType> {
+    DEFAULT_RESPONSES.to_vec()
+}
+
+impl StateConfig {
+    /// What counts as a response.
+    pub fn response_rule(&self) -> ResponseRule<'_> {
+        ResponseRule {
+            kinds: &self.responses,
+            engaged_dwell_ms: self.engaged_dwell_ms,
+        }
+    }
 }
 
 impl Default for StateConfig {
@@ -62,7 +82,8 @@ impl Default for StateConfig {
             .map(String::from)
             .to_vec(),
             machine_ip_prefixes: vec!["17.".into()],
-            engaged_dwell_ms: 10_000,
+            engaged_dwell_ms: DEFAULT_ENGAGED_DWELL_MS,
+            responses: default_responses(),
         }
     }
 }
@@ -133,7 +154,12 @@ pub struct SendOutcome<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChannelCounts {
     pub touches: u32,
+    /// Responses by the one definition ([`crate::response`]): never an open, a view only from
+    /// the engaged dwell.
     pub responses: u32,
+    /// Any reaction of a person (an engagement): responses, and opens and short views too.
+    #[serde(default)]
+    pub engagements: u32,
     pub human_opens: u32,
     pub machine_opens: u32,
     pub clicks: u32,
@@ -254,8 +280,9 @@ impl Observation {
 pub enum EventRole {
     /// A contact the brand initiated (sent, delivered, a call).
     Touch,
-    /// The HCP reacted or engaged.
-    Response,
+    /// A person reacted or engaged: a response, or a lesser sign (an open, a short view) that
+    /// still says the channel reached them.
+    Engagement,
     /// An open by a machine: recorded, never counted as engagement.
     MachineOpen,
     /// Anything else (consent, prescriptions, bounces).
@@ -334,7 +361,7 @@ impl HcpState {
             EventRole::MachineOpen => {
                 self.channels.entry(channel).or_default().machine_opens += 1;
             }
-            EventRole::Response => {
+            EventRole::Engagement => {
                 let weight = self.response_weight(event, config);
                 self.engagement
                     .entry(channel)
@@ -353,8 +380,7 @@ impl HcpState {
                     }
                 }
                 let counts = self.channels.entry(channel).or_default();
-                counts.responses += 1;
-                counts.last_response = Some(counts.last_response.map_or(at, |l| l.max(at)));
+                counts.engagements += 1;
                 match event.kind {
                     EventType::Opened => counts.human_opens += 1,
                     EventType::Clicked => counts.clicks += 1,
@@ -409,6 +435,16 @@ impl HcpState {
                 }
             }
         }
+        // Counted apart from the roles: a prescription is a response without being an
+        // engagement on a channel.
+        if config
+            .response_rule()
+            .is_response(event.kind, event.dwell_ms)
+        {
+            let counts = self.channels.entry(channel).or_default();
+            counts.responses += 1;
+            counts.last_response = Some(counts.last_response.map_or(at, |l| l.max(at)));
+        }
         self.forget_old();
         role
     }
@@ -427,7 +463,7 @@ impl HcpState {
             | EventType::SurveyAnswered
             | EventType::Comment
             | EventType::MeetingAttended
-            | EventType::MedicalInformationRequested => EventRole::Response,
+            | EventType::MedicalInformationRequested => EventRole::Engagement,
             _ => EventRole::Other,
         }
     }
@@ -528,7 +564,8 @@ impl HcpState {
             .max()
     }
 
-    /// Responses per touch on a channel (`None` before the first touch).
+    /// Responses per touch on a channel (`None` before the first touch): responses by the one
+    /// definition, so a person's open of the item they then clicked adds nothing to its click.
     pub fn response_rate(&self, channel: Channel) -> Option<f64> {
         let c = self.channels.get(&channel)?;
         (c.touches > 0).then(|| c.responses as f64 / c.touches as f64)
@@ -537,8 +574,9 @@ impl HcpState {
     /// How many of the HCP's touches on a channel drew any reaction from a person, of how many.
     /// For messages: of the last sends remembered (20), those opened or clicked by a person
     /// (machine opens never count); a send of the last three days before `now` is not judged
-    /// yet. For other channels: every touch, against the responses they drew, in all (so at
-    /// most one per touch on average, not touch by touch).
+    /// yet. For other channels: every touch, against the reactions they drew (engagements, not
+    /// only responses: a glance at a slide is attention), in all (so at most one per touch on
+    /// average, not touch by touch).
     pub fn attention(&self, channel: Channel, now: Timestamp) -> (u32, u32) {
         const UNJUDGED_MS: i64 = 3 * DAY_MS;
         if channel.is_outbound_message() {
@@ -554,7 +592,7 @@ impl HcpState {
         }
         self.channels
             .get(&channel)
-            .map_or((0, 0), |c| (c.responses.min(c.touches), c.touches))
+            .map_or((0, 0), |c| (c.engagements.min(c.touches), c.touches))
     }
 
     /// Mean dwell in milliseconds over the events that carried one.
@@ -707,11 +745,7 @@ impl HcpState {
 }
 
 fn dwell_of(event: &Event) -> Option<i64> {
-    match &event.details {
-        Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
-        Details::ContentViewed { dwell_ms, .. } => *dwell_ms,
-        _ => None,
-    }
+    crate::response::dwell_ms(event)
 }
 
 #[cfg(test)]
@@ -738,6 +772,76 @@ mod tests {
 
     fn topics() -> Vec<String> {
         vec!["cardiology".into()]
+    }
+
+    /// One email, opened and then clicked by a person: one response to one touch, not two.
+    #[test]
+    fn a_persons_open_and_click_of_one_email_are_one_response_per_touch() {
+        let config = StateConfig::default();
+        let mut s = HcpState::default();
+        for e in [
+            event("d", 0, "email", "delivered", json!({})),
+            event("o", 30, "email", "opened", json!({"user_agent": "Outlook"})),
+            event("c", 31, "email", "clicked", json!({})),
+        ] {
+            s.apply_event(&e, &topics(), &config);
+        }
+        let summary = s.summary(Timestamp::from_millis(T0 + 3_600_000), &config);
+        let email = &summary.channels[&Channel::Email];
+        assert_eq!((email.touches, email.human_opens, email.clicks), (1, 1, 1));
+        assert_eq!(email.responses, 1);
+        assert_eq!(email.response_rate, Some(1.0));
+    }
+
+    /// The state counts as responses exactly what rewards credit as one, event by event.
+    #[test]
+    fn the_state_and_rewards_agree_on_what_is_a_response() {
+        let rewards = crate::engine::reward::RewardConfig::default();
+        let config = rewards.state_config();
+        let table = [
+            ("sent", "email", json!({}), false),
+            ("delivered", "email", json!({}), false),
+            ("opened", "email", json!({"user_agent": "Outlook"}), false),
+            ("clicked", "email", json!({}), true),
+            (
+                "slide_viewed",
+                "face_to_face",
+                json!({"dwell_ms": 3_000}),
+                false,
+            ),
+            (
+                "slide_viewed",
+                "face_to_face",
+                json!({"dwell_ms": 12_000}),
+                true,
+            ),
+            ("content_viewed", "web", json!({}), false),
+            ("content_viewed", "web", json!({"dwell_ms": 10_000}), true),
+            ("video_progress", "web", json!({"percent": 80}), false),
+            (
+                "survey_answered",
+                "survey",
+                json!({"question": "q", "answer": "yes"}),
+                true,
+            ),
+            ("meeting_attended", "webinar", json!({}), true),
+            (
+                "medical_information_requested",
+                "medical_information",
+                json!({"text": "a dosing question"}),
+                true,
+            ),
+            ("prescription", "crm", json!({"units": 2}), true),
+            ("bounced", "email", json!({}), false),
+        ];
+        for (i, (kind, channel, extra, expected)) in table.into_iter().enumerate() {
+            let e = event(&format!("e{i}"), i as i64, channel, kind, extra);
+            let rewarded = rewards.outcome_of(&e) == Some(crate::engine::reward::Outcome::Response);
+            let mut s = HcpState::default();
+            s.apply_event(&e, &topics(), &config);
+            let counted = s.channels.values().map(|c| c.responses).sum::<u32>() == 1;
+            assert_eq!((rewarded, counted), (expected, expected), "{kind} {e:?}");
+        }
     }
 
     /// The HCP's moment is when they choose to engage: slides viewed during a rep's visit say
@@ -845,11 +949,12 @@ mod tests {
         );
         assert_eq!(
             s.apply_event(&person, &topics(), &config),
-            EventRole::Response
+            EventRole::Engagement
         );
         let email = s.channels[&Channel::Email];
         assert_eq!((email.machine_opens, email.human_opens), (4, 1));
-        assert_eq!(email.responses, 1);
+        // A person's open is engagement, never a response.
+        assert_eq!((email.engagements, email.responses), (1, 0));
         // Only the human open counts as engagement, and it marks the send as opened.
         assert!(s.engagement[&Channel::Email].value > 0.0);
         let sends: Vec<_> = s.recent_sends(Channel::Email, Some("cardiology")).collect();

@@ -247,7 +247,8 @@ async fn process<S: Store>(
     let source = config.source.clone();
     let mut pending = Vec::with_capacity(messages.len());
     // Identity first, in order: an identify later in a batch still claims the events before it.
-    let mut links: Vec<(String, String)> = Vec::new();
+    // (message index, anonymous id, user id): stored only if the message is not refused.
+    let mut links: Vec<(usize, String, String)> = Vec::new();
     let mut profile: Vec<(usize, Message, Action)> = Vec::new();
     // A write key that ships in web pages is public: it tracks, and changes neither consent nor
     // master data, which take a key of the ingest role.
@@ -315,10 +316,10 @@ async fn process<S: Store>(
             action => {
                 match (&action, &message.user_id, &message.anonymous_id) {
                     (Action::Identify(_), Some(user), Some(anonymous)) => {
-                        links.push((anonymous.clone(), user.clone()))
+                        links.push((index, anonymous.clone(), user.clone()))
                     }
                     (Action::Alias { previous_id }, Some(user), _) => {
-                        links.push((previous_id.clone(), user.clone()))
+                        links.push((index, previous_id.clone(), user.clone()))
                     }
                     _ => {}
                 }
@@ -339,9 +340,12 @@ async fn process<S: Store>(
         }
     }
 
-    // Links, releasing what was held for the visitors they name.
+    // Links of the messages not refused, releasing what was held for the visitors they name.
     let mut released = Vec::new();
-    for (anonymous_id, user_id) in links {
+    for (index, anonymous_id, user_id) in links {
+        if matches!(pending[index], Pending::Done(Status::Rejected, ..)) {
+            continue;
+        }
         let held = state
             .store
             .link_anonymous(
@@ -602,8 +606,9 @@ async fn release<S: Store>(
     Ok(())
 }
 
-/// Applies an identify's traits or a group to the user's HCP. The outer error is the server's;
-/// the inner, the message's.
+/// Applies an identify's traits or a group to the user's HCP, and checks that an identify or
+/// alias names an HCP OpenCLM knows (or may make): a link to nobody is refused, naming `userId`.
+/// The outer error is the server's; the inner, the message's.
 async fn apply_profile<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
@@ -615,20 +620,21 @@ async fn apply_profile<S: Store>(
         return Ok(Ok(()));
     };
     let (changes, group) = match action {
-        Action::Identify(changes) if !changes.is_empty() => (Some(changes), None),
+        Action::Identify(changes) => (Some(changes), None),
         Action::Group { segment } => (None, Some(segment)),
+        Action::Alias { .. } => (None, None),
         _ => return Ok(Ok(())),
     };
     // A tracking key's identify links the visitor only; its traits stay out of master data.
-    if !caller.role.allows(Permission::WriteHcps) {
-        return Ok(Ok(()));
-    }
+    let may_write = caller.role.allows(Permission::WriteHcps);
+    let changes = changes.filter(|c| may_write && !c.is_empty());
     let source = &state.config.segment.source;
     let existing = state
         .store
         .hcp_by_external_id(source.clone(), user_id.clone())
         .await?;
     let updated = match (existing, changes) {
+        (Some(_), None) if group.is_none() => return Ok(Ok(())),
         (Some(hcp), _) => {
             let mut input = input_of(&hcp);
             if let Some(changes) = changes {
@@ -645,11 +651,7 @@ async fn apply_profile<S: Store>(
                 Err(e) => return Ok(Err(e.within("traits"))),
             }
         }
-        (None, Some(changes))
-            if changes.name.is_some()
-                && changes.specialty.is_some()
-                && changes.country.is_some() =>
-        {
+        (None, Some(changes)) if changes.is_complete() => {
             let mut input = HcpInput {
                 external_ids: vec![ExternalId {
                     system: source.clone(),
@@ -678,13 +680,27 @@ async fn apply_profile<S: Store>(
         }
         // Events of an unknown user make a stub under this policy; its master data comes later.
         (None, _) if state.config.unknown_hcp == UnknownHcpPolicy::CreateStub => return Ok(Ok(())),
-        (None, _) => {
+        (None, _) if !may_write && is_complete_identify(action) => {
             return Ok(Err(FieldError::new(
                 "userId",
                 format!(
-                    "no HCP has this id in {source:?}; an identify creates one only with the \
-                     traits name, specialty and country"
+                    "no HCP has this id in {source:?}, and a key of the {} role may not create \
+                     HCPs; nothing was linked or stored: send the identify with a key of the \
+                     ingest role",
+                    caller.role
                 ),
+            )));
+        }
+        (None, _) => {
+            let how = match action {
+                Action::Identify(_) => {
+                    "an identify creates one only with the traits name, specialty and country"
+                }
+                _ => "identify the user with their traits first",
+            };
+            return Ok(Err(FieldError::new(
+                "userId",
+                format!("no HCP has this id in {source:?}; nothing was linked or stored: {how}"),
             )));
         }
     };
@@ -695,6 +711,11 @@ async fn apply_profile<S: Store>(
         .pop()
         .unwrap_or(Ok(Upserted::Updated));
     Ok(written.map(|_| ()))
+}
+
+/// An identify whose traits would create an HCP, were the caller allowed to.
+fn is_complete_identify(action: &Action) -> bool {
+    matches!(action, Action::Identify(changes) if changes.is_complete())
 }
 
 fn input_of(hcp: &Hcp) -> HcpInput {

@@ -6,10 +6,6 @@ use openclm_core::engine::reward::{Outcome, RewardConfig};
 use openclm_core::pv::Screener;
 use openclm_core::state::{HcpState, Observation, StateConfig};
 use std::collections::HashMap;
-use std::sync::LazyLock;
-
-/// How events are read into HCP state.
-pub(crate) static STATE_CONFIG: LazyLock<StateConfig> = LazyLock::new(StateConfig::default);
 
 /// Folds stored events (their canonical payloads) into an HCP's state. `topics` gives the topics
 /// of a content id. A payload that no longer parses (it did when stored) is skipped with a warning.
@@ -17,6 +13,7 @@ pub(crate) fn fold_payloads<'a>(
     state: &mut HcpState,
     payloads: impl IntoIterator<Item = &'a str>,
     topics: &HashMap<String, Vec<String>>,
+    config: &StateConfig,
 ) {
     let none: Vec<String> = Vec::new();
     for payload in payloads {
@@ -25,13 +22,13 @@ pub(crate) fn fold_payloads<'a>(
             .and_then(|v| Event::from_json(v).map_err(|e| e.to_string()));
         match event {
             Ok(event) => {
-                let observation = Observation::of(&event, &STATE_CONFIG);
+                let observation = Observation::of(&event, config);
                 let topics = observation
                     .content_id
                     .as_ref()
                     .and_then(|id| topics.get(id))
                     .unwrap_or(&none);
-                state.apply(&observation, topics, &STATE_CONFIG);
+                state.apply(&observation, topics, config);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "a stored event no longer parses; left out of the HCP state")

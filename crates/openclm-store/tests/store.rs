@@ -4075,6 +4075,134 @@ async fn held_events_are_bounded_per_visitor_and_in_time(db: TestDb) {
     assert_eq!(rows, 1, "b's event expired too");
 }
 
+/// A tracking SDK's retry: the same message, whose time the server corrected anew on receipt
+/// (a few milliseconds apart), is a duplicate by its digest of what was sent, and the first
+/// copy's time stays; the same id with other content, or without a digest, is a conflict.
+async fn a_retried_tracking_message_is_a_duplicate_by_what_was_sent(db: TestDb) {
+    let store = fresh(&db).await;
+    let copy = |id: &str, at_ms: i64, content: &str, digest: Option<&str>| {
+        let at = Timestamp::from_millis(1_770_000_000_000 + at_ms);
+        let mut v = json!({"event_id": id, "occurred_at": at.to_string(), "hcp": "A1",
+            "source": "crm", "channel": "email", "type": "opened", "content_id": content});
+        if let Some(d) = digest {
+            v[openclm_core::event::SENT_DIGEST_FIELD] = json!(d);
+        }
+        Event::from_json(v).unwrap()
+    };
+    let out = store
+        .ingest(
+            vec![
+                copy("segment:m-1", 0, "EM-1", Some("d1")),
+                // Retried within the same request.
+                copy("segment:m-1", 7, "EM-1", Some("d1")),
+                copy("plain", 0, "EM-1", None),
+            ],
+            UnknownHcpPolicy::Reject,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            IngestOutcome::Accepted,
+            IngestOutcome::Duplicate,
+            IngestOutcome::Accepted
+        ]
+    );
+    let again = |store: AnyStore| async move {
+        store
+            .ingest(
+                vec![
+                    copy("segment:m-1", 1_004, "EM-1", Some("d1")),
+                    copy("segment:m-1", 1_004, "EM-2", Some("d1")),
+                    copy("segment:m-1", 1_004, "EM-1", Some("d2")),
+                    copy("plain", 3, "EM-1", None),
+                ],
+                UnknownHcpPolicy::Reject,
+                NOW,
+            )
+            .await
+            .unwrap()
+    };
+    let expected = [
+        IngestOutcome::Duplicate,
+        IngestOutcome::Conflict,
+        IngestOutcome::Conflict,
+        IngestOutcome::Conflict,
+    ];
+    assert_eq!(again(store.clone()).await, expected, "against the tail");
+    store.merge_index().await.unwrap();
+    assert_eq!(again(store.clone()).await, expected, "against the index");
+    let stored = store
+        .timeline(
+            HcpId::parse("id", "hcp-a").unwrap(),
+            TimelineFilter::default(),
+            page(10, None),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .items;
+    let first = stored.iter().find(|e| e.event_id == "segment:m-1").unwrap();
+    assert_eq!(
+        first.occurred_at,
+        Timestamp::from_millis(1_770_000_000_000),
+        "the first copy's time stays"
+    );
+    assert_eq!(store.counts().await.unwrap().events, 2);
+}
+
+/// The HCP state counts responses by the store's `[rewards]` rule, as rewards do: a person's
+/// open and click of one email are one response to one touch, and a slide view is one from the
+/// configured dwell on.
+async fn hcp_state_counts_responses_by_the_reward_rules(db: TestDb) {
+    use openclm_core::engine::reward::RewardConfig;
+    fresh(&db).await;
+    let rules = RewardConfig {
+        engaged_dwell_ms: 5_000,
+        ..RewardConfig::default()
+    };
+    let store = AnyStore::open_with(&db.url, rules).await.unwrap();
+    let at = |minute: i64| Timestamp::from_millis(1_770_000_000_000 + minute * 60_000).to_string();
+    let events = vec![
+        event("d1", "A1", 1, "email", "delivered"),
+        event("o1", "A1", 30, "email", "opened"),
+        event("c1", "A1", 31, "email", "clicked"),
+        Event::from_json(json!({"event_id": "v1", "occurred_at": at(40), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "call_logged", "rep_id": "rep-1"}))
+        .unwrap(),
+        Event::from_json(json!({"event_id": "s1", "occurred_at": at(41), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "slide_viewed", "dwell_ms": 3_000}))
+        .unwrap(),
+        Event::from_json(json!({"event_id": "s2", "occurred_at": at(42), "hcp": "A1",
+            "source": "crm", "channel": "face_to_face", "type": "slide_viewed", "dwell_ms": 6_000}))
+        .unwrap(),
+    ];
+    let out = store
+        .ingest(events, UnknownHcpPolicy::Reject, NOW)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| *o == IngestOutcome::Accepted), "{out:?}");
+    let state = store
+        .hcp_state(HcpId::parse("id", "hcp-a").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let email = state.channels[&openclm_core::Channel::Email];
+    assert_eq!(
+        (email.touches, email.human_opens, email.responses),
+        (1, 1, 1)
+    );
+    assert_eq!(state.response_rate(openclm_core::Channel::Email), Some(1.0));
+    let visit = state.channels[&openclm_core::Channel::FaceToFace];
+    assert_eq!(
+        (visit.touches, visit.responses),
+        (1, 1),
+        "only the 6 s view"
+    );
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -4100,6 +4228,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     ingest_dedupes_before_and_after_the_index_merge_and_across_restart,
+    a_retried_tracking_message_is_a_duplicate_by_what_was_sent,
     timeline_is_newest_first_across_index_and_tail_with_filters_and_cursor,
     consent_changes_and_unsubscribes_become_history,
     unknown_hcps_can_become_stubs_and_later_master_data,
@@ -4119,6 +4248,7 @@ on_every_backend!(
     outcomes_without_a_decision_id_credit_the_latest_decision_for_their_content,
     weekly_plans_are_made_once_and_feedback_and_withdrawal_move_their_suggestions,
     a_store_credits_decisions_by_its_own_reward_rules,
+    hcp_state_counts_responses_by_the_reward_rules,
     campaigns_are_stored_and_each_wave_is_saved_once,
     campaign_kpis_count_each_event_once_in_slices_and_group_moments,
     a_poison_event_is_set_aside_and_the_folds_count_everything_else,

@@ -46,10 +46,7 @@ pub async fn import_calls(
     offset: chrono::FixedOffset,
     policy: UnknownHcpPolicy,
 ) -> anyhow::Result<Summary> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let mut reader = crate::import::open_csv(csv::ReaderBuilder::new().flexible(true), file)?;
     let header = reader
         .headers()
         .with_context(|| format!("cannot read the header of {}", file.display()))?

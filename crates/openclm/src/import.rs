@@ -9,7 +9,8 @@ use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{Event, FieldError};
 use openclm_store::{AnyStore, IngestOutcome, Store, UnknownHcpPolicy};
 use serde::Deserialize;
-use std::io::BufRead;
+use serde::de::DeserializeOwned;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use crate::cli::{FileFormat, ImportWhat};
@@ -111,6 +112,104 @@ fn format_of(path: &Path, given: Option<FileFormat>) -> anyhow::Result<FileForma
     }
 }
 
+/// Reads text whose lines may end in CRLF (what Excel and CRM exports write) as if they ended
+/// in LF. The `csv` crate ends a record at the CR and counts the line at the LF that follows,
+/// so every record after a CRLF would be reported a line early; read through this, line
+/// numbers are the file's, also for quoted fields that span lines. A CR not followed by LF is
+/// kept.
+pub(crate) struct LfLineEnds<R> {
+    inner: R,
+    /// A CR read at the end of the last input, not yet known to start a CRLF.
+    held_cr: bool,
+}
+
+impl<R: BufRead> LfLineEnds<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            held_cr: false,
+        }
+    }
+}
+
+impl<R: BufRead> Read for LfLineEnds<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < out.len() {
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                if std::mem::take(&mut self.held_cr) {
+                    out[n] = b'\r';
+                    n += 1;
+                }
+                break;
+            }
+            let mut used = 0;
+            for &byte in input {
+                if n == out.len() {
+                    break;
+                }
+                if std::mem::take(&mut self.held_cr) && byte != b'\n' {
+                    out[n] = b'\r';
+                    n += 1;
+                    if n == out.len() {
+                        break;
+                    }
+                }
+                used += 1;
+                if byte == b'\r' {
+                    self.held_cr = true;
+                } else {
+                    out[n] = byte;
+                    n += 1;
+                }
+            }
+            self.inner.consume(used);
+            if n > 0 {
+                break;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A CSV file opened for reading with `builder`, its line ends read as LF.
+pub(crate) fn open_csv(
+    builder: &csv::ReaderBuilder,
+    file: &Path,
+) -> anyhow::Result<csv::Reader<LfLineEnds<std::io::BufReader<std::fs::File>>>> {
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(builder.from_reader(LfLineEnds::new(std::io::BufReader::new(opened))))
+}
+
+/// The rows of a CSV file with a header, each with the line it begins on (a quoted field may
+/// span lines) and the row read as `T`, or why it cannot be.
+fn csv_rows<T: DeserializeOwned>(
+    file: &Path,
+) -> anyhow::Result<impl Iterator<Item = (usize, Result<T, FieldError>)>> {
+    let mut reader = open_csv(csv::ReaderBuilder::new().trim(csv::Trim::All), file)?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("cannot read the header of {}", file.display()))?
+        .clone();
+    Ok(reader.into_records().map(move |record| {
+        let line = |p: Option<&csv::Position>| p.map_or(0, |p| p.line() as usize);
+        match record {
+            Ok(record) => (
+                line(record.position()),
+                record
+                    .deserialize(Some(&header))
+                    .map_err(|e| FieldError::new("row", e.to_string())),
+            ),
+            Err(e) => (
+                line(e.position()),
+                Err(FieldError::new("row", e.to_string())),
+            ),
+        }
+    }))
+}
+
 /// One HCP row: lists are `;`-separated, external ids are `system:id`.
 #[derive(Debug, Deserialize)]
 struct HcpRow {
@@ -161,19 +260,11 @@ fn hcp_of_row(row: HcpRow) -> Result<openclm_core::Hcp, FieldError> {
 }
 
 pub async fn import_hcps(store: &AnyStore, file: &Path) -> anyhow::Result<Summary> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
     let mut summary = Summary::default();
     let mut chunk = Vec::new();
     let mut lines = Vec::new();
-    for (i, row) in reader.deserialize::<HcpRow>().enumerate() {
-        let line = i + 2; // after the header
-        match row
-            .map_err(|e| FieldError::new("row", e.to_string()))
-            .and_then(hcp_of_row)
-        {
+    for (line, row) in csv_rows::<HcpRow>(file)? {
+        match row.and_then(hcp_of_row) {
             Ok(hcp) => {
                 chunk.push(hcp);
                 lines.push(line);
@@ -238,35 +329,29 @@ pub async fn import_content(
     let mut items = Vec::new();
     match format_of(file, format)? {
         FileFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_path(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            for (i, row) in reader.deserialize::<ContentRow>().enumerate() {
-                let parsed = row
-                    .map_err(|e| FieldError::new("row", e.to_string()))
-                    .and_then(|r| {
-                        ContentInput {
-                            id: r.id,
-                            title: r.title,
-                            kind: r.kind,
-                            product: r.product,
-                            topics: split_list(r.topics),
-                            language: r.language,
-                            countries: split_list(r.countries),
-                            specialties: split_list(r.specialties),
-                            version: r.version,
-                            status: r.status,
-                            approval_code: r.approval_code,
-                            approved_at: r.approved_at,
-                            valid_from: r.valid_from,
-                            expires_at: r.expires_at,
-                        }
-                        .validate()
-                    });
+            for (line, row) in csv_rows::<ContentRow>(file)? {
+                let parsed = row.and_then(|r| {
+                    ContentInput {
+                        id: r.id,
+                        title: r.title,
+                        kind: r.kind,
+                        product: r.product,
+                        topics: split_list(r.topics),
+                        language: r.language,
+                        countries: split_list(r.countries),
+                        specialties: split_list(r.specialties),
+                        version: r.version,
+                        status: r.status,
+                        approval_code: r.approval_code,
+                        approved_at: r.approved_at,
+                        valid_from: r.valid_from,
+                        expires_at: r.expires_at,
+                    }
+                    .validate()
+                });
                 match parsed {
                     Ok(c) => items.push(c),
-                    Err(e) => summary.problems.push(format!("line {}: {e}", i + 2)),
+                    Err(e) => summary.problems.push(format!("line {line}: {e}")),
                 }
             }
         }
@@ -401,4 +486,36 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads all of `text` through a one-byte buffer into reads of `chunk` bytes, so that every
+    /// CR meets its LF across a read boundary.
+    fn through(text: &[u8], chunk: usize) -> Vec<u8> {
+        let mut reader = LfLineEnds::new(std::io::BufReader::with_capacity(1, text));
+        let mut out = Vec::new();
+        let mut buf = vec![0; chunk];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn crlf_line_ends_read_as_lf_and_a_lone_cr_is_kept() {
+        let text = b"a,b\r\n\"x\r\ny\",2\r\nlone\rcr\r";
+        for chunk in [1, 2, 3, 64] {
+            assert_eq!(
+                through(text, chunk),
+                b"a,b\n\"x\ny\",2\nlone\rcr\r",
+                "{chunk}"
+            );
+        }
+    }
 }

@@ -502,11 +502,57 @@ async fn the_learned_state_counts_people_not_scanners() {
     assert_eq!(email["touches"], 1);
     assert_eq!(email["machine_opens"], 2);
     assert_eq!(email["human_opens"], 1);
-    assert_eq!(email["responses"], 1);
-    assert_eq!(email["response_rate"], 1.0);
+    // A person's open is engagement, never a response (as for rewards).
+    assert_eq!(email["responses"], 0);
+    assert_eq!(email["response_rate"], 0.0);
     assert!(email["engagement"].as_f64().unwrap() > 0.0);
     let missing = app.get(&app.read, "/v1/hcps/nobody/state").await;
     assert_eq!(missing.status(), 404);
+}
+
+/// One email a person opened and clicked drew one response: `response_rate` is responses per
+/// touch by the one definition of a response, never 2.0 for an open and a click.
+#[tokio::test]
+async fn an_open_and_a_click_of_one_email_are_one_response_per_touch_in_the_state() {
+    let app = spawn_app().await;
+    app.seed_hcps(1).await;
+    let with = |id: &str, minute: i64, kind: &str, extra: Value| {
+        let mut e = event(id, 0, minute);
+        e["type"] = json!(kind);
+        e["content_id"] = json!("CZ-EM-1");
+        if let (Some(obj), Some(more)) = (e.as_object_mut(), extra.as_object()) {
+            obj.extend(more.clone());
+        }
+        e
+    };
+    let batch = json!([
+        with("d", 0, "delivered", json!({})),
+        with("o", 60, "opened", json!({"user_agent": "Outlook/16.0"})),
+        with(
+            "c",
+            61,
+            "clicked",
+            json!({"url": "https://brand.example/a"})
+        ),
+    ]);
+    let r = app
+        .post_events(&app.ingest, "application/json", batch.to_string())
+        .await;
+    assert!(r.status().is_success());
+    let body: Value = app
+        .get(&app.read, "/v1/hcps/hcp-0/state")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = &body["state"]["channels"]["email"];
+    assert_eq!(
+        (&email["touches"], &email["human_opens"], &email["clicks"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{body}"
+    );
+    assert_eq!(email["responses"], 1, "{body}");
+    assert_eq!(email["response_rate"], 1.0, "{body}");
 }
 
 #[tokio::test]

@@ -158,3 +158,68 @@ async fn a_call_export_becomes_calls_and_slide_views_and_names_each_bad_row() {
     let counts = store.counts().await.unwrap();
     assert_eq!(counts.events, 8);
 }
+
+/// Excel and CRM exports end their lines with CRLF: a bad row is named by the file's own line,
+/// the first data row being line 2, also after a quoted cell that spans lines.
+#[tokio::test]
+async fn a_crlf_export_names_each_bad_row_by_its_true_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db").to_str().unwrap().to_owned();
+    let hcps = dir.path().join("hcps.csv");
+    std::fs::write(
+        &hcps,
+        "id,name,specialty,country,territory,segments,email,external_ids,notes\r\n\
+         hcp-1,Dr. One,cardiology,Germany,T-1,,,crm:0011,\r\n\
+         hcp-2,Dr. Two,cardiology,DE,T-1,,,crm:0012,\r\n\
+         hcp-3,Dr. Three,cardiology,DE,T-1,,,crm:0013,\"met at the\r\ncongress\"\r\n\
+         hcp-4,Dr. Four,cardiology,DE,T-1,,,crm:0014,\r\n\
+         hcp-5,Dr. Five,cardiology,France,T-1,,,crm:0015,\r\n",
+    )
+    .unwrap();
+    let out = run(&db, &["import", "hcps", hcps.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("line "))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    // Line 7 follows the quoted note of lines 4 and 5.
+    assert_eq!(lines, ["2", "7"], "{stderr}");
+    assert!(stderr.contains("line 2: country"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 3 record(s)"),
+        "{out:?}"
+    );
+
+    let export = dir.path().join("Call2_Key_Message.csv");
+    std::fs::write(
+        &export,
+        "Call_Id,Account_Id,Call_Date,Call_Time,Rep,Presentation,Key_Message,Duration_s,Reaction,Call_Type,Notes\r\n\
+         C-200,0012,2026-03-10,09:00,rep-1,CZ-DECK,km-outcomes,-1,,Face to face,\r\n\
+         C-201,0012,2026-03-11,09:00,rep-1,CZ-DECK,km-outcomes,20,,Face to face,\"asked about\r\ndosing\"\r\n\
+         C-202,,2026-03-12,09:00,rep-1,CZ-DECK,km-outcomes,20,,Face to face,\r\n",
+    )
+    .unwrap();
+    let out = run(
+        &db,
+        &[
+            "import",
+            "calls",
+            export.to_str().unwrap(),
+            "--columns",
+            MAPPING,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("imported 2 record(s); 0 already present; 2 rejected"),
+        "{stdout}"
+    );
+    for expected in [
+        "line 2: Duration_s (duration): must not be negative",
+        "line 5: Account_Id (account_id): is empty",
+    ] {
+        assert!(stderr.contains(expected), "{expected} not in {stderr}");
+    }
+}

@@ -11,6 +11,7 @@ use openclm_core::segment::SegmentConfig;
 use openclm_server::ApiConfig;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 fn start() -> Timestamp {
     Timestamp::parse("t", "2026-11-02T09:00:00Z").unwrap()
@@ -18,6 +19,11 @@ fn start() -> Timestamp {
 
 /// A server whose tracking source is the CRM: `userId` is the HCP's CRM id (`CRM-N`).
 async fn app() -> TestApp {
+    app_with_clock().await.0
+}
+
+/// The same, with the handle of its clock (milliseconds since the epoch).
+async fn app_with_clock() -> (TestApp, Arc<AtomicI64>) {
     let config = ApiConfig {
         segment: Arc::new(SegmentConfig {
             source: "crm".into(),
@@ -25,9 +31,9 @@ async fn app() -> TestApp {
         }),
         ..ApiConfig::default()
     };
-    let (app, _clock) = spawn_app_at(config, start()).await;
+    let (app, clock) = spawn_app_at(config, start()).await;
     app.seed_hcps(4).await;
-    app
+    (app, clock)
 }
 
 /// Posts as the SDKs do: the write key as the Basic user name, an empty password.
@@ -627,4 +633,177 @@ async fn a_visitor_not_yet_identified_holds_a_bounded_number_of_events() {
         body["results"][2]["error"]["field"], "anonymousId",
         "{body}"
     );
+}
+
+/// An SDK retries a message it got no answer for (the server was killed before it answered):
+/// the same message, with the `sentAt` of the new attempt, received a second later. Its corrected
+/// time differs by the network's jitter; what the sender sent does not.
+#[tokio::test]
+async fn an_sdk_retry_with_a_new_sent_at_is_a_duplicate_and_a_changed_message_a_conflict() {
+    let (app, clock) = app_with_clock().await;
+    let at = |t: &str| Timestamp::parse("t", t).unwrap().millis();
+    let track = |sent_at: &str, content: &str| {
+        json!({"userId": "CRM-0", "event": "Email Link Clicked", "messageId": "node-1",
+               "timestamp": "2026-11-02T08:59:59.000Z", "sentAt": sent_at,
+               "properties": {"content_id": content, "link_url": "https://brand.example/a"},
+               "context": {"library": {"name": "@segment/analytics-node", "version": "2.1.0"}},
+               "_metadata": {"jsRuntime": "node"}})
+    };
+    let (status, body) = post(
+        &app,
+        "/v1/track",
+        &track("2026-11-02T09:00:00.000Z", "EM-1"),
+    )
+    .await;
+    assert_eq!((status, &body["accepted"]), (200, &json!(1)), "{body}");
+    clock.store(at("2026-11-02T09:00:01.003Z"), Ordering::SeqCst);
+    let (status, body) = post(
+        &app,
+        "/v1/track",
+        &track("2026-11-02T09:00:01.000Z", "EM-1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["duplicates"],
+            &body["conflicts"],
+            &body["results"][0]["status"]
+        ),
+        (&json!(1), &json!(0), &json!("duplicate")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
+        "/v1/track",
+        &track("2026-11-02T09:00:01.000Z", "EM-2"),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["field"], "messageId", "{body}");
+    let events = timeline(&app, "hcp-0").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["occurred_at"], "2026-11-02T08:59:59.000Z",
+        "the first copy's time"
+    );
+    assert_eq!(events[0]["event"]["content_id"], "EM-1");
+
+    // analytics-node resends the whole batch with a new batch `sentAt`.
+    let batch = |sent_at: &str, content: &str| {
+        json!({"sentAt": sent_at, "writeKey": app.ingest, "batch": [
+            {"type": "track", "userId": "CRM-1", "event": "Email Opened", "messageId": "node-2",
+             "timestamp": "2026-11-02T09:00:00.500Z", "properties": {"content_id": "EM-1"}},
+            {"type": "page", "userId": "CRM-1", "messageId": "node-3", "name": "Dosing",
+             "timestamp": "2026-11-02T09:00:00.600Z", "properties": {"url": content}}
+        ]})
+    };
+    let (status, body) = post(
+        &app,
+        "/v1/batch",
+        &batch("2026-11-02T09:00:01.000Z", "https://brand.example/d"),
+    )
+    .await;
+    assert_eq!((status, &body["accepted"]), (200, &json!(2)), "{body}");
+    clock.store(at("2026-11-02T09:00:02.011Z"), Ordering::SeqCst);
+    let (status, body) = post(
+        &app,
+        "/v1/batch",
+        &batch("2026-11-02T09:00:02.000Z", "https://brand.example/d"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["duplicates"], &body["conflicts"]),
+        (&json!(2), &json!(0)),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
+        "/v1/batch",
+        &batch("2026-11-02T09:00:02.000Z", "https://brand.example/e"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["duplicates"], &body["conflicts"]),
+        (&json!(1), &json!(1)),
+        "{body}"
+    );
+    assert_eq!(body["results"][1]["error"]["field"], "messageId", "{body}");
+    assert_eq!(app.event_count().await, 3);
+}
+
+/// An identify must name an HCP OpenCLM knows, or carry what makes one (with a key that may):
+/// otherwise it is refused naming `userId`, and the visitor is linked to nobody.
+#[tokio::test]
+async fn an_identify_of_an_unknown_user_is_refused_naming_user_id_and_links_nobody() {
+    let app = app().await;
+    let page = |id: &str| json!({"anonymousId": "anon-x", "messageId": id, "name": "Home"});
+    let (_, body) = post(&app, "/v1/page", &page("x-1")).await;
+    assert_eq!(body["held"], 1, "{body}");
+
+    let (status, body) = post(
+        &app,
+        "/v1/identify",
+        &json!({"userId": "CRM-77", "anonymousId": "anon-x", "messageId": "x-i"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "userId", "{body}");
+    // Not linked: the visitor's next page is held still, not refused for an unknown user.
+    let (_, body) = post(&app, "/v1/page", &page("x-2")).await;
+    assert_eq!(body["held"], 1, "{body}");
+
+    // In a batch, the identify alone is refused; the known user's is accepted.
+    let (status, body) = post(
+        &app,
+        "/v1/batch",
+        &json!({"batch": [
+            {"type": "identify", "userId": "CRM-77", "messageId": "x-b1"},
+            {"type": "identify", "userId": "CRM-2", "messageId": "x-b2"}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["results"][0]["status"],
+            &body["results"][0]["error"]["field"],
+            &body["results"][1]["status"]
+        ),
+        (&json!("rejected"), &json!("userId"), &json!("accepted")),
+        "{body}"
+    );
+
+    // A public write key may not create HCPs, and says so rather than answer `accepted`.
+    let (_, key) = openclm::create_key(&app.store, openclm_core::auth::Role::Tracking, "web")
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/v1/identify", app.base))
+        .json(
+            &json!({"writeKey": key, "userId": "CRM-78", "anonymousId": "anon-x",
+                       "traits": {"name": "Dr. New", "specialty": "oncology", "country": "FR"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "userId", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not create HCPs"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&app.admin, "/v1/hcps/crm-CRM-78").await.status(),
+        404
+    );
+    let (_, body) = post(&app, "/v1/page", &page("x-3")).await;
+    assert_eq!(body["held"], 1, "{body}");
 }

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::event::{Details, Event, EventType};
+use crate::event::{Event, EventType};
+use crate::response::{DEFAULT_ENGAGED_DWELL_MS, DEFAULT_RESPONSES, NEVER_RESPONSES, ResponseRule};
+use crate::state::StateConfig;
 
 /// What an event says about the decision it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +17,8 @@ pub enum Outcome {
     Response,
 }
 
-/// Which reactions count as a reward, and for how long after the decision (the `[rewards]`
-/// settings).
+/// Which reactions count as a response — for rewards and for the learned state alike (see
+/// [`crate::response`]) — and for how long after the decision (the `[rewards]` settings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardConfig {
@@ -32,30 +34,11 @@ impl Default for RewardConfig {
     fn default() -> Self {
         Self {
             window_days: 14,
-            responses: vec![
-                EventType::Clicked,
-                EventType::SurveyAnswered,
-                EventType::MeetingAttended,
-                EventType::MedicalInformationRequested,
-                EventType::Prescription,
-                EventType::SlideViewed,
-                EventType::ContentViewed,
-            ],
-            engaged_dwell_ms: 10_000,
+            responses: DEFAULT_RESPONSES.to_vec(),
+            engaged_dwell_ms: DEFAULT_ENGAGED_DWELL_MS,
         }
     }
 }
-
-/// Event types that report a delivery, or say nothing about interest (an open may be a
-/// machine's): never a response.
-const NEVER_RESPONSES: [EventType; 6] = [
-    EventType::Sent,
-    EventType::Delivered,
-    EventType::CallLogged,
-    EventType::Opened,
-    EventType::Bounced,
-    EventType::Unsubscribed,
-];
 
 impl RewardConfig {
     /// Checks the rules, naming the setting at fault.
@@ -91,6 +74,23 @@ impl RewardConfig {
         i64::from(self.window_days) * 86_400_000
     }
 
+    /// What counts as a response by these settings.
+    pub fn rule(&self) -> ResponseRule<'_> {
+        ResponseRule {
+            kinds: &self.responses,
+            engaged_dwell_ms: self.engaged_dwell_ms,
+        }
+    }
+
+    /// How events are read into HCP state, counting responses by these settings.
+    pub fn state_config(&self) -> StateConfig {
+        StateConfig {
+            responses: self.responses.clone(),
+            engaged_dwell_ms: self.engaged_dwell_ms,
+            ..StateConfig::default()
+        }
+    }
+
     /// The outcome an event reports for a decision: the one it names by `decision_id`, else the
     /// latest decision for the same HCP, content and channel within the attribution window
     /// (found by the store). An event naming neither a decision nor content reports none.
@@ -102,17 +102,7 @@ impl RewardConfig {
             EventType::Sent | EventType::Delivered | EventType::CallLogged => {
                 Some(Outcome::Delivery)
             }
-            kind if self.responses.contains(&kind) => {
-                let dwell = match &event.details {
-                    Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
-                    Details::ContentViewed { dwell_ms, .. } => Some(dwell_ms.unwrap_or(0)),
-                    _ => None,
-                };
-                match dwell {
-                    Some(d) if d < self.engaged_dwell_ms => None,
-                    _ => Some(Outcome::Response),
-                }
-            }
+            _ if self.rule().is_response_event(event) => Some(Outcome::Response),
             _ => None,
         }
     }

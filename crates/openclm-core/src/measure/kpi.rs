@@ -10,14 +10,16 @@
 //!   clicks, engaged reads, dwell, unsubscribes, bounces, survey scores ([`touch_counts`], which
 //!   knows nothing of campaigns and also gives the brand's activity over every event).
 //! - **Member** events are any event of an HCP the campaign targeted (holdout included), between
-//!   its first wave and the end of its attribution window: responses (the objective's event types,
-//!   whatever their source) and outcome units (e.g. prescriptions). Measured alike in both
-//!   groups, they are what lift compares.
+//!   its first wave and the end of its attribution window: responses (the objective's event types
+//!   by the one rule of [`crate::response`]: a slide or page view from the engaged dwell on, never
+//!   an open; whatever their source) and outcome units (e.g. prescriptions). Measured alike in
+//!   both groups, they are what lift compares.
 
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::Campaign;
 use crate::event::{Details, Event};
+use crate::response::dwell_ms as dwell;
 use crate::state::StateConfig;
 use crate::{Channel, EventType};
 
@@ -55,7 +57,8 @@ pub struct Counts {
     pub dwell_histogram: [u64; 12],
     pub unsubscribes: u64,
     pub bounces: u64,
-    /// Events of the objective's response types, from members.
+    /// Responses of members: events of the objective's types, by the one rule of
+    /// [`crate::response`] (views from the engaged dwell on).
     pub responses: u64,
     pub nps_promoters: u64,
     pub nps_passives: u64,
@@ -105,14 +108,6 @@ pub struct Relation {
     pub member: bool,
     /// Judged a machine's open (a proxy's signature, or within seconds of its delivery).
     pub machine_open: bool,
-}
-
-fn dwell(event: &Event) -> Option<i64> {
-    match &event.details {
-        Details::SlideViewed { dwell_ms, .. } => Some(*dwell_ms),
-        Details::ContentViewed { dwell_ms, .. } => *dwell_ms,
-        _ => None,
-    }
 }
 
 /// Whether the event shows a person engaging, as the HCP state judges it.
@@ -192,7 +187,10 @@ pub fn contribution(
         Counts::default()
     };
     if relation.member {
-        if campaign.is_response(event.kind) && !relation.machine_open {
+        if campaign
+            .response_rule(config.engaged_dwell_ms)
+            .is_response_event(event)
+        {
             c.responses = 1;
         }
         if event.kind == campaign.objective.outcome {
@@ -352,6 +350,32 @@ mod tests {
             LINKED,
         );
         assert_eq!(nps.nps_promoters, 1);
+    }
+
+    /// Campaign responses follow the one definition: a slide view is a response from the
+    /// engaged dwell on, as it is for rewards; a person's open never is.
+    #[test]
+    fn a_short_slide_view_is_no_campaign_response_and_a_long_one_is() {
+        let (c, config) = (campaign(), StateConfig::default());
+        let of = |kind: &str, extra| contribution(&event(kind, extra), &c, LINKED, &config);
+        let glance = of("slide_viewed", json!({"dwell_ms": 3_000}));
+        let read = of("slide_viewed", json!({"dwell_ms": 12_000}));
+        assert_eq!((glance.responses, glance.engaged), (0, 0));
+        assert_eq!((read.responses, read.engaged), (1, 1));
+        assert_eq!(of("content_viewed", json!({})).responses, 0, "no dwell");
+        assert_eq!(of("opened", json!({})).responses, 0);
+        // The threshold is the settings' (`[rewards] engaged_dwell_ms`).
+        let quick = StateConfig {
+            engaged_dwell_ms: 2_000,
+            ..StateConfig::default()
+        };
+        let glance = contribution(
+            &event("slide_viewed", json!({"dwell_ms": 3_000})),
+            &c,
+            LINKED,
+            &quick,
+        );
+        assert_eq!(glance.responses, 1);
     }
 
     #[test]

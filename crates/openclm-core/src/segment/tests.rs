@@ -75,6 +75,38 @@ fn messages_without_an_id_are_identified_by_their_text_and_long_ids_by_a_hash() 
 }
 
 #[test]
+fn a_retry_with_a_new_sent_at_is_the_message_sent_and_a_changed_message_is_not() {
+    let first = json!({"userId": "u1", "event": "Email Opened", "messageId": "m1",
+        "timestamp": "2026-03-02T09:00:00Z", "sentAt": "2026-03-02T09:00:05Z",
+        "writeKey": "k", "_metadata": {"jsRuntime": "node"}});
+    let mut retry = first.clone();
+    retry["sentAt"] = json!("2026-03-02T09:00:06.250Z");
+    let received =
+        |t: &str, v: &Value| read(v.clone(), Some(Call::Track), &Envelope::default(), at(t));
+    let a = received("2026-03-02T10:00:00Z", &first).unwrap();
+    let b = received("2026-03-02T10:00:01.300Z", &retry).unwrap();
+    assert_eq!(a.sent_digest, b.sent_digest);
+    // The derived times differ by the network's jitter: what the server derived, not what was sent.
+    assert_ne!(a.occurred_at, b.occurred_at);
+    let mut changed = retry.clone();
+    changed["timestamp"] = json!("2026-03-02T09:00:01Z");
+    let c = received("2026-03-02T10:00:01Z", &changed).unwrap();
+    assert_ne!(a.sent_digest, c.sent_digest);
+
+    // Without a messageId, the id is the digest: a retry keeps it.
+    let mut unnamed = first.clone();
+    unnamed.as_object_mut().unwrap().remove("messageId");
+    let mut unnamed_retry = unnamed.clone();
+    unnamed_retry["sentAt"] = json!("2026-03-02T09:00:09Z");
+    assert_eq!(
+        received("2026-03-02T10:00:00Z", &unnamed).unwrap().event_id,
+        received("2026-03-02T10:00:04Z", &unnamed_retry)
+            .unwrap()
+            .event_id
+    );
+}
+
+#[test]
 fn bad_messages_name_the_field() {
     let cases = [
         (

@@ -182,7 +182,7 @@ pub(crate) async fn write(
 
     // 5. One outcome per event, in batch order.
     let judge = |reference: &str, i: usize| {
-        if reference == rows[i].payload {
+        if openclm_core::event::same_copy(reference, &rows[i].payload) {
             IngestOutcome::Duplicate
         } else {
             IngestOutcome::Conflict

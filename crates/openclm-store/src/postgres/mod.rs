@@ -137,6 +137,8 @@ pub struct PgStore {
     pool: Pool,
     /// What counts as the outcome of a decision.
     rewards: std::sync::Arc<RewardConfig>,
+    /// How events are read into HCP state, KPIs and activity: responses by `rewards`.
+    state: std::sync::Arc<StateConfig>,
     /// What adverse-event screening looks for, fixed when the store is opened.
     screener: std::sync::Arc<openclm_core::pv::Screener>,
     /// The migrations this open applied (a fresh database gets its whole schema here).
@@ -193,6 +195,7 @@ impl PgStore {
             .map_err(|e| StoreError::Location(format!("database_url: {e}")))?;
         let mut store = Self {
             pool,
+            state: std::sync::Arc::new(rewards.state_config()),
             rewards: std::sync::Arc::new(rewards),
             screener,
             applied_at_open: Default::default(),
@@ -968,6 +971,7 @@ impl crate::Store for PgStore {
             &mut state,
             rows.iter().map(|r| r.get::<_, &str>(0)),
             &topics,
+            &self.state,
         );
         tx.commit().await?;
         Ok(Some(state))
@@ -1516,7 +1520,7 @@ impl crate::Store for PgStore {
         retrying(|| async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let read = kpi::fold_pending(&tx, &StateConfig::default(), batch).await?;
+            let read = kpi::fold_pending(&tx, &self.state, batch).await?;
             tx.commit().await?;
             Ok(read)
         })
@@ -1545,7 +1549,7 @@ impl crate::Store for PgStore {
         retrying(|| async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let read = activity::fold_pending(&tx, &StateConfig::default(), batch).await?;
+            let read = activity::fold_pending(&tx, &self.state, batch).await?;
             tx.commit().await?;
             Ok(read)
         })

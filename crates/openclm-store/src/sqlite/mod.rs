@@ -181,8 +181,8 @@ fn with_body((mut record, body): (DecisionRecord, String)) -> Result<DecisionRec
 const KPI_BATCH: usize = 20_000;
 
 /// Folds every stored event not yet counted, batch by batch.
-fn catch_up_kpis(conn: &mut Connection) -> Result<()> {
-    while kpi::fold_pending(conn, &StateConfig::default(), KPI_BATCH)? == KPI_BATCH {}
+fn catch_up_kpis(conn: &mut Connection, config: &StateConfig) -> Result<()> {
+    while kpi::fold_pending(conn, config, KPI_BATCH)? == KPI_BATCH {}
     Ok(())
 }
 
@@ -190,9 +190,8 @@ fn catch_up_kpis(conn: &mut Connection) -> Result<()> {
 const ACTIVITY_BATCH: usize = 20_000;
 
 /// Folds every stored event not yet in the activity rollup, batch by batch.
-fn catch_up_activity(conn: &mut Connection) -> Result<()> {
-    let config = StateConfig::default();
-    while activity::fold_pending(conn, &config, ACTIVITY_BATCH)? == ACTIVITY_BATCH {}
+fn catch_up_activity(conn: &mut Connection, config: &StateConfig) -> Result<()> {
+    while activity::fold_pending(conn, config, ACTIVITY_BATCH)? == ACTIVITY_BATCH {}
     Ok(())
 }
 
@@ -206,6 +205,8 @@ struct Inner {
     path: PathBuf,
     /// What counts as the outcome of a decision, fixed when the store is opened.
     rewards: RewardConfig,
+    /// How events are read into HCP state, KPIs and activity: responses by `rewards`.
+    state: StateConfig,
     /// What adverse-event screening looks for, fixed when the store is opened.
     screener: Arc<openclm_core::pv::Screener>,
     jobs: SyncSender<IngestJob>,
@@ -324,6 +325,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                state: rewards.state_config(),
                 rewards,
                 screener,
                 jobs,
@@ -1024,7 +1026,12 @@ impl crate::Store for SqliteStore {
                         newest = newest.max(seq);
                     }
                 }
-                crate::rows::fold_payloads(&mut state, payloads.iter().map(String::as_str), &topics);
+                crate::rows::fold_payloads(
+                    &mut state,
+                    payloads.iter().map(String::as_str),
+                    &topics,
+                    &inner.state,
+                );
                 tx.commit()?;
                 (hcp_key, state, upto, newest)
             };
@@ -1547,36 +1554,36 @@ impl crate::Store for SqliteStore {
     }
 
     async fn fold_kpis(&self, batch: usize) -> Result<usize> {
-        self.with_conn(move |conn, _| kpi::fold_pending(conn, &StateConfig::default(), batch))
+        self.with_conn(move |conn, inner| kpi::fold_pending(conn, &inner.state, batch))
             .await
     }
 
     async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>> {
-        self.with_conn(move |conn, _| {
-            catch_up_kpis(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_kpis(conn, &inner.state)?;
             kpi::slices(conn, &filter)
         })
         .await
     }
 
     async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>> {
-        self.with_conn(move |conn, _| {
-            catch_up_kpis(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_kpis(conn, &inner.state)?;
             kpi::moments(conn, &campaign_id)
         })
         .await
     }
 
     async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>> {
-        self.with_conn(move |conn, _| {
-            catch_up_kpis(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_kpis(conn, &inner.state)?;
             campaign::wave_members(conn, &campaign_id, wave)
         })
         .await
     }
 
     async fn fold_activity(&self, batch: usize) -> Result<usize> {
-        self.with_conn(move |conn, _| activity::fold_pending(conn, &StateConfig::default(), batch))
+        self.with_conn(move |conn, inner| activity::fold_pending(conn, &inner.state, batch))
             .await
     }
 
@@ -1590,8 +1597,8 @@ impl crate::Store for SqliteStore {
     }
 
     async fn activity(&self, from_day: i64, to_day: i64) -> Result<crate::Activity> {
-        self.with_conn(move |conn, _| {
-            catch_up_activity(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_activity(conn, &inner.state)?;
             activity::read(conn, from_day, to_day)
         })
         .await
@@ -1601,8 +1608,8 @@ impl crate::Store for SqliteStore {
         &self,
         content_id: Option<String>,
     ) -> Result<Vec<crate::ContentActivity>> {
-        self.with_conn(move |conn, _| {
-            catch_up_activity(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_activity(conn, &inner.state)?;
             activity::read_content(conn, content_id.as_deref())
         })
         .await

@@ -295,7 +295,8 @@ impl Writer {
                     let mut earlier: Option<bool> = None;
                     for &i in pending_by_key.get(&key).into_iter().flatten() {
                         if pending[i].event_id == event.event_id {
-                            earlier = Some(pending[i].payload == payload);
+                            earlier =
+                                Some(openclm_core::event::same_copy(&pending[i].payload, payload));
                         }
                     }
                     if earlier.is_none() {
@@ -318,7 +319,7 @@ impl Writer {
                                 continue;
                             };
                             if id == event.event_id {
-                                earlier = Some(stored == payload);
+                                earlier = Some(openclm_core::event::same_copy(&stored, payload));
                                 break;
                             }
                         }
