@@ -594,6 +594,32 @@ async fn api_keys_of_any_role_may_not_review_triage_or_answer_privacy_requests()
     assert_eq!(status("K-WD").await, "withdrawn");
 }
 
+#[tokio::test]
+async fn with_a_one_minute_idle_time_a_busy_session_stays_signed_in_and_a_silent_minute_ends_it() {
+    let config = ApiConfig {
+        session_idle_ms: 60_000,
+        ..ApiConfig::default()
+    };
+    let (app, clock) = spawn_app_at(config, start()).await;
+    let token = app.user("ana", "analyst", &[]).await;
+    // A request every 30 s for 5 minutes: signed in throughout.
+    for step in 1..=10 {
+        clock.fetch_add(30_000, Ordering::SeqCst);
+        let r = app.call(&token, "GET", "/v1/me", None).await;
+        assert_eq!(r.status(), 200, "after {} s of use", step * 30);
+    }
+    // A request a moment after another is not written down, yet counts.
+    clock.fetch_add(300, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 200);
+    clock.fetch_add(60_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 200);
+    // 61 s without a request: signed out, for good.
+    clock.fetch_add(61_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+    clock.fetch_add(1_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+}
+
 fn minutes(clock: &std::sync::atomic::AtomicI64, n: i64) {
     clock.fetch_add(n * 60_000, Ordering::SeqCst);
 }

@@ -303,12 +303,15 @@ pub(super) async fn touch_session(
     }
     let (user_id, created, last_seen): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
     let user = find_user(tx, &user_id).await?.map(|u| u.user);
-    let live = now.millis() - last_seen <= limits.idle_ms
-        && now.millis() - created <= limits.max_ms
+    let live = limits.live(created, last_seen, now.millis())
         && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
     if !live {
         end_session(tx, token_hash, now).await?;
         return Ok(None);
+    }
+    // A busy session writes its use at most every `touch_every_ms`, as on SQLite.
+    if !limits.needs_touch(last_seen, now.millis()) {
+        return Ok(user);
     }
     tx.execute(
         "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE token_hash = $1",
