@@ -2919,7 +2919,10 @@ async fn sessions_stay_live_while_used_and_end_after_a_silent_idle_time(db: Test
         .await
         .unwrap();
     for step in 1..=10 {
-        assert!(live("busy", step * 30_000).await, "used every 30 s, at {step}");
+        assert!(
+            live("busy", step * 30_000).await,
+            "used every 30 s, at {step}"
+        );
     }
     // 61 s of silence after the last request (at 300 s) ends it, and it stays ended.
     assert!(!live("busy", 361_000).await);

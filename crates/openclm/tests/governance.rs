@@ -391,7 +391,12 @@ async fn seen(r: reqwest::Response) -> (u16, Option<String>, Option<String>, Str
             .map(|v| v.to_str().unwrap().to_owned())
     };
     let (content_type, length) = (header("content-type"), header("content-length"));
-    (r.status().as_u16(), content_type, length, r.text().await.unwrap())
+    (
+        r.status().as_u16(),
+        content_type,
+        length,
+        r.text().await.unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -424,10 +429,34 @@ async fn a_rep_cannot_tell_another_territorys_records_from_missing_ones() {
     // hcp-1 and rep-other are in T-1, outside the rep's territory; the others do not exist.
     let dismiss = json!({"status": "dismissed", "reason": "no_time"});
     let pairs: Vec<(&str, String, String, Option<Value>, Option<Value>)> = vec![
-        ("GET", "/v1/hcps/hcp-1".into(), "/v1/hcps/hcp-9".into(), None, None),
-        ("GET", "/v1/hcps/hcp-1/timeline".into(), "/v1/hcps/hcp-9/timeline".into(), None, None),
-        ("GET", "/v1/hcps/hcp-1/consent".into(), "/v1/hcps/hcp-9/consent".into(), None, None),
-        ("GET", "/v1/hcps/hcp-1/state".into(), "/v1/hcps/hcp-9/state".into(), None, None),
+        (
+            "GET",
+            "/v1/hcps/hcp-1".into(),
+            "/v1/hcps/hcp-9".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/timeline".into(),
+            "/v1/hcps/hcp-9/timeline".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/consent".into(),
+            "/v1/hcps/hcp-9/consent".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/state".into(),
+            "/v1/hcps/hcp-9/state".into(),
+            None,
+            None,
+        ),
         (
             "POST",
             "/v1/decide".into(),
@@ -435,7 +464,13 @@ async fn a_rep_cannot_tell_another_territorys_records_from_missing_ones() {
             Some(json!({"hcp": "hcp-1"})),
             Some(json!({"hcp": "hcp-9"})),
         ),
-        ("GET", "/v1/reps/rep-other".into(), "/v1/reps/rep-none".into(), None, None),
+        (
+            "GET",
+            "/v1/reps/rep-other".into(),
+            "/v1/reps/rep-none".into(),
+            None,
+            None,
+        ),
         (
             "GET",
             "/v1/reps/rep-other/suggestions".into(),
@@ -486,18 +521,32 @@ async fn api_keys_of_any_role_may_not_review_triage_or_answer_privacy_requests()
     let marketer = app.user("author", "marketer", &[]).await;
     for id in ["K-RET", "K-AP"] {
         let r = app
-            .call(&marketer, "PUT", &format!("/v1/content/{id}"), Some(draft(id)))
+            .call(
+                &marketer,
+                "PUT",
+                &format!("/v1/content/{id}"),
+                Some(draft(id)),
+            )
             .await;
         assert_eq!(r.status(), 201);
         // Submitting a draft is an author's step, which a marketer's integration may take.
         let r = app
-            .call(&app.admin, "POST", &format!("/v1/content/{id}/submit"), None)
+            .call(
+                &app.admin,
+                "POST",
+                &format!("/v1/content/{id}/submit"),
+                None,
+            )
             .await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
     ingest(
         &app,
-        vec![note("ae-k", 0, "Her patient had a bad rash after the first dose")],
+        vec![note(
+            "ae-k",
+            0,
+            "Her patient had a bad rash after the first dose",
+        )],
     )
     .await;
     let person = app.user("root", "admin", &[]).await;
@@ -583,11 +632,19 @@ async fn api_keys_of_any_role_may_not_review_triage_or_answer_privacy_requests()
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert!(may.contains(&"IngestEvents") && !may.contains(&"ReviewContent"), "{may:?}");
+    assert!(
+        may.contains(&"IngestEvents") && !may.contains(&"ReviewContent"),
+        "{may:?}"
+    );
     // A signed-in admin does each of them (the author is someone else).
     for (method, path, body) in steps {
         let r = app.call(&person, method, &path, body).await;
-        assert_eq!(r.status(), 200, "admin person {method} {path}: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            200,
+            "admin person {method} {path}: {}",
+            r.text().await.unwrap()
+        );
     }
     assert_eq!(status("K-RET").await, "draft");
     assert_eq!(status("K-AP").await, "approved");
@@ -1637,6 +1694,123 @@ async fn erasure_leaves_no_personal_field_in_the_database_file_and_past_kpis_unc
         let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
         assert!(!found, "{needle:?} is still in the database file");
     }
+}
+
+#[tokio::test]
+async fn erasure_removes_the_hcps_name_from_free_fields_in_the_file_and_the_log_before_answering() {
+    let config = ApiConfig {
+        segment: std::sync::Arc::new(openclm_core::segment::SegmentConfig {
+            source: "crm".into(),
+            ..openclm_core::segment::SegmentConfig::default()
+        }),
+        ..ApiConfig::default()
+    };
+    let (app, _clock) = spawn_app_at(config, start()).await;
+    app.seed_hcps(3).await;
+    let (name, email, crm) = (
+        "Ottilie Vanderbeek",
+        "o.vanderbeek@example.org",
+        "CRM-OV-417",
+    );
+    let r = app
+        .put_hcp(
+            "hcp-ov",
+            json!({"name": name, "specialty": "cardiology", "country": "DE",
+            "territory": "T-0", "email": email,
+            "external_ids": [{"system": "crm", "id": crm}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // Her name where no field of the data contract expects it: a CRM's own column, a Segment
+    // track's property and traits, a Segment page's name and title.
+    ingest(
+        &app,
+        vec![
+            json!({"event_id": "visit-ov", "occurred_at": start().to_string(), "hcp": crm,
+            "source": "crm", "channel": "face_to_face", "type": "meeting_attended",
+            "contact_name": name, "contact": {"email": email}}),
+        ],
+    )
+    .await;
+    let track = json!({"userId": crm, "event": "Email Opened", "messageId": "m-ov-1",
+        "timestamp": start().to_string(),
+        "properties": {"content_id": "EM-1", "note": format!("opened by {name} at the congress")},
+        "context": {"traits": {"name": name, "email": email}}});
+    let page = json!({"userId": crm, "messageId": "m-ov-2", "timestamp": start().to_string(),
+        "name": format!("Profile {name}"),
+        "properties": {"title": format!("Welcome back, {name}"),
+            "url": "https://brand.example.org/welcome?who=ottilie-vanderbeek"}});
+    for (path, body) in [("/v1/track", track), ("/v1/page", page)] {
+        let r = app.call(&app.ingest, "POST", path, Some(body)).await;
+        assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
+    }
+    let timeline: Value = app
+        .call(&app.admin, "GET", "/v1/hcps/hcp-ov/timeline", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = timeline.to_string();
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 3, "{stored}");
+    assert!(stored.contains(name), "the name is there before: {stored}");
+
+    let privacy = app.user("pat", "privacy_officer", &[]).await;
+    let erased = app
+        .call(
+            &privacy,
+            "POST",
+            "/v1/privacy/hcps/hcp-ov/erase",
+            Some(json!({"reason": "GDPR art. 17 request 2026-201"})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["events_redacted"], 3);
+
+    // As soon as the erasure is answered, and without a checkpoint of our own: neither the
+    // database file nor its write-ahead log holds any of her identifiers.
+    let db = app.dir.path().join("api.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    let lower = String::from_utf8_lossy(&bytes).to_lowercase();
+    for needle in [name, "Ottilie", "Vanderbeek", email, crm, "hcp-ov"] {
+        assert!(
+            !lower.contains(&needle.to_lowercase()),
+            "{needle:?} is still in the database file or its log"
+        );
+    }
+    // What the aggregates read is kept: the events, their types, content and times.
+    let mut kinds: Vec<String> = Vec::new();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.payload FROM events e JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.id = ?1",
+        )
+        .unwrap();
+    let pseudonym = erased["pseudonym"].as_str().unwrap();
+    for payload in stmt
+        .query_map([pseudonym], |r| r.get::<_, String>(0))
+        .unwrap()
+    {
+        let v: Value = serde_json::from_str(&payload.unwrap()).unwrap();
+        assert_eq!(v["hcp"], erased["pseudonym"]);
+        kinds.push(format!(
+            "{}:{}",
+            v["type"].as_str().unwrap(),
+            v["content_id"]
+        ));
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "content_viewed:null",
+            "meeting_attended:null",
+            "opened:\"EM-1\""
+        ]
+    );
 }
 
 /// A receiver that refuses the first `fail` requests, then takes the rest; what it took.

@@ -570,6 +570,25 @@ pub(super) fn suppressed(conn: &Connection, hashes: &[String]) -> Result<Vec<Str
     Ok(found)
 }
 
+/// The HCP's id, name, email and external ids, as erasure looks for them in what it keeps.
+fn hcp_identifiers(tx: &Connection, hcp_key: i64) -> Result<crate::rows::Identifiers> {
+    let (id, name, email): (String, String, Option<String>) = tx.query_row(
+        "SELECT id, name, email FROM hcps WHERE hcp_key = ?1",
+        [hcp_key],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let mut values = vec![id, name];
+    values.extend(email);
+    let mut stmt =
+        tx.prepare_cached("SELECT external_id FROM hcp_external_ids WHERE hcp_key = ?1")?;
+    for x in stmt.query_map([hcp_key], |r| r.get::<_, String>(0))? {
+        values.push(x?);
+    }
+    Ok(crate::rows::Identifiers::new(
+        values.iter().map(String::as_str),
+    ))
+}
+
 pub(super) fn erase_hcp(
     tx: &Connection,
     hcp: &HcpId,
@@ -585,6 +604,7 @@ pub(super) fn erase_hcp(
         pseudonym: pseudonym.to_owned(),
         ..ErasureReport::default()
     };
+    let identifiers = hcp_identifiers(tx, hcp_key)?;
     let mut events = Vec::new();
     {
         let mut stmt = tx.prepare_cached("SELECT seq, payload FROM events WHERE hcp_key = ?1")?;
@@ -600,7 +620,7 @@ pub(super) fn erase_hcp(
         for (seq, payload) in &events {
             update.execute(params![
                 seq,
-                crate::rows::redact_payload(payload, pseudonym)
+                crate::rows::redact_payload(payload, pseudonym, &identifiers)
             ])?;
         }
     }
