@@ -428,7 +428,9 @@ async fn a_rep_cannot_tell_another_territorys_records_from_missing_ones() {
     let rep = app.user("rita", "rep", &["T-0"]).await;
     // hcp-1 and rep-other are in T-1, outside the rep's territory; the others do not exist.
     let dismiss = json!({"status": "dismissed", "reason": "no_time"});
-    let pairs: Vec<(&str, String, String, Option<Value>, Option<Value>)> = vec![
+    // (method, foreign path, missing path, foreign body, missing body)
+    type Pair = (&'static str, String, String, Option<Value>, Option<Value>);
+    let pairs: Vec<Pair> = vec![
         (
             "GET",
             "/v1/hcps/hcp-1".into(),
