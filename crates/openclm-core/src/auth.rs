@@ -97,6 +97,24 @@ impl Action {
     ];
 }
 
+impl Action {
+    /// What a refusal calls this action when only a person may do it: the MLR reviewer's
+    /// return, approval and withdrawal, the PV officer's reading and triage of cases (which
+    /// hold what was reported), and the privacy officer's access export and erasure. These are
+    /// a named person's acts, answerable in the audit trail; an API key, whatever its role, is
+    /// a machine and may not do them. `None` for everything else.
+    pub fn personal(self) -> Option<&'static str> {
+        match self {
+            Action::ReviewContent => Some("approving or returning content"),
+            Action::WithdrawContent => Some("withdrawing content"),
+            Action::ReadAeCases => Some("reading adverse-event cases"),
+            Action::TriageAeCases => Some("triaging adverse-event cases"),
+            Action::PrivacyRequests => Some("a data-subject access export or erasure"),
+            _ => None,
+        }
+    }
+}
+
 /// How far a permission reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -492,6 +510,32 @@ mod tests {
             .filter(|r| r.allows(Action::ReadAeCases))
             .collect();
         assert_eq!(pv, [Role::Admin, Role::PvOfficer]);
+    }
+
+    #[test]
+    fn review_pv_and_privacy_steps_are_personal_and_machine_work_is_not() {
+        let personal: Vec<Action> = Action::ALL
+            .into_iter()
+            .filter(|a| a.personal().is_some())
+            .collect();
+        assert_eq!(
+            personal,
+            [
+                Action::ReviewContent,
+                Action::WithdrawContent,
+                Action::ReadAeCases,
+                Action::TriageAeCases,
+                Action::PrivacyRequests
+            ]
+        );
+        // What machines are for stays open to keys.
+        for action in [
+            Action::IngestEvents,
+            Action::WriteContent,
+            Action::PullDeliveries,
+        ] {
+            assert_eq!(action.personal(), None, "{action:?}");
+        }
     }
 
     #[test]

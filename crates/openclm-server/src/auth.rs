@@ -53,6 +53,8 @@ impl Caller {
 
     /// Refuses the request unless the policy allows `action` on at least some records; returns
     /// how far it reaches.
+    /// A person's act (see `Action::personal`) is refused to an API key of any role, admin
+    /// included.
     pub fn require(&self, action: Action) -> Result<Scope, ApiError> {
         match self.role.scope(action) {
             Scope::Denied => {
@@ -62,8 +64,22 @@ impl Caller {
                     self.role
                 )))
             }
-            scope => Ok(scope),
+            scope => match (action.personal(), &self.principal) {
+                (Some(what), Principal::Key { .. }) => {
+                    tracing::warn!(caller = %self.actor(), ?action, "denied: a person's act asked by an API key");
+                    Err(ApiError::Forbidden(format!(
+                        "{what} requires a signed-in person; API keys may not do it"
+                    )))
+                }
+                _ => Ok(scope),
+            },
         }
+    }
+
+    /// Whether the caller may do `action` on at least some records (what `require` allows).
+    pub fn may(&self, action: Action) -> bool {
+        self.role.allows(action)
+            && (action.personal().is_none() || matches!(self.principal, Principal::User(_)))
     }
 
     /// Whether the caller may reach records of `territory` under `scope`.
@@ -85,7 +101,7 @@ impl Caller {
             Ok(())
         } else {
             tracing::warn!(caller = %self.actor(), ?action, "denied: HCP outside the caller's territories");
-            Err(ApiError::NotFound("hcp".into()))
+            Err(hcp_not_found())
         }
     }
 
@@ -101,6 +117,12 @@ impl Caller {
             ApiError::Forbidden("this needs a person signed in, not an API key".into())
         })
     }
+}
+
+/// The answer for an HCP that does not exist, and for one outside the caller's territories: the
+/// two must be byte for byte the same, or the difference tells a rep who exists elsewhere.
+pub(crate) fn hcp_not_found() -> ApiError {
+    ApiError::NotFound("HCP".into())
 }
 
 /// Where a request's credential came from.

@@ -148,7 +148,7 @@ pub(crate) async fn logout<S: Store>(
 pub(crate) async fn me(caller: Caller) -> Json<Value> {
     let allowed: Vec<String> = Action::ALL
         .into_iter()
-        .filter(|a| caller.role.allows(*a))
+        .filter(|a| caller.may(*a))
         .map(|a| format!("{a:?}"))
         .collect();
     Json(json!({
@@ -943,7 +943,7 @@ pub(crate) async fn get_privacy_export<S: Store>(
     privacy_export(&state.store, id, &caller.actor(), (state.clock)())
         .await?
         .map(|v| Json(v).into_response())
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))
+        .ok_or_else(crate::auth::hcp_not_found)
 }
 
 #[derive(Debug, Deserialize)]
@@ -970,5 +970,5 @@ pub(crate) async fn post_privacy_erase<S: Store>(
     privacy_erase(&state.store, id, &caller.actor(), &reason, (state.clock)())
         .await?
         .map(|r| Json(r).into_response())
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))
+        .ok_or_else(crate::auth::hcp_not_found)
 }

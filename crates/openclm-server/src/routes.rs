@@ -420,7 +420,7 @@ pub(crate) async fn visible_hcp<S: Store>(
         .store
         .get_hcp(hcp_id(id)?)
         .await?
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+        .ok_or_else(crate::auth::hcp_not_found)?;
     caller.require_hcp(action, &hcp)?;
     Ok(hcp)
 }
@@ -527,7 +527,7 @@ pub(crate) async fn timeline<S: Store>(
         .store
         .timeline(hcp_id(&id)?, filter, q.page.parse()?)
         .await?
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+        .ok_or_else(crate::auth::hcp_not_found)?;
     Ok(Json(page).into_response())
 }
 
@@ -541,7 +541,7 @@ pub(crate) async fn consent<S: Store>(
         .store
         .consent_history(hcp_id(&id)?)
         .await?
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+        .ok_or_else(crate::auth::hcp_not_found)?;
     Ok(Json(json!({"current": consent::current(&history), "history": history})).into_response())
 }
 
@@ -557,7 +557,7 @@ pub(crate) async fn hcp_state<S: Store>(
         .store
         .hcp_state(id.clone())
         .await?
-        .ok_or_else(|| ApiError::NotFound("HCP".into()))?;
+        .ok_or_else(crate::auth::hcp_not_found)?;
     let summary = learned.summary((state.clock)(), &StateConfig::default());
     Ok(Json(json!({"hcp_id": id, "state": summary})).into_response())
 }

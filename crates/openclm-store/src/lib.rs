@@ -355,6 +355,30 @@ pub struct SessionLimits {
     pub max_ms: i64,
 }
 
+impl SessionLimits {
+    /// The longest a request may go unrecorded: a request within this of the session's last
+    /// recorded use writes nothing, so a busy session (the dashboard polls every 2 s) costs a
+    /// write at most this often, not on every request. A 120th of the idle time (0.5 s for one
+    /// minute, 15 s for the default 30), never more than a minute.
+    pub fn touch_every_ms(self) -> i64 {
+        (self.idle_ms / 120).clamp(0, 60_000)
+    }
+
+    /// Whether a request at `now` must record itself as the session's last use.
+    pub fn needs_touch(self, last_seen: i64, now: i64) -> bool {
+        !(0..=self.touch_every_ms()).contains(&(now - last_seen))
+    }
+
+    /// Whether a session made at `created` and last recorded as used at `last_seen` is still
+    /// live at `now`. A request after `last_seen` may have gone unrecorded (up to
+    /// `touch_every_ms` later), so the idle time counts from the latest moment that request can
+    /// have been: activity always keeps a session alive, and silence ends it between `idle_ms`
+    /// and `idle_ms + touch_every_ms` after the last request.
+    pub fn live(self, created: i64, last_seen: i64, now: i64) -> bool {
+        now - last_seen <= self.idle_ms + self.touch_every_ms() && now - created <= self.max_ms
+    }
+}
+
 /// A potential adverse-event case as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct AeCase {

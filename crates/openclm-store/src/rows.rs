@@ -273,36 +273,114 @@ pub(crate) fn attribute(
         .max_by_key(|&i| (preferred(&candidates[i]), candidates[i].made_at))
 }
 
-/// Personal fields an event payload may carry, besides the HCP's id: removed on erasure.
-const PERSONAL_EVENT_FIELDS: [&str; 13] = [
-    "hcp",
-    "anonymous_id",
-    "text",
-    "notes",
-    "answer",
-    "email",
-    "user_agent",
-    "ip",
-    "name",
-    "evidence",
-    "url",
-    "question",
-    "comment",
+/// What an erased HCP's events keep: the data contract's typed fields that are codes, ids of
+/// OpenCLM's own records, times and numbers, which the aggregates (campaign KPIs, the activity
+/// rollup) read. Every other field goes, whatever its name: free text (`notes`, a Segment
+/// `note` property, a page's `title` or `page_name`, a CRM's `contact_name`), nested objects and
+/// lists (Segment `context`, `traits`), and addresses (`url`, whose path or query can carry a
+/// name; `user_agent`, `ip`, `email`, `anonymous_id`).
+const KEPT_ON_ERASURE: [(&str, Kept); 22] = [
+    ("event_id", Kept::Id),
+    ("occurred_at", Kept::Id),
+    ("source", Kept::Id),
+    ("channel", Kept::Id),
+    ("type", Kept::Id),
+    ("content_id", Kept::Id),
+    ("key_message", Kept::Id),
+    ("campaign_id", Kept::Id),
+    ("decision_id", Kept::Id),
+    ("rep_id", Kept::Id),
+    ("slide", Kept::Id),
+    ("state", Kept::Id),
+    ("purpose", Kept::Id),
+    ("period", Kept::Id),
+    ("segment_call", Kept::Id),
+    ("segment_event", Kept::Id),
+    ("key_messages", Kept::Ids),
+    ("dwell_ms", Kept::Number),
+    ("percent", Kept::Number),
+    ("score", Kept::Number),
+    ("units", Kept::Number),
+    ("value", Kept::Number),
 ];
 
-/// The payload of an erased HCP's event: identifiers and free text gone, the rest (type, times,
-/// channel, content, campaign, counts) kept for the aggregates.
-pub(crate) fn redact_payload(payload: &str, pseudonym: &str) -> String {
-    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(payload)
+/// Fields whose identity with the stored event matters more than their text: the idempotency
+/// key and the fields that were checked against fixed vocabularies at ingest.
+const KEPT_WHATEVER_THEIR_TEXT: [&str; 4] = ["event_id", "occurred_at", "channel", "type"];
+
+/// Free texts some event types require (`text` of a comment, `question` and `answer` of a survey
+/// answer): kept as a placeholder, so that the redacted event still reads as its type.
+const REQUIRED_TEXTS: [&str; 3] = ["text", "question", "answer"];
+const ERASED_TEXT: &str = "[erased]";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kept {
+    /// A string.
+    Id,
+    /// A list of strings.
+    Ids,
+    Number,
+}
+
+/// The identifiers of an HCP being erased: any kept string containing one goes too.
+pub(crate) struct Identifiers(Vec<String>);
+
+impl Identifiers {
+    /// Identifiers shorter than 4 characters are left out: as substrings they would match ids of
+    /// content and campaigns that the aggregates need, and could not name a person alone.
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(
+            values
+                .into_iter()
+                .map(|v| v.trim().to_lowercase())
+                .filter(|v| v.chars().count() >= 4)
+                .collect(),
+        )
+    }
+
+    fn named_in(&self, text: &str) -> bool {
+        let text = text.to_lowercase();
+        self.0.iter().any(|id| text.contains(id.as_str()))
+    }
+}
+
+/// The payload of an erased HCP's event: only the fields of [`KEPT_ON_ERASURE`] of the right
+/// JSON type and naming none of `identifiers`, the HCP as its pseudonym, and `"erased": true`.
+/// It still parses as an event of its type, so folds that read it later count it as before.
+pub(crate) fn redact_payload(payload: &str, pseudonym: &str, identifiers: &Identifiers) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(payload)
     else {
         return serde_json::json!({"hcp": pseudonym, "erased": true}).to_string();
     };
-    for field in PERSONAL_EVENT_FIELDS {
-        map.remove(field);
+    use serde_json::Value;
+    let clean = |text: &str| !identifiers.named_in(text);
+    let mut kept = serde_json::Map::new();
+    for (field, kind) in KEPT_ON_ERASURE {
+        let Some(value) = map.get(field) else {
+            continue;
+        };
+        let keep = match (kind, value) {
+            (Kept::Id, Value::String(text)) => {
+                KEPT_WHATEVER_THEIR_TEXT.contains(&field) || clean(text)
+            }
+            (Kept::Ids, Value::Array(items)) => {
+                items.iter().all(|i| i.as_str().is_some_and(&clean))
+            }
+            (Kept::Number, Value::Number(_)) => true,
+            _ => false,
+        };
+        if keep {
+            kept.insert(field.into(), value.clone());
+        }
     }
-    map.insert("hcp".into(), pseudonym.into());
-    map.insert("erased".into(), true.into());
-    serde_json::Value::Object(map).to_string()
+    for field in REQUIRED_TEXTS {
+        if map.get(field).is_some_and(Value::is_string) {
+            kept.insert(field.into(), ERASED_TEXT.into());
+        }
+    }
+    kept.insert("hcp".into(), pseudonym.into());
+    kept.insert("erased".into(), true.into());
+    Value::Object(kept).to_string()
 }
 
 /// The suppression hashes of an HCP's identifiers, with the field each comes from.
@@ -340,4 +418,49 @@ pub(crate) fn suppressed_error(field: &str) -> openclm_core::FieldError {
 pub(crate) fn stored_hcp_id(id: &str) -> crate::Result<openclm_core::HcpId> {
     openclm_core::HcpId::parse("id", id)
         .map_err(|e| crate::StoreError::Corrupt(format!("HCP id {id:?}: {}", e.reason)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn an_erased_event_keeps_only_typed_codes_and_numbers_and_still_reads_as_its_type() {
+        let ids = Identifiers::new([
+            "hcp-zq",
+            "Zelda Quintero",
+            "zq@example.org",
+            "CRM-ZQ-9",
+            "Q",
+        ]);
+        let survey = json!({"event_id": "e1", "occurred_at": "2026-11-02T09:00:00Z",
+            "hcp": "CRM-ZQ-9", "source": "web", "channel": "web", "type": "survey_answered",
+            "question": "How did Zelda Quintero like it?", "answer": "Fine", "score": 9,
+            "content_id": "CZ-1", "campaign_id": "launch", "contact_name": "Zelda Quintero",
+            "note": "met zelda quintero at the congress", "title": "Profile of Zelda Quintero",
+            "page_name": "zelda", "url": "https://example.org/?who=zq@example.org",
+            "user_agent": "Mail", "ip": "10.0.0.1", "anonymous_id": "a-1",
+            "context": {"traits": {"name": "Zelda Quintero"}}, "key_messages": ["km-1"],
+            "slide": "slide for crm-zq-9", "units": "Zelda", "dwell_ms": 1200});
+        let redacted: Value =
+            serde_json::from_str(&redact_payload(&survey.to_string(), "erased-1", &ids)).unwrap();
+        assert_eq!(
+            redacted,
+            json!({"event_id": "e1", "occurred_at": "2026-11-02T09:00:00Z", "hcp": "erased-1",
+                "source": "web", "channel": "web", "type": "survey_answered",
+                "question": "[erased]", "answer": "[erased]", "score": 9, "content_id": "CZ-1",
+                "campaign_id": "launch", "key_messages": ["km-1"], "dwell_ms": 1200,
+                "erased": true})
+        );
+        let event = openclm_core::Event::from_json(redacted).unwrap();
+        assert_eq!(event.kind, openclm_core::EventType::SurveyAnswered);
+        // A comment keeps its required text as a placeholder; nothing else survives.
+        let comment = json!({"event_id": "e2", "occurred_at": "2026-11-02T09:00:00Z",
+            "hcp": "hcp-zq", "channel": "web", "type": "comment", "text": "Zelda wrote this"});
+        let redacted: Value =
+            serde_json::from_str(&redact_payload(&comment.to_string(), "erased-1", &ids)).unwrap();
+        assert_eq!(redacted["text"], "[erased]");
+        assert!(openclm_core::Event::from_json(redacted).is_ok());
+    }
 }

@@ -3061,6 +3061,63 @@ async fn governance_accounts_audit_pv_cases_and_erasure(db: TestDb) {
     );
 }
 
+/// With a one-minute idle time, a session used every 30 s lives on, a use that went unrecorded
+/// still counts, and a minute of silence ends it; alike on every backend.
+async fn sessions_stay_live_while_used_and_end_after_a_silent_idle_time(db: TestDb) {
+    use openclm_core::audit::NewAudit;
+    use openclm_core::auth::{Role, User};
+    use openclm_store::SessionLimits;
+    let store = fresh(&db).await;
+    let ana = User {
+        user_id: "ana".into(),
+        display_name: "Ana Analyst".into(),
+        role: Role::Analyst,
+        territories: vec![],
+        created_at: NOW,
+        disabled_at: None,
+    };
+    let audit = NewAudit::new("cli:ops", "create", "user/ana");
+    assert!(store.create_user(ana, "hash".into(), audit).await.unwrap());
+    let limits = SessionLimits {
+        idle_ms: 60_000,
+        max_ms: 12 * 3_600_000,
+    };
+    let at = |ms: i64| Timestamp::from_millis(NOW.millis() + ms);
+    let live = |token: &'static str, ms: i64| {
+        let store = &store;
+        async move {
+            store
+                .touch_session(token.into(), at(ms), limits)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    store
+        .create_session("busy".into(), "ana".into(), at(0))
+        .await
+        .unwrap();
+    for step in 1..=10 {
+        assert!(
+            live("busy", step * 30_000).await,
+            "used every 30 s, at {step}"
+        );
+    }
+    // 61 s of silence after the last request (at 300 s) ends it, and it stays ended.
+    assert!(!live("busy", 361_000).await);
+    assert!(!live("busy", 362_000).await);
+
+    // A request right after a recorded one is not written, yet counts: a minute after it the
+    // session is still live.
+    store
+        .create_session("quick".into(), "ana".into(), at(0))
+        .await
+        .unwrap();
+    assert!(live("quick", 400).await);
+    assert!(live("quick", 60_400).await);
+    assert!(!live("quick", 121_500).await);
+}
+
 async fn anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure(db: TestDb) {
     use openclm_store::{HoldLimits, Parked, ParkedEvent};
     let store = fresh(&db).await;
@@ -4257,6 +4314,7 @@ on_every_backend!(
     content_activity_counts_per_item_and_slide,
     simulation_runs_keep_the_latest_and_round_trip_their_body,
     anonymous_visitors_are_held_linked_released_and_forgotten_on_erasure,
+    sessions_stay_live_while_used_and_end_after_a_silent_idle_time,
     held_events_are_bounded_per_visitor_and_in_time,
     hcps_are_found_by_email_for_a_whole_batch,
     delivery_queue_leases_retries_dead_letters_and_cancels,

@@ -563,3 +563,114 @@ async fn every_table_exports_in_every_format_with_the_stored_counts_and_sums_on_
     every_table_in_every_format(&url).await;
     openclm_store::drop_schema(&base, &schema).await.unwrap();
 }
+
+/// Erases an HCP whose name sits in free fields of her events (a CRM's `contact_name`, a Segment
+/// track's `note` and `context.traits`, a Segment page's `page_name`, `title` and `url`), then
+/// exports the events: her events are there, under her pseudonym, without a trace of her.
+fn erased_hcp_leaves_no_trace_in_the_event_export(db: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (name, email, crm) = (
+        "Ottilie Vanderbeek",
+        "o.vanderbeek@example.org",
+        "CRM-OV-417",
+    );
+    let hcps = format!(
+        "id,name,specialty,country,territory,segments,email,external_ids\n\
+         hcp-ov,{name},cardiology,DE,T-0,kol,{email},crm:{crm}\n\
+         hcp-other,Dr. Other,oncology,DE,T-1,,other@example.org,crm:CRM-OTHER\n"
+    );
+    ok(db, &["import", "hcps", &write(dir, "hcps.csv", &hcps)]);
+    let when = "2026-11-02T09:00:00Z";
+    let events = [
+        json!({"event_id": "visit-ov", "occurred_at": when, "hcp": crm, "source": "crm",
+            "channel": "face_to_face", "type": "meeting_attended", "contact_name": name,
+            "contact": {"email": email}}),
+        // As the tracking API stores a Segment track and a page call.
+        json!({"event_id": "m-ov-1", "occurred_at": when, "hcp": crm, "source": "crm",
+            "channel": "email", "type": "opened", "segment_call": "track",
+            "segment_event": "Email Opened", "content_id": "EM-1",
+            "note": format!("opened by {name} at the congress"),
+            "context": {"traits": {"name": name, "email": email}}}),
+        json!({"event_id": "m-ov-2", "occurred_at": when, "hcp": crm, "source": "crm",
+            "channel": "web", "type": "content_viewed", "segment_call": "page",
+            "page_name": format!("Profile {name}"), "title": format!("Welcome back, {name}"),
+            "url": "https://brand.example.org/welcome?who=ottilie-vanderbeek", "dwell_ms": 5000}),
+        json!({"event_id": "other-1", "occurred_at": when, "hcp": "CRM-OTHER", "source": "crm",
+            "channel": "web", "type": "content_viewed", "title": "Welcome back, Dr. Other"}),
+    ];
+    let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
+    ok(
+        db,
+        &["import", "events", &write(dir, "events.ndjson", &lines)],
+    );
+    ok(
+        db,
+        &[
+            "privacy",
+            "erase",
+            "hcp-ov",
+            "--reason",
+            "GDPR art. 17 request 2026-201",
+        ],
+    );
+    let out = ok(db, &["export", "events", "--format", "ndjson"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lower = text.to_lowercase();
+    for needle in [name, "Ottilie", "Vanderbeek", email, crm, "hcp-ov"] {
+        assert!(
+            !lower.contains(&needle.to_lowercase()),
+            "{needle:?} is in the export: {text}"
+        );
+    }
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    let erased: Vec<&Value> = rows.iter().filter(|r| r["event_id"] != "other-1").collect();
+    assert_eq!(erased.len(), 3);
+    let pseudonym = erased[0]["hcp_id"].as_str().unwrap();
+    assert!(erased.iter().all(|r| r["hcp_id"] == pseudonym), "{text}");
+    let opened = rows.iter().find(|r| r["event_id"] == "m-ov-1").unwrap();
+    assert_eq!(
+        (opened["type"].as_str(), opened["content_id"].as_str()),
+        (Some("opened"), Some("EM-1"))
+    );
+    let viewed = rows.iter().find(|r| r["event_id"] == "m-ov-2").unwrap();
+    assert_eq!(viewed["dwell_ms"], 5000);
+    // Another HCP's event is not touched.
+    let other = rows.iter().find(|r| r["event_id"] == "other-1").unwrap();
+    assert!(
+        other["payload"].to_string().contains("Dr. Other"),
+        "{other}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_hcp_leaves_no_trace_in_the_event_export_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("erase.db").to_str().unwrap().to_owned();
+    erased_hcp_leaves_no_trace_in_the_event_export(&db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_hcp_leaves_no_trace_in_the_event_export_on_postgres() {
+    let Ok(base) = std::env::var("OPENCLM_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("OPENCLM_REQUIRE_POSTGRES").is_none(),
+            "OPENCLM_REQUIRE_POSTGRES is set but OPENCLM_TEST_DATABASE_URL is not"
+        );
+        eprintln!("skipped: OPENCLM_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let schema = format!("erase_{}_{nanos}", std::process::id());
+    openclm_store::create_schema(&base, &schema).await.unwrap();
+    let url = openclm_store::url_with_schema(&base, &schema);
+    erased_hcp_leaves_no_trace_in_the_event_export(&url);
+    openclm_store::drop_schema(&base, &schema).await.unwrap();
+}

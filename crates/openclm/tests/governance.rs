@@ -65,7 +65,7 @@ struct Route {
     body: Option<Value>,
     action: Action,
     object: Object,
-    /// Needs a person signed in (a signature, a PV decision, an erasure).
+    /// Needs a person signed in (a review step, the PV queue, a privacy request).
     person: bool,
 }
 
@@ -131,12 +131,14 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
         route("GET", "/v1/overview", A::ReadReports),
         route("POST", format!("/v1/content/sub-{who}/submit"), A::WriteContent),
         route("POST", format!("/v1/content/ret-{who}/return"), A::ReviewContent)
-            .body(json!({"reason": "claims need a reference"})),
+            .body(json!({"reason": "claims need a reference"}))
+            .personal(),
         route("POST", format!("/v1/content/ap-{who}/approve"), A::ReviewContent)
             .body(json!({"password": PASSWORD, "approval_code": "CZ-9", "expires_at": "2027-06-01T00:00:00Z"}))
             .personal(),
         route("POST", format!("/v1/content/wd-{who}/withdraw"), A::WithdrawContent)
-            .body(json!({"reason": "label change"})),
+            .body(json!({"reason": "label change"}))
+            .personal(),
         route("GET", "/v1/campaigns", A::ReadCampaigns),
         route("POST", "/v1/campaigns", A::WriteCampaigns).body(json!({})),
         route("GET", "/v1/campaigns/none", A::ReadCampaigns),
@@ -148,14 +150,14 @@ fn routes(who: &str, suggestion_own: &str, suggestion_other: &str, case: &str) -
         route("PUT", format!("/v1/reps/rep-{who}"), A::ManageReps)
             .body(json!({"name": "Rep", "territories": ["T-0"], "visits_per_week": 5})),
         route("GET", "/v1/suggestions/report", A::ReadReports),
-        route("GET", "/v1/ae-cases", A::ReadAeCases),
-        route("GET", "/v1/ae-cases/reconciliation", A::ReadAeCases),
-        route("GET", format!("/v1/ae-cases/{case}"), A::ReadAeCases),
+        route("GET", "/v1/ae-cases", A::ReadAeCases).personal(),
+        route("GET", "/v1/ae-cases/reconciliation", A::ReadAeCases).personal(),
+        route("GET", format!("/v1/ae-cases/{case}"), A::ReadAeCases).personal(),
         route("POST", format!("/v1/ae-cases/{case}/triage"), A::TriageAeCases)
             .body(json!({"status": "not_ae", "note": "a figure of speech"}))
             .personal(),
         route("GET", "/v1/audit", A::ReadAudit),
-        route("GET", "/v1/privacy/hcps/hcp-2", A::PrivacyRequests),
+        route("GET", "/v1/privacy/hcps/hcp-2", A::PrivacyRequests).personal(),
         route("POST", format!("/v1/privacy/hcps/erase-{who}/erase"), A::PrivacyRequests)
             .body(json!({"reason": "request 7"}))
             .personal(),
@@ -298,8 +300,9 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
             .collect(),
     )
     .await;
+    let pv_reader = app.signed_in("pv-reader", "pv_officer").await;
     let cases: Value = app
-        .call(&app.admin, "GET", "/v1/ae-cases", None)
+        .call(&pv_reader, "GET", "/v1/ae-cases", None)
         .await
         .json()
         .await
@@ -328,6 +331,7 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
             _ => app.user(who, who, &[]).await,
         };
         for r in routes(who, &suggestion[0], &suggestion[1], &cases[i]) {
+            assert_eq!(r.person, r.action.personal().is_some(), "{}", r.path);
             let scope = role.scope(r.action);
             let mut allowed = match (scope, r.object) {
                 (Scope::Denied, _) => false,
@@ -377,6 +381,302 @@ async fn every_role_reaches_exactly_what_the_policy_allows() {
         .map(|e| e["actor"].as_str().unwrap())
         .collect();
     assert_eq!(erasers, ["user:admin", "user:privacy_officer"]);
+}
+
+/// A response as a client sees it: status, the headers that describe the body, and the body.
+async fn seen(r: reqwest::Response) -> (u16, Option<String>, Option<String>, String) {
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (content_type, length) = (header("content-type"), header("content-length"));
+    (
+        r.status().as_u16(),
+        content_type,
+        length,
+        r.text().await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_rep_cannot_tell_another_territorys_records_from_missing_ones() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(3).await;
+    approved(&app, "C-DECK", "slide_deck", "dosing").await;
+    for (rep, territory) in [("rep-own", "T-0"), ("rep-other", "T-1")] {
+        let r = app
+            .call(
+                &app.admin,
+                "PUT",
+                &format!("/v1/reps/{rep}"),
+                Some(json!({"name": rep, "territories": [territory], "visits_per_week": 5})),
+            )
+            .await;
+        assert!(r.status().is_success());
+    }
+    let plan: Value = app
+        .call(&app.admin, "GET", "/v1/reps/rep-other/suggestions", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let foreign_suggestion = plan["suggestions"][0]["suggestion_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no suggestion for rep-other: {plan}"))
+        .to_owned();
+    let rep = app.user("rita", "rep", &["T-0"]).await;
+    // hcp-1 and rep-other are in T-1, outside the rep's territory; the others do not exist.
+    let dismiss = json!({"status": "dismissed", "reason": "no_time"});
+    // (method, foreign path, missing path, foreign body, missing body)
+    type Pair = (&'static str, String, String, Option<Value>, Option<Value>);
+    let pairs: Vec<Pair> = vec![
+        (
+            "GET",
+            "/v1/hcps/hcp-1".into(),
+            "/v1/hcps/hcp-9".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/timeline".into(),
+            "/v1/hcps/hcp-9/timeline".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/consent".into(),
+            "/v1/hcps/hcp-9/consent".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/hcps/hcp-1/state".into(),
+            "/v1/hcps/hcp-9/state".into(),
+            None,
+            None,
+        ),
+        (
+            "POST",
+            "/v1/decide".into(),
+            "/v1/decide".into(),
+            Some(json!({"hcp": "hcp-1"})),
+            Some(json!({"hcp": "hcp-9"})),
+        ),
+        (
+            "GET",
+            "/v1/reps/rep-other".into(),
+            "/v1/reps/rep-none".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/v1/reps/rep-other/suggestions".into(),
+            "/v1/reps/rep-none/suggestions".into(),
+            None,
+            None,
+        ),
+        (
+            "GET",
+            format!("/v1/suggestions/{foreign_suggestion}"),
+            "/v1/suggestions/sug-none".into(),
+            None,
+            None,
+        ),
+        (
+            "POST",
+            format!("/v1/suggestions/{foreign_suggestion}/feedback"),
+            "/v1/suggestions/sug-none/feedback".into(),
+            Some(dismiss.clone()),
+            Some(dismiss),
+        ),
+    ];
+    for (method, foreign, missing, foreign_body, missing_body) in pairs {
+        let of_foreign = seen(app.call(&rep, method, &foreign, foreign_body).await).await;
+        let of_missing = seen(app.call(&rep, method, &missing, missing_body).await).await;
+        assert_eq!(of_foreign.0, 404, "{method} {foreign}: {of_foreign:?}");
+        assert_eq!(
+            of_foreign, of_missing,
+            "{method} {foreign} and {missing} answer differently"
+        );
+    }
+    // The HCP's answer is the one a missing HCP gets from anyone.
+    let missing = seen(app.call(&app.admin, "GET", "/v1/hcps/hcp-9", None).await).await;
+    let foreign = seen(app.call(&rep, "GET", "/v1/hcps/hcp-1", None).await).await;
+    assert_eq!(foreign, missing);
+    assert_eq!(
+        serde_json::from_str::<Value>(&foreign.3).unwrap()["error"]["message"],
+        "HCP not found"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_of_any_role_may_not_review_triage_or_answer_privacy_requests() {
+    let (app, _clock) = spawn_app_at(ApiConfig::default(), start()).await;
+    app.seed_hcps(2).await;
+    // An approval made in another MLR system still loads through an ingest key.
+    approved(&app, "K-WD", "email_template", "efficacy").await;
+    let marketer = app.user("author", "marketer", &[]).await;
+    for id in ["K-RET", "K-AP"] {
+        let r = app
+            .call(
+                &marketer,
+                "PUT",
+                &format!("/v1/content/{id}"),
+                Some(draft(id)),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        // Submitting a draft is an author's step, which a marketer's integration may take.
+        let r = app
+            .call(
+                &app.admin,
+                "POST",
+                &format!("/v1/content/{id}/submit"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    ingest(
+        &app,
+        vec![note(
+            "ae-k",
+            0,
+            "Her patient had a bad rash after the first dose",
+        )],
+    )
+    .await;
+    let person = app.user("root", "admin", &[]).await;
+    let cases: Value = app
+        .call(&person, "GET", "/v1/ae-cases", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = cases["items"][0]["case_id"].as_str().unwrap().to_owned();
+    let steps: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "POST",
+            "/v1/content/K-RET/return".into(),
+            Some(json!({"reason": "claims need a reference"})),
+        ),
+        (
+            "POST",
+            "/v1/content/K-AP/approve".into(),
+            Some(json!({"password": PASSWORD, "approval_code": "CZ-9",
+                "expires_at": "2027-06-01T00:00:00Z"})),
+        ),
+        (
+            "POST",
+            "/v1/content/K-WD/withdraw".into(),
+            Some(json!({"reason": "label change"})),
+        ),
+        ("GET", "/v1/ae-cases".into(), None),
+        ("GET", format!("/v1/ae-cases/{case}"), None),
+        (
+            "POST",
+            format!("/v1/ae-cases/{case}/triage"),
+            Some(json!({"status": "not_ae", "note": "a figure of speech"})),
+        ),
+        ("GET", "/v1/privacy/hcps/hcp-1".into(), None),
+        (
+            "POST",
+            "/v1/privacy/hcps/hcp-1/erase".into(),
+            Some(json!({"reason": "request 7"})),
+        ),
+    ];
+    for (method, path, body) in &steps {
+        let r = app.call(&app.admin, method, path, body.clone()).await;
+        assert_eq!(r.status(), 403, "admin key {method} {path}");
+        let e: Value = r.json().await.unwrap();
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("requires a signed-in person; API keys may not"),
+            "{method} {path}: {message}"
+        );
+    }
+    // Nothing the key asked for happened.
+    let status = |id: &'static str| {
+        let app = &app;
+        async move {
+            app.call(&app.admin, "GET", &format!("/v1/content/{id}"), None)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["status"]
+                .clone()
+        }
+    };
+    assert_eq!(status("K-RET").await, "in_review");
+    assert_eq!(status("K-AP").await, "in_review");
+    assert_eq!(status("K-WD").await, "approved");
+    assert_eq!(
+        app.call(&app.admin, "GET", "/v1/hcps/hcp-1", None)
+            .await
+            .status(),
+        200
+    );
+    // The key is told what it may do, without these.
+    let me: Value = app
+        .call(&app.admin, "GET", "/v1/me", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let may: Vec<&str> = me["may"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        may.contains(&"IngestEvents") && !may.contains(&"ReviewContent"),
+        "{may:?}"
+    );
+    // A signed-in admin does each of them (the author is someone else).
+    for (method, path, body) in steps {
+        let r = app.call(&person, method, &path, body).await;
+        assert_eq!(
+            r.status(),
+            200,
+            "admin person {method} {path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+    assert_eq!(status("K-RET").await, "draft");
+    assert_eq!(status("K-AP").await, "approved");
+    assert_eq!(status("K-WD").await, "withdrawn");
+}
+
+#[tokio::test]
+async fn with_a_one_minute_idle_time_a_busy_session_stays_signed_in_and_a_silent_minute_ends_it() {
+    let config = ApiConfig {
+        session_idle_ms: 60_000,
+        ..ApiConfig::default()
+    };
+    let (app, clock) = spawn_app_at(config, start()).await;
+    let token = app.user("ana", "analyst", &[]).await;
+    // A request every 30 s for 5 minutes: signed in throughout.
+    for step in 1..=10 {
+        clock.fetch_add(30_000, Ordering::SeqCst);
+        let r = app.call(&token, "GET", "/v1/me", None).await;
+        assert_eq!(r.status(), 200, "after {} s of use", step * 30);
+    }
+    // A request a moment after another is not written down, yet counts.
+    clock.fetch_add(300, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 200);
+    clock.fetch_add(60_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 200);
+    // 61 s without a request: signed out, for good.
+    clock.fetch_add(61_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
+    clock.fetch_add(1_000, Ordering::SeqCst);
+    assert_eq!(app.call(&token, "GET", "/v1/me", None).await.status(), 401);
 }
 
 fn minutes(clock: &std::sync::atomic::AtomicI64, n: i64) {
@@ -1397,6 +1697,123 @@ async fn erasure_leaves_no_personal_field_in_the_database_file_and_past_kpis_unc
         let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
         assert!(!found, "{needle:?} is still in the database file");
     }
+}
+
+#[tokio::test]
+async fn erasure_removes_the_hcps_name_from_free_fields_in_the_file_and_the_log_before_answering() {
+    let config = ApiConfig {
+        segment: std::sync::Arc::new(openclm_core::segment::SegmentConfig {
+            source: "crm".into(),
+            ..openclm_core::segment::SegmentConfig::default()
+        }),
+        ..ApiConfig::default()
+    };
+    let (app, _clock) = spawn_app_at(config, start()).await;
+    app.seed_hcps(3).await;
+    let (name, email, crm) = (
+        "Ottilie Vanderbeek",
+        "o.vanderbeek@example.org",
+        "CRM-OV-417",
+    );
+    let r = app
+        .put_hcp(
+            "hcp-ov",
+            json!({"name": name, "specialty": "cardiology", "country": "DE",
+            "territory": "T-0", "email": email,
+            "external_ids": [{"system": "crm", "id": crm}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // Her name where no field of the data contract expects it: a CRM's own column, a Segment
+    // track's property and traits, a Segment page's name and title.
+    ingest(
+        &app,
+        vec![
+            json!({"event_id": "visit-ov", "occurred_at": start().to_string(), "hcp": crm,
+            "source": "crm", "channel": "face_to_face", "type": "meeting_attended",
+            "contact_name": name, "contact": {"email": email}}),
+        ],
+    )
+    .await;
+    let track = json!({"userId": crm, "event": "Email Opened", "messageId": "m-ov-1",
+        "timestamp": start().to_string(),
+        "properties": {"content_id": "EM-1", "note": format!("opened by {name} at the congress")},
+        "context": {"traits": {"name": name, "email": email}}});
+    let page = json!({"userId": crm, "messageId": "m-ov-2", "timestamp": start().to_string(),
+        "name": format!("Profile {name}"),
+        "properties": {"title": format!("Welcome back, {name}"),
+            "url": "https://brand.example.org/welcome?who=ottilie-vanderbeek"}});
+    for (path, body) in [("/v1/track", track), ("/v1/page", page)] {
+        let r = app.call(&app.ingest, "POST", path, Some(body)).await;
+        assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
+    }
+    let timeline: Value = app
+        .call(&app.admin, "GET", "/v1/hcps/hcp-ov/timeline", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = timeline.to_string();
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 3, "{stored}");
+    assert!(stored.contains(name), "the name is there before: {stored}");
+
+    let privacy = app.user("pat", "privacy_officer", &[]).await;
+    let erased = app
+        .call(
+            &privacy,
+            "POST",
+            "/v1/privacy/hcps/hcp-ov/erase",
+            Some(json!({"reason": "GDPR art. 17 request 2026-201"})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["events_redacted"], 3);
+
+    // As soon as the erasure is answered, and without a checkpoint of our own: neither the
+    // database file nor its write-ahead log holds any of her identifiers.
+    let db = app.dir.path().join("api.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    let lower = String::from_utf8_lossy(&bytes).to_lowercase();
+    for needle in [name, "Ottilie", "Vanderbeek", email, crm, "hcp-ov"] {
+        assert!(
+            !lower.contains(&needle.to_lowercase()),
+            "{needle:?} is still in the database file or its log"
+        );
+    }
+    // What the aggregates read is kept: the events, their types, content and times.
+    let mut kinds: Vec<String> = Vec::new();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.payload FROM events e JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.id = ?1",
+        )
+        .unwrap();
+    let pseudonym = erased["pseudonym"].as_str().unwrap();
+    for payload in stmt
+        .query_map([pseudonym], |r| r.get::<_, String>(0))
+        .unwrap()
+    {
+        let v: Value = serde_json::from_str(&payload.unwrap()).unwrap();
+        assert_eq!(v["hcp"], erased["pseudonym"]);
+        kinds.push(format!(
+            "{}:{}",
+            v["type"].as_str().unwrap(),
+            v["content_id"]
+        ));
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "content_viewed:null",
+            "meeting_attended:null",
+            "opened:\"EM-1\""
+        ]
+    );
 }
 
 /// A receiver that refuses the first `fail` requests, then takes the rest; what it took.

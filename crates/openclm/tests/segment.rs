@@ -470,12 +470,8 @@ async fn free_text_in_properties_is_screened_for_adverse_events() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let cases: Value = app
-        .get(&app.admin, "/v1/ae-cases")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let pv = app.signed_in("pv", "pv_officer").await;
+    let cases: Value = app.get(&pv, "/v1/ae-cases").await.json().await.unwrap();
     let cases = cases["items"]
         .as_array()
         .or(cases.as_array())

@@ -303,12 +303,15 @@ pub(super) async fn touch_session(
     }
     let (user_id, created, last_seen): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
     let user = find_user(tx, &user_id).await?.map(|u| u.user);
-    let live = now.millis() - last_seen <= limits.idle_ms
-        && now.millis() - created <= limits.max_ms
+    let live = limits.live(created, last_seen, now.millis())
         && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
     if !live {
         end_session(tx, token_hash, now).await?;
         return Ok(None);
+    }
+    // A busy session writes its use at most every `touch_every_ms`, as on SQLite.
+    if !limits.needs_touch(last_seen, now.millis()) {
+        return Ok(user);
     }
     tx.execute(
         "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE token_hash = $1",
@@ -665,6 +668,30 @@ pub(super) async fn suppressed(
         .collect())
 }
 
+/// The HCP's id, name, email and external ids, as erasure looks for them in what it keeps.
+async fn hcp_identifiers(tx: &Tx<'_>, hcp_key: i64) -> Result<crate::rows::Identifiers> {
+    let row = tx
+        .query_one(
+            "SELECT id, name, email FROM hcps WHERE hcp_key = $1",
+            &[&hcp_key],
+        )
+        .await?;
+    let mut values: Vec<String> = vec![row.get(0), row.get(1)];
+    values.extend(row.get::<_, Option<String>>(2));
+    for r in tx
+        .query(
+            "SELECT external_id FROM hcp_external_ids WHERE hcp_key = $1",
+            &[&hcp_key],
+        )
+        .await?
+    {
+        values.push(r.get(0));
+    }
+    Ok(crate::rows::Identifiers::new(
+        values.iter().map(String::as_str),
+    ))
+}
+
 pub(super) async fn erase_hcp(
     tx: &Tx<'_>,
     hcp: &HcpId,
@@ -685,6 +712,7 @@ pub(super) async fn erase_hcp(
         pseudonym: pseudonym.to_owned(),
         ..ErasureReport::default()
     };
+    let identifiers = hcp_identifiers(tx, hcp_key).await?;
     let events = tx
         .query(
             "SELECT seq, payload FROM events WHERE hcp_key = $1 ORDER BY seq",
@@ -694,7 +722,7 @@ pub(super) async fn erase_hcp(
     let seqs: Vec<i64> = events.iter().map(|r| r.get(0)).collect();
     let payloads: Vec<String> = events
         .iter()
-        .map(|r| crate::rows::redact_payload(r.get(1), pseudonym))
+        .map(|r| crate::rows::redact_payload(r.get(1), pseudonym, &identifiers))
         .collect();
     tx.execute(
         "UPDATE events e SET payload = u.payload

@@ -206,15 +206,15 @@ pub(super) fn create_session(
     Ok(())
 }
 
-/// The session's user when it is live and was used within the last minute: then a request
-/// needs no write (and does not queue behind the ingest writer) to stay signed in.
+/// The session's user when it is live and its last use was recorded within
+/// `SessionLimits::touch_every_ms`: then a request needs no write (and does not queue behind the
+/// ingest writer) to stay signed in.
 pub(super) fn recently_used_session(
     conn: &Connection,
     token_hash: &str,
     now: Timestamp,
     limits: SessionLimits,
 ) -> Result<Option<User>> {
-    const FRESH_MS: i64 = 60_000;
     let found = conn
         .prepare_cached(
             "SELECT user_id, created_at, last_seen_at FROM sessions
@@ -231,9 +231,8 @@ pub(super) fn recently_used_session(
     let Some((user_id, created, last_seen)) = found else {
         return Ok(None);
     };
-    let fresh = (0..=FRESH_MS).contains(&(now.millis() - last_seen))
-        && now.millis() - created <= limits.max_ms
-        && FRESH_MS <= limits.idle_ms;
+    let fresh = !limits.needs_touch(last_seen, now.millis())
+        && limits.live(created, last_seen, now.millis());
     if !fresh {
         return Ok(None);
     }
@@ -269,12 +268,14 @@ pub(super) fn touch_session(
         return Ok(None);
     }
     let user = find_user(tx, &user_id)?.map(|u| u.user);
-    let live = now.millis() - last_seen <= limits.idle_ms
-        && now.millis() - created <= limits.max_ms
+    let live = limits.live(created, last_seen, now.millis())
         && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
     if !live {
         end_session(tx, token_hash, now)?;
         return Ok(None);
+    }
+    if !limits.needs_touch(last_seen, now.millis()) {
+        return Ok(user);
     }
     tx.execute(
         "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?2) WHERE token_hash = ?1",
@@ -569,6 +570,25 @@ pub(super) fn suppressed(conn: &Connection, hashes: &[String]) -> Result<Vec<Str
     Ok(found)
 }
 
+/// The HCP's id, name, email and external ids, as erasure looks for them in what it keeps.
+fn hcp_identifiers(tx: &Connection, hcp_key: i64) -> Result<crate::rows::Identifiers> {
+    let (id, name, email): (String, String, Option<String>) = tx.query_row(
+        "SELECT id, name, email FROM hcps WHERE hcp_key = ?1",
+        [hcp_key],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let mut values = vec![id, name];
+    values.extend(email);
+    let mut stmt =
+        tx.prepare_cached("SELECT external_id FROM hcp_external_ids WHERE hcp_key = ?1")?;
+    for x in stmt.query_map([hcp_key], |r| r.get::<_, String>(0))? {
+        values.push(x?);
+    }
+    Ok(crate::rows::Identifiers::new(
+        values.iter().map(String::as_str),
+    ))
+}
+
 pub(super) fn erase_hcp(
     tx: &Connection,
     hcp: &HcpId,
@@ -584,6 +604,7 @@ pub(super) fn erase_hcp(
         pseudonym: pseudonym.to_owned(),
         ..ErasureReport::default()
     };
+    let identifiers = hcp_identifiers(tx, hcp_key)?;
     let mut events = Vec::new();
     {
         let mut stmt = tx.prepare_cached("SELECT seq, payload FROM events WHERE hcp_key = ?1")?;
@@ -599,7 +620,7 @@ pub(super) fn erase_hcp(
         for (seq, payload) in &events {
             update.execute(params![
                 seq,
-                crate::rows::redact_payload(payload, pseudonym)
+                crate::rows::redact_payload(payload, pseudonym, &identifiers)
             ])?;
         }
     }

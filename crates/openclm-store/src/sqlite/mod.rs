@@ -240,6 +240,24 @@ fn checkpoint_until(conn: Connection, stop: &AtomicBool) {
     }
 }
 
+/// Copies the whole write-ahead log into the database file and empties the log, so that bytes a
+/// change overwrote (an erasure's) are gone from both files when the change is answered. A
+/// checkpoint cannot pass a reader still on an older snapshot; it is retried until the readers
+/// have moved on, for a few seconds at most.
+fn truncate_wal(conn: &Connection) -> Result<()> {
+    const ATTEMPTS: u32 = 200;
+    for _ in 0..ATTEMPTS {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    Err(StoreError::Unavailable(
+        "the write-ahead log could not be checkpointed: readers held it for too long".into(),
+    ))
+}
+
 /// Parses `sqlite://PATH`, `sqlite:PATH` or a plain path.
 pub fn sqlite_path(url: &str) -> PathBuf {
     let path = url
@@ -1315,6 +1333,9 @@ impl crate::Store for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let report = governance::erase_hcp(&tx, &hcp, &pseudonym, &suppress, audit, now)?;
             tx.commit()?;
+            if report.is_some() {
+                truncate_wal(conn)?;
+            }
             Ok(report)
         })
         .await

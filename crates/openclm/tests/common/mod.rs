@@ -151,12 +151,18 @@ impl TestApp {
         self.login(user_id, PASSWORD).await.unwrap()
     }
 
+    /// The session of `user_id` with `role`, made on first use: for the routes that only a
+    /// person may call (reviews, the PV queue, privacy requests), which API keys may not.
+    pub async fn signed_in(&self, user_id: &str, role: &str) -> String {
+        match self.login(user_id, PASSWORD).await {
+            Ok(token) => token,
+            Err(_) => self.user(user_id, role, &[]).await,
+        }
+    }
+
     /// Withdraws content as an MLR reviewer (made on first use).
     pub async fn withdraw(&self, id: &str) {
-        let reviewer = match self.login("withdrawer", PASSWORD).await {
-            Ok(token) => token,
-            Err(_) => self.user("withdrawer", "mlr_reviewer", &[]).await,
-        };
+        let reviewer = self.signed_in("withdrawer", "mlr_reviewer").await;
         let r = self
             .call(
                 &reviewer,
