@@ -2839,6 +2839,46 @@ mod tests {
     }
 
     #[test]
+    fn a_product_is_found_whatever_its_case_and_only_as_a_whole_word() {
+        // Configured in any case, written in any case.
+        for configured in ["Cardiozan", "cardiozan", "CARDIOZAN"] {
+            let lexicon = Lexicon::new(vec![Product {
+                brand: configured.into(),
+                generics: vec!["Velorapine".into()],
+            }]);
+            for written in ["Cardiozan", "cardiozan", "CARDIOZAN", "CardioZan"] {
+                let screening = lexicon.screen(
+                    &format!(
+                        "My patient developed a severe rash two weeks after starting {written}."
+                    ),
+                    true,
+                );
+                assert_eq!(screening.products, [configured], "{configured} / {written}");
+                assert!(screening.criteria.product, "{configured} / {written}");
+            }
+            let generic = lexicon.screen("Severe rash on VELORAPINE", true);
+            assert_eq!(generic.products, [configured]);
+        }
+        // Not inside another word.
+        let lexicon = Lexicon::new(vec![Product {
+            brand: "Cardiozan".into(),
+            generics: Vec::new(),
+        }]);
+        for text in [
+            "Severe rash after starting noncardiozanthropic therapy",
+            "Severe rash after starting precardiozanxyz",
+        ] {
+            let screening = lexicon.screen(text, true);
+            assert!(
+                screening.products.is_empty(),
+                "{text}: {:?}",
+                screening.products
+            );
+            assert!(!screening.criteria.product, "{text}");
+        }
+    }
+
+    #[test]
     fn a_patient_report_meets_all_four_criteria() {
         let screening =
             lexicon().screen("Patient on Cardiozen reported a bad rash, no nausea", true);

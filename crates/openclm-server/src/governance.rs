@@ -16,7 +16,9 @@ use openclm_core::content::{ApprovalInput, Content, ContentInput, ContentStatus,
 use openclm_core::privacy::{SuppressedId, pseudonym, suppression_hash};
 use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{FieldError, HcpId, Timestamp};
-use openclm_store::{AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter};
+use openclm_store::{
+    AeCase, AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -594,8 +596,89 @@ pub(crate) async fn expiring_content<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct AeQuery {
-    status: Option<String>,
-    overdue: Option<bool>,
+    pub status: Option<String>,
+    pub overdue: Option<bool>,
+    pub source: Option<String>,
+    pub product: Option<String>,
+    /// 1 for the first page; with `limit`, the queue comes in pages.
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+/// The cases one page of the queue holds unless a limit says otherwise: a screen of a compact
+/// list, not the whole queue.
+pub const AE_PAGE_SIZE: u32 = 25;
+/// The most cases one page of the queue holds.
+pub const MAX_AE_PAGE: u32 = 500;
+
+/// One page of the queue, in its order (overdue first, then by time left).
+pub(crate) struct AeListing {
+    pub cases: Vec<AeCase>,
+    /// 1-based; 1 when the queue was not paged.
+    pub page: u32,
+    pub has_next: bool,
+    pub now: Timestamp,
+}
+
+/// A filter value as given: trimmed, empty meaning "any", bounded in length.
+fn filter_value(value: Option<String>, field: &str) -> Result<Option<String>, FieldError> {
+    let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > 200 {
+        return Err(FieldError::new(field, "must be at most 200 characters"));
+    }
+    Ok(Some(value))
+}
+
+/// The queue as asked: filtered by status, source, product and the deadline, and paged when a
+/// page or a limit is given (all matching cases otherwise, as before paging existed).
+pub(crate) async fn ae_listing<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    q: AeQuery,
+) -> Result<AeListing, ApiError> {
+    caller.require(Action::ReadAeCases)?;
+    let now = (state.clock)();
+    let status = q
+        .status
+        .filter(|s| !s.is_empty())
+        .map(|s| AeStatus::parse("status", &s))
+        .transpose()?;
+    if q.page == Some(0) {
+        return Err(FieldError::new("page", "must be 1 or more (1 is the first page)").into());
+    }
+    if q.limit.is_some_and(|l| !(1..=MAX_AE_PAGE).contains(&l)) {
+        return Err(FieldError::new("limit", format!("must be from 1 to {MAX_AE_PAGE}")).into());
+    }
+    let page = q.page.unwrap_or(1);
+    let limit = match (q.page, q.limit) {
+        (None, None) => None,
+        (_, limit) => Some(limit.unwrap_or(AE_PAGE_SIZE)),
+    };
+    let mut cases = state
+        .store
+        .ae_cases(AeFilter {
+            status,
+            due_before: q.overdue.filter(|o| *o).map(|_| now),
+            not_alerted: false,
+            source: filter_value(q.source, "source")?,
+            product: filter_value(q.product, "product")?,
+            offset: limit.map_or(0, |l| u64::from(page - 1) * u64::from(l)),
+            // One more than the page holds tells whether there is a next page.
+            limit: limit.map(|l| l + 1),
+        })
+        .await?;
+    let has_next = limit.is_some_and(|l| cases.len() > l as usize);
+    if let Some(l) = limit {
+        cases.truncate(l as usize);
+    }
+    Ok(AeListing {
+        cases,
+        page,
+        has_next,
+        now,
+    })
 }
 
 /// The queue: overdue first, then by time left.
@@ -604,23 +687,10 @@ pub(crate) async fn list_ae_cases<S: Store>(
     caller: Caller,
     q: Result<Query<AeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::ReadAeCases)?;
-    let q = query(q)?;
-    let now = (state.clock)();
-    let status = q
-        .status
-        .filter(|s| !s.is_empty())
-        .map(|s| AeStatus::parse("status", &s))
-        .transpose()?;
-    let cases = state
-        .store
-        .ae_cases(AeFilter {
-            status,
-            due_before: q.overdue.filter(|o| *o).map(|_| now),
-            not_alerted: false,
-        })
-        .await?;
-    let items: Vec<Value> = cases
+    let listing = ae_listing(&state, &caller, query(q)?).await?;
+    let now = listing.now;
+    let items: Vec<Value> = listing
+        .cases
         .into_iter()
         .map(|c| {
             let left = c.due_at.millis() - now.millis();
@@ -630,7 +700,21 @@ pub(crate) async fn list_ae_cases<S: Store>(
             v
         })
         .collect();
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(Json(json!({
+        "items": items,
+        "page": listing.page,
+        "next_page": listing.has_next.then_some(listing.page + 1),
+    }))
+    .into_response())
+}
+
+/// How the queue stands: open, overdue and triaged cases.
+pub(crate) async fn ae_counts<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Json<openclm_store::AeCounts>, ApiError> {
+    caller.require(Action::ReadAeCases)?;
+    Ok(Json(state.store.ae_case_counts((state.clock)()).await?))
 }
 
 pub(crate) async fn get_ae_case<S: Store>(
@@ -760,6 +844,7 @@ pub async fn alert_overdue<S: Store>(
             status: Some(AeStatus::Open),
             due_before: Some(now),
             not_alerted: true,
+            ..AeFilter::default()
         })
         .await?;
     let mut alerted = Vec::new();

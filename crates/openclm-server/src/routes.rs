@@ -124,6 +124,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(crate::governance::ae_reconciliation::<S>),
         )
         .route(
+            "/v1/ae-cases/counts",
+            get(crate::governance::ae_counts::<S>),
+        )
+        .route(
             "/v1/ae-cases/{id}",
             get(crate::governance::get_ae_case::<S>),
         )

@@ -35,6 +35,12 @@ use catalog::Library;
 use history::Context;
 use people::Persona;
 
+/// The brands the world promotes, written as their makers write them ("Cardiozan"): what
+/// adverse-event screening has to recognise in the world's free texts.
+pub fn brands() -> Vec<&'static str> {
+    catalog::PRODUCTS.iter().map(|p| p.brand).collect()
+}
+
 /// What world to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorldConfig {

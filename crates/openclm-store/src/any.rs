@@ -10,8 +10,8 @@ use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
 
 use crate::{
-    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
-    UserRecord, WithdrawalEffect,
+    AeCase, AeCounts, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits,
+    SourceScreening, UserRecord, WithdrawalEffect,
 };
 use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
@@ -250,6 +250,10 @@ impl Store for AnyStore {
 
     async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
         delegate!(self.get_ae_case(case_id))
+    }
+
+    async fn ae_case_counts(&self, now: Timestamp) -> Result<AeCounts> {
+        delegate!(self.ae_case_counts(now))
     }
 
     async fn triage_ae_case(

@@ -426,6 +426,25 @@ pub struct AeFilter {
     pub due_before: Option<Timestamp>,
     /// Only cases not yet alerted.
     pub not_alerted: bool,
+    /// Only cases from this source (`crm`, `survey`, ...).
+    pub source: Option<String>,
+    /// Only cases naming this product, as screening reported it (compared in any case).
+    pub product: Option<String>,
+    /// Cases of the order skipped before the first returned: a page's start.
+    pub offset: u64,
+    /// At most this many cases; all when `None`.
+    pub limit: Option<u32>,
+}
+
+/// How the PV queue stands: what its tiles show, counted in the store rather than by reading
+/// every case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AeCounts {
+    pub open: u64,
+    /// Open and past their deadline.
+    pub overdue: u64,
+    /// Decided (any decision).
+    pub triaged: u64,
 }
 
 /// The reconciliation of screening for one source.
@@ -889,7 +908,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> Result<Option<(bool, WithdrawalEffect)>>;
     async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>>;
 
+    /// Cases in the queue's order: by deadline, then case id.
     async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>>;
+    async fn ae_case_counts(&self, now: Timestamp) -> Result<AeCounts>;
     async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>>;
     /// Records PV's decision on an open case; `None` if there is no such case, `Some(false)` if
     /// it was already triaged.

@@ -4260,6 +4260,127 @@ async fn hcp_state_counts_responses_by_the_reward_rules(db: TestDb) {
     );
 }
 
+/// The PV queue a page at a time: filtered by source, by product (as screening named it, in any
+/// case) and by deadline, in deadline order, with its counts read in the store.
+async fn the_pv_queue_filters_pages_and_counts_in_the_store(db: TestDb) {
+    use openclm_core::pv::{AeStatus, Triage};
+    use openclm_store::{AeCounts, AeFilter, NewAeCase};
+    let store = fresh(&db).await;
+    store
+        .put_hcps(vec![hcp("hcp-pv", "east", "gp", "PV1")], "test".into(), NOW)
+        .await
+        .unwrap();
+    // 30 cases: every third from a survey, every other naming Cardiozan, the first 8 received
+    // 30 hours ago (overdue at NOW with 24 hours to triage).
+    for i in 0..30i64 {
+        let product = if i % 2 == 0 { "Cardiozan" } else { "Glucenta" };
+        let received = if i < 8 {
+            NOW.millis() - 30 * 3_600_000
+        } else {
+            NOW.millis() - i * 60_000
+        };
+        let opened = store
+            .open_ae_case(
+                NewAeCase {
+                    case_id: format!("ae-{i:02}"),
+                    event_id: format!("ev-{i:02}"),
+                    hcp: HcpId::parse("hcp", "hcp-pv").unwrap(),
+                    source: if i % 3 == 0 { "survey" } else { "crm" }.into(),
+                    field: "text".into(),
+                    text: format!("Patient {i} had a rash on {product}"),
+                    findings: json!({"products": [product], "events": ["rash"]}).to_string(),
+                    due_hours: 24,
+                },
+                Timestamp::from_millis(received),
+            )
+            .await
+            .unwrap();
+        assert!(opened);
+    }
+    let ids = |cases: Vec<openclm_store::AeCase>| -> Vec<String> {
+        cases.into_iter().map(|c| c.case_id).collect()
+    };
+    let open = |page: u64| AeFilter {
+        status: Some(AeStatus::Open),
+        offset: page * 10,
+        limit: Some(10),
+        ..AeFilter::default()
+    };
+    let mut seen = Vec::new();
+    for page in 0..4 {
+        let got = ids(store.ae_cases(open(page)).await.unwrap());
+        assert_eq!(got.len(), if page < 3 { 10 } else { 0 }, "page {page}");
+        seen.extend(got);
+    }
+    let mut all = seen.clone();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 30, "every case once across the pages");
+    assert!(
+        seen[..8].iter().all(|id| id.as_str() < "ae-08"),
+        "overdue first: {seen:?}"
+    );
+    let surveys = store
+        .ae_cases(AeFilter {
+            source: Some("survey".into()),
+            ..AeFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(surveys.len(), 10);
+    assert!(surveys.iter().all(|c| c.source == "survey"));
+    for written in ["Cardiozan", "cardiozan", "CARDIOZAN"] {
+        let both = ids(store
+            .ae_cases(AeFilter {
+                source: Some("survey".into()),
+                product: Some(written.into()),
+                ..AeFilter::default()
+            })
+            .await
+            .unwrap());
+        // Deadline order: the overdue two, then the one received longest ago.
+        assert_eq!(
+            both,
+            ["ae-00", "ae-06", "ae-24", "ae-18", "ae-12"],
+            "{written}"
+        );
+    }
+    let none = store
+        .ae_cases(AeFilter {
+            product: Some("Cardio".into()),
+            ..AeFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "a product is matched whole");
+    let overdue = store
+        .ae_cases(AeFilter {
+            status: Some(AeStatus::Open),
+            due_before: Some(NOW),
+            ..AeFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(overdue.len(), 8);
+    let audit = openclm_core::audit::NewAudit::new("pv", "triage", "ae_case/ae-00");
+    let triage = Triage::parse(Some("ae_forwarded"), Some("SAF-1".into()), None).unwrap();
+    assert_eq!(
+        store
+            .triage_ae_case("ae-00".into(), triage, "pv".into(), audit, NOW)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        store.ae_case_counts(NOW).await.unwrap(),
+        AeCounts {
+            open: 29,
+            overdue: 7,
+            triaged: 1
+        }
+    );
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -4319,6 +4440,7 @@ on_every_backend!(
     hcps_are_found_by_email_for_a_whole_batch,
     delivery_queue_leases_retries_dead_letters_and_cancels,
     export_pages_cover_every_row_once_across_page_boundaries_and_since,
+    the_pv_queue_filters_pages_and_counts_in_the_store,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their

@@ -30,6 +30,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    screen_demo_products(&mut settings.pharmacovigilance);
     let listener = if args.no_serve {
         None
     } else {
@@ -79,6 +80,26 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     println!("admin API key (shown once):");
     println!("{key}");
     serve(listener, store, &settings).await
+}
+
+/// Adds the brands the demo world promotes to the products screening recognises, so that a
+/// free text naming one ("a rash after starting cardiozan") shows the product and meets the
+/// product criterion in the PV queue. Products already configured (under any case) are kept as
+/// they are.
+pub fn screen_demo_products(pv: &mut openclm_core::pv::PvConfig) {
+    for brand in openclm_sim::brands() {
+        let known = pv.products.iter().any(|p| {
+            std::iter::once(&p.brand)
+                .chain(&p.generics)
+                .any(|name| name.eq_ignore_ascii_case(brand))
+        });
+        if !known {
+            pv.products.push(openclm_core::screening::Product {
+                brand: brand.into(),
+                generics: Vec::new(),
+            });
+        }
+    }
 }
 
 /// What [`populate`] made.

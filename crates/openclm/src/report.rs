@@ -87,11 +87,21 @@ fn lift_text(l: &Option<Lift>, as_rate: bool) -> String {
             format!("{v:+.3}")
         }
     };
-    let relative = l
-        .relative
-        .map_or(String::new(), |r| format!(", {:+.0}%", r * 100.0));
+    // The relative lift carries its own evidence: a ratio's p-value is not the difference's.
+    let relative = match (l.relative, l.relative_p_value, l.relative_sequential) {
+        (Some(r), Some(p), Some(s)) => format!(
+            "; relative {:+.0}% [{:+.0}% … {:+.0}%], p = {p:.3} (always valid {:.3} [{:+.0}% … {:+.0}%])",
+            r * 100.0,
+            l.relative_interval.map_or(r, |i| i.low) * 100.0,
+            l.relative_interval.map_or(r, |i| i.high) * 100.0,
+            s.p_value,
+            s.interval.low * 100.0,
+            s.interval.high * 100.0,
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{} [{} … {}]{relative}, p = {:.3} (always valid {:.3})",
+        "{} [{} … {}], p = {:.3} (always valid {:.3}){relative}",
         f(l.absolute),
         f(l.absolute_interval.low),
         f(l.absolute_interval.high),
@@ -248,6 +258,21 @@ fn write_csv(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
                 ("relative_high", lift.relative_interval.map(|i| i.high)),
                 ("p_value", Some(lift.p_value)),
                 ("sequential_p_value", Some(lift.sequential.p_value)),
+                ("sequential_low", Some(lift.sequential.interval.low)),
+                ("sequential_high", Some(lift.sequential.interval.high)),
+                ("relative_p_value", lift.relative_p_value),
+                (
+                    "relative_sequential_p_value",
+                    lift.relative_sequential.map(|s| s.p_value),
+                ),
+                (
+                    "relative_sequential_low",
+                    lift.relative_sequential.map(|s| s.interval.low),
+                ),
+                (
+                    "relative_sequential_high",
+                    lift.relative_sequential.map(|s| s.interval.high),
+                ),
             ] {
                 put(
                     "lift",

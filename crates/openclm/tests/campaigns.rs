@@ -6,6 +6,7 @@ mod common;
 use common::{TestApp, event, spawn_app};
 use openclm_core::Timestamp;
 use openclm_core::campaign::{CampaignInput, Group};
+use openclm_core::measure::stats::{Moments, mean_lift};
 use openclm_store::{DecisionFilter, PageRequest, Store};
 use serde_json::{Value, json};
 
@@ -299,6 +300,49 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
     assert!((outcome["control"].as_f64().unwrap() - mean(&holdout)).abs() < 1e-9);
     assert!(
         (outcome["absolute"].as_f64().unwrap() - (mean(&treated) - mean(&holdout))).abs() < 1e-9
+    );
+    // The relative lift of the outcome carries its own evidence, beside the absolute lift's.
+    let moments =
+        |ids: &[usize]| Moments::of(&ids.iter().map(|&i| units(i) as f64).collect::<Vec<_>>());
+    let by_hand = mean_lift(
+        &moments(&treated),
+        &moments(&holdout),
+        report["level"].as_f64().unwrap(),
+    )
+    .unwrap();
+    let near = |v: &Value, expected: f64| (v.as_f64().unwrap() - expected).abs() < 1e-9;
+    assert!(
+        near(&outcome["relative"], by_hand.relative.unwrap()),
+        "{outcome}"
+    );
+    assert!(
+        near(
+            &outcome["relative_p_value"],
+            by_hand.relative_p_value.unwrap()
+        ),
+        "{outcome}"
+    );
+    assert!(near(&outcome["p_value"], by_hand.p_value), "{outcome}");
+    let relative_sequential = by_hand.relative_sequential.unwrap();
+    let shown = &outcome["relative_sequential"];
+    assert!(
+        near(&shown["p_value"], relative_sequential.p_value),
+        "{outcome}"
+    );
+    assert!(
+        near(&shown["interval"]["low"], relative_sequential.interval.low),
+        "{outcome}"
+    );
+    assert!(
+        near(
+            &shown["interval"]["high"],
+            relative_sequential.interval.high
+        ),
+        "{outcome}"
+    );
+    assert!(
+        outcome["relative_p_value"] != outcome["p_value"],
+        "the relative lift's p-value is its own: {outcome}"
     );
     let responders = &all["responder_rate"];
     assert!(

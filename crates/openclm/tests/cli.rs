@@ -605,3 +605,50 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
         "escape codes in piped logs: {stderr:?}"
     );
 }
+
+/// The demo's own cases name its own products: "a severe rash two weeks after starting cardiozan"
+/// shows Cardiozan and meets the product criterion, on either backend.
+#[tokio::test]
+async fn the_demo_screens_the_products_it_promotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases = vec![dir.path().join("pv.db").to_str().unwrap().to_owned()];
+    match std::env::var("OPENCLM_TEST_DATABASE_URL") {
+        Ok(base) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            let schema = format!("demo_products_{}_{nanos}", std::process::id());
+            openclm_store::create_schema(&base, &schema).await.unwrap();
+            databases.push(openclm_store::url_with_schema(&base, &schema));
+        }
+        Err(_) => assert!(
+            std::env::var_os("OPENCLM_REQUIRE_POSTGRES").is_none(),
+            "OPENCLM_REQUIRE_POSTGRES is set but OPENCLM_TEST_DATABASE_URL is not"
+        ),
+    }
+    for db in databases {
+        let demo = run(
+            &db,
+            &["demo", "--no-serve", "--hcps", "50", "--months", "1"],
+        );
+        assert!(demo.status.success(), "{demo:?}");
+        let store = openclm_store::AnyStore::open(&db).await.unwrap();
+        let cases = store
+            .ae_cases(openclm_store::AeFilter::default())
+            .await
+            .unwrap();
+        let rash = cases
+            .iter()
+            .find(|c| {
+                c.text
+                    .contains("severe rash two weeks after starting cardiozan")
+            })
+            .unwrap_or_else(|| panic!("no case for the demo's rash report among {}", cases.len()));
+        assert_eq!(rash.findings["products"], serde_json::json!(["Cardiozan"]));
+        assert_eq!(
+            rash.findings["criteria"],
+            serde_json::json!({"patient": true, "reporter": true, "product": true, "event": true})
+        );
+    }
+}

@@ -705,6 +705,9 @@ async fn approving_withdrawing_triaging_and_acting_on_suggestions_take_effect() 
     let pv = chromium.new_page().await;
     sign_in(&pv, &f, "pv").await;
     pv.goto(&f.url("/pv")).await;
+    // The queue lists the case in a row; its own page has the text and the triage form.
+    pv.click_and_wait_navigation("[data-testid=pv-queue] tbody tr a")
+        .await;
     assert!(
         pv.text("[data-testid=ae-text]")
             .await
@@ -849,4 +852,171 @@ async fn the_rep_view_fits_a_tablet() {
         assert_eq!(fits, json!(true), "{path} scrolls sideways on a tablet");
         page.screenshot(&format!("tablet-{}", slug(path))).await;
     }
+}
+
+/// Enough open cases that a PV officer works them a page at a time: 60 cases, 25 a page, with
+/// filters by source, product and deadline, and each case opened on its own page.
+#[tokio::test]
+async fn the_pv_queue_comes_in_pages_with_filters_and_each_case_on_its_own_page() {
+    use openclm_store::NewAeCase;
+    let app = spawn_app().await;
+    app.seed_hcps(3).await;
+    app.user("pv", "pv_officer", &[]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Every third from a survey, every other naming Cardiozan, the first 10 overdue.
+    for i in 0..60i64 {
+        let product = if i % 2 == 0 { "Cardiozan" } else { "Glucenta" };
+        let received = if i < 10 {
+            now - 30 * 3_600_000
+        } else {
+            now - i * 60_000
+        };
+        let opened = app
+            .store
+            .open_ae_case(
+                NewAeCase {
+                    case_id: format!("ae-{i:02}"),
+                    event_id: format!("ev-{i:02}"),
+                    hcp: openclm_core::HcpId::parse("hcp", "hcp-0").unwrap(),
+                    source: if i % 3 == 0 { "survey" } else { "crm" }.into(),
+                    field: "text".into(),
+                    text: format!(
+                        "Case number {i}: my patient developed a severe rash two weeks after \
+                         starting {product}, then fever and joint pain; the rash spread to the \
+                         trunk and she was admitted for observation."
+                    ),
+                    findings: json!({"products": [product], "events": ["rash"],
+                        "criteria": {"patient": true, "reporter": true, "product": true,
+                            "event": true}})
+                    .to_string(),
+                    due_hours: 24,
+                },
+                openclm_core::Timestamp::from_millis(received),
+            )
+            .await
+            .unwrap();
+        assert!(opened);
+    }
+    let pv = app.login("pv", PASSWORD).await.unwrap();
+    let api = |path: &str| {
+        let (app, pv, path) = (&app, pv.clone(), path.to_owned());
+        async move { app.call(&pv, "GET", &path, None).await }
+    };
+    // The API pages and filters the same way.
+    let first: Value = api("/v1/ae-cases?status=open&page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 25);
+    assert_eq!(first["next_page"], 2);
+    assert_eq!(first["items"][0]["overdue"], true, "overdue first");
+    let narrow: Value = api("/v1/ae-cases?source=survey&product=CARDIOZAN&limit=3&page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let narrow = narrow["items"].as_array().unwrap();
+    assert_eq!(narrow.len(), 3);
+    assert!(
+        narrow
+            .iter()
+            .all(|c| c["source"] == "survey" && c["findings"]["products"] == json!(["Cardiozan"]))
+    );
+    let counts: Value = api("/v1/ae-cases/counts").await.json().await.unwrap();
+    assert_eq!(counts, json!({"open": 60, "overdue": 10, "triaged": 0}));
+    for (query, field) in [("page=0", "page"), ("limit=501", "limit")] {
+        let r = api(&format!("/v1/ae-cases?{query}")).await;
+        assert_eq!(r.status(), 422, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body.to_string().contains(field), "{query}: {body}");
+    }
+
+    let Some(chromium) = browser::launch().await else {
+        return;
+    };
+    let f = Fixture { app };
+    let page = chromium.new_page().await;
+    sign_in(&page, &f, "pv").await;
+    page.goto(&f.url("/pv")).await;
+    assert_eq!(page.text("[data-kpi=ae_open]").await, "60");
+    assert_eq!(page.text("[data-kpi=ae_overdue]").await, "10");
+    let rows = page.texts("[data-testid=pv-queue] tbody tr").await;
+    assert_eq!(rows.len(), 25);
+    assert!(rows[0].contains("overdue"), "overdue first: {}", rows[0]);
+    assert!(!page.exists("a[rel=prev]").await);
+    let height = page.eval("document.documentElement.scrollHeight").await;
+    assert!(
+        height.as_f64().unwrap() < 4000.0,
+        "one page of the queue fits a few screens: {height}"
+    );
+    // The list shows a snippet; the full text is on the case's own page.
+    assert!(!rows[0].contains("admitted for observation"), "{}", rows[0]);
+    page.click_and_wait_navigation("a[rel=next]").await;
+    assert_eq!(
+        page.texts("[data-testid=pv-queue] tbody tr").await.len(),
+        25
+    );
+    page.click_and_wait_navigation("a[rel=next]").await;
+    assert_eq!(
+        page.texts("[data-testid=pv-queue] tbody tr").await.len(),
+        10
+    );
+    assert!(!page.exists("a[rel=next]").await);
+    assert!(page.exists("a[rel=prev]").await);
+
+    // Filters narrow it: surveys (20), surveys naming Cardiozan in any case (10), overdue (10).
+    page.goto(&f.url("/pv")).await;
+    page.select("[data-testid=pv-filters] select[name=source]", "survey")
+        .await;
+    page.click_and_wait_navigation("[data-testid=pv-filters] button")
+        .await;
+    let rows = page.texts("[data-testid=pv-queue] tbody tr").await;
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r.contains("survey")), "{rows:?}");
+    assert!(!page.exists("a[rel=next]").await);
+    page.fill("[data-testid=pv-filters] input[name=product]", "cardiozan")
+        .await;
+    page.click_and_wait_navigation("[data-testid=pv-filters] button")
+        .await;
+    let rows = page.texts("[data-testid=pv-queue] tbody tr").await;
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.contains("Cardiozan")), "{rows:?}");
+    page.goto(&f.url("/pv?overdue=1")).await;
+    let rows = page.texts("[data-testid=pv-queue] tbody tr").await;
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.contains("overdue")), "{rows:?}");
+
+    // A case opens on its own page: the whole text, the criteria, the triage form.
+    page.click_and_wait_navigation("[data-testid=pv-queue] tbody tr a")
+        .await;
+    assert!(
+        page.url().await.ends_with("/pv/ae-00"),
+        "{}",
+        page.url().await
+    );
+    assert!(
+        page.text("[data-testid=ae-text]")
+            .await
+            .contains("admitted for observation")
+    );
+    assert!(
+        page.text("[data-testid=criteria]")
+            .await
+            .contains("✓ product")
+    );
+    assert_eq!(page.text("[data-testid=products]").await, "Cardiozan");
+    page.select("[data-case] select[name=status]", "ae_forwarded")
+        .await;
+    page.fill("[data-case] input[name=external_ref]", "SAFETY-9")
+        .await;
+    page.click_and_wait_navigation("[data-case] form button")
+        .await;
+    assert!(page.text(".notice").await.contains("Case triaged"));
+    assert_eq!(page.text("[data-kpi=ae_open]").await, "59");
+    assert_eq!(page.text("[data-kpi=ae_triaged]").await, "1");
+    assert_eq!(page.console_errors().await, Vec::<String>::new());
 }

@@ -7,12 +7,15 @@
 //!   z-test (the uncorrected χ² test).
 //! - Means: Welch's t-test and interval (unequal variances, Welch–Satterthwaite degrees of
 //!   freedom).
-//! - Relative lift (`treated / control − 1`) with the delta method's interval; absent when the
-//!   control's rate or mean is 0.
-//! - Always valid: the mixture sequential probability ratio test (a normal mixture over the
-//!   effect), whose p-value and confidence sequence stay valid however often the figures are
-//!   looked at — for dashboards watched daily, where the fixed-horizon p-value read every day
-//!   finds "significant" lifts that are not there.
+//! - Relative lift (`treated / control − 1`) with the delta method's standard error, which gives
+//!   it its own interval and p-value (a relative lift is a ratio, and its evidence is not the
+//!   absolute lift's); absent when the control's rate or mean is 0.
+//! - Always valid, for the absolute and the relative lift alike: the mixture sequential
+//!   probability ratio test (a normal mixture over the effect), whose p-value and confidence
+//!   sequence stay valid however often the figures are looked at — for dashboards watched daily,
+//!   where the fixed-horizon p-value read every day finds "significant" lifts that are not there.
+//!   The mixture is GrowthBook's (its asymptotic confidence sequence, Waudby-Smith et al. 2023,
+//!   tuned for [`SEQUENTIAL_TUNING`] units), so the figures read the same in both tools.
 
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
@@ -97,10 +100,14 @@ pub struct Lift {
     /// `treated / control − 1`, when the control's is above 0.
     pub relative: Option<f64>,
     pub relative_interval: Option<Interval>,
-    /// Two-sided, fixed horizon: valid when read once, at the planned end.
+    /// Two-sided, fixed horizon: valid when read once, at the planned end. Of the absolute lift.
     pub p_value: f64,
-    /// Valid however often it is read.
+    /// Valid however often it is read. Of the absolute lift.
     pub sequential: Sequential,
+    /// The relative lift's own two-sided, fixed-horizon p-value (delta-method standard error).
+    pub relative_p_value: Option<f64>,
+    /// The relative lift's always-valid p-value and confidence sequence.
+    pub relative_sequential: Option<Sequential>,
     pub level: f64,
     pub method: &'static str,
 }
@@ -154,26 +161,88 @@ fn check_group(p: Proportion, field: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// The relative lift and its delta-method interval: `Var(t / c) ≈ v_t / c² + t² v_c / c⁴`.
+/// The relative lift with its own evidence.
+struct Relative {
+    estimate: Option<f64>,
+    interval: Option<Interval>,
+    p_value: Option<f64>,
+    sequential: Option<Sequential>,
+}
+
+/// The reference distribution of a lift's standardized estimate: the normal for rates, Welch's
+/// t for means (as the absolute lift uses).
+enum Reference {
+    Normal,
+    Welch(StudentsT),
+}
+
+impl Reference {
+    fn critical(&self, level: f64) -> f64 {
+        match self {
+            Self::Normal => z_for(level),
+            Self::Welch(t) => t.inverse_cdf(0.5 + level / 2.0),
+        }
+    }
+
+    fn two_sided(&self, statistic: f64) -> f64 {
+        match self {
+            Self::Normal => 2.0 * normal().sf(statistic.abs()),
+            Self::Welch(t) => 2.0 * t.sf(statistic.abs()),
+        }
+    }
+}
+
+/// The relative lift, its delta-method standard error `√(v_t / c² + t² v_c / c⁴)` (`v_t`, `v_c`
+/// the variances of the two groups' rates or means), and from it the interval, the p-value of
+/// "no relative lift" and the always-valid pair.
 fn relative(
     treated: f64,
     control: f64,
-    var_t: f64,
-    var_c: f64,
-    z: f64,
-) -> (Option<f64>, Option<Interval>) {
+    (var_t, var_c): (f64, f64),
+    units: f64,
+    reference: &Reference,
+    level: f64,
+) -> Relative {
     if control <= 0.0 {
-        return (None, None);
+        return Relative {
+            estimate: None,
+            interval: None,
+            p_value: None,
+            sequential: None,
+        };
     }
-    let ratio = treated / control;
-    let se = (var_t / (control * control) + treated * treated * var_c / control.powi(4)).sqrt();
-    (
-        Some(ratio - 1.0),
-        Some(Interval {
-            low: ratio - 1.0 - z * se,
-            high: ratio - 1.0 + z * se,
-        }),
-    )
+    let estimate = treated / control - 1.0;
+    let variance = var_t / (control * control) + treated * treated * var_c / control.powi(4);
+    let se = variance.sqrt();
+    let (interval, p_value) = if se > 0.0 {
+        let half = reference.critical(level) * se;
+        (
+            Interval {
+                low: estimate - half,
+                high: estimate + half,
+            },
+            reference.two_sided(estimate / se),
+        )
+    } else {
+        (
+            Interval {
+                low: estimate,
+                high: estimate,
+            },
+            if estimate == 0.0 { 1.0 } else { 0.0 },
+        )
+    };
+    Relative {
+        estimate: Some(estimate),
+        interval: Some(interval),
+        p_value: Some(p_value),
+        sequential: Some(always_valid(
+            estimate,
+            variance,
+            mixture_variance(variance, units, level),
+            level,
+        )),
+    }
 }
 
 /// The mixture sequential probability ratio test of "no difference", for an estimate with the
@@ -205,10 +274,17 @@ pub fn always_valid(estimate: f64, variance: f64, tau2: f64, level: f64) -> Sequ
     }
 }
 
-/// The mixture's variance: effects of about a tenth of the per-HCP standard deviation are the
-/// ones the sequential test is most ready to find (marketing lifts are small).
-fn mixture_variance(per_unit_variance: f64) -> f64 {
-    0.01 * per_unit_variance
+/// The number of units (HCPs of both groups together) at which the confidence sequence is
+/// narrowest: GrowthBook's default `sequential_tuning_parameter`.
+pub const SEQUENTIAL_TUNING: f64 = 5000.0;
+
+/// The mixture's variance for an estimate of the given variance over `units` units: GrowthBook's
+/// `ρ²·V·N` with `ρ² = (−2 ln α + ln(1 − 2 ln α)) / SEQUENTIAL_TUNING` (Waudby-Smith et al. 2023,
+/// eq. 161), so that the confidence sequence is tightest near that many units.
+fn mixture_variance(variance: f64, units: f64, level: f64) -> f64 {
+    let log_alpha = (1.0 - level).ln();
+    let rho2 = (-2.0 * log_alpha + (1.0 - 2.0 * log_alpha).ln()) / SEQUENTIAL_TUNING;
+    rho2 * variance * units
 }
 
 /// Lift of one rate over the control's.
@@ -238,24 +314,28 @@ pub fn proportion_lift(
         1.0
     };
     let (var_t, var_c) = (pt * (1.0 - pt) / nt, pc * (1.0 - pc) / nc);
-    let (relative, relative_interval) = relative(pt, pc, var_t, var_c, z);
+    let units = nt + nc;
+    let rel = relative(pt, pc, (var_t, var_c), units, &Reference::Normal, level);
     Ok(Lift {
         treated: pt,
         control: pc,
         absolute: diff,
         absolute_interval,
-        relative,
-        relative_interval,
+        relative: rel.estimate,
+        relative_interval: rel.interval,
         p_value,
         sequential: always_valid(
             diff,
             var_t + var_c,
-            mixture_variance(pooled * (1.0 - pooled)),
+            mixture_variance(var_t + var_c, units, level),
             level,
         ),
+        relative_p_value: rel.p_value,
+        relative_sequential: rel.sequential,
         level,
         method: "difference of proportions: Newcombe hybrid score interval, pooled z-test; \
-                 relative lift by the delta method; always valid by a normal-mixture SPRT",
+                 relative lift by the delta method, z-test; always valid by a normal-mixture \
+                 SPRT (GrowthBook's confidence sequence)",
     })
 }
 
@@ -280,19 +360,27 @@ pub fn mean_lift(treated: &Moments, control: &Moments, level: f64) -> Result<Lif
     );
     let diff = mt - mc;
     let se = (vt + vc).sqrt();
-    let z = z_for(level);
-    let (absolute_interval, p_value) = if se > 0.0 {
+    let units = (treated.n + control.n) as f64;
+    // Welch–Satterthwaite degrees of freedom; the reference of both the absolute and the
+    // relative lift, as in GrowthBook.
+    let reference = if se > 0.0 {
         let df = (vt + vc).powi(2)
             / (vt * vt / (treated.n - 1) as f64 + vc * vc / (control.n - 1) as f64);
-        let t = StudentsT::new(0.0, 1.0, df)
-            .map_err(|_| FieldError::new("values", "have no usable spread"))?;
-        let q = t.inverse_cdf(0.5 + level / 2.0);
+        Reference::Welch(
+            StudentsT::new(0.0, 1.0, df)
+                .map_err(|_| FieldError::new("values", "have no usable spread"))?,
+        )
+    } else {
+        Reference::Normal
+    };
+    let (absolute_interval, p_value) = if se > 0.0 {
+        let q = reference.critical(level);
         (
             Interval {
                 low: diff - q * se,
                 high: diff + q * se,
             },
-            2.0 * t.sf((diff / se).abs()),
+            reference.two_sided(diff / se),
         )
     } else {
         // Both groups constant: the difference is known exactly.
@@ -304,22 +392,27 @@ pub fn mean_lift(treated: &Moments, control: &Moments, level: f64) -> Result<Lif
             if diff == 0.0 { 1.0 } else { 0.0 },
         )
     };
-    let (relative, relative_interval) = relative(mt, mc, vt, vc, z);
-    let pooled_variance = (treated.variance() * (treated.n - 1) as f64
-        + control.variance() * (control.n - 1) as f64)
-        / (treated.n + control.n - 2) as f64;
+    let rel = relative(mt, mc, (vt, vc), units, &reference, level);
     Ok(Lift {
         treated: mt,
         control: mc,
         absolute: diff,
         absolute_interval,
-        relative,
-        relative_interval,
+        relative: rel.estimate,
+        relative_interval: rel.interval,
         p_value,
-        sequential: always_valid(diff, vt + vc, mixture_variance(pooled_variance), level),
+        sequential: always_valid(
+            diff,
+            vt + vc,
+            mixture_variance(vt + vc, units, level),
+            level,
+        ),
+        relative_p_value: rel.p_value,
+        relative_sequential: rel.sequential,
         level,
         method: "difference of means: Welch's t-test and interval; relative lift by the delta \
-                 method; always valid by a normal-mixture SPRT",
+                 method, Welch's t; always valid by a normal-mixture SPRT (GrowthBook's \
+                 confidence sequence)",
     })
 }
 
@@ -448,6 +541,150 @@ mod tests {
         close(lift.relative.unwrap(), 1.0 / 3.0, 1e-12);
         let r = lift.relative_interval.unwrap();
         close(r.high - r.low, 2.0 * 1.959964 * 0.145479, 1e-5);
+    }
+
+    /// One of GrowthBook's two-sided frequentist results (gbstats 0.8.0, `TwoSidedTTest` and
+    /// `SequentialTwoSidedTTest` with its default tuning of 5,000), computed once in Python.
+    struct G {
+        p: f64,
+        low: f64,
+        high: f64,
+        seq_p: f64,
+        seq_low: f64,
+        seq_high: f64,
+    }
+
+    /// Agreement with GrowthBook on one result. Rates: our fixed-horizon figures use the Newcombe
+    /// interval and the pooled z-test where gbstats uses Welch's t, so they agree within
+    /// `p_tol` and `end_tol`; the sequential construction is the same, so it agrees closely.
+    fn agrees(
+        ours: (f64, Interval, &Sequential),
+        theirs: &G,
+        (p_tol, end_tol): (f64, f64),
+        label: &str,
+    ) {
+        let (p_value, interval, seq) = ours;
+        let checks = [
+            ("p", p_value, theirs.p, p_tol),
+            ("low", interval.low, theirs.low, end_tol),
+            ("high", interval.high, theirs.high, end_tol),
+            ("sequential p", seq.p_value, theirs.seq_p, 1e-6),
+            ("sequential low", seq.interval.low, theirs.seq_low, 1e-6),
+            ("sequential high", seq.interval.high, theirs.seq_high, 1e-6),
+        ];
+        for (what, a, b, tol) in checks {
+            assert!(
+                (a - b).abs() <= tol,
+                "{label}: {what} is {a}, GrowthBook's {b}"
+            );
+        }
+    }
+
+    const GBSTATS_RATES: (f64, f64) = (0.011, 0.0074);
+    const GBSTATS_SAME: (f64, f64) = (1e-6, 1e-6);
+
+    #[test]
+    fn rate_lifts_absolute_and_relative_agree_with_growthbook() {
+        #[rustfmt::skip]
+        let cases = [
+            (p(1000, 5000), p(750, 5000), 0.95,
+             G { p: 4.506329e-11, low: 0.035136015, high: 0.064863985, seq_p: 5.394730e-09, seq_low: 0.0267852, seq_high: 0.0732148 },
+             G { p: 1.339526e-08, low: 0.21841391, high: 0.44825276, seq_p: 1.022818e-06, seq_low: 0.15385041, seq_high: 0.51281626 }),
+            (p(120, 1000), p(100, 1000), 0.95,
+             G { p: 1.528654e-01, low: -0.0074282032, high: 0.047428203, seq_p: 9.388856e-01, seq_low: -0.023688259, seq_high: 0.063688259 },
+             G { p: 1.923502e-01, low: -0.10076797, high: 0.50076797, seq_p: 1.0, seq_low: -0.27907, seq_high: 0.67907 }),
+            (p(30, 400), p(22, 380), 0.95,
+             G { p: 3.369675e-01, low: -0.017843964, high: 0.05205449, seq_p: 1.0, seq_low: -0.045302329, seq_high: 0.079512855 },
+             G { p: 4.009679e-01, low: -0.39471305, high: 0.98562214, seq_p: 1.0, seq_low: -0.93695319, seq_high: 1.5278623 }),
+            (p(460, 2000), p(430, 2000), 0.95,
+             G { p: 2.540902e-01, low: -0.010782454, high: 0.040782454, seq_p: 1.0, seq_low: -0.024982648, seq_high: 0.054982648 },
+             G { p: 2.703304e-01, low: -0.054303962, high: 0.19383885, seq_p: 1.0, seq_low: -0.12263873, seq_high: 0.26217361 }),
+            (p(460, 2000), p(400, 2000), 0.90,
+             G { p: 2.089629e-02, low: 0.0086404284, high: 0.051359572, seq_p: 2.649062e-01, seq_low: -0.0059620249, seq_high: 0.065962025 },
+             G { p: 3.146239e-02, low: 0.035319273, high: 0.26468073, seq_p: 3.561460e-01, seq_low: -0.04308211, seq_high: 0.34308211 }),
+        ];
+        for (t, c, level, absolute, relative) in cases {
+            let label = format!("{t:?} against {c:?} at {level}");
+            let lift = proportion_lift(t, c, level).unwrap();
+            agrees(
+                (lift.p_value, lift.absolute_interval, &lift.sequential),
+                &absolute,
+                GBSTATS_RATES,
+                &format!("{label}, absolute"),
+            );
+            agrees(
+                (
+                    lift.relative_p_value.unwrap(),
+                    lift.relative_interval.unwrap(),
+                    &lift.relative_sequential.unwrap(),
+                ),
+                &relative,
+                GBSTATS_RATES,
+                &format!("{label}, relative"),
+            );
+        }
+    }
+
+    #[test]
+    fn mean_lifts_absolute_and_relative_agree_with_growthbook() {
+        let sleep_a = Moments::of(&[0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]);
+        let sleep_b = Moments::of(&[1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]);
+        let control = Moments {
+            n: 500,
+            sum: 1250.0,
+            sum_squares: 1250.0 * 2.5 + 499.0 * 4.0,
+        };
+        let treated = Moments {
+            n: 520,
+            sum: 1404.0,
+            sum_squares: 1404.0 * 2.7 + 519.0 * 4.4,
+        };
+        #[rustfmt::skip]
+        let cases = [
+            (sleep_b, sleep_a,
+             G { p: 7.939414e-02, low: -0.20548323, high: 3.3654832, seq_p: 9.630564e-01, seq_low: -10.299591, seq_high: 13.459591 },
+             G { p: 4.089221e-01, low: -3.1310902, high: 7.3444235, seq_p: 1.0, seq_low: -32.742391, seq_high: 36.955724 }),
+            (treated, control,
+             G { p: 1.193508e-01, low: -0.05176769, high: 0.45176769, seq_p: 7.636409e-01, seq_low: -0.23033421, seq_high: 0.63033421 },
+             G { p: 1.340879e-01, low: -0.024699877, high: 0.18469988, seq_p: 8.077793e-01, seq_low: -0.098958383, seq_high: 0.25895838 }),
+        ];
+        for (t, c, absolute, relative) in cases {
+            let lift = mean_lift(&t, &c, 0.95).unwrap();
+            agrees(
+                (lift.p_value, lift.absolute_interval, &lift.sequential),
+                &absolute,
+                GBSTATS_SAME,
+                "absolute",
+            );
+            agrees(
+                (
+                    lift.relative_p_value.unwrap(),
+                    lift.relative_interval.unwrap(),
+                    &lift.relative_sequential.unwrap(),
+                ),
+                &relative,
+                GBSTATS_SAME,
+                "relative",
+            );
+        }
+    }
+
+    #[test]
+    fn the_relative_lift_has_its_own_p_value() {
+        // 56/70 against 48/80: absolute p = 0.008045 (pooled z); the relative lift 1/3 has
+        // se 0.145479, z = 2.29126, p = 0.021948 — a different figure from the absolute one.
+        let lift = proportion_lift(p(56, 70), p(48, 80), 0.95).unwrap();
+        close(lift.relative_p_value.unwrap(), 0.021948, 2e-6);
+        assert!((lift.relative_p_value.unwrap() - lift.p_value).abs() > 0.01);
+        let seq = lift.relative_sequential.unwrap();
+        assert!(seq.interval.contains(1.0 / 3.0));
+        assert!(seq.interval.high - seq.interval.low > 2.0 * 1.959964 * 0.145479);
+        // No control responders: no relative lift, so none of its evidence either.
+        let none = proportion_lift(p(3, 10), p(0, 10), 0.95).unwrap();
+        assert_eq!(
+            (none.relative_p_value, none.relative_sequential),
+            (None, None)
+        );
     }
 
     #[test]

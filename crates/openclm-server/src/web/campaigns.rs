@@ -69,13 +69,28 @@ pub(crate) async fn list<S: Store>(
 fn lift_cells(lift: Option<&Lift>) -> Markup {
     match lift {
         None => {
-            html! { td class="num" { "–" } td class="num" { "–" } td class="num" { "–" } td class="num" { "–" } }
+            html! { td class="num" { "–" } td class="num" { "–" } td class="num" { "–" } td class="num" { "–" } td class="num" { "–" } }
         }
         Some(l) => html! {
             td class="num" { (pct(Some(l.treated))) " vs " (pct(Some(l.control))) }
             td class="num" data-testid="lift" { (format!("{:+.1} pts", l.absolute * 100.0)) }
             td class="num" { (format!("[{:+.1}, {:+.1}]", l.absolute_interval.low * 100.0, l.absolute_interval.high * 100.0)) }
             td class="num" { (number(Some(l.p_value), 3)) " (always-valid " (number(Some(l.sequential.p_value), 3)) ")" }
+            // The relative lift is a ratio with its own evidence: its own p-value and
+            // always-valid interval, not the absolute lift's.
+            td class="num" data-testid="relative-lift" {
+                @match (l.relative, l.relative_interval, l.relative_p_value, l.relative_sequential) {
+                    (Some(r), Some(i), Some(p), Some(s)) => {
+                        (format!("{:+.0}% [{:+.0}%, {:+.0}%]", r * 100.0, i.low * 100.0, i.high * 100.0))
+                        br;
+                        span class="muted" {
+                            "p " (number(Some(p), 3)) "; always-valid " (number(Some(s.p_value), 3))
+                            (format!(" [{:+.0}%, {:+.0}%]", s.interval.low * 100.0, s.interval.high * 100.0))
+                        }
+                    }
+                    _ => { "–" }
+                }
+            }
         },
     }
 }
@@ -177,6 +192,7 @@ pub(crate) async fn show<S: Store>(
                         th scope="col" { "Arm" } th scope="col" class="num" { "Treated" } th scope="col" class="num" { "Holdout" }
                         th scope="col" class="num" { "Responder rate" } th scope="col" class="num" { "Lift" }
                         th scope="col" class="num" { (format!("{:.0}% interval", level * 100.0)) } th scope="col" class="num" { "p" }
+                        th scope="col" class="num" { "Relative lift, interval, p" }
                     } }
                     tbody {
                         @for a in &report.lift {

@@ -54,6 +54,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/content/{id}", get(content::show::<S>))
         .route("/content/{id}/{step}", post(content::step::<S>))
         .route("/pv", get(pv::queue::<S>))
+        .route("/pv/{id}", get(pv::case::<S>))
         .route("/pv/{id}/triage", post(pv::triage::<S>))
         .route("/rep", get(rep::week::<S>))
         .route("/rep/suggestions/{id}", post(rep::feedback::<S>))

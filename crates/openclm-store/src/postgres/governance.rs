@@ -19,8 +19,8 @@ use super::{
     CONTENT_COLUMNS, MASTER_DATA_LOCK, corrupt, json_list, read_content, suggest, to_json,
 };
 use crate::{
-    AeCase, AeFilter, DecisionRecord, ErasureReport, Result, SendFilter, SendRecord, SessionLimits,
-    SourceScreening, UserRecord, WithdrawalEffect,
+    AeCase, AeCounts, AeFilter, DecisionRecord, ErasureReport, Result, SendFilter, SendRecord,
+    SessionLimits, SourceScreening, UserRecord, WithdrawalEffect,
 };
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
@@ -534,8 +534,12 @@ pub(super) async fn ae_cases(
         .prepare_cached(&format!(
             "SELECT {AE_COLUMNS} FROM ae_cases a JOIN hcps h ON h.hcp_key = a.hcp_key
              WHERE ($1::text IS NULL OR a.status = $1) AND ($2::bigint IS NULL OR a.due_at < $2)
-               AND (NOT $3 OR a.alerted_at IS NULL)
-             ORDER BY a.due_at, a.case_id COLLATE \"C\""
+               AND (NOT $3 OR a.alerted_at IS NULL) AND ($4::text IS NULL OR a.source = $4)
+               AND ($5::text IS NULL OR EXISTS (
+                     SELECT 1 FROM jsonb_array_elements_text(a.findings::jsonb -> 'products') p
+                     WHERE lower(p) = lower($5)))
+             ORDER BY a.due_at, a.case_id COLLATE \"C\"
+             LIMIT $6 OFFSET $7"
         ))
         .await?;
     client
@@ -545,12 +549,36 @@ pub(super) async fn ae_cases(
                 &filter.status.map(AeStatus::as_str),
                 &filter.due_before.map(Timestamp::millis),
                 &filter.not_alerted,
+                &filter.source,
+                &filter.product,
+                &filter.limit.map(i64::from),
+                &i64::try_from(filter.offset).unwrap_or(i64::MAX),
             ],
         )
         .await?
         .iter()
         .map(read_ae)
         .collect()
+}
+
+pub(super) async fn ae_case_counts(
+    client: &impl GenericClient,
+    now: Timestamp,
+) -> Result<AeCounts> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE status = 'open'),
+                    count(*) FILTER (WHERE status = 'open' AND due_at < $1),
+                    count(*) FILTER (WHERE status <> 'open')
+             FROM ae_cases",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&now.millis()]).await?;
+    Ok(AeCounts {
+        open: row.get::<_, i64>(0) as u64,
+        overdue: row.get::<_, i64>(1) as u64,
+        triaged: row.get::<_, i64>(2) as u64,
+    })
 }
 
 pub(super) async fn get_ae_case(

@@ -32,8 +32,8 @@ use tokio_postgres::Row;
 
 use crate::transfer::{Cell, Digester, TABLES, TableDigest};
 use crate::{
-    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
-    UserRecord, WithdrawalEffect,
+    AeCase, AeCounts, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits,
+    SourceScreening, UserRecord, WithdrawalEffect,
 };
 use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
@@ -1183,6 +1183,11 @@ impl crate::Store for PgStore {
     async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
         let client = self.client().await?;
         governance::get_ae_case(&client, &case_id).await
+    }
+
+    async fn ae_case_counts(&self, now: Timestamp) -> Result<AeCounts> {
+        let client = self.client().await?;
+        governance::ae_case_counts(&client, now).await
     }
 
     async fn triage_ae_case(

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{CONTENT_COLUMNS, corrupt, json_list, read_content, suggest, to_json};
 use crate::{
-    AeCase, AeFilter, ErasureReport, Result, SendFilter, SendRecord, SessionLimits,
+    AeCase, AeCounts, AeFilter, ErasureReport, Result, SendFilter, SendRecord, SessionLimits,
     SourceScreening, UserRecord, WithdrawalEffect,
 };
 
@@ -438,18 +438,42 @@ pub(super) fn ae_cases(conn: &Connection, filter: &AeFilter) -> Result<Vec<AeCas
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {AE_COLUMNS} FROM ae_cases a JOIN hcps h ON h.hcp_key = a.hcp_key
          WHERE (?1 IS NULL OR a.status = ?1) AND (?2 IS NULL OR a.due_at < ?2)
-           AND (?3 = 0 OR a.alerted_at IS NULL)
-         ORDER BY a.due_at, a.case_id"
+           AND (?3 = 0 OR a.alerted_at IS NULL) AND (?4 IS NULL OR a.source = ?4)
+           AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.findings, '$.products') p
+                                      WHERE lower(p.value) = lower(?5)))
+         ORDER BY a.due_at, a.case_id
+         LIMIT ?6 OFFSET ?7"
     ))?;
     let rows = stmt.query_map(
         params![
             filter.status.map(AeStatus::as_str),
             filter.due_before.map(Timestamp::millis),
-            filter.not_alerted
+            filter.not_alerted,
+            filter.source,
+            filter.product,
+            filter.limit.map_or(-1, i64::from),
+            i64::try_from(filter.offset).unwrap_or(i64::MAX),
         ],
         read_ae,
     )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(super) fn ae_case_counts(conn: &Connection, now: Timestamp) -> Result<AeCounts> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(status = 'open'), 0),
+                    COALESCE(SUM(status = 'open' AND due_at < ?1), 0),
+                    COALESCE(SUM(status <> 'open'), 0)
+             FROM ae_cases",
+        )?
+        .query_row([now.millis()], |r| {
+            Ok(AeCounts {
+                open: r.get::<_, i64>(0)? as u64,
+                overdue: r.get::<_, i64>(1)? as u64,
+                triaged: r.get::<_, i64>(2)? as u64,
+            })
+        })?)
 }
 
 pub(super) fn get_ae_case(conn: &Connection, case_id: &str) -> Result<Option<AeCase>> {

@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::rows::EventRow;
 use crate::transfer::{Cell, Digester, TABLES, TableDigest, TableSpec, copy_text_row};
 use crate::{
-    AeCase, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits, SourceScreening,
-    UserRecord, WithdrawalEffect,
+    AeCase, AeCounts, AeFilter, ErasureReport, SendFilter, SendRecord, SessionLimits,
+    SourceScreening, UserRecord, WithdrawalEffect,
 };
 use crate::{
     ApiKeyRecord, ContentFilter, DecisionRecord, HcpFilter, IngestOutcome, IntegrityReport,
@@ -1271,6 +1271,11 @@ impl crate::Store for SqliteStore {
 
     async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>> {
         self.with_conn(move |conn, _| governance::get_ae_case(conn, &case_id))
+            .await
+    }
+
+    async fn ae_case_counts(&self, now: Timestamp) -> Result<AeCounts> {
+        self.with_conn(move |conn, _| governance::ae_case_counts(conn, now))
             .await
     }
 
