@@ -7,7 +7,7 @@ use openclm_core::Timestamp;
 use openclm_core::auth::Role;
 use openclm_core::content::ContentInput;
 use openclm_core::hcp::{ExternalId, HcpInput};
-use openclm_store::{AnyStore, Store};
+use openclm_store::{AeFilter, AnyStore, Store};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -443,16 +443,19 @@ async fn an_event_with_a_repeated_key_is_refused_naming_it(database: Database) {
         stored.iter().all(|id| id.starts_with("good-")),
         "{stored:?}"
     );
-    let (_, cases) = server.send(&admin, "GET", "/v1/ae-cases", None).await;
-    assert_eq!(cases["items"], json!([]), "{cases}");
+    // The PV queue is a person's to read; the store answers for the test.
+    let cases = || async {
+        let store = AnyStore::open(&database.url).await.unwrap();
+        store.ae_cases(AeFilter::default()).await.unwrap()
+    };
+    assert!(cases().await.is_empty());
 
     // The same report sent once is screened and opens a case: the refusal above is what kept
     // it out.
     let once = twice("once").replace(r#", "text": "Thanks, all fine.""#, "");
     let (status, answer) = server.events(&ingest, "application/json", once).await;
     assert_eq!((status, &answer["accepted"]), (200, &json!(1)), "{answer}");
-    let (_, cases) = server.send(&admin, "GET", "/v1/ae-cases", None).await;
-    assert_eq!(cases["items"].as_array().unwrap().len(), 1, "{cases}");
+    assert_eq!(cases().await.len(), 1);
     drop(server);
     database.drop().await;
 }

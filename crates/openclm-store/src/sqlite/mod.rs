@@ -1614,9 +1614,9 @@ impl crate::Store for SqliteStore {
     }
 
     async fn quarantined_events(&self, limit: usize) -> Result<Vec<crate::QuarantinedEvent>> {
-        self.with_conn(move |conn, _| {
-            catch_up_kpis(conn)?;
-            catch_up_activity(conn)?;
+        self.with_conn(move |conn, inner| {
+            catch_up_kpis(conn, &inner.state)?;
+            catch_up_activity(conn, &inner.state)?;
             kpi::quarantined(conn, limit)
         })
         .await
