@@ -631,8 +631,8 @@ fn filter_value(value: Option<String>, field: &str) -> Result<Option<String>, Fi
     Ok(Some(value))
 }
 
-/// The queue as asked: filtered by status, source, product and the deadline, and paged when a
-/// page or a limit is given (all matching cases otherwise, as before paging existed).
+/// The queue as asked: filtered by status, source, product and the deadline, a page at a time:
+/// `limit` cases (25 when only a page is given; the most a page holds, 500, when neither is).
 pub(crate) async fn ae_listing<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
@@ -652,9 +652,10 @@ pub(crate) async fn ae_listing<S: Store>(
         return Err(FieldError::new("limit", format!("must be from 1 to {MAX_AE_PAGE}")).into());
     }
     let page = q.page.unwrap_or(1);
+    // Bounded whatever is asked: unpaged, the first page of the largest size.
     let limit = match (q.page, q.limit) {
-        (None, None) => None,
-        (_, limit) => Some(limit.unwrap_or(AE_PAGE_SIZE)),
+        (None, None) => MAX_AE_PAGE,
+        (_, limit) => limit.unwrap_or(AE_PAGE_SIZE),
     };
     let mut cases = state
         .store
@@ -664,15 +665,13 @@ pub(crate) async fn ae_listing<S: Store>(
             not_alerted: false,
             source: filter_value(q.source, "source")?,
             product: filter_value(q.product, "product")?,
-            offset: limit.map_or(0, |l| u64::from(page - 1) * u64::from(l)),
+            offset: u64::from(page - 1) * u64::from(limit),
             // One more than the page holds tells whether there is a next page.
-            limit: limit.map(|l| l + 1),
+            limit: Some(limit + 1),
         })
         .await?;
-    let has_next = limit.is_some_and(|l| cases.len() > l as usize);
-    if let Some(l) = limit {
-        cases.truncate(l as usize);
-    }
+    let has_next = cases.len() > limit as usize;
+    cases.truncate(limit as usize);
     Ok(AeListing {
         cases,
         page,
