@@ -113,3 +113,16 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<openclm_app::AppError> for ApiError {
+    fn from(e: openclm_app::AppError) -> Self {
+        use openclm_app::AppError;
+        match e {
+            AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Invalid(f) => ApiError::Invalid(f),
+            AppError::Conflict(f) => ApiError::Conflict(f),
+            AppError::Store(s) => ApiError::from(s),
+        }
+    }
+}
