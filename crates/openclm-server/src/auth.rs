@@ -5,7 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use openclm_core::auth::{Action, Role, Scope, User, is_session_token, key_id_of, key_matches};
 use openclm_core::{FieldError, Hcp};
-use openclm_store::{SessionLimits, Store};
+use openclm_store::SessionLimits;
+use openclm_store::prelude::*;
 
 use crate::{ApiError, AppState};
 

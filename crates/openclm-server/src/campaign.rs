@@ -20,8 +20,9 @@ use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::responders::{Adapt, WaveOutcome, adapt, blocked_reason, classify};
 use openclm_core::measure::stats::sample_ratio;
 use openclm_core::{Channel, FieldError, Hcp, Timestamp};
+use openclm_store::prelude::*;
 use openclm_store::{
-    CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, Store, StoreError, Upserted, WaveMember,
+    CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, StoreError, Upserted, WaveMember,
     WaveMemberRow, WaveRecord,
 };
 use serde_json::{Value, json};

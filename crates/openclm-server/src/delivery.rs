@@ -11,8 +11,9 @@ use openclm_core::auth::Action;
 use openclm_core::delivery::{DeliveryStatus, backoff_ms, needs_address, signature};
 use openclm_core::engine::rules::{HcpFacts, Rules};
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
+use openclm_store::prelude::*;
 use openclm_store::{
-    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, LeaseAnswer, Store,
+    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, LeaseAnswer,
     StoreError, UnknownHcpPolicy,
 };
 use serde::Deserialize;

@@ -35,7 +35,8 @@ use axum::extract::{Query, State};
 use openclm_core::auth::Action;
 use openclm_core::measure::ope::{Evaluation, Logged, evaluate};
 use openclm_core::{Channel, FieldError, Timestamp};
-use openclm_store::{DecisionFilter, DecisionRecord, PageRequest, Store};
+use openclm_store::prelude::*;
+use openclm_store::{DecisionFilter, DecisionRecord, PageRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;

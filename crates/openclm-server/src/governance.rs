@@ -16,9 +16,8 @@ use openclm_core::content::{ApprovalInput, Content, ContentInput, ContentStatus,
 use openclm_core::privacy::{SuppressedId, pseudonym, suppression_hash};
 use openclm_core::pv::{AeStatus, Triage};
 use openclm_core::{FieldError, HcpId, Timestamp};
-use openclm_store::{
-    AeCase, AeFilter, ApiKeyRecord, PageRequest, SendFilter, Store, TimelineFilter,
-};
+use openclm_store::prelude::*;
+use openclm_store::{AeCase, AeFilter, ApiKeyRecord, PageRequest, SendFilter, TimelineFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

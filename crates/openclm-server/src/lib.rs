@@ -19,7 +19,8 @@ mod web;
 
 use axum::Router;
 use openclm_core::Timestamp;
-use openclm_store::{Store, UnknownHcpPolicy};
+use openclm_store::UnknownHcpPolicy;
+use openclm_store::prelude::*;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use openclm_core::auth::Action;
 use openclm_core::measure::kpi::{Counts, Rates};
 use openclm_core::{Channel, FieldError, Timestamp};
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;

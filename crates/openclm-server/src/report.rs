@@ -17,7 +17,8 @@ use openclm_core::measure::stats::{
     Lift, Moments, Proportion, Romi, SampleRatio, mean_lift, proportion_lift, romi, sample_ratio,
 };
 use openclm_core::{FieldError, Timestamp};
-use openclm_store::{GroupMoments, HOLDOUT, KpiFilter, SliceRow, Store, StoreError};
+use openclm_store::prelude::*;
+use openclm_store::{GroupMoments, HOLDOUT, KpiFilter, SliceRow, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;

@@ -14,8 +14,9 @@ use openclm_core::content::{ContentInput, ContentStatus};
 use openclm_core::hcp::HcpInput;
 use openclm_core::state::StateConfig;
 use openclm_core::{Channel, EventType, FieldError, HcpId};
+use openclm_store::prelude::*;
 use openclm_store::{
-    ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter, Upserted,
+    ContentFilter, HcpFilter, IngestOutcome, PageRequest, TimelineFilter, Upserted,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

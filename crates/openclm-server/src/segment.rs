@@ -19,9 +19,8 @@ use openclm_core::segment::{
     TraitChanges,
 };
 use openclm_core::{Event, FieldError, Hcp, HcpId, Timestamp};
-use openclm_store::{
-    HoldLimits, IngestOutcome, Parked, ParkedEvent, Store, UnknownHcpPolicy, Upserted,
-};
+use openclm_store::prelude::*;
+use openclm_store::{HoldLimits, IngestOutcome, Parked, ParkedEvent, UnknownHcpPolicy, Upserted};
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -16,9 +16,10 @@ use openclm_core::suggest::{
     FeedbackInput, Rep, RepInput, Suggestion, SuggestionStatus, VisitCandidate, Week, pick_visits,
 };
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
+use openclm_store::prelude::*;
 use openclm_store::{
-    HcpFilter, IngestOutcome, NewPlan, PageRequest, Store, StoreError, SuggestionFilter,
-    UnknownHcpPolicy, Upserted,
+    HcpFilter, IngestOutcome, NewPlan, PageRequest, StoreError, SuggestionFilter, UnknownHcpPolicy,
+    Upserted,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

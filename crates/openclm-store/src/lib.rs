@@ -10,18 +10,14 @@ mod kpi;
 mod postgres;
 mod rows;
 mod sqlite;
+mod store;
 pub mod transfer;
 
-use openclm_core::audit::{AuditEntry, NewAudit};
 use openclm_core::auth::User;
-use openclm_core::campaign::Campaign;
-use openclm_core::consent::ConsentRecord;
-use openclm_core::content::{Content, ContentStatus};
-use openclm_core::engine::model::Counts;
-use openclm_core::pv::{AeStatus, Triage};
-use openclm_core::state::HcpState;
-use openclm_core::suggest::{Feedback, Rep, Suggestion, Week};
-use openclm_core::{Channel, Event, EventType, FieldError, Hcp, HcpId, Timestamp};
+use openclm_core::content::ContentStatus;
+use openclm_core::pv::AeStatus;
+use openclm_core::suggest::{Suggestion, Week};
+use openclm_core::{Channel, EventType, FieldError, HcpId, Timestamp};
 use serde::Serialize;
 
 pub use any::AnyStore;
@@ -29,6 +25,10 @@ pub use delivery::{LeaseAnswer, answer_lease};
 pub use export::{ExportEvent, ExportHcp, MAX_EXPORT_PAGE};
 pub use postgres::{PgStore, create_schema, drop_schema, is_postgres_url, url_with_schema};
 pub use sqlite::{SqliteStore, sqlite_path};
+pub use store::{
+    Access, Campaigns, Decisions, Deliveries, Events, Governance, Identity, Maintenance,
+    MasterData, RepPlans, Reporting, Store,
+};
 pub use transfer::TableDigest;
 
 /// Errors a store reports. Only [`StoreError::Invalid`] is the client's doing.
@@ -219,9 +219,9 @@ pub struct ContentActivity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fold {
-    /// The campaign KPIs ([`Store::fold_kpis`]).
+    /// The campaign KPIs ([`Campaigns::fold_kpis`]).
     CampaignKpis,
-    /// The brand's activity rollup ([`Store::fold_activity`]).
+    /// The brand's activity rollup ([`Reporting::fold_activity`]).
     Activity,
 }
 
@@ -579,7 +579,7 @@ pub struct WaveMemberRow {
     pub first_delivered_at: Option<Timestamp>,
 }
 
-/// The longest range of days [`Store::activity`] answers for (about a century): its weeks are
+/// The longest range of days [`Reporting::activity`] answers for (about a century): its weeks are
 /// listed one by one.
 pub const MAX_ACTIVITY_DAYS: i64 = 36_525;
 
@@ -779,372 +779,14 @@ pub struct DeliveryCount {
     pub count: u64,
 }
 
-/// The operations OpenCLM needs from a database. Every backend passes the same test suite.
-///
-/// Writes return only once durable. All times are passed in by the caller.
-#[trait_variant::make(Send)]
-pub trait Store: Clone + Send + Sync + 'static {
-    /// Applies pending migrations; returns the versions applied now.
-    async fn migrate(&self) -> Result<Vec<i64>>;
-
-    /// Whether the database can be written now: `Err` with [`StoreError::Unavailable`] naming
-    /// the cause when it cannot. Cheap while writes succeed; after a write was refused it probes
-    /// with a real write, so that it turns healthy again once the cause is gone.
-    async fn check_writable(&self) -> Result<()>;
-
-    /// Stores a batch of parsed events, returning one outcome per event in order.
-    async fn ingest(
-        &self,
-        events: Vec<Event>,
-        unknown_hcp: UnknownHcpPolicy,
-        now: Timestamp,
-    ) -> Result<Vec<IngestOutcome>>;
-
-    /// Writes HCPs, each on its own: one whose external ids belong to another HCP is refused with
-    /// the field at fault, and the others are written.
-    /// Creates or updates HCPs' master data, each change audited under `actor`.
-    async fn put_hcps(
-        &self,
-        hcps: Vec<Hcp>,
-        actor: String,
-        now: Timestamp,
-    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>>;
-    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>>;
-    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>>;
-
-    /// Creates or replaces content items as given (MLR record included), each with an audit
-    /// entry naming `actor` and the old and new item.
-    async fn put_content(
-        &self,
-        items: Vec<Content>,
-        actor: String,
-        now: Timestamp,
-    ) -> Result<Vec<Upserted>>;
-    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>>;
-    async fn list_content(
-        &self,
-        filter: ContentFilter,
-        page: PageRequest,
-        now: Timestamp,
-    ) -> Result<Page<Content>>;
-
-    /// An HCP's events, newest first; `None` when the HCP is unknown.
-    async fn timeline(
-        &self,
-        hcp: HcpId,
-        filter: TimelineFilter,
-        page: PageRequest,
-    ) -> Result<Option<Page<StoredEvent>>>;
-
-    /// An HCP's consent history, oldest first; `None` when the HCP is unknown.
-    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>>;
-
-    /// What has been learned about an HCP from every event stored for them (the empty state
-    /// before the first); `None` when the HCP is unknown.
-    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>>;
-
-    /// Stores a new key with its audit entry.
-    async fn create_api_key(
-        &self,
-        key: ApiKeyRecord,
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<()>;
-    async fn find_api_key(&self, key_id: String) -> Result<Option<ApiKeyRecord>>;
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
-    /// Revokes a key; false when there is no such key.
-    /// Revokes an active key; `false` if there is no active key with this id.
-    async fn revoke_api_key(&self, key_id: String, audit: NewAudit, now: Timestamp)
-    -> Result<bool>;
-
-    /// Creates an account; `false` if the id is taken.
-    async fn create_user(&self, user: User, password_hash: String, audit: NewAudit)
-    -> Result<bool>;
-    async fn find_user(&self, user_id: String) -> Result<Option<UserRecord>>;
-    async fn list_users(&self) -> Result<Vec<User>>;
-    /// Disables an account and ends its sessions; `false` if there is no such account.
-    async fn disable_user(&self, user_id: String, audit: NewAudit, now: Timestamp) -> Result<bool>;
-    /// Before a password is checked (`succeeded` false): counts the attempt as failed unless the
-    /// account is locked or disabled, locking it once too many have failed in a row; `false`
-    /// when the attempt may not proceed. After a password matched (`succeeded` true): clears the
-    /// count. Counting first means parallel guesses cannot exceed the limit.
-    async fn record_login(&self, user_id: String, succeeded: bool, now: Timestamp) -> Result<bool>;
-    async fn create_session(
-        &self,
-        token_hash: String,
-        user_id: String,
-        now: Timestamp,
-    ) -> Result<()>;
-    /// The session's user if the session is live (not ended, idle or too old, the account not
-    /// disabled), marking it used now; a session found dead is ended.
-    async fn touch_session(
-        &self,
-        token_hash: String,
-        now: Timestamp,
-        limits: SessionLimits,
-    ) -> Result<Option<User>>;
-    async fn end_session(&self, token_hash: String, now: Timestamp) -> Result<bool>;
-
-    /// Appends entries to the audit trail, chained after the newest.
-    async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()>;
-    /// Entries after `after_seq` in order, of one record or all.
-    async fn audit_entries(
-        &self,
-        record: Option<String>,
-        after_seq: i64,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>>;
-
-    /// Replaces a content item if its stored status and hash are still `expected` (so two
-    /// reviewers never both act on one version), with its audit entry. Withdrawal also cancels
-    /// the content's pending suggestions and undelivered decisions in the same transaction.
-    /// `None` if the item does not exist, `Some(false)` if it changed meanwhile.
-    async fn transition_content(
-        &self,
-        content: Content,
-        expected: (ContentStatus, String),
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<Option<(bool, WithdrawalEffect)>>;
-    async fn send_history(&self, filter: SendFilter, limit: usize) -> Result<Vec<SendRecord>>;
-
-    /// Cases in the queue's order: by deadline, then case id.
-    async fn ae_cases(&self, filter: AeFilter) -> Result<Vec<AeCase>>;
-    async fn ae_case_counts(&self, now: Timestamp) -> Result<AeCounts>;
-    async fn get_ae_case(&self, case_id: String) -> Result<Option<AeCase>>;
-    /// Records PV's decision on an open case; `None` if there is no such case, `Some(false)` if
-    /// it was already triaged.
-    async fn triage_ae_case(
-        &self,
-        case_id: String,
-        triage: Triage,
-        by: String,
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<Option<bool>>;
-    async fn mark_ae_alerted(&self, case_ids: Vec<String>, now: Timestamp) -> Result<()>;
-    /// Opens a case for a flagged text that did not come as an event (a rep's note on a
-    /// suggestion), counted under its source; `false` if the case exists or the HCP is unknown.
-    async fn open_ae_case(&self, case: NewAeCase, now: Timestamp) -> Result<bool>;
-    async fn screening_report(&self) -> Result<Vec<SourceScreening>>;
-
-    /// Which of `hashes` are on the suppression list.
-    async fn suppressed(&self, hashes: Vec<String>) -> Result<Vec<String>>;
-    /// Erases an HCP's personal data: the profile is pseudonymized, external ids and email
-    /// removed, event payloads stripped of identifiers and free text, consent records and
-    /// cached state removed, `suppress` hashes added to the suppression list. Aggregates, AE
-    /// cases and the audit trail are kept. `None` if there is no such HCP.
-    async fn erase_hcp(
-        &self,
-        hcp: HcpId,
-        pseudonym: String,
-        suppress: Vec<String>,
-        audit: NewAudit,
-        now: Timestamp,
-    ) -> Result<Option<ErasureReport>>;
-
-    async fn counts(&self) -> Result<StoreCounts>;
-    /// Checks the database's own integrity and OpenCLM's invariants (each event once, indexes whole).
-    async fn check_integrity(&self) -> Result<IntegrityReport>;
-
-    /// Row count and content hash of every table of the logical schema, from one snapshot: equal
-    /// on two databases exactly when they hold the same data.
-    async fn table_digests(&self) -> Result<Vec<TableDigest>>;
-
-    /// The learned counts of the model nodes with these keys; nodes never updated are left out.
-    async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>>;
-    /// Adds to model counts. Increments commute, so nodes adding at once lose nothing.
-    async fn add_model_counts(&self, increments: Vec<(u64, Counts)>) -> Result<()>;
-    /// Logs decisions in one durable write; for each, false when its HCP is unknown.
-    async fn log_decisions(&self, decisions: Vec<DecisionRecord>) -> Result<Vec<bool>>;
-    async fn get_decision(&self, decision_id: String) -> Result<Option<DecisionRecord>>;
-    /// The decision log, by decision id, with each decision's whole body.
-    async fn list_decisions(
-        &self,
-        filter: DecisionFilter,
-        page: PageRequest,
-    ) -> Result<Page<DecisionRecord>>;
-    /// The HCP's decisions not yet reported delivered whose hold lasts beyond `now`.
-    async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>>;
-
-    /// Creates or replaces a campaign's definition, audited under `actor` with the old and new.
-    async fn put_campaign(
-        &self,
-        campaign: Campaign,
-        actor: String,
-        now: Timestamp,
-    ) -> Result<Upserted>;
-    async fn get_campaign(&self, campaign_id: String) -> Result<Option<Campaign>>;
-    /// Every campaign, by id.
-    async fn list_campaigns(&self) -> Result<Vec<Campaign>>;
-    /// Stores a wave's decisions and members in one transaction, unless the wave already ran
-    /// (on any node): then nothing is written. Returns the stored wave and whether this call
-    /// stored it.
-    async fn save_wave(&self, wave: NewWave) -> Result<(WaveRecord, bool)>;
-    async fn list_waves(&self, campaign_id: String) -> Result<Vec<WaveRecord>>;
-    /// How many HCPs each group of the campaign holds ([`HOLDOUT`] or an arm's index).
-    async fn campaign_groups(&self, campaign_id: String) -> Result<Vec<(i64, u64)>>;
-    /// Folds up to `batch` stored events not yet counted into the campaign KPIs; returns how
-    /// many it read (0: all are counted).
-    async fn fold_kpis(&self, batch: usize) -> Result<usize>;
-    /// The campaign's KPI slices, every stored event counted.
-    async fn campaign_slices(&self, filter: KpiFilter) -> Result<Vec<SliceRow>>;
-    /// Each group's size and sums, every stored event counted.
-    async fn campaign_moments(&self, campaign_id: String) -> Result<Vec<GroupMoments>>;
-    /// The treated HCPs of one wave, with what came of it, every stored event counted.
-    async fn wave_members(&self, campaign_id: String, wave: u32) -> Result<Vec<WaveMemberRow>>;
-
-    /// Folds up to `batch` stored events not yet in the all-activity rollup; returns how many it
-    /// read.
-    async fn fold_activity(&self, batch: usize) -> Result<usize>;
-    /// The events the folds set aside instead of counting, newest first, at most `limit` (and
-    /// at most [`MAX_QUARANTINE_LIST`]). An event both folds set aside is listed once per fold.
-    /// Catches up both folds first, so an event stored before the call is judged in the answer.
-    async fn quarantined_events(&self, limit: usize) -> Result<Vec<QuarantinedEvent>>;
-    /// Brand-wide activity over the days `from_day..=to_day`: per day and channel (days with
-    /// nothing omitted, sorted by day then channel), per week overlapping the range (sorted,
-    /// every such week, zeros included), and `reached` = distinct HCPs with a delivery in any of
-    /// those weeks. Catches up the fold first (all pending events), so an event stored before the
-    /// call is in the answer (on PostgreSQL, once every transaction older than the event's has
-    /// finished, as for the campaign KPIs: the fold never passes one still running). Reads only
-    /// the rollup, never the events. An empty range
-    /// (`from_day > to_day`) has nothing; one longer than [`MAX_ACTIVITY_DAYS`] is refused,
-    /// naming `to_day`.
-    async fn activity(&self, from_day: i64, to_day: i64) -> Result<Activity>;
-    /// What each content item (or only `content_id`) drew, per slide / key message, sorted by
-    /// item then key message; catches up the fold first, as [`Store::activity`] does.
-    async fn content_activity(&self, content_id: Option<String>) -> Result<Vec<ContentActivity>>;
-    /// Keeps a simulation run (the latest is what the dashboard shows); a run recorded again
-    /// under its id replaces the one kept.
-    async fn record_simulation(&self, run: SimulationRun) -> Result<()>;
-    /// The most recent simulation run (by ran_at, then run_id), if any.
-    async fn last_simulation(&self) -> Result<Option<SimulationRun>>;
-
-    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted>;
-    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>>;
-    /// Stores a rep's weekly plan and its decisions in one write, unless a plan for that rep and
-    /// week is stored already (by another request or node): then nothing is written. Returns the
-    /// stored plan either way.
-    async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>>;
-    /// A rep's plan for a week; `None` when none was made yet.
-    async fn get_plan(&self, rep_id: String, week: Week) -> Result<Option<Vec<Suggestion>>>;
-    async fn list_suggestions(&self, filter: SuggestionFilter) -> Result<Vec<Suggestion>>;
-    async fn get_suggestion(&self, suggestion_id: String) -> Result<Option<Suggestion>>;
-    /// Records a rep's feedback, in one write: a dismissal releases the decision's hold on the
-    /// caps and, when its reason says the action was wrong for the HCP, counts as a failed trial
-    /// of the decision's arm. The inner error is the client's (feedback that does not apply to
-    /// the suggestion's status); `None` when there is no such suggestion.
-    async fn suggestion_feedback(
-        &self,
-        suggestion_id: String,
-        feedback: Feedback,
-        now: Timestamp,
-    ) -> Result<Option<std::result::Result<Suggestion, FieldError>>>;
-    /// Cancels open suggestions, each with why, releasing their decisions' holds; returns how
-    /// many were still open.
-    async fn cancel_suggestions(
-        &self,
-        cancellations: Vec<(String, String)>,
-        now: Timestamp,
-    ) -> Result<usize>;
-
-    /// The user ids these anonymous ids of `source` are linked to, as (anonymous id, user id);
-    /// ids never linked are left out.
-    async fn resolve_anonymous(
-        &self,
-        source: String,
-        anonymous_ids: Vec<String>,
-    ) -> Result<Vec<(String, String)>>;
-    /// Holds events of visitors not yet identified, each unless its visitor is linked by now (a
-    /// link and a hold of the same visitor never interleave, so no event is held after its
-    /// visitor's link released the others).
-    /// Events held longer than `limits.max_age_ms` are dropped first; a visitor already holding
-    /// `limits.per_visitor` events gets [`Parked::Full`].
-    async fn park_anonymous(
-        &self,
-        source: String,
-        events: Vec<ParkedEvent>,
-        limits: HoldLimits,
-        now: Timestamp,
-    ) -> Result<Vec<Parked>>;
-    /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns the
-    /// events held for it, oldest first, which stay held until [`Store::unpark`] removes them:
-    /// the caller ingests them first, so a crash between the two loses nothing.
-    async fn link_anonymous(
-        &self,
-        source: String,
-        anonymous_id: String,
-        user_id: String,
-        now: Timestamp,
-    ) -> Result<Vec<ParkedEvent>>;
-    /// The HCP (not a stub) whose external id in `system` is `id`.
-    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>>;
-    /// Removes held events once ingested; returns how many were held.
-    async fn unpark(
-        &self,
-        source: String,
-        anonymous_id: String,
-        event_ids: Vec<String>,
-    ) -> Result<usize>;
-    /// The HCPs (not erased, not stubs) each address belongs to, as `(email, HCP id)` pairs, in
-    /// one query for a whole batch. Addresses are compared as given: pass them lower-cased, as
-    /// HCPs' addresses are stored. An address held by several HCPs gives several pairs.
-    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>>;
-
-    /// Leases up to `limit` due pending deliveries on the claim's channels (oldest due first) to
-    /// one sender: each counts an attempt and is hidden from other senders until the lease ends.
-    /// Items whose lease expired after the last allowed attempt go to the dead letters instead.
-    /// On PostgreSQL, concurrent claimers skip each other's rows, so no item is leased twice.
-    async fn claim_deliveries(&self, claim: DeliveryClaim) -> Result<Vec<Delivery>>;
-    /// Records the outcome of a leased attempt, as [`answer_lease`] decides: a repeated
-    /// `Delivered` and a failure of an item cancelled under the lease change nothing, a
-    /// `Delivered` of such an item makes it delivered. The inner error names `lease_token` when
-    /// the lease is not the item's (it expired and the item was leased again, or the item was
-    /// finished otherwise); `None` when there is no such delivery.
-    async fn finish_delivery(
-        &self,
-        delivery_id: String,
-        lease_token: String,
-        outcome: DeliveryOutcome,
-        now: Timestamp,
-    ) -> Result<Option<std::result::Result<Delivery, FieldError>>>;
-    async fn get_delivery(&self, delivery_id: String) -> Result<Option<Delivery>>;
-    /// Deliveries by id, filtered.
-    async fn list_deliveries(
-        &self,
-        filter: DeliveryFilter,
-        page: PageRequest,
-    ) -> Result<Page<Delivery>>;
-    /// Puts a dead letter back in the queue, due now, with its attempts counted afresh. The inner
-    /// error says the delivery is not dead; `None` when there is no such delivery.
-    async fn retry_delivery(
-        &self,
-        delivery_id: String,
-        now: Timestamp,
-    ) -> Result<Option<std::result::Result<Delivery, FieldError>>>;
-    /// How many deliveries stand in each status on each channel (combinations with none left
-    /// out), sorted by status then channel.
-    async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>>;
-
-    /// One page of the event export: stored events after the one numbered `after_seq`, in
-    /// storage order, received at or after `received_since` (so a load that starts again from
-    /// its last run's time also gets events that arrived late), at most `limit` (1 to
-    /// [`MAX_EXPORT_PAGE`]). The next page starts after the last `seq` returned; a short page is
-    /// the last.
-    async fn export_events(
-        &self,
-        after_seq: i64,
-        received_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<ExportEvent>>;
-    /// One page of the HCP export: HCPs (stubs included) by id after `after`, updated at or
-    /// after `updated_since`, at most `limit` (1 to [`MAX_EXPORT_PAGE`]).
-    async fn export_hcps(
-        &self,
-        after: Option<String>,
-        updated_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<ExportHcp>>;
+/// What callers holding a concrete store import to call any of its operations:
+/// `use openclm_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::AnyStore;
+    pub use crate::store::{
+        Access, Campaigns, Decisions, Deliveries, Events, Governance, Identity, Maintenance,
+        MasterData, RepPlans, Reporting, Store,
+    };
 }
 
 /// Cursor text for keyset pagination: opaque to clients, checked when read back.

@@ -6,8 +6,9 @@ use openclm_core::consent::ConsentState;
 use openclm_core::content::{ContentInput, ContentStatus};
 use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{Channel, Event, EventType, HcpId, Timestamp};
+use openclm_store::prelude::*;
 use openclm_store::{
-    AnyStore, ContentFilter, HcpFilter, IngestOutcome, PageRequest, Store, TimelineFilter,
+    AnyStore, ContentFilter, HcpFilter, IngestOutcome, PageRequest, TimelineFilter,
     UnknownHcpPolicy, Upserted,
 };
 use serde_json::json;

@@ -5,7 +5,8 @@
 use anyhow::Context;
 use openclm_core::Event;
 use openclm_core::batch::{BatchFormat, parse_batch};
-use openclm_store::{IngestOutcome, Store, UnknownHcpPolicy};
+use openclm_store::prelude::*;
+use openclm_store::{IngestOutcome, UnknownHcpPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -9,9 +9,8 @@ use anyhow::Context;
 use openclm_core::campaign::CampaignInput;
 use openclm_core::{Channel, Event, Timestamp};
 use openclm_server::report::{Breakdown, kpis, report};
-use openclm_store::{
-    CampaignTag, DecisionRecord, HOLDOUT, NewWave, Store, UnknownHcpPolicy, WaveMember,
-};
+use openclm_store::prelude::*;
+use openclm_store::{CampaignTag, DecisionRecord, HOLDOUT, NewWave, UnknownHcpPolicy, WaveMember};
 use serde_json::json;
 
 use crate::bench::{Target, load_hcps};

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use openclm_store::Store;
+use openclm_store::prelude::*;
 
 use crate::bench::Target;
 use crate::now;

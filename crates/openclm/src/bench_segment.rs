@@ -4,7 +4,7 @@
 
 use openclm_core::Timestamp;
 use openclm_core::auth::Role;
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::Instant;

@@ -5,7 +5,8 @@ use openclm_core::campaign::parse_file;
 use openclm_core::engine::Engine;
 use openclm_core::hcp::parse_identifier;
 use openclm_server::campaign::{describe, run_wave_for, save_campaign};
-use openclm_store::{AnyStore, Store, Upserted};
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, Upserted};
 
 use crate::cli::CampaignAction;
 use crate::now;

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use openclm_core::auth::Role;
 use openclm_sim::{World, WorldConfig};
-use openclm_store::{AnyStore, IngestOutcome, Store, UnknownHcpPolicy};
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, IngestOutcome, UnknownHcpPolicy};
 use std::path::Path;
 
 use crate::cli::DemoArgs;

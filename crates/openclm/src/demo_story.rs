@@ -12,7 +12,8 @@ use openclm_core::campaign::CampaignInput;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::{Channel, Timestamp};
 use openclm_sim::World;
-use openclm_store::{AnyStore, DecisionFilter, PageRequest, Store, UnknownHcpPolicy};
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, DecisionFilter, PageRequest, UnknownHcpPolicy};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 

@@ -10,9 +10,10 @@
 use anyhow::Context;
 use openclm_core::Timestamp;
 use openclm_core::audit::NewAudit;
+use openclm_store::prelude::*;
 use openclm_store::{
     AnyStore, DecisionFilter, DecisionRecord, ExportEvent, ExportHcp, KpiFilter, PageRequest,
-    SliceRow, Store,
+    SliceRow,
 };
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};

@@ -6,7 +6,8 @@ use openclm_core::audit::{ChainCheck, NewAudit};
 use openclm_core::auth::{UserInput, hash_password};
 use openclm_core::pv::AeStatus;
 use openclm_core::{HcpId, privacy};
-use openclm_store::{AeFilter, AnyStore, Store};
+use openclm_store::prelude::*;
+use openclm_store::{AeFilter, AnyStore};
 use std::io::BufRead;
 
 use crate::cli::{AuditAction, ExportFormat, PrivacyAction, PvAction, UsersAction};

@@ -24,7 +24,8 @@ use openclm_core::Timestamp;
 use openclm_core::audit::NewAudit;
 use openclm_core::auth::{NewApiKey, Role};
 use openclm_server::{ApiConfig, AppState, system_clock};
-use openclm_store::{AnyStore, ApiKeyRecord, Store};
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, ApiKeyRecord};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 

@@ -7,7 +7,8 @@ use anyhow::Context;
 use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::stats::Lift;
 use openclm_server::report::{Breakdown, KpiRow, Report, kpis, report};
-use openclm_store::{AnyStore, Store};
+use openclm_store::AnyStore;
+use openclm_store::prelude::*;
 
 use crate::cli::{ReportFormat, ReportWhat};
 

@@ -122,7 +122,7 @@ pub fn record(config: &SimConfig, world: &str, runs: &[PolicyRun]) -> Simulation
 /// A small simulation for the demo (every policy, the default world, with its economics), kept
 /// in the database.
 pub async fn demo_run(store: &openclm_store::AnyStore, seed: u64) -> anyhow::Result<()> {
-    use openclm_store::Store;
+    use openclm_store::prelude::*;
     let config = SimConfig {
         hcps: 2_000,
         weeks: 20,

@@ -4,7 +4,8 @@ mod common;
 
 use common::{event, spawn_app, spawn_app_with};
 use openclm_server::ApiConfig;
-use openclm_store::{Store, UnknownHcpPolicy};
+use openclm_store::UnknownHcpPolicy;
+use openclm_store::prelude::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -216,7 +217,7 @@ async fn keys_are_required_and_roles_are_enforced() {
     assert_eq!(r.status(), 403);
     // Revocation takes effect at once.
     let key_id = openclm_core::auth::key_id_of(&app.read).unwrap().to_owned();
-    use openclm_store::Store;
+    use openclm_store::prelude::*;
     assert!(
         app.store
             .revoke_api_key(

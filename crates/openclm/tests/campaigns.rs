@@ -7,7 +7,8 @@ use common::{TestApp, event, spawn_app};
 use openclm_core::Timestamp;
 use openclm_core::campaign::{CampaignInput, Group};
 use openclm_core::measure::stats::{Moments, mean_lift};
-use openclm_store::{DecisionFilter, PageRequest, Store};
+use openclm_store::prelude::*;
+use openclm_store::{DecisionFilter, PageRequest};
 use serde_json::{Value, json};
 
 /// The product's approved library for the tests: two emails and a deck.

@@ -1,7 +1,8 @@
 //! The command line as a user runs it: imports keep every valid record and name the bad ones.
 
 use openclm_core::HcpId;
-use openclm_store::{SqliteStore, Store, TimelineFilter};
+use openclm_store::prelude::*;
+use openclm_store::{SqliteStore, TimelineFilter};
 use std::process::Output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_openclm");

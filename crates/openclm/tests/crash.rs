@@ -1,7 +1,8 @@
 //! Crash safety: the server is killed with SIGKILL while clients stream batches; after each restart
 //! every acknowledged event is present exactly once and the database passes its integrity check.
 
-use openclm_store::{SqliteStore, Store};
+use openclm_store::SqliteStore;
+use openclm_store::prelude::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

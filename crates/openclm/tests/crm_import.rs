@@ -2,7 +2,8 @@
 //! names, bad rows named by line and column, a re-import that changes nothing.
 
 use openclm_core::{Channel, EventType, HcpId};
-use openclm_store::{PageRequest, SqliteStore, Store, StoredEvent, TimelineFilter};
+use openclm_store::prelude::*;
+use openclm_store::{PageRequest, SqliteStore, StoredEvent, TimelineFilter};
 use std::process::Output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_openclm");

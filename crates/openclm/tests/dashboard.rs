@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use common::browser::{self, Page};
 use common::{PASSWORD, TestApp, spawn_app};
-use openclm_store::{SimulationRun, Store};
+use openclm_store::SimulationRun;
+use openclm_store::prelude::*;
 use serde_json::{Value, json};
 
 /// Every role's account in the fixture, with the pages its role opens and those it may not.

@@ -5,7 +5,8 @@
 //! `OPENCLM_TEST_DATABASE_URL` is set (in a fresh schema).
 
 use openclm_core::Timestamp;
-use openclm_store::{AnyStore, DecisionFilter, PageRequest, Store};
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, DecisionFilter, PageRequest};
 use parquet::file::reader::SerializedFileReader;
 use parquet::record::Field;
 use serde_json::{Map, Value, json};

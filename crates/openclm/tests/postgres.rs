@@ -5,7 +5,8 @@
 
 use openclm_core::auth::Role;
 use openclm_core::hcp::{ExternalId, HcpInput};
-use openclm_store::{AnyStore, Store};
+use openclm_store::AnyStore;
+use openclm_store::prelude::*;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

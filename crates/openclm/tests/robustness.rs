@@ -183,7 +183,7 @@ async fn random_and_mutated_bodies_never_cause_a_server_error() {
         .unwrap();
     assert_eq!(health.status(), 200);
     let report = {
-        use openclm_store::Store;
+        use openclm_store::prelude::*;
         app.store.check_integrity().await.unwrap()
     };
     assert!(report.problems.is_empty(), "{:?}", report.problems);

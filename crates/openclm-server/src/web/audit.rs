@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use openclm_core::auth::Action;
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 
 use super::layout::{csrf, when_text};

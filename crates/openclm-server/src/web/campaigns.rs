@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use openclm_core::measure::stats::Lift;
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde_json::Value;
 
 use super::charts::{self, Axis};

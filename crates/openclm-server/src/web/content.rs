@@ -9,7 +9,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 use openclm_core::auth::Action;
 use openclm_core::content::{Content, ContentStatus};
-use openclm_store::{ContentActivity, SendFilter, Store};
+use openclm_store::prelude::*;
+use openclm_store::{ContentActivity, SendFilter};
 use serde::Deserialize;
 
 use super::charts::{self, Axis};

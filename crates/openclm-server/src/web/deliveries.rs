@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::html;
 use openclm_core::auth::Action;
 use openclm_core::delivery::DeliveryStatus;
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 

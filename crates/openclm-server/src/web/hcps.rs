@@ -7,7 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use openclm_core::auth::Action;
-use openclm_store::{Store, SuggestionFilter};
+use openclm_store::SuggestionFilter;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -29,7 +29,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use openclm_core::auth::{Action, User};
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

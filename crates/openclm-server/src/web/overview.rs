@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use openclm_core::auth::Action;
-use openclm_store::{Fold, Store};
+use openclm_store::Fold;
+use openclm_store::prelude::*;
 use serde_json::{Value, json};
 
 use super::charts::{self, Axis};

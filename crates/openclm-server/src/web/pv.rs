@@ -10,7 +10,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 use openclm_core::auth::Action;
 use openclm_core::pv::AeStatus;
-use openclm_store::{AeCase, Store};
+use openclm_store::AeCase;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 

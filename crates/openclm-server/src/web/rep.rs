@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::html;
 use openclm_core::auth::Role;
 use openclm_core::suggest::{DismissReason, SuggestionStatus};
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde::Deserialize;
 
 use super::layout::{count, csrf, pct};

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use maud::html;
 use openclm_core::auth::Action;
-use openclm_store::Store;
+use openclm_store::prelude::*;
 use serde_json::Value;
 
 use super::charts::{self, Axis};

@@ -575,7 +575,7 @@ const KPI_BATCH: usize = 20_000;
 impl PgStore {
     /// Folds every finished event not yet counted, batch by batch.
     async fn catch_up_kpis(&self) -> Result<()> {
-        while crate::Store::fold_kpis(self, KPI_BATCH).await? == KPI_BATCH {}
+        while crate::Campaigns::fold_kpis(self, KPI_BATCH).await? == KPI_BATCH {}
         Ok(())
     }
 }
@@ -586,12 +586,12 @@ const ACTIVITY_BATCH: usize = 20_000;
 impl PgStore {
     /// Folds every finished event not yet in the activity rollup, batch by batch.
     async fn catch_up_activity(&self) -> Result<()> {
-        while crate::Store::fold_activity(self, ACTIVITY_BATCH).await? == ACTIVITY_BATCH {}
+        while crate::Reporting::fold_activity(self, ACTIVITY_BATCH).await? == ACTIVITY_BATCH {}
         Ok(())
     }
 }
 
-impl crate::Store for PgStore {
+impl crate::store::Maintenance for PgStore {
     async fn migrate(&self) -> Result<Vec<i64>> {
         self.apply_migrations().await
     }
@@ -611,6 +611,72 @@ impl crate::Store for PgStore {
         Ok(())
     }
 
+    async fn counts(&self) -> Result<StoreCounts> {
+        let client = self.client().await?;
+        let r = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM hcps WHERE NOT is_stub),
+                        (SELECT COUNT(*) FROM content),
+                        (SELECT COUNT(*) FROM events),
+                        (SELECT COUNT(*) FROM consent_records),
+                        (SELECT COUNT(*) FROM api_keys)",
+                &[],
+            )
+            .await?;
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(StoreCounts {
+            hcps: n(0),
+            content: n(1),
+            events: n(2),
+            consent_records: n(3),
+            api_keys: n(4),
+        })
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let single = async |sql: &str| -> Result<i64> { Ok(tx.query_one(sql, &[]).await?.get(0)) };
+        let mut problems = Vec::new();
+        let repeated = single(
+            "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1) r",
+        )
+        .await?;
+        if repeated > 0 {
+            problems.push(format!("{repeated} event ids are stored more than once"));
+        }
+        let orphans = single(
+            "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
+        )
+        .await?;
+        if orphans > 0 {
+            problems.push(format!("{orphans} events name no stored HCP"));
+        }
+        let invalid_indexes = single(
+            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+             WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+               AND NOT i.indisvalid",
+        )
+        .await?;
+        if invalid_indexes > 0 {
+            problems.push(format!(
+                "{invalid_indexes} indexes are invalid (an interrupted CREATE INDEX CONCURRENTLY?)"
+            ));
+        }
+        tx.commit().await?;
+        Ok(IntegrityReport { problems })
+    }
+
+    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let digests = digests_in(&tx).await?;
+        tx.commit().await?;
+        Ok(digests)
+    }
+}
+
+impl crate::store::Events for PgStore {
     async fn ingest(
         &self,
         events: Vec<Event>,
@@ -624,6 +690,215 @@ impl crate::Store for PgStore {
         retrying(|| ingest::write(self, &batch, unknown_hcp, now)).await
     }
 
+    async fn timeline(
+        &self,
+        hcp: HcpId,
+        filter: TimelineFilter,
+        page: PageRequest,
+    ) -> Result<Option<Page<StoredEvent>>> {
+        let before = match page.cursor.as_deref() {
+            Some(c) => cursor::decode_pair(c)?,
+            None => (i64::MAX, i64::MAX),
+        };
+        let limit = page_limit(&page);
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(None);
+        };
+        let channel = filter.channel.map(|c| c.code() as i16);
+        let kind = filter.kind.map(|k| k.code() as i16);
+        let stmt = client
+            .prepare_cached(
+                "SELECT seq, event_id, occurred_at, received_at, channel, type, source, payload
+                 FROM events
+                 WHERE hcp_key = $1 AND (occurred_at, seq) < ($2, $3)
+                   AND ($4::smallint IS NULL OR channel = $4) AND ($5::smallint IS NULL OR type = $5)
+                 ORDER BY occurred_at DESC, seq DESC LIMIT $6",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &hcp_key,
+                    &before.0,
+                    &before.1,
+                    &channel,
+                    &kind,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(|r| stored_event(r, hcp.as_str()))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            let last = &items[limit - 1];
+            cursor::encode_pair(last.occurred_at.millis(), last.seq)
+        });
+        Ok(Some(Page { items, next_cursor }))
+    }
+
+    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
+        let client = self.client().await?;
+        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
+            return Ok(None);
+        };
+        let stmt = client
+            .prepare_cached(
+                "SELECT channel, purpose, state, source, event_id, changed_at, evidence, notice_version
+                 FROM consent_records
+                 WHERE hcp_key = $1 ORDER BY changed_at, id",
+            )
+            .await?;
+        let records = client
+            .query(&stmt, &[&hcp_key])
+            .await?
+            .iter()
+            .map(|r| {
+                let channel: i16 = r.get(0);
+                Ok(ConsentRecord {
+                    channel: Channel::from_code(channel.into())
+                        .ok_or_else(|| corrupt("consent_records.channel", channel))?,
+                    purpose: r.get(1),
+                    state: ConsentState::parse("state", r.get(2))
+                        .map_err(|e| corrupt("consent_records.state", e))?,
+                    source: r.get(3),
+                    event_id: r.get(4),
+                    changed_at: Timestamp::from_millis(r.get(5)),
+                    evidence: r.get(6),
+                    notice_version: r.get(7),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(records))
+    }
+
+    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
+        // Folded from the HCP's events on every read: exact whichever node stored them, and no
+        // cost on the ingest path.
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let Some(hcp_key) = hcp_key_of(&tx, &hcp).await? else {
+            return Ok(None);
+        };
+        let stmt = tx
+            .prepare_cached(
+                "SELECT payload, content_id FROM events WHERE hcp_key = $1 ORDER BY seq",
+            )
+            .await?;
+        let rows = tx.query(&stmt, &[&hcp_key]).await?;
+        let mut content_ids: Vec<&str> = rows.iter().filter_map(|r| r.get(1)).collect();
+        content_ids.sort_unstable();
+        content_ids.dedup();
+        let stmt = tx
+            .prepare_cached("SELECT id, topics FROM content WHERE id = ANY($1)")
+            .await?;
+        let topics: std::collections::HashMap<String, Vec<String>> = tx
+            .query(&stmt, &[&content_ids])
+            .await?
+            .iter()
+            .map(|r| {
+                let list: Vec<String> = serde_json::from_str(r.get(1)).unwrap_or_default();
+                (r.get(0), list)
+            })
+            .collect();
+        let mut state = HcpState::default();
+        crate::rows::fold_payloads(
+            &mut state,
+            rows.iter().map(|r| r.get::<_, &str>(0)),
+            &topics,
+            &self.state,
+        );
+        tx.commit().await?;
+        Ok(Some(state))
+    }
+
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        let client = self.client().await?;
+        export::events(&client, after_seq, received_since, limit).await
+    }
+}
+
+impl crate::store::Identity for PgStore {
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT email, id FROM hcps WHERE NOT is_stub AND email = ANY($1)
+                 ORDER BY email, id",
+            )
+            .await?;
+        client
+            .query(&stmt, &[&emails])
+            .await?
+            .iter()
+            .map(|r| Ok((r.get(0), crate::rows::stored_hcp_id(r.get(1))?)))
+            .collect()
+    }
+
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {HCP_COLUMNS} FROM hcps WHERE NOT is_stub AND hcp_key =
+                 (SELECT hcp_key FROM hcp_external_ids WHERE system = $1 AND external_id = $2)"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&system, &id]).await?;
+        Ok(read_hcps(&client, rows).await?.pop())
+    }
+
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let client = self.client().await?;
+        identity::resolve(&client, &source, &anonymous_ids).await
+    }
+
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<crate::ParkedEvent>,
+        limits: crate::HoldLimits,
+        now: Timestamp,
+    ) -> Result<Vec<crate::Parked>> {
+        let mut client = self.client().await?;
+        identity::park(&mut client, &source, &events, limits, now).await
+    }
+
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<crate::ParkedEvent>> {
+        let mut client = self.client().await?;
+        identity::link(&mut client, &source, &anonymous_id, &user_id, now).await
+    }
+
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
+    ) -> Result<usize> {
+        let client = self.client().await?;
+        identity::unpark(&client, &source, &anonymous_id, &event_ids).await
+    }
+}
+
+impl crate::store::MasterData for PgStore {
     async fn put_hcps(
         &self,
         hcps: Vec<Hcp>,
@@ -851,132 +1126,28 @@ impl crate::Store for PgStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn timeline(
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
+        let client = self.client().await?;
+        suggest::put_rep(&client, &rep, now).await
+    }
+
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
+        let client = self.client().await?;
+        suggest::get_rep(&client, &rep_id).await
+    }
+
+    async fn export_hcps(
         &self,
-        hcp: HcpId,
-        filter: TimelineFilter,
-        page: PageRequest,
-    ) -> Result<Option<Page<StoredEvent>>> {
-        let before = match page.cursor.as_deref() {
-            Some(c) => cursor::decode_pair(c)?,
-            None => (i64::MAX, i64::MAX),
-        };
-        let limit = page_limit(&page);
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
         let client = self.client().await?;
-        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
-            return Ok(None);
-        };
-        let channel = filter.channel.map(|c| c.code() as i16);
-        let kind = filter.kind.map(|k| k.code() as i16);
-        let stmt = client
-            .prepare_cached(
-                "SELECT seq, event_id, occurred_at, received_at, channel, type, source, payload
-                 FROM events
-                 WHERE hcp_key = $1 AND (occurred_at, seq) < ($2, $3)
-                   AND ($4::smallint IS NULL OR channel = $4) AND ($5::smallint IS NULL OR type = $5)
-                 ORDER BY occurred_at DESC, seq DESC LIMIT $6",
-            )
-            .await?;
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &hcp_key,
-                    &before.0,
-                    &before.1,
-                    &channel,
-                    &kind,
-                    &(limit as i64 + 1),
-                ],
-            )
-            .await?;
-        let mut items = rows
-            .iter()
-            .map(|r| stored_event(r, hcp.as_str()))
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            let last = &items[limit - 1];
-            cursor::encode_pair(last.occurred_at.millis(), last.seq)
-        });
-        Ok(Some(Page { items, next_cursor }))
+        export::hcps(&client, after, updated_since, limit).await
     }
+}
 
-    async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
-        let client = self.client().await?;
-        let Some(hcp_key) = hcp_key_of(&client, &hcp).await? else {
-            return Ok(None);
-        };
-        let stmt = client
-            .prepare_cached(
-                "SELECT channel, purpose, state, source, event_id, changed_at, evidence, notice_version
-                 FROM consent_records
-                 WHERE hcp_key = $1 ORDER BY changed_at, id",
-            )
-            .await?;
-        let records = client
-            .query(&stmt, &[&hcp_key])
-            .await?
-            .iter()
-            .map(|r| {
-                let channel: i16 = r.get(0);
-                Ok(ConsentRecord {
-                    channel: Channel::from_code(channel.into())
-                        .ok_or_else(|| corrupt("consent_records.channel", channel))?,
-                    purpose: r.get(1),
-                    state: ConsentState::parse("state", r.get(2))
-                        .map_err(|e| corrupt("consent_records.state", e))?,
-                    source: r.get(3),
-                    event_id: r.get(4),
-                    changed_at: Timestamp::from_millis(r.get(5)),
-                    evidence: r.get(6),
-                    notice_version: r.get(7),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(records))
-    }
-
-    async fn hcp_state(&self, hcp: HcpId) -> Result<Option<HcpState>> {
-        // Folded from the HCP's events on every read: exact whichever node stored them, and no
-        // cost on the ingest path.
-        let mut client = self.client().await?;
-        let tx = snapshot(&mut client).await?;
-        let Some(hcp_key) = hcp_key_of(&tx, &hcp).await? else {
-            return Ok(None);
-        };
-        let stmt = tx
-            .prepare_cached(
-                "SELECT payload, content_id FROM events WHERE hcp_key = $1 ORDER BY seq",
-            )
-            .await?;
-        let rows = tx.query(&stmt, &[&hcp_key]).await?;
-        let mut content_ids: Vec<&str> = rows.iter().filter_map(|r| r.get(1)).collect();
-        content_ids.sort_unstable();
-        content_ids.dedup();
-        let stmt = tx
-            .prepare_cached("SELECT id, topics FROM content WHERE id = ANY($1)")
-            .await?;
-        let topics: std::collections::HashMap<String, Vec<String>> = tx
-            .query(&stmt, &[&content_ids])
-            .await?
-            .iter()
-            .map(|r| {
-                let list: Vec<String> = serde_json::from_str(r.get(1)).unwrap_or_default();
-                (r.get(0), list)
-            })
-            .collect();
-        let mut state = HcpState::default();
-        crate::rows::fold_payloads(
-            &mut state,
-            rows.iter().map(|r| r.get::<_, &str>(0)),
-            &topics,
-            &self.state,
-        );
-        tx.commit().await?;
-        Ok(Some(state))
-    }
-
+impl crate::store::Access for PgStore {
     async fn create_api_key(
         &self,
         key: ApiKeyRecord,
@@ -1127,7 +1298,9 @@ impl crate::Store for PgStore {
         let client = self.client().await?;
         governance::end_session(&client, &token_hash, now).await
     }
+}
 
+impl crate::store::Governance for PgStore {
     async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()> {
         retrying(|| async {
             let mut client = self.client().await?;
@@ -1287,63 +1460,9 @@ impl crate::Store for PgStore {
         })
         .await
     }
+}
 
-    async fn counts(&self) -> Result<StoreCounts> {
-        let client = self.client().await?;
-        let r = client
-            .query_one(
-                "SELECT (SELECT COUNT(*) FROM hcps WHERE NOT is_stub),
-                        (SELECT COUNT(*) FROM content),
-                        (SELECT COUNT(*) FROM events),
-                        (SELECT COUNT(*) FROM consent_records),
-                        (SELECT COUNT(*) FROM api_keys)",
-                &[],
-            )
-            .await?;
-        let n = |i: usize| r.get::<_, i64>(i) as u64;
-        Ok(StoreCounts {
-            hcps: n(0),
-            content: n(1),
-            events: n(2),
-            consent_records: n(3),
-            api_keys: n(4),
-        })
-    }
-
-    async fn check_integrity(&self) -> Result<IntegrityReport> {
-        let mut client = self.client().await?;
-        let tx = snapshot(&mut client).await?;
-        let single = async |sql: &str| -> Result<i64> { Ok(tx.query_one(sql, &[]).await?.get(0)) };
-        let mut problems = Vec::new();
-        let repeated = single(
-            "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1) r",
-        )
-        .await?;
-        if repeated > 0 {
-            problems.push(format!("{repeated} event ids are stored more than once"));
-        }
-        let orphans = single(
-            "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
-        )
-        .await?;
-        if orphans > 0 {
-            problems.push(format!("{orphans} events name no stored HCP"));
-        }
-        let invalid_indexes = single(
-            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-             WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-               AND NOT i.indisvalid",
-        )
-        .await?;
-        if invalid_indexes > 0 {
-            problems.push(format!(
-                "{invalid_indexes} indexes are invalid (an interrupted CREATE INDEX CONCURRENTLY?)"
-            ));
-        }
-        tx.commit().await?;
-        Ok(IntegrityReport { problems })
-    }
-
+impl crate::store::Decisions for PgStore {
     async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>> {
         // Keys are stored as the i64 with the same bits.
         let keys: Vec<i64> = keys.into_iter().map(|k| k as i64).collect();
@@ -1469,7 +1588,9 @@ impl crate::Store for PgStore {
         };
         suggest::planned_touches(&client, hcp_key, now).await
     }
+}
 
+impl crate::store::Campaigns for PgStore {
     async fn put_campaign(
         &self,
         campaign: Campaign,
@@ -1549,7 +1670,9 @@ impl crate::Store for PgStore {
         let client = self.client().await?;
         campaign::wave_members(&client, &campaign_id, wave).await
     }
+}
 
+impl crate::store::Reporting for PgStore {
     async fn fold_activity(&self, batch: usize) -> Result<usize> {
         retrying(|| async {
             let mut client = self.client().await?;
@@ -1595,17 +1718,9 @@ impl crate::Store for PgStore {
         let client = self.client().await?;
         activity::last_simulation(&client).await
     }
+}
 
-    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
-        let client = self.client().await?;
-        suggest::put_rep(&client, &rep, now).await
-    }
-
-    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
-        let client = self.client().await?;
-        suggest::get_rep(&client, &rep_id).await
-    }
-
+impl crate::store::RepPlans for PgStore {
     async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>> {
         retrying(|| async {
             let mut client = self.client().await?;
@@ -1665,23 +1780,9 @@ impl crate::Store for PgStore {
         })
         .await
     }
+}
 
-    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT email, id FROM hcps WHERE NOT is_stub AND email = ANY($1)
-                 ORDER BY email, id",
-            )
-            .await?;
-        client
-            .query(&stmt, &[&emails])
-            .await?
-            .iter()
-            .map(|r| Ok((r.get(0), crate::rows::stored_hcp_id(r.get(1))?)))
-            .collect()
-    }
-
+impl crate::store::Deliveries for PgStore {
     async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
         retrying(|| async {
             let mut client = self.client().await?;
@@ -1742,87 +1843,6 @@ impl crate::Store for PgStore {
     async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
         let client = self.client().await?;
         delivery::counts(&client).await
-    }
-
-    async fn export_events(
-        &self,
-        after_seq: i64,
-        received_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<crate::ExportEvent>> {
-        let client = self.client().await?;
-        export::events(&client, after_seq, received_since, limit).await
-    }
-
-    async fn export_hcps(
-        &self,
-        after: Option<String>,
-        updated_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<crate::ExportHcp>> {
-        let client = self.client().await?;
-        export::hcps(&client, after, updated_since, limit).await
-    }
-
-    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
-        let mut client = self.client().await?;
-        let tx = snapshot(&mut client).await?;
-        let digests = digests_in(&tx).await?;
-        tx.commit().await?;
-        Ok(digests)
-    }
-
-    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {HCP_COLUMNS} FROM hcps WHERE NOT is_stub AND hcp_key =
-                 (SELECT hcp_key FROM hcp_external_ids WHERE system = $1 AND external_id = $2)"
-            ))
-            .await?;
-        let rows = client.query(&stmt, &[&system, &id]).await?;
-        Ok(read_hcps(&client, rows).await?.pop())
-    }
-
-    async fn resolve_anonymous(
-        &self,
-        source: String,
-        anonymous_ids: Vec<String>,
-    ) -> Result<Vec<(String, String)>> {
-        let client = self.client().await?;
-        identity::resolve(&client, &source, &anonymous_ids).await
-    }
-
-    async fn park_anonymous(
-        &self,
-        source: String,
-        events: Vec<crate::ParkedEvent>,
-        limits: crate::HoldLimits,
-        now: Timestamp,
-    ) -> Result<Vec<crate::Parked>> {
-        let mut client = self.client().await?;
-        identity::park(&mut client, &source, &events, limits, now).await
-    }
-
-    async fn link_anonymous(
-        &self,
-        source: String,
-        anonymous_id: String,
-        user_id: String,
-        now: Timestamp,
-    ) -> Result<Vec<crate::ParkedEvent>> {
-        let mut client = self.client().await?;
-        identity::link(&mut client, &source, &anonymous_id, &user_id, now).await
-    }
-
-    async fn unpark(
-        &self,
-        source: String,
-        anonymous_id: String,
-        event_ids: Vec<String>,
-    ) -> Result<usize> {
-        let client = self.client().await?;
-        identity::unpark(&client, &source, &anonymous_id, &event_ids).await
     }
 }
 

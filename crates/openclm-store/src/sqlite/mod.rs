@@ -611,7 +611,7 @@ fn page_limit(page: &PageRequest) -> usize {
     page.limit.clamp(1, 1000)
 }
 
-impl crate::Store for SqliteStore {
+impl crate::store::Maintenance for SqliteStore {
     async fn migrate(&self) -> Result<Vec<i64>> {
         self.with_conn(|conn, _| apply_migrations(conn)).await
     }
@@ -647,6 +647,70 @@ impl crate::Store for SqliteStore {
         .map_err(|_| StoreError::Closed)?
     }
 
+    async fn counts(&self) -> Result<StoreCounts> {
+        self.with_conn(|conn, _| {
+            let tx = conn.transaction()?;
+            let count = |sql: &str| -> Result<u64> {
+                Ok(tx.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            let counts = StoreCounts {
+                hcps: count("SELECT COUNT(*) FROM hcps WHERE is_stub = 0")?,
+                content: count("SELECT COUNT(*) FROM content")?,
+                events: count("SELECT COUNT(*) FROM events")?,
+                consent_records: count("SELECT COUNT(*) FROM consent_records")?,
+                api_keys: count("SELECT COUNT(*) FROM api_keys")?,
+            };
+            tx.commit()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        self.with_conn(|conn, _| {
+            let tx = conn.transaction()?;
+            let mut problems: Vec<String> = tx
+                .prepare("PRAGMA integrity_check")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|line| line != "ok")
+                .collect();
+            let single = |sql: &str| -> Result<i64> { Ok(tx.query_row(sql, [], |r| r.get(0))?) };
+            let repeated = single(
+                "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1)",
+            )?;
+            if repeated > 0 {
+                problems.push(format!("{repeated} event ids are stored more than once"));
+            }
+            let upto = meta_get(&tx, "indexed_upto")?;
+            let below = single(&format!("SELECT COUNT(*) FROM events WHERE seq <= {upto}"))?;
+            for table in ["event_keys", "hcp_timeline"] {
+                let indexed = single(&format!("SELECT COUNT(*) FROM {table} WHERE seq <= {upto}"))?;
+                if indexed != below {
+                    problems.push(format!(
+                        "{table} holds {indexed} events up to seq {upto}; events holds {below}"
+                    ));
+                }
+            }
+            let orphans = single(
+                "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
+            )?;
+            if orphans > 0 {
+                problems.push(format!("{orphans} events name no stored HCP"));
+            }
+            tx.commit()?;
+            Ok(IntegrityReport { problems })
+        })
+        .await
+    }
+
+    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
+        self.with_conn(|conn, _| digests(conn)).await
+    }
+}
+
+impl crate::store::Events for SqliteStore {
     async fn ingest(
         &self,
         events: Vec<Event>,
@@ -673,196 +737,6 @@ impl crate::Store for SqliteStore {
             .map_err(|_| StoreError::Closed)?
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
-    }
-
-    async fn put_hcps(
-        &self,
-        hcps: Vec<Hcp>,
-        actor: String,
-        now: Timestamp,
-    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
-        self.with_conn(move |conn, _| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(hcps.len());
-            let mut audit = Vec::new();
-            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
-            for hcp in &hcps {
-                let old = tx
-                    .prepare_cached(&sql)?
-                    .query_row([hcp.id.as_str()], |r| read_hcp(&tx, r))
-                    .optional()?;
-                let mut suppressed = None;
-                for (field, hash) in crate::rows::suppression_keys(hcp) {
-                    if !governance::suppressed(&tx, &[hash])?.is_empty() {
-                        suppressed = Some(field);
-                        break;
-                    }
-                }
-                let result = match suppressed {
-                    Some(field) => Err(crate::rows::suppressed_error(&field)),
-                    None => put_hcp(&tx, hcp, now)?,
-                };
-                if result.is_ok() {
-                    audit.extend(crate::audit::hcp_change(&actor, old.as_ref(), hcp));
-                }
-                results.push(result);
-            }
-            governance::append_audit(&tx, audit, now)?;
-            tx.execute(
-                "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
-                [],
-            )?;
-            tx.commit()?;
-            Ok(results)
-        })
-        .await
-    }
-
-    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {
-        self.with_conn(move |conn, _| {
-            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row([id.as_str()], |r| read_hcp(conn, r))
-                .optional()?)
-        })
-        .await
-    }
-
-    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
-        self.with_conn(move |conn, _| {
-            let after = page.cursor.as_deref().map(cursor::decode_text).transpose()?;
-            let limit = page_limit(&page);
-            let sql = format!(
-                "SELECT {HCP_COLUMNS} FROM hcps
-                 WHERE is_stub = 0 AND (?1 IS NULL OR territory = ?1) AND (?2 IS NULL OR specialty = ?2)
-                   AND (?3 IS NULL OR country = ?3) AND (?4 IS NULL OR id > ?4)
-                 ORDER BY id LIMIT ?5"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut items = stmt
-                .query_map(
-                    params![
-                        filter.territory,
-                        filter.specialty.map(|s| s.to_lowercase()),
-                        filter.country.map(|c| c.to_uppercase()),
-                        after,
-                        limit as i64 + 1
-                    ],
-                    |r| read_hcp(conn, r),
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let next_cursor = (items.len() > limit).then(|| {
-                items.truncate(limit);
-                items[limit - 1].id.to_string()
-            });
-            Ok(Page { items, next_cursor })
-        })
-        .await
-    }
-
-    async fn put_content(
-        &self,
-        items: Vec<Content>,
-        actor: String,
-        now: Timestamp,
-    ) -> Result<Vec<Upserted>> {
-        self.with_conn(move |conn, _| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(items.len());
-            let mut audit = Vec::with_capacity(items.len());
-            for c in &items {
-                let old = governance::read_content_at(&tx, &c.id, now)?;
-                upsert_content_row(&tx, c, now)?;
-                governance::write_content_mlr(&tx, c)?;
-                if c.status != ContentStatus::Approved {
-                    let why = format!("content {} is {}", c.id, c.status);
-                    suggest::cancel_for_content(&tx, &c.id, &why, now)?;
-                }
-                let action = if old.is_some() { "update" } else { "create" };
-                let mut entry = NewAudit::new(&actor, action, format!("content/{}", c.id));
-                if let Some(old) = &old {
-                    entry = entry.old(old);
-                }
-                audit.push(entry.new_value(c));
-                results.push(if old.is_some() {
-                    Upserted::Updated
-                } else {
-                    Upserted::Created
-                });
-            }
-            governance::append_audit(&tx, audit, now)?;
-            tx.commit()?;
-            Ok(results)
-        })
-        .await
-    }
-
-    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
-        self.with_conn(move |conn, _| {
-            let sql = format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = ?1");
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row([&id], |r| read_content(r, now))
-                .optional()?)
-        })
-        .await
-    }
-
-    async fn list_content(
-        &self,
-        filter: ContentFilter,
-        page: PageRequest,
-        now: Timestamp,
-    ) -> Result<Page<Content>> {
-        self.with_conn(move |conn, _| {
-            let after = page
-                .cursor
-                .as_deref()
-                .map(cursor::decode_text)
-                .transpose()?;
-            let limit = page_limit(&page);
-            // Approved content past its expiry counts as expired.
-            let status_clause = match filter.status {
-                None => "1",
-                Some(ContentStatus::Approved) => {
-                    "status = 'approved' AND (expires_at IS NULL OR expires_at > :now)"
-                }
-                Some(ContentStatus::Expired) => {
-                    "(status = 'expired' OR (status = 'approved' AND expires_at <= :now))"
-                }
-                Some(_) => "status = :status",
-            };
-            let sql = format!(
-                "SELECT {CONTENT_COLUMNS} FROM content
-                 WHERE {status_clause} AND (:product IS NULL OR product = :product)
-                   AND (:after IS NULL OR id > :after)
-                 ORDER BY id LIMIT :limit"
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            // Bind only the names this statement uses.
-            let status = filter.status.map_or("", |s| s.as_str());
-            let values: [(&str, &dyn rusqlite::ToSql); 5] = [
-                (":now", &now.millis()),
-                (":status", &status),
-                (":product", &filter.product),
-                (":after", &after),
-                (":limit", &(limit as i64 + 1)),
-            ];
-            let bound: Vec<(&str, &dyn rusqlite::ToSql)> = values
-                .into_iter()
-                .filter(|(name, _)| sql.contains(name))
-                .collect();
-            let mut items = stmt
-                .query_map(bound.as_slice(), |r| read_content(r, now))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let next_cursor = (items.len() > limit).then(|| {
-                items.truncate(limit);
-                items[limit - 1].id.clone()
-            });
-            Ok(Page { items, next_cursor })
-        })
-        .await
     }
 
     async fn timeline(
@@ -1087,6 +961,308 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn export_events(
+        &self,
+        after_seq: i64,
+        received_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportEvent>> {
+        self.with_conn(move |conn, _| export::events(conn, after_seq, received_since, limit))
+            .await
+    }
+}
+
+impl crate::store::Identity for SqliteStore {
+    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!(
+                "SELECT {HCP_COLUMNS} FROM hcps WHERE is_stub = 0 AND hcp_key =
+                 (SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2)"
+            );
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([system.as_str(), id.as_str()], |r| read_hcp(conn, r))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn resolve_anonymous(
+        &self,
+        source: String,
+        anonymous_ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
+        self.with_conn(move |conn, _| identity::resolve(conn, &source, &anonymous_ids))
+            .await
+    }
+
+    async fn park_anonymous(
+        &self,
+        source: String,
+        events: Vec<crate::ParkedEvent>,
+        limits: crate::HoldLimits,
+        now: Timestamp,
+    ) -> Result<Vec<crate::Parked>> {
+        self.with_conn(move |conn, _| identity::park(conn, &source, &events, limits, now))
+            .await
+    }
+
+    async fn link_anonymous(
+        &self,
+        source: String,
+        anonymous_id: String,
+        user_id: String,
+        now: Timestamp,
+    ) -> Result<Vec<crate::ParkedEvent>> {
+        self.with_conn(move |conn, _| identity::link(conn, &source, &anonymous_id, &user_id, now))
+            .await
+    }
+
+    async fn unpark(
+        &self,
+        source: String,
+        anonymous_id: String,
+        event_ids: Vec<String>,
+    ) -> Result<usize> {
+        self.with_conn(move |conn, _| identity::unpark(conn, &source, &anonymous_id, &event_ids))
+            .await
+    }
+
+    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
+        self.with_conn(move |conn, _| {
+            let list = serde_json::Value::from(emails).to_string();
+            let mut stmt = conn.prepare_cached(
+                "SELECT email, id FROM hcps
+                 WHERE is_stub = 0 AND email IN (SELECT value FROM json_each(?1))
+                 ORDER BY email, id",
+            )?;
+            let pairs = stmt
+                .query_map([list], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            pairs
+                .into_iter()
+                .map(|(email, id)| Ok((email, crate::rows::stored_hcp_id(&id)?)))
+                .collect()
+        })
+        .await
+    }
+}
+
+impl crate::store::MasterData for SqliteStore {
+    async fn put_hcps(
+        &self,
+        hcps: Vec<Hcp>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<std::result::Result<Upserted, FieldError>>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(hcps.len());
+            let mut audit = Vec::new();
+            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
+            for hcp in &hcps {
+                let old = tx
+                    .prepare_cached(&sql)?
+                    .query_row([hcp.id.as_str()], |r| read_hcp(&tx, r))
+                    .optional()?;
+                let mut suppressed = None;
+                for (field, hash) in crate::rows::suppression_keys(hcp) {
+                    if !governance::suppressed(&tx, &[hash])?.is_empty() {
+                        suppressed = Some(field);
+                        break;
+                    }
+                }
+                let result = match suppressed {
+                    Some(field) => Err(crate::rows::suppressed_error(&field)),
+                    None => put_hcp(&tx, hcp, now)?,
+                };
+                if result.is_ok() {
+                    audit.extend(crate::audit::hcp_change(&actor, old.as_ref(), hcp));
+                }
+                results.push(result);
+            }
+            governance::append_audit(&tx, audit, now)?;
+            tx.execute(
+                "UPDATE store_meta SET value = value + 1 WHERE name = 'hcp_generation'",
+                [],
+            )?;
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_hcp(&self, id: HcpId) -> Result<Option<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!("SELECT {HCP_COLUMNS} FROM hcps WHERE id = ?1 AND is_stub = 0");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([id.as_str()], |r| read_hcp(conn, r))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_hcps(&self, filter: HcpFilter, page: PageRequest) -> Result<Page<Hcp>> {
+        self.with_conn(move |conn, _| {
+            let after = page.cursor.as_deref().map(cursor::decode_text).transpose()?;
+            let limit = page_limit(&page);
+            let sql = format!(
+                "SELECT {HCP_COLUMNS} FROM hcps
+                 WHERE is_stub = 0 AND (?1 IS NULL OR territory = ?1) AND (?2 IS NULL OR specialty = ?2)
+                   AND (?3 IS NULL OR country = ?3) AND (?4 IS NULL OR id > ?4)
+                 ORDER BY id LIMIT ?5"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut items = stmt
+                .query_map(
+                    params![
+                        filter.territory,
+                        filter.specialty.map(|s| s.to_lowercase()),
+                        filter.country.map(|c| c.to_uppercase()),
+                        after,
+                        limit as i64 + 1
+                    ],
+                    |r| read_hcp(conn, r),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = (items.len() > limit).then(|| {
+                items.truncate(limit);
+                items[limit - 1].id.to_string()
+            });
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn put_content(
+        &self,
+        items: Vec<Content>,
+        actor: String,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(items.len());
+            let mut audit = Vec::with_capacity(items.len());
+            for c in &items {
+                let old = governance::read_content_at(&tx, &c.id, now)?;
+                upsert_content_row(&tx, c, now)?;
+                governance::write_content_mlr(&tx, c)?;
+                if c.status != ContentStatus::Approved {
+                    let why = format!("content {} is {}", c.id, c.status);
+                    suggest::cancel_for_content(&tx, &c.id, &why, now)?;
+                }
+                let action = if old.is_some() { "update" } else { "create" };
+                let mut entry = NewAudit::new(&actor, action, format!("content/{}", c.id));
+                if let Some(old) = &old {
+                    entry = entry.old(old);
+                }
+                audit.push(entry.new_value(c));
+                results.push(if old.is_some() {
+                    Upserted::Updated
+                } else {
+                    Upserted::Created
+                });
+            }
+            governance::append_audit(&tx, audit, now)?;
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get_content(&self, id: String, now: Timestamp) -> Result<Option<Content>> {
+        self.with_conn(move |conn, _| {
+            let sql = format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = ?1");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([&id], |r| read_content(r, now))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_content(
+        &self,
+        filter: ContentFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> Result<Page<Content>> {
+        self.with_conn(move |conn, _| {
+            let after = page
+                .cursor
+                .as_deref()
+                .map(cursor::decode_text)
+                .transpose()?;
+            let limit = page_limit(&page);
+            // Approved content past its expiry counts as expired.
+            let status_clause = match filter.status {
+                None => "1",
+                Some(ContentStatus::Approved) => {
+                    "status = 'approved' AND (expires_at IS NULL OR expires_at > :now)"
+                }
+                Some(ContentStatus::Expired) => {
+                    "(status = 'expired' OR (status = 'approved' AND expires_at <= :now))"
+                }
+                Some(_) => "status = :status",
+            };
+            let sql = format!(
+                "SELECT {CONTENT_COLUMNS} FROM content
+                 WHERE {status_clause} AND (:product IS NULL OR product = :product)
+                   AND (:after IS NULL OR id > :after)
+                 ORDER BY id LIMIT :limit"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            // Bind only the names this statement uses.
+            let status = filter.status.map_or("", |s| s.as_str());
+            let values: [(&str, &dyn rusqlite::ToSql); 5] = [
+                (":now", &now.millis()),
+                (":status", &status),
+                (":product", &filter.product),
+                (":after", &after),
+                (":limit", &(limit as i64 + 1)),
+            ];
+            let bound: Vec<(&str, &dyn rusqlite::ToSql)> = values
+                .into_iter()
+                .filter(|(name, _)| sql.contains(name))
+                .collect();
+            let mut items = stmt
+                .query_map(bound.as_slice(), |r| read_content(r, now))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = (items.len() > limit).then(|| {
+                items.truncate(limit);
+                items[limit - 1].id.clone()
+            });
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
+        self.with_conn(move |conn, _| suggest::put_rep(conn, &rep, now))
+            .await
+    }
+
+    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
+        self.with_conn(move |conn, _| suggest::get_rep(conn, &rep_id))
+            .await
+    }
+
+    async fn export_hcps(
+        &self,
+        after: Option<String>,
+        updated_since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<crate::ExportHcp>> {
+        self.with_conn(move |conn, _| export::hcps(conn, after, updated_since, limit))
+            .await
+    }
+}
+
+impl crate::store::Access for SqliteStore {
     async fn create_api_key(
         &self,
         key: ApiKeyRecord,
@@ -1222,7 +1398,9 @@ impl crate::Store for SqliteStore {
         self.with_conn(move |conn, _| governance::end_session(conn, &token_hash, now))
             .await
     }
+}
 
+impl crate::store::Governance for SqliteStore {
     async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1345,69 +1523,9 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn counts(&self) -> Result<StoreCounts> {
-        self.with_conn(|conn, _| {
-            let tx = conn.transaction()?;
-            let count = |sql: &str| -> Result<u64> {
-                Ok(tx.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
-            };
-            let counts = StoreCounts {
-                hcps: count("SELECT COUNT(*) FROM hcps WHERE is_stub = 0")?,
-                content: count("SELECT COUNT(*) FROM content")?,
-                events: count("SELECT COUNT(*) FROM events")?,
-                consent_records: count("SELECT COUNT(*) FROM consent_records")?,
-                api_keys: count("SELECT COUNT(*) FROM api_keys")?,
-            };
-            tx.commit()?;
-            Ok(counts)
-        })
-        .await
-    }
-
-    async fn check_integrity(&self) -> Result<IntegrityReport> {
-        self.with_conn(|conn, _| {
-            let tx = conn.transaction()?;
-            let mut problems: Vec<String> = tx
-                .prepare("PRAGMA integrity_check")?
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-                .into_iter()
-                .filter(|line| line != "ok")
-                .collect();
-            let single = |sql: &str| -> Result<i64> { Ok(tx.query_row(sql, [], |r| r.get(0))?) };
-            let repeated = single(
-                "SELECT COUNT(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING COUNT(*) > 1)",
-            )?;
-            if repeated > 0 {
-                problems.push(format!("{repeated} event ids are stored more than once"));
-            }
-            let upto = meta_get(&tx, "indexed_upto")?;
-            let below = single(&format!("SELECT COUNT(*) FROM events WHERE seq <= {upto}"))?;
-            for table in ["event_keys", "hcp_timeline"] {
-                let indexed = single(&format!("SELECT COUNT(*) FROM {table} WHERE seq <= {upto}"))?;
-                if indexed != below {
-                    problems.push(format!(
-                        "{table} holds {indexed} events up to seq {upto}; events holds {below}"
-                    ));
-                }
-            }
-            let orphans = single(
-                "SELECT COUNT(*) FROM events e LEFT JOIN hcps h ON h.hcp_key = e.hcp_key WHERE h.hcp_key IS NULL",
-            )?;
-            if orphans > 0 {
-                problems.push(format!("{orphans} events name no stored HCP"));
-            }
-            tx.commit()?;
-            Ok(IntegrityReport { problems })
-        })
-        .await
-    }
-
-    async fn table_digests(&self) -> Result<Vec<TableDigest>> {
-        self.with_conn(|conn, _| digests(conn)).await
-    }
-
+impl crate::store::Decisions for SqliteStore {
     async fn model_nodes(&self, keys: Vec<u64>) -> Result<Vec<(u64, Counts)>> {
         self.with_conn(move |conn, _| {
             let tx = conn.transaction()?;
@@ -1536,7 +1654,9 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+}
 
+impl crate::store::Campaigns for SqliteStore {
     async fn put_campaign(
         &self,
         campaign: Campaign,
@@ -1607,7 +1727,9 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+}
 
+impl crate::store::Reporting for SqliteStore {
     async fn fold_activity(&self, batch: usize) -> Result<usize> {
         self.with_conn(move |conn, inner| activity::fold_pending(conn, &inner.state, batch))
             .await
@@ -1650,17 +1772,9 @@ impl crate::Store for SqliteStore {
         self.with_conn(|conn, _| activity::last_simulation(conn))
             .await
     }
+}
 
-    async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
-        self.with_conn(move |conn, _| suggest::put_rep(conn, &rep, now))
-            .await
-    }
-
-    async fn get_rep(&self, rep_id: String) -> Result<Option<Rep>> {
-        self.with_conn(move |conn, _| suggest::get_rep(conn, &rep_id))
-            .await
-    }
-
+impl crate::store::RepPlans for SqliteStore {
     async fn save_plan(&self, plan: NewPlan) -> Result<Vec<Suggestion>> {
         self.with_conn(move |conn, _| suggest::save_plan(conn, &plan))
             .await
@@ -1704,21 +1818,9 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn hcp_by_external_id(&self, system: String, id: String) -> Result<Option<Hcp>> {
-        self.with_conn(move |conn, _| {
-            let sql = format!(
-                "SELECT {HCP_COLUMNS} FROM hcps WHERE is_stub = 0 AND hcp_key =
-                 (SELECT hcp_key FROM hcp_external_ids WHERE system = ?1 AND external_id = ?2)"
-            );
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row([system.as_str(), id.as_str()], |r| read_hcp(conn, r))
-                .optional()?)
-        })
-        .await
-    }
-
+impl crate::store::Deliveries for SqliteStore {
     async fn claim_deliveries(&self, claim: crate::DeliveryClaim) -> Result<Vec<crate::Delivery>> {
         self.with_conn(move |conn, _| delivery::claim(conn, &claim))
             .await
@@ -1733,67 +1835,6 @@ impl crate::Store for SqliteStore {
     ) -> Result<Option<std::result::Result<crate::Delivery, FieldError>>> {
         self.with_conn(move |conn, _| {
             delivery::finish(conn, &delivery_id, &lease_token, &outcome, now)
-        })
-        .await
-    }
-
-    async fn resolve_anonymous(
-        &self,
-        source: String,
-        anonymous_ids: Vec<String>,
-    ) -> Result<Vec<(String, String)>> {
-        self.with_conn(move |conn, _| identity::resolve(conn, &source, &anonymous_ids))
-            .await
-    }
-
-    async fn park_anonymous(
-        &self,
-        source: String,
-        events: Vec<crate::ParkedEvent>,
-        limits: crate::HoldLimits,
-        now: Timestamp,
-    ) -> Result<Vec<crate::Parked>> {
-        self.with_conn(move |conn, _| identity::park(conn, &source, &events, limits, now))
-            .await
-    }
-
-    async fn link_anonymous(
-        &self,
-        source: String,
-        anonymous_id: String,
-        user_id: String,
-        now: Timestamp,
-    ) -> Result<Vec<crate::ParkedEvent>> {
-        self.with_conn(move |conn, _| identity::link(conn, &source, &anonymous_id, &user_id, now))
-            .await
-    }
-
-    async fn unpark(
-        &self,
-        source: String,
-        anonymous_id: String,
-        event_ids: Vec<String>,
-    ) -> Result<usize> {
-        self.with_conn(move |conn, _| identity::unpark(conn, &source, &anonymous_id, &event_ids))
-            .await
-    }
-    async fn hcps_by_email(&self, emails: Vec<String>) -> Result<Vec<(String, HcpId)>> {
-        self.with_conn(move |conn, _| {
-            let list = serde_json::Value::from(emails).to_string();
-            let mut stmt = conn.prepare_cached(
-                "SELECT email, id FROM hcps
-                 WHERE is_stub = 0 AND email IN (SELECT value FROM json_each(?1))
-                 ORDER BY email, id",
-            )?;
-            let pairs = stmt
-                .query_map([list], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            pairs
-                .into_iter()
-                .map(|(email, id)| Ok((email, crate::rows::stored_hcp_id(&id)?)))
-                .collect()
         })
         .await
     }
@@ -1823,26 +1864,6 @@ impl crate::Store for SqliteStore {
 
     async fn delivery_counts(&self) -> Result<Vec<crate::DeliveryCount>> {
         self.with_conn(move |conn, _| delivery::counts(conn)).await
-    }
-
-    async fn export_events(
-        &self,
-        after_seq: i64,
-        received_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<crate::ExportEvent>> {
-        self.with_conn(move |conn, _| export::events(conn, after_seq, received_since, limit))
-            .await
-    }
-
-    async fn export_hcps(
-        &self,
-        after: Option<String>,
-        updated_since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<crate::ExportHcp>> {
-        self.with_conn(move |conn, _| export::hcps(conn, after, updated_since, limit))
-            .await
     }
 }
 
