@@ -1,8 +1,9 @@
-//! What both backends' delivery queues share: what an answer under a lease may do, and the
-//! shape of the counts.
+//! What both backends' delivery queues share: what an answer under a lease may do, the change it
+//! writes, when a dead letter may be retried, and the shape of the counts. The backends only read
+//! and write the rows.
 
 use openclm_core::delivery::DeliveryStatus;
-use openclm_core::{Channel, FieldError};
+use openclm_core::{Channel, FieldError, Timestamp};
 
 use crate::{Delivery, DeliveryCount, DeliveryOutcome, Result, StoreError};
 
@@ -45,12 +46,63 @@ pub fn answer_lease(
     }
 }
 
-/// The last error a delivery sent after its cancellation keeps: why it had been cancelled.
-pub(crate) fn sent_after_cancellation_note(current: &Delivery) -> String {
-    format!(
-        "sent_after_cancellation: {}",
-        current.last_error.as_deref().unwrap_or("cancelled")
-    )
+/// What recording an answer writes to a delivery: its new status, the error it keeps (`None`
+/// keeps the last one) and when it is next due. A delivered item keeps its lease, so that a
+/// repeated answer under it is recognised; every other status clears it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Transition {
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub due: Timestamp,
+}
+
+/// What `outcome`, answered under `token`, writes to `current`, the same on both backends:
+/// the client's error when the lease is not the answer's, `None` when nothing changes (the
+/// delivery is answered as it stands), otherwise the change to write.
+pub(crate) fn finish_transition(
+    current: &Delivery,
+    token: &str,
+    outcome: &DeliveryOutcome,
+) -> std::result::Result<Option<Transition>, FieldError> {
+    let (status, error, due) = match (answer_lease(current, token, outcome)?, outcome) {
+        (LeaseAnswer::Unchanged, _) => return Ok(None),
+        (LeaseAnswer::SentAfterCancellation, _) => (
+            DeliveryStatus::Delivered,
+            // What it had been cancelled for stays readable beside the fact it went out.
+            Some(format!(
+                "sent_after_cancellation: {}",
+                current.last_error.as_deref().unwrap_or("cancelled")
+            )),
+            current.due_at,
+        ),
+        (_, DeliveryOutcome::Delivered) => (DeliveryStatus::Delivered, None, current.due_at),
+        (_, DeliveryOutcome::Retry { error, at }) => {
+            (DeliveryStatus::Pending, Some(error.clone()), *at)
+        }
+        (_, DeliveryOutcome::Dead { error }) => {
+            (DeliveryStatus::Dead, Some(error.clone()), current.due_at)
+        }
+        (_, DeliveryOutcome::Cancelled { reason }) => (
+            DeliveryStatus::Cancelled,
+            Some(reason.clone()),
+            current.due_at,
+        ),
+    };
+    Ok(Some(Transition { status, error, due }))
+}
+
+/// Whether `current` may be put back in the queue: only a dead letter may, and the client's
+/// error says why not otherwise. Retrying resets its attempts, makes it due at once and clears
+/// its lease.
+pub(crate) fn check_retry(current: &Delivery) -> std::result::Result<(), FieldError> {
+    if current.status == DeliveryStatus::Dead {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "delivery",
+            format!("is {}; only a dead letter can be retried", current.status),
+        ))
+    }
 }
 
 /// Parses and sorts grouped counts (status, channel code, count).

@@ -7,10 +7,10 @@ use openclm_core::delivery::{DeliveryStatus, delivered_by_system};
 use openclm_core::{Channel, FieldError, Timestamp};
 use tokio_postgres::Row;
 
-use crate::delivery::{answer_lease, sent_after_cancellation_note, to_counts};
+use crate::delivery::{Transition, check_retry, finish_transition, to_counts};
 use crate::{
-    Delivery, DeliveryClaim, DeliveryCount, DeliveryFilter, DeliveryOutcome, LeaseAnswer, Page,
-    PageRequest, Result, StoreError, cursor,
+    Delivery, DeliveryClaim, DeliveryCount, DeliveryFilter, DeliveryOutcome, Page, PageRequest,
+    Result, StoreError, cursor,
 };
 
 const COLUMNS: &str = "d.delivery_id, d.decision_id, h.id, d.channel, d.content_id, d.campaign_id,
@@ -182,29 +182,10 @@ pub(super) async fn finish(
     let Some(current) = get_for_update(client, id).await? else {
         return Ok(None);
     };
-    let answer = match answer_lease(&current, token, outcome) {
-        Ok(answer) => answer,
+    let Transition { status, error, due } = match finish_transition(&current, token, outcome) {
+        Ok(Some(change)) => change,
+        Ok(None) => return Ok(Some(Ok(current))),
         Err(e) => return Ok(Some(Err(e))),
-    };
-    let (status, error, due) = match (answer, outcome) {
-        (LeaseAnswer::Unchanged, _) => return Ok(Some(Ok(current))),
-        (LeaseAnswer::SentAfterCancellation, _) => (
-            DeliveryStatus::Delivered,
-            Some(sent_after_cancellation_note(&current)),
-            current.due_at,
-        ),
-        (_, DeliveryOutcome::Delivered) => (DeliveryStatus::Delivered, None, current.due_at),
-        (_, DeliveryOutcome::Retry { error, at }) => {
-            (DeliveryStatus::Pending, Some(error.clone()), *at)
-        }
-        (_, DeliveryOutcome::Dead { error }) => {
-            (DeliveryStatus::Dead, Some(error.clone()), current.due_at)
-        }
-        (_, DeliveryOutcome::Cancelled { reason }) => (
-            DeliveryStatus::Cancelled,
-            Some(reason.clone()),
-            current.due_at,
-        ),
     };
     client
         .execute(
@@ -227,11 +208,8 @@ pub(super) async fn retry(
     let Some(current) = get_for_update(client, id).await? else {
         return Ok(None);
     };
-    if current.status != DeliveryStatus::Dead {
-        return Ok(Some(Err(FieldError::new(
-            "delivery",
-            format!("is {}; only a dead letter can be retried", current.status),
-        ))));
+    if let Err(e) = check_retry(&current) {
+        return Ok(Some(Err(e)));
     }
     client
         .execute(
