@@ -187,6 +187,193 @@ pub(crate) struct FoldInput<'a> {
     pub waves: &'a HashMap<(String, i64), Vec<(i64, i64)>>,
 }
 
+/// What a KPI fold reads besides the events, owned: the live campaigns, and the batch's HCPs'
+/// memberships, campaign decisions, segments and waves. Each backend opens it with its own
+/// queries (for the HCPs [`FoldContext::hcp_keys`] names) and folds through it, so what a batch
+/// adds is decided here alone.
+pub(crate) struct FoldContext {
+    pub live: Vec<Live>,
+    /// (campaign, HCP) → group.
+    pub members: HashMap<(String, i64), i64>,
+    pub decisions: Vec<CampaignDecision>,
+    /// HCP → (specialty, country).
+    pub segments: HashMap<i64, (String, String)>,
+    /// (campaign, HCP) → the waves that treated them and when each ran, in run order.
+    pub waves: HashMap<(String, i64), Vec<(i64, i64)>>,
+}
+
+impl FoldContext {
+    /// A context for these live campaigns, the batch's rows still to read.
+    pub fn new(live: Vec<Live>) -> Self {
+        Self {
+            live,
+            members: HashMap::new(),
+            decisions: Vec::new(),
+            segments: HashMap::new(),
+            waves: HashMap::new(),
+        }
+    }
+
+    /// The HCPs of a batch, sorted, each once: whose rows the context reads.
+    pub fn hcp_keys(events: &[Stored]) -> Vec<i64> {
+        let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// Adds a wave that treated an HCP; called in the waves' run order.
+    pub fn add_wave(&mut self, campaign_id: String, hcp_key: i64, wave: i64, ran_at: i64) {
+        self.waves
+            .entry((campaign_id, hcp_key))
+            .or_default()
+            .push((wave, ran_at));
+    }
+
+    /// Folds `events` (a whole batch, or one of its events) with what the context holds.
+    pub fn fold(&self, events: &[Stored], config: &StateConfig) -> FoldOutput {
+        fold(
+            &FoldInput {
+                events,
+                live: &self.live,
+                members: &self.members,
+                decisions: &self.decisions,
+                segments: &self.segments,
+                waves: &self.waves,
+            },
+            config,
+        )
+    }
+}
+
+/// How a fold's batch is written so that an event whose sums cannot be written is set aside
+/// rather than stopping the fold, the same on both backends, which run the statements it names
+/// and the write it asks for:
+///
+/// ```text
+/// while let Some(attempt) = guard.next_attempt() {
+///     run(attempt.begin());
+///     let written = write(attempt.range());
+///     run(attempt.end(written.is_ok()));
+///     guard.record(written)?;
+/// }
+/// guard.set_aside()
+/// ```
+///
+/// The whole batch is written first, under a savepoint. When that fails for a reason of the data
+/// (one event's numbers refused, say), it is rolled back and the events are written one at a
+/// time, each under a savepoint of its own: an event whose write fails so is set aside and the
+/// rest are counted. Any other failure (the database busy or gone, a deadlock) fails the whole
+/// batch, to be folded again.
+pub(crate) struct GuardedWrite<'a> {
+    events: &'a [Stored],
+    next: Option<Attempt>,
+    set_aside: Vec<SetAside>,
+}
+
+/// One write a [`GuardedWrite`] asks for: the whole batch, or the event at an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    Batch,
+    One(usize),
+}
+
+impl Attempt {
+    /// The savepoint statement to run before the write.
+    pub fn begin(self) -> &'static str {
+        match self {
+            Attempt::Batch => "SAVEPOINT fold_batch",
+            Attempt::One(_) => "SAVEPOINT fold_one",
+        }
+    }
+
+    /// The statement to run after the write: the savepoint released, or rolled back first when
+    /// the write failed.
+    pub fn end(self, written: bool) -> &'static str {
+        match (self, written) {
+            (Attempt::Batch, true) => "RELEASE SAVEPOINT fold_batch",
+            (Attempt::Batch, false) => {
+                "ROLLBACK TO SAVEPOINT fold_batch; RELEASE SAVEPOINT fold_batch"
+            }
+            (Attempt::One(_), true) => "RELEASE SAVEPOINT fold_one",
+            (Attempt::One(_), false) => {
+                "ROLLBACK TO SAVEPOINT fold_one; RELEASE SAVEPOINT fold_one"
+            }
+        }
+    }
+}
+
+impl<'a> GuardedWrite<'a> {
+    pub fn new(events: &'a [Stored]) -> Self {
+        Self {
+            events,
+            next: Some(Attempt::Batch),
+            set_aside: Vec::new(),
+        }
+    }
+
+    /// The next write to make, if any.
+    pub fn next_attempt(&self) -> Option<Attempt> {
+        self.next
+    }
+
+    /// The events the next write folds.
+    pub fn range(&self, attempt: Attempt) -> std::ops::Range<usize> {
+        match attempt {
+            Attempt::Batch => 0..self.events.len(),
+            Attempt::One(i) => i..i + 1,
+        }
+    }
+
+    /// Records how the write of [`GuardedWrite::next_attempt`] went (the events it set aside,
+    /// or its error); an error when the failure says nothing about the events, which fails the
+    /// batch.
+    pub fn record(&mut self, written: Result<Vec<SetAside>, StoreError>) -> Result<(), StoreError> {
+        let Some(attempt) = self.next else {
+            return Ok(());
+        };
+        let following = |i: usize| (i + 1 < self.events.len()).then_some(Attempt::One(i + 1));
+        match (attempt, written) {
+            (Attempt::Batch, Ok(set_aside)) => {
+                self.set_aside.extend(set_aside);
+                self.next = None;
+            }
+            (Attempt::Batch, Err(e)) => {
+                if data_error_reason(&e).is_none() {
+                    return Err(e);
+                }
+                tracing::warn!(
+                    events = self.events.len(),
+                    "a fold's batch could not be written; folding its events one at a time"
+                );
+                self.next = (!self.events.is_empty()).then_some(Attempt::One(0));
+            }
+            (Attempt::One(i), Ok(set_aside)) => {
+                self.set_aside.extend(set_aside);
+                self.next = following(i);
+            }
+            (Attempt::One(i), Err(e)) => {
+                let Some(reason) = data_error_reason(&e) else {
+                    return Err(e);
+                };
+                let one = &self.events[i];
+                self.set_aside.push(SetAside {
+                    seq: one.seq,
+                    event_id: Some(one.event.event_id.clone()),
+                    reason,
+                });
+                self.next = following(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// The events set aside, once no write is left to make.
+    pub fn set_aside(self) -> Vec<SetAside> {
+        self.set_aside
+    }
+}
+
 /// What a batch adds to one treated HCP's outcome of one wave.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct WaveDelta {

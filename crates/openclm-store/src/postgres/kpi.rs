@@ -13,8 +13,8 @@ use openclm_core::{Channel, Timestamp};
 
 use super::corrupt;
 use crate::kpi::{
-    CampaignDecision, FoldInput, FoldOutput, MemberDelta, MemberTotals, MomentDelta, SetAside,
-    SliceKey, Stored, data_error_reason, finite_counts, fold, live,
+    CampaignDecision, FoldContext, FoldOutput, GuardedWrite, MemberDelta, MemberTotals,
+    MomentDelta, SetAside, SliceKey, Stored, finite_counts, live,
 };
 use crate::{
     Fold, GroupMoments, KpiFilter, MAX_QUARANTINE_LIST, QuarantinedEvent, Result, SliceRow,
@@ -71,8 +71,7 @@ pub(super) async fn fold_pending(
             .await?;
         return Ok(0);
     }
-    let campaigns = super::campaign::list(client).await?;
-    let live = live(campaigns, &runs);
+    let mut context = FoldContext::new(live(super::campaign::list(client).await?, &runs));
     let stmt = client
         .prepare_cached(
             // The text form is renamed: `ORDER BY xid` must sort by the column (the index's
@@ -91,10 +90,8 @@ pub(super) async fn fold_pending(
     };
     let (last_seq, last_xid): (i64, String) = (last.get(0), last.get(3));
     let (events, mut set_aside) = parse_rows(&rows);
-    let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let members: HashMap<(String, i64), i64> = client
+    let keys = FoldContext::hcp_keys(&events);
+    context.members = client
         .query(
             "SELECT campaign_id, hcp_key, grp FROM campaign_members WHERE hcp_key = ANY($1)",
             &[&keys],
@@ -103,7 +100,7 @@ pub(super) async fn fold_pending(
         .iter()
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
         .collect();
-    let decisions: Vec<CampaignDecision> = client
+    context.decisions = client
         .query(
             "SELECT decision_id, hcp_key, campaign_id, campaign_wave, campaign_arm,
                 chosen_content, chosen_channel, made_at, delivered_at
@@ -126,7 +123,7 @@ pub(super) async fn fold_pending(
             delivered_at: r.get(8),
         })
         .collect();
-    let segments: HashMap<i64, (String, String)> = client
+    context.segments = client
         .query(
             "SELECT hcp_key, specialty, country FROM hcps WHERE hcp_key = ANY($1)",
             &[&keys],
@@ -135,7 +132,6 @@ pub(super) async fn fold_pending(
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    let mut waves: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
     for r in client
         .query(
             "SELECT m.campaign_id, m.hcp_key, m.wave, w.ran_at FROM campaign_wave_members m
@@ -145,29 +141,11 @@ pub(super) async fn fold_pending(
         )
         .await?
     {
-        waves
-            .entry((r.get(0), r.get(1)))
-            .or_default()
-            .push((r.get(2), r.get(3)));
+        context.add_wave(r.get(0), r.get(1), r.get(2), r.get(3));
     }
     let write = |range: Range<usize>| {
-        let events = &events[range];
-        let (live, members, decisions) = (&live, &members, &decisions);
-        let (segments, waves) = (&segments, &waves);
-        async move {
-            let out = fold(
-                &FoldInput {
-                    events,
-                    live,
-                    members,
-                    decisions,
-                    segments,
-                    waves,
-                },
-                config,
-            );
-            write_output(client, out).await
-        }
+        let out = context.fold(&events[range], config);
+        write_output(client, out)
     };
     set_aside.extend(write_guarded(client, &events, write).await?);
     quarantine(client, Fold::CampaignKpis, &set_aside).await?;
@@ -232,12 +210,9 @@ async fn write_output(client: &impl GenericClient, out: FoldOutput) -> Result<Ve
     Ok(out.set_aside)
 }
 
-/// Writes a batch's fold (`write`, given the range of `events` to fold) under a savepoint. When
-/// that fails for a reason of the data (one event's numbers refused, say), the batch is rolled
-/// back and its events are written one at a time, each under a savepoint of its own: an event
-/// whose write fails so is set aside and the rest are counted. Any other failure (the database
-/// busy or gone, a deadlock) fails the whole batch, to be folded again. Returns the events set
-/// aside.
+/// Writes a batch's fold (`write`, given the range of `events` to fold) as [`GuardedWrite`]
+/// says: the batch at once, or its events one at a time when a row of it is refused. Returns the
+/// events set aside.
 pub(super) async fn write_guarded<F, Fut>(
     client: &impl GenericClient,
     events: &[Stored],
@@ -247,49 +222,14 @@ where
     F: FnMut(Range<usize>) -> Fut,
     Fut: Future<Output = Result<Vec<SetAside>>>,
 {
-    client.batch_execute("SAVEPOINT fold_batch").await?;
-    match write(0..events.len()).await {
-        Ok(set_aside) => {
-            client.batch_execute("RELEASE SAVEPOINT fold_batch").await?;
-            return Ok(set_aside);
-        }
-        Err(e) => {
-            client
-                .batch_execute("ROLLBACK TO SAVEPOINT fold_batch; RELEASE SAVEPOINT fold_batch")
-                .await?;
-            if data_error_reason(&e).is_none() {
-                return Err(e);
-            }
-            tracing::warn!(
-                events = events.len(),
-                "a fold's batch could not be written; folding its events one at a time"
-            );
-        }
+    let mut guard = GuardedWrite::new(events);
+    while let Some(attempt) = guard.next_attempt() {
+        client.batch_execute(attempt.begin()).await?;
+        let written = write(guard.range(attempt)).await;
+        client.batch_execute(attempt.end(written.is_ok())).await?;
+        guard.record(written)?;
     }
-    let mut set_aside = Vec::new();
-    for (i, one) in events.iter().enumerate() {
-        client.batch_execute("SAVEPOINT fold_one").await?;
-        match write(i..i + 1).await {
-            Ok(more) => {
-                client.batch_execute("RELEASE SAVEPOINT fold_one").await?;
-                set_aside.extend(more);
-            }
-            Err(e) => {
-                client
-                    .batch_execute("ROLLBACK TO SAVEPOINT fold_one; RELEASE SAVEPOINT fold_one")
-                    .await?;
-                let Some(reason) = data_error_reason(&e) else {
-                    return Err(e);
-                };
-                set_aside.push(SetAside {
-                    seq: one.seq,
-                    event_id: Some(one.event.event_id.clone()),
-                    reason,
-                });
-            }
-        }
-    }
-    Ok(set_aside)
+    Ok(guard.set_aside())
 }
 
 /// Records events a fold set aside (once per fold and event), logging each the first time.

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::meta_get;
 use crate::kpi::{
-    CampaignDecision, FoldInput, FoldOutput, MemberTotals, MomentDelta, SetAside, SliceKey, Stored,
-    data_error_reason, finite_counts, fold, live,
+    CampaignDecision, FoldContext, FoldOutput, GuardedWrite, MemberTotals, MomentDelta, SetAside,
+    SliceKey, Stored, finite_counts, live,
 };
 use crate::{
     Fold, GroupMoments, KpiFilter, MAX_QUARANTINE_LIST, QuarantinedEvent, Result, SliceRow,
@@ -54,8 +54,7 @@ pub(super) fn fold_pending(
         tx.commit()?;
         return Ok(0);
     }
-    let campaigns = super::campaign::list(&tx)?;
-    let live = live(campaigns, &runs);
+    let mut context = FoldContext::new(live(super::campaign::list(&tx)?, &runs));
     let Some(Batch {
         last,
         read,
@@ -65,18 +64,15 @@ pub(super) fn fold_pending(
     else {
         return Ok(0);
     };
-    let mut keys: Vec<i64> = events.iter().map(|e| e.hcp_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let keys = json_keys(&keys);
-    let members: HashMap<(String, i64), i64> = tx
+    let keys = json_keys(&FoldContext::hcp_keys(&events));
+    context.members = tx
         .prepare_cached(
             "SELECT campaign_id, hcp_key, grp FROM campaign_members
              WHERE hcp_key IN (SELECT value FROM json_each(?1))",
         )?
         .query_map([&keys], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let decisions: Vec<CampaignDecision> = tx
+    context.decisions = tx
         .prepare_cached(
             "SELECT decision_id, hcp_key, campaign_id, campaign_wave, campaign_arm,
                 chosen_content, chosen_channel, made_at, delivered_at
@@ -97,14 +93,13 @@ pub(super) fn fold_pending(
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let segments: HashMap<i64, (String, String)> = tx
+    context.segments = tx
         .prepare_cached(
             "SELECT hcp_key, specialty, country FROM hcps
              WHERE hcp_key IN (SELECT value FROM json_each(?1))",
         )?
         .query_map([&keys], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut waves: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
     {
         let mut stmt = tx.prepare_cached(
             "SELECT m.campaign_id, m.hcp_key, m.wave, w.ran_at FROM campaign_wave_members m
@@ -121,23 +116,10 @@ pub(super) fn fold_pending(
         })?;
         for row in rows {
             let (campaign, hcp, wave, ran) = row?;
-            waves.entry((campaign, hcp)).or_default().push((wave, ran));
+            context.add_wave(campaign, hcp, wave, ran);
         }
     }
-    let write = |events: &[Stored]| -> Result<Vec<SetAside>> {
-        let out = fold(
-            &FoldInput {
-                events,
-                live: &live,
-                members: &members,
-                decisions: &decisions,
-                segments: &segments,
-                waves: &waves,
-            },
-            config,
-        );
-        write_output(&tx, out)
-    };
+    let write = |events: &[Stored]| write_output(&tx, context.fold(events, config));
     set_aside.extend(write_guarded(&tx, &events, write)?);
     quarantine(&tx, Fold::CampaignKpis, &set_aside)?;
     tx.execute(
@@ -174,55 +156,22 @@ fn write_output(tx: &Connection, out: FoldOutput) -> Result<Vec<SetAside>> {
     Ok(out.set_aside)
 }
 
-/// Writes a batch's fold (`write`) under a savepoint. When that fails for a reason of the data
-/// (one event's numbers refused, say), the batch is rolled back and its events are written one
-/// at a time, each under a savepoint of its own: an event whose write fails so is set aside and
-/// the rest are counted. Any other failure (the database busy or gone) fails the whole batch,
-/// to be folded again. Returns the events set aside.
+/// Writes a batch's fold (`write`, given the events to fold) as [`GuardedWrite`] says: the
+/// batch at once, or its events one at a time when a row of it is refused. Returns the events
+/// set aside.
 pub(super) fn write_guarded(
     tx: &Connection,
     events: &[Stored],
     mut write: impl FnMut(&[Stored]) -> Result<Vec<SetAside>>,
 ) -> Result<Vec<SetAside>> {
-    tx.execute_batch("SAVEPOINT fold_batch")?;
-    match write(events) {
-        Ok(set_aside) => {
-            tx.execute_batch("RELEASE fold_batch")?;
-            return Ok(set_aside);
-        }
-        Err(e) => {
-            tx.execute_batch("ROLLBACK TO fold_batch; RELEASE fold_batch")?;
-            if data_error_reason(&e).is_none() {
-                return Err(e);
-            }
-            tracing::warn!(
-                events = events.len(),
-                "a fold's batch could not be written; folding its events one at a time"
-            );
-        }
+    let mut guard = GuardedWrite::new(events);
+    while let Some(attempt) = guard.next_attempt() {
+        tx.execute_batch(attempt.begin())?;
+        let written = write(&events[guard.range(attempt)]);
+        tx.execute_batch(attempt.end(written.is_ok()))?;
+        guard.record(written)?;
     }
-    let mut set_aside = Vec::new();
-    for one in events {
-        tx.execute_batch("SAVEPOINT fold_one")?;
-        match write(std::slice::from_ref(one)) {
-            Ok(more) => {
-                tx.execute_batch("RELEASE fold_one")?;
-                set_aside.extend(more);
-            }
-            Err(e) => {
-                tx.execute_batch("ROLLBACK TO fold_one; RELEASE fold_one")?;
-                let Some(reason) = data_error_reason(&e) else {
-                    return Err(e);
-                };
-                set_aside.push(SetAside {
-                    seq: one.seq,
-                    event_id: Some(one.event.event_id.clone()),
-                    reason,
-                });
-            }
-        }
-    }
-    Ok(set_aside)
+    Ok(guard.set_aside())
 }
 
 /// Records events a fold set aside (once per fold and event), logging each the first time.
