@@ -723,3 +723,94 @@ pub(crate) fn live(campaigns: Vec<Campaign>, runs: &HashMap<String, (i64, i64)>)
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stored(seq: i64) -> Stored {
+        let event = json!({"event_id": format!("e{seq}"), "hcp": "h",
+            "occurred_at": "2026-01-05T10:00:00Z", "source": "crm", "channel": "email",
+            "type": "opened"});
+        Stored {
+            seq,
+            hcp_key: 1,
+            event: Event::from_json(event).unwrap(),
+        }
+    }
+
+    /// Drives a guarded write the way the backends do, failing the write of any slice that
+    /// holds an event of `refused` with `error`; returns the writes made and what was set aside.
+    fn drive(
+        events: &[Stored],
+        refused: &[i64],
+        error: fn() -> StoreError,
+    ) -> (Vec<Attempt>, Result<Vec<SetAside>, StoreError>) {
+        let mut guard = GuardedWrite::new(events);
+        let mut attempts = Vec::new();
+        while let Some(attempt) = guard.next_attempt() {
+            attempts.push(attempt);
+            let slice = &events[guard.range(attempt)];
+            let written = if slice.iter().any(|e| refused.contains(&e.seq)) {
+                Err(error())
+            } else {
+                Ok(Vec::new())
+            };
+            if let Err(e) = guard.record(written) {
+                return (attempts, Err(e));
+            }
+        }
+        (attempts, Ok(guard.set_aside()))
+    }
+
+    fn refused_value() -> StoreError {
+        StoreError::Invalid(FieldError::new("responses", "is not a finite number"))
+    }
+
+    #[test]
+    fn a_batch_that_writes_is_written_once() {
+        let events: Vec<Stored> = (1..=3).map(stored).collect();
+        let (attempts, set_aside) = drive(&events, &[], refused_value);
+        assert_eq!(attempts, [Attempt::Batch]);
+        assert_eq!(set_aside.unwrap(), []);
+    }
+
+    #[test]
+    fn a_refused_event_is_set_aside_and_the_others_written_one_at_a_time() {
+        let events: Vec<Stored> = (1..=3).map(stored).collect();
+        let (attempts, set_aside) = drive(&events, &[2], refused_value);
+        assert_eq!(
+            attempts,
+            [
+                Attempt::Batch,
+                Attempt::One(0),
+                Attempt::One(1),
+                Attempt::One(2)
+            ]
+        );
+        let set_aside = set_aside.unwrap();
+        assert_eq!(set_aside.len(), 1);
+        assert_eq!(set_aside[0].seq, 2);
+        assert_eq!(set_aside[0].event_id.as_deref(), Some("e2"));
+        assert!(set_aside[0].reason.contains("responses"), "{set_aside:?}");
+    }
+
+    #[test]
+    fn a_failure_that_says_nothing_about_the_events_fails_the_batch() {
+        let events: Vec<Stored> = (1..=3).map(stored).collect();
+        let (attempts, set_aside) = drive(&events, &[2], || StoreError::Closed);
+        assert_eq!(attempts, [Attempt::Batch]);
+        assert!(matches!(set_aside, Err(StoreError::Closed)));
+    }
+
+    #[test]
+    fn savepoints_are_released_and_rolled_back_by_name() {
+        assert_eq!(Attempt::Batch.begin(), "SAVEPOINT fold_batch");
+        assert_eq!(
+            Attempt::One(3).end(false),
+            "ROLLBACK TO SAVEPOINT fold_one; RELEASE SAVEPOINT fold_one"
+        );
+        assert_eq!(Attempt::One(3).end(true), "RELEASE SAVEPOINT fold_one");
+    }
+}
