@@ -1,27 +1,140 @@
 //! Compliance records: the audit trail, MLR transitions of content and what was sent, adverse-event
 //! cases for pharmacovigilance, the suppression list and erasure.
 
-use crate::AeCase;
-use crate::AeCounts;
-use crate::AeFilter;
-use crate::ErasureReport;
-use crate::NewAeCase;
+use openclm_core::audit::{AuditEntry, NewAudit};
+use openclm_core::content::{Content, ContentStatus};
+use openclm_core::pv::{AeStatus, Triage};
+use openclm_core::{Channel, HcpId, Timestamp};
+use serde::Serialize;
+
 use crate::Result;
-use crate::SendFilter;
-use crate::SendRecord;
-use crate::SourceScreening;
-use crate::WithdrawalEffect;
-use openclm_core::HcpId;
-use openclm_core::Timestamp;
-use openclm_core::audit::AuditEntry;
-use openclm_core::audit::NewAudit;
-use openclm_core::content::Content;
-use openclm_core::content::ContentStatus;
-use openclm_core::pv::Triage;
+
+/// A potential adverse-event case as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct AeCase {
+    pub case_id: String,
+    pub event_id: String,
+    /// The reporter: the HCP's OpenCLM id (a pseudonym once erased).
+    pub hcp_id: String,
+    pub source: String,
+    /// The event field the text came from (`text`, `notes`, `answer`).
+    pub field: String,
+    /// Day zero: when OpenCLM received the text.
+    pub received_at: Timestamp,
+    pub due_at: Timestamp,
+    pub text: String,
+    /// What screening found: products, events, special situations, criteria.
+    pub findings: serde_json::Value,
+    pub status: AeStatus,
+    pub triaged_by: Option<String>,
+    pub triaged_at: Option<Timestamp>,
+    pub external_ref: Option<String>,
+    pub triage_note: Option<String>,
+    pub alerted_at: Option<Timestamp>,
+}
+
+/// A case for a flagged text that came other than as an event.
+#[derive(Debug, Clone)]
+pub struct NewAeCase {
+    pub case_id: String,
+    /// What the text came with (a suggestion id), in place of an event id.
+    pub event_id: String,
+    pub hcp: HcpId,
+    pub source: String,
+    pub field: String,
+    pub text: String,
+    /// What screening found, as JSON.
+    pub findings: String,
+    pub due_hours: i64,
+}
+
+/// Which AE cases to list; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct AeFilter {
+    pub status: Option<AeStatus>,
+    /// Open cases due before this time (overdue ones, given now).
+    pub due_before: Option<Timestamp>,
+    /// Only cases not yet alerted.
+    pub not_alerted: bool,
+    /// Only cases from this source (`crm`, `survey`, ...).
+    pub source: Option<String>,
+    /// Only cases naming this product, as screening reported it (compared in any case).
+    pub product: Option<String>,
+    /// Cases of the order skipped before the first returned: a page's start.
+    pub offset: u64,
+    /// At most this many cases; all when `None`.
+    pub limit: Option<u32>,
+}
+
+/// How the PV queue stands: what its tiles show, counted in the store rather than by reading
+/// every case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AeCounts {
+    pub open: u64,
+    /// Open and past their deadline.
+    pub overdue: u64,
+    /// Decided (any decision).
+    pub triaged: u64,
+}
+
+/// The reconciliation of screening for one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceScreening {
+    pub source: String,
+    /// Free texts screened.
+    pub screened: u64,
+    /// Cases opened.
+    pub flagged: u64,
+    /// Cases forwarded to the safety database as adverse events.
+    pub forwarded: u64,
+    /// Cases PV has triaged (any decision).
+    pub acknowledged: u64,
+}
+
+/// One content version sent to an HCP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SendRecord {
+    pub decision_id: String,
+    pub hcp_id: String,
+    pub content_id: String,
+    pub content_version: u32,
+    pub content_hash: String,
+    pub channel: Channel,
+    pub sent_at: Timestamp,
+}
+
+/// Which sends to list.
+#[derive(Debug, Clone, Default)]
+pub struct SendFilter {
+    pub content_id: Option<String>,
+    pub hcp: Option<HcpId>,
+}
+
+/// What withdrawing content stopped at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WithdrawalEffect {
+    /// Pending rep suggestions with the content, cancelled.
+    pub suggestions_cancelled: u64,
+    /// Decisions with the content not yet delivered, cancelled (they no longer hold a place
+    /// under the caps, and a late delivery report no longer credits them).
+    pub sends_cancelled: u64,
+}
+
+/// What erasing an HCP changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureReport {
+    pub pseudonym: String,
+    pub events_redacted: u64,
+    pub external_ids_removed: u64,
+    pub consent_records_removed: u64,
+    pub suppressions_added: u64,
+    /// Adverse-event cases kept, as pharmacovigilance law requires.
+    pub ae_cases_kept: u64,
+}
 
 crate::store::store_trait! {
-    /// Compliance records: the audit trail, MLR transitions of content and what was sent, adverse-event
-    /// cases for pharmacovigilance, the suppression list and erasure.
+    /// Compliance records: the audit trail, MLR transitions of content and what was sent,
+    /// adverse-event cases for pharmacovigilance, the suppression list and erasure.
     pub trait Governance {
         /// Appends entries to the audit trail, chained after the newest.
         async fn append_audit(&self, entries: Vec<NewAudit>, now: Timestamp) -> Result<()>;

@@ -1,13 +1,40 @@
 //! Who an incoming record is: external ids and addresses resolved to HCPs, and the events of
 //! anonymous visitors held until a tracking source identifies them.
 
-use crate::HoldLimits;
-use crate::Parked;
-use crate::ParkedEvent;
+use openclm_core::{Hcp, HcpId, Timestamp};
+
 use crate::Result;
-use openclm_core::Hcp;
-use openclm_core::HcpId;
-use openclm_core::Timestamp;
+
+/// What became of an event offered to be held for an anonymous visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parked {
+    /// Held until the visitor is linked.
+    Held,
+    /// Held already (a resend).
+    AlreadyHeld,
+    /// Not held: the visitor was linked to this user meanwhile, so the event is theirs to store.
+    Linked(String),
+    /// Not held: the visitor holds as many events as a visitor not yet identified may.
+    Full,
+}
+
+/// How much a tracking source may hold for visitors not yet identified: anyone with a public
+/// write key can invent anonymous ids, so what they hold is bounded per visitor and in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLimits {
+    pub per_visitor: u32,
+    pub max_age_ms: i64,
+}
+
+/// An event of a visitor a tracking source knows only by an anonymous id, held until the source
+/// identifies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedEvent {
+    pub anonymous_id: String,
+    pub event_id: String,
+    /// The OpenCLM event object, whole but for its `hcp`, as JSON text.
+    pub payload: String,
+}
 
 crate::store::store_trait! {
     /// Who an incoming record is: external ids and addresses resolved to HCPs, and the events of
@@ -32,9 +59,10 @@ crate::store::store_trait! {
             limits: HoldLimits,
             now: Timestamp,
         ) -> Result<Vec<Parked>>;
-        /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns the
-        /// events held for it, oldest first, which stay held until [`Identity::unpark`](crate::store::Identity::unpark) removes them:
-        /// the caller ingests them first, so a crash between the two loses nothing.
+        /// Links an anonymous id of `source` to a user id (replacing an earlier link) and returns
+        /// the events held for it, oldest first, which stay held until
+        /// [`Identity::unpark`] removes them: the caller ingests
+        /// them first, so a crash between the two loses nothing.
         async fn link_anonymous(
             &self,
             source: String,

@@ -55,17 +55,17 @@ mod master;
 mod plans;
 mod reporting;
 
-pub use access::Access;
-pub use campaigns::Campaigns;
-pub use decisions::Decisions;
-pub use delivery::Deliveries;
-pub use events::Events;
-pub use governance::Governance;
-pub use identity::Identity;
-pub use maintenance::Maintenance;
-pub use master::MasterData;
-pub use plans::RepPlans;
-pub use reporting::Reporting;
+pub use access::*;
+pub use campaigns::*;
+pub use decisions::*;
+pub use delivery::*;
+pub use events::*;
+pub use governance::*;
+pub use identity::*;
+pub use maintenance::*;
+pub use master::*;
+pub use plans::*;
+pub use reporting::*;
 
 /// Every operation OpenCLM needs from a database: the domain traits together. Every backend
 /// passes the same test suite (`tests/store.rs`).
