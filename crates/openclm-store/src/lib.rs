@@ -71,6 +71,25 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from rows read asking for one more than `limit`: an extra row says a next page
+    /// exists, which starts after the last item kept (`cursor_of` names it). The same keyset
+    /// paging on both backends.
+    pub(crate) fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        cursor_of: impl FnOnce(&T) -> String,
+    ) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// Where a page starts and how long it is.
 #[derive(Debug, Clone, Default)]
 pub struct PageRequest {

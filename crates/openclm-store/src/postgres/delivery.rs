@@ -242,7 +242,7 @@ pub(super) async fn list(
              ORDER BY d.delivery_id LIMIT $4"
         ))
         .await?;
-    let mut items = client
+    let items = client
         .query(
             &stmt,
             &[
@@ -256,11 +256,9 @@ pub(super) async fn list(
         .iter()
         .map(read)
         .collect::<Result<Vec<_>>>()?;
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items[limit - 1].delivery_id.clone()
-    });
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetch(items, limit, |last| {
+        last.delivery_id.clone()
+    }))
 }
 
 pub(super) async fn counts(client: &impl GenericClient) -> Result<Vec<DeliveryCount>> {

@@ -729,16 +729,13 @@ impl crate::store::Events for PgStore {
                 ],
             )
             .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|r| stored_event(r, hcp.as_str()))
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            let last = &items[limit - 1];
+        Ok(Some(Page::from_overfetch(items, limit, |last| {
             cursor::encode_pair(last.occurred_at.millis(), last.seq)
-        });
-        Ok(Some(Page { items, next_cursor }))
+        })))
     }
 
     async fn consent_history(&self, hcp: HcpId) -> Result<Option<Vec<ConsentRecord>>> {
@@ -1016,13 +1013,11 @@ impl crate::store::MasterData for PgStore {
                 ],
             )
             .await?;
-        let mut items = read_hcps(&tx, rows).await?;
+        let items = read_hcps(&tx, rows).await?;
         tx.commit().await?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items[limit - 1].id.to_string()
-        });
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |last| {
+            last.id.to_string()
+        }))
     }
 
     async fn put_content(
@@ -1115,15 +1110,11 @@ impl crate::store::MasterData for PgStore {
                 ],
             )
             .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|r| read_content(r, now))
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items[limit - 1].id.clone()
-        });
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |last| last.id.clone()))
     }
 
     async fn put_rep(&self, rep: Rep, now: Timestamp) -> Result<Upserted> {
@@ -1559,7 +1550,7 @@ impl crate::store::Decisions for PgStore {
              ORDER BY d.decision_id LIMIT $5"
         );
         let stmt = client.prepare_cached(&sql).await?;
-        let mut items = client
+        let items = client
             .query(
                 &stmt,
                 &[
@@ -1574,11 +1565,9 @@ impl crate::store::Decisions for PgStore {
             .iter()
             .map(read_decision)
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items[limit - 1].decision_id.clone()
-        });
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |last| {
+            last.decision_id.clone()
+        }))
     }
 
     async fn planned_touches(&self, hcp: HcpId, now: Timestamp) -> Result<Vec<PlannedTouch>> {

@@ -209,7 +209,7 @@ pub(super) fn list(
         .map(cursor::decode_text)
         .transpose()?;
     let limit = page.limit.clamp(1, 1000);
-    let mut items = conn
+    let items = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM deliveries d JOIN hcps h ON h.hcp_key = d.hcp_key
              WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.channel = ?2)
@@ -229,11 +229,9 @@ pub(super) fn list(
         .into_iter()
         .map(finish_row)
         .collect::<Result<Vec<_>>>()?;
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items[limit - 1].delivery_id.clone()
-    });
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetch(items, limit, |last| {
+        last.delivery_id.clone()
+    }))
 }
 
 pub(super) fn counts(conn: &Connection) -> Result<Vec<DeliveryCount>> {

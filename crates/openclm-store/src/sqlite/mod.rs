@@ -1116,7 +1116,7 @@ impl crate::store::MasterData for SqliteStore {
                  ORDER BY id LIMIT ?5"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut items = stmt
+            let items = stmt
                 .query_map(
                     params![
                         filter.territory,
@@ -1128,11 +1128,7 @@ impl crate::store::MasterData for SqliteStore {
                     |r| read_hcp(conn, r),
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let next_cursor = (items.len() > limit).then(|| {
-                items.truncate(limit);
-                items[limit - 1].id.to_string()
-            });
-            Ok(Page { items, next_cursor })
+            Ok(Page::from_overfetch(items, limit, |last| last.id.to_string()))
         })
         .await
     }
@@ -1229,14 +1225,10 @@ impl crate::store::MasterData for SqliteStore {
                 .into_iter()
                 .filter(|(name, _)| sql.contains(name))
                 .collect();
-            let mut items = stmt
+            let items = stmt
                 .query_map(bound.as_slice(), |r| read_content(r, now))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let next_cursor = (items.len() > limit).then(|| {
-                items.truncate(limit);
-                items[limit - 1].id.clone()
-            });
-            Ok(Page { items, next_cursor })
+            Ok(Page::from_overfetch(items, limit, |last| last.id.clone()))
         })
         .await
     }
@@ -1632,15 +1624,13 @@ impl crate::store::Decisions for SqliteStore {
                     read_decision,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut items = rows
+            let items = rows
                 .into_iter()
                 .map(with_body)
                 .collect::<Result<Vec<_>>>()?;
-            let next_cursor = (items.len() > limit).then(|| {
-                items.truncate(limit);
-                items[limit - 1].decision_id.clone()
-            });
-            Ok(Page { items, next_cursor })
+            Ok(Page::from_overfetch(items, limit, |last| {
+                last.decision_id.clone()
+            }))
         })
         .await
     }
