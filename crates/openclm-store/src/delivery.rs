@@ -123,3 +123,86 @@ pub(crate) fn to_counts(rows: Vec<(String, i64, i64)>) -> Result<Vec<DeliveryCou
     counts.sort_by_key(|c| (c.status as u8, c.channel));
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(status: DeliveryStatus, lease: Option<&str>, last_error: Option<&str>) -> Delivery {
+        Delivery {
+            delivery_id: "dlv_d1".into(),
+            decision_id: "d1".into(),
+            hcp_id: "h1".into(),
+            channel: Channel::Email,
+            content_id: "c1".into(),
+            campaign_id: None,
+            status,
+            attempts: 1,
+            due_at: Timestamp::from_millis(5_000),
+            lease_token: lease.map(Into::into),
+            last_error: last_error.map(Into::into),
+            created_at: Timestamp::from_millis(1_000),
+            updated_at: Timestamp::from_millis(1_000),
+        }
+    }
+
+    #[test]
+    fn an_answer_under_the_lease_writes_its_outcome() {
+        let pending = delivery(DeliveryStatus::Pending, Some("t1"), None);
+        let retry = DeliveryOutcome::Retry {
+            error: "http_503".into(),
+            at: Timestamp::from_millis(9_000),
+        };
+        assert_eq!(
+            finish_transition(&pending, "t1", &retry).unwrap(),
+            Some(Transition {
+                status: DeliveryStatus::Pending,
+                error: Some("http_503".into()),
+                due: Timestamp::from_millis(9_000),
+            })
+        );
+        assert_eq!(
+            finish_transition(&pending, "t1", &DeliveryOutcome::Delivered).unwrap(),
+            Some(Transition {
+                status: DeliveryStatus::Delivered,
+                error: None,
+                due: Timestamp::from_millis(5_000),
+            })
+        );
+    }
+
+    #[test]
+    fn a_send_after_cancellation_is_delivered_and_keeps_why_it_was_cancelled() {
+        let cancelled = delivery(
+            DeliveryStatus::Cancelled,
+            Some("t1"),
+            Some("content_withdrawn"),
+        );
+        let change = finish_transition(&cancelled, "t1", &DeliveryOutcome::Delivered)
+            .unwrap()
+            .unwrap();
+        assert_eq!(change.status, DeliveryStatus::Delivered);
+        assert_eq!(
+            change.error.as_deref(),
+            Some("sent_after_cancellation: content_withdrawn")
+        );
+        let failed = DeliveryOutcome::Dead {
+            error: "http_500".into(),
+        };
+        assert_eq!(finish_transition(&cancelled, "t1", &failed).unwrap(), None);
+    }
+
+    #[test]
+    fn an_answer_under_another_lease_names_the_lease_token() {
+        let pending = delivery(DeliveryStatus::Pending, Some("t2"), None);
+        let refused = finish_transition(&pending, "t1", &DeliveryOutcome::Delivered).unwrap_err();
+        assert_eq!(refused.field, "lease_token");
+    }
+
+    #[test]
+    fn only_a_dead_letter_is_retried() {
+        assert!(check_retry(&delivery(DeliveryStatus::Dead, None, Some("lease_expired"))).is_ok());
+        let refused = check_retry(&delivery(DeliveryStatus::Delivered, Some("t1"), None));
+        assert_eq!(refused.unwrap_err().field, "delivery");
+    }
+}
