@@ -4,11 +4,15 @@
 pub mod auth;
 pub mod campaign;
 mod connections;
+mod content;
 pub mod decide;
 pub mod delivery;
 mod error;
 pub mod evaluate;
+mod events;
+mod extract;
 pub mod governance;
+mod hcps;
 pub mod overview;
 pub mod report;
 mod routes;

@@ -23,6 +23,17 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/v1/campaigns/{id}/kpis", get(get_kpis::<S>))
+        .route("/v1/campaigns/{id}/report", get(get_report::<S>))
+        .route(
+            "/v1/campaigns/{id}/waves/{number}/responders",
+            get(get_responders::<S>),
+        )
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 /// How KPI rows are broken down.
