@@ -114,12 +114,5 @@ pub(crate) async fn visible_hcp<S: Store>(
     action: Action,
     id: &str,
 ) -> Result<openclm_core::Hcp, ApiError> {
-    caller.require(action)?;
-    let hcp = state
-        .store
-        .get_hcp(hcp_id(id)?)
-        .await?
-        .ok_or_else(crate::auth::hcp_not_found)?;
-    caller.require_hcp(action, &hcp)?;
-    Ok(hcp)
+    Ok(openclm_app::caller::visible_hcp(&state.store, caller, action, id).await?)
 }

@@ -162,7 +162,7 @@ pub(crate) async fn logout<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    if let Some(hash) = caller.session_hash {
+    if let Some(hash) = caller.0.session_hash {
         state.store.end_session(hash, (state.clock)()).await?;
     }
     let expired =
