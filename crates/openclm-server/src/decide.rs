@@ -323,7 +323,7 @@ pub(crate) fn decide_with(
             country: &hcp.country,
             hcp: hcp.id.as_str(),
         };
-        [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &arm))
+        [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &arm))
     });
     let answer = json!({
         "hcp_id": hcp.id,
@@ -401,7 +401,7 @@ async fn model_for<S: Store>(
                 country: &hcp.country,
                 hcp: hcp.id.as_str(),
             };
-            [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &context))
+            [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &context))
         })
         .collect();
     let mut nodes = store.model_nodes(keys).await?;

@@ -44,7 +44,9 @@ pub enum Breakdown {
     Wave,
     Channel,
     Content,
-    Segment,
+    /// Specialty × country. Answered as `segment`, its earlier name.
+    #[serde(rename = "segment", alias = "peer_group")]
+    PeerGroup,
     Day,
 }
 
@@ -55,14 +57,14 @@ impl Breakdown {
             "wave" => Self::Wave,
             "channel" => Self::Channel,
             "content" => Self::Content,
-            "segment" => Self::Segment,
+            "peer_group" | "segment" => Self::PeerGroup,
             "day" => Self::Day,
             _ => {
                 return Err(FieldError::new(
                     field,
                     format!(
                         "unknown breakdown {text:?}; expected arm, wave, channel, content, \
-                         segment or day"
+                         peer_group (or segment) or day"
                     ),
                 ));
             }
@@ -129,7 +131,7 @@ fn key_of(campaign: &Campaign, by: Breakdown, s: &SliceRow) -> String {
         Breakdown::Channel => s.channel.as_str().to_owned(),
         Breakdown::Content if s.content_id.is_empty() => "none".into(),
         Breakdown::Content => s.content_id.clone(),
-        Breakdown::Segment => format!("{} {}", s.specialty, s.country),
+        Breakdown::PeerGroup => format!("{} {}", s.specialty, s.country),
         Breakdown::Day => day_text(s.day),
     }
 }
