@@ -142,8 +142,8 @@ pub enum Command {
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
     /// Export a table for a warehouse or BI tool, streamed page by page in constant memory
-    /// (columns: see the README's Export section). Exports of events, HCPs and decisions are
-    /// audited (table, format, row count, who).
+    /// (columns: see docs/src/reference/integrations/export.md). Exports of events, HCPs and
+    /// decisions are audited (table, format, row count, who).
     Export {
         table: ExportTable,
         #[arg(long, value_enum)]
@@ -181,7 +181,7 @@ pub enum ExportTable {
     Hcps,
     /// The decision log, by decision id.
     Decisions,
-    /// Every campaign's KPI slices (day × group × wave × channel × content × segment).
+    /// Every campaign's KPI slices (day × group × wave × channel × content × peer group).
     Kpis,
 }
 
@@ -238,7 +238,7 @@ pub enum ReportWhat {
         id: String,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
-        /// Break the KPIs down by arm, wave, channel, content, segment or day.
+        /// Break the KPIs down by arm, wave, channel, content, peer_group (or segment) or day.
         #[arg(long)]
         by: Option<String>,
         /// KPI date range: first and last day included (2026-12-01).
