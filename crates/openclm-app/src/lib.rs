@@ -3,6 +3,24 @@
 //! clock), typed inputs, and returns typed results or an [`AppError`]. Nothing here knows about
 //! HTTP, HTML or the terminal.
 
+pub mod caller;
 pub mod error;
 
+pub use caller::Caller;
 pub use error::AppError;
+
+use openclm_core::Timestamp;
+use std::sync::Arc;
+
+/// The source of the current time; injected so tests can pin it.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Timestamp::from_millis(ms)
+    })
+}

@@ -3,8 +3,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use openclm_core::auth::{Action, Role, Scope, User, is_session_token, key_id_of, key_matches};
-use openclm_core::{FieldError, Hcp};
+use openclm_core::FieldError;
+use openclm_core::auth::{Role, is_session_token, key_id_of, key_matches};
 use openclm_store::SessionLimits;
 use openclm_store::prelude::*;
 
@@ -13,120 +13,25 @@ use crate::{ApiError, AppState};
 /// The name of the session cookie the login sets.
 pub const SESSION_COOKIE: &str = "openclm_session";
 
-/// Who the caller is.
+pub use openclm_app::caller::Principal;
+
+/// The authenticated caller of a request: the use cases' [`openclm_app::Caller`], taken from the
+/// request's session or API key.
 #[derive(Debug, Clone)]
-pub enum Principal {
-    /// A person signed in.
-    User(User),
-    /// An integration's API key.
-    Key { key_id: String },
-}
+pub struct Caller(pub openclm_app::Caller);
 
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    pub role: Role,
-    /// The hash of the session token, when the caller is signed in (for logout).
-    pub session_hash: Option<String>,
-}
+impl std::ops::Deref for Caller {
+    type Target = openclm_app::Caller;
 
-impl Caller {
-    /// The caller as the audit trail names them: `user:<id>` or `key:<id>`.
-    pub fn actor(&self) -> String {
-        match &self.principal {
-            Principal::User(u) => format!("user:{}", u.user_id),
-            Principal::Key { key_id } => format!("key:{key_id}"),
-        }
-    }
-
-    /// The signed-in person, if the caller is one.
-    pub fn user(&self) -> Option<&User> {
-        match &self.principal {
-            Principal::User(u) => Some(u),
-            Principal::Key { .. } => None,
-        }
-    }
-
-    fn territories(&self) -> &[String] {
-        self.user().map_or(&[], |u| u.territories.as_slice())
-    }
-
-    /// Refuses the request unless the policy allows `action` on at least some records; returns
-    /// how far it reaches.
-    /// A person's act (see `Action::personal`) is refused to an API key of any role, admin
-    /// included.
-    pub fn require(&self, action: Action) -> Result<Scope, ApiError> {
-        match self.role.scope(action) {
-            Scope::Denied => {
-                tracing::warn!(caller = %self.actor(), role = %self.role, ?action, "request denied");
-                Err(ApiError::Forbidden(format!(
-                    "the role {} may not do this",
-                    self.role
-                )))
-            }
-            scope => match (action.personal(), &self.principal) {
-                (Some(what), Principal::Key { .. }) => {
-                    tracing::warn!(caller = %self.actor(), ?action, "denied: a person's act asked by an API key");
-                    Err(ApiError::Forbidden(format!(
-                        "{what} requires a signed-in person; API keys may not do it"
-                    )))
-                }
-                _ => Ok(scope),
-            },
-        }
-    }
-
-    /// Whether the caller may do `action` on at least some records (what `require` allows).
-    pub fn may(&self, action: Action) -> bool {
-        self.role.allows(action)
-            && (action.personal().is_none() || matches!(self.principal, Principal::User(_)))
-    }
-
-    /// Whether the caller may reach records of `territory` under `scope`.
-    pub fn reaches(&self, scope: Scope, territory: Option<&str>) -> bool {
-        match scope {
-            Scope::All => true,
-            Scope::Denied => false,
-            Scope::OwnTerritories => {
-                territory.is_some_and(|t| self.territories().iter().any(|own| own == t))
-            }
-        }
-    }
-
-    /// Refuses `action` on `hcp` unless the caller reaches its territory. Outside their
-    /// territories an HCP reads as not found, so a rep cannot learn who exists elsewhere.
-    pub fn require_hcp(&self, action: Action, hcp: &Hcp) -> Result<(), ApiError> {
-        let scope = self.require(action)?;
-        if self.reaches(scope, hcp.territory.as_deref()) {
-            Ok(())
-        } else {
-            tracing::warn!(caller = %self.actor(), ?action, "denied: HCP outside the caller's territories");
-            Err(hcp_not_found())
-        }
-    }
-
-    /// The territories a listing is limited to: `None` for all.
-    pub fn territory_limit(&self, scope: Scope) -> Option<Vec<String>> {
-        (scope == Scope::OwnTerritories).then(|| self.territories().to_vec())
-    }
-
-    /// Refuses unless the caller is a signed-in person (an electronic signature, a PV decision
-    /// or a privacy request is personal).
-    pub fn require_person(&self) -> Result<&User, ApiError> {
-        self.user().ok_or_else(|| {
-            ApiError::Forbidden("this needs a person signed in, not an API key".into())
-        })
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// The answer for an HCP that does not exist, and for one outside the caller's territories: the
-/// two must be byte for byte the same, or the difference tells a rep who exists elsewhere.
 pub(crate) fn hcp_not_found() -> ApiError {
-    ApiError::NotFound("HCP".into())
+    openclm_app::caller::hcp_not_found().into()
 }
 
-/// Where a request's credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Presented {
     Header,
@@ -201,11 +106,11 @@ pub async fn caller_for<S: Store>(
             .touch_session(hash.clone(), (state.clock)(), limits)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        return Ok(Caller {
+        return Ok(Caller(openclm_app::Caller {
             role: user.role,
             principal: Principal::User(user),
             session_hash: Some(hash),
-        });
+        }));
     }
     let key_id = key_id_of(presented).ok_or(ApiError::Unauthorized)?;
     let record = state
@@ -215,13 +120,13 @@ pub async fn caller_for<S: Store>(
         .filter(|k| k.revoked_at.is_none() && key_matches(presented, &k.hash))
         .ok_or(ApiError::Unauthorized)?;
     let role = Role::parse("role", &record.role).map_err(|_| ApiError::Unauthorized)?;
-    Ok(Caller {
+    Ok(Caller(openclm_app::Caller {
         principal: Principal::Key {
             key_id: record.key_id,
         },
         role,
         session_hash: None,
-    })
+    }))
 }
 
 /// A request field the caller may not set through this route.

@@ -29,8 +29,19 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::decide::{HcpContext, decide_with, decision_library};
-use crate::routes::body_json;
+use crate::extract::body_json;
 use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/v1/campaigns",
+            get(list_campaigns::<S>).post(post_campaign::<S>),
+        )
+        .route("/v1/campaigns/{id}", get(get_campaign::<S>))
+        .route("/v1/campaigns/{id}/waves/{number}/run", post(run_wave::<S>))
+}
 
 /// Why a campaign change is refused once a wave has run: the split and what was measured must
 /// stay what they were.

@@ -20,8 +20,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::routes::body_json;
+use crate::extract::body_json;
 use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::post;
+    axum::Router::new().route("/v1/decide", post(decide::<S>))
+}
 
 /// Most HCPs decided for in one request.
 const MAX_HCPS: usize = 1000;
@@ -71,7 +76,7 @@ pub(crate) async fn decide<S: Store>(
         .collect::<Result<Vec<_>, _>>()?;
     if scope != openclm_core::auth::Scope::All {
         for id in &ids {
-            crate::routes::visible_hcp(&state, &caller, Action::Decide, id.as_str()).await?;
+            crate::extract::visible_hcp(&state, &caller, Action::Decide, id.as_str()).await?;
         }
     }
     let channels = (!channels.is_empty()).then_some(channels.as_slice());
@@ -319,7 +324,7 @@ pub(crate) fn decide_with(
             country: &hcp.country,
             hcp: hcp.id.as_str(),
         };
-        [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &arm))
+        [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &arm))
     });
     let answer = json!({
         "hcp_id": hcp.id,
@@ -397,7 +402,7 @@ async fn model_for<S: Store>(
                 country: &hcp.country,
                 hcp: hcp.id.as_str(),
             };
-            [Level::Global, Level::Segment, Level::Hcp].map(|level| node_key(level, &context))
+            [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &context))
         })
         .collect();
     let mut nodes = store.model_nodes(keys).await?;

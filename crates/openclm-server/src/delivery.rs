@@ -22,8 +22,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::auth::Caller;
-use crate::routes::{PageQuery, body_json, query};
+use crate::extract::{PageQuery, body_json, query};
 use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/v1/deliveries", get(list::<S>))
+        .route("/v1/deliveries/next", get(next::<S>))
+        .route("/v1/deliveries/summary", get(summary::<S>))
+        .route("/v1/deliveries/{id}/ack", post(ack::<S>))
+        .route("/v1/deliveries/{id}/retry", post(retry::<S>))
+}
 
 /// Where one channel's deliveries are pushed.
 #[derive(Clone, PartialEq)]

@@ -42,6 +42,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::get;
+    axum::Router::new().route("/v1/evaluate", get(get_evaluate::<S>))
+}
+
 /// A policy to evaluate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Candidate {

@@ -22,8 +22,31 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{Caller, SESSION_COOKIE, guarded};
-use crate::routes::{body_json, query, visible_hcp};
+use crate::extract::{body_json, query, visible_hcp};
 use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route("/v1/login", post(login::<S>))
+        .route("/v1/logout", post(logout::<S>))
+        .route("/v1/me", get(me))
+        .route("/v1/users", get(list_users::<S>).post(create_user::<S>))
+        .route("/v1/users/{id}/disable", post(disable_user::<S>))
+        .route("/v1/keys", get(list_keys::<S>).post(create_key::<S>))
+        .route("/v1/keys/{id}", delete(revoke_key::<S>))
+        .route("/v1/content/expiring", get(expiring_content::<S>))
+        .route("/v1/content/{id}/sends", get(content_sends::<S>))
+        .route("/v1/content/{id}/{step}", post(content_step::<S>))
+        .route("/v1/ae-cases", get(list_ae_cases::<S>))
+        .route("/v1/ae-cases/reconciliation", get(ae_reconciliation::<S>))
+        .route("/v1/ae-cases/counts", get(ae_counts::<S>))
+        .route("/v1/ae-cases/{id}", get(get_ae_case::<S>))
+        .route("/v1/ae-cases/{id}/triage", post(triage_ae_case::<S>))
+        .route("/v1/audit", get(audit::<S>))
+        .route("/v1/privacy/hcps/{id}", get(get_privacy_export::<S>))
+        .route("/v1/privacy/hcps/{id}/erase", post(post_privacy_erase::<S>))
+}
 
 // ---- sign-in ---------------------------------------------------------------------------------
 
@@ -138,7 +161,7 @@ pub(crate) async fn logout<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    if let Some(hash) = caller.session_hash {
+    if let Some(hash) = caller.0.session_hash {
         state.store.end_session(hash, (state.clock)()).await?;
     }
     let expired =

@@ -4,11 +4,15 @@
 pub mod auth;
 pub mod campaign;
 mod connections;
+mod content;
 pub mod decide;
 pub mod delivery;
 mod error;
 pub mod evaluate;
+mod events;
+mod extract;
 pub mod governance;
+mod hcps;
 pub mod overview;
 pub mod report;
 mod routes;
@@ -18,7 +22,6 @@ pub mod suggest;
 mod web;
 
 use axum::Router;
-use openclm_core::Timestamp;
 use openclm_store::UnknownHcpPolicy;
 use openclm_store::prelude::*;
 use std::sync::Arc;
@@ -77,18 +80,7 @@ impl Default for ApiConfig {
     }
 }
 
-/// The source of the current time; injected so tests can pin it.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        Timestamp::from_millis(ms)
-    })
-}
+pub use openclm_app::{Clock, system_clock};
 
 /// What every handler can reach.
 pub struct AppState<S> {

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::get;
+    axum::Router::new().route("/v1/overview", get(get_overview::<S>))
+}
+
 const DAY_MS: i64 = 86_400_000;
 /// Weeks shown unless asked otherwise, and the most that may be asked.
 pub const DEFAULT_WEEKS: u32 = 8;
@@ -206,7 +211,7 @@ pub(crate) async fn get_overview<S: Store>(
     q: Result<Query<OverviewQuery>, QueryRejection>,
 ) -> Result<Json<Overview>, ApiError> {
     caller.require(Action::ReadReports)?;
-    let q = crate::routes::query(q)?;
+    let q = crate::extract::query(q)?;
     let weeks = q.weeks()?;
     Ok(Json(
         overview(&state.store, weeks, (state.clock)(), true).await?,

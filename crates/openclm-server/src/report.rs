@@ -24,6 +24,17 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/v1/campaigns/{id}/kpis", get(get_kpis::<S>))
+        .route("/v1/campaigns/{id}/report", get(get_report::<S>))
+        .route(
+            "/v1/campaigns/{id}/waves/{number}/responders",
+            get(get_responders::<S>),
+        )
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 /// How KPI rows are broken down.
@@ -34,7 +45,9 @@ pub enum Breakdown {
     Wave,
     Channel,
     Content,
-    Segment,
+    /// Specialty × country. Answered as `segment`, its earlier name.
+    #[serde(rename = "segment", alias = "peer_group")]
+    PeerGroup,
     Day,
 }
 
@@ -45,14 +58,14 @@ impl Breakdown {
             "wave" => Self::Wave,
             "channel" => Self::Channel,
             "content" => Self::Content,
-            "segment" => Self::Segment,
+            "peer_group" | "segment" => Self::PeerGroup,
             "day" => Self::Day,
             _ => {
                 return Err(FieldError::new(
                     field,
                     format!(
                         "unknown breakdown {text:?}; expected arm, wave, channel, content, \
-                         segment or day"
+                         peer_group (or segment) or day"
                     ),
                 ));
             }
@@ -119,7 +132,7 @@ fn key_of(campaign: &Campaign, by: Breakdown, s: &SliceRow) -> String {
         Breakdown::Channel => s.channel.as_str().to_owned(),
         Breakdown::Content if s.content_id.is_empty() => "none".into(),
         Breakdown::Content => s.content_id.clone(),
-        Breakdown::Segment => format!("{} {}", s.specialty, s.country),
+        Breakdown::PeerGroup => format!("{} {}", s.specialty, s.country),
         Breakdown::Day => day_text(s.day),
     }
 }

@@ -191,7 +191,7 @@ async fn read_body(
             limit / 1024
         ))
     };
-    crate::routes::read_limited(headers, body, limit, too_large).await
+    crate::extract::read_limited(headers, body, limit, too_large).await
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -22,6 +22,11 @@ use std::collections::HashMap;
 
 use crate::{ApiError, AppState};
 
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::post;
+    axum::Router::new().route("/v1/webhooks/sendgrid", post(webhook::<S>))
+}
+
 /// The header carrying SendGrid's signature (base64 DER ECDSA).
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 /// The header carrying the signed timestamp.
@@ -349,7 +354,7 @@ async fn read_body(
             "the body exceeds the limit of {limit} bytes per request"
         ))
     };
-    crate::routes::read_limited(headers, body, limit, too_large).await
+    crate::extract::read_limited(headers, body, limit, too_large).await
 }
 
 fn kind_of(value: &Value) -> &'static str {

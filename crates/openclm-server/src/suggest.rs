@@ -27,8 +27,18 @@ use std::collections::BTreeMap;
 
 use crate::auth::Caller;
 use crate::decide::{HcpContext, decide_with, decision_library};
-use crate::routes::{body_json, query};
+use crate::extract::{body_json, query};
 use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
+    use axum::routing::{get, post, put};
+    axum::Router::new()
+        .route("/v1/reps/{id}", put(put_rep::<S>).get(get_rep::<S>))
+        .route("/v1/reps/{id}/suggestions", get(rep_suggestions::<S>))
+        .route("/v1/suggestions/report", get(suggestion_report::<S>))
+        .route("/v1/suggestions/{id}", get(get_suggestion::<S>))
+        .route("/v1/suggestions/{id}/feedback", post(feedback::<S>))
+}
 
 /// The channels a rep's call goes out on.
 pub const REP_CHANNELS: [Channel; 2] = [Channel::FaceToFace, Channel::RemoteDetail];
@@ -317,7 +327,7 @@ async fn require_suggestion<S: Store>(
     if caller.require(action)? == openclm_core::auth::Scope::All {
         return Ok(());
     }
-    crate::routes::visible_hcp(state, caller, action, &suggestion.hcp_id)
+    crate::extract::visible_hcp(state, caller, action, &suggestion.hcp_id)
         .await
         .map(|_| ())
         .map_err(|_| ApiError::NotFound("suggestion".into()))

@@ -1,8 +1,9 @@
 //! HCP master data and the hidden traits behind each HCP's behaviour.
 //!
-//! The master data is what a CRM would hold: name, specialty, territory, segment tags, ids. The
-//! persona is what nobody can observe directly (channel affinity, topic interest, prescribing
-//! response); segment tags are deliberately only noisy proxies of it, as in real life.
+//! The master data is what a CRM would hold: name, specialty, territory, label tags (the
+//! `segments` field), ids. The persona is what nobody can observe directly (channel affinity,
+//! topic interest, prescribing response); those tags are deliberately only noisy proxies of it,
+//! as in real life.
 
 use openclm_core::hcp::{ExternalId, HcpInput};
 use openclm_core::{FieldError, Hcp};

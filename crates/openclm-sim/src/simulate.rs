@@ -61,7 +61,7 @@ pub struct WorldParams {
     /// How much a non-favourite topic interests the HCP, as a range of fractions of the favourite.
     pub other_topic_interest: (f64, f64),
     /// Share of HCPs whose favourite topic is their specialty's usual one (the rest have their
-    /// own): what segment pooling can learn before anything personal is known.
+    /// own): what peer-group pooling can learn before anything personal is known.
     pub specialty_typical: f64,
     /// Share who never engage with email (filters, no time), and who see only reps.
     pub email_unreachable: f64,

@@ -141,14 +141,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Create a synthetic world in a fresh embedded database, print an API key, and serve it.
     Demo(DemoArgs),
-    /// Rerunnable benchmarks.
-    Bench {
-        #[command(subcommand)]
-        which: BenchWhich,
-    },
     /// Export a table for a warehouse or BI tool, streamed page by page in constant memory
-    /// (columns: see the README's Export section). Exports of events, HCPs and decisions are
-    /// audited (table, format, row count, who).
+    /// (columns: see docs/src/reference/integrations/export.md). Exports of events, HCPs and
+    /// decisions are audited (table, format, row count, who).
     Export {
         table: ExportTable,
         #[arg(long, value_enum)]
@@ -186,7 +181,7 @@ pub enum ExportTable {
     Hcps,
     /// The decision log, by decision id.
     Decisions,
-    /// Every campaign's KPI slices (day × group × wave × channel × content × segment).
+    /// Every campaign's KPI slices (day × group × wave × channel × content × peer group).
     Kpis,
 }
 
@@ -243,7 +238,7 @@ pub enum ReportWhat {
         id: String,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
-        /// Break the KPIs down by arm, wave, channel, content, segment or day.
+        /// Break the KPIs down by arm, wave, channel, content, peer_group (or segment) or day.
         #[arg(long)]
         by: Option<String>,
         /// KPI date range: first and last day included (2026-12-01).
@@ -429,95 +424,6 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchWhich {
-    /// Sustained ingest through HTTP on loopback, and the store-level rate for comparison.
-    Ingest(IngestBenchArgs),
-    /// The Segment-compatible Tracking API: `/v1/batch` through HTTP on loopback.
-    Segment(SegmentBenchArgs),
-    /// Resident memory of `openclm serve` at rest with many HCPs loaded.
-    Memory {
-        #[arg(long, default_value_t = 100_000)]
-        hcps: usize,
-        /// Then send this many events (batches of 1,000, 8 clients) and report the peak.
-        #[arg(long, default_value_t = 0)]
-        ingest: usize,
-        /// Seconds to wait after the ingest before reading the resident memory again (time for
-        /// the tail to be merged and freed memory to be returned).
-        #[arg(long, default_value_t = 10)]
-        settle_secs: u64,
-    },
-    /// Next-best-action decisions in process: latency per decision and decisions/s on all cores.
-    Decide {
-        #[arg(long, default_value_t = 100_000)]
-        hcps: usize,
-        /// Content items in the library (spread over kinds that reach 6+ channels).
-        #[arg(long, default_value_t = 200)]
-        content: usize,
-        /// Decisions to time in all.
-        #[arg(long, default_value_t = 200_000)]
-        decisions: usize,
-    },
-    /// Campaign KPIs: events ingested and folded, then one campaign's KPIs and a full report of
-    /// every campaign, timed.
-    Kpis {
-        #[arg(long, default_value_t = 10_000_000)]
-        events: usize,
-        #[arg(long, default_value_t = 100_000)]
-        hcps: usize,
-        #[arg(long, default_value_t = 50)]
-        campaigns: usize,
-        /// Benchmark PostgreSQL at this URL (in a fresh schema, dropped afterwards) instead of a
-        /// fresh SQLite file.
-        #[arg(long)]
-        database_url: Option<String>,
-    },
-    /// The dashboard's pages, each requested many times over the demo world on `openclm serve`.
-    Pages {
-        /// HCPs of the demo world.
-        #[arg(long, default_value_t = 5000)]
-        hcps: usize,
-        /// Months of history.
-        #[arg(long, default_value_t = 6)]
-        months: u32,
-        /// Requests per page.
-        #[arg(long, default_value_t = 20)]
-        rounds: usize,
-    },
-    /// Decisions through HTTP: `POST /v1/decide` on `openclm serve` over the demo world.
-    DecideHttp {
-        /// HCPs of the demo world.
-        #[arg(long, default_value_t = 5000)]
-        hcps: usize,
-        /// HCPs per request.
-        #[arg(long, default_value_t = 10)]
-        batch: usize,
-        /// Requests to send in all.
-        #[arg(long, default_value_t = 2000)]
-        requests: usize,
-        /// Concurrent HTTP clients.
-        #[arg(long, default_value_t = 8)]
-        clients: usize,
-    },
-    /// `openclm export events` in each format as a child process over N stored events: rows/s
-    /// and the child's peak resident memory, at N and at 4N (constant memory shows as equal
-    /// peaks).
-    Export {
-        #[arg(long, default_value_t = 1_000_000)]
-        events: usize,
-        /// HCPs the events are spread over.
-        #[arg(long, default_value_t = 100_000)]
-        hcps: usize,
-        /// Skip the run at 4N.
-        #[arg(long)]
-        no_scale: bool,
-        /// Benchmark PostgreSQL at this URL (in a fresh schema, dropped afterwards) instead of a
-        /// fresh SQLite file.
-        #[arg(long)]
-        database_url: Option<String>,
-    },
-}
-
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     #[arg(long, default_value_t = 100_000)]
@@ -545,50 +451,4 @@ pub struct SimulateArgs {
     /// Also keep the run in the configured database, for the dashboard's simulator page.
     #[arg(long)]
     pub record: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct IngestBenchArgs {
-    /// Events to send in all.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: usize,
-    /// Events per request.
-    #[arg(long, default_value_t = 1000)]
-    pub batch: usize,
-    /// Concurrent HTTP clients.
-    #[arg(long, default_value_t = 8)]
-    pub clients: usize,
-    /// HCPs the events are spread over.
-    #[arg(long, default_value_t = 100_000)]
-    pub hcps: usize,
-    /// Skip the store-level run.
-    #[arg(long)]
-    pub http_only: bool,
-    /// Benchmark PostgreSQL at this URL (each run in a fresh schema, dropped afterwards) instead
-    /// of a fresh SQLite file.
-    #[arg(long)]
-    pub database_url: Option<String>,
-    /// `openclm serve` processes sharing the database; clients are spread over them.
-    #[arg(long, default_value_t = 1)]
-    pub nodes: usize,
-}
-
-#[derive(Debug, Args)]
-pub struct SegmentBenchArgs {
-    /// Messages to send in all.
-    #[arg(long, default_value_t = 500_000)]
-    pub events: usize,
-    /// Messages per `/v1/batch` request (the specification allows 2,500 and 500 KB).
-    #[arg(long, default_value_t = 500)]
-    pub batch: usize,
-    /// Concurrent HTTP clients.
-    #[arg(long, default_value_t = 8)]
-    pub clients: usize,
-    /// HCPs the messages are spread over.
-    #[arg(long, default_value_t = 100_000)]
-    pub hcps: usize,
-    /// Benchmark PostgreSQL at this URL (in a fresh schema, dropped afterwards) instead of a
-    /// fresh SQLite file.
-    #[arg(long)]
-    pub database_url: Option<String>,
 }

@@ -166,11 +166,6 @@ pub struct DemoStats {
     pub events: usize,
 }
 
-/// Generates the world and stores it, showing progress.
-pub async fn build(store: &AnyStore, config: WorldConfig) -> anyhow::Result<DemoStats> {
-    store_world(store, &World::generate(config)).await
-}
-
 /// Weeks of closed loop the demo runs over the end of its history.
 pub const LOOP_WEEKS: u32 = 4;
 

@@ -332,22 +332,3 @@ pub async fn rep_plans(
     }
     Ok(made)
 }
-
-/// The id of the library's first item, as the demo stored it.
-pub async fn first_content(store: &AnyStore) -> anyhow::Result<String> {
-    let page = store
-        .list_content(
-            openclm_store::ContentFilter::default(),
-            PageRequest {
-                cursor: None,
-                limit: 1,
-            },
-            now(),
-        )
-        .await?;
-    page.items
-        .into_iter()
-        .next()
-        .map(|c| c.id)
-        .context("the demo stored no content")
-}

@@ -1,12 +1,6 @@
 //! The `openclm` binary's library: glue between the command line, the settings, the store and the
 //! server. Kept thin; the work happens in `openclm-core`, `openclm-store` and `openclm-server`.
 
-pub mod bench;
-mod bench_decide;
-mod bench_export;
-mod bench_kpis;
-mod bench_pages;
-mod bench_segment;
 pub mod calls;
 mod campaign;
 pub mod cli;
@@ -155,7 +149,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(settings, args).await,
-        Command::Bench { which } => bench::run(which).await,
         Command::Export {
             table,
             format,

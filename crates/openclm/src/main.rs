@@ -1,7 +1,7 @@
 use clap::Parser;
 
 // Ingest allocates many small strings per event on several threads; mimalloc serves that
-// pattern markedly faster than the system allocator (see the README's benchmark).
+// pattern markedly faster than the system allocator (see docs/src/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

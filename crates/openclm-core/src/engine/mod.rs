@@ -224,11 +224,11 @@ const TOPIC_PRIOR_ENGAGEMENT: f64 = 0.5;
 
 /// What the HCP's own engagement says about their interest in each topic, from every source
 /// (pages read, slides dwelt on, emails clicked — not opens or glances, which say the channel
-/// reached them), recency-weighted: an arm's HCP-level prior — the segment's rate, before the
+/// reached them), recency-weighted: an arm's HCP-level prior — the peer group's rate, before the
 /// HCP's own outcomes on the arm move it — is scaled by `(e_topic + c) / (ē + c)`, `ē` being
 /// the HCP's mean engagement over the decision's topics and `c` [`TOPIC_PRIOR_ENGAGEMENT`], and
 /// by the HCP's attention to the channel ([`channel_attention`]). With no engagement and no
-/// touches the prior is the segment's rate unchanged.
+/// touches the prior is the peer group's rate unchanged.
 struct TopicInterest {
     /// Engagement per topic of the decision, in the order of its topic indexes.
     scores: Vec<f64>,
@@ -273,7 +273,7 @@ impl TopicInterest {
             return estimate;
         }
         let lift = (score + TOPIC_PRIOR_ENGAGEMENT) / (self.mean + TOPIC_PRIOR_ENGAGEMENT);
-        let prior = (estimate.segment.0 * lift * attention).clamp(1e-4, 0.95);
+        let prior = (estimate.peer_group.0 * lift * attention).clamp(1e-4, 0.95);
         let own = estimate.hcp_counts;
         estimate.alpha = prior * strength + own.successes;
         estimate.beta = (1.0 - prior) * strength + (own.trials - own.successes);
@@ -931,13 +931,13 @@ fn explain(facts: &HcpFacts<'_>, scored: &Scored<'_>, now: Timestamp) -> String 
             dwell / 1000.0
         ));
     }
-    let (segment_rate, segment_counts) = scored.estimate.segment;
-    if segment_counts.trials >= 20.0 {
+    let (peer_rate, peer_counts) = scored.estimate.peer_group;
+    if peer_counts.trials >= 20.0 {
         parts.push(format!(
             "{} HCPs in {} respond to {:.0}% of {topic} {}",
             facts.hcp.specialty,
             facts.hcp.country,
-            segment_rate * 100.0,
+            peer_rate * 100.0,
             noun(channel)
         ));
     }

@@ -1,11 +1,11 @@
 //! What the engine has learned: a hierarchical Beta-Bernoulli model of the chance that an HCP
-//! responds to an action, pooled from all HCPs through their segment to the HCP alone.
+//! responds to an action, pooled from all HCPs through their peer group to the HCP alone.
 //!
 //! An action's arm is its channel and the topic of its content. Counts of deliveries and
-//! responses are kept at three levels — the arm over everyone, the arm within a segment
+//! responses are kept at three levels — the arm over everyone, the arm within a peer group
 //! (specialty × country), the arm for one HCP — and each level's estimate is the level above
 //! taken as a prior of fixed strength, moved by its own evidence. An HCP with no history gets
-//! their segment's rate; one with many responses gets their own. Thompson sampling draws from the
+//! their peer group's rate; one with many responses gets their own. Thompson sampling draws from the
 //! HCP-level posterior.
 
 use rand::Rng;
@@ -28,7 +28,9 @@ pub struct Strengths {
     /// The prior of every arm over everyone: a rate of `global_rate` from this many trials.
     pub global: f64,
     pub global_rate: f64,
-    pub segment: f64,
+    /// The prior of an arm within a peer group (specialty × country).
+    #[serde(alias = "segment")]
+    pub peer_group: f64,
     pub hcp: f64,
 }
 
@@ -37,7 +39,7 @@ impl Default for Strengths {
         Self {
             global: 2.0,
             global_rate: 0.1,
-            segment: 20.0,
+            peer_group: 20.0,
             // The HCP-level prior is informed by the HCP's own topic engagement and channel
             // attention, so it weighs as 30 of their outcomes on the arm: in the simulator's
             // three worlds, 4–5 points more of the oracle's engagement by week 16 than 10.
@@ -60,7 +62,8 @@ pub struct ArmContext<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Estimate {
     pub global: (f64, Counts),
-    pub segment: (f64, Counts),
+    /// The arm within the HCP's peer group (specialty × country).
+    pub peer_group: (f64, Counts),
     /// The HCP-level posterior: Beta(alpha, beta).
     pub alpha: f64,
     pub beta: f64,
@@ -92,18 +95,19 @@ pub struct Model {
     pub version: u64,
 }
 
-/// A level of the hierarchy.
+/// A level of the hierarchy. The discriminant is hashed into every stored node key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
-    Global,
-    Segment,
-    Hcp,
+    Global = 0,
+    /// HCPs of one specialty in one country.
+    PeerGroup = 1,
+    Hcp = 2,
 }
 
 /// The key of one node: the level and the parts of the context that level uses, hashed with
 /// separators so that no two contexts share a key by concatenation. Keys are stored, so the
 /// bytes hashed never change: `[level, channel] 0xff topic 0xff` then `specialty 0xff country
-/// 0xff` (segment) or `hcp 0xff` (HCP).
+/// 0xff` (peer group) or `hcp 0xff` (HCP).
 pub fn node_key(level: Level, c: &ArmContext<'_>) -> u64 {
     let mut parts: [&[u8]; 4] = [&[], &[], &[], &[]];
     let head = [level as u8, c.channel.code() as u8];
@@ -111,7 +115,7 @@ pub fn node_key(level: Level, c: &ArmContext<'_>) -> u64 {
     parts[1] = c.topic.as_bytes();
     let used = match level {
         Level::Global => 2,
-        Level::Segment => {
+        Level::PeerGroup => {
             parts[2] = c.specialty.as_bytes();
             parts[3] = c.country.as_bytes();
             4
@@ -145,8 +149,8 @@ fn global_key(c: &ArmContext<'_>) -> u64 {
     node_key(Level::Global, c)
 }
 
-fn segment_key(c: &ArmContext<'_>) -> u64 {
-    node_key(Level::Segment, c)
+fn peer_group_key(c: &ArmContext<'_>) -> u64 {
+    node_key(Level::PeerGroup, c)
 }
 
 fn hcp_key(c: &ArmContext<'_>) -> u64 {
@@ -167,7 +171,7 @@ impl Model {
 
     /// The estimate for an arm and HCP, level by level.
     pub fn estimate(&self, c: &ArmContext<'_>) -> Estimate {
-        let keys = [global_key(c), segment_key(c), hcp_key(c)];
+        let keys = [global_key(c), peer_group_key(c), hcp_key(c)];
         self.estimate_from(keys.map(|k| self.get(k)))
     }
 
@@ -176,31 +180,31 @@ impl Model {
     pub fn estimates(&self, contexts: &[ArmContext<'_>]) -> Vec<Estimate> {
         let keys: Vec<[u64; 3]> = contexts
             .iter()
-            .map(|c| [global_key(c), segment_key(c), hcp_key(c)])
+            .map(|c| [global_key(c), peer_group_key(c), hcp_key(c)])
             .collect();
         let counts: Vec<[Counts; 3]> = keys.iter().map(|k| k.map(|k| self.get(k))).collect();
         counts.into_iter().map(|c| self.estimate_from(c)).collect()
     }
 
-    fn estimate_from(&self, [g, seg, own]: [Counts; 3]) -> Estimate {
+    fn estimate_from(&self, [g, peers, own]: [Counts; 3]) -> Estimate {
         let s = self.strengths;
         let shrink = |prior: f64, strength: f64, counts: Counts| {
             (prior * strength + counts.successes) / (strength + counts.trials)
         };
         let global = shrink(s.global_rate, s.global, g);
-        let segment = shrink(global, s.segment, seg);
+        let peer_group = shrink(global, s.peer_group, peers);
         Estimate {
             global: (global, g),
-            segment: (segment, seg),
-            alpha: segment * s.hcp + own.successes,
-            beta: (1.0 - segment) * s.hcp + (own.trials - own.successes),
+            peer_group: (peer_group, peers),
+            alpha: peer_group * s.hcp + own.successes,
+            beta: (1.0 - peer_group) * s.hcp + (own.trials - own.successes),
             hcp_counts: own,
         }
     }
 
     /// Records the outcome of one delivered action at every level.
     pub fn record(&mut self, c: &ArmContext<'_>, responded: bool) {
-        for key in [global_key(c), segment_key(c), hcp_key(c)] {
+        for key in [global_key(c), peer_group_key(c), hcp_key(c)] {
             let counts = self.counts.entry(key).or_default();
             counts.trials += 1.0;
             if responded {
@@ -229,7 +233,7 @@ mod tests {
             part(c.topic.as_bytes());
             match level {
                 Level::Global => {}
-                Level::Segment => {
+                Level::PeerGroup => {
                     part(c.specialty.as_bytes());
                     part(c.country.as_bytes());
                 }
@@ -250,9 +254,51 @@ mod tests {
                 country: "DE",
                 hcp,
             };
-            for level in [Level::Global, Level::Segment, Level::Hcp] {
+            for level in [Level::Global, Level::PeerGroup, Level::Hcp] {
                 assert_eq!(node_key(level, &c), streamed(level, &c));
             }
+        }
+    }
+
+    /// The peer-group level was once called the segment level; the keys it wrote then are stored
+    /// and must be found again, byte for byte.
+    #[test]
+    fn node_keys_are_the_stored_ones() {
+        let cases = [
+            (
+                (Channel::Email, "efficacy", "cardiology", "DE", "hcp-1"),
+                [0xa171330897fb0127, 0x2e6e1a15b2deb881, 0x1466cb14c9079fcc],
+            ),
+            (
+                (Channel::FaceToFace, "safety", "oncology", "FR", "h2"),
+                [0x113bc5d70e272320, 0x82ff4d43c8ee9ce0, 0x47654f0ba064d277],
+            ),
+            (
+                (Channel::Email, "", "", "", ""),
+                [0xf643ec19276bc80d, 0xae6a1fc0ad71fc92, 0x311fbba0ba725fea],
+            ),
+        ];
+        for ((channel, topic, specialty, country, hcp), expected) in cases {
+            let c = ArmContext {
+                channel,
+                topic,
+                specialty,
+                country,
+                hcp,
+            };
+            let keys =
+                [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &c));
+            assert_eq!(keys, expected, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn strengths_read_the_peer_group_under_either_name() {
+        for name in ["peer_group", "segment"] {
+            let json =
+                format!(r#"{{"global": 2.0, "global_rate": 0.1, "{name}": 12.5, "hcp": 30.0}}"#);
+            let strengths: Strengths = serde_json::from_str(&json).unwrap();
+            assert_eq!(strengths.peer_group, 12.5, "{name}");
         }
     }
 
@@ -267,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_hcp_borrows_their_segment_and_a_known_one_their_own_rate() {
+    fn a_new_hcp_borrows_their_peer_groups_rate_and_a_known_one_their_own() {
         let mut m = Model::default();
         // German cardiologists respond to 40% of efficacy emails; French ones to 5%.
         for i in 0..500 {
@@ -281,7 +327,7 @@ mod tests {
         assert!((newcomer_de - 0.4).abs() < 0.03, "{newcomer_de}");
         assert!((newcomer_fr - 0.05).abs() < 0.03, "{newcomer_fr}");
         // A French cardiologist who answered 30 of 30 is no longer average: halfway from the
-        // segment's 5% to their own 100% (the HCP-level prior weighs as 30 outcomes).
+        // peer group's 5% to their own 100% (the HCP-level prior weighs as 30 outcomes).
         for _ in 0..30 {
             m.record(&ctx("fr-keen", "FR"), true);
         }
@@ -299,7 +345,7 @@ mod tests {
     fn beta_draws_have_the_posterior_mean() {
         let e = Estimate {
             global: (0.0, Counts::default()),
-            segment: (0.0, Counts::default()),
+            peer_group: (0.0, Counts::default()),
             alpha: 3.0,
             beta: 7.0,
             hcp_counts: Counts::default(),

@@ -334,7 +334,7 @@ fn email_needs_an_opt_in_except_in_opt_out_countries() {
 
 /// What an HCP attends to moves every arm of the channel, whatever its topic: after three
 /// emails on one topic went unopened while three visits on it were looked at, a never-sent email
-/// topic ranks below the same topic in a visit, though the segment answers both alike.
+/// topic ranks below the same topic in a visit, though the peer group answers both alike.
 #[test]
 fn an_hcp_who_never_opens_email_is_offered_visits_on_every_topic() {
     let config = StateConfig::default();
@@ -689,8 +689,8 @@ proptest! {
 }
 
 #[test]
-fn the_loop_learns_each_segments_best_action_and_beats_random() {
-    // 600 HCPs in 3 segments; each segment truly prefers one of 4 channel × topic arms.
+fn the_loop_learns_each_peer_groups_best_action_and_beats_random() {
+    // 600 HCPs in 3 peer groups; each peer group truly prefers one of 4 channel × topic arms.
     let arms = [
         ("e-eff", "email_template", "efficacy"),
         ("e-saf", "email_template", "safety"),
@@ -701,9 +701,9 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
         .iter()
         .map(|(id, kind, topic)| content(id, kind, topic, "approved"))
         .collect();
-    let segments = [("cardiology", "DE"), ("oncology", "FR"), ("gp", "GB")];
-    let truth = |segment: usize, content: &str, channel: Channel| -> f64 {
-        let best = match segment {
+    let peer_groups = [("cardiology", "DE"), ("oncology", "FR"), ("gp", "GB")];
+    let truth = |peer_group: usize, content: &str, channel: Channel| -> f64 {
+        let best = match peer_group {
             0 => ("e-eff", Channel::Email),
             1 => ("w-eff", Channel::Web),
             _ => ("d-dos", Channel::FaceToFace),
@@ -717,7 +717,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
     let doctors: Vec<(usize, Hcp)> = (0..600)
         .map(|i| {
             let s = i % 3;
-            (s, hcp(&format!("h{i}"), segments[s].0, segments[s].1))
+            (s, hcp(&format!("h{i}"), peer_groups[s].0, peer_groups[s].1))
         })
         .collect();
     let consent: Vec<ConsentRecord> = Channel::ALL.iter().map(|c| granted(*c)).collect();
@@ -733,7 +733,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
     let rounds = 8;
     let mut last_round = 0.0;
     for round in 0..rounds {
-        for (segment, doctor) in &doctors {
+        for (peer_group, doctor) in &doctors {
             let facts = HcpFacts {
                 hcp: doctor,
                 consent: &consent,
@@ -749,7 +749,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
             };
             let decision = engine.decide(&request, &model, &mut rng);
             let chosen = &decision.actions[decision.chosen.unwrap()];
-            let p = truth(*segment, &chosen.content_id, chosen.channel);
+            let p = truth(*peer_group, &chosen.content_id, chosen.channel);
             let responded = rand::Rng::random::<f64>(&mut rng) < p;
             earned += f64::from(u8::from(responded));
             if round == rounds - 1 {
@@ -771,14 +771,14 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
                 .collect();
             random_earned += options
                 .iter()
-                .map(|(c, ch)| truth(*segment, c, *ch))
+                .map(|(c, ch)| truth(*peer_group, c, *ch))
                 .sum::<f64>()
                 / options.len() as f64;
         }
     }
     // After learning, the top-ranked action is each HCP's true best for most HCPs.
     let mut right = 0;
-    for (segment, doctor) in &doctors {
+    for (peer_group, doctor) in &doctors {
         let facts = HcpFacts {
             hcp: doctor,
             consent: &consent,
@@ -793,7 +793,7 @@ fn the_loop_learns_each_segments_best_action_and_beats_random() {
             now,
         };
         let top = &engine.decide(&request, &model, &mut rng).actions[0];
-        if truth(*segment, &top.content_id, top.channel) > 0.4 {
+        if truth(*peer_group, &top.content_id, top.channel) > 0.4 {
             right += 1;
         }
     }

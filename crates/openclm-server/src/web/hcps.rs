@@ -16,7 +16,8 @@ use super::charts::{self, Axis};
 use super::layout::{count, figure, pct, when, when_text};
 use super::{Nav, Viewer, WebError, json_of, page, percent_encode};
 use crate::AppState;
-use crate::routes::{HcpListQuery, PageQuery, TimelineQuery};
+use crate::extract::PageQuery;
+use crate::hcps::{HcpListQuery, TimelineQuery};
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct SearchQuery {
@@ -41,7 +42,7 @@ pub(crate) async fn search<S: Store>(
         return Ok(Redirect::to(&format!("/hcps/{}", percent_encode(id))).into_response());
     }
     let list = json_of(
-        crate::routes::list_hcps(
+        crate::hcps::list_hcps(
             State(state),
             viewer.caller.clone(),
             Ok(Query(HcpListQuery {
@@ -111,14 +112,13 @@ pub(crate) async fn show<S: Store>(
     let caller = viewer.caller.clone();
     // The same object check as GET /v1/hcps/{id} (outside a rep's territories: not found),
     // and the HCP as that route answers it.
-    let hcp = crate::routes::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
+    let hcp = crate::extract::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
     let hcp_json = serde_json::to_value(&hcp).unwrap_or_default();
-    let consent = json_of(
-        crate::routes::consent(State(state.clone()), caller.clone(), Path(id.clone())).await,
-    )
-    .await?;
+    let consent =
+        json_of(crate::hcps::consent(State(state.clone()), caller.clone(), Path(id.clone())).await)
+            .await?;
     let timeline = json_of(
-        crate::routes::timeline(
+        crate::hcps::timeline(
             State(state.clone()),
             caller.clone(),
             Path(id.clone()),
@@ -134,7 +134,7 @@ pub(crate) async fn show<S: Store>(
     )
     .await?;
     let learned = json_of(
-        crate::routes::hcp_state(State(state.clone()), caller.clone(), Path(id.clone())).await,
+        crate::hcps::hcp_state(State(state.clone()), caller.clone(), Path(id.clone())).await,
     )
     .await?;
     let now = (state.clock)();

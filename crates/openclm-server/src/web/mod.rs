@@ -141,6 +141,12 @@ impl From<ApiError> for WebError {
     }
 }
 
+impl From<openclm_app::AppError> for WebError {
+    fn from(e: openclm_app::AppError) -> Self {
+        WebError::Api(e.into())
+    }
+}
+
 impl From<openclm_store::StoreError> for WebError {
     fn from(e: openclm_store::StoreError) -> Self {
         WebError::Api(e.into())

@@ -1,30 +1,27 @@
-//! `openclm bench export`: `openclm export events` in each format, run as a child process over a
+//! `export`: `openclm export events` in each format, run as a child process over a
 //! fresh database of N stored events (and of 4N): rows/s and the child's peak resident memory,
 //! which stays the same whatever the table's size when the export streams.
 
 use anyhow::Context;
-use openclm_core::Event;
-use openclm_core::batch::{BatchFormat, parse_batch};
-use openclm_store::prelude::*;
-use openclm_store::{IngestOutcome, UnknownHcpPolicy};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::bench::{Target, build_bodies, load_hcps, memory_of};
-use crate::cli::IngestBenchArgs;
-use crate::now;
+use crate::cli::ExportArgs;
+use crate::harness::{
+    Target, build_bodies, load_hcps, memory_of, openclm_command, parse_bodies, store_all,
+};
 
-pub async fn run(
-    events: usize,
-    hcps: usize,
-    scale: bool,
-    database_url: Option<String>,
-) -> anyhow::Result<()> {
+pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let ExportArgs {
+        events,
+        hcps,
+        no_scale,
+        database_url,
+    } = args;
     anyhow::ensure!(
         events >= 1 && hcps >= 1,
         "events and hcps must be 1 or more"
     );
-    let sizes = if scale {
+    let sizes = if !no_scale {
         vec![events, events * 4]
     } else {
         vec![events]
@@ -63,46 +60,9 @@ async fn fill(store: &openclm_store::AnyStore, n: usize, hcps: usize) -> anyhow:
     const CHUNK: usize = 100_000;
     let mut accepted = 0;
     for (i, start) in (0..n).step_by(CHUNK).enumerate() {
-        let args = IngestBenchArgs {
-            events: CHUNK.min(n - start),
-            batch: 1000.min(CHUNK.min(n - start)),
-            clients: 4,
-            hcps,
-            http_only: true,
-            database_url: None,
-            nodes: 1,
-        };
-        let batches: Vec<Vec<Event>> = build_bodies(&args, 1_000 + i as u64)
-            .iter()
-            .map(|body| {
-                parse_batch(body.as_bytes(), BatchFormat::Json, usize::MAX)
-                    .map(|items| items.into_iter().filter_map(|i| i.parsed.ok()).collect())
-            })
-            .collect::<Result<_, _>>()?;
-        let batches = Arc::new(Mutex::new(batches.into_iter()));
-        let mut tasks = Vec::new();
-        for _ in 0..args.clients {
-            let (store, batches) = (store.clone(), batches.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut accepted = 0u64;
-                loop {
-                    let next = batches
-                        .lock()
-                        .map_err(|_| anyhow::anyhow!("poisoned"))?
-                        .next();
-                    let Some(batch) = next else { break };
-                    let outcomes = store.ingest(batch, UnknownHcpPolicy::Reject, now()).await?;
-                    accepted += outcomes
-                        .iter()
-                        .filter(|o| **o == IngestOutcome::Accepted)
-                        .count() as u64;
-                }
-                Ok::<_, anyhow::Error>(accepted)
-            }));
-        }
-        for t in tasks {
-            accepted += t.await??;
-        }
+        let events = CHUNK.min(n - start);
+        let bodies = build_bodies(events, 1000.min(events), hcps, 1_000 + i as u64);
+        accepted += store_all(store, parse_bodies(&bodies)?, 4).await?;
     }
     Ok(accepted)
 }
@@ -115,15 +75,11 @@ async fn export_child(
     out: &std::path::Path,
 ) -> anyhow::Result<(Duration, f64)> {
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    let mut child = openclm_command(database_url)?
         .args(["export", "events", "--format", format, "--output"])
         .arg(out)
-        // The URL may carry a password: through the environment, not the visible command line.
-        .env("OPENCLM_DATABASE_URL", database_url)
-        .env("OPENCLM_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().context("the export exited at once")?;
     let mut peak: f64 = 0.0;

@@ -1,6 +1,7 @@
-//! `openclm bench decide`: next-best-action decisions in process, over a synthetic population
+//! `decide`: next-best-action decisions in process, over a synthetic population
 //! with real learned state, a content library and a trained model.
 
+use openclm::now;
 use openclm_core::consent::{ConsentRecord, ConsentState, DEFAULT_PURPOSE};
 use openclm_core::content::{Content, ContentInput, ContentKind};
 use openclm_core::engine::model::{ArmContext, Model};
@@ -13,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 
-use crate::now;
+use crate::cli::DecideArgs;
 
 const SPECIALTIES: [&str; 5] = [
     "cardiology",
@@ -172,7 +173,12 @@ fn resident_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-pub fn run(hcps: usize, content: usize, decisions: usize) -> anyhow::Result<()> {
+pub fn run(args: DecideArgs) -> anyhow::Result<()> {
+    let DecideArgs {
+        hcps,
+        content,
+        decisions,
+    } = args;
     anyhow::ensure!(
         hcps >= 1 && content >= 1 && decisions >= 1,
         "hcps, content and decisions must be 1 or more"

@@ -1,18 +1,25 @@
-//! The dashboard benchmark: the demo built in a fresh database and served by `openclm serve`;
+//! `pages`, the dashboard benchmark: the demo built in a fresh database and served by `openclm serve`;
 //! then each page, signed in as an admin (who sees every section), requested again and again
 //! on loopback. Reports the median and the slowest time per page against the 200 ms target.
 
+use anyhow::Context;
+use openclm::now;
+use openclm_store::prelude::*;
+use openclm_store::{AnyStore, PageRequest};
 use std::time::{Duration, Instant};
 
-use openclm_store::prelude::*;
-
-use crate::bench::Target;
-use crate::now;
+use crate::cli::PagesArgs;
+use crate::harness::{Target, start_node};
 
 /// A page must answer within this (server time, measured on loopback).
 const TARGET: Duration = Duration::from_millis(200);
 
-pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> {
+pub async fn run(args: PagesArgs) -> anyhow::Result<()> {
+    let PagesArgs {
+        hcps,
+        months,
+        rounds,
+    } = args;
     anyhow::ensure!(
         hcps >= 10 && rounds >= 1,
         "hcps: at least 10; rounds: at least 1"
@@ -26,12 +33,12 @@ pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> 
             seed: 7,
             now: now(),
         };
-        let engine = crate::settings::Settings::default().engine();
-        let demo = crate::demo::populate(&store, &engine, config).await?;
+        let engine = openclm::settings::Settings::default().engine();
+        let demo = openclm::demo::populate(&store, &engine, config).await?;
         let hcp = store
             .list_hcps(
                 openclm_store::HcpFilter::default(),
-                openclm_store::PageRequest {
+                PageRequest {
                     cursor: None,
                     limit: 1,
                 },
@@ -42,10 +49,10 @@ pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> 
             .next()
             .map(|h| h.id.to_string())
             .unwrap_or_default();
-        let content = crate::demo_story::first_content(&store).await?;
+        let content = first_content(&store).await?;
         (demo.password, demo.rep, hcp, content)
     };
-    let (_node, base) = crate::bench::start_node(&target.url).await?;
+    let (_node, base) = start_node(&target.url).await?;
     // Redirects are not followed: a page that sent the request to the login form is a failure.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -123,4 +130,23 @@ pub async fn run(hcps: usize, months: u32, rounds: usize) -> anyhow::Result<()> 
         over.join(", ")
     );
     Ok(())
+}
+
+/// The id of the library's first item, as the demo stored it.
+async fn first_content(store: &AnyStore) -> anyhow::Result<String> {
+    let page = store
+        .list_content(
+            openclm_store::ContentFilter::default(),
+            PageRequest {
+                cursor: None,
+                limit: 1,
+            },
+            now(),
+        )
+        .await?;
+    page.items
+        .into_iter()
+        .next()
+        .map(|c| c.id)
+        .context("the demo stored no content")
 }

@@ -1,29 +1,22 @@
-//! The campaign KPI benchmark: 50 campaigns over 100,000 HCPs, millions of events ingested
+//! `kpis`, the campaign KPI benchmark: 50 campaigns over 100,000 HCPs, millions of events ingested
 //! through the store, folded into the KPIs; then how long one campaign's KPIs and a full report
 //! of every campaign take to read.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use anyhow::Context;
+use openclm::now;
 use openclm_core::campaign::CampaignInput;
 use openclm_core::{Channel, Event, Timestamp};
 use openclm_server::report::{Breakdown, kpis, report};
 use openclm_store::prelude::*;
 use openclm_store::{CampaignTag, DecisionRecord, HOLDOUT, NewWave, UnknownHcpPolicy, WaveMember};
 use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::bench::{Target, load_hcps};
-use crate::now;
+use crate::cli::KpisArgs;
+use crate::harness::{Target, load_hcps};
 
 const DAY_MS: i64 = 86_400_000;
-
-pub struct Args {
-    pub events: usize,
-    pub hcps: usize,
-    pub campaigns: usize,
-    pub database_url: Option<String>,
-}
 
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
@@ -71,7 +64,7 @@ fn event(k: usize, hcps: usize, campaigns: usize, start: i64) -> anyhow::Result<
     Event::from_json(v).context("bench event")
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: KpisArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.campaigns > 0 && args.hcps >= args.campaigns,
         "campaigns: must be at least 1 and at most the HCPs"

@@ -1,7 +1,8 @@
-//! `openclm bench segment`: the Segment-compatible Tracking API's `/v1/batch` through HTTP, as an
+//! `segment`: the Segment-compatible Tracking API's `/v1/batch` through HTTP, as an
 //! SDK sends it — messages with `messageId`, `timestamp`, a batch `sentAt`,
 //! context and properties — to a real `openclm serve` process on a fresh database.
 
+use openclm::{create_key, now};
 use openclm_core::Timestamp;
 use openclm_core::auth::Role;
 use openclm_store::prelude::*;
@@ -9,11 +10,12 @@ use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::bench::{Target, load_hcps, ms, percentile, post_all, start_node_configured};
-use crate::cli::SegmentBenchArgs;
-use crate::{create_key, now};
+use crate::cli::SegmentArgs;
+use crate::harness::{
+    Target, backend_name, load_hcps, ms, percentile, post_all, start_node_configured,
+};
 
-pub async fn run(args: SegmentBenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: SegmentArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.batch >= 1 && args.clients >= 1 && args.hcps >= 1,
         "batch, clients and hcps must be 1 or more"
@@ -23,10 +25,7 @@ pub async fn run(args: SegmentBenchArgs) -> anyhow::Result<()> {
         "batch: the Tracking API takes at most {} messages per batch",
         openclm_core::segment::MAX_BATCH_MESSAGES
     );
-    let backend = match &args.database_url {
-        Some(url) => format!("PostgreSQL ({})", crate::redact(url)),
-        None => "SQLite (WAL, synchronous=FULL)".to_owned(),
-    };
+    let backend = backend_name(args.database_url.as_deref());
     println!(
         "Tracking API benchmark: {} messages to /v1/batch in batches of {}, {} clients, {} HCPs, fresh {backend}",
         args.events, args.batch, args.clients, args.hcps
@@ -83,7 +82,7 @@ pub async fn run(args: SegmentBenchArgs) -> anyhow::Result<()> {
 }
 
 /// `/v1/batch` bodies shaped as the SDKs send them: email, web, video and e-detailing messages.
-fn build_batches(args: &SegmentBenchArgs, seed: u64) -> Vec<String> {
+fn build_batches(args: &SegmentArgs, seed: u64) -> Vec<String> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let base = now().millis() - 30 * 86_400_000;
     let context = serde_json::json!({

@@ -1,4 +1,4 @@
-//! Every `openclm bench` subcommand runs here at a tiny size through the built binary, so none
+//! Every `openclm-bench` subcommand runs here at a tiny size through the built binary, so none
 //! can rot unnoticed: the list comes from the binary's own help, and a benchmark without a tiny
 //! run below fails the test. Benchmarks that take a PostgreSQL URL also run against the test
 //! database when `OPENCLM_TEST_DATABASE_URL` is set.
@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_openclm");
+const BIN: &str = env!("CARGO_BIN_EXE_openclm-bench");
 
 /// A benchmark's tiny run: its arguments, what its figures lines say, and whether it takes
 /// `--database-url postgres://…`.
@@ -113,12 +113,9 @@ const TINY: &[Tiny] = &[
     },
 ];
 
-/// The subcommands `openclm bench --help` lists.
+/// The subcommands `openclm-bench --help` lists.
 fn bench_subcommands() -> Vec<String> {
-    let out = Command::new(BIN)
-        .args(["bench", "--help"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["--help"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let help = String::from_utf8(out.stdout).unwrap();
     help.lines()
@@ -136,7 +133,6 @@ fn run_tiny(tiny: &Tiny, database_url: Option<&str>) {
     let started = Instant::now();
     let mut command = Command::new(BIN);
     command
-        .arg("bench")
         .arg(tiny.name)
         .args(tiny.args)
         .env("OPENCLM_LOG", "warn")
@@ -204,7 +200,7 @@ fn every_bench_subcommand_that_takes_postgres_runs_on_it_at_a_tiny_size() {
     };
     for name in bench_subcommands() {
         let help = Command::new(BIN)
-            .args(["bench", &name, "--help"])
+            .args([name.as_str(), "--help"])
             .output()
             .unwrap();
         let help = String::from_utf8_lossy(&help.stdout);
