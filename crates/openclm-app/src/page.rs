@@ -56,3 +56,35 @@ impl PageQuery {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(cursor: Option<&str>, limit: Option<&str>) -> Result<PageRequest, AppError> {
+        PageQuery {
+            cursor: cursor.map(str::to_owned),
+            limit: limit.map(str::to_owned),
+        }
+        .parse()
+    }
+
+    #[test]
+    fn a_page_is_the_default_length_unless_asked_and_an_empty_cursor_is_none() {
+        let page = parsed(Some(""), None).unwrap();
+        assert_eq!((page.cursor, page.limit), (None, DEFAULT_PAGE));
+        let page = parsed(Some("c1"), Some("1000")).unwrap();
+        assert_eq!((page.cursor.as_deref(), page.limit), (Some("c1"), 1000));
+        assert_eq!(PageQuery::first(50).parse().unwrap().limit, 50);
+    }
+
+    #[test]
+    fn a_limit_outside_one_to_the_maximum_names_the_field() {
+        for limit in ["0", "1001", "-1", "ten", ""] {
+            match parsed(None, Some(limit)) {
+                Err(AppError::Invalid(f)) => assert_eq!(f.field, "limit", "{limit:?}"),
+                other => panic!("{limit:?} gave {other:?}"),
+            }
+        }
+    }
+}

@@ -241,3 +241,20 @@ fn fate_of(
         None => Err(not_processed()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_stored_for_several_hcps_is_stored_if_any_event_was() {
+        use IngestOutcome::{Accepted, Conflict, Duplicate, Rejected};
+        let refused = Rejected(FieldError::new("hcp", "is unknown"));
+        assert_eq!(combined(vec![Duplicate, Accepted, Conflict]), Accepted);
+        assert_eq!(combined(vec![Duplicate, Duplicate]), Duplicate);
+        assert_eq!(
+            combined(vec![Duplicate, refused.clone(), Conflict]),
+            refused
+        );
+    }
+}

@@ -142,12 +142,16 @@ pub(crate) async fn show<S: Store>(
         None
     };
     // Channels in the order of their names, as the API's answer lists them.
-    let mut channels: Vec<(String, f64)> = summary
+    let mut channels: Vec<(&str, f64)> = summary
         .channels
         .iter()
-        .map(|(c, s)| (c.as_str().replace('_', " "), s.engagement))
+        .map(|(c, s)| (c.as_str(), s.engagement))
         .collect();
-    channels.sort_by(|a, b| a.0.cmp(&b.0));
+    channels.sort_by(|a, b| a.0.cmp(b.0));
+    let channels: Vec<(String, f64)> = channels
+        .into_iter()
+        .map(|(c, e)| (c.replace('_', " "), e))
+        .collect();
     let topics: Vec<(String, f64)> = summary
         .topics
         .iter()
