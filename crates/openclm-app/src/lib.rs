@@ -5,6 +5,10 @@
 
 pub mod caller;
 pub mod error;
+pub mod events;
+pub mod hcps;
+pub mod page;
+pub mod sendgrid;
 
 pub use caller::Caller;
 pub use error::AppError;

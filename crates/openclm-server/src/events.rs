@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::routing::post;
 use axum::{Json, Router};
+use openclm_app::events::IngestReport;
 use openclm_core::FieldError;
 use openclm_core::auth::Action;
 use openclm_core::batch::{BatchError, BatchFormat, parse_batch};
-use openclm_store::IngestOutcome;
 use openclm_store::prelude::*;
-use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::extract::read_limited;
@@ -25,7 +24,8 @@ async fn ingest_events<S: Store>(
     caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<Json<IngestReport>, ApiError> {
+    // Refused before the body is read.
     caller.require(Action::IngestEvents)?;
     let format = batch_format(&headers)?;
     let limit = state.config.max_batch_bytes;
@@ -44,95 +44,15 @@ async fn ingest_events<S: Store>(
         other => ApiError::BadRequest(other.to_string()),
     })?;
 
-    // Each event's position, id, and parse error; events without one get the store's outcome.
-    let mut results: Vec<(usize, Option<String>, Option<FieldError>)> =
-        Vec::with_capacity(items.len());
-    let mut valid = Vec::with_capacity(items.len());
-    for item in items {
-        match item.parsed {
-            Ok(event) => {
-                results.push((item.index, item.event_id, None));
-                valid.push(event);
-            }
-            Err(e) => results.push((item.index, item.event_id, Some(e))),
-        }
-    }
-    let outcomes = state
-        .store
-        .ingest(valid, state.config.unknown_hcp, (state.clock)())
-        .await?;
-    let mut outcomes = outcomes.into_iter();
-    let mut response = IngestResponse::default();
-    for (index, event_id, parse_error) in results {
-        let outcome = match parse_error {
-            Some(e) => IngestOutcome::Rejected(e),
-            None => outcomes
-                .next()
-                .unwrap_or(IngestOutcome::Rejected(FieldError::new(
-                    "event",
-                    "was not processed",
-                ))),
-        };
-        let (status, error) = match outcome {
-            IngestOutcome::Accepted => {
-                response.accepted += 1;
-                ("accepted", None)
-            }
-            IngestOutcome::Duplicate => {
-                response.duplicates += 1;
-                ("duplicate", None)
-            }
-            IngestOutcome::Conflict => {
-                response.conflicts += 1;
-                (
-                    "conflict",
-                    Some(FieldError::new(
-                        "event_id",
-                        "an event with this id is already stored with a different payload",
-                    )),
-                )
-            }
-            IngestOutcome::Rejected(e) => {
-                response.rejected += 1;
-                ("rejected", Some(e))
-            }
-        };
-        response.results.push(EventResult {
-            index,
-            event_id,
-            status,
-            error,
-        });
-    }
-    tracing::debug!(
-        accepted = response.accepted,
-        duplicates = response.duplicates,
-        conflicts = response.conflicts,
-        rejected = response.rejected,
-        "events ingested"
-    );
-    Ok(Json(response))
-}
-
-/// The answer to `POST /v1/events`: counts, and one result per event in request order.
-#[derive(Debug, Default, Serialize)]
-struct IngestResponse {
-    accepted: usize,
-    duplicates: usize,
-    conflicts: usize,
-    rejected: usize,
-    results: Vec<EventResult>,
-}
-
-#[derive(Debug, Serialize)]
-struct EventResult {
-    index: usize,
-    /// Absent when the event's id could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<String>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<FieldError>,
+    let report = openclm_app::events::ingest(
+        &state.store,
+        &caller,
+        items,
+        state.config.unknown_hcp,
+        (state.clock)(),
+    )
+    .await?;
+    Ok(Json(report))
 }
 
 fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {

@@ -6,46 +6,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, header};
+use openclm_core::FieldError;
 use openclm_core::auth::Action;
-use openclm_core::{FieldError, HcpId};
-use openclm_store::PageRequest;
 use openclm_store::prelude::*;
-use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
-
 /// Pagination query parameters shared by the list routes.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct PageQuery {
-    pub cursor: Option<String>,
-    pub limit: Option<String>,
-}
-
-impl PageQuery {
-    pub(crate) fn parse(self) -> Result<PageRequest, ApiError> {
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_PAGE,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n @ 1..=MAX_PAGE) => n,
-                _ => {
-                    return Err(FieldError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_PAGE}"),
-                    )
-                    .into());
-                }
-            },
-        };
-        Ok(PageRequest {
-            cursor: self.cursor.filter(|c| !c.is_empty()),
-            limit,
-        })
-    }
-}
+pub(crate) use openclm_app::page::PageQuery;
 
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
@@ -101,10 +70,6 @@ fn is_length_limit(error: &axum::Error) -> bool {
         cause = e.source();
     }
     false
-}
-
-pub(crate) fn hcp_id(id: &str) -> Result<HcpId, ApiError> {
-    HcpId::parse("id", id).map_err(ApiError::from)
 }
 
 /// The HCP `id` names, if the caller may do `action` on it; otherwise not found (a rep learns

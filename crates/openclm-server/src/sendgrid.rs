@@ -8,17 +8,14 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use openclm_core::FieldError;
+use openclm_app::sendgrid::NotificationReport;
 use openclm_core::auth::Action;
-use openclm_core::sendgrid::{self, Notification};
+use openclm_core::sendgrid;
 use openclm_store::prelude::*;
-use openclm_store::{IngestOutcome, UnknownHcpPolicy};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
-use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
 
 use crate::{ApiError, AppState};
 
@@ -95,47 +92,10 @@ fn check_signature(
     }
 }
 
-/// The answer: counts, and one result per notification in request order.
-#[derive(Debug, Default, Serialize)]
-pub struct WebhookResponse {
-    accepted: usize,
-    duplicates: usize,
-    conflicts: usize,
-    rejected: usize,
-    ignored: usize,
-    results: Vec<WebhookResult>,
-}
-
-#[derive(Debug, Serialize)]
-struct WebhookResult {
-    index: usize,
-    /// Absent when the notification's `sg_event_id` could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<String>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<FieldError>,
-    /// Why an ignored notification is stored as no event.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-}
-
-impl WebhookResult {
-    fn new(index: usize, event_id: Option<String>, status: &'static str) -> Self {
-        Self {
-            index,
-            event_id,
-            status,
-            error: None,
-            reason: None,
-        }
-    }
-}
-
 pub(crate) async fn webhook<S: Store>(
     State(state): State<AppState<S>>,
     request: Request,
-) -> Result<Json<WebhookResponse>, ApiError> {
+) -> Result<Json<NotificationReport>, ApiError> {
     let (mut parts, body) = request.into_parts();
     let key = state.config.sendgrid_key.clone();
     // With a verification key the signature is the credential; it covers the body, so the body
@@ -170,177 +130,11 @@ pub(crate) async fn webhook<S: Store>(
             items.len()
         )));
     }
-    let parsed: Vec<_> = items.iter().map(sendgrid::parse).collect();
+    let notifications: Vec<_> = items.iter().map(sendgrid::parse).collect();
     drop(items);
-
-    let mut emails: Vec<String> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .filter(|n| n.ignored().is_none())
-        .map(|n| n.email.clone())
-        .collect();
-    emails.sort_unstable();
-    emails.dedup();
-    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
-    if !emails.is_empty() {
-        for (email, id) in state.store.hcps_by_email(emails).await? {
-            owners
-                .entry(email)
-                .or_default()
-                .push(id.as_str().to_owned());
-        }
-    }
-
-    // Each notification's result, or how many of its events await the store's outcome.
-    let mut results: Vec<Result<WebhookResult, usize>> = Vec::with_capacity(parsed.len());
-    let mut events = Vec::new();
-    let mut response = WebhookResponse::default();
-    for (index, item) in parsed.into_iter().enumerate() {
-        match item.map_err(|r| (r.event_id, r.error)).and_then(|n| {
-            let event_id = n.event_id.clone();
-            fate_of(n, &owners).map_err(|e| (Some(event_id), e))
-        }) {
-            Ok(Fate::Store(stored)) => {
-                results.push(Err(stored.len()));
-                events.extend(stored);
-            }
-            Ok(Fate::Ignored(event_id, why)) => {
-                response.ignored += 1;
-                let mut r = WebhookResult::new(index, Some(event_id), "ignored");
-                r.reason = Some(why);
-                results.push(Ok(r));
-            }
-            Err((event_id, error)) => {
-                response.rejected += 1;
-                let mut r = WebhookResult::new(index, event_id, "rejected");
-                r.error = Some(error);
-                results.push(Ok(r));
-            }
-        }
-    }
-    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let outcomes = if events.is_empty() {
-        Vec::new()
-    } else {
-        // Every event names an HCP found above.
-        state
-            .store
-            .ingest(events, UnknownHcpPolicy::Reject, (state.clock)())
-            .await?
-    };
-    let mut stored = ids.into_iter().zip(outcomes);
-    for (index, slot) in results.into_iter().enumerate() {
-        let result = match slot {
-            Ok(done) => done,
-            Err(count) => {
-                let mut mine = Vec::with_capacity(count);
-                for _ in 0..count {
-                    let Some(next) = stored.next() else {
-                        return Err(ApiError::Internal(openclm_store::StoreError::Corrupt(
-                            "the store answered fewer outcomes than events".into(),
-                        )));
-                    };
-                    mine.push(next);
-                }
-                // A withdrawal for several HCPs sharing an address: stored if any was, a
-                // duplicate if all were, else the first refusal.
-                let event_id = mine[0].0.clone();
-                let outcome = if mine.iter().any(|(_, o)| *o == IngestOutcome::Accepted) {
-                    IngestOutcome::Accepted
-                } else if mine.iter().all(|(_, o)| *o == IngestOutcome::Duplicate) {
-                    IngestOutcome::Duplicate
-                } else {
-                    mine.into_iter()
-                        .map(|(_, o)| o)
-                        .find(|o| *o != IngestOutcome::Duplicate)
-                        .unwrap_or(IngestOutcome::Duplicate)
-                };
-                let mut r = WebhookResult::new(index, Some(event_id), "accepted");
-                match outcome {
-                    IngestOutcome::Accepted => response.accepted += 1,
-                    IngestOutcome::Duplicate => {
-                        response.duplicates += 1;
-                        r.status = "duplicate";
-                    }
-                    IngestOutcome::Conflict => {
-                        response.conflicts += 1;
-                        r.status = "conflict";
-                        r.error = Some(FieldError::new(
-                            "sg_event_id",
-                            "an event with this id is already stored with a different payload",
-                        ));
-                    }
-                    IngestOutcome::Rejected(e) => {
-                        response.rejected += 1;
-                        r.status = "rejected";
-                        r.error = Some(e);
-                    }
-                }
-                r
-            }
-        };
-        response.results.push(result);
-    }
-    tracing::debug!(
-        accepted = response.accepted,
-        duplicates = response.duplicates,
-        rejected = response.rejected,
-        ignored = response.ignored,
-        "SendGrid notifications ingested"
-    );
-    Ok(Json(response))
-}
-
-/// What becomes of a readable notification.
-enum Fate {
-    /// Its events: one for the HCP its address names, or a withdrawal for each HCP sharing it.
-    Store(Vec<openclm_core::Event>),
-    /// Acknowledged as nothing: its event id and why.
-    Ignored(String, &'static str),
-}
-
-/// The fate of a notification once its address is looked up: an address must name one HCP.
-fn fate_of(
-    notification: Notification,
-    owners: &HashMap<String, Vec<String>>,
-) -> Result<Fate, FieldError> {
-    if let Some(why) = notification.ignored() {
-        return Ok(Fate::Ignored(notification.event_id, why));
-    }
-    let hcp = match owners.get(&notification.email).map(Vec::as_slice) {
-        Some([hcp]) => hcp.clone(),
-        // An unsubscribe or spam report from a shared address stops email to every HCP who
-        // gave it: honouring it too widely costs a message, missing it breaks the law.
-        Some(several) if several.len() > 1 && notification.withdraws() => {
-            let mut events = Vec::with_capacity(several.len());
-            for hcp in several {
-                match notification.withdrawal_for(hcp) {
-                    Some(event) => events.push(event?),
-                    None => return Err(FieldError::new("event", "was not processed")),
-                }
-            }
-            return Ok(Fate::Store(events));
-        }
-        Some(several) if several.len() > 1 => {
-            return Err(FieldError::new(
-                "email",
-                format!(
-                    "the address belongs to {} HCPs; it names none of them for certain",
-                    several.len()
-                ),
-            ));
-        }
-        _ => {
-            return Err(FieldError::new(
-                "email",
-                "no HCP has this address; register it in the HCP's master data (email)",
-            ));
-        }
-    };
-    match notification.into_event(&hcp) {
-        Some(event) => event.map(|e| Fate::Store(vec![e])),
-        None => Err(FieldError::new("event", "was not processed")),
-    }
+    let report =
+        openclm_app::sendgrid::record(&state.store, notifications, (state.clock)()).await?;
+    Ok(Json(report))
 }
 
 /// Reads the body, refusing one over `limit` bytes before reading it when its length is declared.

@@ -6,18 +6,22 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
+use openclm_app::hcps::{self, HcpListQuery, TimelineQuery};
+use openclm_app::page::PageQuery;
 use openclm_core::auth::Action;
+use openclm_core::consent::ConsentState;
 use openclm_store::SuggestionFilter;
 use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::charts::{self, Axis};
-use super::layout::{count, figure, pct, when, when_text};
-use super::{Nav, Viewer, WebError, json_of, page, percent_encode};
+use super::layout::{count, figure, pct, when};
+use super::{Nav, Viewer, WebError, page, percent_encode};
 use crate::AppState;
-use crate::extract::PageQuery;
-use crate::hcps::{HcpListQuery, TimelineQuery};
+
+/// HCPs listed per page, and the latest events shown on a profile.
+const PAGE: usize = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct SearchQuery {
@@ -41,25 +45,19 @@ pub(crate) async fn search<S: Store>(
     if let Some(id) = q.id.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
         return Ok(Redirect::to(&format!("/hcps/{}", percent_encode(id))).into_response());
     }
-    let list = json_of(
-        crate::hcps::list_hcps(
-            State(state),
-            viewer.caller.clone(),
-            Ok(Query(HcpListQuery {
-                territory: q.territory.clone(),
-                specialty: q.specialty.clone(),
-                country: q.country.clone(),
-                page: PageQuery {
-                    cursor: q.cursor.clone(),
-                    limit: Some("50".into()),
-                },
-            })),
-        )
-        .await,
+    let list = hcps::list_hcps(
+        &state.store,
+        &viewer.caller,
+        HcpListQuery {
+            territory: q.territory.clone(),
+            specialty: q.specialty.clone(),
+            country: q.country.clone(),
+            page: PageQuery::at(q.cursor.clone(), PAGE),
+        },
     )
     .await?;
     let field = |v: &Option<String>| v.clone().unwrap_or_default();
-    let next = list["next_cursor"].as_str().map(|cursor| {
+    let next = list.next_cursor.as_deref().map(|cursor| {
         format!(
             "/hcps?territory={}&specialty={}&country={}&cursor={}",
             percent_encode(&field(&q.territory)),
@@ -86,14 +84,14 @@ pub(crate) async fn search<S: Store>(
                     th scope="col" { "Country" } th scope="col" { "Territory" } th scope="col" { "Segments" }
                 } }
                 tbody {
-                    @for h in list["items"].as_array().into_iter().flatten() {
+                    @for h in &list.items {
                         tr {
-                            td { a href={"/hcps/" (percent_encode(text(&h["id"])))} { (text(&h["id"])) } }
-                            td { (text(&h["name"])) }
-                            td { (text(&h["specialty"])) }
-                            td { (text(&h["country"])) }
-                            td { (h["territory"].as_str().unwrap_or("–")) }
-                            td { (h["segments"].as_array().map(|s| s.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                            td { a href={"/hcps/" (percent_encode(h.id.as_str()))} { (h.id) } }
+                            td { (h.name) }
+                            td { (h.specialty) }
+                            td { (h.country) }
+                            td { (h.territory.as_deref().unwrap_or("–")) }
+                            td { (h.segments.join(", ")) }
                         }
                     }
                 }
@@ -109,38 +107,25 @@ pub(crate) async fn show<S: Store>(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let caller = viewer.caller.clone();
-    // The same object check as GET /v1/hcps/{id} (outside a rep's territories: not found),
-    // and the HCP as that route answers it.
-    let hcp = crate::extract::visible_hcp(&state, &caller, Action::ReadHcps, &id).await?;
-    let hcp_json = serde_json::to_value(&hcp).unwrap_or_default();
-    let consent =
-        json_of(crate::hcps::consent(State(state.clone()), caller.clone(), Path(id.clone())).await)
-            .await?;
-    let timeline = json_of(
-        crate::hcps::timeline(
-            State(state.clone()),
-            caller.clone(),
-            Path(id.clone()),
-            Ok(Query(TimelineQuery {
-                page: PageQuery {
-                    cursor: None,
-                    limit: Some("50".into()),
-                },
-                ..TimelineQuery::default()
-            })),
-        )
-        .await,
-    )
-    .await?;
-    let learned = json_of(
-        crate::hcps::hcp_state(State(state.clone()), caller.clone(), Path(id.clone())).await,
-    )
-    .await?;
+    let caller = &viewer.caller;
     let now = (state.clock)();
+    // The same answers as the API's routes for this HCP (outside a rep's territories: not found).
+    let hcp = hcps::get_hcp(&state.store, caller, &id).await?;
+    let consent = hcps::consent(&state.store, caller, &id).await?;
+    let timeline = hcps::timeline(
+        &state.store,
+        caller,
+        &id,
+        TimelineQuery {
+            page: PageQuery::first(PAGE),
+            ..TimelineQuery::default()
+        },
+    )
+    .await?;
+    let summary = hcps::hcp_state(&state.store, caller, &id, now).await?.state;
     let hcp_id = hcp.id.to_string();
     let actions = if viewer.may(Action::Decide) {
-        Some(crate::decide::preview(&state.store, &state.config.engine, hcp, 5, now).await?)
+        Some(crate::decide::preview(&state.store, &state.config.engine, hcp.clone(), 5, now).await?)
     } else {
         None
     };
@@ -157,38 +142,41 @@ pub(crate) async fn show<S: Store>(
     } else {
         None
     };
-    let summary = &learned["state"];
-    let channels: Vec<(String, f64)> = summary["channels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(c, s)| (c.replace('_', " "), s["engagement"].as_f64().unwrap_or(0.0)))
+    // Channels in the order of their names, as the API's answer lists them.
+    let mut channels: Vec<(&str, f64)> = summary
+        .channels
+        .iter()
+        .map(|(c, s)| (c.as_str(), s.engagement))
         .collect();
-    let topics: Vec<(String, f64)> = summary["topics"]
-        .as_object()
+    channels.sort_by(|a, b| a.0.cmp(b.0));
+    let channels: Vec<(String, f64)> = channels
         .into_iter()
-        .flatten()
-        .map(|(t, v)| (t.clone(), v.as_f64().unwrap_or(0.0)))
+        .map(|(c, e)| (c.replace('_', " "), e))
         .collect();
-    let h = &hcp_json;
+    let topics: Vec<(String, f64)> = summary
+        .topics
+        .iter()
+        .map(|(t, v)| (t.clone(), *v))
+        .collect();
+    let h = &hcp;
     let body = html! {
         div class="grid2" {
             section class="card" aria-labelledby="master" {
                 h2 id="master" { "Master data" }
                 dl class="facts" data-testid="master" {
-                    dt { "Name" } dd { (text(&h["name"])) }
-                    dt { "Specialty" } dd { (text(&h["specialty"])) }
-                    dt { "Country" } dd { (text(&h["country"])) }
-                    dt { "Territory" } dd { (h["territory"].as_str().unwrap_or("–")) }
-                    dt { "Segments" } dd { (h["segments"].as_array().map(|s| s.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
-                    dt { "Email" } dd { (h["email"].as_str().unwrap_or("–")) }
+                    dt { "Name" } dd { (h.name) }
+                    dt { "Specialty" } dd { (h.specialty) }
+                    dt { "Country" } dd { (h.country) }
+                    dt { "Territory" } dd { (h.territory.as_deref().unwrap_or("–")) }
+                    dt { "Segments" } dd { (h.segments.join(", ")) }
+                    dt { "Email" } dd { (h.email.as_deref().unwrap_or("–")) }
                     dt { "External ids" } dd {
-                        @for e in h["external_ids"].as_array().into_iter().flatten() {
-                            (text(&e["system"])) ": " (text(&e["id"])) " "
+                        @for e in &h.external_ids {
+                            (e.system) ": " (e.id) " "
                         }
                     }
-                    @if let Some(r) = h["restricted_products"].as_array().filter(|r| !r.is_empty()) {
-                        dt { "Restricted products" } dd { (r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")) }
+                    @if !h.restricted_products.is_empty() {
+                        dt { "Restricted products" } dd { (h.restricted_products.join(", ")) }
                     }
                 }
             }
@@ -197,29 +185,29 @@ pub(crate) async fn show<S: Store>(
                 table data-testid="consent" {
                     thead { tr { th scope="col" { "Channel" } th scope="col" { "Purpose" } th scope="col" { "State" } th scope="col" { "Since" } } }
                     tbody {
-                        @for c in consent["current"].as_array().into_iter().flatten() {
+                        @for c in &consent.current {
                             tr {
-                                td { (text(&c["channel"]).replace('_', " ")) }
-                                td { (text(&c["purpose"])) }
-                                td class=(if c["state"] == "granted" { "good" } else { "bad" }) { (text(&c["state"])) }
-                                td { (when_text(c["changed_at"].as_str())) }
+                                td { (c.channel.as_str().replace('_', " ")) }
+                                td { (c.purpose) }
+                                td class=(if c.state == ConsentState::Granted { "good" } else { "bad" }) { (c.state.as_str()) }
+                                td { (when(c.changed_at)) }
                             }
                         }
                     }
                 }
                 details {
-                    summary { "History (" (consent["history"].as_array().map_or(0, Vec::len)) " records)" }
+                    summary { "History (" (consent.history.len()) " records)" }
                     table {
                         thead { tr { th { "When" } th { "Channel" } th { "State" } th { "Source" } th { "Evidence" } th { "Notice" } } }
                         tbody {
-                            @for c in consent["history"].as_array().into_iter().flatten() {
+                            @for c in &consent.history {
                                 tr {
-                                    td { (when_text(c["changed_at"].as_str())) }
-                                    td { (text(&c["channel"]).replace('_', " ")) }
-                                    td { (text(&c["state"])) }
-                                    td { (text(&c["source"])) }
-                                    td { (c["evidence"].as_str().unwrap_or("–")) }
-                                    td { (c["notice_version"].as_str().unwrap_or("–")) }
+                                    td { (when(c.changed_at)) }
+                                    td { (c.channel.as_str().replace('_', " ")) }
+                                    td { (c.state.as_str()) }
+                                    td { (c.source) }
+                                    td { (c.evidence.as_deref().unwrap_or("–")) }
+                                    td { (c.notice_version.as_deref().unwrap_or("–")) }
                                 }
                             }
                         }
@@ -262,10 +250,10 @@ pub(crate) async fn show<S: Store>(
         section aria-labelledby="learned" {
             h2 id="learned" { "Learned preferences" }
             p class="muted" {
-                (count(summary["events"].as_u64().unwrap_or_default())) " events · "
-                (summary["touches_30d"].as_u64().unwrap_or_default()) " touches in 30 days"
-                @if let Some(hour) = summary["preferred_hour_utc"].as_u64() { " · prefers around " (hour) ":00 UTC" }
-                @if let Some(day) = summary["preferred_weekday"].as_u64() {
+                (count(summary.events)) " events · "
+                (summary.touches_30d) " touches in 30 days"
+                @if let Some(hour) = summary.preferred_hour_utc { " · prefers around " (hour) ":00 UTC" }
+                @if let Some(day) = summary.preferred_weekday {
                     " on " (["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"].get(day as usize).copied().unwrap_or_default())
                 }
             }
@@ -305,26 +293,26 @@ pub(crate) async fn show<S: Store>(
                 table data-testid="timeline" {
                     thead { tr { th { "When" } th { "Channel" } th { "Type" } th { "Content" } th { "Source" } } }
                     tbody {
-                        @for e in timeline["items"].as_array().into_iter().flatten() {
+                        @for e in &timeline.items {
                             tr {
-                                td { (when_text(e["occurred_at"].as_str())) }
-                                td { (text(&e["channel"]).replace('_', " ")) }
-                                td { (text(&e["type"]).replace('_', " ")) }
-                                td { (e["event"]["content_id"].as_str().unwrap_or("–")) @if let Some(k) = e["event"]["key_message"].as_str() { " / " (k) } }
-                                td { (text(&e["source"])) }
+                                td { (when(e.occurred_at)) }
+                                td { (e.channel.as_str().replace('_', " ")) }
+                                td { (e.kind.as_str().replace('_', " ")) }
+                                td { (e.event["content_id"].as_str().unwrap_or("–")) @if let Some(k) = e.event["key_message"].as_str() { " / " (k) } }
+                                td { (e.source) }
                             }
                         }
                     }
                 }
             }
-            @if timeline["next_cursor"].is_string() { p class="muted" { "Showing the 50 latest events." } }
+            @if timeline.next_cursor.is_some() { p class="muted" { "Showing the 50 latest events." } }
         }
         p class="muted" { "As of " (when(now)) }
     };
     Ok(page(
         &viewer,
         Nav::Hcps,
-        &format!("HCP {}", text(&hcp_json["name"])),
+        &format!("HCP {}", hcp.name),
         None,
         body,
     ))
