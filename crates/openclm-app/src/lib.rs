@@ -3,8 +3,13 @@
 //! clock), typed inputs, and returns typed results or an [`AppError`]. Nothing here knows about
 //! HTTP, HTML or the terminal.
 
+pub mod accounts;
+pub mod audit;
 pub mod caller;
+pub mod content;
 pub mod error;
+pub mod privacy;
+pub mod pv;
 
 pub use caller::Caller;
 pub use error::AppError;

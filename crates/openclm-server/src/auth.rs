@@ -14,6 +14,16 @@ pub const SESSION_COOKIE: &str = "openclm_session";
 
 pub use openclm_app::caller::Principal;
 
+/// The `Set-Cookie` value that gives a browser its session token after signing in.
+pub(crate) fn session_cookie(token: &str) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict")
+}
+
+/// The `Set-Cookie` value that ends the session cookie at signing out.
+pub(crate) fn expired_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
+
 /// The authenticated caller of a request: the use cases' [`openclm_app::Caller`], taken from the
 /// request's session or API key.
 #[derive(Debug, Clone)]
