@@ -10,7 +10,8 @@ use openclm_core::content::{
 use openclm_core::measure::kpi::{Counts, Rates};
 use openclm_core::{FieldError, Timestamp};
 use openclm_store::{
-    ContentFilter, Page, PageRequest, SendFilter, SendRecord, Store, WithdrawalEffect,
+    ContentActivity, ContentFilter, Page, PageRequest, SendFilter, SendRecord, Store,
+    WithdrawalEffect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +168,17 @@ pub async fn sends<S: Store>(
         )
         .await?;
     Ok(Sends { sends })
+}
+
+/// What items drew, per item and slide / key message: of one item, or of all. Brand-wide
+/// figures, as the overview's: for those who read reports.
+pub async fn activity<S: Store>(
+    store: &S,
+    caller: &Caller,
+    content_id: Option<String>,
+) -> Result<Vec<ContentActivity>, AppError> {
+    caller.require(Action::ReadReports)?;
+    Ok(store.content_activity(content_id).await?)
 }
 
 /// Counts and the rates read from them.

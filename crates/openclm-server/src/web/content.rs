@@ -11,7 +11,7 @@ use openclm_app::AppError;
 use openclm_app::content::{Step, StepInput};
 use openclm_core::auth::Action;
 use openclm_core::content::{Content, ContentStatus};
-use openclm_store::{ContentActivity, SendFilter, Store};
+use openclm_store::{ContentActivity, Store};
 use serde::Deserialize;
 
 use super::charts::{self, Axis};
@@ -46,7 +46,7 @@ pub(crate) async fn library<S: Store>(
     // Performance is brand-wide, as the overview: for those who read reports.
     let reports = viewer.may(Action::ReadReports);
     let activity = if reports {
-        state.store.content_activity(None).await?
+        openclm_app::content::activity(&state.store, &viewer.caller, None).await?
     } else {
         Vec::new()
     };
@@ -127,22 +127,15 @@ pub(crate) async fn show<S: Store>(
     let status = content.status_at(now);
     let reports = viewer.may(Action::ReadReports);
     let slides = if reports {
-        state.store.content_activity(Some(id.clone())).await?
+        openclm_app::content::activity(&state.store, &viewer.caller, Some(id.clone())).await?
     } else {
         Vec::new()
     };
-    let sends = if viewer.may(Action::ReadReports) {
+    let sends = if reports {
         Some(
-            state
-                .store
-                .send_history(
-                    SendFilter {
-                        content_id: Some(id.clone()),
-                        hcp: None,
-                    },
-                    100_000,
-                )
+            openclm_app::content::sends(&state.store, &viewer.caller, id.clone(), 100_000)
                 .await?
+                .sends
                 .len(),
         )
     } else {

@@ -130,7 +130,7 @@ pub(crate) async fn queue<S: Store>(
         (state.clock)(),
     )
     .await?;
-    let counts = state.store.ae_case_counts(listing.now).await?;
+    let counts = openclm_app::pv::counts(&state.store, &viewer.caller, listing.now).await?;
     let sources = openclm_app::pv::reconciliation(&state.store, &viewer.caller)
         .await?
         .sources;
