@@ -172,12 +172,21 @@ pub async fn create_user<S: Store>(
     now: Timestamp,
 ) -> Result<User, AppError> {
     require_admin(caller)?;
+    create_user_as(store, &caller.actor(), input, now).await
+}
+
+/// Creates an account under `actor` (an administrator, or the operator at the command line).
+pub async fn create_user_as<S: Store>(
+    store: &S,
+    actor: &str,
+    input: UserInput,
+    now: Timestamp,
+) -> Result<User, AppError> {
     let (user, password) = input.validate(now)?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password, &mut rand::rng()))
         .await
         .map_err(|_| StoreError::Unavailable("the password could not be hashed".into()))??;
-    let audit =
-        NewAudit::new(&caller.actor(), "create", format!("user/{}", user.user_id)).new_value(&user);
+    let audit = NewAudit::new(actor, "create", format!("user/{}", user.user_id)).new_value(&user);
     if !store.create_user(user.clone(), hash, audit).await? {
         return Err(AppError::Conflict(FieldError::new(
             "user_id",
@@ -195,7 +204,17 @@ pub async fn disable_user<S: Store>(
     now: Timestamp,
 ) -> Result<(), AppError> {
     require_admin(caller)?;
-    let audit = NewAudit::new(&caller.actor(), "disable", format!("user/{user_id}"));
+    disable_user_as(store, &caller.actor(), user_id, now).await
+}
+
+/// Disables an account under `actor` and ends its sessions.
+pub async fn disable_user_as<S: Store>(
+    store: &S,
+    actor: &str,
+    user_id: String,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let audit = NewAudit::new(actor, "disable", format!("user/{user_id}"));
     if !store.disable_user(user_id, audit, now).await? {
         return Err(AppError::NotFound("user".into()));
     }

@@ -2,8 +2,9 @@
 //! database directly. Each change is audited under `cli:<operating-system user>`.
 
 use anyhow::Context;
-use openclm_core::audit::NewAudit;
-use openclm_core::auth::{UserInput, hash_password};
+use openclm_app::AppError;
+use openclm_app::accounts;
+use openclm_core::auth::UserInput;
 use openclm_core::pv::AeStatus;
 use openclm_core::{HcpId, privacy};
 use openclm_store::{AeFilter, AnyStore, Store};
@@ -35,21 +36,16 @@ pub async fn users(store: AnyStore, action: UsersAction) -> anyhow::Result<()> {
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let input = UserInput {
-                user_id: Some(user_id),
+                user_id: Some(user_id.clone()),
                 display_name: Some(name),
                 role: Some(role),
                 territories,
                 password: Some(password),
             };
-            let (user, password) = input.validate(now())?;
-            let hash = hash_password(&password, &mut rand::rng())?;
-            let audit = NewAudit::new(&cli_actor(), "create", format!("user/{}", user.user_id))
-                .new_value(&user);
-            anyhow::ensure!(
-                store.create_user(user.clone(), hash, audit).await?,
-                "user id {} is taken",
-                user.user_id
-            );
+            let user = match accounts::create_user_as(&store, &cli_actor(), input, now()).await {
+                Err(AppError::Conflict(_)) => anyhow::bail!("user id {user_id} is taken"),
+                other => other?,
+            };
             println!("created {} user {}", user.role, user.user_id);
         }
         UsersAction::List => {
@@ -73,11 +69,10 @@ pub async fn users(store: AnyStore, action: UsersAction) -> anyhow::Result<()> {
             }
         }
         UsersAction::Disable { user_id } => {
-            let audit = NewAudit::new(&cli_actor(), "disable", format!("user/{user_id}"));
-            anyhow::ensure!(
-                store.disable_user(user_id.clone(), audit, now()).await?,
-                "no user {user_id}"
-            );
+            match accounts::disable_user_as(&store, &cli_actor(), user_id.clone(), now()).await {
+                Err(AppError::NotFound(_)) => anyhow::bail!("no user {user_id}"),
+                other => other?,
+            }
             println!("disabled {user_id}; their sessions are ended");
         }
     }
