@@ -3,11 +3,16 @@
 //! clock), typed inputs, and returns typed results or an [`AppError`]. Nothing here knows about
 //! HTTP, HTML or the terminal.
 
+pub mod accounts;
+pub mod audit;
 pub mod caller;
+pub mod content;
 pub mod error;
 pub mod events;
 pub mod hcps;
 pub mod page;
+pub mod privacy;
+pub mod pv;
 pub mod sendgrid;
 
 pub use caller::Caller;

@@ -3,7 +3,6 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use openclm_core::FieldError;
 use openclm_core::auth::{Role, is_session_token, key_id_of, key_matches};
 use openclm_store::SessionLimits;
 use openclm_store::prelude::*;
@@ -14,6 +13,16 @@ use crate::{ApiError, AppState};
 pub const SESSION_COOKIE: &str = "openclm_session";
 
 pub use openclm_app::caller::Principal;
+
+/// The `Set-Cookie` value that gives a browser its session token after signing in.
+pub(crate) fn session_cookie(token: &str) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict")
+}
+
+/// The `Set-Cookie` value that ends the session cookie at signing out.
+pub(crate) fn expired_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
 
 /// The authenticated caller of a request: the use cases' [`openclm_app::Caller`], taken from the
 /// request's session or API key.
@@ -26,10 +35,6 @@ impl std::ops::Deref for Caller {
     fn deref(&self) -> &Self::Target {
         &self.0
     }
-}
-
-pub(crate) fn hcp_not_found() -> ApiError {
-    openclm_app::caller::hcp_not_found().into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,11 +132,6 @@ pub async fn caller_for<S: Store>(
         role,
         session_hash: None,
     }))
-}
-
-/// A request field the caller may not set through this route.
-pub fn guarded(field: &str, how: &str) -> ApiError {
-    ApiError::Invalid(FieldError::new(field, format!("cannot be set here; {how}")))
 }
 
 /// The API key a request presents as the user name of HTTP Basic authentication with an empty

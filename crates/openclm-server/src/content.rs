@@ -1,19 +1,23 @@
-//! Content items: registering and editing them, reading them, and what each drew.
+//! Content items: registering and editing them, reading them, their MLR lifecycle (submit,
+//! approve, return, withdraw), their sends, the approvals about to expire, and what each drew.
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use openclm_app::content::{
+    self, ContentQuery, Expiring, Performance, Registered, Sends, Step, StepInput, Stepped,
+};
 use openclm_core::FieldError;
 use openclm_core::auth::Action;
-use openclm_core::content::{ContentInput, ContentStatus};
-use openclm_store::ContentFilter;
+use openclm_core::content::{Content, ContentInput};
+use openclm_store::Page;
 use openclm_store::prelude::*;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::extract::{PageQuery, body_json, query};
@@ -25,6 +29,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
             "/v1/content",
             get(list_content::<S>).post(post_content::<S>),
         )
+        .route("/v1/content/expiring", get(expiring_content::<S>))
         .route(
             "/v1/content/{id}",
             put(put_content::<S>).get(get_content::<S>),
@@ -33,6 +38,8 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
             "/v1/content/{id}/performance",
             get(content_performance::<S>),
         )
+        .route("/v1/content/{id}/sends", get(content_sends::<S>))
+        .route("/v1/content/{id}/{step}", post(content_step::<S>))
 }
 
 async fn put_content<S: Store>(
@@ -42,17 +49,10 @@ async fn put_content<S: Store>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(Action::WriteContent)?;
-    let mut input: ContentInput = body_json(&body)?;
-    match &input.id {
-        Some(body_id) if *body_id != id => {
-            return Err(FieldError::new("id", "differs from the id in the path").into());
-        }
-        _ => input.id = Some(id),
-    }
-    let write = crate::governance::content_to_store(&state, &caller, input).await?;
-    let content = write.content.clone();
-    let created = crate::governance::write_content(&state, &caller, vec![write]).await?;
-    let status = if created > 0 {
+    let input: ContentInput = body_json(&body)?;
+    let (created, content) =
+        content::put(&state.store, &caller, id, input, (state.clock)()).await?;
+    let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -70,7 +70,7 @@ async fn post_content<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Registered>, ApiError> {
     caller.require(Action::WriteContent)?;
     let inputs: Vec<ContentInput> = match body_json::<Value>(&body)? {
         Value::Array(items) if items.len() > MAX_CONTENT_PER_REQUEST => {
@@ -92,41 +92,25 @@ async fn post_content<S: Store>(
             serde_json::from_value(single).map_err(|e| FieldError::new("body", e.to_string()))?,
         ],
     };
-    let mut writes = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.into_iter().enumerate() {
-        writes.push(
-            crate::governance::content_to_store(&state, &caller, input)
-                .await
-                .map_err(|e| e.within(&format!("[{i}]")))?,
-        );
-    }
-    let total = writes.len();
-    let created = crate::governance::write_content(&state, &caller, writes).await?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({"created": created, "updated": total - created})),
-    )
-        .into_response())
+    Ok(Json(
+        content::register(&state.store, &caller, inputs, (state.clock)()).await?,
+    ))
 }
 
 async fn get_content<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require(Action::ReadContent)?;
-    let content = state
-        .store
-        .get_content(id, (state.clock)())
-        .await?
-        .ok_or_else(|| ApiError::NotFound("content".into()))?;
-    Ok(Json(content).into_response())
+) -> Result<Json<Content>, ApiError> {
+    Ok(Json(
+        content::get(&state.store, &caller, id, (state.clock)()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
 struct ContentListQuery {
-    status: Option<String>,
-    product: Option<String>,
+    #[serde(flatten)]
+    filter: ContentQuery,
     #[serde(flatten)]
     page: PageQuery,
 }
@@ -135,52 +119,60 @@ async fn list_content<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     q: Result<Query<ContentListQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Page<Content>>, ApiError> {
     caller.require(Action::ReadContent)?;
     let q = query(q)?;
-    let filter = ContentFilter {
-        status: q
-            .status
-            .filter(|s| !s.is_empty())
-            .map(|s| ContentStatus::parse("status", &s))
-            .transpose()?,
-        product: q.product.filter(|p| !p.is_empty()),
-    };
-    let page = state
-        .store
-        .list_content(filter, q.page.parse()?, (state.clock)())
-        .await?;
-    Ok(Json(page).into_response())
+    let page = q.page.parse()?;
+    Ok(Json(
+        content::list(&state.store, &caller, q.filter, page, (state.clock)()).await?,
+    ))
 }
 
 /// What an item drew, every stored event naming it counted: in all, and per slide / key message.
-pub(crate) async fn content_performance<S: Store>(
+async fn content_performance<S: Store>(
     State(state): State<AppState<S>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    // Brand-wide figures, as the overview's: for those who read reports.
-    caller.require(Action::ReadReports)?;
-    if state
-        .store
-        .get_content(id.clone(), (state.clock)())
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound("content".into()));
-    }
-    let rows = state.store.content_activity(Some(id.clone())).await?;
-    let mut total = openclm_core::measure::kpi::Counts::default();
-    for r in &rows {
-        total.add(&r.counts);
-    }
-    let slides: Vec<Value> = rows
-        .iter()
-        .map(|r| json!({"key_message": r.key_message, "counts": r.counts, "rates": r.counts.rates()}))
-        .collect();
-    Ok(Json(json!({
-        "content_id": id,
-        "total": {"counts": total, "rates": total.rates()},
-        "slides": slides,
-    })))
+) -> Result<Json<Performance>, ApiError> {
+    Ok(Json(
+        content::performance(&state.store, &caller, id, (state.clock)()).await?,
+    ))
+}
+
+/// One lifecycle step: `submit`, `approve`, `return` or `withdraw`.
+async fn content_step<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, step)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Stepped>, ApiError> {
+    let input: StepInput = if body.is_empty() {
+        StepInput::default()
+    } else {
+        body_json(&body)?
+    };
+    let step = Step::parse(&step).ok_or_else(|| ApiError::NotFound("route".into()))?;
+    Ok(Json(
+        content::step(&state.store, &caller, id, step, input, (state.clock)()).await?,
+    ))
+}
+
+async fn content_sends<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Sends>, ApiError> {
+    Ok(Json(
+        content::sends(&state.store, &caller, id, 10_000).await?,
+    ))
+}
+
+/// Approved content expiring within the warning window.
+async fn expiring_content<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Json<Expiring>, ApiError> {
+    Ok(Json(
+        content::expiring(&state.store, &caller, (state.clock)()).await?,
+    ))
 }

@@ -1,6 +1,8 @@
 //! OpenCLM's HTTP API: the only crate that knows about HTTP. Routes parse requests into core types,
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
+mod accounts;
+mod audit;
 pub mod auth;
 pub mod campaign;
 mod connections;
@@ -11,9 +13,10 @@ mod error;
 pub mod evaluate;
 mod events;
 mod extract;
-pub mod governance;
 mod hcps;
 pub mod overview;
+mod privacy;
+mod pv;
 pub mod report;
 mod routes;
 mod segment;

@@ -2,8 +2,9 @@
 //! database directly. Each change is audited under `cli:<operating-system user>`.
 
 use anyhow::Context;
-use openclm_core::audit::{ChainCheck, NewAudit};
-use openclm_core::auth::{UserInput, hash_password};
+use openclm_app::AppError;
+use openclm_app::accounts;
+use openclm_core::auth::UserInput;
 use openclm_core::pv::AeStatus;
 use openclm_core::{HcpId, privacy};
 use openclm_store::prelude::*;
@@ -36,21 +37,16 @@ pub async fn users(store: AnyStore, action: UsersAction) -> anyhow::Result<()> {
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let input = UserInput {
-                user_id: Some(user_id),
+                user_id: Some(user_id.clone()),
                 display_name: Some(name),
                 role: Some(role),
                 territories,
                 password: Some(password),
             };
-            let (user, password) = input.validate(now())?;
-            let hash = hash_password(&password, &mut rand::rng())?;
-            let audit = NewAudit::new(&cli_actor(), "create", format!("user/{}", user.user_id))
-                .new_value(&user);
-            anyhow::ensure!(
-                store.create_user(user.clone(), hash, audit).await?,
-                "user id {} is taken",
-                user.user_id
-            );
+            let user = match accounts::create_user_as(&store, &cli_actor(), input, now()).await {
+                Err(AppError::Conflict(_)) => anyhow::bail!("user id {user_id} is taken"),
+                other => other?,
+            };
             println!("created {} user {}", user.role, user.user_id);
         }
         UsersAction::List => {
@@ -74,28 +70,14 @@ pub async fn users(store: AnyStore, action: UsersAction) -> anyhow::Result<()> {
             }
         }
         UsersAction::Disable { user_id } => {
-            let audit = NewAudit::new(&cli_actor(), "disable", format!("user/{user_id}"));
-            anyhow::ensure!(
-                store.disable_user(user_id.clone(), audit, now()).await?,
-                "no user {user_id}"
-            );
+            match accounts::disable_user_as(&store, &cli_actor(), user_id.clone(), now()).await {
+                Err(AppError::NotFound(_)) => anyhow::bail!("no user {user_id}"),
+                other => other?,
+            }
             println!("disabled {user_id}; their sessions are ended");
         }
     }
     Ok(())
-}
-
-/// Reads the whole chain page by page and checks it.
-pub async fn verify_audit(store: &impl Store) -> anyhow::Result<ChainCheck> {
-    let mut check = ChainCheck::default();
-    let mut after = 0;
-    loop {
-        let page = store.audit_entries(None, after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        page.iter().for_each(|e| check.push(e));
-    }
-    Ok(check)
 }
 
 /// A record name as the audit trail keeps it: `hcp:ID` becomes the HCP's hashed record.
@@ -109,7 +91,7 @@ fn record_name(record: &str) -> String {
 pub async fn audit(store: AnyStore, action: AuditAction) -> anyhow::Result<()> {
     match action {
         AuditAction::Verify => {
-            let check = verify_audit(&store).await?;
+            let check = openclm_app::audit::verify_chain(&store).await?;
             for p in &check.problems {
                 println!("{p}");
             }
@@ -129,27 +111,9 @@ pub async fn audit(store: AnyStore, action: AuditAction) -> anyhow::Result<()> {
         }
         AuditAction::Export { record, format } => {
             let name = record_name(&record);
-            let mut entries = Vec::new();
-            let mut after = 0;
-            loop {
-                let page = store
-                    .audit_entries(Some(name.clone()), after, 10_000)
-                    .await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                entries.extend(page);
-            }
             // Exporting the trail is itself on the trail.
-            store
-                .append_audit(
-                    vec![NewAudit::new(
-                        &cli_actor(),
-                        "export",
-                        format!("audit/{name}"),
-                    )],
-                    now(),
-                )
-                .await?;
+            let entries =
+                openclm_app::audit::export_record(&store, &name, &cli_actor(), now()).await?;
             match format {
                 ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
                 ExportFormat::Csv => {
@@ -190,21 +154,17 @@ pub async fn privacy(store: AnyStore, action: PrivacyAction) -> anyhow::Result<(
     match action {
         PrivacyAction::Export { hcp } => {
             let id = HcpId::parse("hcp", &hcp)?;
-            let export =
-                openclm_server::governance::privacy_export(&store, id, &cli_actor(), now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .with_context(|| format!("no HCP {hcp}"))?;
+            let export = openclm_app::privacy::export_as(&store, id, &cli_actor(), now())
+                .await?
+                .with_context(|| format!("no HCP {hcp}"))?;
             println!("{}", serde_json::to_string_pretty(&export)?);
         }
         PrivacyAction::Erase { hcp, reason } => {
             anyhow::ensure!(!reason.trim().is_empty(), "--reason must not be empty");
             let id = HcpId::parse("hcp", &hcp)?;
-            let report =
-                openclm_server::governance::privacy_erase(&store, id, &cli_actor(), &reason, now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .with_context(|| format!("no HCP {hcp}"))?;
+            let report = openclm_app::privacy::erase_as(&store, id, &cli_actor(), &reason, now())
+                .await?
+                .with_context(|| format!("no HCP {hcp}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

@@ -407,7 +407,7 @@ pub async fn serve(
     let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
     let folder = openclm_server::report::spawn_kpi_folder(state.clone());
     let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
-    openclm_server::governance::spawn_ae_watch(
+    openclm_app::pv::spawn_ae_watch(
         state.store.clone(),
         state.clock.clone(),
         std::time::Duration::from_secs(60),
@@ -415,7 +415,7 @@ pub async fn serve(
             .pharmacovigilance
             .alert_webhook
             .clone()
-            .map(openclm_server::governance::AlertWebhook::new),
+            .map(openclm_app::pv::AlertWebhook::new),
     );
     openclm_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.abort();

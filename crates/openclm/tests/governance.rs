@@ -1217,13 +1217,13 @@ async fn free_text_is_screened_into_a_pv_case_that_only_pv_reads_with_its_clock(
     assert_eq!(case["time_left_s"], -3600);
     let now = Timestamp::from_millis(clock.load(Ordering::SeqCst));
     assert_eq!(
-        openclm_server::governance::alert_overdue(&app.store, now, None)
+        openclm_app::pv::alert_overdue(&app.store, now, None)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        openclm_server::governance::alert_overdue(&app.store, now, None)
+        openclm_app::pv::alert_overdue(&app.store, now, None)
             .await
             .unwrap(),
         0
@@ -1842,7 +1842,7 @@ async fn flaky_receiver(fail: usize) -> (String, std::sync::Arc<std::sync::Mutex
 
 #[tokio::test]
 async fn an_overdue_case_is_posted_to_the_pv_webhook_until_it_is_taken() {
-    use openclm_server::governance::{AlertWebhook, alert_overdue};
+    use openclm_app::pv::{AlertWebhook, alert_overdue};
     let (app, clock) = spawn_app_at(ApiConfig::default(), start()).await;
     app.seed_hcps(1).await;
     ingest(

@@ -1,34 +1,27 @@
 //! Audit and privacy: a record's full history from the audit trail (for those who may read
-//! it), and the privacy officer's access export and erasure of an HCP, through the API's own
-//! handlers (both audited there).
+//! it), and the privacy officer's access export and erasure of an HCP (both audited by the use
+//! cases).
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use openclm_app::audit::{AuditQuery, record_name};
+use openclm_app::privacy::EraseInput;
 use openclm_core::auth::Action;
 use openclm_store::prelude::*;
 use serde::Deserialize;
 
-use super::layout::{csrf, when_text};
-use super::{Nav, Viewer, WebError, body_of, checked_form, done, json_of};
+use super::layout::{csrf, when};
+use super::{Nav, Viewer, WebError, checked_form, done, filled};
 use crate::AppState;
-use crate::governance::AuditQuery;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RecordQuery {
     record: Option<String>,
     notice: Option<String>,
-}
-
-/// The record as the trail names it: `hcp:<id>` stands for the HCP's hashed record name (the
-/// trail never holds an HCP's id in clear).
-fn record_name(asked: &str) -> String {
-    match asked.strip_prefix("hcp:") {
-        Some(id) => openclm_core::privacy::hcp_record(id.trim()),
-        None => asked.to_owned(),
-    }
 }
 
 pub(crate) async fn show<S: Store>(
@@ -48,19 +41,17 @@ pub(crate) async fn show<S: Store>(
         .filter(|r| !r.is_empty());
     let entries = match (&asked, may_audit) {
         (Some(asked), true) => Some(
-            json_of(
-                crate::governance::audit(
-                    State(state),
-                    viewer.caller.clone(),
-                    Ok(Query(AuditQuery {
-                        record: Some(record_name(asked)),
-                        after: None,
-                        limit: Some(1000),
-                    })),
-                )
-                .await,
+            openclm_app::audit::entries(
+                &state.store,
+                &viewer.caller,
+                AuditQuery {
+                    record: Some(record_name(asked)),
+                    after: None,
+                    limit: Some(1000),
+                },
             )
-            .await?,
+            .await?
+            .entries,
         ),
         _ => None,
     };
@@ -73,8 +64,7 @@ pub(crate) async fn show<S: Store>(
                         input name="record" value=(asked.clone().unwrap_or_default()) size="40"; }
                     button type="submit" { "Show history" }
                 }
-                @if let Some(entries) = &entries {
-                    @let list = entries["entries"].as_array().cloned().unwrap_or_default();
+                @if let Some(list) = &entries {
                     p class="muted" data-testid="audit-count" { (list.len()) " entries" }
                     div class="scroll" {
                         table data-testid="audit" {
@@ -82,15 +72,15 @@ pub(crate) async fn show<S: Store>(
                                 th { "#" } th { "When" } th { "Who" } th { "Action" } th { "Old value" } th { "New value" } th { "Reason" }
                             } }
                             tbody {
-                                @for e in &list {
+                                @for e in list.iter() {
                                     tr {
-                                        td class="num" { (e["seq"]) }
-                                        td { (when_text(e["at"].as_str())) }
-                                        td { (e["actor"].as_str().unwrap_or_default()) }
-                                        td { (e["action"].as_str().unwrap_or_default()) }
-                                        td { details { summary { "old" } pre { (e["old_value"].as_str().unwrap_or("–")) } } }
-                                        td { details { summary { "new" } pre { (e["new_value"].as_str().unwrap_or("–")) } } }
-                                        td { (e["reason"].as_str().unwrap_or("–")) }
+                                        td class="num" { (e.seq) }
+                                        td { (when(e.at)) }
+                                        td { (e.actor) }
+                                        td { (e.action) }
+                                        td { details { summary { "old" } pre { (e.old_value.as_deref().unwrap_or("–")) } } }
+                                        td { details { summary { "new" } pre { (e.new_value.as_deref().unwrap_or("–")) } } }
+                                        td { (e.reason.as_deref().unwrap_or("–")) }
                                     }
                                 }
                             }
@@ -150,10 +140,9 @@ pub(crate) async fn export<S: Store>(
 ) -> Result<Response, WebError> {
     let form: PrivacyForm = checked_form(&viewer, &headers, &body)?;
     let id = hcp_of(&form)?;
-    let answer =
-        crate::governance::get_privacy_export(State(state), viewer.caller.clone(), Path(id))
-            .await?;
-    let mut response = answer.into_response();
+    let export =
+        openclm_app::privacy::export(&state.store, &viewer.caller, &id, (state.clock)()).await?;
+    let mut response = Json(export).into_response();
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"hcp-export.json\""),
@@ -172,9 +161,10 @@ pub(crate) async fn erase<S: Store>(
 ) -> Result<Response, WebError> {
     let form: PrivacyForm = checked_form(&viewer, &headers, &body)?;
     let id = hcp_of(&form)?;
-    let json = body_of(&[("reason", form.reason.as_deref())]);
-    crate::governance::post_privacy_erase(State(state), viewer.caller.clone(), Path(id), json)
-        .await?;
+    let input = EraseInput {
+        reason: filled(form.reason),
+    };
+    openclm_app::privacy::erase(&state.store, &viewer.caller, &id, input, (state.clock)()).await?;
     Ok(done(
         "/audit",
         "The HCP was erased; the AE cases and the audit trail are kept.",

@@ -1,21 +1,23 @@
 //! The content library: every item's MLR state, approval and validity, expiry warnings,
 //! performance per item and per slide; and the lifecycle steps (submit, approve with the
-//! password re-entered, return, withdraw) through the API's own handler.
+//! password re-entered, return, withdraw).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
+use openclm_app::AppError;
+use openclm_app::content::{Step, StepInput};
 use openclm_core::auth::Action;
 use openclm_core::content::{Content, ContentStatus};
+use openclm_store::ContentActivity;
 use openclm_store::prelude::*;
-use openclm_store::{ContentActivity, SendFilter};
 use serde::Deserialize;
 
 use super::charts::{self, Axis};
 use super::layout::{count, csrf, figure, number, when};
-use super::{Nav, Notice, Viewer, WebError, body_of, checked_form, done, page};
+use super::{Nav, Notice, Viewer, WebError, checked_form, done, filled, page};
 use crate::AppState;
 
 fn badge(status: ContentStatus) -> Markup {
@@ -40,14 +42,12 @@ pub(crate) async fn library<S: Store>(
     viewer: Viewer,
     notice: Query<Notice>,
 ) -> Result<Response, WebError> {
-    viewer.caller.require(Action::ReadContent)?;
     let now = (state.clock)();
-    let mut items = crate::decide::content_library(&state.store, now).await?;
-    items.sort_by(|a, b| a.id.cmp(&b.id));
+    let items = openclm_app::content::library(&state.store, &viewer.caller, now).await?;
     // Performance is brand-wide, as the overview: for those who read reports.
     let reports = viewer.may(Action::ReadReports);
     let activity = if reports {
-        state.store.content_activity(None).await?
+        openclm_app::content::activity(&state.store, &viewer.caller, None).await?
     } else {
         Vec::new()
     };
@@ -123,32 +123,20 @@ pub(crate) async fn show<S: Store>(
     Path(id): Path<String>,
     notice: Query<Notice>,
 ) -> Result<Response, WebError> {
-    viewer.caller.require(Action::ReadContent)?;
     let now = (state.clock)();
-    let content = state
-        .store
-        .get_content(id.clone(), now)
-        .await?
-        .ok_or_else(|| crate::ApiError::NotFound("content".into()))?;
+    let content = openclm_app::content::get(&state.store, &viewer.caller, id.clone(), now).await?;
     let status = content.status_at(now);
     let reports = viewer.may(Action::ReadReports);
     let slides = if reports {
-        state.store.content_activity(Some(id.clone())).await?
+        openclm_app::content::activity(&state.store, &viewer.caller, Some(id.clone())).await?
     } else {
         Vec::new()
     };
-    let sends = if viewer.may(Action::ReadReports) {
+    let sends = if reports {
         Some(
-            state
-                .store
-                .send_history(
-                    SendFilter {
-                        content_id: Some(id.clone()),
-                        hcp: None,
-                    },
-                    100_000,
-                )
+            openclm_app::content::sends(&state.store, &viewer.caller, id.clone(), 100_000)
                 .await?
+                .sends
                 .len(),
         )
     } else {
@@ -326,31 +314,36 @@ pub(crate) async fn step<S: Store>(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let form: StepForm = checked_form(&viewer, &headers, &body)?;
+    let step = Step::parse(&step).ok_or_else(|| AppError::NotFound("route".into()))?;
     // Valid from the start of the first day; "expires on" a day means usable through it.
-    let valid_from = on_day(form.valid_from.as_deref(), "00:00:00Z");
-    let expires_at = on_day(form.expires_at.as_deref(), "23:59:59.999Z");
-    let json = match step.as_str() {
-        "approve" => body_of(&[
-            ("approval_code", form.approval_code.as_deref()),
-            ("valid_from", valid_from.as_deref()),
-            ("expires_at", expires_at.as_deref()),
-            ("password", form.password.as_deref()),
-        ]),
-        "return" | "withdraw" => body_of(&[("reason", form.reason.as_deref())]),
-        _ => body_of(&[]),
+    let input = match step {
+        Step::Approve => StepInput {
+            approval_code: filled(form.approval_code),
+            valid_from: on_day(form.valid_from.as_deref(), "00:00:00Z"),
+            expires_at: on_day(form.expires_at.as_deref(), "23:59:59.999Z"),
+            password: filled(form.password),
+            reason: None,
+        },
+        Step::Return | Step::Withdraw => StepInput {
+            reason: filled(form.reason),
+            ..StepInput::default()
+        },
+        Step::Submit => StepInput::default(),
     };
-    crate::governance::content_step(
-        State(state),
-        viewer.caller.clone(),
-        Path((id.clone(), step.clone())),
-        json,
+    openclm_app::content::step(
+        &state.store,
+        &viewer.caller,
+        id.clone(),
+        step,
+        input,
+        (state.clock)(),
     )
     .await?;
-    let notice = match step.as_str() {
-        "submit" => "Submitted for review.",
-        "approve" => "Approved and signed.",
-        "return" => "Returned to draft.",
-        _ => "Withdrawn: pending sends and suggestions stopped.",
+    let notice = match step {
+        Step::Submit => "Submitted for review.",
+        Step::Approve => "Approved and signed.",
+        Step::Return => "Returned to draft.",
+        Step::Withdraw => "Withdrawn: pending sends and suggestions stopped.",
     };
     Ok(done(
         &format!("/content/{}", super::percent_encode(&id)),

@@ -28,13 +28,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use openclm_app::AppError;
 use openclm_core::auth::{Action, User};
 use openclm_store::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, expired_session_cookie, session_cookie};
 use crate::{ApiError, AppState};
 
 pub(crate) use layout::{Nav, page};
@@ -421,22 +422,28 @@ async fn login<S: Store>(
     }
     let form: LoginForm = serde_urlencoded_lite(&body)?;
     let next = safe_next(form.next.as_deref()).to_owned();
-    let json = body_of(&[
-        ("user_id", form.user_id.as_deref()),
-        ("password", form.password.as_deref()),
-    ]);
-    match crate::governance::login(State(state), json).await {
-        Ok(answer) => {
-            // The API's answer carries the session cookie; the page goes on to where it was.
-            let cookie = answer.headers().get(header::SET_COOKIE).cloned();
+    let input = openclm_app::accounts::LoginInput {
+        user_id: filled(form.user_id),
+        password: filled(form.password),
+    };
+    let signed_in = openclm_app::accounts::login(
+        &state.store,
+        input,
+        state.config.session_idle_ms,
+        (state.clock)(),
+    )
+    .await;
+    match signed_in {
+        Ok(signed_in) => {
+            // The session cookie signs the browser in; the page goes on to where it was.
             let mut response = Redirect::to(&next).into_response();
-            if let Some(cookie) = cookie {
+            if let Ok(cookie) = HeaderValue::from_str(&session_cookie(&signed_in.token)) {
                 response.headers_mut().insert(header::SET_COOKIE, cookie);
             }
             Ok(response)
         }
-        Err(e @ (ApiError::Forbidden(_) | ApiError::Invalid(_))) => {
-            let status = if matches!(e, ApiError::Forbidden(_)) {
+        Err(e @ (AppError::Forbidden(_) | AppError::Invalid(_))) => {
+            let status = if matches!(e, AppError::Forbidden(_)) {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -448,6 +455,11 @@ async fn login<S: Store>(
     }
 }
 
+/// A form field as a use case takes it: trimmed, and absent when empty.
+pub(crate) fn filled(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 async fn logout<S: Store>(
     State(state): State<AppState<S>>,
     viewer: Viewer,
@@ -457,9 +469,9 @@ async fn logout<S: Store>(
     #[derive(Deserialize)]
     struct Empty {}
     let _: Empty = checked_form(&viewer, &headers, &body)?;
-    let answer = crate::governance::logout(State(state), viewer.caller).await?;
+    openclm_app::accounts::logout(&state.store, &viewer.caller, (state.clock)()).await?;
     let mut response = Redirect::to("/login").into_response();
-    if let Some(cookie) = answer.headers().get(header::SET_COOKIE).cloned() {
+    if let Ok(cookie) = HeaderValue::from_str(&expired_session_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)

@@ -1,13 +1,13 @@
 //! The pharmacovigilance queue: potential adverse-event cases with the time left on their clock,
 //! overdue first, a page at a time and filtered by source, product and deadline; each case on its
-//! own page with its full text and triage through the API's own handler; the reconciliation per
-//! source.
+//! own page with its full text and triage; the reconciliation per source.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
+use openclm_app::pv::{AE_PAGE_SIZE, AeQuery, MAX_AE_PAGE, TriageInput};
 use openclm_core::auth::Action;
 use openclm_core::pv::AeStatus;
 use openclm_store::AeCase;
@@ -16,11 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{count, csrf, time_left, when};
-use super::{
-    Nav, Notice, Viewer, WebError, body_of, checked_form, done, json_of, page, percent_encode,
-};
-use crate::governance::{AE_PAGE_SIZE, AeQuery, MAX_AE_PAGE};
-use crate::{ApiError, AppState};
+use super::{Nav, Notice, Viewer, WebError, checked_form, done, filled, page, percent_encode};
+use crate::AppState;
 
 fn list(findings: &Value, key: &str) -> String {
     findings[key]
@@ -107,8 +104,9 @@ pub(crate) async fn queue<S: Store>(
     Query(q): Query<QueueQuery>,
     notice: Query<Notice>,
 ) -> Result<Response, WebError> {
-    let listing = crate::governance::ae_listing(
-        &state,
+    let now = (state.clock)();
+    let listing = openclm_app::pv::listing(
+        &state.store,
         &viewer.caller,
         AeQuery {
             status: Some("open".into()),
@@ -118,10 +116,11 @@ pub(crate) async fn queue<S: Store>(
             page: Some(q.page.unwrap_or(1)),
             limit: Some(AE_PAGE_SIZE),
         },
+        now,
     )
     .await?;
-    let triaged = crate::governance::ae_listing(
-        &state,
+    let triaged = openclm_app::pv::listing(
+        &state.store,
         &viewer.caller,
         AeQuery {
             status: None,
@@ -129,18 +128,14 @@ pub(crate) async fn queue<S: Store>(
             limit: Some(MAX_AE_PAGE),
             ..AeQuery::default()
         },
+        (state.clock)(),
     )
     .await?;
-    let counts = state.store.ae_case_counts(listing.now).await?;
-    let sources =
-        json_of(crate::governance::ae_reconciliation(State(state), viewer.caller.clone()).await)
-            .await?;
-    let source_names: Vec<String> = sources["sources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["source"].as_str().map(str::to_owned))
-        .collect();
+    let counts = openclm_app::pv::counts(&state.store, &viewer.caller, listing.now).await?;
+    let sources = openclm_app::pv::reconciliation(&state.store, &viewer.caller)
+        .await?
+        .sources;
+    let source_names: Vec<&str> = sources.iter().map(|s| s.source.as_str()).collect();
     let chosen_source = q.source.as_deref().map(str::trim).unwrap_or_default();
     let done_cases: Vec<&AeCase> = triaged
         .cases
@@ -148,7 +143,6 @@ pub(crate) async fn queue<S: Store>(
         .filter(|c| c.status != AeStatus::Open)
         .take(AE_PAGE_SIZE as usize)
         .collect();
-    let now = listing.now;
     let filtered = !chosen_source.is_empty()
         || q.product.as_deref().is_some_and(|p| !p.trim().is_empty())
         || q.overdue_only();
@@ -169,7 +163,7 @@ pub(crate) async fn queue<S: Store>(
                 select name="source" {
                     option value="" selected[chosen_source.is_empty()] { "any" }
                     @for name in &source_names {
-                        option value=(name) selected[name == chosen_source] { (name) }
+                        option value=(name) selected[*name == chosen_source] { (name) }
                     }
                 }
             }
@@ -219,11 +213,11 @@ pub(crate) async fn queue<S: Store>(
                     th scope="col" class="num" { "Acknowledged" }
                 } }
                 tbody {
-                    @for s in sources["sources"].as_array().into_iter().flatten() {
+                    @for s in &sources {
                         tr {
-                            td { (s["source"].as_str().unwrap_or_default()) }
-                            @for k in ["screened", "flagged", "forwarded", "acknowledged"] {
-                                td class="num" { (count(s[k].as_u64().unwrap_or_default())) }
+                            td { (s.source) }
+                            @for n in [s.screened, s.flagged, s.forwarded, s.acknowledged] {
+                                td class="num" { (count(n)) }
                             }
                         }
                     }
@@ -272,12 +266,7 @@ pub(crate) async fn case<S: Store>(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    viewer.caller.require(Action::ReadAeCases)?;
-    let c = state
-        .store
-        .get_ae_case(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("case".into()))?;
+    let c = openclm_app::pv::case(&state.store, &viewer.caller, id).await?;
     let now = (state.clock)();
     let left = (c.due_at.millis() - now.millis()) / 1000;
     let open = c.status == AeStatus::Open;
@@ -347,11 +336,11 @@ pub(crate) async fn triage<S: Store>(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let form: TriageForm = checked_form(&viewer, &headers, &body)?;
-    let json = body_of(&[
-        ("status", form.status.as_deref()),
-        ("external_ref", form.external_ref.as_deref()),
-        ("note", form.note.as_deref()),
-    ]);
-    crate::governance::triage_ae_case(State(state), viewer.caller.clone(), Path(id), json).await?;
+    let input = TriageInput {
+        status: filled(form.status),
+        external_ref: filled(form.external_ref),
+        note: filled(form.note),
+    };
+    openclm_app::pv::triage(&state.store, &viewer.caller, id, input, (state.clock)()).await?;
     Ok(done("/pv", "Case triaged."))
 }
