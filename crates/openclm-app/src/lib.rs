@@ -4,7 +4,9 @@
 //! HTTP, HTML or the terminal.
 
 pub mod caller;
+pub mod decide;
 pub mod error;
+pub mod evaluation;
 
 pub use caller::Caller;
 pub use error::AppError;

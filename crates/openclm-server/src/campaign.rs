@@ -27,9 +27,9 @@ use openclm_store::{
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::decide::{HcpContext, decide_with, decision_library};
 use crate::extract::body_json;
 use crate::{ApiError, AppState};
+use openclm_app::decide::{HcpContext, decide_with, decision_library};
 
 pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
     use axum::routing::{get, post};

@@ -541,7 +541,7 @@ pub async fn responders<S: Store>(
         .find(|w| w.wave == number)
         .ok_or_else(|| ApiError::NotFound("wave that has run".into()))?;
     let rows = store.wave_members(campaign.id.clone(), number).await?;
-    let library = crate::decide::content_library(store, now).await?;
+    let library = openclm_app::decide::content_library(store, now).await?;
     let topic_of = |id: &str| {
         library.iter().find(|c| c.id == id).map_or_else(
             || id.to_owned(),

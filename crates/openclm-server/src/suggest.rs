@@ -25,9 +25,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 use crate::auth::Caller;
-use crate::decide::{HcpContext, decide_with, decision_library};
 use crate::extract::{body_json, query};
 use crate::{ApiError, AppState};
+use openclm_app::decide::{HcpContext, decide_with, decision_library};
 
 pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
     use axum::routing::{get, post, put};

@@ -320,8 +320,7 @@ async fn decide(
         .map(|c| openclm_core::Channel::parse("channels", c))
         .collect::<Result<Vec<_>, _>>()?;
     let only = (!channels.is_empty()).then_some(channels.as_slice());
-    let decisions =
-        openclm_server::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
+    let decisions = openclm_app::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&decisions)?);
         return Ok(());
@@ -349,7 +348,7 @@ async fn decide(
         if let Some(why) = d["nothing_allowed"].as_str() {
             println!("  nothing allowed: {why}");
         }
-        let blocked = openclm_server::decide::blocked_count(d);
+        let blocked = openclm_app::decide::blocked_count(d);
         println!("  ({blocked} candidates blocked by hard constraints; * = the engine's pick)");
     }
     Ok(())

@@ -315,8 +315,8 @@ pub async fn evaluate(
     as_json: bool,
     window_ms: i64,
 ) -> anyhow::Result<()> {
+    use openclm_app::evaluation::{Candidate, evaluate_policy, settled_until};
     use openclm_core::Timestamp;
-    use openclm_server::evaluate::{Candidate, evaluate_policy, settled_until};
     let campaign = campaign
         .as_deref()
         .map(|c| parse_identifier("campaign", c))

@@ -41,7 +41,7 @@ pub(crate) async fn library<S: Store>(
 ) -> Result<Response, WebError> {
     viewer.caller.require(Action::ReadContent)?;
     let now = (state.clock)();
-    let mut items = crate::decide::content_library(&state.store, now).await?;
+    let mut items = openclm_app::decide::content_library(&state.store, now).await?;
     items.sort_by(|a, b| a.id.cmp(&b.id));
     // Performance is brand-wide, as the overview: for those who read reports.
     let reports = viewer.may(Action::ReadReports);
