@@ -4,9 +4,11 @@
 //! HTTP, HTML or the terminal.
 
 pub mod caller;
+pub mod campaigns;
 pub mod decide;
 pub mod error;
 pub mod evaluation;
+pub mod reports;
 
 pub use caller::Caller;
 pub use error::AppError;

@@ -2,7 +2,7 @@
 //! call the store, and map every error to a response in one place ([`error::ApiError`]).
 
 pub mod auth;
-pub mod campaign;
+mod campaigns;
 mod connections;
 mod content;
 mod decisions;
@@ -13,7 +13,6 @@ mod extract;
 pub mod governance;
 mod hcps;
 pub mod overview;
-pub mod report;
 mod routes;
 mod segment;
 pub mod sendgrid;

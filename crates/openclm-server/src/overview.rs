@@ -158,7 +158,7 @@ pub async fn overview<S: Store>(
         Vec::new()
     };
     for campaign in listed {
-        let report = crate::report::report(store, &campaign, 0.95).await?;
+        let report = openclm_app::reports::report(store, &campaign, 0.95).await?;
         romis.push(CampaignRomi {
             campaign_id: campaign.id.clone(),
             name: campaign.name.clone(),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use openclm_app::reports::{Breakdown, kpis, report};
 use openclm_core::campaign::CampaignInput;
 use openclm_core::{Channel, Event, Timestamp};
-use openclm_server::report::{Breakdown, kpis, report};
 use openclm_store::{
     CampaignTag, DecisionRecord, HOLDOUT, NewWave, Store, UnknownHcpPolicy, WaveMember,
 };

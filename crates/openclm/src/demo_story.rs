@@ -143,7 +143,7 @@ pub async fn campaign(
     store
         .put_campaign(campaign.clone(), "user:marketer".into(), first)
         .await?;
-    openclm_server::campaign::run_wave_for(store, engine, &campaign, 1, first)
+    openclm_app::campaigns::run_wave_for(store, engine, &campaign, 1, first)
         .await
         .map_err(|e| anyhow::anyhow!("running the demo campaign's first wave: {e}"))?;
     // The wave's touches are delivered and answered as the world's hidden chances say.

@@ -409,8 +409,12 @@ pub async fn serve(
         config: api_config(settings),
         clock: system_clock(),
     };
-    let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
-    let folder = openclm_server::report::spawn_kpi_folder(state.clone());
+    let scheduler = openclm_app::campaigns::spawn_wave_scheduler(
+        state.store.clone(),
+        state.config.engine.clone(),
+        state.clock.clone(),
+    );
+    let folder = openclm_app::reports::spawn_kpi_folder(state.store.clone());
     let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
     openclm_server::governance::spawn_ae_watch(
         state.store.clone(),

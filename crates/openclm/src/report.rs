@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use anyhow::Context;
+use openclm_app::reports::{Breakdown, KpiRow, Report, kpis, report};
 use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::stats::Lift;
-use openclm_server::report::{Breakdown, KpiRow, Report, kpis, report};
 use openclm_store::{AnyStore, Store};
 
 use crate::cli::{ReportFormat, ReportWhat};
@@ -389,7 +389,7 @@ async fn responders_report(
         .get_campaign(id.clone())
         .await?
         .with_context(|| format!("id: no campaign {id:?}"))?;
-    let r = openclm_server::report::responders(store, &campaign, wave, crate::now()).await?;
+    let r = openclm_app::reports::responders(store, &campaign, wave, crate::now()).await?;
     let mut out = std::io::stdout().lock();
     match format {
         ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?,
