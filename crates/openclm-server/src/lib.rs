@@ -14,7 +14,7 @@ pub mod governance;
 mod hcps;
 pub mod overview;
 mod routes;
-mod segment;
+mod tracking;
 pub mod sendgrid;
 pub mod suggest;
 mod web;

@@ -22,7 +22,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(crate::suggest::routes())
         .merge(crate::governance::routes())
         .merge(crate::overview::routes())
-        .merge(crate::segment::routes())
+        .merge(crate::tracking::routes())
         .merge(crate::sendgrid::routes())
         .merge(crate::delivery::routes())
         .merge(crate::web::routes())
