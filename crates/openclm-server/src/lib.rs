@@ -13,10 +13,10 @@ mod extract;
 pub mod governance;
 mod hcps;
 pub mod overview;
+mod reps;
 mod routes;
-mod tracking;
 pub mod sendgrid;
-pub mod suggest;
+mod tracking;
 mod web;
 
 use axum::Router;

@@ -19,7 +19,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(crate::content::routes())
         .merge(crate::decisions::routes())
         .merge(crate::campaigns::routes())
-        .merge(crate::suggest::routes())
+        .merge(crate::reps::routes())
         .merge(crate::governance::routes())
         .merge(crate::overview::routes())
         .merge(crate::tracking::routes())

@@ -324,7 +324,7 @@ pub async fn rep_plans(
     let week = openclm_core::suggest::Week::containing(at);
     let mut made = 0;
     for rep in world.reps() {
-        let plan = openclm_server::suggest::plan_week(store, engine, &rep, week, at)
+        let plan = openclm_app::plan::plan_week(store, engine, &rep, week, at)
             .await
             .map_err(|e| anyhow::anyhow!("planning the week of {}: {e}", rep.id))?;
         made += plan.suggestions.len();

@@ -265,7 +265,7 @@ async fn suggest(
         .get_rep(rep_id)
         .await?
         .with_context(|| format!("rep: no rep {rep:?}; add it with PUT /v1/reps/{{id}}"))?;
-    let plan = openclm_server::suggest::plan_week(&store, engine, &rep, week, now).await?;
+    let plan = openclm_app::plan::plan_week(&store, engine, &rep, week, now).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
