@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod decide;
 pub mod error;
 pub mod evaluation;
+pub mod overview;
 pub mod plan;
 pub mod reports;
 

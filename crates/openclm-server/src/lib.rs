@@ -12,7 +12,7 @@ mod events;
 mod extract;
 pub mod governance;
 mod hcps;
-pub mod overview;
+mod overview;
 mod reps;
 mod routes;
 pub mod sendgrid;
