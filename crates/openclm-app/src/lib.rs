@@ -6,6 +6,7 @@
 pub mod caller;
 pub mod campaigns;
 pub mod decide;
+pub mod deliveries;
 pub mod error;
 pub mod evaluation;
 pub mod overview;

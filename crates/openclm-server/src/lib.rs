@@ -6,7 +6,7 @@ mod campaigns;
 mod connections;
 mod content;
 mod decisions;
-pub mod delivery;
+pub mod deliveries;
 mod error;
 mod events;
 mod extract;
@@ -52,7 +52,7 @@ pub struct ApiConfig {
     /// When set, SendGrid's webhook is accepted only with a valid signature by this key.
     pub sendgrid_key: Option<sendgrid::VerificationKey>,
     /// The outbound delivery queue: webhooks, attempts, backoff, leases.
-    pub delivery: delivery::DeliveryConfig,
+    pub delivery: openclm_app::deliveries::DeliveryConfig,
     /// Connections held at once, and how long a slow or idle client may keep one.
     pub connections: ConnectionLimits,
 }
@@ -71,7 +71,7 @@ impl Default for ApiConfig {
             screener: Arc::new(openclm_core::pv::Screener::default()),
             segment: Arc::new(openclm_core::segment::SegmentConfig::default()),
             sendgrid_key: None,
-            delivery: delivery::DeliveryConfig::default(),
+            delivery: openclm_app::deliveries::DeliveryConfig::default(),
             connections: ConnectionLimits::default(),
         }
     }

@@ -24,7 +24,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(crate::overview::routes())
         .merge(crate::tracking::routes())
         .merge(crate::sendgrid::routes())
-        .merge(crate::delivery::routes())
+        .merge(crate::deliveries::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)

@@ -415,7 +415,12 @@ pub async fn serve(
         state.clock.clone(),
     );
     let folder = openclm_app::reports::spawn_kpi_folder(state.store.clone());
-    let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
+    let pusher = openclm_app::deliveries::spawn_delivery_pusher(
+        state.store.clone(),
+        state.config.delivery.clone(),
+        state.config.engine.rules.clone(),
+        state.clock.clone(),
+    );
     openclm_server::governance::spawn_ae_watch(
         state.store.clone(),
         state.clock.clone(),
