@@ -12,6 +12,7 @@ pub mod evaluation;
 pub mod overview;
 pub mod plan;
 pub mod reports;
+pub mod simulations;
 
 pub use caller::Caller;
 pub use error::AppError;
