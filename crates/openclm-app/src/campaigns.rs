@@ -327,23 +327,16 @@ pub async fn run_wave_for<S: Store>(
         let context = HcpContext::read(store, library, hcp, now).await?;
         let mut made = decide_with(engine, library, &context, only, 3, now, hold);
         let mut why = None;
-        match (&made.chosen, made.answer.get("held")) {
+        match (&made.chosen, &made.held) {
             (Some(_), _) => decided += 1,
-            (None, Some(h)) if !h.is_null() => {
+            (None, Some(_)) => {
                 held += 1;
                 why = Some(blocked_reason(&[], true));
             }
             _ => {
                 nothing += 1;
                 // Every code that blocked a candidate (the listed candidates are only the first).
-                let mut codes: Vec<&str> = made
-                    .answer
-                    .get("blocked_summary")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|b| b.get("code").and_then(Value::as_str))
-                    .collect();
+                let mut codes: Vec<&str> = made.blocked_summary.iter().map(|b| b.code).collect();
                 codes.sort_unstable();
                 codes.dedup();
                 for code in &codes {

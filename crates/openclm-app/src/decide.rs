@@ -272,6 +272,10 @@ pub struct Decided {
     /// The ranked actions and the engine's pick among them.
     pub actions: Vec<openclm_core::engine::Action>,
     pub chosen: Option<usize>,
+    /// Why the engine held back, when it did (with economics).
+    pub held: Option<String>,
+    /// Every candidate a hard constraint blocked, counted per code.
+    pub blocked_summary: Vec<openclm_core::engine::BlockedCount>,
 }
 
 /// Decides for one HCP; the chosen action holds its place under the caps until `hold`.
@@ -354,6 +358,8 @@ pub fn decide_with(
         record,
         chosen: decision.chosen,
         actions: decision.actions,
+        held: decision.held,
+        blocked_summary: decision.blocked_summary,
     }
 }
 
