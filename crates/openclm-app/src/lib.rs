@@ -6,14 +6,22 @@
 pub mod accounts;
 pub mod audit;
 pub mod caller;
+pub mod campaigns;
 pub mod content;
+pub mod decide;
+pub mod deliveries;
 pub mod error;
+pub mod evaluation;
 pub mod events;
 pub mod hcps;
+pub mod overview;
 pub mod page;
+pub mod plan;
 pub mod privacy;
 pub mod pv;
+pub mod reports;
 pub mod sendgrid;
+pub mod simulations;
 
 pub use caller::Caller;
 pub use error::AppError;

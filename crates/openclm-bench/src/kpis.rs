@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 use openclm::now;
+use openclm_app::reports::{Breakdown, kpis, report};
 use openclm_core::campaign::CampaignInput;
 use openclm_core::{Channel, Event, Timestamp};
-use openclm_server::report::{Breakdown, kpis, report};
 use openclm_store::prelude::*;
 use openclm_store::{CampaignTag, DecisionRecord, HOLDOUT, NewWave, UnknownHcpPolicy, WaveMember};
 use serde_json::json;

@@ -1,17 +1,14 @@
 //! What the handlers share: reading bodies within a limit, JSON bodies and query strings with
-//! errors that name the field, pagination, and finding an HCP the caller may see. Handlers
-//! import from here; nothing here imports a handler.
+//! errors that name the field, pagination. Handlers import from here; nothing here imports a
+//! handler.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, header};
 use openclm_core::FieldError;
-use openclm_core::auth::Action;
-use openclm_store::prelude::*;
 
-use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::ApiError;
 
 /// Pagination query parameters shared by the list routes.
 pub(crate) use openclm_app::page::PageQuery;
@@ -70,15 +67,4 @@ fn is_length_limit(error: &axum::Error) -> bool {
         cause = e.source();
     }
     false
-}
-
-/// The HCP `id` names, if the caller may do `action` on it; otherwise not found (a rep learns
-/// nothing of HCPs outside their territories).
-pub(crate) async fn visible_hcp<S: Store>(
-    state: &AppState<S>,
-    caller: &Caller,
-    action: Action,
-    id: &str,
-) -> Result<openclm_core::Hcp, ApiError> {
-    Ok(openclm_app::caller::visible_hcp(&state.store, caller, action, id).await?)
 }

@@ -4,24 +4,22 @@
 mod accounts;
 mod audit;
 pub mod auth;
-pub mod campaign;
+mod campaigns;
 mod connections;
 mod content;
-pub mod decide;
-pub mod delivery;
+mod decisions;
+pub mod deliveries;
 mod error;
-pub mod evaluate;
 mod events;
 mod extract;
 mod hcps;
-pub mod overview;
+mod overview;
 mod privacy;
 mod pv;
-pub mod report;
+mod reps;
 mod routes;
-mod segment;
 pub mod sendgrid;
-pub mod suggest;
+mod tracking;
 mod web;
 
 use axum::Router;
@@ -58,7 +56,7 @@ pub struct ApiConfig {
     /// When set, SendGrid's webhook is accepted only with a valid signature by this key.
     pub sendgrid_key: Option<sendgrid::VerificationKey>,
     /// The outbound delivery queue: webhooks, attempts, backoff, leases.
-    pub delivery: delivery::DeliveryConfig,
+    pub delivery: openclm_app::deliveries::DeliveryConfig,
     /// Connections held at once, and how long a slow or idle client may keep one.
     pub connections: ConnectionLimits,
 }
@@ -77,7 +75,7 @@ impl Default for ApiConfig {
             screener: Arc::new(openclm_core::pv::Screener::default()),
             segment: Arc::new(openclm_core::segment::SegmentConfig::default()),
             sendgrid_key: None,
-            delivery: delivery::DeliveryConfig::default(),
+            delivery: openclm_app::deliveries::DeliveryConfig::default(),
             connections: ConnectionLimits::default(),
         }
     }

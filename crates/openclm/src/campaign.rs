@@ -1,10 +1,10 @@
 //! `openclm campaign`: campaigns from files, and their waves, without the HTTP API.
 
 use anyhow::Context;
+use openclm_app::campaigns::{describe, run_wave_for, save_campaign};
 use openclm_core::campaign::parse_file;
 use openclm_core::engine::Engine;
 use openclm_core::hcp::parse_identifier;
-use openclm_server::campaign::{describe, run_wave_for, save_campaign};
 use openclm_store::prelude::*;
 use openclm_store::{AnyStore, Upserted};
 
@@ -61,39 +61,34 @@ pub async fn run(store: AnyStore, engine: &Engine, action: CampaignAction) -> an
                 "{} ({}), product {}",
                 campaign.name, campaign.id, campaign.product
             );
-            let g = &described["groups"];
+            let g = &described.groups;
             println!(
                 "groups: {} treated, {} held out ({:.0}% configured)",
-                g["treated"],
-                g["holdout"],
+                g.treated,
+                g.holdout,
                 campaign.holdout_share * 100.0
             );
-            if let Some(split) = described["sample_ratio"].as_object() {
+            if let Some(split) = &described.sample_ratio {
                 println!(
                     "split check: observed {:.1}% held out, p = {:.3}{}",
-                    split["observed_share"].as_f64().unwrap_or(0.0) * 100.0,
-                    split["p_value"].as_f64().unwrap_or(1.0),
-                    if split["mismatch"] == true {
+                    split.observed_share * 100.0,
+                    split.p_value,
+                    if split.mismatch {
                         " — MISMATCH: the split is broken, do not trust the lift"
                     } else {
                         ""
                     }
                 );
             }
-            for w in described["waves"].as_array().into_iter().flatten() {
-                let state = match w["summary"].as_object() {
+            for w in &described.waves {
+                let state = match w.summary.as_ref().and_then(|s| s.as_object()) {
                     Some(s) => format!(
                         "ran: {} decided, {} held back, {} with nothing allowed",
                         s["decided"], s["held_back"], s["nothing_allowed"]
                     ),
                     None => "scheduled".into(),
                 };
-                println!(
-                    "  wave {} {:<12} at {}  {state}",
-                    w["number"],
-                    w["name"].as_str().unwrap_or(""),
-                    w["at"].as_str().unwrap_or("")
-                );
+                println!("  wave {} {:<12} at {}  {state}", w.number, w.name, w.at);
             }
         }
         CampaignAction::RunWave { id, number } => {

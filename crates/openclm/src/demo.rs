@@ -211,8 +211,7 @@ pub async fn run_loop(
         for chunk in picked.chunks(500) {
             let ids: Vec<openclm_core::HcpId> =
                 chunk.iter().map(|&i| world.hcps[i].id.clone()).collect();
-            let answers =
-                openclm_server::decide::decide_for(store, engine, &ids, None, 3, at).await?;
+            let answers = openclm_app::decide::decide_for(store, engine, &ids, None, 3, at).await?;
             for (&index, answer) in chunk.iter().zip(&answers) {
                 let Some(decision) = answer["decision_id"].as_str() else {
                     continue;

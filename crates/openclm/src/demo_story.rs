@@ -144,7 +144,7 @@ pub async fn campaign(
     store
         .put_campaign(campaign.clone(), "user:marketer".into(), first)
         .await?;
-    openclm_server::campaign::run_wave_for(store, engine, &campaign, 1, first)
+    openclm_app::campaigns::run_wave_for(store, engine, &campaign, 1, first)
         .await
         .map_err(|e| anyhow::anyhow!("running the demo campaign's first wave: {e}"))?;
     // The wave's touches are delivered and answered as the world's hidden chances say.
@@ -325,7 +325,7 @@ pub async fn rep_plans(
     let week = openclm_core::suggest::Week::containing(at);
     let mut made = 0;
     for rep in world.reps() {
-        let plan = openclm_server::suggest::plan_week(store, engine, &rep, week, at)
+        let plan = openclm_app::plan::plan_week(store, engine, &rep, week, at)
             .await
             .map_err(|e| anyhow::anyhow!("planning the week of {}: {e}", rep.id))?;
         made += plan.suggestions.len();

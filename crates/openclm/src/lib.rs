@@ -259,7 +259,7 @@ async fn suggest(
         .get_rep(rep_id)
         .await?
         .with_context(|| format!("rep: no rep {rep:?}; add it with PUT /v1/reps/{{id}}"))?;
-    let plan = openclm_server::suggest::plan_week(&store, engine, &rep, week, now).await?;
+    let plan = openclm_app::plan::plan_week(&store, engine, &rep, week, now).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
@@ -314,8 +314,7 @@ async fn decide(
         .map(|c| openclm_core::Channel::parse("channels", c))
         .collect::<Result<Vec<_>, _>>()?;
     let only = (!channels.is_empty()).then_some(channels.as_slice());
-    let decisions =
-        openclm_server::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
+    let decisions = openclm_app::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&decisions)?);
         return Ok(());
@@ -343,7 +342,7 @@ async fn decide(
         if let Some(why) = d["nothing_allowed"].as_str() {
             println!("  nothing allowed: {why}");
         }
-        let blocked = openclm_server::decide::blocked_count(d);
+        let blocked = openclm_app::decide::blocked_count(d);
         println!("  ({blocked} candidates blocked by hard constraints; * = the engine's pick)");
     }
     Ok(())
@@ -404,9 +403,18 @@ pub async fn serve(
         config: api_config(settings),
         clock: system_clock(),
     };
-    let scheduler = openclm_server::campaign::spawn_wave_scheduler(state.clone());
-    let folder = openclm_server::report::spawn_kpi_folder(state.clone());
-    let pusher = openclm_server::delivery::spawn_delivery_pusher(state.clone());
+    let scheduler = openclm_app::campaigns::spawn_wave_scheduler(
+        state.store.clone(),
+        state.config.engine.clone(),
+        state.clock.clone(),
+    );
+    let folder = openclm_app::reports::spawn_kpi_folder(state.store.clone());
+    let pusher = openclm_app::deliveries::spawn_delivery_pusher(
+        state.store.clone(),
+        state.config.delivery.clone(),
+        state.config.engine.rules.clone(),
+        state.clock.clone(),
+    );
     openclm_app::pv::spawn_ae_watch(
         state.store.clone(),
         state.clock.clone(),

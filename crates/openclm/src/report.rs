@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use anyhow::Context;
+use openclm_app::reports::{Breakdown, KpiRow, Report, kpis, report};
 use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::stats::Lift;
-use openclm_server::report::{Breakdown, KpiRow, Report, kpis, report};
 use openclm_store::AnyStore;
 use openclm_store::prelude::*;
 
@@ -316,8 +316,8 @@ pub async fn evaluate(
     as_json: bool,
     window_ms: i64,
 ) -> anyhow::Result<()> {
+    use openclm_app::evaluation::{Candidate, evaluate_policy, settled_until};
     use openclm_core::Timestamp;
-    use openclm_server::evaluate::{Candidate, evaluate_policy, settled_until};
     let campaign = campaign
         .as_deref()
         .map(|c| parse_identifier("campaign", c))
@@ -390,7 +390,7 @@ async fn responders_report(
         .get_campaign(id.clone())
         .await?
         .with_context(|| format!("id: no campaign {id:?}"))?;
-    let r = openclm_server::report::responders(store, &campaign, wave, crate::now()).await?;
+    let r = openclm_app::reports::responders(store, &campaign, wave, crate::now()).await?;
     let mut out = std::io::stdout().lock();
     match format {
         ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?,

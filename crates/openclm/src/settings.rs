@@ -180,7 +180,7 @@ impl std::fmt::Debug for DeliveryTarget {
 
 impl Default for Delivery {
     fn default() -> Self {
-        let d = openclm_server::delivery::DeliveryConfig::default();
+        let d = openclm_app::deliveries::DeliveryConfig::default();
         Self {
             max_attempts: d.max_attempts,
             backoff_base_ms: d.backoff_base_ms,
@@ -245,15 +245,15 @@ impl Delivery {
     }
 
     /// The server's view of these settings.
-    pub fn config(&self) -> openclm_server::delivery::DeliveryConfig {
-        openclm_server::delivery::DeliveryConfig {
+    pub fn config(&self) -> openclm_app::deliveries::DeliveryConfig {
+        openclm_app::deliveries::DeliveryConfig {
             targets: self
                 .targets
                 .iter()
                 .map(|(c, t)| {
                     (
                         *c,
-                        openclm_server::delivery::DeliveryTarget {
+                        openclm_app::deliveries::DeliveryTarget {
                             url: t.url.clone(),
                             secret: t.secret.clone(),
                         },

@@ -408,16 +408,16 @@ async fn a_campaign_is_defined_split_and_run_wave_by_wave_through_the_engine() {
     // The scheduler runs the second wave once its time has come, and only then.
     let engine = openclm_core::engine::Engine::default();
     let before = Timestamp::parse("t", "2098-12-31T00:00:00Z").unwrap();
-    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, before)
+    let ran = openclm_app::campaigns::run_due_waves(&app.store, &engine, before)
         .await
         .unwrap();
     assert!(ran.is_empty());
     let after = Timestamp::parse("t", "2099-01-02T00:00:00Z").unwrap();
-    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, after)
+    let ran = openclm_app::campaigns::run_due_waves(&app.store, &engine, after)
         .await
         .unwrap();
     assert_eq!(ran.iter().map(|w| w.wave).collect::<Vec<_>>(), vec![2]);
-    let ran = openclm_server::campaign::run_due_waves(&app.store, &engine, after)
+    let ran = openclm_app::campaigns::run_due_waves(&app.store, &engine, after)
         .await
         .unwrap();
     assert!(ran.is_empty(), "a wave runs once");
@@ -564,7 +564,7 @@ async fn the_next_wave_of_an_adaptive_campaign_adopts_the_responder_plan() {
     assert!(campaign_def.adaptive);
     let engine = openclm_core::engine::Engine::default();
     let now = openclm::now();
-    openclm_server::campaign::run_wave_for(&app.store, &engine, &campaign_def, 1, now)
+    openclm_app::campaigns::run_wave_for(&app.store, &engine, &campaign_def, 1, now)
         .await
         .unwrap();
     let decisions = |wave: u32| {
@@ -664,7 +664,7 @@ async fn the_next_wave_of_an_adaptive_campaign_adopts_the_responder_plan() {
     // Four days on (past the gap and the holds), wave 2 adopts the plan.
     let later = Timestamp::from_millis(now.millis() + 4 * 86_400_000);
     let (wave2, _) =
-        openclm_server::campaign::run_wave_for(&app.store, &engine, &campaign_def, 2, later)
+        openclm_app::campaigns::run_wave_for(&app.store, &engine, &campaign_def, 2, later)
             .await
             .unwrap();
     assert!(

@@ -365,7 +365,7 @@ async fn campaigns_run_and_report_from_the_command_line() {
     std::fs::write(&rx, lines).unwrap();
     let imported = run(&db, &["import", "events", rx.to_str().unwrap()]);
     assert!(imported.status.success(), "{imported:?}");
-    let reference = openclm_server::report::report(&store, &campaign, 0.95)
+    let reference = openclm_app::reports::report(&store, &campaign, 0.95)
         .await
         .unwrap();
     let outcome = reference.lift[0].outcome_per_hcp.as_ref().unwrap();

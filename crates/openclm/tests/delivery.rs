@@ -8,8 +8,9 @@ mod common;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::{TestApp, event, spawn_app_at, spawn_app_with};
+use openclm_app::deliveries::{DeliveryConfig, DeliveryTarget};
 use openclm_core::Timestamp;
-use openclm_server::delivery::{DeliveryConfig, DeliveryTarget, push_due};
+use openclm_server::deliveries::push_due;
 use openclm_server::{ApiConfig, AppState, Clock};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -259,7 +260,7 @@ async fn every_decision_is_delivered_once_the_receiver_recovers() {
     world(&app, N).await;
     let decided = decide(&app, &(0..N).collect::<Vec<_>>()).await;
     assert_eq!(decided.len(), N);
-    let pusher = openclm_server::delivery::spawn_delivery_pusher(AppState {
+    let pusher = openclm_server::deliveries::spawn_delivery_pusher(AppState {
         store: app.store.clone(),
         config,
         clock: openclm_server::system_clock(),

@@ -3,37 +3,33 @@
 //! reasons, and the next wave's plan. The numbers are the API's report, computed by the same
 //! functions.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, html};
+use openclm_app::campaigns::{load_campaign, view};
+use openclm_app::reports::{Breakdown, kpis, report, responders};
+use openclm_core::Timestamp;
+use openclm_core::auth::Action;
 use openclm_core::measure::stats::Lift;
 use openclm_store::prelude::*;
-use serde_json::Value;
 
 use super::charts::{self, Axis};
 use super::layout::{count, figure, money, number, pct, when_text};
 use super::{Nav, Viewer, WebError, page, percent_encode};
 use crate::AppState;
-use crate::report::{KpiQuery, ReportQuery};
 
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
+fn when(at: Option<Timestamp>) -> String {
+    when_text(at.map(|t| t.to_string()).as_deref())
 }
 
 pub(crate) async fn list<S: Store>(
     State(state): State<AppState<S>>,
     viewer: Viewer,
 ) -> Result<Response, WebError> {
-    let Json(all) =
-        crate::campaign::list_campaigns(State(state.clone()), viewer.caller.clone()).await?;
+    let all = openclm_app::campaigns::list(&state.store, &viewer.caller).await?;
     let mut rows = Vec::new();
-    for c in all["campaigns"].as_array().into_iter().flatten() {
-        let id = text(&c["id"]).to_owned();
-        let Json(described) =
-            crate::campaign::get_campaign(State(state.clone()), viewer.caller.clone(), Path(id))
-                .await?;
-        rows.push(described);
+    for c in &all {
+        rows.push(view(&state.store, &viewer.caller, &c.id).await?);
     }
     let body = html! {
         @if rows.is_empty() { p class="muted" { "No campaign yet: create one with POST /v1/campaigns or openclm campaign create." } }
@@ -46,17 +42,16 @@ pub(crate) async fn list<S: Store>(
                 } }
                 tbody {
                     @for d in &rows {
-                        @let c = &d["campaign"];
-                        @let waves = d["waves"].as_array().cloned().unwrap_or_default();
-                        @let ran = waves.iter().filter(|w| !w["ran_at"].is_null()).count();
-                        @let next = waves.iter().find(|w| w["ran_at"].is_null());
+                        @let c = &d.campaign;
+                        @let ran = d.waves.iter().filter(|w| w.ran_at.is_some()).count();
+                        @let next = d.waves.iter().find(|w| w.ran_at.is_none());
                         tr {
-                            td { a href={"/campaigns/" (percent_encode(text(&c["id"])))} { (text(&c["name"])) } " (" (text(&c["id"])) ")" }
-                            td { (text(&c["product"])) }
-                            td class="num" { (count(d["groups"]["treated"].as_u64().unwrap_or_default())) }
-                            td class="num" { (count(d["groups"]["holdout"].as_u64().unwrap_or_default())) }
-                            td class="num" { (ran) " of " (waves.len()) }
-                            td { (next.map_or("–".to_owned(), |w| format!("{} at {}", text(&w["name"]), when_text(w["at"].as_str())))) }
+                            td { a href={"/campaigns/" (percent_encode(&c.id))} { (c.name) } " (" (c.id) ")" }
+                            td { (c.product) }
+                            td class="num" { (count(d.groups.treated)) }
+                            td class="num" { (count(d.groups.holdout)) }
+                            td class="num" { (ran) " of " (d.waves.len()) }
+                            td { (next.map_or("–".to_owned(), |w| format!("{} at {}", w.name, when(Some(w.at))))) }
                         }
                     }
                 }
@@ -100,40 +95,20 @@ pub(crate) async fn show<S: Store>(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let caller = viewer.caller.clone();
-    let Json(described) =
-        crate::campaign::get_campaign(State(state.clone()), caller.clone(), Path(id.clone()))
-            .await?;
-    let Json(report) = crate::report::get_report(
-        State(state.clone()),
-        caller.clone(),
-        Path(id.clone()),
-        Ok(Query(ReportQuery::default())),
-    )
-    .await?;
-    let Json(daily) = crate::report::get_kpis(
-        State(state.clone()),
-        caller.clone(),
-        Path(id.clone()),
-        Ok(Query(KpiQuery {
-            by: Some("day".into()),
-            ..KpiQuery::default()
-        })),
-    )
-    .await?;
-    let waves = described["waves"].as_array().cloned().unwrap_or_default();
-    let mut responders = Vec::new();
-    for w in waves.iter().filter(|w| !w["ran_at"].is_null()) {
-        let n = w["number"].as_u64().unwrap_or(1);
-        let Json(r) = crate::report::get_responders(
-            State(state.clone()),
-            caller.clone(),
-            Path((id.clone(), n.to_string())),
-        )
-        .await?;
-        responders.push(r);
+    let caller = &viewer.caller;
+    let described = view(&state.store, caller, &id).await?;
+    caller.require(Action::ReadReports)?;
+    let campaign = load_campaign(&state.store, &id).await?;
+    let report = report(&state.store, &campaign, 0.95).await?;
+    let daily = kpis(&state.store, &campaign, Some(Breakdown::Day), None, None).await?;
+    let waves = &described.waves;
+    let mut responders_of = Vec::new();
+    for w in waves.iter().filter(|w| w.ran_at.is_some()) {
+        responders_of
+            .push(responders(&state.store, &campaign, w.number as u32, (state.clock)()).await?);
     }
-    let c = &described["campaign"];
+    let responders = responders_of;
+    let c = &described.campaign;
     let level = report.level;
     let lift_points: Vec<(String, f64, f64, f64)> = report
         .lift
@@ -163,13 +138,13 @@ pub(crate) async fn show<S: Store>(
     let total = &report.kpis.total;
     let body = html! {
         p class="muted" {
-            (text(&c["product"])) " · objective: " (c["objective"]["response"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default())
-            " → " (text(&c["objective"]["outcome"]))
-            @if c["adaptive"] == true { " · adaptive: each wave adopts the last one's plan per HCP" }
+            (c.product) " · objective: " (c.objective.response.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))
+            " → " (c.objective.outcome.as_str())
+            @if c.adaptive { " · adaptive: each wave adopts the last one's plan per HCP" }
         }
         div class="tiles" {
-            (super::layout::tile("Treated HCPs", &count(described["groups"]["treated"].as_u64().unwrap_or_default()), "treated"))
-            (super::layout::tile("Holdout HCPs", &count(described["groups"]["holdout"].as_u64().unwrap_or_default()), "holdout"))
+            (super::layout::tile("Treated HCPs", &count(described.groups.treated), "treated"))
+            (super::layout::tile("Holdout HCPs", &count(described.groups.holdout), "holdout"))
             (super::layout::tile("Touches", &count(total.counts.touches), "touches"))
             (super::layout::tile("Open rate (people)", &pct(total.rates.open_rate), "open_rate"))
             (super::layout::tile("Engagement rate", &pct(total.rates.engagement_rate), "engagement_rate"))
@@ -234,12 +209,12 @@ pub(crate) async fn show<S: Store>(
             table data-testid="waves" {
                 thead { tr { th { "Wave" } th { "Scheduled" } th { "Ran" } th class="num" { "Decisions" } } }
                 tbody {
-                    @for w in &waves {
+                    @for w in waves {
                         tr {
-                            td { (w["number"]) ". " (text(&w["name"])) }
-                            td { (when_text(w["at"].as_str())) }
-                            td { (when_text(w["ran_at"].as_str())) }
-                            td class="num" { (w["summary"]["decided"].as_u64().or(w["summary"]["decisions"].as_u64()).map_or("–".into(), count)) }
+                            td { (w.number) ". " (w.name) }
+                            td { (when(Some(w.at))) }
+                            td { (when(w.ran_at)) }
+                            td class="num" { (w.decided().map_or("–".into(), count)) }
                         }
                     }
                 }

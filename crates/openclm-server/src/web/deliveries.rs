@@ -1,64 +1,56 @@
 //! The delivery queue page: how many deliveries stand in each state per channel, and the dead
-//! letters with their last error and a button to queue each again (through the API's handlers).
+//! letters with their last error and a button to queue each again (through the same use cases as the API, `openclm_app::deliveries`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::html;
+use openclm_app::deliveries;
 use openclm_core::auth::Action;
 use openclm_core::delivery::DeliveryStatus;
+use openclm_store::PageRequest;
 use openclm_store::prelude::*;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::layout::{count, csrf, tile, when_text};
-use super::{Nav, Notice, Viewer, WebError, checked_form, done, json_of, page};
+use super::{Nav, Notice, Viewer, WebError, checked_form, done, page};
 use crate::AppState;
-use crate::delivery::ListQuery;
 
 pub(crate) async fn show<S: Store>(
     State(state): State<AppState<S>>,
     viewer: Viewer,
     notice: Query<Notice>,
 ) -> Result<Response, WebError> {
-    let summary =
-        json_of(crate::delivery::summary(State(state.clone()), viewer.caller.clone()).await)
-            .await?;
-    let dead = json_of(
-        crate::delivery::list(
-            State(state),
-            viewer.caller.clone(),
-            Ok(Query(ListQuery {
-                status: Some("dead".into()),
-                ..Default::default()
-            })),
-        )
-        .await,
+    let counts = deliveries::summary(&state.store, &viewer.caller).await?;
+    let dead = deliveries::list(
+        &state.store,
+        &viewer.caller,
+        Some("dead"),
+        None,
+        PageRequest {
+            cursor: None,
+            limit: 100,
+        },
     )
     .await?;
-    let counts = summary["counts"].as_array().cloned().unwrap_or_default();
     let total = |status: DeliveryStatus| -> u64 {
         counts
             .iter()
-            .filter(|c| c["status"] == status.as_str())
-            .filter_map(|c| c["count"].as_u64())
+            .filter(|c| c.status == status)
+            .map(|c| c.count)
             .sum()
     };
-    let mut channels: Vec<&str> = counts
-        .iter()
-        .filter_map(|c| c["channel"].as_str())
-        .collect();
+    let mut channels: Vec<&str> = counts.iter().map(|c| c.channel.as_str()).collect();
     channels.sort_unstable();
     channels.dedup();
     let cell = |channel: &str, status: DeliveryStatus| -> u64 {
         counts
             .iter()
-            .find(|c| c["channel"] == channel && c["status"] == status.as_str())
-            .and_then(|c| c["count"].as_u64())
-            .unwrap_or_default()
+            .find(|c| c.channel.as_str() == channel && c.status == status)
+            .map_or(0, |c| c.count)
     };
-    let letters: Vec<Value> = dead["deliveries"].as_array().cloned().unwrap_or_default();
+    let letters = &dead.items;
     let may_retry = viewer.may(Action::RetryDeliveries);
     let body = html! {
         div class="tiles" {
@@ -100,15 +92,15 @@ pub(crate) async fn show<S: Store>(
                         @if may_retry { th scope="col" { span class="visually-hidden" { "Action" } } }
                     } }
                     tbody {
-                        @for d in &letters {
-                            @let id = d["delivery_id"].as_str().unwrap_or_default();
+                        @for d in letters {
+                            @let id = d.delivery_id.as_str();
                             tr data-delivery=(id) {
                                 td { (id) }
-                                td { (d["channel"].as_str().unwrap_or_default().replace('_', " ")) }
-                                td { (d["content_id"].as_str().unwrap_or_default()) }
-                                td class="num" { (d["attempts"].as_u64().unwrap_or_default()) }
-                                td { (d["last_error"].as_str().unwrap_or("–")) }
-                                td { (when_text(d["updated_at"].as_str())) }
+                                td { (d.channel.as_str().replace('_', " ")) }
+                                td { (d.content_id) }
+                                td class="num" { (d.attempts) }
+                                td { (d.last_error.as_deref().unwrap_or("–")) }
+                                td { (when_text(Some(&d.updated_at.to_string()))) }
                                 @if may_retry {
                                     td {
                                         form method="post" action={"/deliveries/" (id) "/retry"} class="inline" {
@@ -122,7 +114,7 @@ pub(crate) async fn show<S: Store>(
                     }
                 }
             }
-            @if dead["next_cursor"].is_string() {
+            @if dead.next_cursor.is_some() {
                 p class="muted" { "The first " (letters.len()) " dead letters are shown; GET /v1/deliveries?status=dead lists them all." }
             }
         }
@@ -147,6 +139,6 @@ pub(crate) async fn retry<S: Store>(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let _: RetryForm = checked_form(&viewer, &headers, &body)?;
-    crate::delivery::retry(State(state), viewer.caller.clone(), Path(id)).await?;
+    deliveries::retry(&state.store, &viewer.caller, id, (state.clock)()).await?;
     Ok(done("/deliveries", "Dead letter queued again."))
 }

@@ -125,7 +125,10 @@ pub(crate) async fn show<S: Store>(
     let summary = hcps::hcp_state(&state.store, caller, &id, now).await?.state;
     let hcp_id = hcp.id.to_string();
     let actions = if viewer.may(Action::Decide) {
-        Some(crate::decide::preview(&state.store, &state.config.engine, hcp.clone(), 5, now).await?)
+        Some(
+            openclm_app::decide::preview(&state.store, &state.config.engine, hcp.clone(), 5, now)
+                .await?,
+        )
     } else {
         None
     };
@@ -234,7 +237,7 @@ pub(crate) async fn show<S: Store>(
                         }
                     }
                 }
-                @let blocked = crate::decide::blocked_count(answer);
+                @let blocked = openclm_app::decide::blocked_count(answer);
                 @if blocked > 0 {
                     details {
                         summary { (blocked) " actions blocked by a hard rule" }

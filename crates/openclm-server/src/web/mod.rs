@@ -32,7 +32,6 @@ use openclm_app::AppError;
 use openclm_core::auth::{Action, User};
 use openclm_store::prelude::*;
 use serde::Deserialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, expired_session_cookie, session_cookie};
@@ -276,34 +275,6 @@ pub(crate) fn checked_form<T: serde::de::DeserializeOwned>(
 fn serde_urlencoded_lite<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, WebError> {
     serde_urlencoded::from_bytes(body)
         .map_err(|e| WebError::Api(ApiError::BadRequest(format!("bad form: {e}"))))
-}
-
-/// The JSON a handler of the API answered, or its error.
-pub(crate) async fn json_of(answer: Result<Response, ApiError>) -> Result<Value, WebError> {
-    let response = answer?;
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| {
-            WebError::Api(ApiError::Internal(openclm_store::StoreError::Corrupt(
-                format!("reading an API answer: {e}"),
-            )))
-        })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        WebError::Api(ApiError::Internal(openclm_store::StoreError::Corrupt(
-            format!("an API answer is not JSON: {e}"),
-        )))
-    })
-}
-
-/// A form's fields as the JSON body the API route takes: empty fields are left out.
-pub(crate) fn body_of(fields: &[(&str, Option<&str>)]) -> Bytes {
-    let mut map = serde_json::Map::new();
-    for (name, value) in fields {
-        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            map.insert((*name).to_owned(), Value::String(v.to_owned()));
-        }
-    }
-    Bytes::from(Value::Object(map).to_string())
 }
 
 /// A redirect after a successful form, with a notice the next page shows.

@@ -4,7 +4,7 @@
 //! folds set aside instead of counting.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use openclm_core::auth::Action;
@@ -16,7 +16,7 @@ use super::charts::{self, Axis};
 use super::layout::{count, figure, money, number, pct, when};
 use super::{Nav, Viewer, WebError};
 use crate::AppState;
-use crate::overview::{Overview, OverviewQuery};
+use openclm_app::overview::{DEFAULT_WEEKS, Overview, WeekFigures, overview};
 
 /// How many of the events the folds set aside the page lists (the newest).
 const SET_ASIDE_SHOWN: usize = 20;
@@ -52,13 +52,10 @@ fn tiles(o: &Overview) -> Vec<(&'static str, &'static str, String)> {
 }
 
 async fn read<S: Store>(state: &AppState<S>, viewer: &Viewer) -> Result<Overview, WebError> {
-    let Json(o) = crate::overview::get_overview(
-        State(state.clone()),
-        viewer.caller.clone(),
-        Ok(Query(OverviewQuery::default())),
+    Ok(
+        openclm_app::overview::read(&state.store, &viewer.caller, DEFAULT_WEEKS, (state.clock)())
+            .await?,
     )
-    .await?;
-    Ok(o)
 }
 
 pub(crate) async fn show<S: Store>(
@@ -82,7 +79,7 @@ pub(crate) async fn show<S: Store>(
         .iter()
         .map(|w| w.week_start.get(5..).unwrap_or(&w.week_start).to_owned())
         .collect();
-    let series = |f: &dyn Fn(&crate::overview::WeekFigures) -> Option<f64>| -> Vec<f64> {
+    let series = |f: &dyn Fn(&WeekFigures) -> Option<f64>| -> Vec<f64> {
         o.weeks.iter().map(|w| f(w).unwrap_or(f64::NAN)).collect()
     };
     let reach = series(&|w| Some(w.figures.reached as f64));
@@ -200,13 +197,7 @@ pub(crate) async fn live<S: Store>(
     viewer: Viewer,
 ) -> Result<Response, WebError> {
     viewer.caller.require(Action::ReadReports)?;
-    let o = crate::overview::overview(
-        &state.store,
-        crate::overview::DEFAULT_WEEKS,
-        (state.clock)(),
-        false,
-    )
-    .await?;
+    let o = overview(&state.store, DEFAULT_WEEKS, (state.clock)(), false).await?;
     let kpis: serde_json::Map<String, Value> = tiles(&o)
         .into_iter()
         .filter(|(id, ..)| *id != "romi")

@@ -1,20 +1,19 @@
 //! The rep view: this week's suggestions for the signed-in rep (the plan is made on first
-//! read), each with its reason; accept, dismiss with a reason, or complete — through the API's
-//! own handlers.
+//! read), each with its reason; accept, dismiss with a reason, or complete — through the same
+//! use cases as the API (`openclm_app::plan`).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::html;
 use openclm_core::auth::Role;
-use openclm_core::suggest::{DismissReason, SuggestionStatus};
+use openclm_core::suggest::{DismissReason, FeedbackInput, SuggestionStatus};
 use openclm_store::prelude::*;
 use serde::Deserialize;
 
 use super::layout::{count, csrf, pct};
-use super::{Nav, Notice, Viewer, WebError, body_of, checked_form, done, page, percent_encode};
+use super::{Nav, Notice, Viewer, WebError, checked_form, done, page, percent_encode};
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,11 +56,13 @@ pub(crate) async fn week<S: Store>(
         };
         return Ok(page(&viewer, Nav::Rep, "Rep suggestions", notice, body));
     };
-    let Json(plan) = crate::suggest::rep_suggestions(
-        State(state),
-        viewer.caller.clone(),
-        Path(rep_id.clone()),
-        Ok(Query(crate::suggest::WeekQuery::default())),
+    let plan = openclm_app::plan::rep_plan(
+        &state.store,
+        &viewer.caller,
+        &state.config.engine,
+        &rep_id,
+        None,
+        (state.clock)(),
     )
     .await?;
     let open = plan
@@ -150,12 +151,24 @@ pub(crate) async fn feedback<S: Store>(
 ) -> Result<Response, WebError> {
     let form: FeedbackForm = checked_form(&viewer, &headers, &body)?;
     let status = form.status.clone().unwrap_or_default();
-    let json = body_of(&[
-        ("status", form.status.as_deref()),
-        ("reason", form.reason.as_deref()),
-        ("note", form.note.as_deref()),
-    ]);
-    let _ = crate::suggest::feedback(State(state), viewer.caller.clone(), Path(id), json).await?;
+    // An empty field is one left out.
+    let filled =
+        |field: Option<String>| field.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let input = FeedbackInput {
+        status: filled(form.status),
+        reason: filled(form.reason),
+        note: filled(form.note),
+    };
+    openclm_app::plan::feedback(
+        &state.store,
+        &viewer.caller,
+        &state.config.engine,
+        &state.config.screener,
+        &id,
+        input,
+        (state.clock)(),
+    )
+    .await?;
     let notice = match status.as_str() {
         "accepted" => "Suggestion accepted.",
         "dismissed" => "Suggestion dismissed.",

@@ -1,12 +1,11 @@
 //! The simulator: the policy comparison of the last `openclm simulate` (or demo) run kept in the
-//! database — weekly engagement per policy as a chart, and the summary table.
+//! database (`openclm_app::simulations`) — weekly engagement per policy as a chart, and the
+//! summary table.
 
 use axum::extract::State;
 use axum::response::Response;
 use maud::html;
-use openclm_core::auth::Action;
 use openclm_store::prelude::*;
-use serde_json::Value;
 
 use super::charts::{self, Axis};
 use super::layout::{figure, money, number, pct, when};
@@ -17,19 +16,18 @@ pub(crate) async fn show<S: Store>(
     State(state): State<AppState<S>>,
     viewer: Viewer,
 ) -> Result<Response, WebError> {
-    viewer.caller.require(Action::ReadReports)?;
-    let Some(run) = state.store.last_simulation().await? else {
+    let Some(run) = openclm_app::simulations::last(&state.store, &viewer.caller).await? else {
         let body = html! {
             p class="muted" { "No simulation has been run against this database yet. Run "
                 code { "openclm simulate" } " (or " code { "openclm demo" } ") and reload." }
         };
         return Ok(page(&viewer, Nav::Simulator, "Simulator", None, body));
     };
-    let b = &run.body;
-    let policies = b["policies"].as_array().cloned().unwrap_or_default();
+    let b = &run.summary;
+    let policies = &b.policies;
     let weeks = policies
         .iter()
-        .map(|p| p["weekly_engagement"].as_array().map_or(0, Vec::len))
+        .map(|p| p.weekly_engagement.len())
         .max()
         .unwrap_or(0);
     let labels: Vec<String> = (1..=weeks).map(|w| w.to_string()).collect();
@@ -37,22 +35,20 @@ pub(crate) async fn show<S: Store>(
         .iter()
         .map(|p| {
             (
-                p["policy"].as_str().unwrap_or_default(),
-                p["weekly_engagement"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                p.policy.as_str(),
+                p.weekly_engagement
+                    .iter()
+                    .map(|v| v.unwrap_or(f64::NAN))
                     .collect(),
             )
         })
         .collect();
-    let f = |v: &Value| v.as_f64();
+    let shown = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
     let body = html! {
         p class="muted" data-testid="sim-config" {
-            "Run " (run.run_id) " at " (when(run.ran_at)) ": " (b["hcps"]) " HCPs × " (b["weeks"]) " weeks, world "
-            (b["world"].as_str().unwrap_or_default()) ", seed " (b["seed"])
-            @if b["economics"] == true { ", with economics" }
+            "Run " (run.run_id) " at " (when(run.ran_at)) ": " (shown(b.hcps)) " HCPs × " (shown(b.weeks)) " weeks, world "
+            (b.world.as_deref().unwrap_or_default()) ", seed " (shown(b.seed))
+            @if b.economics { ", with economics" }
         }
         (figure("Weekly engagement rate (responses per touch) by policy", &charts::lines(&labels, &series, Axis::Percent)))
         div class="scroll" {
@@ -63,16 +59,16 @@ pub(crate) async fn show<S: Store>(
                     th scope="col" class="num" { "Incremental Rx" } th scope="col" class="num" { "Cost" } th scope="col" class="num" { "ROMI" }
                 } }
                 tbody {
-                    @for p in &policies {
-                        tr data-policy=(p["policy"].as_str().unwrap_or_default()) {
-                            td { (p["policy"].as_str().unwrap_or_default().replace('_', " ")) }
-                            td class="num" { (pct(f(&p["reach"]))) }
-                            td class="num" { (pct(f(&p["engagement_rate"]))) }
-                            td class="num" { (number(f(&p["touches_per_hcp"]), 2)) }
-                            td class="num" { (pct(f(&p["opt_out_rate"]))) }
-                            td class="num" { (number(f(&p["incremental_rx"]), 0)) }
-                            td class="num" { (money(f(&p["cost"]).unwrap_or_default())) }
-                            td class="num" { (number(f(&p["romi"]), 2)) }
+                    @for p in policies {
+                        tr data-policy=(p.policy) {
+                            td { (p.policy.replace('_', " ")) }
+                            td class="num" { (pct(p.reach)) }
+                            td class="num" { (pct(p.engagement_rate)) }
+                            td class="num" { (number(p.touches_per_hcp, 2)) }
+                            td class="num" { (pct(p.opt_out_rate)) }
+                            td class="num" { (number(p.incremental_rx, 0)) }
+                            td class="num" { (money(p.cost.unwrap_or_default())) }
+                            td class="num" { (number(p.romi, 2)) }
                         }
                     }
                 }

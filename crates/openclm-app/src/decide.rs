@@ -1,11 +1,8 @@
-//! `POST /v1/decide`: the next best actions for one HCP or many, each decision logged with its
-//! candidates, choice, propensities and explanations.
+//! Deciding: the next best actions for one HCP or many, each decision logged with its
+//! candidates, choice, propensities and explanations (`POST /v1/decide`, `openclm decide`, the
+//! demo), and the preview an HCP's profile shows without logging.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use openclm_core::auth::Action;
+use openclm_core::auth::{Action, Scope};
 use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
@@ -19,38 +16,37 @@ use rand::SeedableRng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
-use crate::extract::body_json;
-use crate::{ApiError, AppState};
-
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::post;
-    axum::Router::new().route("/v1/decide", post(decide::<S>))
-}
+use crate::{AppError, Caller};
 
 /// Most HCPs decided for in one request.
 const MAX_HCPS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+/// What a caller asks to be decided: one HCP (`hcp`), several (`hcps`), or both; the channels to
+/// consider (all when empty) and how many ranked actions each answer lists (3 unless given).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecideBody {
-    hcp: Option<String>,
+pub struct DecideRequest {
+    pub hcp: Option<String>,
     #[serde(default)]
-    hcps: Vec<String>,
+    pub hcps: Vec<String>,
     #[serde(default)]
-    channels: Vec<String>,
-    n: Option<usize>,
+    pub channels: Vec<String>,
+    pub n: Option<usize>,
 }
 
-pub(crate) async fn decide<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+/// Decides for the HCPs `request` names, if the caller may decide for each; every decision is
+/// logged, and each answer kept as `keep` makes it (an unknown HCP gets an `error` entry).
+pub async fn decide<S: Store, T>(
+    store: &S,
+    caller: &Caller,
+    engine: &Engine,
+    request: DecideRequest,
+    now: Timestamp,
+    keep: impl Fn(Value) -> T,
+) -> Result<Vec<T>, AppError> {
     let scope = caller.require(Action::Decide)?;
-    let body: DecideBody = body_json(&body)?;
-    let mut ids = body.hcps;
-    if let Some(one) = body.hcp {
+    let mut ids = request.hcps;
+    if let Some(one) = request.hcp {
         ids.insert(0, one);
     }
     if ids.is_empty() {
@@ -59,11 +55,11 @@ pub(crate) async fn decide<S: Store>(
     if ids.len() > MAX_HCPS {
         return Err(FieldError::new("hcps", format!("at most {MAX_HCPS} per request")).into());
     }
-    let n = body.n.unwrap_or(3);
+    let n = request.n.unwrap_or(3);
     if !(1..=50).contains(&n) {
         return Err(FieldError::new("n", "must be between 1 and 50").into());
     }
-    let channels = body
+    let channels = request
         .channels
         .iter()
         .enumerate()
@@ -74,26 +70,13 @@ pub(crate) async fn decide<S: Store>(
         .enumerate()
         .map(|(i, id)| HcpId::parse(&format!("hcps[{i}]"), id))
         .collect::<Result<Vec<_>, _>>()?;
-    if scope != openclm_core::auth::Scope::All {
+    if scope != Scope::All {
         for id in &ids {
-            crate::extract::visible_hcp(&state, &caller, Action::Decide, id.as_str()).await?;
+            crate::caller::visible_hcp(store, caller, Action::Decide, id.as_str()).await?;
         }
     }
     let channels = (!channels.is_empty()).then_some(channels.as_slice());
-    // Each answer is kept as its text from the moment it is made: a parsed JSON tree costs
-    // several times its text, and a request holds up to 1,000 of them until its log is written.
-    let decisions = decide_each(
-        &state.store,
-        &state.config.engine,
-        &ids,
-        channels,
-        n,
-        (state.clock)(),
-        // A JSON value always serializes: never `None`.
-        |answer| serde_json::value::to_raw_value(&answer).ok(),
-    )
-    .await?;
-    Ok(Json(json!({ "decisions": decisions })).into_response())
+    Ok(decide_each(store, engine, &ids, channels, n, now, keep).await?)
 }
 
 /// How many candidates a hard constraint blocked in a decision's answer: all of them, counted
@@ -146,7 +129,7 @@ async fn decide_each<S: Store, T>(
 }
 
 /// Every content item, whatever its status.
-pub(crate) async fn content_library<S: Store>(
+pub async fn content_library<S: Store>(
     store: &S,
     now: Timestamp,
 ) -> Result<Vec<Content>, StoreError> {
@@ -156,7 +139,7 @@ pub(crate) async fn content_library<S: Store>(
 /// What a decision at `now` may choose from: content approved and unexpired at `now`. Drafts,
 /// items in review, withdrawn and expired ones can never be an action, so they are not
 /// candidates at all: a library of thousands of drafts costs a decision nothing.
-pub(crate) async fn decision_library<S: Store>(
+pub async fn decision_library<S: Store>(
     store: &S,
     now: Timestamp,
 ) -> Result<Vec<Content>, StoreError> {
@@ -215,7 +198,7 @@ async fn decide_one<S: Store>(
 }
 
 /// What a decision for one HCP needs from the store.
-pub(crate) struct HcpContext {
+pub struct HcpContext {
     pub hcp: Hcp,
     consent: Vec<ConsentRecord>,
     learned: HcpState,
@@ -225,7 +208,7 @@ pub(crate) struct HcpContext {
 }
 
 impl HcpContext {
-    pub(crate) async fn read<S: Store>(
+    pub async fn read<S: Store>(
         store: &S,
         library: &[Content],
         hcp: Hcp,
@@ -268,11 +251,11 @@ impl HcpContext {
         })
     }
 
-    pub(crate) fn state(&self) -> &HcpState {
+    pub fn state(&self) -> &HcpState {
         &self.learned
     }
 
-    pub(crate) fn facts(&self) -> HcpFacts<'_> {
+    pub fn facts(&self) -> HcpFacts<'_> {
         HcpFacts {
             hcp: &self.hcp,
             consent: &self.consent,
@@ -283,17 +266,21 @@ impl HcpContext {
 }
 
 /// A decision made and ready to log.
-pub(crate) struct Decided {
+pub struct Decided {
     /// What `POST /v1/decide` answers for the HCP.
     pub answer: Value,
     pub record: DecisionRecord,
     /// The ranked actions and the engine's pick among them.
     pub actions: Vec<openclm_core::engine::Action>,
     pub chosen: Option<usize>,
+    /// Why the engine held back, when it did (with economics).
+    pub held: Option<String>,
+    /// Every candidate a hard constraint blocked, counted per code.
+    pub blocked_summary: Vec<openclm_core::engine::BlockedCount>,
 }
 
 /// Decides for one HCP; the chosen action holds its place under the caps until `hold`.
-pub(crate) fn decide_with(
+pub fn decide_with(
     engine: &Engine,
     library: &[Content],
     context: &HcpContext,
@@ -372,6 +359,8 @@ pub(crate) fn decide_with(
         record,
         chosen: decision.chosen,
         actions: decision.actions,
+        held: decision.held,
+        blocked_summary: decision.blocked_summary,
     }
 }
 
@@ -422,7 +411,7 @@ async fn model_for<S: Store>(
 
 /// The ranked actions for one HCP, as `POST /v1/decide` would answer, without making (or
 /// logging) a decision: what the HCP's profile page shows.
-pub(crate) async fn preview<S: Store>(
+pub async fn preview<S: Store>(
     store: &S,
     engine: &Engine,
     hcp: openclm_core::Hcp,

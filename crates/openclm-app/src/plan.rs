@@ -1,17 +1,13 @@
-//! Reps and their weekly suggestions: `PUT/GET /v1/reps/{id}`, `GET /v1/reps/{id}/suggestions`
-//! (the week's plan, made on first request and read back unchanged after), feedback on a
-//! suggestion, and the report of what reps did with them.
+//! Reps and their weekly plans: a rep's plan for a week (made on first request and read back
+//! unchanged after), a rep's feedback on a suggestion (a completed one recorded as the call it
+//! was), and the report of what reps did with them. Only callers who reach all of a rep's
+//! territories see the rep's plan; only those who reach a suggestion's HCP see the suggestion.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use openclm_core::auth::Action;
+use openclm_core::auth::{Action, Scope};
 use openclm_core::content::ContentStatus;
 use openclm_core::engine::Engine;
 use openclm_core::engine::rules::HcpFacts;
+use openclm_core::pv::Screener;
 use openclm_core::suggest::{
     FeedbackInput, Rep, RepInput, Suggestion, SuggestionStatus, VisitCandidate, Week, pick_visits,
 };
@@ -21,24 +17,12 @@ use openclm_store::{
     HcpFilter, IngestOutcome, NewPlan, PageRequest, StoreError, SuggestionFilter, UnknownHcpPolicy,
     Upserted,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::auth::Caller;
 use crate::decide::{HcpContext, decide_with, decision_library};
-use crate::extract::{body_json, query};
-use crate::{ApiError, AppState};
-
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::{get, post, put};
-    axum::Router::new()
-        .route("/v1/reps/{id}", put(put_rep::<S>).get(get_rep::<S>))
-        .route("/v1/reps/{id}/suggestions", get(rep_suggestions::<S>))
-        .route("/v1/suggestions/report", get(suggestion_report::<S>))
-        .route("/v1/suggestions/{id}", get(get_suggestion::<S>))
-        .route("/v1/suggestions/{id}/feedback", post(feedback::<S>))
-}
+use crate::{AppError, Caller};
 
 /// The channels a rep's call goes out on.
 pub const REP_CHANNELS: [Channel; 2] = [Channel::FaceToFace, Channel::RemoteDetail];
@@ -296,14 +280,12 @@ async fn obstacle<S: Store>(
         .map(|v| v.reason))
 }
 
-// ---- routes ----------------------------------------------------------------------------------
-
-fn rep_id(text: &str) -> Result<String, ApiError> {
+fn rep_id(text: &str) -> Result<String, AppError> {
     Ok(openclm_core::hcp::parse_identifier("id", text)?)
 }
 
 /// Refuses `action` on a rep's plan unless the caller reaches all of the rep's territories.
-fn require_rep(caller: &Caller, action: Action, rep: &Rep) -> Result<(), ApiError> {
+fn require_rep(caller: &Caller, action: Action, rep: &Rep) -> Result<(), AppError> {
     let scope = caller.require(action)?;
     if rep
         .territories
@@ -313,175 +295,165 @@ fn require_rep(caller: &Caller, action: Action, rep: &Rep) -> Result<(), ApiErro
         Ok(())
     } else {
         tracing::warn!(caller = %caller.actor(), ?action, "denied: rep outside the caller's territories");
-        Err(ApiError::NotFound("rep".into()))
+        Err(AppError::NotFound("rep".into()))
     }
 }
 
 /// Refuses `action` on a suggestion unless the caller reaches its HCP.
 async fn require_suggestion<S: Store>(
-    state: &AppState<S>,
+    store: &S,
     caller: &Caller,
     action: Action,
     suggestion: &Suggestion,
-) -> Result<(), ApiError> {
-    if caller.require(action)? == openclm_core::auth::Scope::All {
+) -> Result<(), AppError> {
+    if caller.require(action)? == Scope::All {
         return Ok(());
     }
-    crate::extract::visible_hcp(state, caller, action, &suggestion.hcp_id)
+    crate::caller::visible_hcp(store, caller, action, &suggestion.hcp_id)
         .await
         .map(|_| ())
-        .map_err(|_| ApiError::NotFound("suggestion".into()))
+        .map_err(|_| AppError::NotFound("suggestion".into()))
 }
 
-pub(crate) async fn put_rep<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller.require(Action::ManageReps)?;
-    let rep = body_json::<RepInput>(&body)?.validate(&id)?;
-    let upserted = state.store.put_rep(rep.clone(), (state.clock)()).await?;
-    let status = match upserted {
-        Upserted::Created => StatusCode::CREATED,
-        Upserted::Updated => StatusCode::OK,
-    };
-    Ok((status, Json(rep)).into_response())
-}
-
-pub(crate) async fn get_rep<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Rep>, ApiError> {
-    caller.require(Action::ReadSuggestions)?;
-    let id = rep_id(&id)?;
-    let rep = state
-        .store
-        .get_rep(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("rep".into()))?;
-    require_rep(&caller, Action::ReadSuggestions, &rep)?;
-    Ok(Json(rep))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WeekQuery {
-    week: Option<String>,
-    rep: Option<String>,
-}
-
-fn parse_week(text: Option<&str>, now: Timestamp) -> Result<Week, ApiError> {
+/// The week `text` names (`2026-W49`), or the week of `now` when it names none.
+pub fn parse_week(text: Option<&str>, now: Timestamp) -> Result<Week, AppError> {
     Ok(match text {
         None | Some("") => Week::containing(now),
         Some(text) => Week::parse("week", text)?,
     })
 }
 
-pub(crate) async fn rep_suggestions<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<WeekQuery>, QueryRejection>,
-) -> Result<Json<Plan>, ApiError> {
-    caller.require(Action::ReadSuggestions)?;
-    let q = query(q)?;
-    if q.rep.is_some() {
-        return Err(FieldError::new("rep", "the rep is named in the path").into());
-    }
-    let now = (state.clock)();
-    let week = parse_week(q.week.as_deref(), now)?;
-    let Some(rep) = state.store.get_rep(rep_id(&id)?).await? else {
-        return Err(ApiError::NotFound("rep".into()));
-    };
-    require_rep(&caller, Action::ReadSuggestions, &rep)?;
-    let plan = plan_week(&state.store, &state.config.engine, &rep, week, now).await?;
-    Ok(Json(plan))
+/// Stores the rep `id` as `input` describes, if the caller manages reps.
+pub async fn save_rep<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: &str,
+    input: RepInput,
+    now: Timestamp,
+) -> Result<(Rep, Upserted), AppError> {
+    caller.require(Action::ManageReps)?;
+    let rep = input.validate(id)?;
+    let upserted = store.put_rep(rep.clone(), now).await?;
+    Ok((rep, upserted))
 }
 
-pub(crate) async fn get_suggestion<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Suggestion>, ApiError> {
+/// The rep `id` names, if the caller reaches all of the rep's territories.
+pub async fn rep<S: Store>(store: &S, caller: &Caller, id: &str) -> Result<Rep, AppError> {
     caller.require(Action::ReadSuggestions)?;
-    let id = openclm_core::hcp::parse_identifier("id", &id)?;
-    let suggestion = state
-        .store
+    let id = rep_id(id)?;
+    let rep = store
+        .get_rep(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("rep".into()))?;
+    require_rep(caller, Action::ReadSuggestions, &rep)?;
+    Ok(rep)
+}
+
+/// The plan of rep `id` for `week` (this week when `None`), as [`plan_week`] makes or reads it,
+/// if the caller reaches all of the rep's territories.
+pub async fn rep_plan<S: Store>(
+    store: &S,
+    caller: &Caller,
+    engine: &Engine,
+    id: &str,
+    week: Option<&str>,
+    now: Timestamp,
+) -> Result<Plan, AppError> {
+    caller.require(Action::ReadSuggestions)?;
+    let week = parse_week(week, now)?;
+    let Some(rep) = store.get_rep(rep_id(id)?).await? else {
+        return Err(AppError::NotFound("rep".into()));
+    };
+    require_rep(caller, Action::ReadSuggestions, &rep)?;
+    Ok(plan_week(store, engine, &rep, week, now).await?)
+}
+
+/// The suggestion `id` names, if the caller reaches its HCP.
+pub async fn suggestion<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: &str,
+) -> Result<Suggestion, AppError> {
+    caller.require(Action::ReadSuggestions)?;
+    let id = openclm_core::hcp::parse_identifier("id", id)?;
+    let suggestion = store
         .get_suggestion(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("suggestion".into()))?;
-    require_suggestion(&state, &caller, Action::ReadSuggestions, &suggestion).await?;
-    Ok(Json(suggestion))
+        .ok_or_else(|| AppError::NotFound("suggestion".into()))?;
+    require_suggestion(store, caller, Action::ReadSuggestions, &suggestion).await?;
+    Ok(suggestion)
 }
 
-pub(crate) async fn feedback<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<Suggestion>, ApiError> {
+/// Records a rep's feedback on suggestion `id`: a note is screened (and held for PV when it may
+/// report an adverse event), a suggestion no longer allowed is cancelled instead of acted on,
+/// and a completed one is recorded as the call it was.
+pub async fn feedback<S: Store>(
+    store: &S,
+    caller: &Caller,
+    engine: &Engine,
+    screener: &Screener,
+    id: &str,
+    input: FeedbackInput,
+    now: Timestamp,
+) -> Result<Suggestion, AppError> {
     caller.require(Action::ActOnSuggestions)?;
-    let id = openclm_core::hcp::parse_identifier("id", &id)?;
-    let mut feedback = body_json::<FeedbackInput>(&body)?.validate()?;
-    let now = (state.clock)();
-    let hcp = match state.store.get_suggestion(id.clone()).await? {
+    let id = openclm_core::hcp::parse_identifier("id", id)?;
+    let mut feedback = input.validate()?;
+    let hcp = match store.get_suggestion(id.clone()).await? {
         Some(s) => {
-            require_suggestion(&state, &caller, Action::ActOnSuggestions, &s).await?;
+            require_suggestion(store, caller, Action::ActOnSuggestions, &s).await?;
             s.hcp_id
         }
-        None => return Err(ApiError::NotFound("suggestion".into())),
+        None => return Err(AppError::NotFound("suggestion".into())),
     };
     // A rep's note is free text like any other: screened before it is kept, and held for PV
     // when it may report an adverse event.
     if let Some(note) = &feedback.note
-        && let Some(found) = state.config.screener.screen_text(note)
+        && let Some(found) = screener.screen_text(note)
     {
         let case_id = openclm_core::pv::case_id(&id, "note", note);
         let case = openclm_store::NewAeCase {
             case_id: case_id.clone(),
             event_id: id.clone(),
-            hcp: openclm_core::HcpId::parse("hcp", &hcp)?,
+            hcp: HcpId::parse("hcp", &hcp)?,
             source: "rep_feedback".into(),
             field: "note".into(),
             text: note.clone(),
             findings: serde_json::to_string(&found).unwrap_or_else(|_| "{}".into()),
-            due_hours: state.config.screener.due_hours,
+            due_hours: screener.due_hours,
         };
-        state.store.open_ae_case(case, now).await?;
+        store.open_ae_case(case, now).await?;
         feedback.note = Some(openclm_core::pv::held_text(&case_id));
     }
     // Acting on a suggestion needs it to be allowed still; a dismissal always goes through.
     if feedback.status != SuggestionStatus::Dismissed
-        && let Some(current) = state.store.get_suggestion(id.clone()).await?
+        && let Some(current) = store.get_suggestion(id.clone()).await?
         && current.status.is_open()
-        && let Some(why) = obstacle(&state.store, &state.config.engine, &current, now).await?
+        && let Some(why) = obstacle(store, engine, &current, now).await?
     {
-        state
-            .store
+        store
             .cancel_suggestions(vec![(id.clone(), why.clone())], now)
             .await?;
-        return Err(ApiError::Conflict(FieldError::new(
+        return Err(AppError::Conflict(FieldError::new(
             "status",
             format!("the suggestion was cancelled: {why}"),
         )));
     }
-    let suggestion = match state.store.suggestion_feedback(id, feedback, now).await? {
-        None => return Err(ApiError::NotFound("suggestion".into())),
-        Some(Err(e)) => return Err(ApiError::Conflict(e)),
+    let suggestion = match store.suggestion_feedback(id, feedback, now).await? {
+        None => return Err(AppError::NotFound("suggestion".into())),
+        Some(Err(e)) => return Err(AppError::Conflict(e)),
         Some(Ok(s)) => s,
     };
     if suggestion.status == SuggestionStatus::Completed {
-        record_call(&state.store, &suggestion, now).await?;
+        record_call(store, &suggestion, now).await?;
     }
-    Ok(Json(suggestion))
+    Ok(suggestion)
 }
 
 /// A completed suggestion is a call made: it is recorded as an event (once, whatever the number
 /// of times the completion is reported), so that it counts under the caps like any other touch
 /// and credits the decision's arm with its delivery.
-async fn record_call<S: Store>(store: &S, s: &Suggestion, now: Timestamp) -> Result<(), ApiError> {
+async fn record_call<S: Store>(store: &S, s: &Suggestion, now: Timestamp) -> Result<(), AppError> {
     let event = json!({
         "event_id": format!("{}:completed", s.suggestion_id),
         "occurred_at": s.updated_at.min(now),
@@ -494,7 +466,7 @@ async fn record_call<S: Store>(store: &S, s: &Suggestion, now: Timestamp) -> Res
         "rep_id": s.rep_id,
     });
     let event = Event::from_json(event)
-        .map_err(|e| ApiError::Internal(StoreError::Corrupt(format!("a completed call: {e}"))))?;
+        .map_err(|e| AppError::Store(StoreError::Corrupt(format!("a completed call: {e}"))))?;
     let outcome = store
         .ingest(vec![event], UnknownHcpPolicy::Reject, now)
         .await?;
@@ -561,22 +533,24 @@ pub fn report(week: Week, rep_id: Option<String>, suggestions: &[Suggestion]) ->
     }
 }
 
-pub(crate) async fn suggestion_report<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    q: Result<Query<WeekQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+/// What reps did with the suggestions of `week` (this week when `None`), of one rep or all, if
+/// the caller may read reports.
+pub async fn suggestion_report<S: Store>(
+    store: &S,
+    caller: &Caller,
+    week: Option<&str>,
+    rep: Option<&str>,
+    now: Timestamp,
+) -> Result<Report, AppError> {
     caller.require(Action::ReadReports)?;
-    let q = query(q)?;
-    let week = parse_week(q.week.as_deref(), (state.clock)())?;
-    let rep = q.rep.as_deref().map(rep_id).transpose()?;
-    let suggestions = state
-        .store
+    let week = parse_week(week, now)?;
+    let rep = rep.map(rep_id).transpose()?;
+    let suggestions = store
         .list_suggestions(SuggestionFilter {
             week: Some(week),
             rep_id: rep.clone(),
             hcp_id: None,
         })
         .await?;
-    Ok(Json(json!(report(week, rep, &suggestions))))
+    Ok(report(week, rep, &suggestions))
 }

@@ -1,7 +1,7 @@
 //! Off-policy evaluation of a candidate policy from the decision log: what it would have earned
 //! (responses per decision) on the decisions the engine actually made, estimated by IPS,
-//! self-normalized IPS and doubly robust, with intervals. `GET /v1/evaluate` and `openclm
-//! evaluate`.
+//! self-normalized IPS and doubly robust, with intervals. Answers `GET /v1/evaluate` and
+//! `openclm evaluate`.
 //!
 //! Each logged decision keeps every allowed candidate with the probability the engine gave it
 //! and its expected response (the model's prediction), the candidate it picked, and — once the
@@ -29,23 +29,13 @@
 //! decision whose log summed some candidates and does not list the item is left out of its
 //! evaluation (counted in `left_out`).
 
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use openclm_core::auth::Action;
 use openclm_core::measure::ope::{Evaluation, Logged, evaluate};
 use openclm_core::{Channel, FieldError, Timestamp};
 use openclm_store::prelude::*;
 use openclm_store::{DecisionFilter, DecisionRecord, PageRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
-use crate::{ApiError, AppState};
-
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::get;
-    axum::Router::new().route("/v1/evaluate", get(get_evaluate::<S>))
-}
+use crate::AppError;
 
 /// A policy to evaluate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -255,7 +245,7 @@ pub async fn evaluate_policy<S: Store>(
     since: Option<Timestamp>,
     until: Timestamp,
     level: f64,
-) -> Result<Report, ApiError> {
+) -> Result<Report, AppError> {
     let mut samples = Vec::new();
     let mut specialties: std::collections::HashMap<String, String> =
         std::collections::HashMap::new();
@@ -313,54 +303,9 @@ pub async fn evaluate_policy<S: Store>(
     })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct EvaluateQuery {
-    policy: String,
-    campaign: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    level: Option<f64>,
-}
-
 /// The latest time whose decisions have had their whole attribution window by `now`.
 pub fn settled_until(now: Timestamp, window_ms: i64) -> Timestamp {
     Timestamp::from_millis(now.millis() - window_ms)
-}
-
-pub(crate) async fn get_evaluate<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    q: Result<Query<EvaluateQuery>, QueryRejection>,
-) -> Result<Json<Report>, ApiError> {
-    caller.require(Action::ReadReports)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let policy = Candidate::parse("policy", &q.policy)?;
-    let campaign = q
-        .campaign
-        .as_deref()
-        .map(|c| openclm_core::hcp::parse_identifier("campaign", c))
-        .transpose()?;
-    let since = q
-        .since
-        .as_deref()
-        .map(|s| Timestamp::parse("since", s))
-        .transpose()?;
-    let until = match q.until.as_deref() {
-        Some(u) => Timestamp::parse("until", u)?,
-        None => settled_until((state.clock)(), state.config.attribution_window_ms),
-    };
-    Ok(Json(
-        evaluate_policy(
-            &state.store,
-            &policy,
-            campaign,
-            since,
-            until,
-            q.level.unwrap_or(0.95),
-        )
-        .await?,
-    ))
 }
 
 #[cfg(test)]

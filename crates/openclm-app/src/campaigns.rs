@@ -1,5 +1,5 @@
-//! Campaigns over HTTP, and running their waves: `POST /v1/campaigns`, `GET /v1/campaigns`,
-//! `GET /v1/campaigns/{id}`, `POST /v1/campaigns/{id}/waves/{number}/run`.
+//! Campaigns: saving one (what was measured stays frozen once a wave has run), describing one
+//! with its waves and groups, running its waves, and the scheduler that runs them when due.
 //!
 //! A wave decides, through the engine, for every treated HCP of the target (each arm limited to
 //! its content and channels, every hard constraint checked) and stores the decisions, the
@@ -8,40 +8,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use openclm_core::auth::Action;
-use openclm_core::campaign::{Campaign, CampaignInput, Group};
+use openclm_core::campaign::{Campaign, Group};
 use openclm_core::content::Content;
 use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::responders::{Adapt, WaveOutcome, adapt, blocked_reason, classify};
-use openclm_core::measure::stats::sample_ratio;
+use openclm_core::measure::stats::{SampleRatio, sample_ratio};
 use openclm_core::{Channel, FieldError, Hcp, Timestamp};
 use openclm_store::prelude::*;
 use openclm_store::{
     CampaignTag, HOLDOUT, HcpFilter, NewWave, PageRequest, StoreError, Upserted, WaveMember,
     WaveMemberRow, WaveRecord,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
 use crate::decide::{HcpContext, decide_with, decision_library};
-use crate::extract::body_json;
-use crate::{ApiError, AppState};
-
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::{get, post};
-    axum::Router::new()
-        .route(
-            "/v1/campaigns",
-            get(list_campaigns::<S>).post(post_campaign::<S>),
-        )
-        .route("/v1/campaigns/{id}", get(get_campaign::<S>))
-        .route("/v1/campaigns/{id}/waves/{number}/run", post(run_wave::<S>))
-}
+use crate::{AppError, Caller, Clock};
 
 /// Why a campaign change is refused once a wave has run: the split and what was measured must
 /// stay what they were.
@@ -77,32 +60,17 @@ fn frozen_change(old: &Campaign, new: &Campaign, ran: &[WaveRecord]) -> Option<F
     None
 }
 
-pub(crate) async fn post_campaign<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller.require(Action::WriteCampaigns)?;
-    let campaign = body_json::<CampaignInput>(&body)?.validate()?;
-    let status =
-        match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
-            Upserted::Created => StatusCode::CREATED,
-            Upserted::Updated => StatusCode::OK,
-        };
-    Ok((status, Json(campaign)).into_response())
-}
-
 /// Stores a campaign, refusing a change of what was measured once a wave has run (a conflict).
 pub async fn save_campaign<S: Store>(
     store: &S,
     campaign: &Campaign,
     actor: &str,
     now: Timestamp,
-) -> Result<Upserted, ApiError> {
+) -> Result<Upserted, AppError> {
     if let Some(old) = store.get_campaign(campaign.id.clone()).await? {
         let ran = store.list_waves(campaign.id.clone()).await?;
         if let Some(why) = frozen_change(&old, campaign, &ran) {
-            return Err(ApiError::Conflict(why));
+            return Err(AppError::Conflict(why));
         }
     }
     let saved = store
@@ -112,38 +80,86 @@ pub async fn save_campaign<S: Store>(
     Ok(saved)
 }
 
-pub(crate) async fn list_campaigns<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::ReadCampaigns)?;
-    let campaigns = state.store.list_campaigns().await?;
-    Ok(Json(json!({ "campaigns": campaigns })))
-}
-
-fn campaign_id(text: &str) -> Result<String, ApiError> {
-    Ok(parse_identifier("id", text)?)
-}
-
-pub(crate) async fn get_campaign<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Action::ReadCampaigns)?;
-    let id = campaign_id(&id)?;
-    let store = &state.store;
-    let campaign = store
-        .get_campaign(id.clone())
+/// The campaign `id` names.
+pub async fn load_campaign<S: Store>(store: &S, id: &str) -> Result<Campaign, AppError> {
+    let id = parse_identifier("id", id)?;
+    store
+        .get_campaign(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("campaign".into()))?;
-    let ran = store.list_waves(id.clone()).await?;
-    let groups = store.campaign_groups(id).await?;
-    Ok(Json(describe(&campaign, &ran, &groups)))
+        .ok_or_else(|| AppError::NotFound("campaign".into()))
+}
+
+/// A wave's number as a caller writes it: 1 for the first wave.
+pub fn wave_number(text: &str) -> Result<u32, AppError> {
+    text.parse().map_err(|_| {
+        FieldError::new("number", "must be the wave's number: 1 for the first wave").into()
+    })
+}
+
+/// Every campaign, if the caller may read campaigns.
+pub async fn list<S: Store>(store: &S, caller: &Caller) -> Result<Vec<Campaign>, AppError> {
+    caller.require(Action::ReadCampaigns)?;
+    Ok(store.list_campaigns().await?)
+}
+
+/// The campaign `id` names with its waves and groups, if the caller may read campaigns.
+pub async fn view<S: Store>(store: &S, caller: &Caller, id: &str) -> Result<Described, AppError> {
+    caller.require(Action::ReadCampaigns)?;
+    let campaign = load_campaign(store, id).await?;
+    let ran = store.list_waves(campaign.id.clone()).await?;
+    let groups = store.campaign_groups(campaign.id.clone()).await?;
+    Ok(describe(&campaign, &ran, &groups))
+}
+
+/// A campaign with its waves (scheduled and run), its groups and the split's check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Described {
+    pub campaign: Campaign,
+    pub waves: Vec<WaveView>,
+    pub groups: Groups,
+    pub sample_ratio: Option<SampleRatio>,
+}
+
+/// One wave of a campaign, run or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaveView {
+    /// 1 for the first wave.
+    pub number: usize,
+    pub name: String,
+    pub at: Timestamp,
+    pub ran_at: Option<Timestamp>,
+    /// What the run stored (see [`run_wave_for`]), once it has run.
+    pub summary: Option<Value>,
+}
+
+impl WaveView {
+    /// How many of the wave's treated HCPs got a decision, once it has run (older runs stored
+    /// it as `decisions`).
+    pub fn decided(&self) -> Option<u64> {
+        let summary = self.summary.as_ref()?;
+        summary
+            .get("decided")
+            .and_then(Value::as_u64)
+            .or_else(|| summary.get("decisions").and_then(Value::as_u64))
+    }
+}
+
+/// How a campaign's target was split.
+#[derive(Debug, Clone, Serialize)]
+pub struct Groups {
+    pub holdout: u64,
+    pub treated: u64,
+    pub arms: Vec<ArmGroup>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmGroup {
+    pub name: String,
+    pub hcps: u64,
 }
 
 /// The campaign with its waves (scheduled and run), its groups and the split's check.
-pub fn describe(campaign: &Campaign, ran: &[WaveRecord], groups: &[(i64, u64)]) -> Value {
+pub fn describe(campaign: &Campaign, ran: &[WaveRecord], groups: &[(i64, u64)]) -> Described {
     let count = |g: i64| groups.iter().find(|(k, _)| *k == g).map_or(0, |(_, n)| *n);
     let holdout = count(HOLDOUT);
     let treated: u64 = groups
@@ -151,62 +167,43 @@ pub fn describe(campaign: &Campaign, ran: &[WaveRecord], groups: &[(i64, u64)]) 
         .filter(|(g, _)| *g != HOLDOUT)
         .map(|(_, n)| n)
         .sum();
-    let waves: Vec<Value> = campaign
+    let waves = campaign
         .waves
         .iter()
         .enumerate()
         .map(|(i, w)| {
             let done = ran.iter().find(|r| r.wave as usize == i + 1);
-            json!({"number": i + 1, "name": w.name, "at": w.at,
-                   "ran_at": done.map(|d| d.ran_at), "summary": done.map(|d| &d.summary)})
+            WaveView {
+                number: i + 1,
+                name: w.name.clone(),
+                at: w.at,
+                ran_at: done.map(|d| d.ran_at),
+                summary: done.map(|d| d.summary.clone()),
+            }
         })
         .collect();
-    let arms: Vec<Value> = campaign
+    let arms = campaign
         .arms
         .iter()
         .enumerate()
-        .map(|(i, a)| json!({"name": a.name, "hcps": count(i as i64)}))
+        .map(|(i, a)| ArmGroup {
+            name: a.name.clone(),
+            hcps: count(i as i64),
+        })
         .collect();
-    let split = (campaign.holdout_share > 0.0)
+    let sample_ratio = (campaign.holdout_share > 0.0)
         .then(|| sample_ratio(holdout, treated, campaign.holdout_share).ok())
         .flatten();
-    json!({
-        "campaign": campaign,
-        "waves": waves,
-        "groups": {"holdout": holdout, "treated": treated, "arms": arms},
-        "sample_ratio": split,
-    })
-}
-
-pub(crate) async fn run_wave<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path((id, number)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    caller.require(Action::WriteCampaigns)?;
-    let id = campaign_id(&id)?;
-    let number: u32 = number.parse().map_err(|_| {
-        FieldError::new("number", "must be the wave's number: 1 for the first wave")
-    })?;
-    let campaign = state
-        .store
-        .get_campaign(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("campaign".into()))?;
-    let (record, ran_now) = run_wave_for(
-        &state.store,
-        &state.config.engine,
-        &campaign,
-        number,
-        (state.clock)(),
-    )
-    .await?;
-    let status = if ran_now {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(record)).into_response())
+    Described {
+        campaign: campaign.clone(),
+        waves,
+        groups: Groups {
+            holdout,
+            treated,
+            arms,
+        },
+        sample_ratio,
+    }
 }
 
 /// Every HCP the campaign targets, by id.
@@ -239,10 +236,10 @@ pub async fn run_wave_for<S: Store>(
     campaign: &Campaign,
     number: u32,
     now: Timestamp,
-) -> Result<(WaveRecord, bool), ApiError> {
+) -> Result<(WaveRecord, bool), AppError> {
     let index = number as usize;
     if index == 0 || index > campaign.waves.len() {
-        return Err(ApiError::NotFound("wave".into()));
+        return Err(AppError::NotFound("wave".into()));
     }
     if let Some(done) = store
         .list_waves(campaign.id.clone())
@@ -331,23 +328,16 @@ pub async fn run_wave_for<S: Store>(
         let context = HcpContext::read(store, library, hcp, now).await?;
         let mut made = decide_with(engine, library, &context, only, 3, now, hold);
         let mut why = None;
-        match (&made.chosen, made.answer.get("held")) {
+        match (&made.chosen, &made.held) {
             (Some(_), _) => decided += 1,
-            (None, Some(h)) if !h.is_null() => {
+            (None, Some(_)) => {
                 held += 1;
                 why = Some(blocked_reason(&[], true));
             }
             _ => {
                 nothing += 1;
                 // Every code that blocked a candidate (the listed candidates are only the first).
-                let mut codes: Vec<&str> = made
-                    .answer
-                    .get("blocked_summary")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|b| b.get("code").and_then(Value::as_str))
-                    .collect();
+                let mut codes: Vec<&str> = made.blocked_summary.iter().map(|b| b.code).collect();
                 codes.sort_unstable();
                 codes.dedup();
                 for code in &codes {
@@ -416,7 +406,7 @@ pub async fn run_due_waves<S: Store>(
     store: &S,
     engine: &openclm_core::engine::Engine,
     now: Timestamp,
-) -> Result<Vec<WaveRecord>, ApiError> {
+) -> Result<Vec<WaveRecord>, AppError> {
     let mut ran = Vec::new();
     for campaign in store.list_campaigns().await? {
         let done: Vec<u32> = store
@@ -444,14 +434,17 @@ pub const WAVE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_s
 
 /// Runs due waves every [`WAVE_CHECK_INTERVAL`] until aborted. Several nodes may run this at
 /// once: each wave is stored once, by whichever node stores it first.
-pub fn spawn_wave_scheduler<S: Store>(state: AppState<S>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_wave_scheduler<S: Store>(
+    store: S,
+    engine: openclm_core::engine::Engine,
+    clock: Clock,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(WAVE_CHECK_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = run_due_waves(&state.store, &state.config.engine, (state.clock)()).await
-            {
+            if let Err(e) = run_due_waves(&store, &engine, clock()).await {
                 tracing::warn!(error = %e, "running due campaign waves failed; retried at the next check");
             }
         }

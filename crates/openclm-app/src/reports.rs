@@ -1,16 +1,12 @@
 //! What a campaign did: KPIs by any breakdown and date range, and the report — lift of each arm
 //! (and of all arms together) over the holdout with intervals and p-values, ROMI with its
-//! interval, and the check of the holdout split. `GET /v1/campaigns/{id}/kpis` and
-//! `GET /v1/campaigns/{id}/report`; `openclm report campaign` prints the same numbers.
+//! interval, and the check of the holdout split. `GET /v1/campaigns/{id}/kpis`,
+//! `GET /v1/campaigns/{id}/report` and the campaign page answer it; `openclm report campaign`
+//! prints the same numbers.
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use openclm_core::auth::Action;
 use openclm_core::campaign::Campaign;
-use openclm_core::hcp::parse_identifier;
 use openclm_core::measure::kpi::{Counts, Rates};
 use openclm_core::measure::responders::{Reason, classify, step};
 use openclm_core::measure::stats::{
@@ -21,19 +17,7 @@ use openclm_store::prelude::*;
 use openclm_store::{GroupMoments, HOLDOUT, KpiFilter, SliceRow, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
-use crate::{ApiError, AppState};
-
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::get;
-    axum::Router::new()
-        .route("/v1/campaigns/{id}/kpis", get(get_kpis::<S>))
-        .route("/v1/campaigns/{id}/report", get(get_report::<S>))
-        .route(
-            "/v1/campaigns/{id}/waves/{number}/responders",
-            get(get_responders::<S>),
-        )
-}
+use crate::AppError;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -178,7 +162,7 @@ pub async fn kpis<S: Store>(
     by: Option<Breakdown>,
     from: Option<&str>,
     until: Option<&str>,
-) -> Result<Kpis, ApiError> {
+) -> Result<Kpis, AppError> {
     let from_day = from.map(|f| parse_day("from", f)).transpose()?;
     // `until` names the last day included.
     let until_day = until
@@ -333,7 +317,7 @@ pub async fn report<S: Store>(
     store: &S,
     campaign: &Campaign,
     level: f64,
-) -> Result<Report, ApiError> {
+) -> Result<Report, AppError> {
     if !(level > 0.0 && level < 1.0) {
         return Err(FieldError::new("level", "must be between 0 and 1, e.g. 0.95").into());
     }
@@ -404,72 +388,6 @@ pub async fn report<S: Store>(
     })
 }
 
-async fn load<S: Store>(store: &S, id: &str) -> Result<Campaign, ApiError> {
-    let id = parse_identifier("id", id)?;
-    store
-        .get_campaign(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("campaign".into()))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct KpiQuery {
-    pub by: Option<String>,
-    pub from: Option<String>,
-    pub until: Option<String>,
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
-pub(crate) async fn get_kpis<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<KpiQuery>, QueryRejection>,
-) -> Result<Json<Kpis>, ApiError> {
-    caller.require(Action::ReadReports)?;
-    let q = query(q)?;
-    let campaign = load(&state.store, &id).await?;
-    let by =
-        q.by.as_deref()
-            .map(|b| Breakdown::parse("by", b))
-            .transpose()?;
-    Ok(Json(
-        kpis(
-            &state.store,
-            &campaign,
-            by,
-            q.from.as_deref(),
-            q.until.as_deref(),
-        )
-        .await?,
-    ))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReportQuery {
-    pub level: Option<f64>,
-}
-
-pub(crate) async fn get_report<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<ReportQuery>, QueryRejection>,
-) -> Result<Json<Report>, ApiError> {
-    caller.require(Action::ReadReports)?;
-    let q = query(q)?;
-    let campaign = load(&state.store, &id).await?;
-    Ok(Json(
-        report(&state.store, &campaign, q.level.unwrap_or(0.95)).await?,
-    ))
-}
-
 /// One group of a wave's treated HCPs by why they did or did not respond, with what the next
 /// wave does for them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -536,13 +454,13 @@ pub async fn responders<S: Store>(
     campaign: &Campaign,
     number: u32,
     now: Timestamp,
-) -> Result<Responders, ApiError> {
+) -> Result<Responders, AppError> {
     let ran = store
         .list_waves(campaign.id.clone())
         .await?
         .into_iter()
         .find(|w| w.wave == number)
-        .ok_or_else(|| ApiError::NotFound("wave that has run".into()))?;
+        .ok_or_else(|| AppError::NotFound("wave that has run".into()))?;
     let rows = store.wave_members(campaign.id.clone(), number).await?;
     let library = crate::decide::content_library(store, now).await?;
     let topic_of = |id: &str| {
@@ -554,7 +472,7 @@ pub async fn responders<S: Store>(
     let mut counts: BTreeMap<Reason, u64> = BTreeMap::new();
     let (mut yes, mut no) = (Profile::default(), Profile::default());
     for row in &rows {
-        let reason = classify(&crate::campaign::outcome_of(row));
+        let reason = classify(&crate::campaigns::outcome_of(row));
         *counts.entry(reason).or_default() += 1;
         let p = if reason == Reason::Responded {
             &mut yes
@@ -635,35 +553,20 @@ pub async fn responders<S: Store>(
     })
 }
 
-pub(crate) async fn get_responders<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path((id, number)): Path<(String, String)>,
-) -> Result<Json<Responders>, ApiError> {
-    caller.require(Action::ReadReports)?;
-    let campaign = load(&state.store, &id).await?;
-    let number: u32 = number.parse().map_err(|_| {
-        FieldError::new("number", "must be the wave's number: 1 for the first wave")
-    })?;
-    Ok(Json(
-        responders(&state.store, &campaign, number, (state.clock)()).await?,
-    ))
-}
-
 /// How often `openclm serve` folds new events into the KPIs (reads also catch up first).
 pub const KPI_FOLD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Folds new events into the KPIs every [`KPI_FOLD_INTERVAL`] until aborted, so reads find
 /// little to catch up on.
-pub fn spawn_kpi_folder<S: Store>(state: AppState<S>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_kpi_folder<S: Store>(store: S) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KPI_FOLD_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let result: Result<(), StoreError> = async {
-                while state.store.fold_kpis(5_000).await? == 5_000 {}
-                while state.store.fold_activity(5_000).await? == 5_000 {}
+                while store.fold_kpis(5_000).await? == 5_000 {}
+                while store.fold_activity(5_000).await? == 5_000 {}
                 Ok(())
             }
             .await;

@@ -1,41 +1,24 @@
-//! The outbound delivery queue over HTTP: the sender that pushes due deliveries to each
-//! channel's webhook, the pull API for delivery systems that poll, the compliance check before
-//! every attempt, and the `sent` receipt an accepted delivery becomes.
+//! The outbound delivery queue: the pusher that sends due deliveries to each channel's webhook,
+//! the pull API's use cases for delivery systems that poll, the compliance check before every
+//! attempt, and the `sent` receipt an accepted delivery becomes.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use openclm_core::auth::Action;
 use openclm_core::delivery::{DeliveryStatus, backoff_ms, needs_address, signature};
 use openclm_core::engine::rules::{HcpFacts, Rules};
 use openclm_core::{Channel, Event, FieldError, HcpId, Timestamp};
 use openclm_store::prelude::*;
 use openclm_store::{
-    Delivery, DeliveryClaim, DeliveryFilter, DeliveryOutcome, IngestOutcome, LeaseAnswer,
-    StoreError, UnknownHcpPolicy,
+    Delivery, DeliveryClaim, DeliveryCount, DeliveryFilter, DeliveryOutcome, IngestOutcome,
+    LeaseAnswer, Page, PageRequest, StoreError, UnknownHcpPolicy,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::Caller;
-use crate::extract::{PageQuery, body_json, query};
-use crate::{ApiError, AppState};
+use crate::{AppError, Caller, Clock};
 
-pub(crate) fn routes<S: Store>() -> axum::Router<crate::AppState<S>> {
-    use axum::routing::{get, post};
-    axum::Router::new()
-        .route("/v1/deliveries", get(list::<S>))
-        .route("/v1/deliveries/next", get(next::<S>))
-        .route("/v1/deliveries/summary", get(summary::<S>))
-        .route("/v1/deliveries/{id}/ack", post(ack::<S>))
-        .route("/v1/deliveries/{id}/retry", post(retry::<S>))
-}
-
-/// Where one channel's deliveries are pushed.
 #[derive(Clone, PartialEq)]
 pub struct DeliveryTarget {
     pub url: String,
@@ -90,7 +73,7 @@ impl Default for DeliveryConfig {
 
 impl DeliveryConfig {
     /// What a failed attempt leads to: another one later, or the dead letters.
-    fn after_failure(&self, attempts: u32, error: String, now: Timestamp) -> DeliveryOutcome {
+    pub fn after_failure(&self, attempts: u32, error: String, now: Timestamp) -> DeliveryOutcome {
         if attempts >= self.max_attempts {
             return DeliveryOutcome::Dead { error };
         }
@@ -289,33 +272,48 @@ pub struct PushRound {
 /// else — another status, a timeout, no connection — a failure retried after a backoff, until
 /// the last attempt makes it a dead letter.
 pub async fn push_due<S: Store>(
-    state: &AppState<S>,
+    store: &S,
+    config: &Arc<DeliveryConfig>,
+    rules: &Arc<Rules>,
+    clock: &Clock,
     client: &reqwest::Client,
 ) -> Result<PushRound, StoreError> {
-    let config = &state.config.delivery;
     let mut round = PushRound::default();
     if config.targets.is_empty() {
         return Ok(round);
     }
     let token = lease_token();
-    let leased = state
-        .store
+    let leased = store
         .claim_deliveries(DeliveryClaim {
             channels: config.targets.keys().copied().collect(),
             limit: config.batch_size.max(1),
             lease_ms: config.lease_ms,
             max_attempts: config.max_attempts,
             token: token.clone(),
-            now: (state.clock)(),
+            now: clock(),
         })
         .await?;
     round.leased = leased.len();
     let mut posts = tokio::task::JoinSet::new();
     for d in leased {
-        let (state, client, token) = (state.clone(), client.clone(), token.clone());
-        posts.spawn(async move { push_one(&state, &client, &d, &token).await });
+        let sender = Sender {
+            store: store.clone(),
+            config: config.clone(),
+            rules: rules.clone(),
+            clock: clock.clone(),
+        };
+        let (client, token) = (client.clone(), token.clone());
+        posts.spawn(async move { push_one(&sender, &client, &d, &token).await });
     }
     drain(posts, round).await
+}
+
+/// What one post needs, owned so that it can run on its own task.
+struct Sender<S> {
+    store: S,
+    config: Arc<DeliveryConfig>,
+    rules: Arc<Rules>,
+    clock: Clock,
 }
 
 /// Awaits every post of a round and counts its outcome; the first error, if any, only after
@@ -354,15 +352,15 @@ enum Pushed {
 }
 
 async fn push_one<S: Store>(
-    state: &AppState<S>,
+    sender: &Sender<S>,
     client: &reqwest::Client,
     d: &Delivery,
     token: &str,
 ) -> Result<Pushed, StoreError> {
-    let config = &state.config.delivery;
-    let store = &state.store;
-    let now = (state.clock)();
-    let (content, address) = match may_send(store, &state.config.engine.rules, d, now).await? {
+    let config = &sender.config;
+    let store = &sender.store;
+    let now = (sender.clock)();
+    let (content, address) = match may_send(store, &sender.rules, d, now).await? {
         Ok(ok) => ok,
         Err(reason) => {
             finish(store, d, token, DeliveryOutcome::Cancelled { reason }, now).await?;
@@ -385,7 +383,7 @@ async fn push_one<S: Store>(
         );
     }
     let answer = request.body(body).send().await;
-    let now = (state.clock)();
+    let now = (sender.clock)();
     let error = match answer {
         Ok(r) if r.status().is_success() => {
             record_receipt(store, d, now).await?;
@@ -404,27 +402,33 @@ async fn push_one<S: Store>(
 }
 
 /// Pushes due deliveries every `poll_ms` until the process ends, draining full batches at once;
-/// `None` when no channel has a webhook (deliveries then wait to be pulled).
-pub fn spawn_delivery_pusher<S: Store>(state: AppState<S>) -> Option<tokio::task::JoinHandle<()>> {
-    if state.config.delivery.targets.is_empty() {
+/// `None` when no channel has a webhook (deliveries then wait to be pulled). Every attempt is
+/// checked against `rules` first.
+pub fn spawn_delivery_pusher<S: Store>(
+    store: S,
+    config: DeliveryConfig,
+    rules: Rules,
+    clock: Clock,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if config.targets.is_empty() {
         return None;
     }
+    let (config, rules) = (Arc::new(config), Arc::new(rules));
     Some(tokio::spawn(async move {
         // A redirect is an answer like any other non-2xx: following it would post the HCP's
         // address to a place nobody configured.
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(state.config.delivery.timeout_ms))
+            .timeout(Duration::from_millis(config.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let mut tick =
-            tokio::time::interval(Duration::from_millis(state.config.delivery.poll_ms.max(1)));
+        let mut tick = tokio::time::interval(Duration::from_millis(config.poll_ms.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             loop {
-                match push_due(&state, &client).await {
-                    Ok(round) if round.leased >= state.config.delivery.batch_size.max(1) => {}
+                match push_due(&store, &config, &rules, &clock, &client).await {
+                    Ok(round) if round.leased >= config.batch_size.max(1) => {}
                     Ok(_) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "pushing deliveries failed; retried at the next round");
@@ -438,28 +442,33 @@ pub fn spawn_delivery_pusher<S: Store>(state: AppState<S>) -> Option<tokio::task
 
 // ---- the pull API ----------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct NextQuery {
-    channel: Option<String>,
-    limit: Option<String>,
+/// Deliveries leased to a delivery system that pulls them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leased {
+    /// Answers for the leased deliveries ([`ack`]) must carry it.
+    pub lease_token: String,
+    pub lease_expires_at: Timestamp,
+    /// Each as a pushed delivery's body would be.
+    pub deliveries: Vec<Value>,
 }
 
-/// `GET /v1/deliveries/next?channel=…&limit=…`: leases due deliveries of one channel to the
-/// caller; those that may no longer be sent are cancelled on the way and not returned.
-pub(crate) async fn next<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    q: Result<Query<NextQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+/// Leases up to `limit` (100 unless given) due deliveries of `channel` to the caller; those that
+/// may no longer be sent are cancelled on the way and not returned.
+pub async fn next<S: Store>(
+    store: &S,
+    caller: &Caller,
+    config: &DeliveryConfig,
+    rules: &Rules,
+    channel: Option<&str>,
+    limit: Option<&str>,
+    now: Timestamp,
+) -> Result<Leased, AppError> {
     caller.require(Action::PullDeliveries)?;
-    let q = query(q)?;
     let channel = Channel::parse(
         "channel",
-        q.channel
-            .as_deref()
-            .ok_or_else(|| FieldError::missing("channel"))?,
+        channel.ok_or_else(|| FieldError::missing("channel"))?,
     )?;
-    let limit = match q.limit.as_deref() {
+    let limit = match limit {
         None => 100,
         Some(text) => match text.parse::<usize>() {
             Ok(n @ 1..=1000) => n,
@@ -470,11 +479,8 @@ pub(crate) async fn next<S: Store>(
             }
         },
     };
-    let config = &state.config.delivery;
     let token = lease_token();
-    let now = (state.clock)();
-    let leased = state
-        .store
+    let leased = store
         .claim_deliveries(DeliveryClaim {
             channels: vec![channel],
             limit,
@@ -486,46 +492,43 @@ pub(crate) async fn next<S: Store>(
         .await?;
     let mut offered = Vec::with_capacity(leased.len());
     for d in &leased {
-        match may_send(&state.store, &state.config.engine.rules, d, now).await? {
+        match may_send(store, rules, d, now).await? {
             Ok((content, address)) => offered.push(payload(d, &content, address.as_deref())),
             Err(reason) => {
-                finish(
-                    &state.store,
-                    d,
-                    &token,
-                    DeliveryOutcome::Cancelled { reason },
-                    now,
-                )
-                .await?
+                finish(store, d, &token, DeliveryOutcome::Cancelled { reason }, now).await?
             }
         }
     }
-    Ok(Json(json!({
-        "lease_token": token,
-        "lease_expires_at": Timestamp::from_millis(now.millis() + config.lease_ms),
-        "deliveries": offered,
-    }))
-    .into_response())
+    Ok(Leased {
+        lease_token: token,
+        lease_expires_at: Timestamp::from_millis(now.millis() + config.lease_ms),
+        deliveries: offered,
+    })
 }
 
+/// What came of a pulled delivery, as its sender reports it under the lease.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AckBody {
-    lease_token: String,
-    outcome: String,
-    error: Option<String>,
+pub struct Ack {
+    pub lease_token: String,
+    /// `delivered` or `failed`.
+    pub outcome: String,
+    /// A failure's error code.
+    pub error: Option<String>,
 }
 
-/// `POST /v1/deliveries/{id}/ack`: what came of a pulled delivery, under its lease.
-pub(crate) async fn ack<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+/// Records what came of pulled delivery `id` under its lease; a repeated answer changes
+/// nothing. Returns the delivery as it now stands.
+pub async fn ack<S: Store>(
+    store: &S,
+    caller: &Caller,
+    config: &DeliveryConfig,
+    id: String,
+    ack: Ack,
+    now: Timestamp,
+) -> Result<Delivery, AppError> {
     caller.require(Action::PullDeliveries)?;
-    let body: AckBody = body_json(&body)?;
-    let delivered = match body.outcome.as_str() {
+    let delivered = match ack.outcome.as_str() {
         "delivered" => true,
         "failed" => false,
         other => {
@@ -536,7 +539,7 @@ pub(crate) async fn ack<S: Store>(
             .into());
         }
     };
-    let error = match (delivered, body.error.as_deref()) {
+    let error = match (delivered, ack.error.as_deref()) {
         (true, _) => None,
         (false, None) => Some("failed".to_owned()),
         (false, Some(code)) => Some(openclm_core::hcp::parse_identifier("error", code).and_then(
@@ -552,94 +555,75 @@ pub(crate) async fn ack<S: Store>(
             },
         )?),
     };
-    let now = (state.clock)();
-    let store = &state.store;
     let Some(current) = store.get_delivery(id.clone()).await? else {
-        return Err(ApiError::NotFound("delivery".into()));
+        return Err(AppError::NotFound("delivery".into()));
     };
     let outcome = match error {
         None => DeliveryOutcome::Delivered,
-        Some(error) => state
-            .config
-            .delivery
-            .after_failure(current.attempts, error, now),
+        Some(error) => config.after_failure(current.attempts, error, now),
     };
-    let answer = openclm_store::answer_lease(&current, &body.lease_token, &outcome)
-        .map_err(ApiError::Conflict)?;
+    let answer = openclm_store::answer_lease(&current, &ack.lease_token, &outcome)
+        .map_err(AppError::Conflict)?;
     if answer == LeaseAnswer::Unchanged {
-        return Ok(Json(json!({ "delivery": current })).into_response());
+        return Ok(current);
     }
     if outcome == DeliveryOutcome::Delivered {
         record_receipt(store, &current, now).await?;
     }
     log_outcome(&current, &outcome);
     match store
-        .finish_delivery(id, body.lease_token, outcome, now)
+        .finish_delivery(id, ack.lease_token, outcome, now)
         .await?
     {
-        None => Err(ApiError::NotFound("delivery".into())),
-        Some(Err(e)) => Err(ApiError::Conflict(e)),
-        Some(Ok(d)) => Ok(Json(json!({ "delivery": d })).into_response()),
+        None => Err(AppError::NotFound("delivery".into())),
+        Some(Err(e)) => Err(AppError::Conflict(e)),
+        Some(Ok(d)) => Ok(d),
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ListQuery {
-    pub status: Option<String>,
-    pub channel: Option<String>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-}
-
-/// `GET /v1/deliveries?status=…&channel=…`: the queue, by delivery id, paged.
-pub(crate) async fn list<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+/// The queue, by delivery id, one page: of one status and channel when given (an empty text
+/// names none).
+pub async fn list<S: Store>(
+    store: &S,
+    caller: &Caller,
+    status: Option<&str>,
+    channel: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<Delivery>, AppError> {
     caller.require(Action::ReadDeliveries)?;
-    let q = query(q)?;
     let filter = DeliveryFilter {
-        status: q
-            .status
-            .as_deref()
+        status: status
             .filter(|s| !s.is_empty())
             .map(|s| DeliveryStatus::parse("status", s))
             .transpose()?,
-        channel: q
-            .channel
-            .as_deref()
+        channel: channel
             .filter(|s| !s.is_empty())
             .map(|c| Channel::parse("channel", c))
             .transpose()?,
     };
-    let page = state.store.list_deliveries(filter, q.page.parse()?).await?;
-    Ok(Json(json!({"deliveries": page.items, "next_cursor": page.next_cursor})).into_response())
+    Ok(store.list_deliveries(filter, page).await?)
 }
 
-/// `GET /v1/deliveries/summary`: how many deliveries stand in each status per channel.
-pub(crate) async fn summary<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
+/// How many deliveries stand in each status per channel.
+pub async fn summary<S: Store>(store: &S, caller: &Caller) -> Result<Vec<DeliveryCount>, AppError> {
     caller.require(Action::ReadDeliveries)?;
-    let counts = state.store.delivery_counts().await?;
-    Ok(Json(json!({ "counts": counts })).into_response())
+    Ok(store.delivery_counts().await?)
 }
 
-/// `POST /v1/deliveries/{id}/retry`: a dead letter back in the queue, due now.
-pub(crate) async fn retry<S: Store>(
-    State(state): State<AppState<S>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+/// A dead letter back in the queue, due now.
+pub async fn retry<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: String,
+    now: Timestamp,
+) -> Result<Delivery, AppError> {
     caller.require(Action::RetryDeliveries)?;
-    match state.store.retry_delivery(id, (state.clock)()).await? {
-        None => Err(ApiError::NotFound("delivery".into())),
-        Some(Err(e)) => Err(ApiError::Conflict(e)),
+    match store.retry_delivery(id, now).await? {
+        None => Err(AppError::NotFound("delivery".into())),
+        Some(Err(e)) => Err(AppError::Conflict(e)),
         Some(Ok(d)) => {
             tracing::info!(delivery = %d.delivery_id, caller = %caller.actor(), "a dead letter was put back in the queue");
-            Ok(Json(json!({ "delivery": d })).into_response())
+            Ok(d)
         }
     }
 }

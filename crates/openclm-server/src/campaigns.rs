@@ -1,0 +1,168 @@
+//! Campaigns over HTTP: `POST /v1/campaigns`, `GET /v1/campaigns`, `GET /v1/campaigns/{id}`,
+//! `POST /v1/campaigns/{id}/waves/{number}/run`, and what a campaign did: its KPIs, its report
+//! and a wave's responders. The use cases are `openclm_app::campaigns` and
+//! `openclm_app::reports`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use openclm_app::campaigns::{
+    Described, load_campaign, run_wave_for, save_campaign, view, wave_number,
+};
+use openclm_app::reports::{Breakdown, Kpis, Report, Responders, kpis, report, responders};
+use openclm_core::auth::Action;
+use openclm_core::campaign::CampaignInput;
+use openclm_store::{Store, Upserted};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::extract::body_json;
+use crate::{ApiError, AppState};
+
+pub(crate) fn routes<S: Store>() -> axum::Router<AppState<S>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/v1/campaigns",
+            get(list_campaigns::<S>).post(post_campaign::<S>),
+        )
+        .route("/v1/campaigns/{id}", get(get_campaign::<S>))
+        .route("/v1/campaigns/{id}/waves/{number}/run", post(run_wave::<S>))
+        .route("/v1/campaigns/{id}/kpis", get(get_kpis::<S>))
+        .route("/v1/campaigns/{id}/report", get(get_report::<S>))
+        .route(
+            "/v1/campaigns/{id}/waves/{number}/responders",
+            get(get_responders::<S>),
+        )
+}
+
+async fn post_campaign<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteCampaigns)?;
+    let campaign = body_json::<CampaignInput>(&body)?.validate()?;
+    let status =
+        match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
+            Upserted::Created => StatusCode::CREATED,
+            Upserted::Updated => StatusCode::OK,
+        };
+    Ok((status, Json(campaign)).into_response())
+}
+
+async fn list_campaigns<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let campaigns = openclm_app::campaigns::list(&state.store, &caller).await?;
+    Ok(Json(json!({ "campaigns": campaigns })))
+}
+
+async fn get_campaign<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Described>, ApiError> {
+    Ok(Json(view(&state.store, &caller, &id).await?))
+}
+
+async fn run_wave<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WriteCampaigns)?;
+    let id = openclm_core::hcp::parse_identifier("id", &id)?;
+    let number = wave_number(&number)?;
+    let campaign = load_campaign(&state.store, &id).await?;
+    let (record, ran_now) = run_wave_for(
+        &state.store,
+        &state.config.engine,
+        &campaign,
+        number,
+        (state.clock)(),
+    )
+    .await?;
+    let status = if ran_now {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(record)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KpiQuery {
+    by: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+async fn get_kpis<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<KpiQuery>, QueryRejection>,
+) -> Result<Json<Kpis>, ApiError> {
+    caller.require(Action::ReadReports)?;
+    let q = query(q)?;
+    let campaign = load_campaign(&state.store, &id).await?;
+    let by =
+        q.by.as_deref()
+            .map(|b| Breakdown::parse("by", b))
+            .transpose()?;
+    Ok(Json(
+        kpis(
+            &state.store,
+            &campaign,
+            by,
+            q.from.as_deref(),
+            q.until.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    level: Option<f64>,
+}
+
+async fn get_report<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Json<Report>, ApiError> {
+    caller.require(Action::ReadReports)?;
+    let q = query(q)?;
+    let campaign = load_campaign(&state.store, &id).await?;
+    Ok(Json(
+        report(&state.store, &campaign, q.level.unwrap_or(0.95)).await?,
+    ))
+}
+
+async fn get_responders<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Responders>, ApiError> {
+    caller.require(Action::ReadReports)?;
+    let campaign = load_campaign(&state.store, &id).await?;
+    let number = wave_number(&number)?;
+    Ok(Json(
+        responders(&state.store, &campaign, number, (state.clock)()).await?,
+    ))
+}
