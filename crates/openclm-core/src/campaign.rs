@@ -25,6 +25,7 @@ const DAY_MS: i64 = 86_400_000;
 /// A campaign as written by a marketer (JSON from the API, YAML or JSON from a file).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignInput {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -45,6 +46,8 @@ pub struct CampaignInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+// Serialize: the schema shows the defaults of `#[serde(default)]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
 pub struct ObjectiveInput {
     /// Event types that count as a response.
     pub response: Option<Vec<String>>,
@@ -54,6 +57,8 @@ pub struct ObjectiveInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+// Serialize: the schema shows the defaults of `#[serde(default)]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
 pub struct TargetInput {
     pub hcps: Vec<String>,
     pub specialties: Vec<String>,
@@ -63,6 +68,8 @@ pub struct TargetInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+// Serialize: the schema shows the defaults of `#[serde(default)]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
 pub struct ArmInput {
     pub name: Option<String>,
     /// A fixed content item; absent, the engine chooses among the product's approved content.
@@ -73,6 +80,8 @@ pub struct ArmInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+// Serialize: the schema shows the defaults of `#[serde(default)]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
 pub struct WaveInput {
     pub name: Option<String>,
     pub at: Option<String>,
@@ -80,6 +89,7 @@ pub struct WaveInput {
 
 /// A validated campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Campaign {
     pub id: String,
     pub name: String,
@@ -99,12 +109,14 @@ pub struct Campaign {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Objective {
     pub response: Vec<EventType>,
     pub outcome: EventType,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hcps: Vec<String>,
@@ -117,6 +129,7 @@ pub struct Target {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Arm {
     pub name: String,
     /// A fixed content item, or `None`: the engine chooses.
@@ -126,6 +139,7 @@ pub struct Arm {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Wave {
     pub name: String,
     pub at: Timestamp,

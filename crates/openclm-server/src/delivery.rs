@@ -427,7 +427,8 @@ pub fn spawn_delivery_pusher<S: Store>(state: AppState<S>) -> Option<tokio::task
 
 // ---- the pull API ----------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct NextQuery {
     channel: Option<String>,
     limit: Option<String>,
@@ -572,11 +573,13 @@ pub(crate) async fn ack<S: Store>(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     pub status: Option<String>,
     pub channel: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 

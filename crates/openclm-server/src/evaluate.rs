@@ -309,6 +309,8 @@ pub async fn evaluate_policy<S: Store>(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EvaluateQuery {
     policy: String,
     campaign: Option<String>,

@@ -594,7 +594,8 @@ pub(crate) async fn expiring_content<S: Store>(
 
 // ---- pharmacovigilance -----------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AeQuery {
     pub status: Option<String>,
     pub overdue: Option<bool>,
@@ -901,7 +902,8 @@ pub fn spawn_ae_watch<S: Store>(
 
 // ---- audit -----------------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     pub record: Option<String>,
     pub after: Option<i64>,

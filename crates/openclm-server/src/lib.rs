@@ -9,6 +9,7 @@ pub mod delivery;
 mod error;
 pub mod evaluate;
 pub mod governance;
+pub mod openapi;
 pub mod overview;
 pub mod report;
 mod routes;

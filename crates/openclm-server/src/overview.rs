@@ -181,6 +181,8 @@ pub async fn overview<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct OverviewQuery {
     pub weeks: Option<String>,
 }

@@ -400,6 +400,8 @@ async fn load<S: Store>(store: &S, id: &str) -> Result<Campaign, ApiError> {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct KpiQuery {
     pub by: Option<String>,
     pub from: Option<String>,
@@ -438,6 +440,8 @@ pub(crate) async fn get_kpis<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReportQuery {
     pub level: Option<f64>,
 }

@@ -26,6 +26,7 @@ use crate::{ApiError, AppState};
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::<S>))
+        .route("/v1/openapi.json", get(crate::openapi::serve))
         .route("/v1/events", post(ingest_events::<S>))
         .route("/v1/hcps", get(list_hcps::<S>))
         .route("/v1/hcps/{id}", put(put_hcp::<S>).get(get_hcp::<S>))
@@ -180,7 +181,8 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 /// Pagination query parameters shared by the list routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,
@@ -460,12 +462,14 @@ pub(crate) async fn get_hcp<S: Store>(
     Ok(Json(hcp).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct HcpListQuery {
     pub territory: Option<String>,
     pub specialty: Option<String>,
     pub country: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 
@@ -498,12 +502,14 @@ pub(crate) async fn list_hcps<S: Store>(
     Ok(Json(page).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TimelineQuery {
     pub channel: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageQuery,
 }
 

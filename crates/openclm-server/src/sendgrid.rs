@@ -90,7 +90,7 @@ fn check_signature(
 }
 
 /// The answer: counts, and one result per notification in request order.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct WebhookResponse {
     accepted: usize,
     duplicates: usize,
@@ -100,7 +100,7 @@ pub struct WebhookResponse {
     results: Vec<WebhookResult>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WebhookResult {
     index: usize,
     /// Absent when the notification's `sg_event_id` could not be read.

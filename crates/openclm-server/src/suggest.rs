@@ -40,7 +40,7 @@ const EXTRA_KEY_MESSAGES: usize = 2;
 pub const PLAN_WEEKS_AHEAD: u32 = 4;
 
 /// A rep's plan for a week.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Plan {
     pub rep_id: String,
     pub week: Week,
@@ -356,6 +356,8 @@ pub(crate) async fn get_rep<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WeekQuery {
     week: Option<String>,
     rep: Option<String>,

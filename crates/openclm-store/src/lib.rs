@@ -95,6 +95,7 @@ pub enum IngestOutcome {
 
 /// A page of results and the cursor for the next one, if any.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -439,6 +440,7 @@ pub struct AeFilter {
 /// How the PV queue stands: what its tiles show, counted in the store rather than by reading
 /// every case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AeCounts {
     pub open: u64,
     /// Open and past their deadline.
@@ -492,6 +494,7 @@ pub struct WithdrawalEffect {
 
 /// What erasing an HCP changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErasureReport {
     pub pseudonym: String,
     pub events_redacted: u64,
@@ -588,6 +591,7 @@ pub const HOLDOUT: i64 = -1;
 
 /// A wave as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveRecord {
     pub campaign_id: String,
     pub wave: u32,
