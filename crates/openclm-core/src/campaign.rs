@@ -31,10 +31,15 @@ pub struct CampaignInput {
     pub name: Option<String>,
     pub product: Option<String>,
     pub description: Option<String>,
+    // Absent, the nested inputs read as empty ones; their schemas show no default object.
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub objective: ObjectiveInput,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub target: TargetInput,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub arms: Vec<ArmInput>,
     pub holdout_share: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub waves: Vec<WaveInput>,
     pub cost_per_touch: BTreeMap<String, f64>,
     pub value_per_outcome: Option<f64>,
@@ -46,8 +51,7 @@ pub struct CampaignInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-// Serialize: the schema shows the defaults of `#[serde(default)]`.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectiveInput {
     /// Event types that count as a response.
     pub response: Option<Vec<String>>,
@@ -57,8 +61,7 @@ pub struct ObjectiveInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-// Serialize: the schema shows the defaults of `#[serde(default)]`.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetInput {
     pub hcps: Vec<String>,
     pub specialties: Vec<String>,
@@ -68,8 +71,7 @@ pub struct TargetInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-// Serialize: the schema shows the defaults of `#[serde(default)]`.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArmInput {
     pub name: Option<String>,
     /// A fixed content item; absent, the engine chooses among the product's approved content.
@@ -80,8 +82,7 @@ pub struct ArmInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-// Serialize: the schema shows the defaults of `#[serde(default)]`.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, Serialize))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveInput {
     pub name: Option<String>,
     pub at: Option<String>,

@@ -7,7 +7,7 @@
 //!
 //! Schemas come from the handlers' own types (`utoipa::ToSchema` and `utoipa::IntoParams`
 //! derived on them; in the core and the store behind their `openapi` feature). Where a handler
-//! builds its JSON in place, or reads a body type private to its module, [`schemas`] describes
+//! builds its JSON in place, or reads a body type private to its module, `schemas` describes
 //! that JSON; where even that would be long, the answer is a free-form object. The paths are
 //! described here by doc-only functions, so the handlers themselves carry no annotations.
 //! `crates/openclm/tests/openapi.rs` checks the document against the router both ways.
@@ -212,7 +212,7 @@ impl Modify for Credentials {
     }
 }
 
-/// The error answers every operation may give, each with the one [`ErrorBody`].
+/// The error answers every operation may give, each with the one `ErrorBody`.
 struct Errors;
 
 impl Modify for Errors {
