@@ -425,7 +425,7 @@ mod schemas {
     #[serde(untagged)]
     #[derive(serde::Deserialize)]
     pub enum ContentItems {
-        One(ContentInput),
+        One(Box<ContentInput>),
         Many(Vec<ContentInput>),
     }
 
