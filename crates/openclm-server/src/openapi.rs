@@ -313,6 +313,7 @@ mod schemas {
 
     use openclm_core::FieldError;
     use openclm_core::auth::User;
+    use openclm_core::campaign::Campaign;
     use openclm_core::content::{Content, ContentInput};
     use serde::Serialize;
     use serde_json::Value;
@@ -483,6 +484,19 @@ mod schemas {
     }
 
     #[derive(ToSchema)]
+    pub struct Campaigns {
+        pub campaigns: Vec<Campaign>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ExpiringContent {
+        /// How far ahead an expiry is warned of.
+        pub within_days: i64,
+        /// Approved content expiring within them, soonest first.
+        pub items: Vec<Content>,
+    }
+
+    #[derive(ToSchema)]
     pub struct Users {
         pub users: Vec<User>,
     }
@@ -598,7 +612,7 @@ mod paths {
     fn evaluate() {}
 
     #[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns",
-        responses((status = 200, description = "`campaigns`: every campaign", body = Object)))]
+        responses((status = 200, description = "Every campaign", body = Campaigns)))]
     fn list_campaigns() {}
 
     #[utoipa::path(post, path = "/v1/campaigns", tag = "campaigns",
@@ -702,7 +716,7 @@ mod paths {
     fn get_content() {}
 
     #[utoipa::path(get, path = "/v1/content/expiring", tag = "content",
-        responses((status = 200, description = "`within_days`, and `items`: approved content expiring within them", body = Object)))]
+        responses((status = 200, description = "Approved content expiring soon", body = ExpiringContent)))]
     fn expiring_content() {}
 
     #[utoipa::path(get, path = "/v1/content/{id}/sends", tag = "content",

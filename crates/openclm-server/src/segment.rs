@@ -88,6 +88,7 @@ struct MessageResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[derive(utoipa::ToSchema)]
+#[schema(as = SegmentMessageStatus)]
 enum Status {
     /// Stored (an event, or a profile change).
     Accepted,
