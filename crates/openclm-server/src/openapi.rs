@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, SecurityRequirement,
@@ -264,7 +265,12 @@ impl Modify for Errors {
                     "409",
                     "conflict: the request does not apply to the record's current state",
                 ));
-                answers.push(("413", "payload_too_large: the body passes a limit"));
+                answers.push((
+                    "413",
+                    "payload_too_large: the body passes a limit of the route. A body over 2 MiB \
+                     on a route without a larger limit of its own is refused before the route \
+                     reads it, in plain text",
+                ));
             }
             answers.push((
                 "500",
@@ -275,11 +281,20 @@ impl Modify for Errors {
                 "unavailable: shutting down, or the database cannot be used now",
             ));
             for (status, description) in answers {
+                let mut response = error(description);
+                if status == "413" {
+                    response.content.insert(
+                        "text/plain".to_owned(),
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()))
+                            .build(),
+                    );
+                }
                 operation
                     .responses
                     .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| RefOr::T(error(description)));
+                    .or_insert(RefOr::T(response));
             }
         });
     }
