@@ -10,6 +10,8 @@ use crate::{AppError, Caller};
 
 /// Which entries to read: of one record or all, after a sequence number, at most `limit`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     pub record: Option<String>,
     pub after: Option<i64>,

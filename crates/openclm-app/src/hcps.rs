@@ -17,20 +17,26 @@ use crate::{AppError, Caller};
 
 /// Which HCPs to list; empty fields match all.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct HcpListQuery {
     pub territory: Option<String>,
     pub specialty: Option<String>,
     pub country: Option<String>,
+    #[param(ignore)]
     #[serde(flatten)]
     pub page: PageQuery,
 }
 
 /// Which of an HCP's events to show, by channel and type name; empty fields match all.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct TimelineQuery {
     pub channel: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    #[param(ignore)]
     #[serde(flatten)]
     pub page: PageQuery,
 }

@@ -13,6 +13,8 @@ pub const MAX_PAGE: usize = 1000;
 
 /// The pagination parameters of a list, as given (query strings carry text).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,

@@ -36,6 +36,7 @@ pub const PLAN_WEEKS_AHEAD: u32 = 4;
 
 /// A rep's plan for a week.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     pub rep_id: String,
     pub week: Week,

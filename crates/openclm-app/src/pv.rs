@@ -14,6 +14,8 @@ use crate::{AppError, Caller, Clock};
 
 /// The queue as asked: filters and the page.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AeQuery {
     pub status: Option<String>,
     pub overdue: Option<bool>,

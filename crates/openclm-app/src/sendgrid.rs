@@ -15,6 +15,7 @@ use crate::events::{conflict, not_processed};
 
 /// What became of a batch of notifications: counts, and one result per notification in order.
 #[derive(Debug, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationReport {
     pub accepted: usize,
     pub duplicates: usize,
@@ -26,6 +27,7 @@ pub struct NotificationReport {
 
 /// What became of one notification.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationResult {
     /// The notification's position in the batch.
     pub index: usize,
@@ -42,6 +44,7 @@ pub struct NotificationResult {
 
 /// The fate of one notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationStatus {
     /// Stored now.

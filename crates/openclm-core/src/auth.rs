@@ -14,6 +14,7 @@ use crate::FieldError;
 /// What a user or an API key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Everything, including users and keys.
     Admin,
@@ -309,6 +310,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 
 /// A person's account, as stored (without the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub user_id: String,
     /// The printed name an electronic signature carries.
@@ -323,6 +325,7 @@ pub struct User {
 /// A new account as an administrator asks for it, before validation.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInput {
     pub user_id: Option<String>,
     pub display_name: Option<String>,

@@ -25,15 +25,21 @@ const DAY_MS: i64 = 86_400_000;
 /// A campaign as written by a marketer (JSON from the API, YAML or JSON from a file).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignInput {
     pub id: Option<String>,
     pub name: Option<String>,
     pub product: Option<String>,
     pub description: Option<String>,
+    // Absent, the nested inputs read as empty ones; their schemas show no default object.
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub objective: ObjectiveInput,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub target: TargetInput,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub arms: Vec<ArmInput>,
     pub holdout_share: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(default))]
     pub waves: Vec<WaveInput>,
     pub cost_per_touch: BTreeMap<String, f64>,
     pub value_per_outcome: Option<f64>,
@@ -45,6 +51,7 @@ pub struct CampaignInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectiveInput {
     /// Event types that count as a response.
     pub response: Option<Vec<String>>,
@@ -54,6 +61,7 @@ pub struct ObjectiveInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetInput {
     pub hcps: Vec<String>,
     pub specialties: Vec<String>,
@@ -63,6 +71,7 @@ pub struct TargetInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArmInput {
     pub name: Option<String>,
     /// A fixed content item; absent, the engine chooses among the product's approved content.
@@ -73,6 +82,7 @@ pub struct ArmInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveInput {
     pub name: Option<String>,
     pub at: Option<String>,
@@ -80,6 +90,7 @@ pub struct WaveInput {
 
 /// A validated campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Campaign {
     pub id: String,
     pub name: String,
@@ -99,12 +110,14 @@ pub struct Campaign {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Objective {
     pub response: Vec<EventType>,
     pub outcome: EventType,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hcps: Vec<String>,
@@ -117,6 +130,7 @@ pub struct Target {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Arm {
     pub name: String,
     /// A fixed content item, or `None`: the engine chooses.
@@ -126,6 +140,7 @@ pub struct Arm {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Wave {
     pub name: String,
     pub at: Timestamp,

@@ -8,6 +8,7 @@ use crate::FieldError;
 /// A channel of interaction. The numeric codes are stored on disk and never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Channel {
     FaceToFace = 1,
     RemoteDetail = 2,

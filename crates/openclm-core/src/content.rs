@@ -10,6 +10,7 @@ macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -63,6 +64,7 @@ text_enum!(
 
 /// A piece of content in the registry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Content {
     pub id: String,
     pub title: String,
@@ -92,6 +94,7 @@ pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The record of a content item's medical-legal-regulatory review.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mlr {
     /// The user (or key) that created or last edited this version.
     pub author: Option<String>,
@@ -111,6 +114,7 @@ pub struct Mlr {
 
 /// An electronic signature (21 CFR 11.50): printed name, time and meaning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signature {
     pub user_id: String,
     pub printed_name: String,
@@ -333,6 +337,7 @@ impl Content {
 /// Content as a client sends it (API body, JSON file or CSV row), before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentInput {
     pub id: Option<String>,
     pub title: Option<String>,

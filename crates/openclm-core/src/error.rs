@@ -5,6 +5,7 @@ use serde::Serialize;
 /// A value a client sent that OpenCLM cannot accept, naming the field and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{field}: {reason}")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub reason: String,

@@ -15,6 +15,7 @@ use crate::{Channel, FieldError, Timestamp};
 /// The kind of an interaction. The numeric codes are stored on disk and never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     Sent = 1,
     Delivered = 2,

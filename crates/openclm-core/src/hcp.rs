@@ -9,6 +9,7 @@ use crate::event::MAX_ID_LEN;
 /// OpenCLM's own id of an HCP: 1–128 bytes of letters, digits and `-_.:@`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HcpId(String);
 
 impl HcpId {
@@ -52,6 +53,7 @@ pub fn parse_identifier(field: &str, text: &str) -> Result<String, FieldError> {
 
 /// An HCP's id in another system (CRM, email provider, web analytics ...).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExternalId {
     pub system: String,
     pub id: String,
@@ -59,6 +61,7 @@ pub struct ExternalId {
 
 /// An HCP's master data.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hcp {
     pub id: HcpId,
     pub name: String,
@@ -77,6 +80,7 @@ pub struct Hcp {
 /// HCP master data as a client sends it, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HcpInput {
     pub name: Option<String>,
     pub specialty: Option<String>,

@@ -97,8 +97,24 @@ impl Serialize for Week {
     }
 }
 
+/// Sent as its text, `2026-W48`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Week {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^\d{4}-W\d{2}$"))
+            .examples(["2026-W48"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Week {}
+
 /// A field rep: the territories whose HCPs they see and how many visits a week they can make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rep {
     pub id: String,
     pub name: String,
@@ -109,6 +125,7 @@ pub struct Rep {
 /// A rep as a client sends it, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepInput {
     pub name: Option<String>,
     #[serde(default)]
@@ -162,6 +179,7 @@ impl RepInput {
 /// Where a suggestion stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SuggestionStatus {
     Pending,
     Accepted,
@@ -217,6 +235,7 @@ impl fmt::Display for SuggestionStatus {
 /// Why a rep dismissed a suggestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DismissReason {
     /// The content does not fit this HCP.
     NotRelevant,
@@ -299,6 +318,7 @@ pub struct Feedback {
 /// Feedback as a client sends it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackInput {
     pub status: Option<String>,
     pub reason: Option<String>,
@@ -374,6 +394,7 @@ impl SuggestionStatus {
 
 /// One suggestion of a rep's weekly plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Suggestion {
     pub suggestion_id: String,
     pub rep_id: String,

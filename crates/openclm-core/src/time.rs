@@ -8,6 +8,11 @@ use crate::FieldError;
 
 /// A point in time in UTC with millisecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, format = DateTime)
+)]
 pub struct Timestamp(i64);
 
 /// Earliest accepted time (1970-01-01) and latest (9999-12-31): anything outside is a typo.

@@ -98,7 +98,9 @@ async fn run_wave<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KpiQuery {
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct KpiQuery {
     by: Option<String>,
     from: Option<String>,
     until: Option<String>,
@@ -136,7 +138,9 @@ async fn get_kpis<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReportQuery {
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReportQuery {
     level: Option<f64>,
 }
 

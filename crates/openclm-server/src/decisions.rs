@@ -50,6 +50,8 @@ pub(crate) async fn decide<S: Store>(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EvaluateQuery {
     policy: String,
     campaign: Option<String>,

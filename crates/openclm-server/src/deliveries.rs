@@ -58,8 +58,9 @@ pub fn spawn_delivery_pusher<S: Store>(state: AppState<S>) -> Option<tokio::task
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct NextQuery {
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct NextQuery {
     channel: Option<String>,
     limit: Option<String>,
 }
@@ -107,10 +108,12 @@ async fn ack<S: Store>(
     Ok(Json(json!({ "delivery": delivery })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ListQuery {
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
+    #[param(ignore)]
     #[serde(flatten)]
     page: PageQuery,
 }

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod extract;
 mod hcps;
+pub mod openapi;
 mod overview;
 mod privacy;
 mod pv;

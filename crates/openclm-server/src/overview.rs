@@ -18,7 +18,9 @@ pub(crate) fn routes<S: Store>() -> axum::Router<AppState<S>> {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OverviewQuery {
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OverviewQuery {
     weeks: Option<String>,
 }
 

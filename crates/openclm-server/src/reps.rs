@@ -56,7 +56,9 @@ async fn get_rep<S: Store>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WeekQuery {
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WeekQuery {
     week: Option<String>,
     rep: Option<String>,
 }

@@ -14,6 +14,7 @@ use crate::{ApiError, AppState};
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::<S>))
+        .route("/v1/openapi.json", get(crate::openapi::serve))
         .merge(crate::events::routes())
         .merge(crate::hcps::routes())
         .merge(crate::content::routes())

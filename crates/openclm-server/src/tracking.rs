@@ -60,7 +60,7 @@ call_route!(Group, Call::Group);
 call_route!(Alias, Call::Alias);
 
 /// The answer: Segment's `success`, with what OpenCLM did with each message.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub(crate) struct TrackResponse {
     success: bool,
     accepted: usize,
@@ -74,7 +74,7 @@ pub(crate) struct TrackResponse {
     results: Vec<MessageResult>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct MessageResult {
     index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +86,8 @@ struct MessageResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
+#[schema(as = SegmentMessageStatus)]
 enum Status {
     /// Stored (an event, or a profile change).
     Accepted,

@@ -66,6 +66,7 @@ impl StoreError {
 
 /// A page of results and the cursor for the next one, if any.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -92,6 +92,7 @@ pub const HOLDOUT: i64 = -1;
 
 /// A wave as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveRecord {
     pub campaign_id: String,
     pub wave: u32,

@@ -69,6 +69,7 @@ pub struct AeFilter {
 /// How the PV queue stands: what its tiles show, counted in the store rather than by reading
 /// every case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AeCounts {
     pub open: u64,
     /// Open and past their deadline.
@@ -122,6 +123,7 @@ pub struct WithdrawalEffect {
 
 /// What erasing an HCP changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErasureReport {
     pub pseudonym: String,
     pub events_redacted: u64,
