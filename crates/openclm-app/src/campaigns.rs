@@ -328,7 +328,7 @@ pub async fn run_wave_for<S: Store>(
         let context = HcpContext::read(store, library, hcp, now).await?;
         let mut made = decide_with(engine, library, &context, only, 3, now, hold);
         let mut why = None;
-        match (&made.chosen, &made.held) {
+        match (&made.chosen, &made.answer.held) {
             (Some(_), _) => decided += 1,
             (None, Some(_)) => {
                 held += 1;
@@ -337,7 +337,8 @@ pub async fn run_wave_for<S: Store>(
             _ => {
                 nothing += 1;
                 // Every code that blocked a candidate (the listed candidates are only the first).
-                let mut codes: Vec<&str> = made.blocked_summary.iter().map(|b| b.code).collect();
+                let mut codes: Vec<&str> =
+                    made.answer.blocked_summary.iter().map(|b| b.code).collect();
                 codes.sort_unstable();
                 codes.dedup();
                 for code in &codes {

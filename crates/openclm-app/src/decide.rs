@@ -7,14 +7,15 @@ use openclm_core::consent::ConsentRecord;
 use openclm_core::content::{Content, ContentStatus};
 use openclm_core::engine::model::{ArmContext, Level, Model, node_key};
 use openclm_core::engine::rules::{HcpFacts, Planned};
-use openclm_core::engine::{Engine, Request, channels_for, topic_of};
+use openclm_core::engine::{BlockedCount, Engine, Request, channels_for, topic_of};
 use openclm_core::state::HcpState;
 use openclm_core::{Channel, FieldError, Hcp, HcpId, Timestamp};
 use openclm_store::prelude::*;
 use openclm_store::{ContentFilter, DecisionRecord, PageRequest, StoreError};
 use rand::SeedableRng;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
 
 use crate::{AppError, Caller};
 
@@ -34,6 +35,101 @@ pub struct DecideRequest {
     pub n: Option<usize>,
 }
 
+/// What `POST /v1/decide` answers for one HCP: the decision, or why there is none.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Decided(Box<DecisionAnswer>),
+    /// The HCP named is not known.
+    Unknown(UnknownHcp),
+}
+
+impl Answer {
+    /// The decision, when one was made.
+    pub fn decision(&self) -> Option<&DecisionAnswer> {
+        match self {
+            Answer::Decided(d) => Some(d),
+            Answer::Unknown(_) => None,
+        }
+    }
+
+    /// The HCP the answer is for.
+    pub fn hcp_id(&self) -> &HcpId {
+        match self {
+            Answer::Decided(d) => &d.hcp_id,
+            Answer::Unknown(u) => &u.hcp_id,
+        }
+    }
+}
+
+/// The answer for an HCP nobody has registered.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownHcp {
+    pub hcp_id: HcpId,
+    pub error: AnswerError,
+}
+
+/// Why an HCP of a request has no decision, as the API's errors say it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerError {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// One decision for one HCP, as answered and logged.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionAnswer {
+    pub hcp_id: HcpId,
+    pub decision_id: String,
+    pub made_at: Timestamp,
+    /// The best allowed actions, best first; the engine's pick among them is `chosen`.
+    pub actions: Vec<openclm_core::engine::Action>,
+    pub chosen: Option<Chosen>,
+    /// The first candidates a hard constraint blocked, with their reasons.
+    pub blocked: Vec<BlockedAction>,
+    /// Every blocked candidate counted per code.
+    pub blocked_summary: Vec<BlockedCount>,
+    /// Why nothing is allowed, when nothing is.
+    pub nothing_allowed: Option<String>,
+    /// Why the engine held back (no action worth its cost), when it did.
+    pub held: Option<String>,
+    pub propensity_method: &'static str,
+    /// The version of the learned model decided with, in hex.
+    pub model_version: String,
+}
+
+impl DecisionAnswer {
+    /// How many candidates a hard constraint blocked: all of them, counted per code (`blocked`
+    /// lists only the first).
+    pub fn blocked_count(&self) -> usize {
+        self.blocked_summary.iter().map(|b| b.candidates).sum()
+    }
+
+    /// The action the engine picked, if any.
+    pub fn chosen_action(&self) -> Option<&openclm_core::engine::Action> {
+        let chosen = self.chosen.as_ref()?;
+        self.actions
+            .iter()
+            .find(|a| a.content_id == chosen.content_id && a.channel == chosen.channel)
+    }
+}
+
+/// The engine's pick: which content, by which channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chosen {
+    pub content_id: String,
+    pub channel: Channel,
+}
+
+/// A candidate a hard constraint removed, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockedAction {
+    pub content_id: String,
+    pub channel: Channel,
+    pub code: &'static str,
+    pub reason: Arc<str>,
+}
+
 /// Decides for the HCPs `request` names, if the caller may decide for each; every decision is
 /// logged, and each answer kept as `keep` makes it (an unknown HCP gets an `error` entry).
 pub async fn decide<S: Store, T>(
@@ -42,7 +138,7 @@ pub async fn decide<S: Store, T>(
     engine: &Engine,
     request: DecideRequest,
     now: Timestamp,
-    keep: impl Fn(Value) -> T,
+    keep: impl Fn(Answer) -> T,
 ) -> Result<Vec<T>, AppError> {
     let scope = caller.require(Action::Decide)?;
     let mut ids = request.hcps;
@@ -79,17 +175,6 @@ pub async fn decide<S: Store, T>(
     Ok(decide_each(store, engine, &ids, channels, n, now, keep).await?)
 }
 
-/// How many candidates a hard constraint blocked in a decision's answer: all of them, counted
-/// per code (`blocked` lists only the first).
-pub fn blocked_count(answer: &Value) -> u64 {
-    answer["blocked_summary"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b["candidates"].as_u64())
-        .sum()
-}
-
 /// Decides for each HCP and logs each decision; the answers are what `POST /v1/decide` returns
 /// per HCP (an unknown HCP gets an `error` entry).
 pub async fn decide_for<S: Store>(
@@ -99,7 +184,7 @@ pub async fn decide_for<S: Store>(
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
-) -> Result<Vec<Value>, StoreError> {
+) -> Result<Vec<Answer>, StoreError> {
     decide_each(store, engine, ids, channels, n, now, |answer| answer).await
 }
 
@@ -112,7 +197,7 @@ async fn decide_each<S: Store, T>(
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
-    keep: impl Fn(Value) -> T,
+    keep: impl Fn(Answer) -> T,
 ) -> Result<Vec<T>, StoreError> {
     let library = decision_library(store, now).await?;
     let mut decisions = Vec::with_capacity(ids.len());
@@ -184,17 +269,25 @@ async fn decide_one<S: Store>(
     channels: Option<&[Channel]>,
     n: usize,
     now: Timestamp,
-) -> Result<(Value, Option<DecisionRecord>), StoreError> {
+) -> Result<(Answer, Option<DecisionRecord>), StoreError> {
     let Some(hcp) = store.get_hcp(id.clone()).await? else {
-        let answer = json!({"hcp_id": id, "error": {"code": "not_found",
-            "message": "no HCP with this id"}});
+        let answer = Answer::Unknown(UnknownHcp {
+            hcp_id: id,
+            error: AnswerError {
+                code: "not_found",
+                message: "no HCP with this id",
+            },
+        });
         return Ok((answer, None));
     };
     let context = HcpContext::read(store, library, hcp, now).await?;
     let hold =
         Timestamp::from_millis(now.millis() + i64::from(engine.rules.reserve_hours) * 3_600_000);
     let decided = decide_with(engine, library, &context, channels, n, now, hold);
-    Ok((decided.answer, Some(decided.record)))
+    Ok((
+        Answer::Decided(Box::new(decided.answer)),
+        Some(decided.record),
+    ))
 }
 
 /// What a decision for one HCP needs from the store.
@@ -268,15 +361,10 @@ impl HcpContext {
 /// A decision made and ready to log.
 pub struct Decided {
     /// What `POST /v1/decide` answers for the HCP.
-    pub answer: Value,
+    pub answer: DecisionAnswer,
     pub record: DecisionRecord,
-    /// The ranked actions and the engine's pick among them.
-    pub actions: Vec<openclm_core::engine::Action>,
+    /// The engine's pick, an index into the answer's `actions`.
     pub chosen: Option<usize>,
-    /// Why the engine held back, when it did (with economics).
-    pub held: Option<String>,
-    /// Every candidate a hard constraint blocked, counted per code.
-    pub blocked_summary: Vec<openclm_core::engine::BlockedCount>,
 }
 
 /// Decides for one HCP; the chosen action holds its place under the caps until `hold`.
@@ -313,22 +401,43 @@ pub fn decide_with(
         };
         [Level::Global, Level::PeerGroup, Level::Hcp].map(|level| node_key(level, &arm))
     });
-    let answer = json!({
-        "hcp_id": hcp.id,
-        "decision_id": decision_id,
-        "made_at": now,
-        "actions": decision.actions,
-        "chosen": chosen.map(|a| json!({"content_id": a.content_id, "channel": a.channel})),
-        "blocked": decision.blocked,
-        "blocked_summary": decision.blocked_summary,
-        "nothing_allowed": decision.nothing_allowed,
-        "held": decision.held,
-        "propensity_method": decision.propensity_method,
-        "model_version": format!("{:016x}", decision.model_version),
-    });
+    let chosen_content = chosen.map(|a| a.content_id.clone());
+    let chosen_channel = chosen.map(|a| a.channel);
+    // A decision that held back logs the hold's probability: holding is its action.
+    let propensity = chosen
+        .map(|a| a.propensity)
+        .or(decision.held.as_ref().map(|_| decision.hold_propensity));
+    let answer = DecisionAnswer {
+        hcp_id: hcp.id.clone(),
+        decision_id: decision_id.clone(),
+        made_at: now,
+        chosen: chosen_content
+            .clone()
+            .zip(chosen_channel)
+            .map(|(content_id, channel)| Chosen {
+                content_id,
+                channel,
+            }),
+        blocked: decision
+            .blocked
+            .iter()
+            .map(|b| BlockedAction {
+                content_id: b.content_id.to_owned(),
+                channel: b.channel,
+                code: b.code,
+                reason: b.reason.clone(),
+            })
+            .collect(),
+        blocked_summary: decision.blocked_summary,
+        nothing_allowed: decision.nothing_allowed,
+        held: decision.held,
+        propensity_method: decision.propensity_method,
+        model_version: format!("{:016x}", decision.model_version),
+        actions: decision.actions,
+    };
     // The log keeps the allowed candidates with their propensities, for off-policy evaluation:
     // every one, or (beyond the engine's bound) the listed ones and the rest summed per channel.
-    let mut body = answer.clone();
+    let mut body = serde_json::to_value(&answer).unwrap_or_default();
     if let Some(fields) = body.as_object_mut() {
         fields.insert("candidates".into(), json!(decision.allowed));
         if !decision.unlisted.is_empty() {
@@ -341,16 +450,13 @@ pub fn decide_with(
         hcp_id: hcp.id.to_string(),
         made_at: now,
         model_version: decision.model_version as i64,
-        chosen_content: chosen.map(|a| a.content_id.clone()),
-        chosen_channel: chosen.map(|a| a.channel),
-        // A decision that held back logs the hold's probability: holding is its action.
-        propensity: chosen
-            .map(|a| a.propensity)
-            .or(decision.held.as_ref().map(|_| decision.hold_propensity)),
+        reserved_until: chosen_content.as_ref().map(|_| hold),
+        chosen_content,
+        chosen_channel,
+        propensity,
         nodes,
         delivered_at: None,
         rewarded_at: None,
-        reserved_until: chosen.map(|_| hold),
         body,
         campaign: None,
     };
@@ -358,9 +464,6 @@ pub fn decide_with(
         answer,
         record,
         chosen: decision.chosen,
-        actions: decision.actions,
-        held: decision.held,
-        blocked_summary: decision.blocked_summary,
     }
 }
 
@@ -417,7 +520,7 @@ pub async fn preview<S: Store>(
     hcp: openclm_core::Hcp,
     n: usize,
     now: Timestamp,
-) -> Result<Value, StoreError> {
+) -> Result<DecisionAnswer, StoreError> {
     let library = decision_library(store, now).await?;
     let context = HcpContext::read(store, &library, hcp, now).await?;
     Ok(decide_with(engine, &library, &context, None, n, now, now).answer)

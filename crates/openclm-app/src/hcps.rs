@@ -23,7 +23,7 @@ pub struct HcpListQuery {
     pub territory: Option<String>,
     pub specialty: Option<String>,
     pub country: Option<String>,
-    #[param(ignore)]
+    #[cfg_attr(feature = "openapi", param(ignore))]
     #[serde(flatten)]
     pub page: PageQuery,
 }
@@ -36,7 +36,7 @@ pub struct TimelineQuery {
     pub channel: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[param(ignore)]
+    #[cfg_attr(feature = "openapi", param(ignore))]
     #[serde(flatten)]
     pub page: PageQuery,
 }

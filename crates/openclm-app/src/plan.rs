@@ -127,7 +127,7 @@ pub async fn plan_week<S: Store>(
     let scores: Vec<VisitCandidate> = candidates
         .iter()
         .filter_map(|(d, last_visit)| {
-            let chosen = &d.actions[d.chosen?];
+            let chosen = &d.answer.actions[d.chosen?];
             Some(VisitCandidate {
                 hcp_id: d.record.hcp_id.as_str(),
                 score: chosen.value.unwrap_or(chosen.score),
@@ -145,10 +145,11 @@ pub async fn plan_week<S: Store>(
         if !picked.contains(&decided.record.hcp_id) {
             continue;
         }
-        let Some(chosen) = decided.chosen.map(|c| &decided.actions[c]) else {
+        let Some(chosen) = decided.chosen.map(|c| &decided.answer.actions[c]) else {
             continue;
         };
         let key_messages = decided
+            .answer
             .actions
             .iter()
             .filter(|a| a.channel == chosen.channel && a.content_id != chosen.content_id)

@@ -1,5 +1,7 @@
-//! OpenCLM's HTTP API: the only crate that knows about HTTP. Routes parse requests into core types,
-//! call the store, and map every error to a response in one place ([`error::ApiError`]).
+//! OpenCLM's HTTP API and dashboard: the only crate that knows about HTTP. One module per domain
+//! parses requests, calls the `openclm_app` use case and answers its typed result; every error
+//! becomes a response in one place ([`error::ApiError`]). Each domain module's `routes()` is
+//! merged in `routes.rs`; the shared extractors in `extract.rs` sit below every handler.
 
 mod accounts;
 mod audit;

@@ -213,26 +213,19 @@ pub async fn run_loop(
                 chunk.iter().map(|&i| world.hcps[i].id.clone()).collect();
             let answers = openclm_app::decide::decide_for(store, engine, &ids, None, 3, at).await?;
             for (&index, answer) in chunk.iter().zip(&answers) {
-                let Some(decision) = answer["decision_id"].as_str() else {
+                let Some(answer) = answer.decision() else {
                     continue;
                 };
+                let decision = answer.decision_id.as_str();
                 stats.decisions += 1;
-                let chosen = &answer["chosen"];
-                let (Some(content), Some(channel)) =
-                    (chosen["content_id"].as_str(), chosen["channel"].as_str())
-                else {
+                let Some(action) = answer.chosen_action() else {
                     continue;
                 };
-                let topic = answer["actions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|a| {
-                        a["content_id"] == chosen["content_id"] && a["channel"] == chosen["channel"]
-                    })
-                    .and_then(|a| a["topic"].as_str())
-                    .unwrap_or_default();
-                let channel = openclm_core::Channel::parse("channel", channel)?;
+                let (content, channel, topic) = (
+                    action.content_id.as_str(),
+                    action.channel,
+                    action.topic.as_str(),
+                );
                 let hcp = world.hcps[index].id.as_str();
                 let event = |suffix: &str, kind: &str, minutes: i64| {
                     let when = openclm_core::Timestamp::from_millis(at.millis() + minutes * 60_000);

@@ -319,30 +319,35 @@ async fn decide(
         println!("{}", serde_json::to_string_pretty(&decisions)?);
         return Ok(());
     }
-    for d in &decisions {
-        println!("HCP {}", d["hcp_id"].as_str().unwrap_or("?"));
-        if let Some(e) = d.get("error") {
-            println!("  {}", e["message"].as_str().unwrap_or("error"));
-            continue;
-        }
-        println!("  decision {}", d["decision_id"].as_str().unwrap_or("?"));
-        for a in d["actions"].as_array().into_iter().flatten() {
-            let chosen = d["chosen"]["content_id"] == a["content_id"]
-                && d["chosen"]["channel"] == a["channel"];
+    for answer in &decisions {
+        println!("HCP {}", answer.hcp_id());
+        let d = match answer {
+            openclm_app::decide::Answer::Decided(d) => d,
+            openclm_app::decide::Answer::Unknown(u) => {
+                println!("  {}", u.error.message);
+                continue;
+            }
+        };
+        println!("  decision {}", d.decision_id);
+        for a in &d.actions {
+            let chosen = d
+                .chosen
+                .as_ref()
+                .is_some_and(|c| c.content_id == a.content_id && c.channel == a.channel);
             println!(
                 "  {} {:<16} {:<14} score {:.3}  p {:.3}  {}",
                 if chosen { "*" } else { " " },
-                a["content_id"].as_str().unwrap_or("?"),
-                a["channel"].as_str().unwrap_or("?"),
-                a["score"].as_f64().unwrap_or(0.0),
-                a["propensity"].as_f64().unwrap_or(0.0),
-                a["explanation"].as_str().unwrap_or(""),
+                a.content_id,
+                a.channel.as_str(),
+                a.score,
+                a.propensity,
+                a.explanation,
             );
         }
-        if let Some(why) = d["nothing_allowed"].as_str() {
+        if let Some(why) = &d.nothing_allowed {
             println!("  nothing allowed: {why}");
         }
-        let blocked = openclm_app::decide::blocked_count(d);
+        let blocked = d.blocked_count();
         println!("  ({blocked} candidates blocked by hard constraints; * = the engine's pick)");
     }
     Ok(())

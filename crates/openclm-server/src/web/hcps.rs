@@ -13,7 +13,6 @@ use openclm_core::consent::ConsentState;
 use openclm_store::SuggestionFilter;
 use openclm_store::prelude::*;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::charts::{self, Axis};
 use super::layout::{count, figure, pct, when};
@@ -30,10 +29,6 @@ pub(crate) struct SearchQuery {
     specialty: Option<String>,
     country: Option<String>,
     cursor: Option<String>,
-}
-
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
 }
 
 pub(crate) async fn search<S: Store>(
@@ -221,29 +216,29 @@ pub(crate) async fn show<S: Store>(
         @if let Some(answer) = &actions {
             section aria-labelledby="nba" {
                 h2 id="nba" { "Next best actions" }
-                @if let Some(why) = answer["nothing_allowed"].as_str() {
+                @if let Some(why) = &answer.nothing_allowed {
                     p class="warn" { "Nothing allowed now: " (why) }
                 }
-                @if let Some(held) = answer["held"].as_object() {
-                    p class="muted" { "The engine may hold back: " (held.get("reason").and_then(Value::as_str).unwrap_or_default()) }
+                @if let Some(held) = &answer.held {
+                    p class="muted" { "The engine may hold back: " (held) }
                 }
                 ol class="cards" data-testid="nba" {
-                    @for a in answer["actions"].as_array().into_iter().flatten() {
+                    @for a in &answer.actions {
                         li class="card" {
-                            strong { (text(&a["content_id"])) } " by " (text(&a["channel"]).replace('_', " "))
-                            " · topic " (text(&a["topic"]))
-                            " · expected response " (pct(a["score"].as_f64()))
-                            p class="why" { (text(&a["explanation"])) }
+                            strong { (a.content_id) } " by " (a.channel.as_str().replace('_', " "))
+                            " · topic " (a.topic)
+                            " · expected response " (pct(Some(a.score)))
+                            p class="why" { (a.explanation) }
                         }
                     }
                 }
-                @let blocked = openclm_app::decide::blocked_count(answer);
+                @let blocked = answer.blocked_count();
                 @if blocked > 0 {
                     details {
                         summary { (blocked) " actions blocked by a hard rule" }
                         ul {
-                            @for b in answer["blocked"].as_array().into_iter().flatten().take(40) {
-                                li { (text(&b["content_id"])) " by " (text(&b["channel"])) ": " (text(&b["reason"])) }
+                            @for b in answer.blocked.iter().take(40) {
+                                li { (b.content_id) " by " (b.channel.as_str()) ": " (b.reason) }
                             }
                         }
                     }

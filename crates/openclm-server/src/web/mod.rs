@@ -1,9 +1,9 @@
 //! The dashboard: server-rendered pages for the people who run OpenCLM day to day — marketers,
 //! MLR reviewers, PV officers, reps, privacy officers and analysts — at `/`.
 //!
-//! Every page reads and acts through the API's own handlers, called in-process with the
-//! signed-in person as the caller, so a page shows the API's numbers and can do nothing the API
-//! would refuse that person. Pages need a login session (the `openclm_session` cookie); forms
+//! Every page reads and acts through the same `openclm_app` use cases as the API, with the
+//! signed-in person as the caller, and renders their typed results: a page shows the API's
+//! numbers and can do nothing the API would refuse that person. Pages need a login session (the `openclm_session` cookie); forms
 //! carry a per-session CSRF token and are refused from another origin. Charts are SVG drawn
 //! on the server; the only script polls the overview's live figures.
 
