@@ -70,7 +70,14 @@ async fn timeline<S: Store>(
     Path(id): Path<String>,
     q: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> Result<Json<Page<StoredEvent>>, ApiError> {
-    let q = query(q)?;
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(bad_query) => {
+            // A caller who may not see the HCP learns that first, as from every HCP route.
+            openclm_app::caller::visible_hcp(&state.store, &caller, Action::ReadHcps, &id).await?;
+            return Err(bad_query);
+        }
+    };
     Ok(Json(hcps::timeline(&state.store, &caller, &id, q).await?))
 }
 
