@@ -60,7 +60,36 @@ fn frozen_change(old: &Campaign, new: &Campaign, ran: &[WaveRecord]) -> Option<F
     None
 }
 
-/// Stores a campaign, refusing a change of what was measured once a wave has run (a conflict).
+/// Saves a campaign, if the caller may write campaigns; the trail names the caller.
+pub async fn save<S: Store>(
+    store: &S,
+    caller: &Caller,
+    campaign: &Campaign,
+    now: Timestamp,
+) -> Result<Upserted, AppError> {
+    caller.require(Action::WriteCampaigns)?;
+    save_campaign(store, campaign, &caller.actor(), now).await
+}
+
+/// Runs wave `number` of campaign `id` (both as the caller wrote them), if the caller may write
+/// campaigns; true when it ran now, false when it had run already.
+pub async fn run_wave<S: Store>(
+    store: &S,
+    caller: &Caller,
+    engine: &openclm_core::engine::Engine,
+    id: &str,
+    number: &str,
+    now: Timestamp,
+) -> Result<(WaveRecord, bool), AppError> {
+    caller.require(Action::WriteCampaigns)?;
+    parse_identifier("id", id)?;
+    let number = wave_number(number)?;
+    let campaign = load_campaign(store, id).await?;
+    run_wave_for(store, engine, &campaign, number, now).await
+}
+
+/// Stores a campaign as `actor`, refusing a change of what was measured once a wave has run (a
+/// conflict). Unchecked: for [`save`] and the operator's command line.
 pub async fn save_campaign<S: Store>(
     store: &S,
     campaign: &Campaign,

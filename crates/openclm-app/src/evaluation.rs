@@ -35,7 +35,7 @@ use openclm_store::prelude::*;
 use openclm_store::{DecisionFilter, DecisionRecord, PageRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::AppError;
+use crate::{AppError, Caller};
 
 /// A policy to evaluate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -237,7 +237,22 @@ pub struct Report {
     pub evaluation: Evaluation,
 }
 
+/// Evaluates `policy` on the logged decisions, if the caller may read reports.
+pub async fn evaluate_for<S: Store>(
+    store: &S,
+    caller: &Caller,
+    policy: &Candidate,
+    campaign_id: Option<String>,
+    since: Option<Timestamp>,
+    until: Timestamp,
+    level: f64,
+) -> Result<Report, AppError> {
+    caller.require(openclm_core::auth::Action::ReadReports)?;
+    evaluate_policy(store, policy, campaign_id, since, until, level).await
+}
+
 /// Evaluates `policy` on the decisions made in `[since, until)` (of one campaign, if given).
+/// Unchecked: for [`evaluate_for`] and the operator's command line.
 pub async fn evaluate_policy<S: Store>(
     store: &S,
     policy: &Candidate,

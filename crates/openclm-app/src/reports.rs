@@ -17,7 +17,9 @@ use openclm_store::prelude::*;
 use openclm_store::{GroupMoments, HOLDOUT, KpiFilter, SliceRow, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::AppError;
+use crate::campaigns::{load_campaign, wave_number};
+use crate::{AppError, Caller};
+use openclm_core::auth::Action;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -155,7 +157,52 @@ fn parse_day(field: &str, text: &str) -> Result<i64, FieldError> {
     Ok(at.millis().div_euclid(DAY_MS))
 }
 
-/// The campaign's KPIs: every stored event counted.
+/// A campaign's KPIs, if the caller may read reports: what `GET /v1/campaigns/{id}/kpis` answers
+/// (`by` a breakdown's name, `from` and `until` days, `until` included).
+pub async fn read_kpis<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: &str,
+    by: Option<&str>,
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Result<Kpis, AppError> {
+    caller.require(Action::ReadReports)?;
+    let campaign = load_campaign(store, id).await?;
+    let by = by.map(|b| Breakdown::parse("by", b)).transpose()?;
+    kpis(store, &campaign, by, from, until).await
+}
+
+/// A campaign's report at confidence `level` (0.95 unless given), if the caller may read
+/// reports.
+pub async fn read_report<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: &str,
+    level: Option<f64>,
+) -> Result<Report, AppError> {
+    caller.require(Action::ReadReports)?;
+    let campaign = load_campaign(store, id).await?;
+    report(store, &campaign, level.unwrap_or(0.95)).await
+}
+
+/// Who responded to a wave, who did not and why, if the caller may read reports (`number` as the
+/// caller wrote it: 1 for the first wave).
+pub async fn read_responders<S: Store>(
+    store: &S,
+    caller: &Caller,
+    id: &str,
+    number: &str,
+    now: Timestamp,
+) -> Result<Responders, AppError> {
+    caller.require(Action::ReadReports)?;
+    let campaign = load_campaign(store, id).await?;
+    let number = wave_number(number)?;
+    responders(store, &campaign, number, now).await
+}
+
+/// The campaign's KPIs: every stored event counted. Unchecked: for callers that checked already
+/// and the operator's command line (see [`read_kpis`]).
 pub async fn kpis<S: Store>(
     store: &S,
     campaign: &Campaign,
@@ -312,7 +359,7 @@ fn arm_lift(name: String, treated: &GroupMoments, holdout: &GroupMoments, level:
     }
 }
 
-/// The campaign's report at confidence `level`.
+/// The campaign's report at confidence `level`, unchecked (see [`read_report`]).
 pub async fn report<S: Store>(
     store: &S,
     campaign: &Campaign,
@@ -448,7 +495,8 @@ fn weekday(at: Timestamp) -> &'static str {
     WEEKDAYS[((at.millis().div_euclid(DAY_MS) + 3).rem_euclid(7)) as usize]
 }
 
-/// The responder analysis of wave `number` (1-based), every stored event counted.
+/// The responder analysis of wave `number` (1-based), every stored event counted. Unchecked
+/// (see [`read_responders`]).
 pub async fn responders<S: Store>(
     store: &S,
     campaign: &Campaign,

@@ -9,10 +9,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use openclm_app::campaigns::{
-    Described, load_campaign, run_wave_for, save_campaign, view, wave_number,
-};
-use openclm_app::reports::{Breakdown, Kpis, Report, Responders, kpis, report, responders};
+use openclm_app::campaigns::{Described, view};
+use openclm_app::reports::{Kpis, Report, Responders, read_kpis, read_report, read_responders};
 use openclm_core::auth::Action;
 use openclm_core::campaign::CampaignInput;
 use openclm_store::{Store, Upserted};
@@ -48,7 +46,9 @@ async fn post_campaign<S: Store>(
     caller.require(Action::WriteCampaigns)?;
     let campaign = body_json::<CampaignInput>(&body)?.validate()?;
     let status =
-        match save_campaign(&state.store, &campaign, &caller.actor(), (state.clock)()).await? {
+        match openclm_app::campaigns::save(&state.store, &caller, &campaign, (state.clock)())
+            .await?
+        {
             Upserted::Created => StatusCode::CREATED,
             Upserted::Updated => StatusCode::OK,
         };
@@ -76,15 +76,12 @@ async fn run_wave<S: Store>(
     caller: Caller,
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::WriteCampaigns)?;
-    let id = openclm_core::hcp::parse_identifier("id", &id)?;
-    let number = wave_number(&number)?;
-    let campaign = load_campaign(&state.store, &id).await?;
-    let (record, ran_now) = run_wave_for(
+    let (record, ran_now) = openclm_app::campaigns::run_wave(
         &state.store,
+        &caller,
         &state.config.engine,
-        &campaign,
-        number,
+        &id,
+        &number,
         (state.clock)(),
     )
     .await?;
@@ -119,16 +116,12 @@ async fn get_kpis<S: Store>(
 ) -> Result<Json<Kpis>, ApiError> {
     caller.require(Action::ReadReports)?;
     let q = query(q)?;
-    let campaign = load_campaign(&state.store, &id).await?;
-    let by =
-        q.by.as_deref()
-            .map(|b| Breakdown::parse("by", b))
-            .transpose()?;
     Ok(Json(
-        kpis(
+        read_kpis(
             &state.store,
-            &campaign,
-            by,
+            &caller,
+            &id,
+            q.by.as_deref(),
             q.from.as_deref(),
             q.until.as_deref(),
         )
@@ -152,9 +145,8 @@ async fn get_report<S: Store>(
 ) -> Result<Json<Report>, ApiError> {
     caller.require(Action::ReadReports)?;
     let q = query(q)?;
-    let campaign = load_campaign(&state.store, &id).await?;
     Ok(Json(
-        report(&state.store, &campaign, q.level.unwrap_or(0.95)).await?,
+        read_report(&state.store, &caller, &id, q.level).await?,
     ))
 }
 
@@ -163,10 +155,7 @@ async fn get_responders<S: Store>(
     caller: Caller,
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Json<Responders>, ApiError> {
-    caller.require(Action::ReadReports)?;
-    let campaign = load_campaign(&state.store, &id).await?;
-    let number = wave_number(&number)?;
     Ok(Json(
-        responders(&state.store, &campaign, number, (state.clock)()).await?,
+        read_responders(&state.store, &caller, &id, &number, (state.clock)()).await?,
     ))
 }

@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use openclm_app::decide::DecideRequest;
-use openclm_app::evaluation::{Candidate, Report, evaluate_policy, settled_until};
+use openclm_app::evaluation::{Candidate, Report, evaluate_for, settled_until};
 use openclm_core::Timestamp;
 use openclm_core::auth::Action;
 use openclm_store::Store;
@@ -88,8 +88,9 @@ pub(crate) async fn get_evaluate<S: Store>(
         None => settled_until((state.clock)(), state.config.attribution_window_ms),
     };
     Ok(Json(
-        evaluate_policy(
+        evaluate_for(
             &state.store,
+            &caller,
             &policy,
             campaign,
             since,
