@@ -39,6 +39,8 @@ mod manifest;
 mod package;
 mod sniff;
 mod svg;
+#[cfg(test)]
+mod testzip;
 
 pub use manifest::{MANIFEST_PATH, Manifest, Slide};
 pub use package::{Package, PackageFile, check_package};
@@ -252,7 +254,8 @@ fn is_upload_type(media_type: MediaType) -> bool {
 }
 
 /// The type a file is served as, given its name and its sniffed content, when the two agree.
-/// Text without a stronger shape takes its kind (CSS, JavaScript, plain text) from the name.
+/// Text without a stronger shape takes its kind (an HTML fragment, CSS, JavaScript, plain text)
+/// from the name.
 fn named_type(name: &str, sniffed: MediaType) -> Result<MediaType, Problem> {
     use MediaType::*;
     let extension = name
@@ -281,7 +284,8 @@ fn named_type(name: &str, sniffed: MediaType) -> Result<MediaType, Problem> {
         _ => return Err(Problem::UnknownExtension(printable(extension.as_bytes()))),
     };
     let agrees = match (named, sniffed) {
-        (Css | Javascript | Text, Text) => true,
+        // HTML may leave out `<html>`, `<head>` and `<body>`, so a fragment sniffs as text.
+        (Html | Css | Javascript | Text, Text) => true,
         (Javascript | Json | Text, Json) => true,
         (named, sniffed) => named == sniffed,
     };
@@ -316,3 +320,6 @@ fn printable(raw: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

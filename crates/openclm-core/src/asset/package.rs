@@ -185,7 +185,9 @@ fn inflate(archive: &mut ZipArchive<Cursor<&[u8]>>, entry: &Listed) -> Result<Ve
     file.take(declared.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| {
-            if bytes.len() as u64 > declared {
+            // The `zip` crate stops a stream itself one byte past the declared size, with this
+            // error; the `take` above is the same bound, kept so that it never depends on that.
+            if e.to_string().contains("larger than its declared") {
                 Problem::InflatesPastDeclared { declared }
             } else {
                 Problem::Corrupt(e.to_string())
