@@ -27,7 +27,8 @@
 //!   symbolic links, encrypted entries and compression other than stored or deflate.
 //! - **Zip bombs** are refused without inflating them: the entry count, the total declared
 //!   inflated size and each entry's compression ratio are checked from the central directory
-//!   first; then every entry is inflated with a hard byte limit of its declared size, so a header
+//!   first, and entries that share bytes (overlapping entries, the densest bombs) are refused;
+//!   then every entry is inflated with a hard byte limit of its declared size, so a header
 //!   that lies about the size is caught after at most one byte more than it claimed.
 //!
 //! # The limits' defaults ([`Limits::default`])
@@ -174,6 +175,8 @@ pub enum Problem {
     InflatesTooLarge { size: u64, limit: u64 },
     #[error("compresses {ratio}:1, over the limit of {limit}:1")]
     RatioTooHigh { ratio: u64, limit: u64 },
+    #[error("has entries that share their bytes (an overlapping zip bomb)")]
+    Overlapping,
     #[error("inflates past the {declared} bytes its header declares")]
     InflatesPastDeclared { declared: u64 },
     #[error("holds no files")]

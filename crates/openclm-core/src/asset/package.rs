@@ -36,7 +36,7 @@ struct Listed {
 }
 
 /// Checks an uploaded presentation package and returns its files and manifest. The zip's
-/// central directory is checked first (names, count, declared sizes and ratios), so a bomb is
+/// central directory is checked first (names, count, declared sizes and ratios, overlaps), so a bomb is
 /// refused without being inflated; entries are then inflated one at a time, each stopped one
 /// byte past its declared size.
 pub fn check_package(bytes: &[u8], limits: &Limits) -> Result<Package, AssetError> {
@@ -66,6 +66,13 @@ pub fn check_package(bytes: &[u8], limits: &Limits) -> Result<Package, AssetErro
     }
 
     let listed = list_entries(&archive, limits)?;
+    // Entries that share bytes are how the densest bombs multiply one compressed kernel; no zip
+    // tool writes them.
+    match archive.has_overlapping_entries() {
+        Ok(false) => {}
+        Ok(true) => return Err(whole(Problem::Overlapping)),
+        Err(e) => return Err(whole(Problem::Corrupt(e.to_string()))),
+    }
     let mut files = Vec::with_capacity(listed.len());
     for entry in listed {
         let refuse = |problem| AssetError::Entry {

@@ -435,6 +435,27 @@ fn a_header_that_lies_about_its_size_is_caught_while_inflating() {
 }
 
 #[test]
+fn entries_that_share_their_bytes_are_refused() {
+    let html = slide_html(1);
+    let mut zip = raw_zip(&[
+        RawEntry::stored("a.html", &html),
+        RawEntry::stored("b.html", &html),
+    ]);
+    assert!(check_package(&zip, &Limits::default()).is_ok());
+    // Point the second central-directory entry at the first entry's local header.
+    let second = zip
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x01\x02")
+        .nth(1)
+        .map(|(at, _)| at)
+        .unwrap();
+    zip[second + 42..second + 46].copy_from_slice(&0u32.to_le_bytes());
+    let (_, problem) = problem_of(check_package(&zip, &Limits::default()));
+    assert_eq!(problem, Problem::Overlapping);
+}
+
+#[test]
 fn too_many_entries_are_refused() {
     let limits = Limits {
         max_entries: 3,
