@@ -141,7 +141,9 @@ pub enum Problem {
     NotAnUpload(MediaType),
     #[error("is {0}, which a presentation package may not hold")]
     NotInPackage(MediaType),
-    #[error("has an extension OpenCLM does not accept ({0:?})")]
+    #[error("has no extension, and needs one that agrees with its content")]
+    NoExtension,
+    #[error("has an extension OpenCLM does not accept (.{0})")]
     UnknownExtension(String),
     #[error("is named .{extension} but its content is {media_type}")]
     ExtensionMismatch {
@@ -266,7 +268,7 @@ fn named_type(name: &str, sniffed: MediaType) -> Result<MediaType, Problem> {
         .map(|(stem, ext)| (stem, ext.to_ascii_lowercase()))
         .filter(|(stem, _)| !stem.is_empty() && !stem.ends_with('/'))
         .map(|(_, ext)| ext)
-        .ok_or_else(|| Problem::UnknownExtension(String::new()))?;
+        .ok_or(Problem::NoExtension)?;
     let named = match extension.as_str() {
         "pdf" => Pdf,
         "png" => Png,

@@ -247,7 +247,7 @@ fn names_and_declarations_that_disagree_with_the_content_are_refused() {
         "{problem:?}"
     );
     let (_, problem) = problem_of(check_file("logo", "image/png", PNG, &limits));
-    assert_eq!(problem, Problem::UnknownExtension(String::new()));
+    assert_eq!(problem, Problem::NoExtension);
     let (_, problem) = problem_of(check_file("logo.bmp", "image/bmp", PNG, &limits));
     assert_eq!(problem, Problem::UnknownExtension("bmp".into()));
 }
