@@ -1,6 +1,7 @@
 //! OpenCLM's pure core: domain types, their validation and the logic on them — no I/O, no async,
 //! no database or HTTP types. The clock and the random source are passed in by the caller.
 
+pub mod asset;
 pub mod audit;
 pub mod auth;
 pub mod batch;
