@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::extract::body_json;
+use crate::extract::{body_json, query};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes<S: Store>() -> axum::Router<AppState<S>> {
@@ -101,11 +101,6 @@ pub(crate) struct KpiQuery {
     by: Option<String>,
     from: Option<String>,
     until: Option<String>,
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 async fn get_kpis<S: Store>(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::extract::body_json;
+use crate::extract::{body_json, query};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes<S: Store>() -> axum::Router<AppState<S>> {
@@ -71,7 +71,7 @@ pub(crate) async fn get_evaluate<S: Store>(
     q: Result<Query<EvaluateQuery>, QueryRejection>,
 ) -> Result<Json<Report>, ApiError> {
     caller.require(Action::ReadReports)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = query(q)?;
     let policy = Candidate::parse("policy", &q.policy)?;
     let campaign = q
         .campaign
