@@ -5,6 +5,7 @@
 mod activity;
 mod any;
 mod audit;
+mod blob;
 mod delivery;
 mod export;
 mod kpi;
@@ -110,7 +111,7 @@ pub enum Upserted {
 pub mod prelude {
     pub use crate::AnyStore;
     pub use crate::store::{
-        Access, Campaigns, Decisions, Deliveries, Events, Governance, Identity, Maintenance,
+        Access, Blobs, Campaigns, Decisions, Deliveries, Events, Governance, Identity, Maintenance,
         MasterData, RepPlans, Reporting, Store,
     };
 }

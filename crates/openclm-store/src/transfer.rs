@@ -22,6 +22,16 @@ impl TableSpec {
     pub fn column_list(&self) -> String {
         self.columns.join(", ")
     }
+
+    /// How many rows to fetch at once when reading the table whole: few where each row may be
+    /// as large as a blob, so a read never holds much more than one.
+    pub fn rows_per_fetch(&self) -> i32 {
+        if self.columns.contains(&"bytes") {
+            2
+        } else {
+            10_000
+        }
+    }
 }
 
 /// Every table, parents before children.
@@ -407,6 +417,14 @@ pub const TABLES: &[TableSpec] = &[
         text_key: false,
         generated: None,
     },
+    // Asset bytes: few rows, each up to `MAX_BLOB_BYTES`.
+    TableSpec {
+        name: "blobs",
+        columns: &["sha256", "media_type", "size", "bytes", "stored_at"],
+        key: &["sha256"],
+        text_key: true,
+        generated: None,
+    },
 ];
 
 /// A value of the logical schema. Booleans are integers 0 and 1, as SQLite stores them.
@@ -416,6 +434,8 @@ pub enum Cell {
     Int(i64),
     Real(f64),
     Text(String),
+    /// Binary data (SQLite's BLOB, PostgreSQL's BYTEA).
+    Bytes(Vec<u8>),
 }
 
 /// How many rows a table holds and a SHA-256 of all of them in key order: equal digests mean
@@ -460,6 +480,11 @@ impl Digester {
                     self.hash.update((t.len() as u64).to_le_bytes());
                     self.hash.update(t.as_bytes());
                 }
+                Cell::Bytes(b) => {
+                    self.hash.update(b"B");
+                    self.hash.update((b.len() as u64).to_le_bytes());
+                    self.hash.update(b);
+                }
             }
         }
         self.hash.update(b"\n");
@@ -497,6 +522,17 @@ pub(crate) fn copy_text_row(out: &mut Vec<u8>, cells: &[Cell]) {
                     }
                 }
             }
+            // BYTEA's hex input form: `\x`, then two digits a byte; its backslash doubled for
+            // COPY.
+            Cell::Bytes(bytes) => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                out.reserve(3 + 2 * bytes.len());
+                out.extend_from_slice(b"\\\\x");
+                for &b in bytes {
+                    out.push(DIGITS[usize::from(b >> 4)]);
+                    out.push(DIGITS[usize::from(b & 0xf)]);
+                }
+            }
         }
     }
     out.push(b'\n');
@@ -518,6 +554,12 @@ mod tests {
             ],
         );
         assert_eq!(out, b"-7\t\\N\ta\\tb\\\\c\\nd\\re\n");
+        let mut out = Vec::new();
+        copy_text_row(
+            &mut out,
+            &[Cell::Bytes(vec![0, 0xab, b'\\']), Cell::Bytes(vec![])],
+        );
+        assert_eq!(out, b"\\\\x00ab5c\t\\\\x\n");
     }
 
     #[test]
@@ -532,6 +574,8 @@ mod tests {
         let a = digest(&[&[Cell::Null]]);
         let b = digest(&[&[Cell::Text(String::new())]]);
         assert_ne!(a, b);
+        let bytes = digest(&[&[Cell::Bytes(b"ab".to_vec())]]);
+        assert_ne!(bytes, digest(&[&[Cell::Text("ab".into())]]));
         let one_row = digest(&[&[Cell::Text("ab".into()), Cell::Text("c".into())]]);
         let moved = digest(&[&[Cell::Text("a".into()), Cell::Text("bc".into())]]);
         assert_ne!(one_row, moved);

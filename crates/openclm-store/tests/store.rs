@@ -880,7 +880,8 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
             "simulation_runs",
             "anonymous_links",
             "anonymous_events",
-            "fold_quarantine"
+            "fold_quarantine",
+            "blobs"
         ]
     );
     let rows: Vec<u64> = digests.iter().map(|d| d.rows).collect();
@@ -889,7 +890,8 @@ async fn digests_change_with_any_row_and_match_for_equal_data(db: TestDb) {
     assert_eq!(
         rows,
         [
-            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0
         ]
     );
     assert_eq!(store.table_digests().await.unwrap(), digests);
@@ -4382,6 +4384,191 @@ async fn the_pv_queue_filters_pages_and_counts_in_the_store(db: TestDb) {
     );
 }
 
+/// How many blobs the database holds, from the table digests.
+async fn blob_rows(store: &AnyStore) -> u64 {
+    store
+        .table_digests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.table == "blobs")
+        .unwrap()
+        .rows
+}
+
+fn new_blob(media_type: &str, bytes: impl Into<bytes::Bytes>) -> openclm_store::NewBlob {
+    openclm_store::NewBlob {
+        media_type: media_type.into(),
+        bytes: bytes.into(),
+    }
+}
+
+/// Asset bytes are stored under the SHA-256 of their bytes and read back equal, whichever handle
+/// reads them; the same bytes stored twice are one blob under one key.
+async fn blobs_round_trip_under_their_sha256_and_are_stored_once(db: TestDb) {
+    let store = db.open().await;
+    let slide = b"<!doctype html><title>Slide 1</title>".to_vec();
+    let image: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let keys = store
+        .put_blobs(
+            vec![
+                new_blob("text/html", slide.clone()),
+                new_blob("image/png", image.clone()),
+                new_blob("application/octet-stream", Vec::new()),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        keys[0],
+        "bf26b69c8563747cdf1875b060dfab2827b9584d0e7df37582c773c54a667acf"
+    );
+    assert_eq!(keys[1], hex_sha256(&image));
+    assert_eq!(
+        keys[2],
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+
+    let other = db.open().await;
+    let read = other.get_blob(keys[1].clone()).await.unwrap().unwrap();
+    assert_eq!(read.sha256, keys[1]);
+    assert_eq!(read.media_type, "image/png");
+    assert_eq!(read.size, 70_000);
+    assert_eq!(read.bytes, image);
+    let empty = other.get_blob(keys[2].clone()).await.unwrap().unwrap();
+    assert_eq!((empty.size, empty.bytes.len()), (0, 0));
+    let absent = hex_sha256(b"never stored");
+    assert!(other.get_blob(absent.clone()).await.unwrap().is_none());
+
+    // The same bytes again, even under another type and from another handle: one row, same key,
+    // the type first stored kept.
+    let again = other
+        .put_blobs(
+            vec![
+                new_blob("text/plain", slide.clone()),
+                new_blob("text/html", slide.clone()),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, vec![keys[0].clone(), keys[0].clone()]);
+    assert_eq!(blob_rows(&store).await, 3);
+    assert_eq!(
+        store
+            .get_blob(keys[0].clone())
+            .await
+            .unwrap()
+            .unwrap()
+            .media_type,
+        "text/html"
+    );
+
+    // Which of these are stored: in the order asked, each once.
+    let exists = store
+        .blob_exists(vec![
+            keys[2].clone(),
+            absent.clone(),
+            keys[0].clone(),
+            keys[2].clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(exists, vec![keys[2].clone(), keys[0].clone()]);
+    assert!(store.blob_exists(vec![]).await.unwrap().is_empty());
+    assert!(store.put_blobs(vec![], NOW).await.unwrap().is_empty());
+}
+
+/// A blob past the bound, or with a malformed type, is refused naming the field, and nothing of
+/// its batch is stored; keys that are not a SHA-256 in lowercase hex are refused as invalid.
+async fn blobs_past_the_bound_and_malformed_keys_are_refused(db: TestDb) {
+    use openclm_store::{MAX_BLOB_BYTES, StoreError};
+    let store = db.open().await;
+    let small = b"kept only if the batch is".to_vec();
+    let e = store
+        .put_blobs(
+            vec![
+                new_blob("text/plain", small.clone()),
+                new_blob("video/mp4", vec![0u8; MAX_BLOB_BYTES + 1]),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Invalid(f) if f.field == "blobs[1].bytes"),
+        "{e}"
+    );
+    let e = store
+        .put_blobs(vec![new_blob("text plain", small.clone())], NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Invalid(f) if f.field == "blobs[0].media_type"),
+        "{e}"
+    );
+    assert_eq!(blob_rows(&store).await, 0);
+    assert!(
+        store
+            .blob_exists(vec![hex_sha256(&small)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let bad_keys = [
+        "abc".to_owned(),
+        "A".repeat(64),
+        "g".repeat(64),
+        "a".repeat(65),
+        format!("{}/", "a".repeat(63)),
+    ];
+    for key in bad_keys {
+        let e = store.get_blob(key.clone()).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Invalid(f) if f.field == "sha256"),
+            "{key}: {e}"
+        );
+        let e = store
+            .blob_exists(vec!["0".repeat(64), key.clone()])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Invalid(f) if f.field == "sha256[1]"),
+            "{key}: {e}"
+        );
+    }
+}
+
+/// Bytes read back that do not hash to their key (changed behind OpenCLM's back) are reported
+/// corrupt, never served.
+async fn blobs_whose_bytes_changed_are_corrupt_on_read(db: TestDb) {
+    let store = db.open().await;
+    let keys = store
+        .put_blobs(
+            vec![new_blob("application/pdf", b"%PDF-1.7 approved".to_vec())],
+            NOW,
+        )
+        .await
+        .unwrap();
+    db.raw(
+        "UPDATE blobs SET bytes = CAST('%PDF-1.7 tampered' AS BLOB)",
+        "UPDATE blobs SET bytes = convert_to('%PDF-1.7 tampered', 'UTF8')",
+    )
+    .await;
+    let e = store.get_blob(keys[0].clone()).await.unwrap_err();
+    assert!(
+        matches!(&e, openclm_store::StoreError::Corrupt(m) if m.contains(&keys[0])),
+        "{e}"
+    );
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 macro_rules! on_every_backend {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -4442,6 +4629,9 @@ on_every_backend!(
     delivery_queue_leases_retries_dead_letters_and_cancels,
     export_pages_cover_every_row_once_across_page_boundaries_and_since,
     the_pv_queue_filters_pages_and_counts_in_the_store,
+    blobs_round_trip_under_their_sha256_and_are_stored_once,
+    blobs_past_the_bound_and_malformed_keys_are_refused,
+    blobs_whose_bytes_changed_are_corrupt_on_read,
 );
 
 /// A database whose first events were stored before PostgreSQL events carried their
@@ -4541,6 +4731,41 @@ async fn a_copy_to_postgres_carries_the_activity_rollup_and_its_progress() {
         target.table_digests().await.unwrap(),
     );
     assert_eq!(a, b);
+}
+
+/// `openclm copy` moves the stored asset bytes exactly: the digests of both databases match and
+/// every blob reads back, verified, from the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_to_postgres_carries_the_blobs_byte_for_byte() {
+    let Some(target_db) = TestDb::postgres().await else {
+        return;
+    };
+    let source_db = TestDb::sqlite();
+    let source = fresh(&source_db).await;
+    // Every byte value, the COPY escapes among them, and a blob larger than one copy chunk.
+    let every_byte: Vec<u8> = (0..=255u8).collect();
+    let large: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let blobs = vec![
+        new_blob("application/octet-stream", every_byte),
+        new_blob("text/plain", b"tab\there\nline\\".to_vec()),
+        new_blob("video/mp4", large),
+        new_blob("image/gif", Vec::new()),
+    ];
+    let keys = source.put_blobs(blobs.clone(), NOW).await.unwrap();
+    let expected = source.table_digests().await.unwrap();
+    let target = openclm_store::PgStore::open(&target_db.url).await.unwrap();
+    let copied = target
+        .copy_from_sqlite(std::path::Path::new(&source_db.url), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(copied, expected);
+    let target = target_db.open().await;
+    assert_eq!(blob_rows(&target).await, 4);
+    for (key, blob) in keys.into_iter().zip(blobs) {
+        let read = target.get_blob(key).await.unwrap().unwrap();
+        assert_eq!(read.media_type, blob.media_type);
+        assert_eq!(read.bytes, blob.bytes);
+    }
 }
 
 /// TLS to PostgreSQL means what `sslmode` means to libpq. The test server is the machine's

@@ -4,6 +4,7 @@
 //! unique keys, `ON CONFLICT` and transaction-scoped advisory locks.
 
 mod activity;
+mod blobs;
 mod campaign;
 mod delivery;
 mod export;
@@ -117,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "fold_quarantine",
         include_str!("../../migrations/postgres/0013_fold_quarantine.sql"),
+    ),
+    (
+        14,
+        "blobs",
+        include_str!("../../migrations/postgres/0014_blobs.sql"),
     ),
 ];
 
@@ -1860,7 +1866,7 @@ async fn digests_in(tx: &deadpool_postgres::Transaction<'_>) -> Result<Vec<Table
         let mut digest = Digester::new(spec.name);
         let portal = tx.bind(sql.as_str(), &[]).await?;
         loop {
-            let rows = tx.query_portal(&portal, 10_000).await?;
+            let rows = tx.query_portal(&portal, spec.rows_per_fetch()).await?;
             if rows.is_empty() {
                 break;
             }
@@ -1885,6 +1891,7 @@ fn cells(row: &Row) -> Result<Vec<Cell>> {
             Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(Cell::Real),
             Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| Cell::Int(v.into())),
             Type::TEXT | Type::VARCHAR => row.get::<_, Option<String>>(i).map(Cell::Text),
+            Type::BYTEA => row.get::<_, Option<Vec<u8>>>(i).map(Cell::Bytes),
             ref other => return Err(corrupt(column.name(), format!("unexpected type {other}"))),
         };
         out.push(cell.unwrap_or(Cell::Null));

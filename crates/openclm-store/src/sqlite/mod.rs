@@ -2,6 +2,7 @@
 //! small pool of connections for reads and master-data writes.
 
 mod activity;
+mod blobs;
 mod campaign;
 mod delivery;
 mod export;
@@ -120,6 +121,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "fold_quarantine",
         include_str!("../../migrations/sqlite/0014_fold_quarantine.sql"),
+    ),
+    (
+        15,
+        "blobs",
+        include_str!("../../migrations/sqlite/0015_blobs.sql"),
     ),
 ];
 
@@ -2002,11 +2008,7 @@ fn cells(row: &rusqlite::Row, width: usize) -> rusqlite::Result<Vec<Cell>> {
                     .map_err(rusqlite::Error::Utf8Error)?
                     .to_owned(),
             )),
-            other => Err(rusqlite::Error::InvalidColumnType(
-                i,
-                format!("unexpected {:?} value", other.data_type()),
-                other.data_type(),
-            )),
+            ValueRef::Blob(b) => Ok(Cell::Bytes(b.to_vec())),
         })
         .collect()
 }

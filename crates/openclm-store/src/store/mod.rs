@@ -44,6 +44,7 @@ macro_rules! store_trait {
 pub(crate) use store_trait;
 
 mod access;
+mod blobs;
 mod campaigns;
 mod decisions;
 mod delivery;
@@ -56,6 +57,7 @@ mod plans;
 mod reporting;
 
 pub use access::*;
+pub use blobs::*;
 pub use campaigns::*;
 pub use decisions::*;
 pub use delivery::*;
@@ -86,6 +88,7 @@ pub trait Store:
     + Reporting
     + RepPlans
     + Deliveries
+    + Blobs
 {
 }
 
@@ -102,5 +105,6 @@ impl<T> Store for T where
         + Reporting
         + RepPlans
         + Deliveries
+        + Blobs
 {
 }
