@@ -82,6 +82,8 @@ pub async fn run_wave<S: Store>(
     now: Timestamp,
 ) -> Result<(WaveRecord, bool), AppError> {
     caller.require(Action::WriteCampaigns)?;
+    // Both inputs are read before the campaign is looked up, so a malformed one is named as
+    // such even when no campaign has that id.
     parse_identifier("id", id)?;
     let number = wave_number(number)?;
     let campaign = load_campaign(store, id).await?;

@@ -157,6 +157,13 @@ fn parse_day(field: &str, text: &str) -> Result<i64, FieldError> {
     Ok(at.millis().div_euclid(DAY_MS))
 }
 
+/// Campaign `id`, if the caller may read reports on it: what the report functions below are
+/// given by a caller that checks once and reads several.
+pub async fn open<S: Store>(store: &S, caller: &Caller, id: &str) -> Result<Campaign, AppError> {
+    caller.require(Action::ReadReports)?;
+    load_campaign(store, id).await
+}
+
 /// A campaign's KPIs, if the caller may read reports: what `GET /v1/campaigns/{id}/kpis` answers
 /// (`by` a breakdown's name, `from` and `until` days, `until` included).
 pub async fn read_kpis<S: Store>(
@@ -167,8 +174,7 @@ pub async fn read_kpis<S: Store>(
     from: Option<&str>,
     until: Option<&str>,
 ) -> Result<Kpis, AppError> {
-    caller.require(Action::ReadReports)?;
-    let campaign = load_campaign(store, id).await?;
+    let campaign = open(store, caller, id).await?;
     let by = by.map(|b| Breakdown::parse("by", b)).transpose()?;
     kpis(store, &campaign, by, from, until).await
 }
@@ -181,8 +187,7 @@ pub async fn read_report<S: Store>(
     id: &str,
     level: Option<f64>,
 ) -> Result<Report, AppError> {
-    caller.require(Action::ReadReports)?;
-    let campaign = load_campaign(store, id).await?;
+    let campaign = open(store, caller, id).await?;
     report(store, &campaign, level.unwrap_or(0.95)).await
 }
 
@@ -195,14 +200,13 @@ pub async fn read_responders<S: Store>(
     number: &str,
     now: Timestamp,
 ) -> Result<Responders, AppError> {
-    caller.require(Action::ReadReports)?;
-    let campaign = load_campaign(store, id).await?;
+    let campaign = open(store, caller, id).await?;
     let number = wave_number(number)?;
     responders(store, &campaign, number, now).await
 }
 
-/// The campaign's KPIs: every stored event counted. Unchecked: for callers that checked already
-/// and the operator's command line (see [`read_kpis`]).
+/// The campaign's KPIs: every stored event counted. Unchecked: for a campaign from [`open`] and
+/// the operator's command line (see [`read_kpis`]).
 pub async fn kpis<S: Store>(
     store: &S,
     campaign: &Campaign,

@@ -282,6 +282,19 @@ impl Target {
         Ok(AnyStore::open(&self.url).await?)
     }
 
+    /// Checks the run left `store` whole (the store's own integrity check), then removes the
+    /// database.
+    pub async fn check_and_remove(self, store: AnyStore) -> anyhow::Result<()> {
+        let report = store.check_integrity().await?;
+        anyhow::ensure!(
+            report.problems.is_empty(),
+            "integrity check failed: {:?}",
+            report.problems
+        );
+        drop(store);
+        self.remove().await
+    }
+
     pub async fn remove(self) -> anyhow::Result<()> {
         if let Some((base, schema)) = &self.schema {
             openclm_store::drop_schema(base, schema).await?;

@@ -8,7 +8,6 @@
 
 use openclm::create_key;
 use openclm_core::auth::Role;
-use openclm_store::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -66,14 +65,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         accepted as usize == args.events.div_ceil(args.batch) * args.batch,
         "not every event was accepted"
     );
-    let report = store.check_integrity().await?;
-    anyhow::ensure!(
-        report.problems.is_empty(),
-        "integrity check failed: {:?}",
-        report.problems
-    );
-    drop(store);
-    target.remove().await?;
+    target.check_and_remove(store).await?;
     if args.http_only {
         return Ok(());
     }

@@ -5,7 +5,6 @@
 use openclm::{create_key, now};
 use openclm_core::Timestamp;
 use openclm_core::auth::Role;
-use openclm_store::prelude::*;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,14 +69,7 @@ pub async fn run(args: SegmentArgs) -> anyhow::Result<()> {
         accepted as usize == args.events.div_ceil(args.batch) * args.batch,
         "not every message was stored"
     );
-    let report = store.check_integrity().await?;
-    anyhow::ensure!(
-        report.problems.is_empty(),
-        "integrity check failed: {:?}",
-        report.problems
-    );
-    drop(store);
-    target.remove().await?;
+    target.check_and_remove(store).await?;
     Ok(())
 }
 

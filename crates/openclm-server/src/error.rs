@@ -38,17 +38,6 @@ pub enum ApiError {
     Internal(StoreError),
 }
 
-impl ApiError {
-    /// Names the field as part of `parent` (an item of a batch).
-    pub fn within(self, parent: &str) -> Self {
-        match self {
-            ApiError::Invalid(f) => ApiError::Invalid(f.within(parent)),
-            ApiError::Conflict(f) => ApiError::Conflict(f.within(parent)),
-            other => other,
-        }
-    }
-}
-
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::Invalid(e)

@@ -316,11 +316,7 @@ async fn decide(
     let only = (!channels.is_empty()).then_some(channels.as_slice());
     let decisions = openclm_app::decide::decide_for(&store, engine, &ids, only, n, now()).await?;
     if as_json {
-        // Through a JSON tree, so every object's keys come sorted, as the API answers them.
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::to_value(&decisions)?)?
-        );
+        println!("{}", serde_json::to_string_pretty(&decisions)?);
         return Ok(());
     }
     for answer in &decisions {

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use openclm_app::campaigns::view;
-use openclm_app::reports::{read_kpis, read_report, read_responders};
+use openclm_app::reports::{self, Breakdown};
 use openclm_core::Timestamp;
 use openclm_core::measure::stats::Lift;
 use openclm_store::prelude::*;
@@ -96,14 +96,16 @@ pub(crate) async fn show<S: Store>(
 ) -> Result<Response, WebError> {
     let caller = &viewer.caller;
     let described = view(&state.store, caller, &id).await?;
-    let report = read_report(&state.store, caller, &id, None).await?;
-    let daily = read_kpis(&state.store, caller, &id, Some("day"), None, None).await?;
+    // Checked once; every figure below reads this campaign.
+    let campaign = reports::open(&state.store, caller, &id).await?;
+    let report = reports::report(&state.store, &campaign, 0.95).await?;
+    let daily = reports::kpis(&state.store, &campaign, Some(Breakdown::Day), None, None).await?;
     let waves = &described.waves;
     let mut responders_of = Vec::new();
     for w in waves.iter().filter(|w| w.ran_at.is_some()) {
-        let number = w.number.to_string();
+        let now = (state.clock)();
         responders_of
-            .push(read_responders(&state.store, caller, &id, &number, (state.clock)()).await?);
+            .push(reports::responders(&state.store, &campaign, w.number as u32, now).await?);
     }
     let responders = responders_of;
     let c = &described.campaign;
